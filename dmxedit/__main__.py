@@ -1,0 +1,3 @@
+from dmxedit.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: Typer glue only (parse, call the core, render)."""

@@ -1,0 +1,291 @@
+"""`dmxedit batch` and `dmxedit edit --each`: many jobs on the batch engine."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
+from ..errors import BatchError, InputError
+from . import options as o
+from .common import Stdin, emit_json, emit_lines, read_prompt, settings_from
+from .state import state
+
+
+class PlainBatchEvents(BatchEvents):
+    """Plain lines: the plan, each finished job, and a status line every 10 s."""
+
+    def __init__(self, quiet: bool, print_files: bool) -> None:
+        self.quiet = quiet
+        self.print_files = print_files
+        self.lock = threading.Lock()
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.running = 0
+        self.started = time.monotonic()
+        self.last_status = self.started
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            print(f"dmxedit: {message}", file=sys.stderr, flush=True)
+
+    def plan(self, summary: BatchSummary) -> None:
+        self.total = summary.to_send
+        extra = []
+        if summary.skipped:
+            extra.append(f"{summary.skipped} already done")
+        if summary.unknown:
+            extra.append(f"{summary.unknown} not resent")
+        note = f" ({', '.join(extra)})" if extra else ""
+        self._say(f"{summary.total} jobs{note}; sending {summary.to_send}, about "
+                  f"{summary.estimated_tokens:,} tokens")
+
+    def job_started(self, job_id: str) -> None:
+        with self.lock:
+            self.running += 1
+
+    def eta(self) -> str:
+        finished = self.done + self.failed
+        if not finished:
+            return "?"
+        per_job = (time.monotonic() - self.started) / finished
+        return f"{per_job * (self.total - finished):.0f} s"
+
+    def job_finished(self, record: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.running -= 1
+            if record["status"] == "ok":
+                self.done += 1
+            else:
+                self.failed += 1
+            position = self.done + self.failed
+            if record["status"] == "ok":
+                if self.print_files:
+                    emit_lines(list(record["files"]))
+            else:
+                print(f"dmxedit: job {record['id']} (line {record['line']}) failed: "
+                      f"{record['error']}", file=sys.stderr, flush=True)
+            now = time.monotonic()
+            if now - self.last_status >= 10 or position == self.total:
+                self.last_status = now
+                self._say(f"done {self.done}, failed {self.failed}, running {self.running}, "
+                          f"total {self.total}, ETA {self.eta()}")
+
+    def warn(self, message: str) -> None:
+        print(f"dmxedit: warning: {message}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class LiveBatchEvents(PlainBatchEvents):
+    """On a terminal: one live line with done / failed / running / total and an ETA."""
+
+    def __init__(self, quiet: bool, print_files: bool) -> None:
+        super().__init__(quiet, print_files)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from .. import ui
+
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
+            TimeRemainingColumn(), console=ui.console(), transient=False,
+        )
+        self.task = self.progress.add_task("Batch", total=None, counts="")
+
+    def plan(self, summary: BatchSummary) -> None:
+        super().plan(summary)
+        self.progress.update(self.task, total=summary.to_send, counts=self._counts())
+        if summary.to_send:
+            self.progress.start()
+
+    def _counts(self) -> str:
+        return (f"done {self.done}  failed {self.failed}  running {self.running}  "
+                f"total {self.total}")
+
+    def job_started(self, job_id: str) -> None:
+        super().job_started(job_id)
+        self.progress.update(self.task, counts=self._counts())
+
+    def job_finished(self, record: Mapping[str, Any]) -> None:
+        with self.lock:
+            self.running -= 1
+            if record["status"] == "ok":
+                self.done += 1
+                if self.print_files:
+                    emit_lines(list(record["files"]))
+            else:
+                self.failed += 1
+                self.progress.console.print(
+                    f"[red]job {record['id']} (line {record['line']}) failed:[/] "
+                    f"{record['error']}", markup=True, highlight=False)
+            self.progress.update(self.task, completed=self.done + self.failed,
+                                 counts=self._counts())
+
+    def warn(self, message: str) -> None:
+        from .. import ui
+
+        ui.warn(message)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _execute(
+    source: JobSource,
+    defaults: Defaults,
+    *,
+    results: Path | None,
+    concurrency: int,
+    dry_run: bool,
+    retry_server_errors: bool,
+    resend_unknown: bool,
+    json_out: bool,
+    quiet: bool,
+) -> None:
+    from .. import ui
+
+    live = ui.stderr_is_terminal() and not quiet and not dry_run
+    events = (LiveBatchEvents if live else PlainBatchEvents)(quiet or dry_run, not json_out)
+    try:
+        summary = run_batch(
+            source, defaults, results=results, concurrency=concurrency, dry_run=dry_run,
+            retry_server_errors=retry_server_errors, resend_unknown=resend_unknown,
+            events=events,
+        )
+    except BatchError as error:
+        events.close()
+        if json_out:
+            emit_json({**error.details["summary"], "error": error.to_dict()})
+            state.json = False  # the summary is printed; the boundary adds only the panel
+        raise
+    events.close()
+    if json_out:
+        emit_json(summary.to_dict())
+    elif dry_run:
+        emit_lines([f"{summary.total} jobs: {summary.to_send} to send, {summary.skipped} "
+                    f"already done, {summary.unknown} not resent; about "
+                    f"{summary.estimated_tokens:,} tokens. Dry run: nothing sent."])
+
+
+def batch(
+    jobs: Annotated[
+        str, typer.Argument(help="Jobs file (JSON Lines); '-' reads it from standard input.",
+                            metavar="JOBS.jsonl", show_default=False)
+    ],
+    concurrency: o.Concurrency = 4,
+    results: o.Results = None,
+    resend_unknown: o.ResendUnknown = False,
+    prompt: o.Prompt = None,
+    prompt_file: o.PromptFile = None,
+    ratio: o.Ratio = None,
+    size: o.Size = None,
+    model: o.Model = None,
+    response_format: o.Format = None,
+    output: o.Output = None,
+    base_url: o.BaseUrl = None,
+    timeout: o.Timeout = None,
+    connect_timeout: o.ConnectTimeout = None,
+    retries: o.Retries = None,
+    retry_server_errors: o.RetryServerErrors = False,
+    save_metadata: o.SaveMetadata = False,
+    param: o.Param = None,
+    json_out: o.Json = False,
+    dry_run: o.DryRun = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """Run many edits (and generations) from a JSON Lines jobs file, resumably.
+
+    Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
+    A job without images is a generate job. Options give defaults for what jobs leave out.
+    """
+    state.json, state.quiet, state.verbose = json_out, quiet, verbose
+    if output == "-":
+        raise InputError("A batch cannot write images to standard output (-o -).")
+    stdin = Stdin()
+    text = read_prompt(prompt, prompt_file, stdin)
+    settings = settings_from(
+        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
+        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
+        retries=retries,
+    )
+    if jobs == "-":
+        stdin.claim("jobs")
+        path = spool_stdin(sys.stdin.buffer)
+        base = Path.cwd()
+        default_results = Path("stdin.results.jsonl")
+    else:
+        path = Path(jobs).expanduser()
+        if not path.is_file():
+            raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+        base = path.parent
+        name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
+        default_results = path.with_name(f"{name}.results.jsonl")
+    defaults = Defaults(settings=settings, prompt=text, params=tuple(param or []),
+                        output=output, save_metadata=save_metadata)
+    try:
+        _execute(
+            JobSource(path=path, base=base), defaults,
+            results=Path(results) if results else default_results, concurrency=concurrency,
+            dry_run=dry_run, retry_server_errors=retry_server_errors,
+            resend_unknown=resend_unknown, json_out=json_out, quiet=quiet,
+        )
+    finally:
+        if jobs == "-":
+            path.unlink(missing_ok=True)
+
+
+def run_each(
+    images: list[str],
+    *,
+    concurrency: int,
+    results: str | None,
+    resend_unknown: bool,
+    prompt: str | None,
+    prompt_file: str | None,
+    ratio: str | None,
+    size: str | None,
+    model: str | None,
+    response_format: str | None,
+    output: str | None,
+    base_url: str | None,
+    timeout: float | None,
+    connect_timeout: float | None,
+    retries: int | None,
+    retry_server_errors: bool,
+    save_metadata: bool,
+    param: list[str] | None,
+    json_out: bool,
+    dry_run: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """`edit --each`: one job per image with the same prompt."""
+    state.json, state.quiet, state.verbose = json_out, quiet, verbose
+    if output == "-":
+        raise InputError("--each cannot write images to standard output (-o -).")
+    if "-" in images:
+        raise InputError("--each takes image files, not standard input ('-').")
+    stdin = Stdin()
+    text = read_prompt(prompt, prompt_file, stdin)
+    settings = settings_from(
+        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
+        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
+        retries=retries,
+    )
+    objects = [{"images": [str(Path(image).resolve())], "prompt": text} for image in images]
+    defaults = Defaults(settings=settings, prompt=text, params=tuple(param or []),
+                        output=output, save_metadata=save_metadata)
+    _execute(
+        JobSource(objects=objects), defaults, results=Path(results) if results else None,
+        concurrency=concurrency, dry_run=dry_run, retry_server_errors=retry_server_errors,
+        resend_unknown=resend_unknown, json_out=json_out, quiet=quiet,
+    )

@@ -1,0 +1,212 @@
+"""`dmxedit edit` and `dmxedit generate`: one request, one result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import options as o
+from .common import Stdin, emit_json, emit_lines, read_prompt, settings_from, stdout_target
+from .state import state
+
+
+def _run(
+    kind: str,
+    images: list[str],
+    *,
+    prompt: str | None,
+    prompt_file: str | None,
+    ratio: str | None,
+    size: str | None,
+    model: str | None,
+    response_format: str | None,
+    output: str | None,
+    base_url: str | None,
+    timeout: float | None,
+    connect_timeout: float | None,
+    retries: int | None,
+    retry_server_errors: bool,
+    save_metadata: bool,
+    param: list[str] | None,
+    json_out: bool,
+    dry_run: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    from ..catalog import WARN_IMAGES
+    from ..core import execute, make_client
+    from ..images import load_images
+    from ..request import build_request
+    from ..results import Saver
+
+    state.json, state.quiet, state.verbose = json_out, quiet, verbose
+    stdin = Stdin()
+    text = read_prompt(prompt, prompt_file, stdin)
+    if "-" in images:
+        stdin.claim("image")
+    settings = settings_from(
+        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
+        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
+        retries=retries,
+    )
+    checked = load_images(images, stdin.read_bytes) if kind == "edit" else []
+    request = build_request(
+        "edit" if kind == "edit" else "generate",
+        base_url=settings.get("base-url"),
+        prompt=text,
+        model=settings.get("model"),
+        ratio=settings.get("ratio"),
+        size=settings.get("size"),
+        response_format=settings.get("format"),
+        params=param or [],
+        images=checked,
+    )
+    stream = stdout_target(output)
+    from .. import ui
+
+    if len(checked) > WARN_IMAGES:
+        ui.warn(f"{len(checked)} images: the endpoint documents 16, but one page of the "
+                f"provider's documentation says {WARN_IMAGES}.")
+    if dry_run:
+        _dry_run(request, settings.api_key, json_out)
+        return
+    saver = Saver(
+        folder=None if stream is not None else Path(settings.get("output")),
+        prefix=request.prefix,
+        stream=stream,
+    )
+    saver.prepare()
+    events = ui.make_events(quiet=quiet, verbose=verbose)
+    client = make_client(settings, events=events, retry_server_errors=retry_server_errors)
+    events.info(f"POST {request.url} (key {settings.sources['api-key']}, "
+                f"{'/'.join(f'{k}={v}' for k, v in request.fields() if k != 'prompt')})")
+    try:
+        result = execute(request, client, saver, events=events, save_metadata=save_metadata)
+    finally:
+        client.close()
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    if json_out:
+        emit_json(result.to_dict())
+    elif stream is None:
+        emit_lines([str(p) for p in result.files])
+
+
+def _dry_run(request: object, api_key: str | None, json_out: bool) -> None:
+    from ..request import ImageRequest
+
+    assert isinstance(request, ImageRequest)
+    described = request.describe(api_key)
+    if json_out:
+        emit_json({"dry_run": True, "request": described, "curl": request.curl()})
+        return
+    lines = [f"POST {described['url']}"]
+    lines += [f"{k}: {v}" for k, v in described["headers"].items()]
+    lines.append("")
+    for field in described.get("fields", []):
+        lines.append(f"{field['name']} = {field['value']!r}")
+    for part in described.get("files", []):
+        shape = f", {part['width']}x{part['height']}" if part["width"] else ""
+        lines.append(f"image = @{part['path']} ({part['content_type']}, {part['bytes']} bytes"
+                     f"{shape})")
+    if "json" in described:
+        import json
+
+        lines.append(json.dumps(described["json"], ensure_ascii=False, indent=2))
+    lines += ["", "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
+              request.curl()]
+    if not api_key:
+        from .. import ui
+
+        ui.warn("no API key is set; a real run would stop here (exit 3).")
+    emit_lines(lines)
+
+
+def edit(
+    images: Annotated[
+        list[str], typer.Argument(help="1-16 PNG, JPEG or WebP files; '-' reads one from "
+                                  "standard input.", metavar="IMAGE...", show_default=False)
+    ],
+    prompt: o.Prompt = None,
+    prompt_file: o.PromptFile = None,
+    ratio: o.Ratio = None,
+    size: o.Size = None,
+    model: o.Model = None,
+    response_format: o.Format = None,
+    output: o.Output = None,
+    base_url: o.BaseUrl = None,
+    timeout: o.Timeout = None,
+    connect_timeout: o.ConnectTimeout = None,
+    retries: o.Retries = None,
+    retry_server_errors: o.RetryServerErrors = False,
+    save_metadata: o.SaveMetadata = False,
+    param: o.Param = None,
+    json_out: o.Json = False,
+    dry_run: o.DryRun = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    each: Annotated[
+        bool, typer.Option("--each", help="One job per image, same prompt (runs as a batch).")
+    ] = False,
+    concurrency: o.Concurrency = 4,
+    results: o.Results = None,
+    resend_unknown: o.ResendUnknown = False,
+) -> None:
+    """Edit images with a prompt and save the result.
+
+    Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
+    """
+    common = dict(
+        prompt=prompt, prompt_file=prompt_file, ratio=ratio, size=size, model=model,
+        response_format=response_format, output=output, base_url=base_url, timeout=timeout,
+        connect_timeout=connect_timeout, retries=retries,
+        retry_server_errors=retry_server_errors, save_metadata=save_metadata, param=param,
+        json_out=json_out, dry_run=dry_run, quiet=quiet, verbose=verbose,
+    )
+    if each:
+        from .batch import run_each
+
+        run_each(images, concurrency=concurrency, results=results,
+                 resend_unknown=resend_unknown, **common)  # type: ignore[arg-type]
+        return
+    if results is not None or resend_unknown:
+        from ..errors import InputError
+
+        raise InputError("--results and --resend-unknown go with --each (or `dmxedit batch`).")
+    _run("edit", images, **common)  # type: ignore[arg-type]
+
+
+def generate(
+    prompt: o.Prompt = None,
+    prompt_file: o.PromptFile = None,
+    ratio: o.Ratio = None,
+    size: o.Size = None,
+    model: o.Model = None,
+    response_format: o.Format = None,
+    output: o.Output = None,
+    base_url: o.BaseUrl = None,
+    timeout: o.Timeout = None,
+    connect_timeout: o.ConnectTimeout = None,
+    retries: o.Retries = None,
+    retry_server_errors: o.RetryServerErrors = False,
+    save_metadata: o.SaveMetadata = False,
+    param: o.Param = None,
+    json_out: o.Json = False,
+    dry_run: o.DryRun = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+) -> None:
+    """Make an image from a prompt alone (text to image).
+
+    Example: dmxedit generate -p "a lighthouse at dawn" --ratio 16:9 --size 2K
+    """
+    _run(
+        "generate", [], prompt=prompt, prompt_file=prompt_file, ratio=ratio, size=size,
+        model=model, response_format=response_format, output=output, base_url=base_url,
+        timeout=timeout, connect_timeout=connect_timeout, retries=retries,
+        retry_server_errors=retry_server_errors, save_metadata=save_metadata, param=param,
+        json_out=json_out, dry_run=dry_run, quiet=quiet, verbose=verbose,
+    )

@@ -1,0 +1,232 @@
+"""Reading and checking input images: type from the bytes, size, shape."""
+
+from __future__ import annotations
+
+import io
+import stat
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .catalog import MAX_IMAGE_BYTES, MAX_IMAGES
+from .errors import InputError
+
+#: The content types the API takes, with the extension a saved file gets.
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+_OTHER_FORMATS = (
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML/SVG"),
+)
+
+
+def sniff(head: bytes) -> str | None:
+    """The content type of image bytes (PNG, JPEG or WebP) from their first bytes."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def describe_other(head: bytes) -> str | None:
+    """A name for a known but unsupported format (GIF, HEIC, ...), for error messages."""
+    for magic, name in _OTHER_FORMATS:
+        if head.startswith(magic):
+            return name
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
+            return "HEIC"
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+    return None
+
+
+def dimensions(stream: BinaryIO, content_type: str) -> tuple[int, int] | None:
+    """(width, height) read from the image's header, or None when it can't be found."""
+    stream.seek(0)
+    head = stream.read(64)
+    try:
+        if content_type == "image/png" and len(head) >= 24 and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return (w, h) if w and h else None
+        if content_type == "image/webp":
+            return _webp_dimensions(head)
+        if content_type == "image/jpeg":
+            return _jpeg_dimensions(stream)
+    except (struct.error, OSError, ValueError):
+        return None
+    return None
+
+
+def _webp_dimensions(head: bytes) -> tuple[int, int] | None:
+    chunk = head[12:16]
+    if chunk == b"VP8X" and len(head) >= 30:
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_dimensions(stream: BinaryIO) -> tuple[int, int] | None:
+    stream.seek(2)
+    for _ in range(1000):
+        byte = stream.read(1)
+        while byte == b"\xff":
+            byte = stream.read(1)
+        if not byte:
+            return None
+        marker = byte[0]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue
+        if marker == 0xD9:
+            return None
+        length_bytes = stream.read(2)
+        if len(length_bytes) < 2:
+            return None
+        (length,) = struct.unpack(">H", length_bytes)
+        if marker in _SOF:
+            data = stream.read(5)
+            if len(data) < 5:
+                return None
+            h, w = struct.unpack(">HH", data[1:5])
+            return (w, h) if w and h else None
+        stream.seek(length - 2, io.SEEK_CUR)
+    return None
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """One validated input image: where its bytes are, what they are, how big."""
+
+    display: str  # what the user named ("photo.png", "-")
+    filename: str  # the file name sent in the multipart part
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    path: Path | None = None
+    data: bytes | None = None  # the bytes, for an image read from standard input
+
+    def open(self) -> BinaryIO:
+        """A fresh handle on the bytes: every upload attempt reads them anew."""
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        assert self.path is not None
+        return open(self.path, "rb")
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.content_type]
+
+
+def _check_bytes(display: str, head: bytes, size: int) -> str:
+    if size == 0:
+        raise InputError(f"Image {display!r} is empty.", hint="Give a PNG, JPEG or WebP file.")
+    if size >= MAX_IMAGE_BYTES:
+        raise InputError(
+            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images under 50 MiB.",
+            hint="Shrink or recompress it first.",
+        )
+    content_type = sniff(head)
+    if content_type is None:
+        other = describe_other(head)
+        what = f"a {other} file" if other else "not a PNG, JPEG or WebP image"
+        raise InputError(
+            f"Image {display!r} is {what}.",
+            hint="The API takes PNG, JPEG and WebP; convert it first "
+            "(the type is read from the file's bytes, not its name).",
+        )
+    return content_type
+
+
+def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> InputImage:
+    """Check one image argument (a path, or ``-`` for standard input)."""
+    if arg == "-":
+        if read_stdin is None:
+            raise InputError("Image '-' (standard input) is not available here.")
+        data = read_stdin()
+        content_type = _check_bytes("-", data[:64], len(data))
+        buffer = io.BytesIO(data)
+        shape = dimensions(buffer, content_type)
+        return InputImage(
+            display="-",
+            filename=f"stdin.{EXTENSIONS[content_type]}",
+            content_type=content_type,
+            size=len(data),
+            width=shape[0] if shape else None,
+            height=shape[1] if shape else None,
+            data=data,
+        )
+    path = Path(arg).expanduser()
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
+    except OSError as exc:
+        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"Image {arg!r} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            content_type = _check_bytes(arg, head, info.st_size)
+            shape = dimensions(fh, content_type)
+    except OSError as exc:
+        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+    return InputImage(
+        display=arg,
+        filename=path.name,
+        content_type=content_type,
+        size=info.st_size,
+        width=shape[0] if shape else None,
+        height=shape[1] if shape else None,
+        path=path,
+    )
+
+
+def load_images(
+    args: list[str], read_stdin: Callable[[], bytes] | None = None
+) -> list[InputImage]:
+    """Check 1-16 image arguments, in order; at most one may be ``-``."""
+    if not args:
+        raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
+    if len(args) > MAX_IMAGES:
+        raise InputError(
+            f"{len(args)} images given; the API takes at most {MAX_IMAGES}.",
+            hint="Split the work into several edits.",
+        )
+    if args.count("-") > 1:
+        raise InputError("Standard input ('-') can be given only once.")
+    return [load_image(arg, read_stdin) for arg in args]
+
+
+def read_limited(stream: BinaryIO, what: str) -> bytes:
+    """Read an image from a stream, refusing more than the API's limit."""
+    data = stream.read(MAX_IMAGE_BYTES)
+    if len(data) >= MAX_IMAGE_BYTES:
+        raise InputError(f"The image on {what} is 50 MiB or more; the API takes less.")
+    return data
+

@@ -1,0 +1,299 @@
+"""Where each setting comes from (flag > environment > config file > default), and the
+config file itself (TOML, 0600 in a 0700 folder, replaced atomically)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import DEFAULT_BASE_URL, DEFAULT_MODEL, FORMATS, SIZES, normalize_size
+from .errors import ConfigError, InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ENV_KEY = "DMXAPI_API_KEY"
+ENV_BASE_URL = "DMXAPI_BASE_URL"
+ENV_CONFIG = "DMXEDIT_CONFIG"
+
+#: Sources, in the order they win.
+FLAG, ENV, FILE, DEFAULT = "flag", "env", "file", "default"
+
+
+def _text(key: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InputError(f"{key} must be a non-empty text, not {raw!r}.")
+    return raw.strip()
+
+
+def _base_url(key: str, raw: Any) -> str:
+    value = _text(key, raw).rstrip("/")
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise InputError(
+            f"{key} {raw!r} is not an http(s) URL.",
+            hint=f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1).",
+        )
+    return value
+
+
+def _size(key: str, raw: Any) -> str:
+    size = normalize_size(str(raw)) if isinstance(raw, str) else None
+    if size is None:
+        raise InputError(f"{key} {raw!r} is not one of {', '.join(SIZES)}.")
+    return size
+
+
+def _format(key: str, raw: Any) -> str:
+    if raw not in FORMATS:
+        raise InputError(f"{key} {raw!r} is not one of {', '.join(FORMATS)}.")
+    return str(raw)
+
+
+def _positive_float(key: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if isinstance(raw, bool) or not value > 0 or value != value or value == float("inf"):
+        raise InputError(f"{key} {raw!r} is not a positive number of seconds.")
+    return value
+
+
+def _count(key: str, raw: Any) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = -1
+    if isinstance(raw, bool) or isinstance(raw, float) or not 0 <= value <= 20:
+        raise InputError(f"{key} {raw!r} is not a whole number from 0 to 20.")
+    return value
+
+
+def _ratio(key: str, raw: Any) -> str:
+    # Checked against the model's table where the model is known (see request.py).
+    return _text(key, raw)
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any
+    check: Callable[[str, Any], Any]
+    help: str
+    env: str | None = None
+    secret: bool = False
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in (
+        Key("api-key", None, _text, "your DMXAPI key (sk-...)", ENV_KEY, secret=True),
+        Key("base-url", DEFAULT_BASE_URL, _base_url, "API base URL, including /v1", ENV_BASE_URL),
+        Key("model", DEFAULT_MODEL, _text, "model name"),
+        Key("output", "output", _text, "output folder"),
+        Key("ratio", None, _ratio, "default aspect ratio (e.g. 5:4, auto)"),
+        Key("size", None, _size, "default size: 1K, 2K or 4K"),
+        Key("format", "url", _format, "response format: url or b64_json"),
+        Key("timeout", 600.0, _positive_float, "seconds to wait for the answer"),
+        Key("connect-timeout", 10.0, _positive_float, "seconds to wait for a connection"),
+        Key("retries", 2, _count, "retries of calls that are safe to retry"),
+    )
+}
+
+
+def mask(secret: str | None) -> str:
+    """``sk-abcdef1234`` -> ``sk-…1234``: enough to recognise, never enough to use."""
+    if not secret:
+        return ""
+    if len(secret) <= 8:
+        return "…" * 3
+    prefix = secret[:3] if secret.startswith("sk-") else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The config file: ``$DMXEDIT_CONFIG`` or platformdirs' user config folder."""
+    env = os.environ if env is None else env
+    override = env.get(ENV_CONFIG)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("dmxedit") / "config.toml"
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's table; an empty one when the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except IsADirectoryError:
+        raise ConfigError(f"The config file {path} is a folder.") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"The config file {path} cannot be read: {exc.strerror or exc}.",
+            hint=f"Fix its permissions, or point {ENV_CONFIG} at another file.",
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"The config file {path} cannot be parsed: {exc}.",
+            hint="Fix or remove it; dmxedit never overwrites a file it cannot read.",
+        ) from None
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigError(
+            f"The config file {path} has unknown keys: {', '.join(unknown)}.",
+            hint=f"Known keys: {', '.join(KEYS)}.",
+        )
+    return data
+
+
+def insecure_permissions(path: Path, data: Mapping[str, Any]) -> bool:
+    """True when the file holds a key and group or others may read it."""
+    if "api-key" not in data or os.name != "posix":
+        return False
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # A JSON string with ensure_ascii is a valid TOML basic string.
+    return json.dumps(str(value))
+
+
+def write_config(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace the config file atomically: 0600 from creation, in a 0700 folder."""
+    folder = path.parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot write the config file {path}: {exc.strerror or exc}."
+        ) from None
+    try:
+        os.fchmod(fd, 0o600)
+        lines = ["# dmxedit settings; edit with `dmxedit config set KEY VALUE`"]
+        lines += [f"{key} = {_toml_value(data[key])}" for key in KEYS if key in data]
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass
+class Settings:
+    """Resolved settings: each value with the source it came from."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    @property
+    def api_key(self) -> str | None:
+        value = self.values.get("api-key")
+        return str(value) if value else None
+
+    def require_key(self) -> str:
+        key = self.api_key
+        if not key:
+            raise ConfigError(
+                "No API key is set.",
+                hint=f"Run `dmxedit config set api-key` (it asks without echo), or set "
+                f"{ENV_KEY}. Keys are made on your DMXAPI site's token page.",
+            )
+        return key
+
+
+def resolve(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Every setting from flag > environment > config file > default, with its source."""
+    env = os.environ if env is None else env
+    path = config_path(env) if path is None else path
+    data = read_config(path)
+    settings = Settings(path=path)
+    if insecure_permissions(path, data):
+        settings.warnings.append(
+            f"The config file {path} holds your API key and is readable by others; "
+            f"run: chmod 600 {path}"
+        )
+    for name, key in KEYS.items():
+        flag = (flags or {}).get(name)
+        if flag is not None:
+            settings.values[name] = key.check(f"--{name}", flag)
+            settings.sources[name] = FLAG
+        elif key.env and env.get(key.env):
+            settings.values[name] = key.check(key.env, env[key.env])
+            settings.sources[name] = ENV
+        elif name in data:
+            settings.values[name] = key.check(f"{name} in {path}", data[name])
+            settings.sources[name] = FILE
+        else:
+            settings.values[name] = key.default
+            settings.sources[name] = DEFAULT
+    return settings
+
+
+def set_value(path: Path, name: str, raw: str) -> Any:
+    """Check a value and store it in the config file; returns the stored value."""
+    key = known_key(name)
+    value = key.check(name, raw)
+    data = read_config(path)
+    data[name] = value
+    write_config(path, data)
+    return value
+
+
+def unset_value(path: Path, name: str) -> bool:
+    """Remove a key from the config file; False when it was not there."""
+    known_key(name)
+    data = read_config(path)
+    if name not in data:
+        return False
+    del data[name]
+    write_config(path, data)
+    return True
+
+
+def known_key(name: str) -> Key:
+    try:
+        return KEYS[name]
+    except KeyError:
+        raise InputError(
+            f"Unknown setting {name!r}.", hint=f"Known settings: {', '.join(KEYS)}."
+        ) from None

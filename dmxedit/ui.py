@@ -1,0 +1,228 @@
+"""What the user sees on standard error: progress, messages, error panels (rich).
+
+Only the CLI imports this module; the core reports through :class:`dmxedit.events.Events`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
+
+from .errors import DmxError
+from .events import Events
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+_console: Console | None = None
+
+
+def console() -> Console:
+    """The stderr console (rich honours NO_COLOR and non-terminals by itself)."""
+    global _console
+    if _console is None:
+        _console = Console(stderr=True, highlight=False, soft_wrap=False)
+    return _console
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _mib(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def error_panel(error: DmxError) -> None:
+    body = Text(error.message)
+    extra: list[str] = []
+    if error.status is not None:
+        extra.append(f"HTTP status: {error.status}")
+    if error.request_id:
+        extra.append(f"Request id: {error.request_id}")
+    for url in error.details.get("urls") or []:
+        extra.append(f"Result URL: {url}")
+    for path in error.details.get("files") or []:
+        extra.append(f"Saved file: {path}")
+    if extra:
+        body.append("\n\n" + "\n".join(extra))
+    if error.hint:
+        body.append("\n\n")
+        body.append(error.hint, style="bold")
+    console().print(
+        Panel(body, title=f"{escape(error.title)} (exit {int(error.exit_code)})",
+              title_align="left", border_style="red", expand=False)
+    )
+
+
+def internal_panel(exc: BaseException) -> None:
+    console().print(
+        Panel(
+            Text(f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
+                 "DMXEDIT_DEBUG=1 to see the traceback, and report it."),
+            title="Internal error (exit 1)",
+            title_align="left",
+            border_style="red",
+            expand=False,
+        )
+    )
+
+
+def warn(message: str) -> None:
+    console().print(Text("warning: ", style="yellow bold") + Text(message))
+
+
+def note(message: str) -> None:
+    console().print(Text(message))
+
+
+class PlainEvents(Events):
+    """One plain line per stage: for logs, CI and anything that is not a terminal."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self._lock = threading.Lock()
+
+    def _say(self, message: str) -> None:
+        with self._lock:
+            print(f"dmxedit: {message}", file=sys.stderr, flush=True)
+
+    def upload_start(self, total: int, parts: int) -> None:
+        what = f"{parts} image{'s' if parts != 1 else ''}, " if parts else ""
+        self._say(f"sending the request ({what}{_mib(total)})")
+
+    def waiting(self) -> None:
+        self._say("sent; waiting for the model")
+
+    def answered(self, status: int) -> None:
+        self._say(f"answered: HTTP {status}")
+
+    def download_start(self, total: int | None, what: str) -> None:
+        self._say(f"receiving the image ({_mib(total)})")
+
+    def saved(self, path: str) -> None:
+        self._say(f"saved {path}")
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        self._say(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+
+    def warn(self, message: str) -> None:
+        self._say(f"warning: {message}")
+
+    def info(self, message: str) -> None:
+        if self.verbose:
+            self._say(message)
+
+
+class QuietEvents(Events):
+    """--quiet: nothing but warnings that protect the user's money."""
+
+    def warn(self, message: str) -> None:
+        warn(message)
+
+
+class TerminalEvents(Events):
+    """Progress on a terminal: an upload bar, a spinner while the model works, a
+    download bar."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def _start(self, kind: str, description: str, total: float | None) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._stop()
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        if kind == "bytes":
+            columns += [BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(),
+                        TimeRemainingColumn()]
+        else:
+            columns += [TimeElapsedColumn()]
+        self._progress = Progress(*columns, console=console(), transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def _update(self, completed: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed)
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def upload_start(self, total: int, parts: int) -> None:
+        what = f"Uploading {parts} image{'s' if parts != 1 else ''}" if parts else "Sending"
+        self._start("bytes", what, total)
+
+    def upload_progress(self, sent: int) -> None:
+        self._update(sent)
+
+    def waiting(self) -> None:
+        self._start("spinner", "Waiting for the model", None)
+
+    def answered(self, status: int) -> None:
+        self._stop()
+        if self.verbose:
+            note(f"Answer: HTTP {status}")
+
+    def download_start(self, total: int | None, what: str) -> None:
+        self._start("bytes", "Receiving the image", total)
+
+    def download_progress(self, received: int) -> None:
+        self._update(received)
+
+    def download_done(self) -> None:
+        self._stop()
+
+    def saved(self, path: str) -> None:
+        self._stop()
+        console().print(Text("Saved ", style="green") + Text(path))
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        self._stop()
+        warn(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+
+    def warn(self, message: str) -> None:
+        self._stop()
+        warn(message)
+
+    def info(self, message: str) -> None:
+        if self.verbose:
+            console().print(Text(message, style="dim"))
+
+    def close(self) -> None:
+        self._stop()
+
+
+def make_events(*, quiet: bool, verbose: bool) -> Events:
+    if quiet:
+        return QuietEvents()
+    if stderr_is_terminal():
+        return TerminalEvents(verbose=verbose)
+    return PlainEvents(verbose=verbose)
