@@ -296,7 +296,12 @@ def _validate(
             errors.append(f"line {line}: {exc.message}")
             continue
         if job.id in seen:
-            errors.append(f"line {line}: id {job.id!r} is already used on line {seen[job.id]}")
+            own = isinstance(obj, dict) and "id" in obj
+            errors.append(
+                f"line {line}: id {job.id!r} is already used on line {seen[job.id]}" if own
+                else f"line {line}: the same job as line {seen[job.id]} (give each an id to "
+                "run both)"
+            )
             continue
         seen[job.id] = line
         todo = _what_to_do(previous.get(job.id), resend_unknown)
