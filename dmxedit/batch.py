@@ -110,7 +110,9 @@ def _check_fields(obj: Any) -> dict[str, Any]:
         raise InputError("a job must be a JSON object")
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
-        raise InputError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}")
+        raise InputError(
+            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+        )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
     for key in ("prompt", "ratio", "size", "model", "format", "output"):
@@ -140,8 +142,9 @@ def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
     """Check one job against the defaults; raises InputError (without the line number)."""
     obj = _check_fields(obj)
     settings = defaults.settings
-    image_args = [str(base / p) if not os.path.isabs(p) and p != "-" else p
-                  for p in obj.get("images") or []]
+    image_args = [
+        str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
+    ]
     if "-" in image_args:
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
@@ -280,7 +283,9 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
 
 
 def _validate(
-    source: JobSource, defaults: Defaults, previous: Mapping[str, Mapping[str, Any]],
+    source: JobSource,
+    defaults: Defaults,
+    previous: Mapping[str, Mapping[str, Any]],
     resend_unknown: bool,
 ) -> _Plan:
     plan = _Plan()
@@ -298,7 +303,8 @@ def _validate(
         if job.id in seen:
             own = isinstance(obj, dict) and "id" in obj
             errors.append(
-                f"line {line}: id {job.id!r} is already used on line {seen[job.id]}" if own
+                f"line {line}: id {job.id!r} is already used on line {seen[job.id]}"
+                if own
                 else f"line {line}: the same job as line {seen[job.id]} (give each an id to "
                 "run both)"
             )
@@ -319,7 +325,7 @@ def _validate(
         shown = errors[:MAX_REPORTED]
         more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
         raise InputError(
-            f"The jobs are invalid; nothing was sent.\n" + "\n".join(shown) + more,
+            "The jobs are invalid; nothing was sent.\n" + "\n".join(shown) + more,
             hint="Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
             "size, model, format, output, params.",
             details={"invalid": errors},
@@ -348,8 +354,13 @@ def run_batch(
     previous = log.previous()
     plan = _validate(source, defaults, previous, resend_unknown)
     summary = BatchSummary(
-        total=plan.total, skipped=plan.skipped, unknown=plan.unknown, to_send=plan.to_send,
-        estimated_tokens=plan.tokens, results=str(results) if results else None, dry_run=dry_run,
+        total=plan.total,
+        skipped=plan.skipped,
+        unknown=plan.unknown,
+        to_send=plan.to_send,
+        estimated_tokens=plan.tokens,
+        results=str(results) if results else None,
+        dry_run=dry_run,
     )
     if plan.unknown:
         events.warn(
@@ -373,8 +384,12 @@ def run_batch(
     def make(job_events: Events) -> Any:
         if client_factory is not None:
             return client_factory(job_events)
-        return make_client(defaults.settings, events=job_events, pacer=pacer,
-                           retry_server_errors=retry_server_errors)
+        return make_client(
+            defaults.settings,
+            events=job_events,
+            pacer=pacer,
+            retry_server_errors=retry_server_errors,
+        )
 
     def run_one(job: Job, todo: str, client: Any) -> None:
         t0 = time.monotonic()
@@ -388,19 +403,35 @@ def run_batch(
                 record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
             else:
                 result = execute(
-                    job.request, client, saver, save_metadata=defaults.save_metadata,
+                    job.request,
+                    client,
+                    saver,
+                    save_metadata=defaults.save_metadata,
                     on_sent=lambda: log.append({"id": job.id, "line": job.line, "status": "sent"}),
                 )
-                record.update(status="ok", files=[str(p) for p in result.files],
-                              urls=result.urls, error=None, exit_code=0)
+                record.update(
+                    status="ok",
+                    files=[str(p) for p in result.files],
+                    urls=result.urls,
+                    error=None,
+                    exit_code=0,
+                )
         except DmxError as exc:
-            record.update(status="failed", files=list(exc.details.get("files") or []),
-                          urls=list(exc.details.get("urls") or []), error=exc.message,
-                          exit_code=int(exc.exit_code))
+            record.update(
+                status="failed",
+                files=list(exc.details.get("files") or []),
+                urls=list(exc.details.get("urls") or []),
+                error=exc.message,
+                exit_code=int(exc.exit_code),
+            )
         except Exception as exc:  # a bug in one job must not lose the others' results
-            record.update(status="failed", files=[], urls=[],
-                          error=f"internal error: {type(exc).__name__}: {exc}",
-                          exit_code=int(ExitCode.INTERNAL))
+            record.update(
+                status="failed",
+                files=[],
+                urls=[],
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                exit_code=int(ExitCode.INTERNAL),
+            )
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         log.append(record)
         with lock:
@@ -421,8 +452,10 @@ def run_batch(
         finally:
             client.close()
 
-    threads = [threading.Thread(target=worker, name=f"dmxedit-job-{i}", daemon=True)
-               for i in range(max(1, concurrency))]
+    threads = [
+        threading.Thread(target=worker, name=f"dmxedit-job-{i}", daemon=True)
+        for i in range(max(1, concurrency))
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -456,9 +489,13 @@ def run_batch(
     if summary.failed or summary.unknown:
         raise BatchError(
             f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed"
-            + (f" ({summary.unknown} not resent: they may have been billed)" if summary.unknown
-               else "")
-            + "." + (f" Reasons are in {results}." if results else ""),
+            + (
+                f" ({summary.unknown} not resent: they may have been billed)"
+                if summary.unknown
+                else ""
+            )
+            + "."
+            + (f" Reasons are in {results}." if results else ""),
             hint="Run the same command again to retry the failed jobs; finished ones are skipped.",
             details={"summary": summary.to_dict()},
         )

@@ -170,8 +170,17 @@ def _empty_reason(body: Mapping[str, Any]) -> str | None:
     if isinstance(data, list):
         places += [item for item in data if isinstance(item, Mapping)]
     for place in places:
-        for key in ("message", "msg", "detail", "reason", "refusal", "finish_reason",
-                    "revised_prompt", "text", "content"):
+        for key in (
+            "message",
+            "msg",
+            "detail",
+            "reason",
+            "refusal",
+            "finish_reason",
+            "revised_prompt",
+            "text",
+            "content",
+        ):
             value = place.get(key)
             if isinstance(value, str) and value.strip():
                 reasons.append(f"{key}: {_one_line(value, 200)}")
@@ -184,8 +193,9 @@ def _could_not_connect(exc: requests.exceptions.ConnectionError) -> bool:
     reason = exc.args[0] if exc.args else None
     if isinstance(reason, urllib3.exceptions.MaxRetryError):
         reason = reason.reason
-    return isinstance(reason, (urllib3.exceptions.NewConnectionError,
-                               urllib3.exceptions.ConnectTimeoutError))
+    return isinstance(
+        reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    )
 
 
 def _session() -> requests.Session:
@@ -320,7 +330,11 @@ class Client:
             session.close()
 
     def _transport_error(
-        self, exc: requests.exceptions.RequestException, request: ImageRequest, sent: int, total: int
+        self,
+        exc: requests.exceptions.RequestException,
+        request: ImageRequest,
+        sent: int,
+        total: int,
     ) -> Exception:
         host = urlsplit(request.url).netloc
         if isinstance(exc, requests.exceptions.SSLError):
@@ -329,10 +343,12 @@ class Client:
                 hint="Check the base URL and any proxy or certificate settings.",
             )
         if isinstance(exc, requests.exceptions.ConnectionError) and _could_not_connect(exc):
-            return _Retry(NetworkError(
-                f"Could not connect to {host}.",
-                hint="Check your network and the base URL (dmxedit config get base-url).",
-            ))
+            return _Retry(
+                NetworkError(
+                    f"Could not connect to {host}.",
+                    hint="Check your network and the base URL (dmxedit config get base-url).",
+                )
+            )
         if isinstance(exc, requests.exceptions.ReadTimeout):
             error = NetworkError(
                 f"The API did not answer within {self.timeout:g} s. {MAY_BE_BILLED}",
@@ -429,7 +445,9 @@ class Client:
             body = parse(chunks(), open_sink)
         except JSONStreamError as exc:
             _discard(blobs)
-            raise ApiError(f"The API answered {status} with a malformed body ({exc}).", **info) from None
+            raise ApiError(
+                f"The API answered {status} with a malformed body ({exc}).", **info
+            ) from None
         except TooLarge as exc:
             _discard(blobs)
             raise SaveError(f"The image was generated but {exc}; dmxedit refuses it.") from None
@@ -519,8 +537,7 @@ class Client:
                 self.events.retry(attempt, delay, f"download failed: {failure}")
                 self.sleep(delay)
         raise SaveError(
-            f"The image was generated but its download failed {DOWNLOAD_ATTEMPTS} times "
-            f"({last}).",
+            f"The image was generated but its download failed {DOWNLOAD_ATTEMPTS} times ({last}).",
             urls=[url],
             hint="Download it from the URL yourself before it expires.",
         )
@@ -557,8 +574,12 @@ class Client:
                 f"The image was generated but {exc}, over the 200 MiB dmxedit accepts.",
                 urls=[url],
             ) from None
-        except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
-                requests.exceptions.TooManyRedirects, requests.exceptions.MissingSchema) as exc:
+        except (
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+            requests.exceptions.TooManyRedirects,
+            requests.exceptions.MissingSchema,
+        ) as exc:
             raise SaveError(
                 f"The result URL cannot be fetched: {_one_line(str(exc), 200)}", urls=[url]
             ) from None

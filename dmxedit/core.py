@@ -131,7 +131,7 @@ def execute(
         timings=dict(answer.timings, total_s=elapsed),
     )
     if save_metadata:
-        for image, item in zip(saved, answer.items):
+        for image, item in zip(saved, answer.items, strict=False):
             if image.path is None:
                 continue
             meta = _metadata(request, answer, result, image, item.url)
@@ -170,7 +170,9 @@ def _save_all(answer: Answer, client: Client, saver: Saver, events: Events) -> l
     if failures:
         first = failures[0]
         error = SaveError(
-            first.message if len(failures) == 1 else f"{len(failures)} images could not be saved: "
+            first.message
+            if len(failures) == 1
+            else f"{len(failures)} images could not be saved: "
             + "; ".join(f.message for f in failures),
             urls=[u for f in failures for u in f.urls],
             files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.files],
@@ -184,8 +186,12 @@ def _metadata(
     request: ImageRequest, answer: Answer, result: ImageResult, image: SavedImage, url: str | None
 ) -> dict[str, Any]:
     inputs = [
-        {"name": img.display, "bytes": img.size, "content_type": img.content_type,
-         "sha256": answer.input_sha256[i] if i < len(answer.input_sha256) else None}
+        {
+            "name": img.display,
+            "bytes": img.size,
+            "content_type": img.content_type,
+            "sha256": answer.input_sha256[i] if i < len(answer.input_sha256) else None,
+        }
         for i, img in enumerate(request.images)
     ]
     return {
@@ -251,14 +257,19 @@ def _run(
     save_metadata: bool,
     events: Events | None,
 ) -> ImageResult:
-    stream = output if output is not None and hasattr(output, "write") else None
-    folder_arg = None if stream is not None else output
+    stream: BinaryIO | None = None
+    folder_arg: str | os.PathLike[str] | None = None
+    if output is not None and hasattr(output, "write"):
+        stream = output  # type: ignore[assignment]
+    else:
+        folder_arg = output
     settings = _settings(
-        api_key, base_url, model, folder_arg, ratio, size, response_format,  # type: ignore[arg-type]
-        timeout, retries,
+        api_key, base_url, model, folder_arg, ratio, size, response_format, timeout, retries
     )
     pairs = [f"{k}={v}" for k, v in params.items()] if isinstance(params, dict) else list(params)
-    checked: list[InputImage] = load_images([os.fspath(p) for p in images]) if kind == "edit" else []
+    checked: list[InputImage] = (
+        load_images([os.fspath(p) for p in images]) if kind == "edit" else []
+    )
     request = build_request(
         kind,
         base_url=settings.get("base-url"),
@@ -273,7 +284,7 @@ def _run(
     saver = Saver(
         folder=None if stream is not None else Path(settings.get("output")),
         prefix=request.prefix,
-        stream=stream,  # type: ignore[arg-type]
+        stream=stream,
     )
     saver.prepare()
     client = make_client(settings, events=events, retry_server_errors=retry_server_errors)
@@ -309,10 +320,22 @@ def edit_image(
     :class:`dmxedit.errors.DmxError` subclass whose ``exit_code`` is the CLI's.
     """
     return _run(
-        "edit", images, prompt, ratio=ratio, size=size, model=model,
-        response_format=response_format, output=output, api_key=api_key, base_url=base_url,
-        timeout=timeout, retries=retries, retry_server_errors=retry_server_errors,
-        params=params, save_metadata=save_metadata, events=events,
+        "edit",
+        images,
+        prompt,
+        ratio=ratio,
+        size=size,
+        model=model,
+        response_format=response_format,
+        output=output,
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        retries=retries,
+        retry_server_errors=retry_server_errors,
+        params=params,
+        save_metadata=save_metadata,
+        events=events,
     )
 
 
@@ -335,8 +358,20 @@ def generate_image(
 ) -> ImageResult:
     """Make an image from a prompt alone; arguments as for :func:`edit_image`."""
     return _run(
-        "generate", (), prompt, ratio=ratio, size=size, model=model,
-        response_format=response_format, output=output, api_key=api_key, base_url=base_url,
-        timeout=timeout, retries=retries, retry_server_errors=retry_server_errors,
-        params=params, save_metadata=save_metadata, events=events,
+        "generate",
+        (),
+        prompt,
+        ratio=ratio,
+        size=size,
+        model=model,
+        response_format=response_format,
+        output=output,
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        retries=retries,
+        retry_server_errors=retry_server_errors,
+        params=params,
+        save_metadata=save_metadata,
+        events=events,
     )

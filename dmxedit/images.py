@@ -145,7 +145,8 @@ def _check_bytes(display: str, head: bytes, size: int) -> str:
         raise InputError(f"Image {display!r} is empty.", hint="Give a PNG, JPEG or WebP file.")
     if size >= MAX_IMAGE_BYTES:
         raise InputError(
-            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images under 50 MiB.",
+            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; "
+            "the API takes images under 50 MiB.",
             hint="Shrink or recompress it first.",
         )
     content_type = sniff(head)
@@ -207,9 +208,7 @@ def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> Input
     )
 
 
-def load_images(
-    args: list[str], read_stdin: Callable[[], bytes] | None = None
-) -> list[InputImage]:
+def load_images(args: list[str], read_stdin: Callable[[], bytes] | None = None) -> list[InputImage]:
     """Check 1-16 image arguments, in order; at most one may be ``-``."""
     if not args:
         raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
@@ -229,4 +228,3 @@ def read_limited(stream: BinaryIO, what: str) -> bytes:
     if len(data) >= MAX_IMAGE_BYTES:
         raise InputError(f"The image on {what} is 50 MiB or more; the API takes less.")
     return data
-

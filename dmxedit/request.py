@@ -42,7 +42,9 @@ RESERVED = {
 def check_prompt(text: str | None) -> str:
     """The prompt with surrounding whitespace removed; 1-32000 characters."""
     if text is None:
-        raise InputError("No prompt given.", hint="Use -p TEXT, -p - (standard input) or --prompt-file.")
+        raise InputError(
+            "No prompt given.", hint="Use -p TEXT, -p - (standard input) or --prompt-file."
+        )
     stripped = text.strip()
     if not stripped:
         raise InputError("The prompt is empty.", hint="Say what to change, e.g. -p 'make it snow'.")
@@ -90,7 +92,9 @@ def check_ratio(value: str | None, model: str, images: Sequence[InputImage] = ()
         return closest_ratio(first.width, first.height)
     shape = parse_ratio(value)
     if shape is None:
-        raise InputError(f"Ratio {value!r} is not W:H (e.g. 5:4).", hint=f"Known: {' '.join(RATIOS)}.")
+        raise InputError(
+            f"Ratio {value!r} is not W:H (e.g. 5:4).", hint=f"Known: {' '.join(RATIOS)}."
+        )
     canonical = f"{shape[0]}:{shape[1]}"
     if model == DEFAULT_MODEL and canonical not in RATIOS:
         raise InputError(
@@ -107,7 +111,9 @@ def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param quality=high")
+            raise InputError(
+                f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param quality=high"
+            )
         if key in RESERVED:
             raise InputError(f"--param {key} is set by dmxedit: {RESERVED[key]}.")
         pairs.append((key, value))
@@ -223,7 +229,9 @@ class ImageRequest:
                 lines.append(f"-F {shlex.quote(f'image=@{source};type={img.content_type}')}")
         else:
             lines.append("-H 'Content-Type: application/json'")
-            lines.append(f"--data-binary {shlex.quote(json.dumps(self.json_body(), ensure_ascii=False))}")
+            lines.append(
+                f"--data-binary {shlex.quote(json.dumps(self.json_body(), ensure_ascii=False))}"
+            )
         return " \\\n  ".join(lines)
 
 

@@ -146,7 +146,7 @@ def read_config(path: Path) -> dict[str, Any]:
             hint=f"Fix its permissions, or point {ENV_CONFIG} at another file.",
         ) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
             f"The config file {path} cannot be parsed: {exc}.",
@@ -188,9 +188,7 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise ConfigError(
-            f"Cannot write the config file {path}: {exc.strerror or exc}."
-        ) from None
+        raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.") from None
     try:
         os.fchmod(fd, 0o600)
         lines = ["# dmxedit settings; edit with `dmxedit config set KEY VALUE`"]

@@ -62,11 +62,15 @@ class MultipartBody:
         self._tail = f"--{self.boundary}--\r\n".encode()
         self._length = (
             len(self._fields_blob)
-            + sum(len(h) + img.size + 2 for h, img in zip(self._image_heads, self.images))
+            + sum(
+                len(h) + img.size + 2 for h, img in zip(self._image_heads, self.images, strict=True)
+            )
             + len(self._tail)
         )
 
-    def _head(self, name: str, filename: str | None = None, content_type: str | None = None) -> bytes:
+    def _head(
+        self, name: str, filename: str | None = None, content_type: str | None = None
+    ) -> bytes:
         disposition = f'form-data; name="{_quote(name)}"'
         if filename is not None:
             disposition += f'; filename="{_quote(filename)}"'
@@ -93,7 +97,7 @@ class MultipartBody:
         self.sent = 0
         self.sha256 = []
         pending = self._fields_blob
-        for head, image in zip(self._image_heads, self.images):
+        for head, image in zip(self._image_heads, self.images, strict=False):
             pending += head
             digest = hashlib.sha256()
             remaining = image.size
@@ -172,8 +176,9 @@ def base_delay() -> float:
 def backoff(attempt: int, base: float | None = None, rng: random.Random | None = None) -> float:
     """Exponential backoff with jitter: attempt 1 waits about base, 2 about 2 x base..."""
     step = base_delay() if base is None else base
-    ceiling = min(MAX_BACKOFF, step * (2 ** max(0, attempt - 1)))
-    return ceiling * (0.5 + 0.5 * (rng or random).random())
+    ceiling: float = min(MAX_BACKOFF, step * 2.0 ** max(0, attempt - 1))
+    jitter: float = (rng or random).random()
+    return ceiling * (0.5 + 0.5 * jitter)
 
 
 class Pacer:
@@ -204,4 +209,3 @@ class Pacer:
             if left <= 0:
                 return
             self._sleep(min(left, 0.5))
-

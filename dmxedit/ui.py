@@ -63,16 +63,23 @@ def error_panel(error: DmxError) -> None:
         body.append("\n\n")
         body.append(error.hint, style="bold")
     console().print(
-        Panel(body, title=f"{escape(error.title)} (exit {int(error.exit_code)})",
-              title_align="left", border_style="red", expand=False)
+        Panel(
+            body,
+            title=f"{escape(error.title)} (exit {int(error.exit_code)})",
+            title_align="left",
+            border_style="red",
+            expand=False,
+        )
     )
 
 
 def internal_panel(exc: BaseException) -> None:
     console().print(
         Panel(
-            Text(f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
-                 "DMXEDIT_DEBUG=1 to see the traceback, and report it."),
+            Text(
+                f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
+                "DMXEDIT_DEBUG=1 to see the traceback, and report it."
+            ),
             title="Internal error (exit 1)",
             title_align="left",
             border_style="red",
@@ -158,8 +165,12 @@ class TerminalEvents(Events):
         self._stop()
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
         if kind == "bytes":
-            columns += [BarColumn(), DownloadColumn(binary_units=True), TransferSpeedColumn(),
-                        TimeRemainingColumn()]
+            columns += [
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+            ]
         else:
             columns += [TimeElapsedColumn()]
         self._progress = Progress(*columns, console=console(), transient=True)

@@ -36,8 +36,9 @@ def _version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", help="Print the version and exit.", callback=_version,
-                     is_eager=True),
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
     ] = False,
 ) -> None:
     """Edit and generate images with DMXAPI's nano-banana-2.
@@ -78,8 +79,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         try:
-            code = app(args=list(argv) if argv is not None else None, prog_name="dmxedit",
-                       standalone_mode=False)
+            code = app(
+                args=list(argv) if argv is not None else None,
+                prog_name="dmxedit",
+                standalone_mode=False,
+            )
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
         if code == ExitCode.INTERRUPTED:
@@ -115,8 +119,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         from .. import ui
 
         ui.internal_panel(exc)
-        return int(ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else
-                   ExitCode.INTERNAL)
+        return int(
+            ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ExitCode.INTERNAL
+        )
 
 
 def _click_exception() -> type[typer.BadParameter]:
@@ -124,7 +129,7 @@ def _click_exception() -> type[typer.BadParameter]:
     # ClickException is the base of BadParameter's tree.
     for cls in typer.BadParameter.__mro__:
         if cls.__name__ == "ClickException":
-            return cls  # type: ignore[return-value]
+            return cls
     return typer.BadParameter
 
 

@@ -14,7 +14,7 @@ import typer
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
 from ..errors import BatchError, InputError
 from . import options as o
-from .common import Stdin, emit_json, emit_lines, read_prompt, settings_from
+from .common import ImageOptions, Stdin, emit_json, emit_lines, read_prompt
 from .state import state
 
 
@@ -44,8 +44,10 @@ class PlainBatchEvents(BatchEvents):
         if summary.unknown:
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
-        self._say(f"{summary.total} jobs{note}; sending {summary.to_send}, about "
-                  f"{summary.estimated_tokens:,} tokens")
+        self._say(
+            f"{summary.total} jobs{note}; sending {summary.to_send}, about "
+            f"{summary.estimated_tokens:,} tokens"
+        )
 
     def job_started(self, job_id: str) -> None:
         with self.lock:
@@ -70,13 +72,19 @@ class PlainBatchEvents(BatchEvents):
                 if self.print_files:
                     emit_lines(list(record["files"]))
             else:
-                print(f"dmxedit: job {record['id']} (line {record['line']}) failed: "
-                      f"{record['error']}", file=sys.stderr, flush=True)
+                print(
+                    f"dmxedit: job {record['id']} (line {record['line']}) failed: "
+                    f"{record['error']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             now = time.monotonic()
             if now - self.last_status >= 10 or position == self.total:
                 self.last_status = now
-                self._say(f"done {self.done}, failed {self.failed}, running {self.running}, "
-                          f"total {self.total}, ETA {self.eta()}")
+                self._say(
+                    f"done {self.done}, failed {self.failed}, running {self.running}, "
+                    f"total {self.total}, ETA {self.eta()}"
+                )
 
     def warn(self, message: str) -> None:
         print(f"dmxedit: warning: {message}", file=sys.stderr, flush=True)
@@ -95,8 +103,12 @@ class LiveBatchEvents(PlainBatchEvents):
         from .. import ui
 
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
-            TimeRemainingColumn(), console=ui.console(), transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeRemainingColumn(),
+            console=ui.console(),
+            transient=False,
         )
         self.task = self.progress.add_task("Batch", total=None, counts="")
 
@@ -107,8 +119,7 @@ class LiveBatchEvents(PlainBatchEvents):
             self.progress.start()
 
     def _counts(self) -> str:
-        return (f"done {self.done}  failed {self.failed}  running {self.running}  "
-                f"total {self.total}")
+        return f"done {self.done}  failed {self.failed}  running {self.running}  total {self.total}"
 
     def job_started(self, job_id: str) -> None:
         super().job_started(job_id)
@@ -124,10 +135,13 @@ class LiveBatchEvents(PlainBatchEvents):
             else:
                 self.failed += 1
                 self.progress.console.print(
-                    f"[red]job {record['id']} (line {record['line']}) failed:[/] "
-                    f"{record['error']}", markup=True, highlight=False)
-            self.progress.update(self.task, completed=self.done + self.failed,
-                                 counts=self._counts())
+                    f"[red]job {record['id']} (line {record['line']}) failed:[/] {record['error']}",
+                    markup=True,
+                    highlight=False,
+                )
+            self.progress.update(
+                self.task, completed=self.done + self.failed, counts=self._counts()
+            )
 
     def warn(self, message: str) -> None:
         from .. import ui
@@ -141,44 +155,65 @@ class LiveBatchEvents(PlainBatchEvents):
 def _execute(
     source: JobSource,
     defaults: Defaults,
+    opts: ImageOptions,
     *,
     results: Path | None,
     concurrency: int,
-    dry_run: bool,
-    retry_server_errors: bool,
     resend_unknown: bool,
-    json_out: bool,
-    quiet: bool,
 ) -> None:
     from .. import ui
 
-    live = ui.stderr_is_terminal() and not quiet and not dry_run
-    events = (LiveBatchEvents if live else PlainBatchEvents)(quiet or dry_run, not json_out)
+    live = ui.stderr_is_terminal() and not opts.quiet and not opts.dry_run
+    kind = LiveBatchEvents if live else PlainBatchEvents
+    events = kind(opts.quiet or opts.dry_run, not opts.json_out)
     try:
         summary = run_batch(
-            source, defaults, results=results, concurrency=concurrency, dry_run=dry_run,
-            retry_server_errors=retry_server_errors, resend_unknown=resend_unknown,
+            source,
+            defaults,
+            results=results,
+            concurrency=concurrency,
+            dry_run=opts.dry_run,
+            retry_server_errors=opts.retry_server_errors,
+            resend_unknown=resend_unknown,
             events=events,
         )
     except BatchError as error:
         events.close()
-        if json_out:
+        if opts.json_out:
             emit_json({**error.details["summary"], "error": error.to_dict()})
             state.json = False  # the summary is printed; the boundary adds only the panel
         raise
     events.close()
-    if json_out:
+    if opts.json_out:
         emit_json(summary.to_dict())
-    elif dry_run:
-        emit_lines([f"{summary.total} jobs: {summary.to_send} to send, {summary.skipped} "
-                    f"already done, {summary.unknown} not resent; about "
-                    f"{summary.estimated_tokens:,} tokens. Dry run: nothing sent."])
+    elif opts.dry_run:
+        emit_lines(
+            [
+                f"{summary.total} jobs: {summary.to_send} to send, {summary.skipped} already "
+                f"done, {summary.unknown} not resent; about {summary.estimated_tokens:,} "
+                "tokens. Dry run: nothing sent."
+            ]
+        )
+
+
+def _defaults(opts: ImageOptions, text: str | None) -> Defaults:
+    return Defaults(
+        settings=opts.settings(),
+        prompt=text,
+        params=tuple(opts.param or []),
+        output=opts.output,
+        save_metadata=opts.save_metadata,
+    )
 
 
 def batch(
     jobs: Annotated[
-        str, typer.Argument(help="Jobs file (JSON Lines); '-' reads it from standard input.",
-                            metavar="JOBS.jsonl", show_default=False)
+        str,
+        typer.Argument(
+            help="Jobs file (JSON Lines); '-' reads it from standard input.",
+            metavar="JOBS.jsonl",
+            show_default=False,
+        ),
     ],
     concurrency: o.Concurrency = 4,
     results: o.Results = None,
@@ -207,16 +242,31 @@ def batch(
     Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
     A job without images is a generate job. Options give defaults for what jobs leave out.
     """
-    state.json, state.quiet, state.verbose = json_out, quiet, verbose
+    opts = ImageOptions(
+        prompt=prompt,
+        prompt_file=prompt_file,
+        ratio=ratio,
+        size=size,
+        model=model,
+        response_format=response_format,
+        output=output,
+        base_url=base_url,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        retries=retries,
+        retry_server_errors=retry_server_errors,
+        save_metadata=save_metadata,
+        param=param,
+        json_out=json_out,
+        dry_run=dry_run,
+        quiet=quiet,
+        verbose=verbose,
+    )
+    opts.begin()
     if output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
     stdin = Stdin()
-    text = read_prompt(prompt, prompt_file, stdin)
-    settings = settings_from(
-        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
-        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
-        retries=retries,
-    )
+    defaults = _defaults(opts, read_prompt(prompt, prompt_file, stdin))
     if jobs == "-":
         stdin.claim("jobs")
         path = spool_stdin(sys.stdin.buffer)
@@ -229,14 +279,14 @@ def batch(
         base = path.parent
         name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
         default_results = path.with_name(f"{name}.results.jsonl")
-    defaults = Defaults(settings=settings, prompt=text, params=tuple(param or []),
-                        output=output, save_metadata=save_metadata)
     try:
         _execute(
-            JobSource(path=path, base=base), defaults,
-            results=Path(results) if results else default_results, concurrency=concurrency,
-            dry_run=dry_run, retry_server_errors=retry_server_errors,
-            resend_unknown=resend_unknown, json_out=json_out, quiet=quiet,
+            JobSource(path=path, base=base),
+            defaults,
+            opts,
+            results=Path(results) if results else default_results,
+            concurrency=concurrency,
+            resend_unknown=resend_unknown,
         )
     finally:
         if jobs == "-":
@@ -245,47 +295,27 @@ def batch(
 
 def run_each(
     images: list[str],
+    opts: ImageOptions,
     *,
     concurrency: int,
     results: str | None,
     resend_unknown: bool,
-    prompt: str | None,
-    prompt_file: str | None,
-    ratio: str | None,
-    size: str | None,
-    model: str | None,
-    response_format: str | None,
-    output: str | None,
-    base_url: str | None,
-    timeout: float | None,
-    connect_timeout: float | None,
-    retries: int | None,
-    retry_server_errors: bool,
-    save_metadata: bool,
-    param: list[str] | None,
-    json_out: bool,
-    dry_run: bool,
-    quiet: bool,
-    verbose: bool,
 ) -> None:
-    """`edit --each`: one job per image with the same prompt."""
-    state.json, state.quiet, state.verbose = json_out, quiet, verbose
-    if output == "-":
+    """`edit --each`: one job per image with the same prompt, on the batch engine."""
+    opts.begin()
+    if opts.output == "-":
         raise InputError("--each cannot write images to standard output (-o -).")
     if "-" in images:
         raise InputError("--each takes image files, not standard input ('-').")
-    stdin = Stdin()
-    text = read_prompt(prompt, prompt_file, stdin)
-    settings = settings_from(
-        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
-        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
-        retries=retries,
-    )
-    objects = [{"images": [str(Path(image).resolve())], "prompt": text} for image in images]
-    defaults = Defaults(settings=settings, prompt=text, params=tuple(param or []),
-                        output=output, save_metadata=save_metadata)
+    defaults = _defaults(opts, read_prompt(opts.prompt, opts.prompt_file, Stdin()))
+    objects = [
+        {"images": [str(Path(image).resolve())], "prompt": defaults.prompt} for image in images
+    ]
     _execute(
-        JobSource(objects=objects), defaults, results=Path(results) if results else None,
-        concurrency=concurrency, dry_run=dry_run, retry_server_errors=retry_server_errors,
-        resend_unknown=resend_unknown, json_out=json_out, quiet=quiet,
+        JobSource(objects=objects),
+        defaults,
+        opts,
+        results=Path(results) if results else None,
+        concurrency=concurrency,
+        resend_unknown=resend_unknown,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -63,37 +64,54 @@ def read_prompt(prompt: str | None, prompt_file: str | None, stdin: Stdin) -> st
     return prompt
 
 
-def settings_from(
-    *,
-    base_url: str | None,
-    model: str | None,
-    output: str | None,
-    ratio: str | None,
-    size: str | None,
-    response_format: str | None,
-    timeout: float | None,
-    connect_timeout: float | None,
-    retries: int | None,
-) -> Settings:
-    settings = resolve(
-        {
-            "base-url": base_url,
-            "model": model,
-            "output": None if output == "-" else output,
-            "ratio": ratio,
-            "size": size,
-            "format": response_format,
-            "timeout": timeout,
-            "connect-timeout": connect_timeout,
-            "retries": retries,
-        }
-    )
-    if settings.warnings:
-        from .. import ui
+@dataclass
+class ImageOptions:
+    """The options edit, generate and batch share, as the user gave them."""
 
-        for message in settings.warnings:
-            ui.warn(message)
-    return settings
+    prompt: str | None = None
+    prompt_file: str | None = None
+    ratio: str | None = None
+    size: str | None = None
+    model: str | None = None
+    response_format: str | None = None
+    output: str | None = None
+    base_url: str | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    retries: int | None = None
+    retry_server_errors: bool = False
+    save_metadata: bool = False
+    param: list[str] | None = None
+    json_out: bool = False
+    dry_run: bool = False
+    quiet: bool = False
+    verbose: bool = False
+
+    def begin(self) -> None:
+        """Record how errors should be shown for this command."""
+        state.json, state.quiet, state.verbose = self.json_out, self.quiet, self.verbose
+
+    def settings(self) -> Settings:
+        """Settings with these options as flags; warnings go to stderr."""
+        settings = resolve(
+            {
+                "base-url": self.base_url,
+                "model": self.model,
+                "output": None if self.output == "-" else self.output,
+                "ratio": self.ratio,
+                "size": self.size,
+                "format": self.response_format,
+                "timeout": self.timeout,
+                "connect-timeout": self.connect_timeout,
+                "retries": self.retries,
+            }
+        )
+        if settings.warnings:
+            from .. import ui
+
+            for message in settings.warnings:
+                ui.warn(message)
+        return settings
 
 
 def stdout_target(output: str | None) -> BinaryIO | None:

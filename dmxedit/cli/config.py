@@ -18,8 +18,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-KeyArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", metavar="KEY",
-                                       show_default=False)]
+KeyArg = Annotated[
+    str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", metavar="KEY", show_default=False)
+]
 
 
 def _show(name: str, value: object) -> str:
@@ -35,8 +36,11 @@ def set_(
     key: KeyArg,
     value: Annotated[
         str | None,
-        typer.Argument(help="The value; for api-key leave it out to type it unseen, or give "
-                       "'-' to read it from standard input.", show_default=False),
+        typer.Argument(
+            help="The value; for api-key leave it out to type it unseen, or give "
+            "'-' to read it from standard input.",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Store a setting in the config file."""
@@ -51,7 +55,7 @@ def set_(
         if not sys.stdin.isatty():
             raise InputError(
                 "No API key given and standard input is not a terminal.",
-                hint="Pipe it in: printf %s \"$KEY\" | dmxedit config set api-key -",
+                hint='Pipe it in: printf %s "$KEY" | dmxedit config set api-key -',
             )
         import getpass
 
@@ -61,8 +65,10 @@ def set_(
     elif spec.secret:
         from .. import ui
 
-        ui.warn("a key on the command line can end up in your shell history; "
-                "`dmxedit config set api-key` asks for it without echo.")
+        ui.warn(
+            "a key on the command line can end up in your shell history; "
+            "`dmxedit config set api-key` asks for it without echo."
+        )
     path = config_path()
     stored = set_value(path, key, value)
     print(f"{key} = {_show(key, stored)} (saved to {path})", file=sys.stderr)
@@ -95,8 +101,12 @@ def list_(
     settings = resolve()
     rows = [(name, _show(name, settings.get(name)), settings.sources[name]) for name in KEYS]
     if json_out:
-        emit_json({"path": str(settings.path),
-                   "settings": {n: {"value": v or None, "source": s} for n, v, s in rows}})
+        emit_json(
+            {
+                "path": str(settings.path),
+                "settings": {n: {"value": v or None, "source": s} for n, v, s in rows},
+            }
+        )
         return
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     emit_lines([f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows])

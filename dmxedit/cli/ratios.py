@@ -14,14 +14,15 @@ from .state import state
 
 def ratios(
     size: Annotated[
-        str | None, typer.Option("-s", "--size", help="Show one size only: 1K, 2K or 4K.",
-                                 metavar="SIZE")
+        str | None,
+        typer.Option("-s", "--size", help="Show one size only: 1K, 2K or 4K.", metavar="SIZE"),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     for_image: Annotated[
         str | None,
-        typer.Option("--for", help="Mark the ratio closest to this image's shape.",
-                     metavar="IMAGE"),
+        typer.Option(
+            "--for", help="Mark the ratio closest to this image's shape.", metavar="IMAGE"
+        ),
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
@@ -43,16 +44,27 @@ def ratios(
         rows = [
             {
                 "ratio": ratio,
-                "sizes": {s: {"width": pixels(ratio, s)[0], "height": pixels(ratio, s)[1],
-                              "tokens": TOKENS[s]} for s in sizes if s},
+                "sizes": {
+                    s: {
+                        "width": pixels(ratio, s)[0],
+                        "height": pixels(ratio, s)[1],
+                        "tokens": TOKENS[s],
+                    }
+                    for s in sizes
+                    if s
+                },
                 **({"closest": ratio == closest} if closest else {}),
             }
             for ratio in RATIOS
         ]
         out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
         if shape and closest:
-            out["for"] = {"image": for_image, "width": shape[0], "height": shape[1],
-                          "closest": closest}
+            out["for"] = {
+                "image": for_image,
+                "width": shape[0],
+                "height": shape[1],
+                "closest": closest,
+            }
         emit_json(out)
         return
     header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
@@ -62,8 +74,10 @@ def ratios(
         for ratio in RATIOS
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in table]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
     if closest and shape:
         lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
     emit_lines(lines)

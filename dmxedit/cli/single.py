@@ -8,49 +8,23 @@ from typing import Annotated
 import typer
 
 from . import options as o
-from .common import Stdin, emit_json, emit_lines, read_prompt, settings_from, stdout_target
-from .state import state
+from .common import ImageOptions, Stdin, emit_json, emit_lines, read_prompt, stdout_target
 
 
-def _run(
-    kind: str,
-    images: list[str],
-    *,
-    prompt: str | None,
-    prompt_file: str | None,
-    ratio: str | None,
-    size: str | None,
-    model: str | None,
-    response_format: str | None,
-    output: str | None,
-    base_url: str | None,
-    timeout: float | None,
-    connect_timeout: float | None,
-    retries: int | None,
-    retry_server_errors: bool,
-    save_metadata: bool,
-    param: list[str] | None,
-    json_out: bool,
-    dry_run: bool,
-    quiet: bool,
-    verbose: bool,
-) -> None:
+def _run(kind: str, images: list[str], opts: ImageOptions) -> None:
+    from .. import ui
     from ..catalog import WARN_IMAGES
     from ..core import execute, make_client
     from ..images import load_images
     from ..request import build_request
     from ..results import Saver
 
-    state.json, state.quiet, state.verbose = json_out, quiet, verbose
+    opts.begin()
     stdin = Stdin()
-    text = read_prompt(prompt, prompt_file, stdin)
+    text = read_prompt(opts.prompt, opts.prompt_file, stdin)
     if "-" in images:
         stdin.claim("image")
-    settings = settings_from(
-        base_url=base_url, model=model, output=output, ratio=ratio, size=size,
-        response_format=response_format, timeout=timeout, connect_timeout=connect_timeout,
-        retries=retries,
-    )
+    settings = opts.settings()
     checked = load_images(images, stdin.read_bytes) if kind == "edit" else []
     request = build_request(
         "edit" if kind == "edit" else "generate",
@@ -60,17 +34,17 @@ def _run(
         ratio=settings.get("ratio"),
         size=settings.get("size"),
         response_format=settings.get("format"),
-        params=param or [],
+        params=opts.param or [],
         images=checked,
     )
-    stream = stdout_target(output)
-    from .. import ui
-
+    stream = stdout_target(opts.output)
     if len(checked) > WARN_IMAGES:
-        ui.warn(f"{len(checked)} images: the endpoint documents 16, but one page of the "
-                f"provider's documentation says {WARN_IMAGES}.")
-    if dry_run:
-        _dry_run(request, settings.api_key, json_out)
+        ui.warn(
+            f"{len(checked)} images: the endpoint documents 16, but one page of the "
+            f"provider's documentation says {WARN_IMAGES}."
+        )
+    if opts.dry_run:
+        _dry_run(request, settings.api_key, opts.json_out)
         return
     saver = Saver(
         folder=None if stream is not None else Path(settings.get("output")),
@@ -78,18 +52,17 @@ def _run(
         stream=stream,
     )
     saver.prepare()
-    events = ui.make_events(quiet=quiet, verbose=verbose)
-    client = make_client(settings, events=events, retry_server_errors=retry_server_errors)
-    events.info(f"POST {request.url} (key {settings.sources['api-key']}, "
-                f"{'/'.join(f'{k}={v}' for k, v in request.fields() if k != 'prompt')})")
+    events = ui.make_events(quiet=opts.quiet, verbose=opts.verbose)
+    client = make_client(settings, events=events, retry_server_errors=opts.retry_server_errors)
+    events.info(f"POST {request.url} (key from {settings.sources['api-key']})")
     try:
-        result = execute(request, client, saver, events=events, save_metadata=save_metadata)
+        result = execute(request, client, saver, events=events, save_metadata=opts.save_metadata)
     finally:
         client.close()
         close = getattr(events, "close", None)
         if close is not None:
             close()
-    if json_out:
+    if opts.json_out:
         emit_json(result.to_dict())
     elif stream is None:
         emit_lines([str(p) for p in result.files])
@@ -110,14 +83,18 @@ def _dry_run(request: object, api_key: str | None, json_out: bool) -> None:
         lines.append(f"{field['name']} = {field['value']!r}")
     for part in described.get("files", []):
         shape = f", {part['width']}x{part['height']}" if part["width"] else ""
-        lines.append(f"image = @{part['path']} ({part['content_type']}, {part['bytes']} bytes"
-                     f"{shape})")
+        lines.append(
+            f"image = @{part['path']} ({part['content_type']}, {part['bytes']} bytes{shape})"
+        )
     if "json" in described:
         import json
 
         lines.append(json.dumps(described["json"], ensure_ascii=False, indent=2))
-    lines += ["", "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
-              request.curl()]
+    lines += [
+        "",
+        "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
+        request.curl(),
+    ]
     if not api_key:
         from .. import ui
 
@@ -127,8 +104,12 @@ def _dry_run(request: object, api_key: str | None, json_out: bool) -> None:
 
 def edit(
     images: Annotated[
-        list[str], typer.Argument(help="1-16 PNG, JPEG or WebP files; '-' reads one from "
-                                  "standard input.", metavar="IMAGE...", show_default=False)
+        list[str],
+        typer.Argument(
+            help="1-16 PNG, JPEG or WebP files; '-' reads one from standard input.",
+            metavar="IMAGE...",
+            show_default=False,
+        ),
     ],
     prompt: o.Prompt = None,
     prompt_file: o.PromptFile = None,
@@ -159,24 +140,38 @@ def edit(
 
     Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
     """
-    common = dict(
-        prompt=prompt, prompt_file=prompt_file, ratio=ratio, size=size, model=model,
-        response_format=response_format, output=output, base_url=base_url, timeout=timeout,
-        connect_timeout=connect_timeout, retries=retries,
-        retry_server_errors=retry_server_errors, save_metadata=save_metadata, param=param,
-        json_out=json_out, dry_run=dry_run, quiet=quiet, verbose=verbose,
+    opts = ImageOptions(
+        prompt=prompt,
+        prompt_file=prompt_file,
+        ratio=ratio,
+        size=size,
+        model=model,
+        response_format=response_format,
+        output=output,
+        base_url=base_url,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        retries=retries,
+        retry_server_errors=retry_server_errors,
+        save_metadata=save_metadata,
+        param=param,
+        json_out=json_out,
+        dry_run=dry_run,
+        quiet=quiet,
+        verbose=verbose,
     )
     if each:
         from .batch import run_each
 
-        run_each(images, concurrency=concurrency, results=results,
-                 resend_unknown=resend_unknown, **common)  # type: ignore[arg-type]
+        run_each(
+            images, opts, concurrency=concurrency, results=results, resend_unknown=resend_unknown
+        )
         return
     if results is not None or resend_unknown:
         from ..errors import InputError
 
         raise InputError("--results and --resend-unknown go with --each (or `dmxedit batch`).")
-    _run("edit", images, **common)  # type: ignore[arg-type]
+    _run("edit", images, opts)
 
 
 def generate(
@@ -204,9 +199,26 @@ def generate(
     Example: dmxedit generate -p "a lighthouse at dawn" --ratio 16:9 --size 2K
     """
     _run(
-        "generate", [], prompt=prompt, prompt_file=prompt_file, ratio=ratio, size=size,
-        model=model, response_format=response_format, output=output, base_url=base_url,
-        timeout=timeout, connect_timeout=connect_timeout, retries=retries,
-        retry_server_errors=retry_server_errors, save_metadata=save_metadata, param=param,
-        json_out=json_out, dry_run=dry_run, quiet=quiet, verbose=verbose,
+        "generate",
+        [],
+        ImageOptions(
+            prompt=prompt,
+            prompt_file=prompt_file,
+            ratio=ratio,
+            size=size,
+            model=model,
+            response_format=response_format,
+            output=output,
+            base_url=base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retries=retries,
+            retry_server_errors=retry_server_errors,
+            save_metadata=save_metadata,
+            param=param,
+            json_out=json_out,
+            dry_run=dry_run,
+            quiet=quiet,
+            verbose=verbose,
+        ),
     )
