@@ -51,9 +51,9 @@ def _run(kind: str, images: list[str], opts: ImageOptions) -> None:
         prefix=request.prefix,
         stream=stream,
     )
-    saver.prepare()
     events = ui.make_events(quiet=opts.quiet, verbose=opts.verbose)
     client = make_client(settings, events=events, retry_server_errors=opts.retry_server_errors)
+    saver.prepare()
     events.info(f"POST {request.url} (key from {settings.sources['api-key']})")
     try:
         result = execute(request, client, saver, events=events, save_metadata=opts.save_metadata)

@@ -1,0 +1,581 @@
+"""The project's own fake DMXAPI server on 127.0.0.1, for end-to-end tests and benchmarks.
+
+It speaks real HTTP/1.1, parses multipart bodies for real (streamed, so a 640 MB upload
+does not sit in its memory when ``keep_bytes`` is off), records every request, and can
+be scripted per path to answer with errors, delays, dropped connections or truncated
+bodies.
+
+    with FakeDMX() as fake:
+        fake.script("/v1/images/edits", Reply(status=503, headers={"Retry-After": "0"}))
+        ...  # run dmxedit with DMXAPI_BASE_URL=fake.base_url
+        assert len(fake.posts()) == 2
+
+Standalone (used by the benchmarks)::
+
+    python tests/fakeserver.py --port 0 --delay 1 --mode b64 --result-bytes 25000000
+
+prints the base URL on its first line and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+import zlib
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_PREFIX = "/v1"
+EDITS = API_PREFIX + "/images/edits"
+GENERATIONS = API_PREFIX + "/images/generations"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def make_png(width: int = 8, height: int = 8, *, filler: int = 0) -> bytes:
+    """A valid RGB PNG of the given size (``filler`` varies the pixels)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    row = b"\x00" + bytes((filler + x) % 256 for x in range(width * 3))
+    pixels = zlib.compress(row * height, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", pixels)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def make_big_png(size: int) -> bytes:
+    """A valid PNG of about ``size`` bytes: a tiny image padded with a ``teXt`` chunk."""
+    small = make_png(4, 4)
+    head, rest = small[:33], small[33:]  # signature + IHDR, then IDAT + IEND
+    pad = max(0, size - len(small) - 12 - 4)
+    return head + _png_chunk(b"teXt", b"pad\x00" + b"x" * pad) + rest
+
+
+PNG_BYTES = make_png(16, 16)
+
+# A 2x1 baseline JPEG: SOI, a SOF0 frame header with the size, EOI.
+JPEG_BYTES = (
+    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    b"\xff\xc0\x00\x11\x08\x00\x01\x00\x02\x03\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    b"\xff\xd9"
+)
+
+# A lossless WebP (VP8L) 3x2 header.
+_VP8L = b"\x2f" + struct.pack("<I", (3 - 1) | ((2 - 1) << 14)) + b"\x00" * 8
+WEBP_BYTES = b"RIFF" + struct.pack("<I", 4 + 8 + len(_VP8L)) + b"WEBPVP8L"
+WEBP_BYTES += struct.pack("<I", len(_VP8L)) + _VP8L
+
+
+@dataclass
+class Part:
+    """One part of a multipart body."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    headers: dict[str, str]
+    size: int
+    sha256: str
+    data: bytes | None  # None when the server does not keep bytes
+
+    @property
+    def text(self) -> str:
+        assert self.data is not None
+        return self.data.decode("utf-8")
+
+
+@dataclass
+class Recorded:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names
+    body_size: int
+    body: bytes | None = None  # non-multipart bodies (JSON), when kept
+    parts: list[Part] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+    complete: bool = True  # False when the body ended early
+
+    @property
+    def json(self) -> Any:
+        assert self.body is not None
+        return json.loads(self.body)
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """Non-file parts by name (the last one wins)."""
+        return {p.name: p.text for p in self.parts if p.filename is None and p.data is not None}
+
+    def field_list(self) -> list[tuple[str, str]]:
+        return [(p.name, p.text) for p in self.parts if p.filename is None and p.data is not None]
+
+    @property
+    def images(self) -> list[Part]:
+        return [p for p in self.parts if p.name == "image"]
+
+
+@dataclass
+class Reply:
+    """A scripted answer.
+
+    ``json``/``body``: what to send (defaults to the server's normal answer).
+    ``delay``: seconds to wait after reading the request, before answering.
+    ``drop``: read the request, then close the connection without answering.
+    ``drop_before_read``: close the connection as soon as the headers are read.
+    ``truncate_to``: announce the full Content-Length but send only this many bytes,
+    then (after ``stall`` seconds) close.
+    ``chunked``: send the body with Transfer-Encoding: chunked in ``chunk_size`` pieces.
+    ``redirect``: answer 307 with this Location.
+    """
+
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    drop_before_read: bool = False
+    truncate_to: int | None = None
+    stall: float = 0.0
+    chunked: bool = False
+    chunk_size: int = 65536
+    chunk_pause: float = 0.0
+
+
+Hook = Callable[[Recorded], "Reply | None"]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+    fake: FakeDMX
+
+
+class FakeDMX:
+    """A scripted fake of DMXAPI's image endpoints plus a file host for URL results."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        mode: str = "url",
+        result: bytes | None = None,
+        default_delay: float = 0.0,
+        keep_bytes: bool = True,
+    ) -> None:
+        self.mode = mode
+        self.result = result if result is not None else PNG_BYTES
+        self.default_delay = default_delay
+        self.keep_bytes = keep_bytes
+        self.requests: list[Recorded] = []
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.on_request: Hook | None = None
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._counter = 0
+        self.closing = threading.Event()
+        self.active = 0
+        self.max_active = 0
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
+        self._httpd.fake = self
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.origin + API_PREFIX
+
+    def start(self) -> FakeDMX:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeDMX:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting ---------------------------------------------------------------
+    def script(self, path: str, *replies: Reply) -> None:
+        """Queue answers for ``path`` (e.g. ``/v1/images/edits`` or ``/files/a.png``)."""
+        with self._lock:
+            self._scripts[path].extend(replies)
+
+    def add_file(self, name: str, data: bytes, content_type: str = "image/png") -> str:
+        with self._lock:
+            self.files[name] = (data, content_type)
+        return f"{self.origin}/files/{name}"
+
+    def url_result(self, data: bytes | None = None, *, name: str | None = None) -> dict[str, Any]:
+        """An answer body whose result is a URL on this server serving ``data``."""
+        url = self.add_file(name or f"result-{self._next()}.png", data or self.result)
+        return {"created": int(time.time()), "data": [{"url": url}]}
+
+    @staticmethod
+    def b64_result(data: bytes | None = None) -> dict[str, Any]:
+        payload = base64.b64encode(data if data is not None else PNG_BYTES).decode("ascii")
+        return {"created": int(time.time()), "data": [{"b64_json": payload}]}
+
+    def _next(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    # -- queries -----------------------------------------------------------------
+    def posts(self, path: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and (path is None or r.path == path)]
+
+    def gets(self, path_prefix: str = "/files/") -> list[Recorded]:
+        return [r for r in self.requests if r.method == "GET" and r.path.startswith(path_prefix)]
+
+    def _take(self, path: str) -> Reply | None:
+        with self._lock:
+            queue = self._scripts.get(path)
+            if queue:
+                return queue.popleft()
+        return None
+
+    def _record(self, recorded: Recorded) -> None:
+        with self._lock:
+            self.requests.append(recorded)
+
+    def _enter(self) -> None:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    def default_reply(self, recorded: Recorded) -> Reply:
+        if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
+            if self.mode == "b64":
+                return Reply(json=self.b64_result(self.result), delay=self.default_delay)
+            return Reply(json=self.url_result(self.result), delay=self.default_delay)
+        if recorded.method == "GET" and recorded.path.startswith("/files/"):
+            name = recorded.path[len("/files/") :]
+            with self._lock:
+                found = self.files.get(name)
+            if found is None:
+                return Reply(status=404, json={"error": {"message": "no such file"}})
+            return Reply(body=found[0], content_type=found[1])
+        return Reply(status=404, json={"error": {"message": f"unknown path {recorded.path}"}})
+
+
+class _BodyReader:
+    """Reads a request body (Content-Length or chunked) in pieces."""
+
+    def __init__(self, rfile: Any, headers: Any) -> None:
+        self.rfile = rfile
+        self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
+        self.remaining = int(headers.get("Content-Length") or 0)
+        self.total = 0
+        self.complete = True
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.chunked:
+            yield from self._chunks()
+            return
+        while self.remaining > 0:
+            data = self.rfile.read1(min(self.remaining, 1 << 20))
+            if not data:
+                self.complete = False
+                return
+            self.remaining -= len(data)
+            self.total += len(data)
+            yield data
+
+    def _chunks(self) -> Iterator[bytes]:
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                self.complete = False
+                return
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return
+            left = size
+            while left:
+                data = self.rfile.read(min(left, 1 << 20))
+                if not data:
+                    self.complete = False
+                    return
+                left -= len(data)
+                self.total += len(data)
+                yield data
+            self.rfile.readline()
+
+
+class _MultipartParser:
+    """Streamed multipart/form-data parser: feed pieces, get parts."""
+
+    def __init__(self, boundary: bytes, keep_bytes: bool) -> None:
+        self.delimiter = b"\r\n--" + boundary
+        self.keep = keep_bytes
+        self.buffer = b"\r\n"  # so the first delimiter matches like the others
+        self.parts: list[Part] = []
+        self.state = "preamble"
+        self._headers: dict[str, str] = {}
+        self._data: list[bytes] = []
+        self._size = 0
+        self._hash = hashlib.sha256()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.state == "preamble":
+                at = self.buffer.find(self.delimiter)
+                if at < 0:
+                    self.buffer = self.buffer[-len(self.delimiter) :]
+                    return
+                self.buffer = self.buffer[at + len(self.delimiter) :]
+                self.state = "after-delimiter"
+            elif self.state == "after-delimiter":
+                if len(self.buffer) < 2:
+                    return
+                if self.buffer.startswith(b"--"):
+                    self.state = "done"
+                    return
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = self.buffer[:end].decode("utf-8", "replace")
+                self.buffer = self.buffer[end + 4 :]
+                self._headers = {}
+                for line in head.split("\r\n"):
+                    if ":" in line:
+                        key, value = line.split(":", 1)
+                        self._headers[key.strip().lower()] = value.strip()
+                self._data, self._size, self._hash = [], 0, hashlib.sha256()
+                self.state = "body"
+            elif self.state == "body":
+                at = self.buffer.find(self.delimiter)
+                if at < 0:
+                    keep = len(self.delimiter)
+                    if len(self.buffer) > keep:
+                        self._emit(self.buffer[:-keep])
+                        self.buffer = self.buffer[-keep:]
+                    return
+                self._emit(self.buffer[:at])
+                self.buffer = self.buffer[at + len(self.delimiter) :]
+                self._finish_part()
+                self.state = "after-delimiter"
+            else:
+                return
+
+    def _emit(self, data: bytes) -> None:
+        self._size += len(data)
+        self._hash.update(data)
+        if self.keep or not self._headers.get("content-disposition", "").count("filename="):
+            self._data.append(data)
+
+    def _finish_part(self) -> None:
+        disposition = self._headers.get("content-disposition", "")
+        params: dict[str, str] = {}
+        for item in disposition.split(";")[1:]:
+            if "=" in item:
+                key, value = item.strip().split("=", 1)
+                params[key.lower()] = value.strip().strip('"')
+        is_file = "filename" in params
+        data = b"".join(self._data) if (self.keep or not is_file) else None
+        self.parts.append(
+            Part(
+                name=params.get("name", ""),
+                filename=params.get("filename"),
+                content_type=self._headers.get("content-type"),
+                headers=dict(self._headers),
+                size=self._size,
+                sha256=self._hash.hexdigest(),
+                data=data,
+            )
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        fake = self.server.fake
+        fake._enter()
+        try:
+            self._serve(fake)
+        finally:
+            fake._leave()
+
+    def _serve(self, fake: FakeDMX) -> None:
+        path, _, query = self.path.partition("?")
+        recorded = Recorded(
+            method=self.command,
+            path=path,
+            query=query,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body_size=0,
+            started=time.monotonic(),
+        )
+        reply = fake._take(path)
+        if reply is not None and reply.drop_before_read:
+            recorded.complete = False
+            fake._record(recorded)
+            self._abort()
+            return
+        self._read_body(recorded, fake)
+        recorded.finished = time.monotonic()
+        fake._record(recorded)
+        if fake.on_request is not None:
+            hooked = fake.on_request(recorded)
+            if hooked is not None:
+                reply = hooked
+        if reply is None:
+            reply = fake.default_reply(recorded)
+        if reply.delay and fake.closing.wait(reply.delay):
+            self._abort()
+            return
+        if reply.drop:
+            self._abort()
+            return
+        self._answer(reply)
+
+    def _read_body(self, recorded: Recorded, fake: FakeDMX) -> None:
+        reader = _BodyReader(self.rfile, self.headers)
+        content_type = self.headers.get("Content-Type") or ""
+        if content_type.startswith("multipart/form-data") and "boundary=" in content_type:
+            boundary = content_type.split("boundary=", 1)[1].split(";")[0].strip().strip('"')
+            parser = _MultipartParser(boundary.encode("latin-1"), fake.keep_bytes)
+            for piece in reader:
+                parser.feed(piece)
+            recorded.parts = parser.parts
+        else:
+            pieces = list(reader)
+            recorded.body = b"".join(pieces)
+        recorded.body_size = reader.total
+        recorded.complete = reader.complete
+
+    def _abort(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _answer(self, reply: Reply) -> None:
+        if reply.body is not None:
+            body = reply.body
+            content_type = reply.content_type or "application/octet-stream"
+        elif reply.json is not None:
+            body = json.dumps(reply.json).encode("utf-8")
+            content_type = reply.content_type or "application/json"
+        else:
+            body = b""
+            content_type = reply.content_type or "text/plain"
+        self.send_response(reply.status)
+        self.send_header("Content-Type", content_type)
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for at in range(0, len(body), reply.chunk_size):
+                    piece = body[at : at + reply.chunk_size]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+                    if reply.chunk_pause and self.server.fake.closing.wait(reply.chunk_pause):
+                        self._abort()
+                        return
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                self.close_connection = True
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if reply.truncate_to is not None:
+                self.wfile.write(body[: reply.truncate_to])
+                self.wfile.flush()
+                if reply.stall:
+                    self.server.fake.closing.wait(reply.stall)
+                self._abort()
+                return
+            view = memoryview(body)
+            for at in range(0, len(body), 1 << 20):
+                self.wfile.write(view[at : at + (1 << 20)])
+        except OSError:
+            self.close_connection = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The dmxedit test suite's fake DMXAPI server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per image request")
+    parser.add_argument("--mode", choices=["url", "b64"], default="url")
+    parser.add_argument("--result-bytes", type=int, default=0, help="size of the result PNG")
+    args = parser.parse_args(argv)
+    result = make_big_png(args.result_bytes) if args.result_bytes else PNG_BYTES
+    fake = FakeDMX(
+        port=args.port,
+        mode=args.mode,
+        result=result,
+        default_delay=args.delay,
+        keep_bytes=False,
+    )
+    fake.start()
+    print(fake.base_url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
