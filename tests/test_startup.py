@@ -1,0 +1,67 @@
+"""Fast start (issue 3, point 6): the commands that never talk to the API must not import
+requests or the transfer machinery. Timings live in benchmarks/; this checks the cause."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+sys.argv = ["dmxedit", *json.loads(sys.argv[1])]
+from dmxedit.cli.app import run
+code = run()
+heavy = sorted(
+    name for name in sys.modules
+    if name.split(".")[0] in ("requests", "urllib3", "charset_normalizer", "idna")
+    or name in ("dmxedit.transfer", "dmxedit.client", "dmxedit.jsonstream", "dmxedit.core")
+)
+sys.stdout.flush()
+print("\\nPROBE" + json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def _probe(*args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    marker = proc.stdout.rindex("PROBE")
+    result: dict[str, object] = json.loads(proc.stdout[marker + len("PROBE") :])
+    return result
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["--help"],
+        ["edit", "--help"],
+        ["ratios"],
+        ["ratios", "--json", "--size", "4K"],
+        ["config", "list"],
+        ["config", "path"],
+    ],
+)
+def test_light_commands_import_no_http_machinery(args: list[str]) -> None:
+    result = _probe(*args)
+    assert result["code"] == 0
+    assert result["heavy"] == []
+
+
+def test_the_probe_would_see_http_imports(png: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The probe is only worth something if it notices the imports when they happen: a
+    # command that really sends (to a closed port here) must show them.
+    monkeypatch.setenv("DMXAPI_API_KEY", "sk-probe0000")
+    result = _probe("edit", str(png), "-p", "x", "--base-url", "http://127.0.0.1:9/v1")
+    assert result["code"] == 5
+    heavy = result["heavy"]
+    assert isinstance(heavy, list)
+    assert "requests" in heavy and "dmxedit.client" in heavy
