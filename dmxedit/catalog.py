@@ -5,10 +5,25 @@ from __future__ import annotations
 import math
 from typing import Final
 
+from .errors import InputError
+
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
 SIZES: Final = ("1K", "2K", "4K")
 FORMATS: Final = ("url", "b64_json")
+# The settings' names, in the order `config list` shows them (settings.KEYS defines them).
+SETTING_NAMES: Final = (
+    "api-key",
+    "base-url",
+    "model",
+    "output",
+    "ratio",
+    "size",
+    "format",
+    "timeout",
+    "connect-timeout",
+    "retries",
+)
 MAX_IMAGES: Final = 16
 WARN_IMAGES: Final = 14
 MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024
@@ -59,6 +74,16 @@ def normalize_size(value: str) -> str | None:
     """``4k`` -> ``4K``; None when the value is not a known size."""
     upper = value.strip().upper()
     return upper if upper in SIZES else None
+
+
+def check_size(value: str | None) -> str | None:
+    """The size in upper case, None when not given; InputError when unknown."""
+    if value is None:
+        return None
+    size = normalize_size(value)
+    if size is None:
+        raise InputError(f"Size {value!r} is not one of 1K, 2K, 4K.", hint="Any case works: 4k.")
+    return size
 
 
 def parse_ratio(value: str) -> tuple[int, int] | None:

@@ -240,19 +240,25 @@ class Client:
     # -- the POST -------------------------------------------------------------------
 
     def send(
-        self, request: ImageRequest, saver: Saver, on_sent: Callable[[], None] | None = None
+        self,
+        request: ImageRequest,
+        saver: Saver,
+        on_sent: Callable[[], None] | None = None,
+        *,
+        hash_inputs: bool = False,
     ) -> Answer:
         """POST the request, retrying only where the rules allow; returns the answer.
 
         ``on_sent`` is called once the whole body is counted out, just before its last
         piece goes to the network: from then on the attempt may be billed.
+        ``hash_inputs`` records each input image's SHA-256 as it is sent (for metadata).
         """
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             try:
-                answer = self._attempt(request, saver, on_sent)
+                answer = self._attempt(request, saver, on_sent, hash_inputs)
             except _Retry as retry:
                 if attempt > self.retries:
                     raise retry.error from None
@@ -276,18 +282,26 @@ class Client:
             answer.attempts = attempt
             return answer
 
-    def _body(self, request: ImageRequest) -> tuple[transfer.MultipartBody | BytesBody, str]:
+    def _body(
+        self, request: ImageRequest, hash_inputs: bool = False
+    ) -> tuple[transfer.MultipartBody | BytesBody, str]:
         progress = self.events.upload_progress
         if request.kind == "edit":
-            body = transfer.MultipartBody(request.fields(), request.images, on_progress=progress)
+            body = transfer.MultipartBody(
+                request.fields(), request.images, on_progress=progress, hash_images=hash_inputs
+            )
             return body, body.content_type
         data = json.dumps(request.json_body(), ensure_ascii=False).encode("utf-8")
         return BytesBody(data, on_progress=progress), "application/json"
 
     def _attempt(
-        self, request: ImageRequest, saver: Saver, on_sent: Callable[[], None] | None
+        self,
+        request: ImageRequest,
+        saver: Saver,
+        on_sent: Callable[[], None] | None,
+        hash_inputs: bool = False,
     ) -> Answer:
-        body, content_type = self._body(request)
+        body, content_type = self._body(request, hash_inputs)
         total = len(body)
         timings: dict[str, float] = {}
         started = time.monotonic()

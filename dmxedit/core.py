@@ -110,7 +110,7 @@ def execute(
     """Send a checked request and save what comes back; the path every command shares."""
     events = events or Events()
     started = time.monotonic()
-    answer = client.send(request, saver, on_sent=on_sent)
+    answer = client.send(request, saver, on_sent=on_sent, hash_inputs=save_metadata)
     saved = _save_all(answer, client, saver, events)
     elapsed = round(time.monotonic() - started, 3)
     result = ImageResult(

@@ -18,8 +18,8 @@ from .catalog import (
     FORMATS,
     MAX_PROMPT_CHARS,
     RATIOS,
+    check_size,
     closest_ratio,
-    normalize_size,
     parse_ratio,
 )
 from .errors import InputError
@@ -53,15 +53,6 @@ def check_prompt(text: str | None) -> str:
             f"The prompt has {len(stripped)} characters; the API takes at most {MAX_PROMPT_CHARS}."
         )
     return stripped
-
-
-def check_size(value: str | None) -> str | None:
-    if value is None:
-        return None
-    size = normalize_size(value)
-    if size is None:
-        raise InputError(f"Size {value!r} is not one of 1K, 2K, 4K.", hint="Any case works: 4k.")
-    return size
 
 
 def check_format(value: str | None) -> str:

@@ -3,11 +3,9 @@ config file itself (TOML, 0600 in a 0700 folder, replaced atomically)."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +13,6 @@ from typing import Any
 
 from .catalog import DEFAULT_BASE_URL, DEFAULT_MODEL, FORMATS, SIZES, normalize_size
 from .errors import ConfigError, InputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 ENV_KEY = "DMXAPI_API_KEY"
 ENV_BASE_URL = "DMXAPI_BASE_URL"
@@ -145,6 +138,7 @@ def read_config(path: Path) -> dict[str, Any]:
             f"The config file {path} cannot be read: {exc.strerror or exc}.",
             hint=f"Fix its permissions, or point {ENV_CONFIG} at another file.",
         ) from None
+    tomllib = _tomllib()
     try:
         data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -159,6 +153,15 @@ def read_config(path: Path) -> dict[str, Any]:
             hint=f"Known keys: {', '.join(KEYS)}.",
         )
     return data
+
+
+def _tomllib() -> Any:
+    # Imported on first read: `--version`, `--help` and `ratios` never parse TOML.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
 
 
 def insecure_permissions(path: Path, data: Mapping[str, Any]) -> bool:
@@ -178,11 +181,15 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     # A JSON string with ensure_ascii is a valid TOML basic string.
+    import json
+
     return json.dumps(str(value))
 
 
 def write_config(path: Path, data: Mapping[str, Any]) -> None:
     """Replace the config file atomically: 0600 from creation, in a 0700 folder."""
+    import tempfile
+
     folder = path.parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from dmxedit.catalog import SETTING_NAMES
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "completions"
 CHOICES = {
@@ -23,18 +25,7 @@ CHOICES = {
     "--format": ["url", "b64_json"],
     "--ratio": ["auto", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"],
 }
-KEYS = [
-    "api-key",
-    "base-url",
-    "model",
-    "output",
-    "ratio",
-    "size",
-    "format",
-    "timeout",
-    "connect-timeout",
-    "retries",
-]
+KEYS = list(SETTING_NAMES)
 FILE_OPTIONS = {"--prompt-file", "--output", "--results", "--for"}
 
 

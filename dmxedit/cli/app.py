@@ -1,4 +1,8 @@
-"""The root command, --version, and the one error boundary."""
+"""The entry point and the one error boundary.
+
+The Typer tree is built per call and only as far as needed (see ``tree.build``):
+``--version`` needs no Typer at all, ``dmxedit ratios`` builds only that command.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +11,22 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from . import config, ratios, single
 from .state import state
 
-app = typer.Typer(
-    name="dmxedit",
-    help="Edit and generate images with DMXAPI's nano-banana-2.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+if TYPE_CHECKING:
+    import typer
 
 
-def _version(value: bool) -> None:
-    if value:
-        print(f"dmxedit {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    # ``app``: the whole Typer tree, for tools that walk it (the completions script).
+    if name == "app":
+        from .tree import build
 
-
-@app.callback()
-def root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Print the version and exit.", callback=_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """Edit and generate images with DMXAPI's nano-banana-2.
-
-    Set your key once with `dmxedit config set api-key` (or DMXAPI_API_KEY), then:
-    dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
-    """
-
-
-app.command("edit")(single.edit)
-app.command("generate")(single.generate)
-app.command("ratios")(ratios.ratios)
-app.add_typer(config.app, name="config")
-
-
-def _batch_command() -> None:
-    from . import batch
-
-    app.command("batch")(batch.batch)
-
-
-_batch_command()
+        return build()
+    raise AttributeError(name)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -75,12 +41,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: the one place errors become output."""
     from ..errors import DmxError, ExitCode
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # the common probe: answered before Typer is imported
+        print(f"dmxedit {__version__}")
+        return 0
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _terminate)
+    import typer
+
+    from .tree import build, command_of
+
     try:
         try:
-            code = app(
-                args=list(argv) if argv is not None else None,
+            code = build(command_of(args))(
+                args=args,
                 prog_name="dmxedit",
                 standalone_mode=False,
             )
@@ -125,6 +99,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def _click_exception() -> type[typer.BadParameter]:
+    import typer
+
     # Typer ships its own Click (importing click beside it is a known trap); its
     # ClickException is the base of BadParameter's tree.
     for cls in typer.BadParameter.__mro__:
@@ -135,7 +111,7 @@ def _click_exception() -> type[typer.BadParameter]:
 
 def _report(error: object) -> None:
     from ..errors import DmxError, SaveError
-    from .common import emit_json, emit_lines
+    from .output import emit_json, emit_lines
 
     assert isinstance(error, DmxError)
     if state.json:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import InputError
-from ..settings import Settings, resolve
+from .output import emit_json, emit_lines
 from .state import state
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 class Stdin:
@@ -93,6 +95,8 @@ class ImageOptions:
 
     def settings(self) -> Settings:
         """Settings with these options as flags; warnings go to stderr."""
+        from ..settings import resolve
+
         settings = resolve(
             {
                 "base-url": self.base_url,
@@ -128,12 +132,4 @@ def stdout_target(output: str | None) -> BinaryIO | None:
     return sys.stdout.buffer
 
 
-def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
-
-
-def emit_lines(lines: list[str]) -> None:
-    for line in lines:
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+__all__ = ["Stdin", "ImageOptions", "read_prompt", "stdout_target", "emit_json", "emit_lines"]

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
+from ..catalog import SETTING_NAMES
 from ..errors import InputError
-from ..settings import KEYS, config_path, known_key, mask, resolve, set_value, unset_value
-from .common import emit_json, emit_lines
+from .output import emit_json, emit_lines
 from .state import state
 
 app = typer.Typer(
@@ -19,11 +19,14 @@ app = typer.Typer(
 )
 
 KeyArg = Annotated[
-    str, typer.Argument(help=f"One of: {', '.join(KEYS)}.", metavar="KEY", show_default=False)
+    str,
+    typer.Argument(help=f"One of: {', '.join(SETTING_NAMES)}.", metavar="KEY", show_default=False),
 ]
 
 
 def _show(name: str, value: object) -> str:
+    from ..settings import KEYS, mask
+
     if value is None:
         return ""
     if KEYS[name].secret:
@@ -44,6 +47,8 @@ def set_(
     ] = None,
 ) -> None:
     """Store a setting in the config file."""
+    from ..settings import config_path, known_key, set_value
+
     spec = known_key(key)
     if value == "-":
         value = sys.stdin.readline().strip()
@@ -77,6 +82,8 @@ def set_(
 @app.command("get")
 def get(key: KeyArg) -> None:
     """Print a setting's value in effect (the API key masked)."""
+    from ..settings import known_key, resolve
+
     known_key(key)
     settings = resolve()
     emit_lines([_show(key, settings.get(key))])
@@ -85,6 +92,8 @@ def get(key: KeyArg) -> None:
 @app.command("unset")
 def unset(key: KeyArg) -> None:
     """Remove a setting from the config file."""
+    from ..settings import config_path, unset_value
+
     path = config_path()
     if unset_value(path, key):
         print(f"{key} removed from {path}", file=sys.stderr)
@@ -97,6 +106,8 @@ def list_(
     json_out: Annotated[bool, typer.Option("--json", help="Print the settings as JSON.")] = False,
 ) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
+    from ..settings import KEYS, resolve
+
     state.json = json_out
     settings = resolve()
     rows = [(name, _show(name, settings.get(name)), settings.sources[name]) for name in KEYS]
@@ -120,4 +131,6 @@ def list_(
 @app.command("path")
 def path() -> None:
     """Print the config file's path."""
+    from ..settings import config_path
+
     emit_lines([str(config_path())])

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ..catalog import RATIOS, SIZES, TOKENS, closest_ratio, pixels
+from ..catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
 from ..errors import InputError
-from .common import emit_json, emit_lines
+from .output import emit_json, emit_lines
 from .state import state
 
 
@@ -26,8 +26,6 @@ def ratios(
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    from ..request import check_size
-
     state.json = json_out
     sizes = [check_size(size)] if size else list(SIZES)
     closest: str | None = None

@@ -161,7 +161,7 @@ def edit(
         verbose=verbose,
     )
     if each:
-        from .batch import run_each
+        from .batch_run import run_each
 
         run_each(
             images, opts, concurrency=concurrency, results=results, resend_unknown=resend_unknown

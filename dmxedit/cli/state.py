@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass
 class State:
-    json: bool = False
-    verbose: bool = False
-    quiet: bool = False
+    """A plain class, not a dataclass: it is built on every start, even for --version."""
+
+    def __init__(self) -> None:
+        self.json = False
+        self.verbose = False
+        self.quiet = False
 
 
 state = State()

@@ -1,0 +1,74 @@
+"""Fast start (issue 3, point 6): the commands that never talk to the API, against a
+minimal one-command Typer app's ``--version`` on the same interpreter and Typer.
+
+    python benchmarks/bench_startup.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import typer
+from _common import Measure, base_env, best_of, dmxedit_command, machine, ratio, workdir
+
+MINIMAL = """
+from typing import Annotated
+
+import typer
+
+app = typer.Typer()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print("minimal 1.0")
+        raise typer.Exit()
+
+
+@app.command()
+def main(
+    name: str = "x",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    print(name)
+
+
+app()
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    with workdir() as tmp:
+        script = tmp / "minimal.py"
+        script.write_text(MINIMAL)
+        env = base_env("http://127.0.0.1:9/v1", tmp)
+        cases = {
+            "minimal Typer app --version": [sys.executable, str(script), "--version"],
+            "dmxedit --version": [*dmxedit_command(), "--version"],
+            "dmxedit --help": [*dmxedit_command(), "--help"],
+            "dmxedit ratios": [*dmxedit_command(), "ratios"],
+            "dmxedit config list": [*dmxedit_command(), "config", "list"],
+        }
+        # Interleave the runs so a busy moment hits every case alike.
+        found: dict[str, list[Measure]] = {name: [] for name in cases}
+        for _ in range(args.runs):
+            for name, cmd in cases.items():
+                found[name].append(best_of(1, cmd, env))
+    medians = {name: sorted(m.wall_s for m in runs)[len(runs) // 2] for name, runs in found.items()}
+    base = medians["minimal Typer app --version"]
+    print(f"machine: {machine()}; typer {typer.__version__}; median of {args.runs} runs")
+    print(f"{'command':<30} {'wall s':>8} {'vs minimal':>11}")
+    for name, wall in medians.items():
+        print(f"{name:<30} {wall:>8.3f} {ratio(wall, base):>11}")
+    worst = max(v for k, v in medians.items() if k.startswith("dmxedit"))
+    print(f"\nslowest dmxedit command / minimal app: {ratio(worst, base)} (limit 1.2x)")
+    failed = any(m.code for runs in found.values() for m in runs)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""The Typer tree: the root command with --version, and the commands, built on demand.
+
+Building a Typer command inspects every parameter of its function, which costs a few
+milliseconds per command; a call that names a command builds only that one, and the
+root's own help lists the commands from their help texts without building them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from .._version import __version__
+
+NAMES = ("edit", "generate", "batch", "ratios", "config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"dmxedit {__version__}")
+        raise typer.Exit()
+
+
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Edit and generate images with DMXAPI's nano-banana-2.
+
+    Set your key once with `dmxedit config set api-key` (or DMXAPI_API_KEY), then:
+    dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
+    """
+
+
+def command_of(args: list[str]) -> str | None:
+    """The command a command line names, if it names a known one first."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in NAMES else None
+    return None
+
+
+def _command(name: str) -> Callable[..., Any] | typer.Typer:
+    """The function (or sub-app) behind a command; imports only its own module."""
+    if name in ("edit", "generate"):
+        from . import single
+
+        return single.edit if name == "edit" else single.generate
+    if name == "batch":
+        from . import batch
+
+        return batch.batch
+    if name == "ratios":
+        from . import ratios
+
+        return ratios.ratios
+    from . import config
+
+    return config.app
+
+
+def _listing() -> None:
+    """Stands in for a command in the root's listing; never runs."""
+
+
+def build(only: str | None = "*") -> typer.Typer:
+    """The app with every command (``"*"``), with only the named one, or (``None``) a
+    root that lists the commands by name and help without building them (for the
+    root's ``--help`` and its errors)."""
+    app = typer.Typer(
+        name="dmxedit",
+        help="Edit and generate images with DMXAPI's nano-banana-2.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    for name in NAMES:
+        if only not in ("*", None, name):
+            continue  # a call that names one command needs no other
+        target = _command(name)
+        if isinstance(target, typer.Typer):
+            if only is None:
+                stub = typer.Typer(help=target.info.help, rich_markup_mode=None)
+                stub.command()(_listing)
+                target = stub
+            app.add_typer(target, name=name)
+        elif only is None:
+            app.command(name, help=target.__doc__)(_listing)
+        else:
+            app.command(name)(target)
+    return app
