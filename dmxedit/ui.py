@@ -9,16 +9,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
-from rich.panel import Panel
-from rich.text import Text
-
-from .errors import DmxError
 from .events import Events
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
+
+    from .errors import DmxError
 
 _console: Console | None = None
 
@@ -27,6 +24,8 @@ def console() -> Console:
     """The stderr console (rich honours NO_COLOR and non-terminals by itself)."""
     global _console
     if _console is None:
+        from rich.console import Console
+
         _console = Console(stderr=True, highlight=False, soft_wrap=False)
     return _console
 
@@ -47,6 +46,10 @@ def _mib(n: int | None) -> str:
 
 
 def error_panel(error: DmxError) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
     body = Text(error.message)
     extra: list[str] = []
     if error.status is not None:
@@ -74,6 +77,9 @@ def error_panel(error: DmxError) -> None:
 
 
 def internal_panel(exc: BaseException) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
     console().print(
         Panel(
             Text(
@@ -89,10 +95,20 @@ def internal_panel(exc: BaseException) -> None:
 
 
 def warn(message: str) -> None:
+    if not stderr_is_terminal():  # plain text needs no rich (and its import time)
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        return
+    from rich.text import Text
+
     console().print(Text("warning: ", style="yellow bold") + Text(message))
 
 
 def note(message: str) -> None:
+    if not stderr_is_terminal():
+        print(message, file=sys.stderr, flush=True)
+        return
+    from rich.text import Text
+
     console().print(Text(message))
 
 
@@ -212,6 +228,8 @@ class TerminalEvents(Events):
         self._stop()
 
     def saved(self, path: str) -> None:
+        from rich.text import Text
+
         self._stop()
         console().print(Text("Saved ", style="green") + Text(path))
 
@@ -224,6 +242,8 @@ class TerminalEvents(Events):
         warn(message)
 
     def info(self, message: str) -> None:
+        from rich.text import Text
+
         if self.verbose:
             console().print(Text(message, style="dim"))
 

@@ -90,8 +90,12 @@ class Part:
     content_type: str | None
     headers: dict[str, str]
     size: int
-    sha256: str
+    crc32: int  # of the part's bytes, computed while they stream in
     data: bytes | None  # None when the server does not keep bytes
+
+    @property
+    def sha256(self) -> str | None:
+        return hashlib.sha256(self.data).hexdigest() if self.data is not None else None
 
     @property
     def text(self) -> str:
@@ -355,7 +359,7 @@ class _MultipartParser:
         self._headers: dict[str, str] = {}
         self._data: list[bytes] = []
         self._size = 0
-        self._hash = hashlib.sha256()
+        self._crc = 0
 
     def feed(self, data: bytes) -> None:
         self.buffer += data
@@ -383,7 +387,7 @@ class _MultipartParser:
                     if ":" in line:
                         key, value = line.split(":", 1)
                         self._headers[key.strip().lower()] = value.strip()
-                self._data, self._size, self._hash = [], 0, hashlib.sha256()
+                self._data, self._size, self._crc = [], 0, 0
                 self.state = "body"
             elif self.state == "body":
                 at = self.buffer.find(self.delimiter)
@@ -402,7 +406,7 @@ class _MultipartParser:
 
     def _emit(self, data: bytes) -> None:
         self._size += len(data)
-        self._hash.update(data)
+        self._crc = zlib.crc32(data, self._crc)
         if self.keep or not self._headers.get("content-disposition", "").count("filename="):
             self._data.append(data)
 
@@ -422,7 +426,7 @@ class _MultipartParser:
                 content_type=self._headers.get("content-type"),
                 headers=dict(self._headers),
                 size=self._size,
-                sha256=self._hash.hexdigest(),
+                crc32=self._crc,
                 data=data,
             )
         )
