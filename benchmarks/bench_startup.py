@@ -7,6 +7,7 @@ minimal one-command Typer app's ``--version`` on the same interpreter and Typer.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 
 import typer
@@ -41,6 +42,13 @@ app()
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument(
+        "--compare-python",
+        action="append",
+        default=[],
+        metavar="PYTHON",
+        help="also time the minimal app under this interpreter (e.g. a venv with typer 0.29)",
+    )
     args = parser.parse_args()
     with workdir() as tmp:
         script = tmp / "minimal.py"
@@ -53,6 +61,14 @@ def main() -> int:
             "dmxedit ratios": [*dmxedit_command(), "ratios"],
             "dmxedit config list": [*dmxedit_command(), "config", "list"],
         }
+        for other in args.compare_python:
+            version = subprocess.run(
+                [other, "-c", "import typer; print(typer.__version__)"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            cases[f"minimal app, typer {version}"] = [other, str(script), "--version"]
         # Interleave the runs so a busy moment hits every case alike.
         found: dict[str, list[Measure]] = {name: [] for name in cases}
         for _ in range(args.runs):
