@@ -474,6 +474,13 @@ class Client:
                 **info,
             )
             raise self._maybe_billed(error) from None
+        except OSError as exc:  # after RequestException, which is an OSError too
+            _discard(blobs)
+            raise SaveError(
+                "The image was generated but could not be written to disk, not even to the "
+                f"rescue folder ({exc.strerror or exc}).",
+                hint="Free some disk space or choose another folder with -o.",
+            ) from None
         except BaseException:
             _discard(blobs)
             raise
@@ -599,6 +606,13 @@ class Client:
             ) from None
         except requests.exceptions.RequestException as exc:
             return _one_line(str(exc), 160)
+        except OSError as exc:  # the disk, not the network: another GET would not help
+            raise SaveError(
+                f"The image was generated but could not be written ({exc.strerror or exc}).",
+                urls=[url],
+                hint="Free some disk space or choose another folder with -o, or download it "
+                "from the URL yourself before it expires.",
+            ) from None
         return None
 
 

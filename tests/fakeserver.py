@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import json
 import socket
@@ -140,7 +141,7 @@ class Recorded:
 class Reply:
     """A scripted answer.
 
-    ``json``/``body``: what to send (defaults to the server's normal answer).
+    ``json``/``body``: what to send; a 200 without either gets the server's usual answer.
     ``delay``: seconds to wait after reading the request, before answering.
     ``drop``: read the request, then close the connection without answering.
     ``drop_before_read``: close the connection as soon as the headers are read.
@@ -478,6 +479,12 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = hooked
         if reply is None:
             reply = fake.default_reply(recorded)
+        elif reply.status == 200 and reply.json is None and reply.body is None:
+            # A scripted 200 with no body of its own (e.g. only a delay) gets the usual answer.
+            usual = fake.default_reply(recorded)
+            reply = dataclasses.replace(
+                reply, json=usual.json, body=usual.body, content_type=usual.content_type
+            )
         if reply.delay and fake.closing.wait(reply.delay):
             self._abort()
             return
