@@ -13,9 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, InputError
+from ..errors import BatchError, ExitCode, InputError
 from .common import ImageOptions, Stdin, emit_json, emit_lines, read_prompt
 from .state import state
+
+
+def _data_lines(record: Mapping[str, Any]) -> list[str]:
+    """What a finished job puts on stdout: its saved files, or the URLs of a paid result
+    that could not be saved (exit 6), so that a script never loses one."""
+    if record["status"] == "ok":
+        return list(record["files"])
+    if record.get("exit_code") == ExitCode.NOT_SAVED:
+        return list(record.get("files") or []) + list(record.get("urls") or [])
+    return []
+
+
+def _failure(record: Mapping[str, Any]) -> str:
+    text = f"job {record['id']} (line {record['line']}) failed: {record['error']}"
+    urls = record.get("urls") or []
+    if record.get("exit_code") == ExitCode.NOT_SAVED and urls:
+        text += " Result URL: " + " ".join(urls)
+    return text
 
 
 class PlainBatchEvents(BatchEvents):
@@ -68,16 +86,10 @@ class PlainBatchEvents(BatchEvents):
             else:
                 self.failed += 1
             position = self.done + self.failed
-            if record["status"] == "ok":
-                if self.print_files:
-                    emit_lines(list(record["files"]))
-            else:
-                print(
-                    f"dmxedit: job {record['id']} (line {record['line']}) failed: "
-                    f"{record['error']}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            if self.print_files:
+                emit_lines(_data_lines(record))
+            if record["status"] != "ok":
+                print(f"dmxedit: {_failure(record)}", file=sys.stderr, flush=True)
             now = time.monotonic()
             if now - self.last_status >= 10 or position == self.total:
                 self.last_status = now
@@ -128,17 +140,13 @@ class LiveBatchEvents(PlainBatchEvents):
     def job_finished(self, record: Mapping[str, Any]) -> None:
         with self.lock:
             self.running -= 1
+            if self.print_files:
+                emit_lines(_data_lines(record))
             if record["status"] == "ok":
                 self.done += 1
-                if self.print_files:
-                    emit_lines(list(record["files"]))
             else:
                 self.failed += 1
-                self.progress.console.print(
-                    f"[red]job {record['id']} (line {record['line']}) failed:[/] {record['error']}",
-                    markup=True,
-                    highlight=False,
-                )
+                self.progress.console.print(_failure(record), style="red", highlight=False)
             self.progress.update(
                 self.task, completed=self.done + self.failed, counts=self._counts()
             )
