@@ -62,6 +62,16 @@ class _Bearer(AuthBase):
         r.headers["Authorization"] = f"Bearer {self._key}"
         return r
 
+    def scrub(self, error: DmxError) -> DmxError:
+        """An API that echoes the key back in its error text does not get it shown."""
+        if self._key:
+            from .settings import mask
+
+            error.message = error.message.replace(self._key, mask(self._key))
+            if error.hint:
+                error.hint = error.hint.replace(self._key, mask(self._key))
+        return error
+
 
 class BytesBody:
     """A small body (JSON) with the same interface as :class:`MultipartBody`."""
@@ -253,6 +263,18 @@ class Client:
         piece goes to the network: from then on the attempt may be billed.
         ``hash_inputs`` records each input image's SHA-256 as it is sent (for metadata).
         """
+        try:
+            return self._send(request, saver, on_sent, hash_inputs)
+        except DmxError as error:
+            raise self._auth.scrub(error) from None
+
+    def _send(
+        self,
+        request: ImageRequest,
+        saver: Saver,
+        on_sent: Callable[[], None] | None,
+        hash_inputs: bool,
+    ) -> Answer:
         attempt = 0
         while True:
             attempt += 1

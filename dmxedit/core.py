@@ -286,8 +286,8 @@ def _run(
         prefix=request.prefix,
         stream=stream,
     )
-    saver.prepare()
     client = make_client(settings, events=events, retry_server_errors=retry_server_errors)
+    saver.prepare()  # after the key check: a missing key creates no folder
     try:
         return execute(request, client, saver, events=events, save_metadata=save_metadata)
     finally:

@@ -47,6 +47,10 @@ class DmxError(Exception):
         self.request_id = request_id
         self.details: dict[str, Any] = dict(details or {})
 
+    def __str__(self) -> str:
+        # The message as it is now: the client may extend or scrub it after creation.
+        return self.message
+
     def to_dict(self) -> dict[str, Any]:
         """The error as the ``{"error": {...}}`` object of ``--json``."""
         out: dict[str, Any] = {
