@@ -20,7 +20,7 @@ from ._version import __version__
 from .errors import SaveError
 from .events import Events
 from .images import InputImage, load_images
-from .request import ImageRequest, Kind, build_request
+from .request import ImageRequest, Kind, request_from_settings
 from .results import SavedImage, Saver, write_metadata
 from .settings import Settings, resolve
 
@@ -270,17 +270,7 @@ def _run(
     checked: list[InputImage] = (
         load_images([os.fspath(p) for p in images]) if kind == "edit" else []
     )
-    request = build_request(
-        kind,
-        base_url=settings.get("base-url"),
-        prompt=prompt,
-        model=settings.get("model"),
-        ratio=settings.get("ratio"),
-        size=settings.get("size"),
-        response_format=settings.get("format"),
-        params=pairs,
-        images=checked,
-    )
+    request = request_from_settings(kind, settings, prompt=prompt, params=pairs, images=checked)
     saver = Saver(
         folder=None if stream is not None else Path(settings.get("output")),
         prefix=request.prefix,

@@ -24,7 +24,7 @@ from .catalog import (
 )
 from .errors import InputError
 from .images import InputImage
-from .settings import mask
+from .settings import Settings, mask
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}
@@ -255,4 +255,26 @@ def build_request(
         response_format=check_format(response_format),
         params=tuple(check_params(params)),
         images=tuple(images),
+    )
+
+
+def request_from_settings(
+    kind: Kind,
+    settings: Settings,
+    *,
+    prompt: str | None,
+    params: Sequence[str] = (),
+    images: Sequence[InputImage] = (),
+) -> ImageRequest:
+    """:func:`build_request` with the model, ratio, size, format and base URL in effect."""
+    return build_request(
+        kind,
+        base_url=settings.get("base-url"),
+        prompt=prompt,
+        model=settings.get("model"),
+        ratio=settings.get("ratio"),
+        size=settings.get("size"),
+        response_format=settings.get("format"),
+        params=params,
+        images=images,
     )

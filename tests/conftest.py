@@ -11,7 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,4 +132,59 @@ def cli(server: FakeDMX, tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
-__all__ = ["KEY", "PNG_BYTES", "JPEG_BYTES", "WEBP_BYTES", "make_png", "Run", "dmxedit_command"]
+def expect(run: Run, code: int = 0, *phrases: str) -> Run:
+    """The exit code and each phrase on stderr; never the key, never a traceback."""
+    assert run.code == code, run.output
+    assert KEY not in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    for phrase in phrases:
+        assert phrase in run.stderr, run.output
+    return run
+
+
+def partial_files(root: Path) -> list[Path]:
+    """Temporary result files left under ``root`` (there must never be any)."""
+    return [p for p in root.rglob("*") if ".part" in p.name or p.name.startswith(".dmxedit")]
+
+
+def start(server: FakeDMX, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    """The installed dmxedit, running in the background against ``server``."""
+    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
+    return subprocess.Popen(
+        [*dmxedit_command(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the run to get there")
+        time.sleep(0.02)
+
+
+def close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+__all__ = [
+    "KEY",
+    "PNG_BYTES",
+    "JPEG_BYTES",
+    "WEBP_BYTES",
+    "make_png",
+    "Run",
+    "dmxedit_command",
+    "expect",
+    "partial_files",
+    "start",
+    "wait_until",
+    "close_pipes",
+]

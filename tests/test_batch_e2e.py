@@ -6,23 +6,24 @@ Jobs carry unique prompts so the server's log says which job each request was.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY, Run, dmxedit_command
+from conftest import Run, close_pipes, expect, start, wait_until
 from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Recorded, Reply, make_png
 
 pytestmark = pytest.mark.e2e
 
 Cli = Callable[..., Run]
+ok = expect
+_start = start
+_when = wait_until
+_close = close_pipes
 
 
 def write_jobs(path: Path, jobs: list[dict[str, Any] | str]) -> Path:
@@ -60,12 +61,6 @@ def images(folder: Path, count: int) -> list[Path]:
         path.write_bytes(make_png(16 + i, 12, filler=i))
         paths.append(path)
     return paths
-
-
-def ok(run: Run, code: int = 0) -> Run:
-    assert run.code == code, run.output
-    assert KEY not in run.stdout + run.stderr and "Traceback" not in run.stderr
-    return run
 
 
 def edit_jobs(tmp: Path, count: int) -> Path:
@@ -315,32 +310,6 @@ def test_a_failed_download_is_fetched_again_without_a_new_generation(
     assert len(server.posts()) == 1  # no second generation
     assert final(log)["j0"]["status"] == "ok"
     assert (tmp_path / final(log)["j0"]["files"][0]).read_bytes() == PNG_BYTES
-
-
-def _start(server: FakeDMX, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
-    return subprocess.Popen(
-        [*dmxedit_command(), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-    )
-
-
-def _close(proc: subprocess.Popen[bytes]) -> None:
-    for stream in (proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
-
-
-def _when(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])

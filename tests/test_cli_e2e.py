@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import KEY, Run
+from conftest import KEY, Run, expect, partial_files
 from fakeserver import (
     EDITS,
     GENERATIONS,
@@ -33,27 +33,9 @@ from fakeserver import (
 pytestmark = pytest.mark.e2e
 
 Cli = Callable[..., Run]
+ok = fails = expect
+leftovers = partial_files
 STAMP = r"\d{8}_\d{6}"
-
-
-def ok(run: Run) -> Run:
-    assert run.code == 0, run.output
-    assert KEY not in run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
-    return run
-
-
-def fails(run: Run, code: int, *phrases: str) -> Run:
-    assert run.code == code, run.output
-    assert KEY not in run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
-    for phrase in phrases:
-        assert phrase in run.stderr, run.output
-    return run
-
-
-def leftovers(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if ".part" in p.name or p.name.startswith(".dmxedit")]
 
 
 # -- the request on the wire ------------------------------------------------------------

@@ -19,26 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import KEY, Run, dmxedit_command
+from conftest import KEY, Run, dmxedit_command, expect, partial_files, start, wait_until
 from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Recorded, Reply, make_big_png
 
 pytestmark = pytest.mark.e2e
 
 Cli = Callable[..., Run]
+check = expect
+partials = partial_files
+_start = start
+_when = wait_until
 BILLED = "may have done the work"
-
-
-def check(run: Run, code: int, *phrases: str) -> Run:
-    assert run.code == code, run.output
-    assert KEY not in run.stdout + run.stderr
-    assert "Traceback" not in run.stderr
-    for phrase in phrases:
-        assert phrase in run.stderr, run.output
-    return run
-
-
-def partials(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if ".part" in p.name or p.name.startswith(".dmxedit")]
 
 
 def images_in(folder: Path) -> list[Path]:
@@ -359,26 +350,6 @@ def test_200_with_empty_data_gives_the_reason(
 
 
 # -- 4. Ctrl-C at every stage -----------------------------------------------------------------
-
-
-def _start(server: FakeDMX, tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
-    return subprocess.Popen(
-        [*dmxedit_command(), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
-
-
-def _when(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the run never reached the stage")
-        time.sleep(0.02)
 
 
 def _interrupt(proc: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> tuple[int, float, str]:

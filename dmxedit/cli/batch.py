@@ -46,26 +46,7 @@ def batch(
     Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
     A job without images is a generate job. Options give defaults for what jobs leave out.
     """
-    opts = ImageOptions(
-        prompt=prompt,
-        prompt_file=prompt_file,
-        ratio=ratio,
-        size=size,
-        model=model,
-        response_format=response_format,
-        output=output,
-        base_url=base_url,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        retries=retries,
-        retry_server_errors=retry_server_errors,
-        save_metadata=save_metadata,
-        param=param,
-        json_out=json_out,
-        dry_run=dry_run,
-        quiet=quiet,
-        verbose=verbose,
-    )
+    opts = ImageOptions.of(locals())
     from .batch_run import run_jobs_file
 
     run_jobs_file(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import InputError
 from .output import emit_json, emit_lines
@@ -88,6 +89,12 @@ class ImageOptions:
     dry_run: bool = False
     quiet: bool = False
     verbose: bool = False
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> ImageOptions:
+        """From a command's parameters (its ``locals()``): the ones this class holds."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in names})
 
     def begin(self) -> None:
         """Record how errors should be shown for this command."""

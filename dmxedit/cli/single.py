@@ -16,7 +16,7 @@ def _run(kind: str, images: list[str], opts: ImageOptions) -> None:
     from ..catalog import WARN_IMAGES
     from ..core import execute, make_client
     from ..images import load_images
-    from ..request import build_request
+    from ..request import request_from_settings
     from ..results import Saver
 
     opts.begin()
@@ -26,14 +26,10 @@ def _run(kind: str, images: list[str], opts: ImageOptions) -> None:
         stdin.claim("image")
     settings = opts.settings()
     checked = load_images(images, stdin.read_bytes) if kind == "edit" else []
-    request = build_request(
+    request = request_from_settings(
         "edit" if kind == "edit" else "generate",
-        base_url=settings.get("base-url"),
+        settings,
         prompt=text,
-        model=settings.get("model"),
-        ratio=settings.get("ratio"),
-        size=settings.get("size"),
-        response_format=settings.get("format"),
         params=opts.param or [],
         images=checked,
     )
@@ -140,26 +136,7 @@ def edit(
 
     Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
     """
-    opts = ImageOptions(
-        prompt=prompt,
-        prompt_file=prompt_file,
-        ratio=ratio,
-        size=size,
-        model=model,
-        response_format=response_format,
-        output=output,
-        base_url=base_url,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        retries=retries,
-        retry_server_errors=retry_server_errors,
-        save_metadata=save_metadata,
-        param=param,
-        json_out=json_out,
-        dry_run=dry_run,
-        quiet=quiet,
-        verbose=verbose,
-    )
+    opts = ImageOptions.of(locals())
     if each:
         from .batch_run import run_each
 
@@ -198,27 +175,4 @@ def generate(
 
     Example: dmxedit generate -p "a lighthouse at dawn" --ratio 16:9 --size 2K
     """
-    _run(
-        "generate",
-        [],
-        ImageOptions(
-            prompt=prompt,
-            prompt_file=prompt_file,
-            ratio=ratio,
-            size=size,
-            model=model,
-            response_format=response_format,
-            output=output,
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            retries=retries,
-            retry_server_errors=retry_server_errors,
-            save_metadata=save_metadata,
-            param=param,
-            json_out=json_out,
-            dry_run=dry_run,
-            quiet=quiet,
-            verbose=verbose,
-        ),
-    )
+    _run("generate", [], ImageOptions.of(locals()))
