@@ -420,10 +420,12 @@ def test_interrupt_during_the_upload(server: FakeDMX, tmp_path: Path) -> None:
 def test_interrupt_during_the_download(server: FakeDMX, png: Path, tmp_path: Path) -> None:
     data = make_big_png(2_000_000)
     _url_answer(server, data=data)
-    server.script("/files/r.png", Reply(body=data, truncate_to=200_000, stall=30))
+    server.script("/files/r.png", Reply(body=data, truncate_to=600_000, stall=30))
     proc = _start(server, tmp_path, "edit", str(png), "-p", "x")
     _when(lambda: len(server.gets()) == 1)
-    time.sleep(0.3)  # the first 200 KB are in the temporary file by now
+    # The download streams straight into a temporary file in the output folder, in
+    # pieces of 256 KiB: two are on disk while the rest has not arrived.
+    _when(lambda: any(p.stat().st_size >= 512 * 1024 for p in partials(tmp_path / "output")))
     code, took, output = _interrupt(proc)
     assert code == 130 and took < 2, output
     assert images_in(tmp_path / "output") == [] and partials(tmp_path) == []

@@ -110,3 +110,39 @@ def test_quiet_prints_nothing_on_stderr_when_all_goes_well(cli, png: Path) -> No
     assert run.code == 0, run.output
     assert run.stderr == ""
     assert run.stdout.startswith("output/edited_")
+
+
+def test_config_set_api_key_on_a_terminal_does_not_echo(tmp_path: Path) -> None:
+    """`config set api-key` with no value asks on the terminal, input hidden (issue 2.4)."""
+    import pty
+
+    secret = "sk-typedsecret0000wxyz"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: dmxedit on a terminal of its own
+        os.execv(dmxedit_command()[0], ["dmxedit", "config", "set", "api-key"])
+    seen = b""
+
+    def read(until: bytes, timeout: float = 20) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while until not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 1024)
+                except OSError:
+                    return
+                if not data:
+                    return
+                seen += data
+
+    read(b"hidden")
+    os.write(fd, secret.encode() + b"\n")
+    read(b"saved to")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert secret.encode() not in seen  # not echoed, not printed back
+    assert b"sk-\xe2\x80\xa6wxyz" in seen  # shown masked
+    path = Path(os.environ["DMXEDIT_CONFIG"])
+    assert secret in path.read_text()
