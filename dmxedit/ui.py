@@ -189,7 +189,13 @@ class TerminalEvents(Events):
             ]
         else:
             columns += [TimeElapsedColumn()]
-        self._progress = Progress(*columns, console=console(), transient=True)
+        self._progress = Progress(
+            *columns,
+            console=console(),
+            transient=True,
+            redirect_stdout=False,  # standard output carries data only
+            redirect_stderr=False,
+        )
         self._progress.start()
         self._task = self._progress.add_task(description, total=total)
 

@@ -49,6 +49,8 @@ def final(path: Path) -> dict[str, dict[str, Any]]:
 def prompts(server: FakeDMX) -> Counter[str]:
     found: Counter[str] = Counter()
     for post in server.posts():
+        if not post.complete:  # cut off during the upload: never billed
+            continue
         found[post.fields["prompt"] if post.parts else post.json["prompt"]] += 1
     return found
 

@@ -146,3 +146,29 @@ def test_config_set_api_key_on_a_terminal_does_not_echo(tmp_path: Path) -> None:
     assert b"sk-\xe2\x80\xa6wxyz" in seen  # shown masked
     path = Path(os.environ["DMXEDIT_CONFIG"])
     assert secret in path.read_text()
+
+
+def test_batch_on_a_terminal_has_one_live_line(server: FakeDMX, tmp_path: Path) -> None:
+    """done / failed / running / total and an ETA, on a terminal (issue 5.4)."""
+    import json
+
+    server.default_delay = 0.4
+    server.on_request = lambda r: (
+        Reply(status=400, json={"error": {"message": "no"}})
+        if r.fields.get("prompt") == "job 3"
+        else None
+    )
+    jobs = tmp_path / "jobs.jsonl"
+    image = tmp_path / "a.png"
+    image.write_bytes(make_big_png(1000))
+    jobs.write_text(
+        "".join(json.dumps({"images": [str(image)], "prompt": f"job {i}"}) + "\n" for i in range(6))
+    )
+    code, stdout, text = _run_on_terminal(server, "batch", str(jobs), "--concurrency", "2")
+    assert code == 7, text
+    assert len(stdout.decode().split()) == 5
+    assert re.search(r"done \d+\s+failed \d+\s+running \d+\s+total 6", text), text
+    assert "done 5  failed 1  running 0  total 6" in text
+    assert re.search(r"\d+:\d\d:\d\d", text)  # the ETA column
+    assert "(line 4) failed" in text and "no" in text
+    assert "output/edited_" not in text  # data went to stdout, not through the display

@@ -121,6 +121,9 @@ class LiveBatchEvents(PlainBatchEvents):
             TimeRemainingColumn(),
             console=ui.console(),
             transient=False,
+            # Standard output carries data (the saved paths): never through the display.
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self.task = self.progress.add_task("Batch", total=None, counts="")
 
