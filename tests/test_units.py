@@ -70,7 +70,7 @@ header_values = st.one_of(
     retry_after=st.one_of(st.none(), header_values),
     retry_after_ms=st.one_of(st.none(), header_values),
 )
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 def test_retry_after_is_always_finite_and_non_negative(
     retry_after: str | None, retry_after_ms: str | None
 ) -> None:
@@ -84,6 +84,7 @@ def test_retry_after_is_always_finite_and_non_negative(
 
 
 @given(st.integers(min_value=1, max_value=200), st.floats(min_value=0, max_value=100))
+@settings(deadline=None)
 def test_backoff_is_bounded_and_grows(attempt: int, base: float) -> None:
     rng = random.Random(attempt)
     delay = transfer.backoff(attempt, base=base, rng=rng)
@@ -230,7 +231,7 @@ json_values = st.recursive(
 
 
 @given(json_values, st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=30))
-@settings(max_examples=200)
+@settings(deadline=None, max_examples=200)
 def test_streaming_parser_equals_json_loads_for_any_split(doc: Any, cuts: list[int]) -> None:
     text = json.dumps(doc, ensure_ascii=bool(cuts[0] % 2)).encode()
     pieces = []
@@ -264,7 +265,7 @@ class _Collect:
 
 
 @given(st.binary(max_size=3000), st.integers(min_value=1, max_value=97), st.booleans())
-@settings(max_examples=150)
+@settings(deadline=None, max_examples=150)
 def test_b64_values_are_decoded_while_streaming(data: bytes, piece: int, wrap: bool) -> None:
     encoded = (base64.encodebytes(data) if wrap else base64.b64encode(data)).decode()
     text = json.dumps({"data": [{"b64_json": encoded, "revised_prompt": "p"}], "usage": {"n": 1}})
@@ -348,7 +349,9 @@ name_parts = st.sampled_from(
 
 
 @given(existing=st.sets(name_parts, max_size=12), as_folders=st.booleans())
-@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_saving_always_creates_exactly_one_new_file_inside_the_folder(
     tmp_path_factory: pytest.TempPathFactory, existing: set[str], as_folders: bool
 ) -> None:
