@@ -18,7 +18,6 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .batch import BatchSummary, run_batch
-    from .core import ImageResult, edit_image, generate_image
     from .errors import (
         ApiError,
         AuthError,
@@ -27,11 +26,12 @@ if TYPE_CHECKING:
         DmxError,
         ExitCode,
         InputError,
-        Interrupted,
         NetworkError,
         SaveError,
     )
     from .events import Events
+    from .options import ImageOptions
+    from .pipeline import ImageResult, edit_image, generate_image
 
 __all__ = [
     "__version__",
@@ -39,6 +39,7 @@ __all__ = [
     "generate_image",
     "run_batch",
     "ImageResult",
+    "ImageOptions",
     "BatchSummary",
     "Events",
     "ExitCode",
@@ -50,13 +51,13 @@ __all__ = [
     "NetworkError",
     "SaveError",
     "BatchError",
-    "Interrupted",
 ]
 
 _HOMES = {
-    "edit_image": "core",
-    "generate_image": "core",
-    "ImageResult": "core",
+    "edit_image": "pipeline",
+    "generate_image": "pipeline",
+    "ImageResult": "pipeline",
+    "ImageOptions": "options",
     "run_batch": "batch",
     "BatchSummary": "batch",
     "Events": "events",

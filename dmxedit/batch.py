@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import queue
 import shutil
 import tempfile
@@ -21,15 +22,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
 from .errors import BatchError, DmxError, ExitCode, InputError
 from .events import Events
 from .images import load_images
+from .options import ImageOptions
+from .pipeline import Record
 from .request import ImageRequest, build_request
-from .results import Saver
+from .results import Saver, Temporaries
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .client import Client
 
 JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
 MAX_REPORTED = 20
@@ -40,10 +46,8 @@ class Defaults:
     """What a job leaves out: the command's options, then config, then defaults."""
 
     settings: Settings
+    options: ImageOptions = field(default_factory=ImageOptions)
     prompt: str | None = None
-    params: tuple[str, ...] = ()
-    output: str | None = None  # the command's -o (relative to the working folder)
-    save_metadata: bool = False
 
 
 @dataclass
@@ -65,7 +69,6 @@ class BatchSummary:
     estimated_tokens: int = 0
     results: str | None = None
     elapsed_s: float = 0.0
-    files: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,7 +144,6 @@ def _param_text(value: Any) -> str:
 def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
     """Check one job against the defaults; raises InputError (without the line number)."""
     obj = _check_fields(obj)
-    settings = defaults.settings
     image_args = [
         str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
     ]
@@ -150,16 +152,15 @@ def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
     images = load_images(image_args) if image_args else []
-    params = list(defaults.params)
+    params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
+    settings = defaults.settings.overridden(
+        {key: obj.get(name) for name, key in _JOB_SETTINGS.items()}, "job"
+    )
     request = build_request(
         "edit" if images else "generate",
-        base_url=settings.get("base-url"),
+        settings,
         prompt=obj.get("prompt", defaults.prompt),
-        model=obj.get("model") or settings.get("model"),
-        ratio=obj.get("ratio") or settings.get("ratio"),
-        size=obj.get("size") or settings.get("size"),
-        response_format=obj.get("format") or settings.get("format"),
         params=params,
         images=images,
     )
@@ -167,8 +168,12 @@ def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
         output = Path(obj["output"]).expanduser()
         output = output if output.is_absolute() else base / output
     else:
-        output = Path(defaults.output or settings.get("output"))
+        output = Path(settings.output).expanduser()
     return Job(line=line, id=job_id(obj), request=request, output=output)
+
+
+#: A job's keys that are settings, with the setting each stands for.
+_JOB_SETTINGS = {"model": "model", "ratio": "ratio", "size": "size", "format": "format"}
 
 
 @dataclass
@@ -258,10 +263,33 @@ class ResultsLog:
             self._fh = None
 
 
+class _Spool:
+    """The checked jobs still to run, pickled to a temporary file as they are checked,
+    so each job is built (its images read) once and memory does not grow with the file."""
+
+    def __init__(self) -> None:
+        self._fh: IO[bytes] = tempfile.TemporaryFile(prefix="dmxedit-jobs-")
+        self.count = 0
+
+    def add(self, job: Job, todo: str) -> None:
+        pickle.dump((job, todo), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __iter__(self) -> Iterator[tuple[Job, str]]:
+        self._fh.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(self._fh)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
 @dataclass
 class _Plan:
+    spool: _Spool
     total: int = 0
     to_send: int = 0
+    to_fetch: int = 0
     skipped: int = 0
     unknown: int = 0
     tokens: int = 0
@@ -288,7 +316,7 @@ def _validate(
     previous: Mapping[str, Mapping[str, Any]],
     resend_unknown: bool,
 ) -> _Plan:
-    plan = _Plan()
+    plan = _Plan(spool=_Spool())
     errors: list[str] = []
     seen: dict[str, int] = {}
     for line, obj in source.lines():
@@ -316,12 +344,18 @@ def _validate(
         elif todo == "unknown":
             plan.unknown += 1
         else:
-            plan.to_send += todo == "send"
-            plan.tokens += tokens_for(job.request.size) if todo == "send" else 0
+            if todo == "send":
+                plan.to_send += 1
+                plan.tokens += tokens_for(job.request.size)
+            else:
+                plan.to_fetch += 1
             plan.outputs.add(job.output)
+            if not errors:
+                plan.spool.add(job, todo)
     if plan.total == 0:
         errors.append("no jobs (the file is empty)")
     if errors:
+        plan.spool.close()
         shown = errors[:MAX_REPORTED]
         more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
         raise InputError(
@@ -333,6 +367,17 @@ def _validate(
     return plan
 
 
+class _JobRecord(Record):
+    """A job's progress in the results file: ``sent`` just before its last byte goes out."""
+
+    def __init__(self, log: ResultsLog, job: Job) -> None:
+        self.log = log
+        self.job = job
+
+    def sent(self) -> None:
+        self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
+
+
 def run_batch(
     source: JobSource,
     defaults: Defaults,
@@ -340,74 +385,125 @@ def run_batch(
     results: Path | None,
     concurrency: int = 4,
     dry_run: bool = False,
-    retry_server_errors: bool = False,
     resend_unknown: bool = False,
     events: BatchEvents | None = None,
-    client_factory: Callable[[Events], Any] | None = None,
+    temporaries: Temporaries | None = None,
+    make_client: Callable[[Events], Client] | None = None,
 ) -> BatchSummary:
     """Run every job that still needs running; raises BatchError when some failed."""
-    from .core import execute, make_client
-    from .transfer import Pacer
+    from . import pipeline
+    from .retry import Pacer
 
     events = events or BatchEvents()
+    temporaries = temporaries or Temporaries()
     log = ResultsLog(results)
     previous = log.previous()
     plan = _validate(source, defaults, previous, resend_unknown)
-    summary = BatchSummary(
-        total=plan.total,
-        skipped=plan.skipped,
-        unknown=plan.unknown,
-        to_send=plan.to_send,
-        estimated_tokens=plan.tokens,
-        results=str(results) if results else None,
-        dry_run=dry_run,
-    )
-    if plan.unknown:
-        events.warn(
-            f"{plan.unknown} job(s) were cut off after their request went out last time and may "
-            "have been billed; they are not sent again (use --resend-unknown to send them)."
+    try:
+        summary = BatchSummary(
+            total=plan.total,
+            skipped=plan.skipped,
+            unknown=plan.unknown,
+            to_send=plan.to_send,
+            estimated_tokens=plan.tokens,
+            results=str(results) if results else None,
+            dry_run=dry_run,
         )
-    events.plan(summary)
-    if dry_run:
-        return summary
-    if plan.to_send or any(_what_to_do(r, resend_unknown) == "fetch" for r in previous.values()):
-        for folder in sorted(plan.outputs):
-            Saver(folder=folder).prepare()
-    defaults.settings.require_key()
-    log.open()
-    started = time.monotonic()
-    pacer = Pacer()
+        if plan.unknown:
+            events.warn(
+                f"{plan.unknown} job(s) were cut off after their request went out last time "
+                "and may have been billed; they are not sent again (use --resend-unknown to "
+                "send them)."
+            )
+        events.plan(summary)
+        if dry_run:
+            return summary
+        if plan.spool.count:
+            defaults.settings.require_key()  # before any folder is made
+            for folder in sorted(plan.outputs):
+                Saver(folder=folder).prepare()
+        log.open()
+        started = time.monotonic()
+        pacer = Pacer()
+
+        def client_for(job_events: Events) -> Client:
+            if make_client is not None:
+                return make_client(job_events)
+            return pipeline.make_client(
+                defaults.settings, defaults.options, events=job_events, pacer=pacer
+            )
+
+        crashed = _run_jobs(
+            plan.spool,
+            previous,
+            log,
+            summary,
+            events,
+            temporaries,
+            concurrency,
+            client_for,
+            defaults.options.save_metadata,
+        )
+    finally:
+        plan.spool.close()
+        log.close()
+    if crashed is not None:
+        raise crashed
+    summary.elapsed_s = round(time.monotonic() - started, 3)
+    if summary.failed or summary.unknown:
+        raise BatchError(
+            f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed"
+            + (
+                f" ({summary.unknown} not resent: they may have been billed)"
+                if summary.unknown
+                else ""
+            )
+            + "."
+            + (f" Reasons are in {results}." if results else ""),
+            hint="Run the same command again to retry the failed jobs; finished ones are skipped.",
+            details={"summary": summary.to_dict()},
+        )
+    return summary
+
+
+def _run_jobs(
+    spool: _Spool,
+    previous: Mapping[str, Mapping[str, Any]],
+    log: ResultsLog,
+    summary: BatchSummary,
+    events: BatchEvents,
+    temporaries: Temporaries,
+    concurrency: int,
+    client_for: Callable[[Events], Client],
+    save_metadata: bool,
+) -> BaseException | None:
+    """The workers; returns the exception of a job that hit a bug (the batch stops)."""
+    from . import pipeline
+
     jobs: queue.Queue[tuple[Job, str] | None] = queue.Queue(maxsize=concurrency * 2)
     stop = threading.Event()
     lock = threading.Lock()
+    crashes: list[BaseException] = []
 
-    def make(job_events: Events) -> Any:
-        if client_factory is not None:
-            return client_factory(job_events)
-        return make_client(
-            defaults.settings,
-            events=job_events,
-            pacer=pacer,
-            retry_server_errors=retry_server_errors,
-        )
-
-    def run_one(job: Job, todo: str, client: Any) -> None:
+    def run_one(job: Job, todo: str, client: Client) -> None:
         t0 = time.monotonic()
         events.job_started(job.id)
-        saver = Saver(folder=job.output, prefix=job.request.prefix)
+        saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=temporaries)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         try:
             if todo == "fetch":
                 urls = list(previous[job.id].get("urls") or [])
-                files = [str(saver.finish(client.download(u, saver), u).path) for u in urls]
+                files = [
+                    str(saver.finish(client.download(u, saver.new_blob), u).path) for u in urls
+                ]
                 record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
             else:
-                result = execute(
+                result = pipeline.execute(
                     job.request,
                     client,
                     saver,
-                    save_metadata=defaults.save_metadata,
-                    on_sent=lambda: log.append({"id": job.id, "line": job.line, "status": "sent"}),
+                    save_metadata=save_metadata,
+                    record=_JobRecord(log, job),
                 )
                 record.update(
                     status="ok",
@@ -424,7 +520,7 @@ def run_batch(
                 error=exc.message,
                 exit_code=int(exc.exit_code),
             )
-        except Exception as exc:  # a bug in one job must not lose the others' results
+        except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",
                 files=[],
@@ -432,6 +528,9 @@ def run_batch(
                 error=f"internal error: {type(exc).__name__}: {exc}",
                 exit_code=int(ExitCode.INTERNAL),
             )
+            with lock:
+                crashes.append(exc)
+            stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         log.append(record)
         with lock:
@@ -442,15 +541,27 @@ def run_batch(
         events.job_finished(record)
 
     def worker() -> None:
-        client = make(Events())
+        client = client_for(Events())
         try:
             while not stop.is_set():
-                item = jobs.get()
+                try:
+                    item = jobs.get(timeout=0.2)
+                except queue.Empty:
+                    continue
                 if item is None:
                     return
                 run_one(item[0], item[1], client)
         finally:
             client.close()
+
+    def put(item: tuple[Job, str] | None) -> bool:
+        while not stop.is_set():
+            try:
+                jobs.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     threads = [
         threading.Thread(target=worker, name=f"dmxedit-job-{i}", daemon=True)
@@ -459,44 +570,16 @@ def run_batch(
     for thread in threads:
         thread.start()
     try:
-        for line, obj in source.lines():
-            job = build_job(obj, line, source.base, defaults)
-            todo = _what_to_do(previous.get(job.id), resend_unknown)
-            if todo in ("skip", "unknown"):
-                continue
-            while True:
-                try:
-                    jobs.put((job, todo), timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+        for item in spool:
+            if not put(item):
+                break
         for _ in threads:
-            while True:
-                try:
-                    jobs.put(None, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+            if not put(None):
+                break
         for thread in threads:
             while thread.is_alive():
                 thread.join(timeout=0.2)
     except BaseException:
         stop.set()
         raise
-    finally:
-        log.close()
-    summary.elapsed_s = round(time.monotonic() - started, 3)
-    if summary.failed or summary.unknown:
-        raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed"
-            + (
-                f" ({summary.unknown} not resent: they may have been billed)"
-                if summary.unknown
-                else ""
-            )
-            + "."
-            + (f" Reasons are in {results}." if results else ""),
-            hint="Run the same command again to retry the failed jobs; finished ones are skipped.",
-            details={"summary": summary.to_dict()},
-        )
-    return summary
+    return crashes[0] if crashes else None

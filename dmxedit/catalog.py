@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 from .errors import InputError
@@ -11,19 +12,6 @@ DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
 SIZES: Final = ("1K", "2K", "4K")
 FORMATS: Final = ("url", "b64_json")
-# The settings' names, in the order `config list` shows them (settings.KEYS defines them).
-SETTING_NAMES: Final = (
-    "api-key",
-    "base-url",
-    "model",
-    "output",
-    "ratio",
-    "size",
-    "format",
-    "timeout",
-    "connect-timeout",
-    "retries",
-)
 MAX_IMAGES: Final = 16
 WARN_IMAGES: Final = 14
 MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024
@@ -43,6 +31,8 @@ RATIOS: Final[dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
     "16:9": ((1376, 768), (2752, 1536), (5504, 3072)),
     "21:9": ((1584, 672), (3168, 1344), (6336, 2688)),
 }
+
+_DIGITS: Final = re.compile(r"[0-9]{1,6}")
 
 TOKENS: Final[dict[str, int]] = {"1K": 1210, "2K": 1210, "4K": 2000}
 
@@ -89,8 +79,8 @@ def check_size(value: str | None) -> str | None:
 def parse_ratio(value: str) -> tuple[int, int] | None:
     """``W:H`` of positive integers -> (W, H); None when malformed."""
     left, sep, right = value.strip().partition(":")
-    if not sep or not left.isdigit() or not right.isdigit():
-        return None
+    if not sep or not _DIGITS.fullmatch(left) or not _DIGITS.fullmatch(right):
+        return None  # ASCII digits only: "²".isdigit() is true, int("²") fails
     w, h = int(left), int(right)
     if w <= 0 or h <= 0:
         return None

@@ -1,20 +1,22 @@
-"""The HTTP conversation with the API: one POST, the answer, the result downloads.
+"""The HTTP conversation with the API: one POST, its answer, the result downloads.
 
-The rules that protect the user's money live here (SPEC section 4): a POST is resent
-automatically only when the API cannot have done the work (no connection, 429, 503);
-after anything else that may have been billed it is resent only with
-``retry_server_errors``. Result downloads are plain GETs, retried freely, on a
-session that never carries the key.
+The client knows no files. It streams each image of an answer (decoded ``b64_json`` or
+a ``data:`` URL, or a downloaded result URL) into a *sink* the caller hands it: any
+object with ``write(bytes)`` and ``discard()`` (``dmxedit.results.Blob`` in practice).
+What is resent and when is decided by :mod:`dmxedit.retry`; each error is built here
+once, complete, with the key never in it. Downloads use a session that never carries
+the key.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -22,16 +24,28 @@ import requests.adapters
 import urllib3.exceptions
 from requests.auth import AuthBase
 
-from . import transfer
 from ._version import __version__
+from .catalog import MAX_RESULT_BYTES
 from .errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
 from .events import Events
 from .jsonstream import Base64Decoder, JSONStreamError, parse
+from .multipart import BytesBody, MultipartBody
 from .request import ImageRequest
-from .results import Blob, Saver, TooLarge
+from .retry import (
+    DOWNLOAD_ATTEMPTS,
+    Decision,
+    Fault,
+    Outcome,
+    Pacer,
+    Policy,
+    classify_status,
+    download_decision,
+)
+from .settings import mask
 
 USER_AGENT = f"dmxedit/{__version__} python-requests/{requests.__version__}"
 REQUEST_ID_HEADERS = (
+    "x-rixapi-request-id",  # DMXAPI's own
     "x-request-id",
     "request-id",
     "x-oneapi-request-id",
@@ -40,72 +54,41 @@ REQUEST_ID_HEADERS = (
     "x-amzn-requestid",
     "cf-ray",
 )
-RETRY_STATUSES = (429, 503)
 MAY_BE_BILLED = (
     "The API may have done the work (and billed it); dmxedit does not send it again on its "
     "own. Check your DMXAPI usage log before running it again, or pass "
     "--retry-server-errors to resend automatically."
 )
-BILLED_TWICE = "Resending because of --retry-server-errors: the first attempt may have been billed."
-DOWNLOAD_ATTEMPTS = 4
 DOWNLOAD_READ_TIMEOUT = 120.0
 ERROR_BODY_LIMIT = 64 * 1024
+BOM = b"\xef\xbb\xbf"
 
 
-class _Bearer(AuthBase):
-    """The key as a request auth, so a ~/.netrc entry never replaces it."""
+class Sink(Protocol):
+    """Where the bytes of one result image go."""
 
-    def __init__(self, key: str) -> None:
-        self._key = key
+    def write(self, data: bytes) -> None: ...
 
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._key}"
-        return r
-
-    def scrub(self, error: DmxError) -> DmxError:
-        """An API that echoes the key back in its error text does not get it shown."""
-        if self._key:
-            from .settings import mask
-
-            error.message = error.message.replace(self._key, mask(self._key))
-            if error.hint:
-                error.hint = error.hint.replace(self._key, mask(self._key))
-        return error
+    def discard(self) -> None: ...
 
 
-class BytesBody:
-    """A small body (JSON) with the same interface as :class:`MultipartBody`."""
-
-    def __init__(self, data: bytes, on_progress: Callable[[int], None] | None = None) -> None:
-        self.data = data
-        self.sent = 0
-        self.iterations = 0
-        self.on_progress = on_progress
-        self.sha256: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __iter__(self) -> Iterator[bytes]:
-        self.iterations += 1
-        self.sent = len(self.data)
-        if self.on_progress is not None:
-            self.on_progress(self.sent)
-        yield self.data
+S = TypeVar("S", bound=Sink)
 
 
 @dataclass
-class AnswerItem:
+class AnswerItem(Generic[S]):
+    """One image of an answer: its URL, or (b64_json / data: URL) its received bytes."""
+
     url: str | None = None
-    blob: Blob | None = None
+    sink: S | None = None
     revised_prompt: str | None = None
 
 
 @dataclass
-class Answer:
+class Answer(Generic[S]):
     """A successful answer: the results, and what the API said besides."""
 
-    items: list[AnswerItem]
+    items: list[AnswerItem[S]]
     status: int
     request_id: str | None = None
     created: Any = None
@@ -114,15 +97,30 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     input_sha256: list[str] = field(default_factory=list)
 
+    def discard(self) -> None:
+        for item in self.items:
+            if item.sink is not None:
+                item.sink.discard()
 
-class _Retry(Exception):
-    """An attempt failed in a way that allows another."""
 
-    def __init__(self, error: DmxError, *, wait: float | None = None, shared: bool = False):
-        super().__init__(error.message)
-        self.error = error
-        self.wait = wait
-        self.shared = shared
+class _Failed(Exception):
+    """An attempt failed in a way the retry policy decides on; ``build`` makes the error."""
+
+    def __init__(self, outcome: Outcome, build: Callable[[Decision], DmxError]) -> None:
+        super().__init__(outcome.fault.value)
+        self.outcome = outcome
+        self.build = build
+
+
+class _Bearer(AuthBase):
+    """The key as a request auth, so a ~/.netrc entry never replaces it."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self.key}"
+        return r
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
@@ -135,11 +133,26 @@ def request_id(headers: Mapping[str, str]) -> str | None:
 
 _TAGS = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_CHARSET = re.compile(r"charset\s*=\s*\"?([\w.:-]+)", re.I)
+
+
+def decode_text(body: bytes, content_type: str = "") -> str:
+    """A body as text, in its declared charset (UTF-8 otherwise); a BOM is dropped."""
+    if body.startswith(BOM):
+        return body[len(BOM) :].decode("utf-8", "replace")
+    declared = _CHARSET.search(content_type or "")
+    encoding = "utf-8"
+    if declared:
+        try:
+            encoding = codecs.lookup(declared.group(1)).name
+        except LookupError:
+            pass
+    return body.decode(encoding, "replace")
 
 
 def api_message(body: bytes, content_type: str = "") -> str | None:
     """The API's own words: ``error.message``, or the first line of a non-JSON body."""
-    text = body.decode("utf-8", "replace").strip()
+    text = decode_text(body, content_type).strip()
     if not text:
         return None
     try:
@@ -152,22 +165,22 @@ def api_message(body: bytes, content_type: str = "") -> str | None:
                 for key in ("message", "msg", "detail", "error_description"):
                     value = candidate.get(key)
                     if isinstance(value, str) and value.strip():
-                        return _one_line(value)
+                        return one_line(value)
             elif isinstance(candidate, str) and candidate.strip():
-                return _one_line(candidate)
-        return _one_line(json.dumps(data, ensure_ascii=False))
+                return one_line(candidate)
+        return one_line(json.dumps(data, ensure_ascii=False))
     if "html" in content_type.lower() or text.lstrip().lower().startswith(("<!doctype", "<html")):
         title = _TITLE.search(text)
         if title and title.group(1).strip():
-            return _one_line(_TAGS.sub("", title.group(1)))
+            return one_line(_TAGS.sub("", title.group(1)))
         text = _TAGS.sub(" ", text)
     for line in text.splitlines():
         if line.strip():
-            return _one_line(line)
+            return one_line(line)
     return None
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -193,7 +206,7 @@ def _empty_reason(body: Mapping[str, Any]) -> str | None:
         ):
             value = place.get(key)
             if isinstance(value, str) and value.strip():
-                reasons.append(f"{key}: {_one_line(value, 200)}")
+                reasons.append(f"{key}: {one_line(value, 200)}")
     return "; ".join(dict.fromkeys(reasons)) or None
 
 
@@ -208,6 +221,23 @@ def _could_not_connect(exc: requests.exceptions.ConnectionError) -> bool:
     )
 
 
+def network_words(exc: BaseException) -> str:
+    """What a network exception means, in words (never the library's repr)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "the connection could not be made in time"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "no data arrived in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the secure connection failed"
+    if isinstance(exc, requests.exceptions.ConnectionError) and _could_not_connect(exc):
+        return "the connection could not be made"
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError)):
+        return "the connection broke before all the data arrived"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "the connection broke"
+    return "the transfer failed"
+
+
 def _session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
@@ -215,6 +245,82 @@ def _session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+def _mib(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Capped:
+    """A sink wrapper that refuses more than ``limit`` bytes."""
+
+    def __init__(self, sink: Sink, limit: int) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge
+        self.sink.write(data)
+
+
+class _B64Sink(Generic[S]):
+    """Decode a streamed ``b64_json`` value straight into a sink."""
+
+    def __init__(self, sink: S, limit: int) -> None:
+        self.sink = sink
+        self.decoder = Base64Decoder(_Capped(sink, limit).write)
+
+    def write(self, data: bytes) -> None:
+        self.decoder.feed(data)
+
+    def finish(self) -> S:
+        self.decoder.close()
+        return self.sink
+
+
+@dataclass
+class _DataUrl(Generic[S]):
+    """A ``url`` that was a ``data:image/...;base64,`` URI, decoded into a sink."""
+
+    sink: S
+
+
+class _UrlSink(Generic[S]):
+    """A ``url`` value: a short text, or a ``data:`` URI decoded as it streams in."""
+
+    def __init__(self, open_sink: Callable[[], S], opened: list[S], limit: int) -> None:
+        self.open_sink = open_sink
+        self.opened = opened
+        self.limit = limit
+        self.text = b""
+        self.inner: _B64Sink[S] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.inner is not None:
+            self.inner.write(data)
+            return
+        self.text += data
+        head = self.text.lstrip()[:5].lower()
+        if head == b"data:":
+            sink = self.open_sink()
+            self.opened.append(sink)
+            self.inner = _B64Sink(sink, self.limit)
+            self.inner.write(self.text.lstrip())
+            self.text = b""
+        elif len(self.text) > 64 * 1024:
+            raise JSONStreamError("a url value is too long")
+
+    def finish(self) -> str | _DataUrl[S]:
+        if self.inner is not None:
+            return _DataUrl(self.inner.finish())
+        return self.text.decode("utf-8", "replace")
 
 
 class Client:
@@ -226,20 +332,19 @@ class Client:
         api_key: str,
         timeout: float = 600.0,
         connect_timeout: float = 10.0,
-        retries: int = 2,
-        retry_server_errors: bool = False,
+        policy: Policy | None = None,
         events: Events | None = None,
-        pacer: transfer.Pacer | None = None,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limit: int = MAX_RESULT_BYTES,
     ) -> None:
         self._auth = _Bearer(api_key)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
-        self.retries = retries
-        self.retry_server_errors = retry_server_errors
+        self.policy = policy or Policy()
         self.events = events or Events()
-        self.sleep = sleep
-        self.pacer = pacer or transfer.Pacer(sleep=sleep)
+        self.pacer = pacer or Pacer(sleep=sleep)
+        self.limit = limit
         self._downloads: requests.Session | None = None
 
     def close(self) -> None:
@@ -247,85 +352,66 @@ class Client:
             self._downloads.close()
             self._downloads = None
 
+    def _redact(self, text: str) -> str:
+        """An API that echoes the key back does not get it shown."""
+        key = self._auth.key
+        return text.replace(key, mask(key)) if key else text
+
     # -- the POST -------------------------------------------------------------------
 
     def send(
         self,
         request: ImageRequest,
-        saver: Saver,
-        on_sent: Callable[[], None] | None = None,
+        open_sink: Callable[[], S],
         *,
+        on_sent: Callable[[], None] | None = None,
         hash_inputs: bool = False,
-    ) -> Answer:
-        """POST the request, retrying only where the rules allow; returns the answer.
+    ) -> Answer[S]:
+        """POST the request, resending only where the retry policy allows.
 
-        ``on_sent`` is called once the whole body is counted out, just before its last
-        piece goes to the network: from then on the attempt may be billed.
-        ``hash_inputs`` records each input image's SHA-256 as it is sent (for metadata).
+        ``open_sink`` gives a new sink for each image whose bytes come inside the answer.
+        ``on_sent`` is called once per attempt when the whole body is counted out, just
+        before its last piece goes to the network: from then on it may be billed.
+        ``hash_inputs`` records each input image's SHA-256 as it is sent.
         """
-        try:
-            return self._send(request, saver, on_sent, hash_inputs)
-        except DmxError as error:
-            raise self._auth.scrub(error) from None
-
-    def _send(
-        self,
-        request: ImageRequest,
-        saver: Saver,
-        on_sent: Callable[[], None] | None,
-        hash_inputs: bool,
-    ) -> Answer:
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             try:
-                answer = self._attempt(request, saver, on_sent, hash_inputs)
-            except _Retry as retry:
-                if attempt > self.retries:
-                    raise retry.error from None
-                delay = retry.wait if retry.wait is not None else transfer.backoff(attempt)
-                if delay > transfer.MAX_RETRY_AFTER:
-                    error = retry.error
-                    error.message += (
-                        f" The API asks to wait {delay:.0f} s before trying again, longer than "
-                        f"the {transfer.MAX_RETRY_AFTER:.0f} s dmxedit waits on its own."
-                    )
-                    error.hint = f"Try again in {delay / 60:.0f} min or later."
-                    error.details["retry_after_s"] = round(delay, 3)
+                answer = self._attempt(request, open_sink, on_sent, hash_inputs)
+            except _Failed as failed:
+                decision = self.policy.decide(failed.outcome, attempt)
+                error = failed.build(decision)
+                if not decision.resend:
                     raise error from None
-                self.events.retry(attempt, delay, retry.error.message)
-                if retry.shared:
-                    self.pacer.pause(delay)
-                    self.pacer.wait()
-                else:
-                    self.sleep(delay)
+                reason = error.message
+                if decision.billed_twice_risk:
+                    reason += (
+                        " Resending because of --retry-server-errors: the first attempt "
+                        "may have been billed."
+                    )
+                self.events.retry(attempt, decision.wait, reason)
+                self.pacer.hold(decision)
                 continue
             answer.attempts = attempt
             return answer
 
-    def _body(
-        self, request: ImageRequest, hash_inputs: bool = False
-    ) -> tuple[transfer.MultipartBody | BytesBody, str]:
-        progress = self.events.upload_progress
+    def _body(self, request: ImageRequest, hash_inputs: bool) -> MultipartBody | BytesBody:
         if request.kind == "edit":
-            body = transfer.MultipartBody(
-                request.fields(), request.images, on_progress=progress, hash_images=hash_inputs
-            )
-            return body, body.content_type
+            return MultipartBody(request.fields(), request.images, hash_images=hash_inputs)
         data = json.dumps(request.json_body(), ensure_ascii=False).encode("utf-8")
-        return BytesBody(data, on_progress=progress), "application/json"
+        return BytesBody(data)
 
     def _attempt(
         self,
         request: ImageRequest,
-        saver: Saver,
+        open_sink: Callable[[], S],
         on_sent: Callable[[], None] | None,
-        hash_inputs: bool = False,
-    ) -> Answer:
-        body, content_type = self._body(request, hash_inputs)
+        hash_inputs: bool,
+    ) -> Answer[S]:
+        body = self._body(request, hash_inputs)
         total = len(body)
-        timings: dict[str, float] = {}
         started = time.monotonic()
         sent_at: list[float] = []
 
@@ -345,19 +431,22 @@ class Client:
                 response = session.post(
                     request.url,
                     data=body,
-                    headers={"Content-Type": content_type, "Accept": "application/json"},
+                    headers={
+                        "Content-Type": getattr(body, "content_type", "application/json"),
+                        "Accept": "application/json",
+                    },
                     auth=self._auth,
                     timeout=(self.connect_timeout, self.timeout),
                     stream=True,
                     allow_redirects=False,
                 )
             except requests.exceptions.RequestException as exc:
-                raise self._transport_error(exc, request, body.sent, total) from None
+                self._transport_failure(exc, request, body.sent, total)
             answered = time.monotonic()
-            timings["upload_s"] = round((sent_at[0] if sent_at else answered) - started, 3)
-            timings["wait_s"] = round(answered - (sent_at[0] if sent_at else answered), 3)
+            sent = sent_at[0] if sent_at else answered
+            timings = {"upload_s": round(sent - started, 3), "wait_s": round(answered - sent, 3)}
             with response:
-                answer = self._answer(request, response, saver)
+                answer = self._answer(request, response, open_sink)
             timings["receive_s"] = round(time.monotonic() - answered, 3)
             answer.timings = timings
             answer.input_sha256 = list(body.sha256)
@@ -365,73 +454,83 @@ class Client:
         finally:
             session.close()
 
-    def _transport_error(
+    def _billing(self, decision: Decision) -> str:
+        if not decision.may_be_billed:
+            return ""
+        if self.policy.retry_server_errors:
+            return (
+                " It was sent again because of --retry-server-errors; every attempt may have "
+                "been billed."
+            )
+        return " " + MAY_BE_BILLED
+
+    def _transport_failure(
         self,
         exc: requests.exceptions.RequestException,
         request: ImageRequest,
         sent: int,
         total: int,
-    ) -> Exception:
+    ) -> NoReturn:
         host = urlsplit(request.url).netloc
         if isinstance(exc, requests.exceptions.SSLError):
-            return NetworkError(
-                f"A secure connection to {host} could not be made: {_one_line(str(exc), 200)}",
+            raise NetworkError(
+                f"A secure connection to {host} could not be made.",
                 hint="Check the base URL and any proxy or certificate settings.",
-            )
+            ) from None
         if isinstance(exc, requests.exceptions.ConnectionError) and _could_not_connect(exc):
-            return _Retry(
-                NetworkError(
+            raise _Failed(
+                Outcome(Fault.NO_CONNECTION),
+                lambda d: NetworkError(
                     f"Could not connect to {host}.",
                     hint="Check your network and the base URL (dmxedit config get base-url).",
-                )
+                ),
             )
         if isinstance(exc, requests.exceptions.ReadTimeout):
-            error = NetworkError(
-                f"The API did not answer within {self.timeout:g} s. {MAY_BE_BILLED}",
-                hint="A 4K edit of many images can take minutes: raise --timeout.",
-                details={"may_be_billed": True},
+            raise _Failed(
+                Outcome(Fault.TIMEOUT),
+                lambda d: NetworkError(
+                    f"The API did not answer within {self.timeout:g} s.{self._billing(d)}",
+                    hint="A 4K edit of many images can take minutes: raise --timeout.",
+                    details={"may_be_billed": True},
+                ),
             )
-            return self._maybe_billed(error)
         if isinstance(exc, requests.exceptions.ConnectionError) and sent < total:
-            return NetworkError(
+            raise NetworkError(
                 f"The connection to {host} broke during the upload ({sent} of {total} bytes "
                 "sent). The API cannot have received the whole request, so it was not billed.",
                 hint="Run the command again.",
-            )
+            ) from None
         if isinstance(exc, requests.exceptions.ConnectionError):
-            error = NetworkError(
-                f"The connection to {host} was dropped after the upload, before an answer. "
-                f"{MAY_BE_BILLED}",
-                details={"may_be_billed": True},
+            raise _Failed(
+                Outcome(Fault.DROPPED),
+                lambda d: NetworkError(
+                    f"The connection to {host} was dropped after the upload, before an "
+                    f"answer.{self._billing(d)}",
+                    details={"may_be_billed": True},
+                ),
             )
-            return self._maybe_billed(error)
-        return NetworkError(f"The request to {host} failed: {_one_line(str(exc), 200)}")
+        raise NetworkError(f"The request to {host} failed: {network_words(exc)}.") from None
 
-    def _maybe_billed(self, error: NetworkError) -> Exception:
-        if self.retry_server_errors:
-            error.message = error.message.replace(MAY_BE_BILLED, BILLED_TWICE)
-            return _Retry(error)
-        return error
-
-    def _answer(self, request: ImageRequest, response: requests.Response, saver: Saver) -> Answer:
+    def _answer(
+        self, request: ImageRequest, response: requests.Response, open_sink: Callable[[], S]
+    ) -> Answer[S]:
         status = response.status_code
         rid = request_id(response.headers)
         self.events.answered(status)
         if 200 <= status < 300:
-            return self._success(request, response, saver, rid)
+            return self._success(request, response, open_sink, rid)
         raw = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""
         said = api_message(raw, response.headers.get("Content-Type", ""))
-        text = f"HTTP {status}" + (f": {said}" if said else "")
+        text = self._redact(f"HTTP {status}" + (f": {said}" if said else ""))
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if 300 <= status < 400:
             where = response.headers.get("Location", "?")
-            return_error: DmxError = ConfigError(
+            raise ConfigError(
                 f"The API answered {status} with a redirect to {where}; dmxedit does not "
                 "follow redirects with your key.",
                 hint="Set the base URL to the right address (dmxedit config set base-url URL).",
                 **info,
             )
-            raise return_error
         if status in (401, 403):
             raise AuthError(
                 f"The API refused the key ({text}).",
@@ -439,21 +538,39 @@ class Client:
                 f"URL ({request.base_url}) matches the key's site, and that the key is valid.",
                 **info,
             )
-        wait = transfer.parse_retry_after(response.headers)
-        if status in RETRY_STATUSES:
-            error = NetworkError(f"The API is busy ({text}).", **info)
-            raise _Retry(error, wait=wait, shared=status == 429)
-        if status >= 500:
-            error = NetworkError(f"The API failed ({text}). {MAY_BE_BILLED}", **info)
-            error.details["may_be_billed"] = True
-            raise self._maybe_billed(error)
-        raise ApiError(f"The API refused the request ({text}).", **info)
+        fault = classify_status(status)
+        if fault is Fault.REFUSED:
+            raise ApiError(f"The API refused the request ({text}).", **info)
+        outcome = Outcome(fault, status=status, headers=dict(response.headers))
+
+        def build(decision: Decision) -> DmxError:
+            if fault is Fault.BUSY:
+                message = f"The API is busy ({text})."
+            else:
+                message = f"The API failed ({text}).{self._billing(decision)}"
+            details: dict[str, Any] = {"may_be_billed": True} if decision.may_be_billed else {}
+            hint = None
+            if decision.wait_too_long is not None:
+                wait = decision.wait_too_long
+                message += (
+                    f" It asks to wait {wait:.0f} s before trying again, longer than the "
+                    "120 s dmxedit waits on its own."
+                )
+                hint = f"Try again in {max(1, round(wait / 60))} min or later."
+                details["retry_after_s"] = round(wait, 3)
+            return NetworkError(message, hint=hint, details=details, **info)
+
+        raise _Failed(outcome, build)
 
     def _success(
-        self, request: ImageRequest, response: requests.Response, saver: Saver, rid: str | None
-    ) -> Answer:
+        self,
+        request: ImageRequest,
+        response: requests.Response,
+        open_sink: Callable[[], S],
+        rid: str | None,
+    ) -> Answer[S]:
         status = response.status_code
-        blobs: list[Blob] = []
+        opened: list[S] = []
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         big = request.response_format == "b64_json"
@@ -463,86 +580,83 @@ class Client:
 
         def chunks() -> Iterator[bytes]:
             nonlocal received
+            first = True
             for chunk in response.iter_content(1 << 18):
                 received += len(chunk)
                 if big:
                     self.events.download_progress(received)
+                if first and chunk:
+                    first = False
+                    if chunk.startswith(BOM):  # RFC 8259 lets a parser ignore it
+                        chunk = chunk[len(BOM) :]
                 yield chunk
 
-        def open_sink(path: tuple[str | int, ...]) -> _BlobSink | None:
+        def sink_for(path: tuple[str | int, ...]) -> Any:
             if len(path) == 3 and path[0] == "data" and path[2] == "b64_json":
-                blob = saver.new_blob()
-                blobs.append(blob)
-                return _BlobSink(blob)
+                sink = open_sink()
+                opened.append(sink)
+                return _B64Sink(sink, self.limit)
+            if len(path) == 3 and path[0] == "data" and path[2] == "url":
+                return _UrlSink(open_sink, opened, self.limit)
             return None
 
         info: dict[str, Any] = {"status": status, "request_id": rid}
         try:
-            body = parse(chunks(), open_sink)
-        except JSONStreamError as exc:
-            _discard(blobs)
-            raise ApiError(
-                f"The API answered {status} with a malformed body ({exc}).", **info
-            ) from None
-        except TooLarge as exc:
-            _discard(blobs)
-            raise SaveError(f"The image was generated but {exc}; dmxedit refuses it.") from None
-        except requests.exceptions.RequestException as exc:
-            _discard(blobs)
-            error = NetworkError(
-                f"The answer was cut off while it was being received ({_one_line(str(exc), 120)}). "
-                f"{MAY_BE_BILLED}",
-                details={"may_be_billed": True},
-                **info,
-            )
-            raise self._maybe_billed(error) from None
-        except OSError as exc:  # after RequestException, which is an OSError too
-            _discard(blobs)
-            raise SaveError(
-                "The image was generated but could not be written to disk, not even to the "
-                f"rescue folder ({exc.strerror or exc}).",
-                hint="Free some disk space or choose another folder with -o.",
-            ) from None
-        except BaseException:
-            _discard(blobs)
-            raise
-        if big:
-            self.events.download_done()
-        try:
+            try:
+                body = parse(chunks(), sink_for)
+            except JSONStreamError as exc:
+                raise ApiError(
+                    f"The API answered {status} with a malformed body ({exc}).", **info
+                ) from None
+            except _TooLarge:
+                raise SaveError(
+                    f"The image was generated but it is over the {_mib(self.limit)} dmxedit "
+                    "accepts; it was refused.",
+                ) from None
+            except requests.exceptions.RequestException:
+                raise _Failed(
+                    Outcome(Fault.DROPPED),
+                    lambda d: NetworkError(
+                        f"The answer was cut off while it was being received.{self._billing(d)}",
+                        details={"may_be_billed": True},
+                        **info,
+                    ),
+                ) from None
+            except OSError as exc:  # after RequestException, which is an OSError too
+                raise SaveError(
+                    "The image was generated but could not be written to disk, not even to the "
+                    f"rescue folder ({exc.strerror or exc}).",
+                    hint="Free some disk space or choose another folder with -o.",
+                ) from None
+            if big:
+                self.events.download_done()
             return self._items(body, status, rid)
         except BaseException:
-            _discard(blobs)
+            for sink in opened:
+                sink.discard()
             raise
 
-    def _items(self, body: Any, status: int, rid: str | None) -> Answer:
+    def _items(self, body: Any, status: int, rid: str | None) -> Answer[S]:
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
             raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
         if body.get("error"):
-            said = api_message(json.dumps(body).encode())
+            said = self._redact(api_message(json.dumps(body).encode()) or "no message")
             raise ApiError(f"The API answered {status} with an error: {said}", **info)
         data = body.get("data")
-        items: list[AnswerItem] = []
+        items: list[AnswerItem[S]] = []
         if isinstance(data, list):
             for entry in data:
-                if not isinstance(entry, dict):
-                    continue
-                blob = entry.get("b64_json")
-                url = entry.get("url")
-                revised = entry.get("revised_prompt")
-                item = AnswerItem(
-                    url=url if isinstance(url, str) and url.strip() else None,
-                    blob=blob if isinstance(blob, Blob) else None,
-                    revised_prompt=revised if isinstance(revised, str) else None,
-                )
-                if item.url or item.blob:
-                    items.append(item)
+                if isinstance(entry, dict):
+                    item: AnswerItem[S] = self._item(entry)
+                    if item.url or item.sink is not None:
+                        items.append(item)
         if not items:
             reason = _empty_reason(body)
             what = "no image" if isinstance(data, list) else "no data list"
             raise ApiError(
                 f"The API answered {status} but sent {what}"
-                + (f" ({reason})." if reason else " and gave no reason."),
+                + (f" ({self._redact(reason)})." if reason else " and gave no reason."),
                 hint="The prompt or the images may have been refused; try rewording it.",
                 **info,
             )
@@ -554,80 +668,99 @@ class Client:
             usage=body.get("usage"),
         )
 
+    def _item(self, entry: Mapping[str, Any]) -> AnswerItem[S]:
+        url, blob, revised = entry.get("url"), entry.get("b64_json"), entry.get("revised_prompt")
+        item: AnswerItem[S] = AnswerItem()
+        item.revised_prompt = revised if isinstance(revised, str) else None
+        if isinstance(url, _DataUrl):
+            item.sink = url.sink
+        elif isinstance(url, str) and url.strip():
+            item.url = url.strip()
+        if blob is not None and not isinstance(blob, (str, int, float, bool, list, dict)):
+            if item.sink is None:
+                item.sink = blob  # the decoded b64_json
+            else:
+                blob.discard()  # the same image twice: saved once
+        return item
+
     # -- result downloads ------------------------------------------------------------
 
-    def download(self, url: str, saver: Saver) -> Blob:
-        """GET a result URL into a temporary file; retried on its own, never re-generates."""
+    def download(self, url: str, open_sink: Callable[[], S]) -> S:
+        """GET a result URL into a new sink; retried on its own, never re-generates."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
         if self._downloads is None:
             self._downloads = _session()  # no key on this session, ever
-        last: str = ""
-        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-            blob = saver.new_blob()
+        attempt = 0
+        while True:
+            attempt += 1
+            sink = open_sink()
             try:
-                failure = self._download_once(url, blob)
+                failure = self._download_once(url, sink)
             except BaseException:
-                blob.discard()
+                sink.discard()
                 raise
             if failure is None:
-                return blob
-            blob.discard()
-            last = failure
-            if attempt < DOWNLOAD_ATTEMPTS:
-                delay = transfer.backoff(attempt)
-                self.events.retry(attempt, delay, f"download failed: {failure}")
-                self.sleep(delay)
+                return sink
+            sink.discard()
+            status, words = failure
+            decision = download_decision(status, attempt)
+            if not decision.resend:
+                break
+            self.events.retry(attempt, decision.wait, f"the download failed: {words}")
+            self.pacer.sleep(decision.wait)
+        if status is not None and status < 500 and status not in (408, 425, 429):
+            raise SaveError(
+                f"The image was generated but its download was refused (HTTP {status}).",
+                urls=[url],
+                hint="Open the URL yourself; it may have expired.",
+            )
         raise SaveError(
-            f"The image was generated but its download failed {DOWNLOAD_ATTEMPTS} times ({last}).",
+            f"The image was generated but its download failed {attempt} "
+            f"time{'s' if attempt != 1 else ''}: {words}.",
             urls=[url],
             hint="Download it from the URL yourself before it expires.",
         )
 
-    def _download_once(self, url: str, blob: Blob) -> str | None:
-        """One GET into ``blob``; returns why it failed when another try may help."""
+    def _download_once(self, url: str, sink: Sink) -> tuple[int | None, str] | None:
+        """One GET into ``sink``; (status, what went wrong) when it failed."""
         assert self._downloads is not None
+        capped = _Capped(sink, self.limit)
         try:
             with self._downloads.get(
                 url, stream=True, timeout=(self.connect_timeout, DOWNLOAD_READ_TIMEOUT)
             ) as response:
                 status = response.status_code
                 if status >= 400:
-                    if status in (408, 425, 429) or status >= 500:
-                        return f"HTTP {status}"
-                    raise SaveError(
-                        f"The image was generated but its download was refused (HTTP {status}).",
-                        urls=[url],
-                        hint="Open the URL yourself; it may have expired.",
-                    )
+                    return status, f"HTTP {status}"
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
-                if total is not None and total > blob.limit:
-                    raise TooLarge(f"the result is {total // (1024 * 1024)} MiB")
+                if total is not None and total > self.limit:
+                    raise _TooLarge
                 self.events.download_start(total, url)
                 received = 0
                 for chunk in response.iter_content(1 << 18):
-                    blob.write(chunk)
+                    capped.write(chunk)
                     received += len(chunk)
                     self.events.download_progress(received)
                 self.events.download_done()
-        except TooLarge as exc:
+        except _TooLarge:
             raise SaveError(
-                f"The image was generated but {exc}, over the 200 MiB dmxedit accepts.",
+                f"The image was generated but it is over the {_mib(self.limit)} dmxedit "
+                "accepts; it was not downloaded.",
                 urls=[url],
+                hint="Download it from the URL yourself if you want it.",
             ) from None
         except (
             requests.exceptions.InvalidSchema,
             requests.exceptions.InvalidURL,
             requests.exceptions.TooManyRedirects,
             requests.exceptions.MissingSchema,
-        ) as exc:
-            raise SaveError(
-                f"The result URL cannot be fetched: {_one_line(str(exc), 200)}", urls=[url]
-            ) from None
+        ):
+            raise SaveError("The result URL cannot be fetched.", urls=[url]) from None
         except requests.exceptions.RequestException as exc:
-            return _one_line(str(exc), 160)
+            return None, network_words(exc)
         except OSError as exc:  # the disk, not the network: another GET would not help
             raise SaveError(
                 f"The image was generated but could not be written ({exc.strerror or exc}).",
@@ -638,21 +771,4 @@ class Client:
         return None
 
 
-class _BlobSink:
-    """Decode a streamed b64_json value straight into a temporary file."""
-
-    def __init__(self, blob: Blob) -> None:
-        self.blob = blob
-        self.decoder = Base64Decoder(blob.write)
-
-    def write(self, data: bytes) -> None:
-        self.decoder.feed(data)
-
-    def finish(self) -> Blob:
-        self.decoder.close()
-        return self.blob
-
-
-def _discard(blobs: list[Blob]) -> None:
-    for blob in blobs:
-        blob.discard()
+__all__ = ["Answer", "AnswerItem", "Client", "Sink", "DOWNLOAD_ATTEMPTS", "request_id"]

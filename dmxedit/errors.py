@@ -30,6 +30,8 @@ class DmxError(Exception):
 
     exit_code: ExitCode = ExitCode.INTERNAL
     title: str = "Error"
+    #: The command already printed this error inside its own --json object.
+    json_printed: bool = False
 
     def __init__(
         self,
@@ -46,10 +48,6 @@ class DmxError(Exception):
         self.status = status
         self.request_id = request_id
         self.details: dict[str, Any] = dict(details or {})
-
-    def __str__(self) -> str:
-        # The message as it is now: the client may extend or scrub it after creation.
-        return self.message
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the ``{"error": {...}}`` object of ``--json``."""
@@ -130,10 +128,3 @@ class BatchError(DmxError):
 
     exit_code = ExitCode.BATCH_FAILED
     title = "Some jobs failed"
-
-
-class Interrupted(DmxError):
-    """The user pressed Ctrl-C."""
-
-    exit_code = ExitCode.INTERRUPTED
-    title = "Interrupted"

@@ -8,6 +8,8 @@ what will be sent; ``client.py`` sends it and ``describe``/``curl`` show it for
 from __future__ import annotations
 
 import json
+import math
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,17 +113,18 @@ def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 def json_param(value: str) -> Any:
-    """A --param value in a JSON body: a number or boolean when it parses as one."""
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            number = cast(value.strip())
-        except ValueError:
-            continue
-        if json.dumps(number) not in ("NaN", "Infinity", "-Infinity"):
+    """A --param value in a JSON body: a number only in JSON's own number syntax
+    (``007`` and ``1_000`` stay texts), ``true``/``false`` as booleans."""
+    text = value.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if _JSON_NUMBER.fullmatch(text):
+        number = json.loads(text)
+        if isinstance(number, int) or math.isfinite(number):
             return number
     return value
 
@@ -228,18 +231,15 @@ class ImageRequest:
 
 def build_request(
     kind: Kind,
+    settings: Settings,
     *,
-    base_url: str,
     prompt: str | None,
-    model: str | None,
-    ratio: str | None,
-    size: str | None,
-    response_format: str | None,
     params: Sequence[str] = (),
     images: Sequence[InputImage] = (),
 ) -> ImageRequest:
-    """Check every option and return the request; raises :class:`InputError`."""
-    model = (model or DEFAULT_MODEL).strip()
+    """Check the prompt, the options in effect and the images; raises :class:`InputError`."""
+    model = settings.model.strip() or DEFAULT_MODEL
+    ratio = settings.ratio
     if kind == "generate" and ratio is not None and ratio.strip().lower() == "auto":
         raise InputError(
             "--ratio auto needs an input image; generate has none.",
@@ -247,34 +247,12 @@ def build_request(
         )
     return ImageRequest(
         kind=kind,
-        base_url=base_url,
+        base_url=settings.base_url,
         prompt=check_prompt(prompt),
         model=model,
         ratio=check_ratio(ratio, model, images),
-        size=check_size(size),
-        response_format=check_format(response_format),
+        size=check_size(settings.size),
+        response_format=check_format(settings.response_format),
         params=tuple(check_params(params)),
         images=tuple(images),
-    )
-
-
-def request_from_settings(
-    kind: Kind,
-    settings: Settings,
-    *,
-    prompt: str | None,
-    params: Sequence[str] = (),
-    images: Sequence[InputImage] = (),
-) -> ImageRequest:
-    """:func:`build_request` with the model, ratio, size, format and base URL in effect."""
-    return build_request(
-        kind,
-        base_url=settings.get("base-url"),
-        prompt=prompt,
-        model=settings.get("model"),
-        ratio=settings.get("ratio"),
-        size=settings.get("size"),
-        response_format=settings.get("format"),
-        params=params,
-        images=images,
     )

@@ -15,42 +15,49 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .catalog import MAX_RESULT_BYTES
 from .errors import InputError, SaveError
 from .images import EXTENSIONS, sniff
 
 _TEMP_PREFIX = ".dmxedit-"
-_live: set[str] = set()
-_live_lock = threading.Lock()
 
 
-def _track(path: str) -> None:
-    with _live_lock:
-        _live.add(path)
+class Temporaries:
+    """The temporary files of one run, so an interrupt can remove them (from any thread).
 
+    The CLI's run context owns one; a library caller gets a fresh one per call.
+    """
 
-def _untrack(path: str) -> None:
-    with _live_lock:
-        _live.discard(path)
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self._lock = threading.Lock()
 
+    def track(self, path: str) -> None:
+        with self._lock:
+            self._paths.add(path)
 
-def remove_temporaries() -> None:
-    """Delete every temporary file still open (used on Ctrl-C, from any thread)."""
-    with _live_lock:
-        paths = list(_live)
-        _live.clear()
-    for path in paths:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+    def untrack(self, path: str) -> None:
+        with self._lock:
+            self._paths.discard(path)
+
+    def remove_all(self) -> None:
+        """Delete every temporary file still registered."""
+        with self._lock:
+            paths = list(self._paths)
+            self._paths.clear()
+        for path in paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._paths)
 
 
 def rescue_folder() -> Path:
@@ -63,26 +70,22 @@ def rescue_folder() -> Path:
     return user_cache_path("dmxedit") / "rescued"
 
 
-class TooLarge(Exception):
-    """A result is over the 200 MiB cap."""
-
-
 class Blob:
-    """A result's bytes in a temporary file, with its first bytes kept for sniffing.
+    """A result's bytes in a temporary file, with its first bytes kept for sniffing: the
+    sink the client streams an image into.
 
     Writes are unbuffered, so after a failed write the file holds exactly the bytes
     counted in ``size`` and can be carried over to the rescue folder.
     """
 
-    def __init__(self, folder: Path, limit: int = MAX_RESULT_BYTES) -> None:
+    def __init__(self, folder: Path, temporaries: Temporaries) -> None:
         self.folder = folder
-        self.limit = limit
+        self.temporaries = temporaries
         self.size = 0
         self.head = b""
         self.rescued = False
-        self.write_error: OSError | None = None
         self._fd, self.path = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=folder)
-        _track(self.path)
+        temporaries.track(self.path)
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -91,8 +94,6 @@ class Blob:
             view = view[written:]
 
     def write(self, data: bytes) -> None:
-        if self.size + len(data) > self.limit:
-            raise TooLarge(f"the result is over {self.limit // (1024 * 1024)} MiB")
         if len(self.head) < 64:
             self.head = (self.head + data[:64])[:64]
         try:
@@ -109,7 +110,7 @@ class Blob:
         folder = rescue_folder()
         folder.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=folder)
-        _track(name)
+        self.temporaries.track(name)
         with open(self.path, "rb") as src:
             remaining = self.size
             while remaining > 0:
@@ -119,11 +120,10 @@ class Blob:
                 remaining -= len(piece)
                 os.write(fd, piece)
         self._close_fd()
-        self.discard_path(self.path)
+        self._unlink(self.path)
         self._fd, self.path = fd, name
         self.folder = folder
         self.rescued = True
-        self.write_error = exc
 
     def _close_fd(self) -> None:
         if self._fd >= 0:
@@ -144,9 +144,8 @@ class Blob:
             os.fsync(self._fd)
         self._close_fd()
 
-    @staticmethod
-    def discard_path(path: str) -> None:
-        _untrack(path)
+    def _unlink(self, path: str) -> None:
+        self.temporaries.untrack(path)
         try:
             os.unlink(path)
         except OSError:
@@ -154,35 +153,51 @@ class Blob:
 
     def discard(self) -> None:
         self._close_fd()
-        self.discard_path(self.path)
+        self._unlink(self.path)
+
+    def claimed(self) -> None:
+        """The file now lives under its final name: no longer temporary."""
+        self.temporaries.untrack(self.path)
 
     @property
     def content_type(self) -> str | None:
         return sniff(self.head)
 
 
-def _link_new(temp: str, folder: Path, stem: str, ext: str) -> Path:
-    """Give ``temp`` a name in ``folder`` that nobody has; never replaces a file."""
-    for n in range(1, 10000):
-        name = f"{stem}.{ext}" if n == 1 else f"{stem}-{n}.{ext}"
-        target = folder / name
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK)
+
+
+def _claim(temp: str, target: Path) -> bool:
+    """Give the file ``temp`` the name ``target`` unless that name exists; never replaces.
+
+    A hard link fails when the name exists, however late it appeared. Where the file
+    system has no hard links, the name is claimed with an exclusive create and the
+    file moved over that claim. False when the name is taken.
+    """
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
         try:
-            os.link(temp, target)
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
         except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                raise
-            # No hard links here: claim the name exclusively, then move over our own claim.
-            try:
-                os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            except FileExistsError:
-                continue
-            os.replace(temp, target)
-            _untrack(temp)
+            return False
+        os.replace(temp, target)
+        return True
+    os.unlink(temp)
+    return True
+
+
+def _link_new(blob: Blob, folder: Path, stem: str, ext: str) -> Path:
+    """Give the blob's file a name in ``folder`` that nobody has; never replaces a file."""
+    for n in range(1, 10000):
+        target = folder / (f"{stem}.{ext}" if n == 1 else f"{stem}-{n}.{ext}")
+        if _claim(blob.path, target):
+            blob.claimed()
             return target
-        Blob.discard_path(temp)
-        return target
     raise OSError(errno.EEXIST, f"no free name for {stem} in {folder}")
 
 
@@ -196,12 +211,14 @@ class SavedImage:
 
 @dataclass
 class Saver:
-    """Where results of one run go: a folder, or a stream (``-o -``)."""
+    """Where the results of one request go (a folder, or a stream for ``-o -``) and how
+    they are named; hands the client its sinks (:meth:`new_blob`)."""
 
     folder: Path | None
     prefix: str = "edited"
     stream: BinaryIO | None = None
     stamp: str = field(default_factory=lambda: datetime.now().strftime("%Y%m%d_%H%M%S"))
+    temporaries: Temporaries = field(default_factory=Temporaries)
     _count: int = 0
 
     def prepare(self) -> None:
@@ -229,12 +246,12 @@ class Saver:
         """A temporary file for incoming bytes, in the output folder when possible."""
         if self.folder is not None:
             try:
-                return Blob(self.folder)
+                return Blob(self.folder, self.temporaries)
             except OSError:
                 pass  # fall through to the rescue folder; the result must not be lost
         folder = rescue_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        blob = Blob(folder)
+        blob = Blob(folder, self.temporaries)
         blob.rescued = self.folder is not None
         return blob
 
@@ -255,9 +272,8 @@ class Saver:
         ext = EXTENSIONS[content_type]
         if self.stream is not None and not blob.rescued:
             return self._to_stream(blob, content_type, stem, ext, url)
-        target_folder = blob.folder
         try:
-            path = _link_new(blob.path, target_folder, stem, ext)
+            path = _link_new(blob, blob.folder, stem, ext)
         except OSError as exc:
             return self._rescue(blob, stem, ext, url, exc)
         if blob.rescued:
@@ -289,13 +305,13 @@ class Saver:
             folder = rescue_folder()
             folder.mkdir(parents=True, exist_ok=True)
             if Path(blob.path).parent != folder:
-                fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=folder)
-                _track(name)
-                with os.fdopen(fd, "wb") as dst, open(blob.path, "rb") as src:
-                    shutil.copyfileobj(src, dst)
+                moved = Blob(folder, self.temporaries)
+                with open(blob.path, "rb") as src:
+                    shutil.copyfileobj(src, _FdWriter(moved))
+                moved.close()
                 blob.discard()
-                blob.path = name
-            path = _link_new(blob.path, folder, stem, ext)
+                blob = moved
+            path = _link_new(blob, folder, stem, ext)
         except OSError:
             blob.discard()
             raise SaveError(
@@ -311,32 +327,32 @@ class Saver:
         )
 
 
-def write_metadata(image: Path, data: dict[str, Any]) -> Path | None:
-    """Write ``<image>.json`` beside a saved image; never replaces an existing file."""
+class _FdWriter:
+    """A file-like ``write`` onto a blob, for shutil.copyfileobj."""
+
+    def __init__(self, blob: Blob) -> None:
+        self.blob = blob
+
+    def write(self, data: bytes) -> int:
+        self.blob.write(data)
+        return len(data)
+
+
+def write_metadata(image: Path, data: dict[str, Any], temporaries: Temporaries) -> Path | None:
+    """Write ``<image>.json`` beside a saved image; never replaces an existing file
+    (None then). Works where the file system has no hard links."""
     target = image.with_name(image.name + ".json")
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=image.parent)
-    _track(temp)
+    temporaries.track(temp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(body)
-        os.link(temp, target)
-    except FileExistsError:
-        return None
+        claimed = _claim(temp, target)
     finally:
-        Blob.discard_path(temp)
-    return target
-
-
-@contextmanager
-def cleanup_on_error(blobs: list[Blob]) -> Iterator[None]:
-    """Discard every blob not yet finished if the block fails or is interrupted."""
-    try:
-        yield
-    except BaseException:
-        for blob in blobs:
-            blob.discard()
-        raise
-
-
-ProgressFn = Callable[[int], None]
+        temporaries.untrack(temp)
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+    return target if claimed else None

@@ -7,11 +7,11 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import DEFAULT_BASE_URL, DEFAULT_MODEL, FORMATS, SIZES, normalize_size
+from .catalog import DEFAULT_BASE_URL, DEFAULT_MODEL, FORMATS, SIZES, normalize_size, parse_ratio
 from .errors import ConfigError, InputError
 
 ENV_KEY = "DMXAPI_API_KEY"
@@ -73,14 +73,27 @@ def _count(key: str, raw: Any) -> int:
 
 
 def _ratio(key: str, raw: Any) -> str:
-    # Checked against the model's table where the model is known (see request.py).
-    return _text(key, raw)
+    # W:H of positive whole numbers, or auto; checked against the model's ratio table
+    # once the model is known (request.check_ratio).
+    text = _text(key, raw)
+    if text.lower() == "auto":
+        return "auto"
+    shape = parse_ratio(text)
+    if shape is None:
+        raise InputError(
+            f"{key} {raw!r} is not a ratio W:H (e.g. 5:4) or auto.",
+            hint="See `dmxedit ratios` for the ones nano-banana-2 makes.",
+        )
+    return f"{shape[0]}:{shape[1]}"
 
 
 @dataclass(frozen=True)
 class Key:
+    """One setting: its name in the config file and on the command line, the
+    :class:`Settings` attribute that holds it, how it is checked."""
+
     name: str
-    default: Any
+    attr: str
     check: Callable[[str, Any], Any]
     help: str
     env: str | None = None
@@ -90,16 +103,16 @@ class Key:
 KEYS: dict[str, Key] = {
     k.name: k
     for k in (
-        Key("api-key", None, _text, "your DMXAPI key (sk-...)", ENV_KEY, secret=True),
-        Key("base-url", DEFAULT_BASE_URL, _base_url, "API base URL, including /v1", ENV_BASE_URL),
-        Key("model", DEFAULT_MODEL, _text, "model name"),
+        Key("api-key", "api_key", _text, "your DMXAPI key (sk-...)", ENV_KEY, secret=True),
+        Key("base-url", "base_url", _base_url, "API base URL, including /v1", ENV_BASE_URL),
+        Key("model", "model", _text, "model name"),
         Key("output", "output", _text, "output folder"),
-        Key("ratio", None, _ratio, "default aspect ratio (e.g. 5:4, auto)"),
-        Key("size", None, _size, "default size: 1K, 2K or 4K"),
-        Key("format", "url", _format, "response format: url or b64_json"),
-        Key("timeout", 600.0, _positive_float, "seconds to wait for the answer"),
-        Key("connect-timeout", 10.0, _positive_float, "seconds to wait for a connection"),
-        Key("retries", 2, _count, "retries of calls that are safe to retry"),
+        Key("ratio", "ratio", _ratio, "default aspect ratio (e.g. 5:4, auto)"),
+        Key("size", "size", _size, "default size: 1K, 2K or 4K"),
+        Key("format", "response_format", _format, "response format: url or b64_json"),
+        Key("timeout", "timeout", _positive_float, "seconds to wait for the answer"),
+        Key("connect-timeout", "connect_timeout", _positive_float, "seconds to connect"),
+        Key("retries", "retries", _count, "retries of calls that are safe to retry"),
     )
 }
 
@@ -114,15 +127,19 @@ def mask(secret: str | None) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
+def default_config_path() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("dmxedit") / "config.toml"
+
+
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The config file: ``$DMXEDIT_CONFIG`` or platformdirs' user config folder."""
     env = os.environ if env is None else env
     override = env.get(ENV_CONFIG)
     if override:
         return Path(override).expanduser()
-    from platformdirs import user_config_path
-
-    return user_config_path("dmxedit") / "config.toml"
+    return default_config_path()
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -175,33 +192,34 @@ def insecure_permissions(path: Path, data: Mapping[str, Any]) -> bool:
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    # A JSON string with ensure_ascii is a valid TOML basic string.
-    import json
-
-    return json.dumps(str(value))
-
-
 def write_config(path: Path, data: Mapping[str, Any]) -> None:
-    """Replace the config file atomically: 0600 from creation, in a 0700 folder."""
+    """Replace the config file atomically: 0600 from creation, in a 0700 folder.
+
+    The TOML is written by tomli-w (any character, outside the BMP too, stays parsable).
+    dmxedit's own config folder gets mode 0700 even when it already existed; a folder
+    named through DMXEDIT_CONFIG is the user's and keeps its mode.
+    """
     import tempfile
+
+    import tomli_w
 
     folder = path.parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name == "posix" and folder == default_config_path().parent:
+            if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+                os.chmod(folder, 0o700)
         fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.") from None
     try:
-        os.fchmod(fd, 0o600)
-        lines = ["# dmxedit settings; edit with `dmxedit config set KEY VALUE`"]
-        lines += [f"{key} = {_toml_value(data[key])}" for key in KEYS if key in data]
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        ordered = {key: data[key] for key in KEYS if key in data}
+        body = "# dmxedit settings; edit with `dmxedit config set KEY VALUE`\n"
+        body += tomli_w.dumps(ordered)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+            fh.write(body)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -213,65 +231,87 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
         raise
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """Resolved settings: each value with the source it came from."""
+    """Resolved settings, typed: each value, and (in ``sources``) where it came from."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    model: str = DEFAULT_MODEL
+    output: str = "output"
+    ratio: str | None = None
+    size: str | None = None
+    response_format: str = "url"
+    timeout: float = 600.0
+    connect_timeout: float = 10.0
+    retries: int = 2
+    sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
+    def value(self, name: str) -> Any:
+        """A setting by its config name (``base-url``), for `config get` and `list`."""
+        return getattr(self, known_key(name).attr)
 
-    @property
-    def api_key(self) -> str | None:
-        value = self.values.get("api-key")
-        return str(value) if value else None
+    def overridden(self, values: Mapping[str, Any], source: str) -> Settings:
+        """A copy with some settings (by config name; None = keep) given by ``source``,
+        checked as any value is (a batch job's ``model``, ``ratio``...)."""
+        changes: dict[str, Any] = {}
+        sources = dict(self.sources)
+        for name, raw in values.items():
+            if raw is None:
+                continue
+            key = known_key(name)
+            changes[key.attr] = key.check(name, raw)
+            sources[name] = source
+        return replace(self, **changes, sources=sources) if changes else self
 
     def require_key(self) -> str:
-        key = self.api_key
-        if not key:
+        if not self.api_key:
             raise ConfigError(
                 "No API key is set.",
                 hint=f"Run `dmxedit config set api-key` (it asks without echo), or set "
                 f"{ENV_KEY}. Keys are made on your DMXAPI site's token page.",
             )
-        return key
+        return self.api_key
 
 
 def resolve(
-    flags: Mapping[str, Any] | None = None,
+    options: Any = None,
     *,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> Settings:
-    """Every setting from flag > environment > config file > default, with its source."""
+    """Every setting from option > environment > config file > default, with its source.
+
+    ``options`` is any object whose attributes are named like the :class:`Settings`
+    attributes (an :class:`dmxedit.options.ImageOptions`); a None attribute is "not given".
+    """
     env = os.environ if env is None else env
     path = config_path(env) if path is None else path
     data = read_config(path)
-    settings = Settings(path=path)
-    if insecure_permissions(path, data):
-        settings.warnings.append(
-            f"The config file {path} holds your API key and is readable by others; "
-            f"run: chmod 600 {path}"
-        )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for name, key in KEYS.items():
-        flag = (flags or {}).get(name)
+        flag = getattr(options, key.attr, None) if options is not None else None
         if flag is not None:
-            settings.values[name] = key.check(f"--{name}", flag)
-            settings.sources[name] = FLAG
+            values[key.attr] = key.check(f"--{name}", flag)
+            sources[name] = FLAG
         elif key.env and env.get(key.env):
-            settings.values[name] = key.check(key.env, env[key.env])
-            settings.sources[name] = ENV
+            values[key.attr] = key.check(key.env, env[key.env])
+            sources[name] = ENV
         elif name in data:
-            settings.values[name] = key.check(f"{name} in {path}", data[name])
-            settings.sources[name] = FILE
+            values[key.attr] = key.check(f"{name} in {path}", data[name])
+            sources[name] = FILE
         else:
-            settings.values[name] = key.default
-            settings.sources[name] = DEFAULT
-    return settings
+            sources[name] = DEFAULT
+    warnings: tuple[str, ...] = ()
+    if insecure_permissions(path, data):
+        warnings = (
+            f"The config file {path} holds your API key and is readable by others; "
+            f"run: chmod 600 {path}",
+        )
+    return Settings(**values, sources=sources, path=path, warnings=warnings)
 
 
 def set_value(path: Path, name: str, raw: str) -> Any:

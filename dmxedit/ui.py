@@ -5,36 +5,16 @@ Only the CLI imports this module; the core reports through :class:`dmxedit.event
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
 from .events import Events
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from .cli.context import RunContext
     from .errors import DmxError
-
-_console: Console | None = None
-
-
-def console() -> Console:
-    """The stderr console (rich honours NO_COLOR and non-terminals by itself)."""
-    global _console
-    if _console is None:
-        from rich.console import Console
-
-        _console = Console(stderr=True, highlight=False, soft_wrap=False)
-    return _console
-
-
-def stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def _mib(n: int | None) -> str:
@@ -45,7 +25,7 @@ def _mib(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MiB"
 
 
-def error_panel(error: DmxError) -> None:
+def error_panel(ctx: RunContext, error: DmxError) -> None:
     from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
@@ -65,7 +45,7 @@ def error_panel(error: DmxError) -> None:
     if error.hint:
         body.append("\n\n")
         body.append(error.hint, style="bold")
-    console().print(
+    ctx.console().print(
         Panel(
             body,
             title=f"{escape(error.title)} (exit {int(error.exit_code)})",
@@ -76,11 +56,11 @@ def error_panel(error: DmxError) -> None:
     )
 
 
-def internal_panel(exc: BaseException) -> None:
+def internal_panel(ctx: RunContext, exc: BaseException) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    console().print(
+    ctx.console().print(
         Panel(
             Text(
                 f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
@@ -94,34 +74,35 @@ def internal_panel(exc: BaseException) -> None:
     )
 
 
-def warn(message: str) -> None:
-    if not stderr_is_terminal():  # plain text needs no rich (and its import time)
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+def warn(ctx: RunContext, message: str) -> None:
+    if not ctx.stderr_isatty:  # plain text needs no rich (and its import time)
+        print(f"warning: {message}", file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 
-    console().print(Text("warning: ", style="yellow bold") + Text(message))
+    ctx.console().print(Text("warning: ", style="yellow bold") + Text(message))
 
 
-def note(message: str) -> None:
-    if not stderr_is_terminal():
-        print(message, file=sys.stderr, flush=True)
+def note(ctx: RunContext, message: str) -> None:
+    if not ctx.stderr_isatty:
+        print(message, file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 
-    console().print(Text(message))
+    ctx.console().print(Text(message))
 
 
 class PlainEvents(Events):
     """One plain line per stage: for logs, CI and anything that is not a terminal."""
 
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.verbose = ctx.verbose
         self._lock = threading.Lock()
 
     def _say(self, message: str) -> None:
         with self._lock:
-            print(f"dmxedit: {message}", file=sys.stderr, flush=True)
+            print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
 
     def upload_start(self, total: int, parts: int) -> None:
         what = f"{parts} image{'s' if parts != 1 else ''}, " if parts else ""
@@ -153,16 +134,20 @@ class PlainEvents(Events):
 class QuietEvents(Events):
     """--quiet: nothing but warnings that protect the user's money."""
 
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
     def warn(self, message: str) -> None:
-        warn(message)
+        warn(self.ctx, message)
 
 
 class TerminalEvents(Events):
     """Progress on a terminal: an upload bar, a spinner while the model works, a
     download bar."""
 
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.verbose = ctx.verbose
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -191,7 +176,7 @@ class TerminalEvents(Events):
             columns += [TimeElapsedColumn()]
         self._progress = Progress(
             *columns,
-            console=console(),
+            console=self.ctx.console(),
             transient=True,
             redirect_stdout=False,  # standard output carries data only
             redirect_stderr=False,
@@ -222,7 +207,7 @@ class TerminalEvents(Events):
     def answered(self, status: int) -> None:
         self._stop()
         if self.verbose:
-            note(f"Answer: HTTP {status}")
+            note(self.ctx, f"Answer: HTTP {status}")
 
     def download_start(self, total: int | None, what: str) -> None:
         self._start("bytes", "Receiving the image", total)
@@ -237,29 +222,30 @@ class TerminalEvents(Events):
         from rich.text import Text
 
         self._stop()
-        console().print(Text("Saved ", style="green") + Text(path))
+        self.ctx.console().print(Text("Saved ", style="green") + Text(path))
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self._stop()
-        warn(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+        warn(self.ctx, f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
 
     def warn(self, message: str) -> None:
         self._stop()
-        warn(message)
+        warn(self.ctx, message)
 
     def info(self, message: str) -> None:
         from rich.text import Text
 
         if self.verbose:
-            console().print(Text(message, style="dim"))
+            self.ctx.console().print(Text(message, style="dim"))
 
     def close(self) -> None:
         self._stop()
 
 
-def make_events(*, quiet: bool, verbose: bool) -> Events:
-    if quiet:
-        return QuietEvents()
-    if stderr_is_terminal():
-        return TerminalEvents(verbose=verbose)
-    return PlainEvents(verbose=verbose)
+def make_events(ctx: RunContext) -> Events:
+    """Progress callbacks for this run: quiet, a live display, or plain lines."""
+    if ctx.quiet:
+        return QuietEvents(ctx)
+    if ctx.stderr_isatty:
+        return TerminalEvents(ctx)
+    return PlainEvents(ctx)

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from dmxedit.catalog import SETTING_NAMES
+from dmxedit.settings import KEYS as SETTING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "completions"
@@ -25,7 +25,7 @@ CHOICES = {
     "--format": ["url", "b64_json"],
     "--ratio": ["auto", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"],
 }
-KEYS = list(SETTING_NAMES)
+KEYS = list(SETTING_KEYS)
 FILE_OPTIONS = {"--prompt-file", "--output", "--results", "--for"}
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,9 +100,107 @@ class Run:
         return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
+def run_in_process(
+    args: Sequence[str],
+    *,
+    input: bytes | None = b"",
+    env: dict[str, str | None] | None = None,
+    **facts: Any,
+) -> Run:
+    """dmxedit's CLI run in this process with an in-memory run context: the same code
+    path as the installed command, from argv to the exit code, in milliseconds."""
+    from dmxedit.cli.app import run
+    from dmxedit.cli.context import RunContext
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
+        ctx = RunContext.in_memory(stdin=input, **facts)
+        code = run(list(args), ctx)
+    out = ctx.output()
+    return Run(
+        code=code,
+        stdout=out.decode("utf-8", "replace"),
+        stderr=ctx.errors(),
+        stdout_bytes=out,
+    )
+
+
+def run_process(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    input: bytes | None = b"",
+    env: dict[str, str | None] | None = None,
+    timeout: float = 60,
+) -> Run:
+    """The installed dmxedit as a real process (for signals, terminals, packaging)."""
+    environ = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    proc = subprocess.run(
+        [*dmxedit_command(), *args],
+        input=input if input is not None else b"",
+        capture_output=True,
+        env=environ,
+        cwd=cwd,
+        timeout=timeout,
+        preexec_fn=default_signals,
+    )
+    return Run(
+        code=proc.returncode,
+        stdout=proc.stdout.decode("utf-8", "replace"),
+        stderr=proc.stderr.decode("utf-8", "replace"),
+        stdout_bytes=proc.stdout,
+    )
+
+
+def default_signals() -> None:
+    """In a child: SIGINT and SIGTERM as a fresh process has them, whatever pytest had
+    (a pytest started in the background ignores SIGINT, and its children would too)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _server_env(
+    server: FakeDMX, key: str | None, env: dict[str, str] | None
+) -> dict[str, str | None]:
+    environ: dict[str, str | None] = {"DMXAPI_BASE_URL": server.base_url, "DMXAPI_API_KEY": key}
+    environ.update(env or {})
+    return environ
+
+
 @pytest.fixture
 def cli(server: FakeDMX, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Run the installed dmxedit against the fake server, with a key in the environment."""
+    """Run dmxedit in-process against the fake server, with a key in the environment."""
+
+    def run(
+        *args: str,
+        key: str | None = KEY,
+        input: bytes | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,  # a subprocess's limit; nothing to limit in-process
+        **facts: Any,
+    ) -> Run:
+        return run_in_process(
+            args,
+            input=input if input is not None else b"",
+            env=_server_env(server, key, env),
+            **facts,
+        )
+
+    return run
+
+
+@pytest.fixture
+def cli_process(server: FakeDMX, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the installed dmxedit as a subprocess against the fake server."""
 
     def run(
         *args: str,
@@ -109,24 +209,8 @@ def cli(server: FakeDMX, tmp_path: Path):  # type: ignore[no-untyped-def]
         env: dict[str, str] | None = None,
         timeout: float = 60,
     ) -> Run:
-        environ = dict(os.environ)
-        environ["DMXAPI_BASE_URL"] = server.base_url
-        if key is not None:
-            environ["DMXAPI_API_KEY"] = key
-        environ.update(env or {})
-        proc = subprocess.run(
-            [*dmxedit_command(), *args],
-            input=input if input is not None else b"",
-            capture_output=True,
-            env=environ,
-            cwd=tmp_path,
-            timeout=timeout,
-        )
-        return Run(
-            code=proc.returncode,
-            stdout=proc.stdout.decode("utf-8", "replace"),
-            stderr=proc.stderr.decode("utf-8", "replace"),
-            stdout_bytes=proc.stdout,
+        return run_process(
+            args, cwd=tmp_path, input=input, env=_server_env(server, key, env), timeout=timeout
         )
 
     return run
@@ -157,6 +241,7 @@ def start(server: FakeDMX, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         env=env,
         cwd=cwd,
+        preexec_fn=default_signals,
     )
 
 
@@ -182,6 +267,9 @@ __all__ = [
     "make_png",
     "Run",
     "dmxedit_command",
+    "default_signals",
+    "run_in_process",
+    "run_process",
     "expect",
     "partial_files",
     "start",

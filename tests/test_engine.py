@@ -1,5 +1,5 @@
 """One engine (issue 5 point 1, issue 6 point 2): `edit`, `generate`, `edit --each` and
-`batch` all send through `core.execute` with the same Client and Saver classes, and
+`batch` all send through `pipeline.execute` with the same Client and Saver classes, and
 errors reach one boundary."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fakeserver import make_png
 
-from dmxedit import core
+from dmxedit import pipeline
 from dmxedit.cli.app import run
 from dmxedit.client import Client
 from dmxedit.results import Saver
@@ -21,10 +21,10 @@ from dmxedit.results import Saver
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
 
-    def fake_execute(request: Any, client: Any, saver: Any, **kwargs: Any) -> core.ImageResult:
+    def fake_execute(request: Any, client: Any, saver: Any, **kwargs: Any) -> pipeline.ImageResult:
         assert type(client) is Client and type(saver) is Saver
         seen.append((request.kind, request.prompt))
-        return core.ImageResult(
+        return pipeline.ImageResult(
             files=[],
             urls=[],
             model=request.model,
@@ -36,13 +36,15 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
             kind=request.kind,
         )
 
-    monkeypatch.setattr(core, "execute", fake_execute)
+    monkeypatch.setattr(pipeline, "execute", fake_execute)
     monkeypatch.setenv("DMXAPI_API_KEY", "sk-engine000000000000")
     monkeypatch.setenv("DMXAPI_BASE_URL", "http://127.0.0.1:9/v1")
     return seen
 
 
-def test_every_door_goes_through_core_execute(calls: list[tuple[str, str]], tmp_path: Path) -> None:
+def test_every_door_goes_through_pipeline_execute(
+    calls: list[tuple[str, str]], tmp_path: Path
+) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(make_png(8, 8))
     other = tmp_path / "b.png"
@@ -89,7 +91,7 @@ def test_an_unexpected_exception_is_exit_1_and_says_it_is_a_bug(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr(ratios, "emit_lines", broken)
+    monkeypatch.setattr(ratios, "pixels", broken)
     assert run(["ratios"]) == 1
     err = capsys.readouterr().err
     assert "something impossible" in err and "bug" in err and "Traceback" not in err

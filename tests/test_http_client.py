@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +15,15 @@ import responses
 import urllib3
 from fakeserver import JPEG_BYTES, PNG_BYTES, make_png
 
-from dmxedit import transfer
+from dmxedit.catalog import MAX_RESULT_BYTES
 from dmxedit.client import Client, api_message, request_id
-from dmxedit.core import ImageResult, execute
 from dmxedit.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
 from dmxedit.images import load_images
+from dmxedit.pipeline import ImageResult, execute
 from dmxedit.request import ImageRequest, build_request
 from dmxedit.results import Saver
+from dmxedit.retry import Pacer, Policy
+from dmxedit.settings import Settings
 
 BASE = "https://api.example.test/v1"
 EDITS = BASE + "/images/edits"
@@ -53,9 +56,8 @@ def clock() -> Clock:
 def client(clock: Clock) -> Iterator[Client]:
     made = Client(
         api_key=KEY,
-        retries=2,
-        sleep=clock.sleep,
-        pacer=transfer.Pacer(sleep=clock.sleep, clock=clock),
+        policy=Policy(retries=2),
+        pacer=Pacer(sleep=clock.sleep, clock=clock),
     )
     yield made
     made.close()
@@ -70,11 +72,8 @@ def mocked() -> Iterator[responses.RequestsMock]:
 def edit_request(tmp_path: Path, **options: Any) -> ImageRequest:
     image = tmp_path / "in.png"
     image.write_bytes(make_png(20, 10))
-    defaults: dict[str, Any] = {"model": None, "ratio": None, "size": None, "response_format": None}
-    defaults.update(options)
-    return build_request(
-        "edit", base_url=BASE, prompt="snow", images=load_images([str(image)]), **defaults
-    )
+    settings = Settings(base_url=BASE, **options)
+    return build_request("edit", settings, prompt="snow", images=load_images([str(image)]))
 
 
 def run(client: Client, request: ImageRequest, tmp_path: Path, **kwargs: Any) -> ImageResult:
@@ -159,12 +158,8 @@ def test_generate_posts_json(
     ok_url(mocked, GENERATIONS)
     request = build_request(
         "generate",
-        base_url=BASE,
+        Settings(base_url=BASE, ratio="16:9", size="2k"),
         prompt="a fox",
-        model=None,
-        ratio="16:9",
-        size="2k",
-        response_format=None,
         params=["seed=4"],
     )
     result = run(client, request, tmp_path)
@@ -231,7 +226,7 @@ def test_retries_zero_sends_once(
     mocked: responses.RequestsMock, clock: Clock, tmp_path: Path
 ) -> None:
     mocked.add(responses.POST, EDITS, status=503)
-    client = Client(api_key=KEY, retries=0, sleep=clock.sleep)
+    client = Client(api_key=KEY, policy=Policy(retries=0), sleep=clock.sleep)
     with pytest.raises(NetworkError):
         run(client, edit_request(tmp_path), tmp_path)
     assert len(posts(mocked)) == 1
@@ -306,7 +301,9 @@ def test_retry_server_errors_resends_and_says_it_may_bill_twice(
         def retry(self, attempt: int, delay: float, reason: str) -> None:
             retried.append(reason)
 
-    client = Client(api_key=KEY, retry_server_errors=True, sleep=clock.sleep, events=Recorder())
+    client = Client(
+        api_key=KEY, policy=Policy(retry_server_errors=True), sleep=clock.sleep, events=Recorder()
+    )
     run(client, edit_request(tmp_path), tmp_path)
     assert len(posts(mocked)) == 2
     assert "may have been billed" in retried[0]
@@ -457,7 +454,7 @@ def test_download_failing_for_good_is_exit_6_with_the_url(
     assert list((tmp_path / "out").iterdir()) == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://cdn.example.test/a.png", "data:x"])
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://cdn.example.test/a.png", "about:x"])
 def test_non_http_result_urls_are_never_fetched(
     mocked: responses.RequestsMock, client: Client, tmp_path: Path, url: str
 ) -> None:
@@ -477,19 +474,55 @@ def test_download_that_is_not_an_image_is_exit_6(
     assert info.value.urls == [RESULT] and len(posts(mocked)) == 1
 
 
-def test_download_over_the_cap_is_refused(
-    mocked: responses.RequestsMock, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_download_over_the_clients_limit_is_refused(
+    mocked: responses.RequestsMock, clock: Clock, tmp_path: Path
 ) -> None:
-    from dmxedit import results
-
-    monkeypatch.setattr(results, "MAX_RESULT_BYTES", 1000)
-    monkeypatch.setattr(results.Blob.__init__, "__defaults__", (1000,))
+    client = Client(api_key=KEY, sleep=clock.sleep, limit=1000)
     mocked.add(responses.POST, EDITS, json={"data": [{"url": RESULT}]})
     mocked.add(responses.GET, RESULT, body=PNG_BYTES + b"\x00" * 5000)
     with pytest.raises(SaveError) as info:
         run(client, edit_request(tmp_path), tmp_path)
-    assert info.value.urls == [RESULT] and "200 MiB" in info.value.message
+    assert info.value.urls == [RESULT] and "0.000953674 MiB" in info.value.message
     assert list((tmp_path / "out").iterdir()) == []
+
+
+class _Zeros(io.RawIOBase):
+    """A PNG header, then zeros: ``size`` bytes in all, made as they are read."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.head = PNG_BYTES[:64]
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        piece = self.head[:n]
+        self.head = self.head[len(piece) :]
+        buffer[: len(piece)] = piece
+        buffer[len(piece) : n] = bytes(n - len(piece))
+        self.left -= n
+        return n
+
+
+@pytest.mark.parametrize("size", [MAX_RESULT_BYTES, MAX_RESULT_BYTES + 1])
+def test_the_real_200_mib_cap(
+    mocked: responses.RequestsMock, client: Client, tmp_path: Path, size: int
+) -> None:
+    # A streamed result with no Content-Length: 200 MiB is taken, one byte more is not.
+    assert client.limit == 200 * 1024 * 1024
+    mocked.add(responses.POST, EDITS, json={"data": [{"url": RESULT}]})
+    mocked.add(responses.GET, RESULT, body=io.BufferedReader(_Zeros(size), 1 << 20))
+    if size > MAX_RESULT_BYTES:
+        with pytest.raises(SaveError) as info:
+            run(client, edit_request(tmp_path), tmp_path)
+        assert "over the 200 MiB dmxedit accepts" in info.value.message
+        assert info.value.urls == [RESULT]
+        assert list((tmp_path / "out").iterdir()) == []
+    else:
+        (saved,) = run(client, edit_request(tmp_path), tmp_path).files
+        assert saved.stat().st_size == size
 
 
 def test_the_key_is_in_no_error(

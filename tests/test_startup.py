@@ -65,11 +65,3 @@ def test_the_probe_would_see_http_imports(png: Path, monkeypatch: pytest.MonkeyP
     heavy = result["heavy"]
     assert isinstance(heavy, list)
     assert "requests" in heavy and "dmxedit.client" in heavy
-
-
-def test_setting_names_match_the_settings_table() -> None:
-    # The CLI's help and the completions use catalog.SETTING_NAMES so that they need not
-    # import the settings module; it must list exactly the settings that exist.
-    from dmxedit import catalog, settings
-
-    assert tuple(settings.KEYS) == catalog.SETTING_NAMES

@@ -20,13 +20,15 @@ from fakeserver import JPEG_BYTES, PNG_BYTES, WEBP_BYTES, _MultipartParser, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dmxedit import catalog, transfer
+from dmxedit import catalog, retry
 from dmxedit.errors import ConfigError, ExitCode, InputError, SaveError
 from dmxedit.images import load_image, load_images, sniff
 from dmxedit.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.multipart import MultipartBody
+from dmxedit.options import ImageOptions
 from dmxedit.request import build_request
-from dmxedit.results import Blob, Saver, write_metadata
-from dmxedit.settings import config_path, mask, read_config, resolve, set_value
+from dmxedit.results import Saver, Temporaries, write_metadata
+from dmxedit.settings import Settings, config_path, mask, read_config, resolve, set_value
 
 # -- Retry-After and backoff ------------------------------------------------------------------
 
@@ -34,7 +36,7 @@ NOW = 1_800_000_000.0
 
 
 def test_retry_after_forms() -> None:
-    parse_ra = transfer.parse_retry_after
+    parse_ra = retry.parse_retry_after
     assert parse_ra({"Retry-After": "7"}) == 7.0
     assert parse_ra({"retry-after": " 2.5 "}) == 2.5
     assert parse_ra({"retry-after-ms": "1500", "Retry-After": "9"}) == 1.5
@@ -79,7 +81,7 @@ def test_retry_after_is_always_finite_and_non_negative(
         headers["Retry-After"] = retry_after
     if retry_after_ms is not None:
         headers["retry-after-ms"] = retry_after_ms
-    value = transfer.parse_retry_after(headers, now=NOW)
+    value = retry.parse_retry_after(headers, now=NOW)
     assert value is None or (math.isfinite(value) and value >= 0)
 
 
@@ -87,19 +89,19 @@ def test_retry_after_is_always_finite_and_non_negative(
 @settings(deadline=None)
 def test_backoff_is_bounded_and_grows(attempt: int, base: float) -> None:
     rng = random.Random(attempt)
-    delay = transfer.backoff(attempt, base=base, rng=rng)
-    ceiling = min(transfer.MAX_BACKOFF, base * 2.0 ** (attempt - 1))
+    delay = retry.backoff(attempt, base=base, rng=rng)
+    ceiling = min(retry.MAX_BACKOFF, base * 2.0 ** (attempt - 1))
     assert 0.5 * ceiling <= delay <= ceiling
-    assert delay <= transfer.MAX_BACKOFF
+    assert delay <= retry.MAX_BACKOFF
 
 
 def test_backoff_base_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DMXEDIT_RETRY_DELAY", "0")
-    assert transfer.backoff(5) == 0
+    assert retry.backoff(5) == 0
     monkeypatch.setenv("DMXEDIT_RETRY_DELAY", "2")
-    assert 1.0 <= transfer.backoff(1) <= 2.0
+    assert 1.0 <= retry.backoff(1) <= 2.0
     monkeypatch.setenv("DMXEDIT_RETRY_DELAY", "nonsense")
-    assert transfer.base_delay() == 1.0
+    assert retry.base_delay() == 1.0
 
 
 def test_pacer_holds_every_caller_until_the_pause_ends() -> None:
@@ -110,7 +112,7 @@ def test_pacer_holds_every_caller_until_the_pause_ends() -> None:
         slept.append(seconds)
         clock[0] += seconds
 
-    pacer = transfer.Pacer(sleep=sleep, clock=lambda: clock[0])
+    pacer = retry.Pacer(sleep=sleep, clock=lambda: clock[0])
     pacer.wait()
     assert slept == []
     pacer.pause(1.2)
@@ -124,18 +126,17 @@ def test_pacer_holds_every_caller_until_the_pause_ends() -> None:
 
 
 def _request(images: list[Path], **kwargs: Any) -> Any:
-    options: dict[str, Any] = {"model": None, "ratio": None, "size": None, "response_format": None}
-    options.update(kwargs)
+    params = kwargs.pop("params", ())
     return build_request(
         "edit",
+        Settings(base_url="http://127.0.0.1:9/v1", **kwargs),
         images=load_images([str(p) for p in images]),
         prompt="make it snow",
-        base_url="http://127.0.0.1:9/v1",
-        **options,
+        params=params,
     )
 
 
-def _parse(body: transfer.MultipartBody) -> list[Any]:
+def _parse(body: MultipartBody) -> list[Any]:
     parser = _MultipartParser(body.boundary.encode(), keep_bytes=True)
     for chunk in body:
         parser.feed(chunk)
@@ -149,7 +150,7 @@ def test_body_is_streamed_in_bounded_chunks_and_matches_its_length(tmp_path: Pat
     small.write_bytes(WEBP_BYTES)
     request = _request([big, small], ratio="5:4", size="4k")
     progress: list[int] = []
-    body = transfer.MultipartBody(
+    body = MultipartBody(
         request.fields(), request.images, on_progress=progress.append, chunk_size=256 * 1024
     )
     chunks = list(body)
@@ -172,7 +173,7 @@ def test_a_retry_rebuilds_the_body_from_fresh_file_handles(
     image = tmp_path / "a.png"
     image.write_bytes(make_png(50, 50))
     request = _request([image])
-    body = transfer.MultipartBody(request.fields(), request.images)
+    body = MultipartBody(request.fields(), request.images)
     opened: list[Any] = []
     from dmxedit import images as images_module
 
@@ -194,7 +195,7 @@ def test_body_refuses_a_file_that_changed_size(tmp_path: Path) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(make_png(50, 50))
     request = _request([image])
-    body = transfer.MultipartBody(request.fields(), request.images)
+    body = MultipartBody(request.fields(), request.images)
     image.write_bytes(make_png(10, 10))
     with pytest.raises(OSError, match="shrank"):
         b"".join(body)
@@ -206,10 +207,10 @@ def test_images_are_hashed_only_when_asked(tmp_path: Path) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(make_png(20, 20))
     request = _request([image])
-    plain = transfer.MultipartBody(request.fields(), request.images, hash_images=False)
+    plain = MultipartBody(request.fields(), request.images, hash_images=False)
     b"".join(plain)
     assert plain.sha256 == []
-    hashed = transfer.MultipartBody(request.fields(), request.images)
+    hashed = MultipartBody(request.fields(), request.images)
     b"".join(hashed)
     assert hashed.sha256 == [hashlib.sha256(image.read_bytes()).hexdigest()]
 
@@ -385,18 +386,6 @@ def test_bytes_that_are_not_an_image_are_refused_and_removed(tmp_path: Path) -> 
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_result_over_the_cap_is_refused(tmp_path: Path) -> None:
-    from dmxedit.results import TooLarge
-
-    (tmp_path / "out").mkdir()
-    blob = Blob(tmp_path / "out", limit=1000)
-    blob.write(b"x" * 600)
-    with pytest.raises(TooLarge):
-        blob.write(b"x" * 600)
-    blob.discard()
-    assert list((tmp_path / "out").iterdir()) == []
-
-
 def test_a_failing_output_folder_moves_the_bytes_to_the_rescue_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -427,8 +416,8 @@ def test_a_failing_output_folder_moves_the_bytes_to_the_rescue_folder(
 def test_metadata_is_never_overwritten(tmp_path: Path) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(PNG_BYTES)
-    assert write_metadata(image, {"a": 1}) == tmp_path / "a.png.json"
-    assert write_metadata(image, {"a": 2}) is None
+    assert write_metadata(image, {"a": 1}, Temporaries()) == tmp_path / "a.png.json"
+    assert write_metadata(image, {"a": 2}, Temporaries()) is None
     assert json.loads((tmp_path / "a.png.json").read_text()) == {"a": 1}
 
 
@@ -485,12 +474,8 @@ def test_request_fields_and_json_body(tmp_path: Path) -> None:
         _request([image], params=["n=3"])
     generate = build_request(
         "generate",
+        Settings(base_url="http://h/v1/"),
         prompt="cat",
-        base_url="http://h/v1/",
-        model=None,
-        ratio=None,
-        size=None,
-        response_format=None,
         params=["seed=7", "hd=false", "style=vivid", "ratio=1.5"],
     )
     assert generate.url == "http://h/v1/images/generations"
@@ -538,11 +523,11 @@ def test_precedence_flag_env_file_default(tmp_path: Path, monkeypatch: pytest.Mo
     set_value(path, "api-key", "sk-file000000000000")
     monkeypatch.setenv("DMXAPI_BASE_URL", "http://env/v1")
     monkeypatch.setenv("DMXAPI_API_KEY", "sk-env0000000000000")
-    found = resolve({"model": "from-flag"})
-    assert (found.get("model"), found.sources["model"]) == ("from-flag", "flag")
-    assert (found.get("base-url"), found.sources["base-url"]) == ("http://env/v1", "env")
-    assert (found.get("api-key"), found.sources["api-key"]) == ("sk-env0000000000000", "env")
-    assert (found.get("timeout"), found.sources["timeout"]) == (600.0, "default")
+    found = resolve(ImageOptions(model="from-flag"))
+    assert (found.model, found.sources["model"]) == ("from-flag", "flag")
+    assert (found.base_url, found.sources["base-url"]) == ("http://env/v1", "env")
+    assert (found.api_key, found.sources["api-key"]) == ("sk-env0000000000000", "env")
+    assert (found.timeout, found.sources["timeout"]) == (600.0, "default")
     monkeypatch.delenv("DMXAPI_API_KEY")
     assert resolve().sources["api-key"] == "file"
 

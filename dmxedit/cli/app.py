@@ -2,22 +2,25 @@
 
 The Typer tree is built per call and only as far as needed (see ``tree.build``):
 ``--version`` needs no Typer at all, ``dmxedit ratios`` builds only that command.
+Every run gets a :class:`~dmxedit.cli.context.RunContext`; tests pass their own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
-from .state import state
 
 if TYPE_CHECKING:
     import typer
+
+    from .context import RunContext
 
 
 def __getattr__(name: str) -> Any:
@@ -33,69 +36,75 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _debug() -> bool:
-    return state.verbose or os.environ.get("DMXEDIT_DEBUG", "") not in ("", "0")
-
-
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, context: RunContext | None = None) -> int:
     """Run the CLI and return its exit code: the one place errors become output."""
-    from ..errors import DmxError, ExitCode
-
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # the common probe: answered before Typer is imported
-        print(f"dmxedit {__version__}")
+        out = context.stdout if context is not None else sys.stdout
+        print(f"dmxedit {__version__}", file=out)
         return 0
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminate)
+    from ..errors import DmxError, ExitCode
+    from .context import RunContext
+
+    ctx = context or RunContext.from_process()
     import typer
 
-    from .tree import build, command_of
+    from .tree import build, command_of, help_first
 
+    args = help_first(args)
     try:
         try:
-            code = build(command_of(args))(
-                args=args,
-                prog_name="dmxedit",
-                standalone_mode=False,
-            )
+            with _streams(ctx):
+                code = build(command_of(args))(
+                    args=args,
+                    prog_name="dmxedit",
+                    standalone_mode=False,
+                    obj=ctx,
+                )
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
         if code == ExitCode.INTERRUPTED:
-            from ..results import remove_temporaries
-
-            remove_temporaries()
-            print("\ndmxedit: interrupted; no partial file left behind.", file=sys.stderr)
+            ctx.temporaries.remove_all()
+            print("\ndmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
             return int(ExitCode.INTERRUPTED)
         return int(code) if isinstance(code, int) else 0
     except DmxError as error:
-        if _debug():
-            import traceback
-
-            traceback.print_exc()
-        _report(error)
+        if ctx.debug:
+            _traceback(ctx)
+        _report(ctx, error)
         return int(error.exit_code)
     except typer.Exit as exc:  # pragma: no cover - typer returns these as codes
         return int(exc.exit_code)
     except typer.Abort:
-        print("dmxedit: aborted.", file=sys.stderr)
+        print("dmxedit: aborted.", file=ctx.stderr)
         return int(ExitCode.INTERRUPTED)
     except _click_exception() as exc:
-        exc.show()
+        exc.show(file=ctx.stderr)
         return int(exc.exit_code)
     except BrokenPipeError:
         _silence_stdout()
         return 0
     except Exception as exc:  # an unknown exception is a bug: exit 1, say so
-        if _debug():
-            import traceback
-
-            traceback.print_exc()
+        if ctx.debug or ctx.verbose:
+            _traceback(ctx)
         from .. import ui
 
-        ui.internal_panel(exc)
-        return int(
-            ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else ExitCode.INTERNAL
-        )
+        ui.internal_panel(ctx, exc)
+        return int(ExitCode.INTERNAL)
+
+
+@contextlib.contextmanager
+def _streams(ctx: RunContext) -> Iterator[None]:
+    """Typer prints help and usage through sys.stdout/sys.stderr: point them at the
+    context's streams while it runs (a no-op for the process's own context)."""
+    with contextlib.redirect_stdout(ctx.stdout), contextlib.redirect_stderr(ctx.stderr):
+        yield
+
+
+def _traceback(ctx: RunContext) -> None:
+    import traceback
+
+    traceback.print_exc(file=ctx.stderr)
 
 
 def _click_exception() -> type[typer.BadParameter]:
@@ -109,19 +118,18 @@ def _click_exception() -> type[typer.BadParameter]:
     return typer.BadParameter
 
 
-def _report(error: object) -> None:
-    from ..errors import DmxError, SaveError
-    from .output import emit_json, emit_lines
+def _report(ctx: RunContext, error: Any) -> None:
+    from ..errors import SaveError
 
-    assert isinstance(error, DmxError)
-    if state.json:
-        emit_json({"error": error.to_dict()})
+    if ctx.json:
+        if not error.json_printed:
+            ctx.emit_json({"error": error.to_dict()})
     elif isinstance(error, SaveError):
         # Data, so a script keeps the paid result even with stderr thrown away.
-        emit_lines(error.files + error.urls)
+        ctx.emit_lines(error.files + error.urls)
     from .. import ui
 
-    ui.error_panel(error)
+    ui.error_panel(ctx, error)
 
 
 def _silence_stdout() -> None:
@@ -133,6 +141,8 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _terminate)
     code = run()
     try:
         sys.stdout.flush()

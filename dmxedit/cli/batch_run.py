@@ -5,7 +5,6 @@ Imported only when a batch runs, so the light commands stay fast.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -14,8 +13,8 @@ from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
 from ..errors import BatchError, ExitCode, InputError
-from .common import ImageOptions, Stdin, emit_json, emit_lines, read_prompt
-from .state import state
+from ..options import ImageOptions
+from .context import RunContext
 
 
 def _data_lines(record: Mapping[str, Any]) -> list[str]:
@@ -39,7 +38,8 @@ def _failure(record: Mapping[str, Any]) -> str:
 class PlainBatchEvents(BatchEvents):
     """Plain lines: the plan, each finished job, and a status line every 10 s."""
 
-    def __init__(self, quiet: bool, print_files: bool) -> None:
+    def __init__(self, ctx: RunContext, quiet: bool, print_files: bool) -> None:
+        self.ctx = ctx
         self.quiet = quiet
         self.print_files = print_files
         self.lock = threading.Lock()
@@ -52,7 +52,7 @@ class PlainBatchEvents(BatchEvents):
 
     def _say(self, message: str) -> None:
         if not self.quiet:
-            print(f"dmxedit: {message}", file=sys.stderr, flush=True)
+            print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
 
     def plan(self, summary: BatchSummary) -> None:
         self.total = summary.to_send
@@ -87,9 +87,9 @@ class PlainBatchEvents(BatchEvents):
                 self.failed += 1
             position = self.done + self.failed
             if self.print_files:
-                emit_lines(_data_lines(record))
+                self.ctx.emit_lines(_data_lines(record))
             if record["status"] != "ok":
-                print(f"dmxedit: {_failure(record)}", file=sys.stderr, flush=True)
+                print(f"dmxedit: {_failure(record)}", file=self.ctx.stderr, flush=True)
             now = time.monotonic()
             if now - self.last_status >= 10 or position == self.total:
                 self.last_status = now
@@ -99,7 +99,7 @@ class PlainBatchEvents(BatchEvents):
                 )
 
     def warn(self, message: str) -> None:
-        print(f"dmxedit: warning: {message}", file=sys.stderr, flush=True)
+        print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
 
     def close(self) -> None:
         pass
@@ -108,18 +108,16 @@ class PlainBatchEvents(BatchEvents):
 class LiveBatchEvents(PlainBatchEvents):
     """On a terminal: one live line with done / failed / running / total and an ETA."""
 
-    def __init__(self, quiet: bool, print_files: bool) -> None:
-        super().__init__(quiet, print_files)
+    def __init__(self, ctx: RunContext, quiet: bool, print_files: bool) -> None:
+        super().__init__(ctx, quiet, print_files)
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from .. import ui
 
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[counts]}"),
             TimeRemainingColumn(),
-            console=ui.console(),
+            console=ctx.console(),
             transient=False,
             # Standard output carries data (the saved paths): never through the display.
             redirect_stdout=False,
@@ -144,7 +142,7 @@ class LiveBatchEvents(PlainBatchEvents):
         with self.lock:
             self.running -= 1
             if self.print_files:
-                emit_lines(_data_lines(record))
+                self.ctx.emit_lines(_data_lines(record))
             if record["status"] == "ok":
                 self.done += 1
             else:
@@ -157,48 +155,47 @@ class LiveBatchEvents(PlainBatchEvents):
     def warn(self, message: str) -> None:
         from .. import ui
 
-        ui.warn(message)
+        ui.warn(self.ctx, message)
 
     def close(self) -> None:
         self.progress.stop()
 
 
 def _execute(
+    ctx: RunContext,
     source: JobSource,
     defaults: Defaults,
-    opts: ImageOptions,
     *,
+    dry_run: bool,
     results: Path | None,
     concurrency: int,
     resend_unknown: bool,
 ) -> None:
-    from .. import ui
-
-    live = ui.stderr_is_terminal() and not opts.quiet and not opts.dry_run
+    live = ctx.live and not dry_run
     kind = LiveBatchEvents if live else PlainBatchEvents
-    events = kind(opts.quiet or opts.dry_run, not opts.json_out)
+    events = kind(ctx, ctx.quiet or dry_run, not ctx.json)
     try:
         summary = run_batch(
             source,
             defaults,
             results=results,
             concurrency=concurrency,
-            dry_run=opts.dry_run,
-            retry_server_errors=opts.retry_server_errors,
+            dry_run=dry_run,
             resend_unknown=resend_unknown,
             events=events,
+            temporaries=ctx.temporaries,
         )
     except BatchError as error:
-        events.close()
-        if opts.json_out:
-            emit_json({**error.details["summary"], "error": error.to_dict()})
-            state.json = False  # the summary is printed; the boundary adds only the panel
+        if ctx.json:  # the summary, with the error inside it, is the one JSON object
+            ctx.emit_json({**error.details["summary"], "error": error.to_dict()})
+            error.json_printed = True
         raise
-    events.close()
-    if opts.json_out:
-        emit_json(summary.to_dict())
-    elif opts.dry_run:
-        emit_lines(
+    finally:
+        events.close()
+    if ctx.json:
+        ctx.emit_json(summary.to_dict())
+    elif dry_run:
+        ctx.emit_lines(
             [
                 f"{summary.total} jobs: {summary.to_send} to send, {summary.skipped} already "
                 f"done, {summary.unknown} not resent; about {summary.estimated_tokens:,} "
@@ -207,33 +204,34 @@ def _execute(
         )
 
 
-def _defaults(opts: ImageOptions, text: str | None) -> Defaults:
-    return Defaults(
-        settings=opts.settings(),
-        prompt=text,
-        params=tuple(opts.param or []),
-        output=opts.output,
-        save_metadata=opts.save_metadata,
-    )
+def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Defaults:
+    from ..settings import resolve
+
+    if options.output == "-":
+        raise InputError("A batch cannot write images to standard output (-o -).")
+    settings = resolve(options)
+    from .. import ui
+
+    for message in settings.warnings:
+        ui.warn(ctx, message)
+    return Defaults(settings=settings, options=options, prompt=prompt)
 
 
 def run_jobs_file(
+    ctx: RunContext,
     jobs: str,
-    opts: ImageOptions,
+    options: ImageOptions,
+    prompt: str | None,
     *,
+    dry_run: bool,
     concurrency: int,
     results: str | None,
     resend_unknown: bool,
 ) -> None:
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
-    opts.begin()
-    if opts.output == "-":
-        raise InputError("A batch cannot write images to standard output (-o -).")
-    stdin = Stdin()
-    defaults = _defaults(opts, read_prompt(opts.prompt, opts.prompt_file, stdin))
+    defaults = _defaults(ctx, options, prompt)
     if jobs == "-":
-        stdin.claim("jobs")
-        path = spool_stdin(sys.stdin.buffer)
+        path = spool_stdin(ctx.claim_stdin("jobs"))
         base = Path.cwd()
         default_results = Path("stdin.results.jsonl")
     else:
@@ -245,9 +243,10 @@ def run_jobs_file(
         default_results = path.with_name(f"{name}.results.jsonl")
     try:
         _execute(
+            ctx,
             JobSource(path=path, base=base),
             defaults,
-            opts,
+            dry_run=dry_run,
             results=Path(results) if results else default_results,
             concurrency=concurrency,
             resend_unknown=resend_unknown,
@@ -258,27 +257,26 @@ def run_jobs_file(
 
 
 def run_each(
+    ctx: RunContext,
     images: list[str],
-    opts: ImageOptions,
+    options: ImageOptions,
+    prompt: str | None,
     *,
+    dry_run: bool,
     concurrency: int,
     results: str | None,
     resend_unknown: bool,
 ) -> None:
     """`edit --each`: one job per image with the same prompt, on the batch engine."""
-    opts.begin()
-    if opts.output == "-":
-        raise InputError("--each cannot write images to standard output (-o -).")
     if "-" in images:
         raise InputError("--each takes image files, not standard input ('-').")
-    defaults = _defaults(opts, read_prompt(opts.prompt, opts.prompt_file, Stdin()))
-    objects = [
-        {"images": [str(Path(image).resolve())], "prompt": defaults.prompt} for image in images
-    ]
+    defaults = _defaults(ctx, options, prompt)
+    objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
     _execute(
+        ctx,
         JobSource(objects=objects),
         defaults,
-        opts,
+        dry_run=dry_run,
         results=Path(results) if results else None,
         concurrency=concurrency,
         resend_unknown=resend_unknown,

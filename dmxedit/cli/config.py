@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from ..catalog import SETTING_NAMES
 from ..errors import InputError
-from .output import emit_json, emit_lines
-from .state import state
+from ..settings import KEYS
+from .context import RunContext
+from .options import command
 
 app = typer.Typer(
     help="Show and change settings (stored in a TOML file, see `dmxedit config path`).",
@@ -20,12 +19,12 @@ app = typer.Typer(
 
 KeyArg = Annotated[
     str,
-    typer.Argument(help=f"One of: {', '.join(SETTING_NAMES)}.", metavar="KEY", show_default=False),
+    typer.Argument(help=f"One of: {', '.join(KEYS)}.", metavar="KEY", show_default=False),
 ]
 
 
 def _show(name: str, value: object) -> str:
-    from ..settings import KEYS, mask
+    from ..settings import mask
 
     if value is None:
         return ""
@@ -35,7 +34,9 @@ def _show(name: str, value: object) -> str:
 
 
 @app.command("set")
+@command()
 def set_(
+    ctx: RunContext,
     key: KeyArg,
     value: Annotated[
         str | None,
@@ -51,13 +52,13 @@ def set_(
 
     spec = known_key(key)
     if value == "-":
-        value = sys.stdin.readline().strip()
+        value = ctx.claim_stdin(key).readline().decode("utf-8", "replace").strip()
         if not value:
             raise InputError(f"No value for {key} on standard input.")
     elif value is None:
         if not spec.secret:
             raise InputError(f"Give a value for {key}.", hint=f"dmxedit config set {key} VALUE")
-        if not sys.stdin.isatty():
+        if not ctx.stdin_isatty:
             raise InputError(
                 "No API key given and standard input is not a terminal.",
                 hint='Pipe it in: printf %s "$KEY" | dmxedit config set api-key -',
@@ -71,48 +72,47 @@ def set_(
         from .. import ui
 
         ui.warn(
+            ctx,
             "a key on the command line can end up in your shell history; "
-            "`dmxedit config set api-key` asks for it without echo."
+            "`dmxedit config set api-key` asks for it without echo.",
         )
-    path = config_path()
+    path = config_path(ctx.env)
     stored = set_value(path, key, value)
-    print(f"{key} = {_show(key, stored)} (saved to {path})", file=sys.stderr)
+    print(f"{key} = {_show(key, stored)} (saved to {path})", file=ctx.stderr)
 
 
 @app.command("get")
-def get(key: KeyArg) -> None:
+@command()
+def get(ctx: RunContext, key: KeyArg) -> None:
     """Print a setting's value in effect (the API key masked)."""
-    from ..settings import known_key, resolve
+    from ..settings import resolve
 
-    known_key(key)
-    settings = resolve()
-    emit_lines([_show(key, settings.get(key))])
+    ctx.emit_lines([_show(key, resolve(env=ctx.env).value(key))])
 
 
 @app.command("unset")
-def unset(key: KeyArg) -> None:
+@command()
+def unset(ctx: RunContext, key: KeyArg) -> None:
     """Remove a setting from the config file."""
     from ..settings import config_path, unset_value
 
-    path = config_path()
+    path = config_path(ctx.env)
     if unset_value(path, key):
-        print(f"{key} removed from {path}", file=sys.stderr)
+        print(f"{key} removed from {path}", file=ctx.stderr)
     else:
-        print(f"{key} was not set in {path}", file=sys.stderr)
+        print(f"{key} was not set in {path}", file=ctx.stderr)
 
 
 @app.command("list")
-def list_(
-    json_out: Annotated[bool, typer.Option("--json", help="Print the settings as JSON.")] = False,
-) -> None:
+@command(json=True)
+def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
-    from ..settings import KEYS, resolve
+    from ..settings import resolve
 
-    state.json = json_out
-    settings = resolve()
-    rows = [(name, _show(name, settings.get(name)), settings.sources[name]) for name in KEYS]
-    if json_out:
-        emit_json(
+    settings = resolve(env=ctx.env)
+    rows = [(name, _show(name, settings.value(name)), settings.sources[name]) for name in KEYS]
+    if ctx.json:
+        ctx.emit_json(
             {
                 "path": str(settings.path),
                 "settings": {n: {"value": v or None, "source": s} for n, v, s in rows},
@@ -120,17 +120,20 @@ def list_(
         )
         return
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    emit_lines([f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows])
+    ctx.emit_lines(
+        [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
+    )
     if settings.warnings:
         from .. import ui
 
         for message in settings.warnings:
-            ui.warn(message)
+            ui.warn(ctx, message)
 
 
 @app.command("path")
-def path() -> None:
+@command()
+def path(ctx: RunContext) -> None:
     """Print the config file's path."""
     from ..settings import config_path
 
-    emit_lines([str(config_path())])
+    ctx.emit_lines([str(config_path(ctx.env))])

@@ -1,10 +1,24 @@
-"""Options shared by several commands, declared once."""
+"""Options shared by several commands, declared once, and the decorator that gives a
+command its shared options and its run context.
+
+``SHARED`` maps each field of :class:`dmxedit.options.ImageOptions` that the command
+line offers to its Typer declaration; :func:`command` adds them (and the output flags)
+to a command's signature and hands the function one ``ImageOptions`` and the
+:class:`~dmxedit.cli.context.RunContext`, so no command repeats the list.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
+
+from ..errors import InputError
+from ..options import ImageOptions
+from .context import RunContext
 
 Prompt = Annotated[
     str | None,
@@ -109,3 +123,94 @@ ResendUnknown = Annotated[
         help="Send again jobs cut off after their request went out (may bill twice).",
     ),
 ]
+
+Each = Annotated[
+    bool, typer.Option("--each", help="One job per image, same prompt (runs as a batch).")
+]
+
+#: ImageOptions field -> (its Typer declaration, the default on the command line).
+SHARED: dict[str, tuple[Any, Any]] = {
+    "ratio": (Ratio, None),
+    "size": (Size, None),
+    "model": (Model, None),
+    "response_format": (Format, None),
+    "output": (Output, None),
+    "base_url": (BaseUrl, None),
+    "timeout": (Timeout, None),
+    "connect_timeout": (ConnectTimeout, None),
+    "retries": (Retries, None),
+    "retry_server_errors": (RetryServerErrors, False),
+    "save_metadata": (SaveMetadata, False),
+    "params": (Param, None),
+}
+#: What edit, generate and batch take besides the image options, passed through as is.
+PROMPT: dict[str, tuple[Any, Any]] = {
+    "prompt": (Prompt, None),
+    "prompt_file": (PromptFile, None),
+    "dry_run": (DryRun, False),
+}
+#: The output flags, handled here once: they set the run context's mode.
+FLAGS: dict[str, tuple[Any, Any]] = {
+    "json_out": (Json, False),
+    "quiet": (Quiet, False),
+    "verbose": (Verbose, False),
+}
+
+
+def command(
+    *, image_options: bool = False, json: bool = False, quiet: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command its context (``ctx``), and with ``image_options`` the shared image
+    options (as ``options``) and the prompt options; ``json``/``quiet`` add --json and
+    -q/-v, which set the context's output mode before the command runs."""
+
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        added: dict[str, tuple[Any, Any]] = {}
+        if image_options:
+            added.update(PROMPT)
+            added.update(SHARED)
+        if json:
+            added["json_out"] = FLAGS["json_out"]
+        if quiet:
+            added.update({k: FLAGS[k] for k in ("quiet", "verbose")})
+        own = [
+            p
+            for p in inspect.signature(func).parameters.values()
+            if p.name not in _GIVEN and p.name not in added
+        ]
+        hints = inspect.get_annotations(func, eval_str=True)
+        mine = [p.replace(annotation=hints[p.name], kind=p.KEYWORD_ONLY) for p in own]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        # In --help: the arguments, the shared options, then the command's own options.
+        params = [inspect.Parameter("typer_ctx", keyword, annotation=typer.Context)]
+        params += [p for p in mine if p.default is inspect.Parameter.empty]
+        params += [
+            inspect.Parameter(name, keyword, annotation=kind, default=value)
+            for name, (kind, value) in added.items()
+        ]
+        params += [p for p in mine if p.default is not inspect.Parameter.empty]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> None:
+            ctx = kwargs.pop("typer_ctx").obj
+            assert isinstance(ctx, RunContext)
+            ctx.json = kwargs.pop("json_out", False)
+            ctx.quiet = kwargs.pop("quiet", False)
+            ctx.verbose = kwargs.pop("verbose", False)
+            if ctx.quiet and ctx.verbose:
+                raise InputError("-q/--quiet and -v/--verbose contradict each other; choose one.")
+            if image_options:
+                given = {name: kwargs.pop(name) for name in SHARED}
+                given["params"] = tuple(given["params"] or ())
+                kwargs["options"] = ImageOptions(**given)
+            func(ctx=ctx, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        del wrapper.__wrapped__  # Typer must read the signature above, not func's
+        return wrapper
+
+    return decorate
+
+
+_GIVEN = ("ctx", "options")

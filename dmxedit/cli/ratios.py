@@ -8,16 +8,17 @@ import typer
 
 from ..catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
 from ..errors import InputError
-from .output import emit_json, emit_lines
-from .state import state
+from .context import RunContext
+from .options import command
 
 
+@command(json=True)
 def ratios(
+    ctx: RunContext,
     size: Annotated[
         str | None,
         typer.Option("-s", "--size", help="Show one size only: 1K, 2K or 4K.", metavar="SIZE"),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     for_image: Annotated[
         str | None,
         typer.Option(
@@ -26,7 +27,6 @@ def ratios(
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    state.json = json_out
     sizes = [check_size(size)] if size else list(SIZES)
     closest: str | None = None
     shape: tuple[int, int] | None = None
@@ -38,7 +38,7 @@ def ratios(
             raise InputError(f"Cannot read the width and height of {for_image!r}.")
         shape = (image.width, image.height)
         closest = closest_ratio(*shape)
-    if json_out:
+    if ctx.json:
         rows = [
             {
                 "ratio": ratio,
@@ -63,7 +63,7 @@ def ratios(
                 "height": shape[1],
                 "closest": closest,
             }
-        emit_json(out)
+        ctx.emit_json(out)
         return
     header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
     table = [header] + [
@@ -78,4 +78,4 @@ def ratios(
     ]
     if closest and shape:
         lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
-    emit_lines(lines)
+    ctx.emit_lines(lines)

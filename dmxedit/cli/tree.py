@@ -48,12 +48,19 @@ def command_of(args: list[str]) -> str | None:
     return None
 
 
+def help_first(args: list[str]) -> list[str]:
+    """``dmxedit --help ratios`` asks for the help of ratios, as ``git --help log`` does."""
+    if args and args[0] in ("-h", "--help") and command_of(args[1:]) is not None:
+        return [*args[1:], args[0]]
+    return args
+
+
 def _command(name: str) -> Callable[..., Any] | typer.Typer:
     """The function (or sub-app) behind a command; imports only its own module."""
     if name in ("edit", "generate"):
-        from . import single
+        from . import edit
 
-        return single.edit if name == "edit" else single.generate
+        return edit.edit if name == "edit" else edit.generate
     if name == "batch":
         from . import batch
 

@@ -1,25 +1,19 @@
-"""Transfer mechanics: the streamed multipart body, retry timing and a shared pause.
+"""The streamed ``multipart/form-data`` body of an edit, and the small body of a generation.
 
-Nothing here imports requests, so the request builder and ``--dry-run`` stay light.
+Neither holds the images in memory: a body has a length (so requests sends
+Content-Length, not chunked) and an iterator that opens the images afresh on every
+attempt. Nothing here imports requests, so ``--dry-run`` stays light.
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import math
 import os
-import random
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timezone
+from collections.abc import Callable, Iterator, Sequence
 
 from .images import InputImage
 
 CHUNK = 1 << 20  # 1 MiB: large sends keep the upload near curl's speed
-MAX_RETRY_AFTER = 120.0  # seconds: a longer wait ends the run (SPEC section 4)
-MAX_BACKOFF = 30.0
 
 
 def _quote(value: str) -> str:
@@ -128,88 +122,22 @@ class MultipartBody:
         yield self._emit(pending + self._tail)
 
 
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or HTTP date).
+class BytesBody:
+    """A small body (JSON) with the same interface as :class:`MultipartBody`."""
 
-    Always finite and >= 0, or None when neither header says anything usable.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = lowered.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis.strip()) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return max(0.0, value)
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if math.isfinite(value):
-        return max(0.0, value)
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = time.time() if now is None else now
-    try:
-        delta = when.timestamp() - current
-    except (OverflowError, OSError, ValueError):
-        return None
-    return max(0.0, delta) if math.isfinite(delta) else None
+    def __init__(self, data: bytes, on_progress: Callable[[int], None] | None = None) -> None:
+        self.data = data
+        self.sent = 0
+        self.iterations = 0
+        self.on_progress = on_progress
+        self.sha256: list[str] = []
 
+    def __len__(self) -> int:
+        return len(self.data)
 
-def base_delay() -> float:
-    """The first backoff step in seconds (``DMXEDIT_RETRY_DELAY``, default 1)."""
-    try:
-        value = float(os.environ.get("DMXEDIT_RETRY_DELAY", "1"))
-    except ValueError:
-        return 1.0
-    return value if math.isfinite(value) and value >= 0 else 1.0
-
-
-def backoff(attempt: int, base: float | None = None, rng: random.Random | None = None) -> float:
-    """Exponential backoff with jitter: attempt 1 waits about base, 2 about 2 x base..."""
-    step = base_delay() if base is None else base
-    ceiling: float = min(MAX_BACKOFF, step * 2.0 ** max(0, attempt - 1))
-    jitter: float = (rng or random).random()
-    return ceiling * (0.5 + 0.5 * jitter)
-
-
-class Pacer:
-    """A pause shared by every worker: a 429 holds them all until its wait is over."""
-
-    def __init__(
-        self,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._until = 0.0
-        self._lock = threading.Lock()
-        self._sleep = sleep
-        self._clock = clock
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            self._until = max(self._until, self._clock() + seconds)
-
-    def remaining(self) -> float:
-        with self._lock:
-            return max(0.0, self._until - self._clock())
-
-    def wait(self) -> None:
-        """Sleep until the shared pause is over (it may be extended meanwhile)."""
-        while True:
-            left = self.remaining()
-            if left <= 0:
-                return
-            self._sleep(min(left, 0.5))
+    def __iter__(self) -> Iterator[bytes]:
+        self.iterations += 1
+        self.sent = len(self.data)
+        if self.on_progress is not None:
+            self.on_progress(self.sent)
+        yield self.data

@@ -1,0 +1,148 @@
+"""The run context: the streams, the terminal facts, the output mode and the console of
+one run of the command line, passed to every command instead of living in globals.
+
+``RunContext.from_process()`` describes the real process; tests build one with
+in-memory streams (``RunContext.in_memory``) and run the CLI in-process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO
+
+from ..errors import InputError
+from ..results import Temporaries
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@dataclass
+class RunContext:
+    """Everything a command may touch of the world outside it."""
+
+    stdin: BinaryIO | None
+    stdout: TextIO
+    stdout_bytes: BinaryIO
+    stderr: TextIO
+    stdin_isatty: bool = False
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    temporaries: Temporaries = field(default_factory=Temporaries)
+    stdin_used_by: str | None = None
+    _console: Console | None = None
+
+    @classmethod
+    def from_process(cls) -> RunContext:
+        stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+        return cls(
+            stdin=stdin,
+            stdout=sys.stdout,
+            stdout_bytes=sys.stdout.buffer,
+            stderr=sys.stderr,
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+        )
+
+    @classmethod
+    def in_memory(cls, stdin: bytes | None = b"", **facts: Any) -> RunContext:
+        """In-memory streams (for tests and embedding): read them back with
+        :meth:`output` and :meth:`errors`."""
+        raw = io.BytesIO()
+        return cls(
+            stdin=io.BytesIO(stdin) if stdin is not None else None,
+            stdout=io.TextIOWrapper(raw, encoding="utf-8", write_through=True),
+            stdout_bytes=raw,
+            stderr=io.StringIO(),
+            **facts,
+        )
+
+    def output(self) -> bytes:
+        """What an in-memory context's standard output received."""
+        self.stdout.flush()
+        assert isinstance(self.stdout_bytes, io.BytesIO)
+        return self.stdout_bytes.getvalue()
+
+    def errors(self) -> str:
+        assert isinstance(self.stderr, io.StringIO)
+        return self.stderr.getvalue()
+
+    @property
+    def debug(self) -> bool:
+        return self.env.get("DMXEDIT_DEBUG", "") not in ("", "0")
+
+    @property
+    def live(self) -> bool:
+        """Progress displays: standard error is a terminal and --quiet is off."""
+        return self.stderr_isatty and not self.quiet
+
+    def console(self) -> Console:
+        """The rich console on standard error (NO_COLOR and non-terminals honoured)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(
+                file=self.stderr,
+                highlight=False,
+                soft_wrap=False,
+                force_terminal=self.stderr_isatty,
+                no_color=bool(self.env.get("NO_COLOR")) or None,
+            )
+        return self._console
+
+    # -- data on standard output -------------------------------------------------------
+
+    def emit_json(self, data: Any) -> None:
+        self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        self.stdout.flush()
+
+    def emit_lines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.stdout.write(line + "\n")
+        self.stdout.flush()
+
+    # -- standard input, read at most once ----------------------------------------------
+
+    def claim_stdin(self, what: str) -> BinaryIO:
+        """Standard input for ``what`` (an image, the prompt, the jobs); once per run."""
+        if self.stdin_used_by is not None:
+            raise InputError(
+                f"Standard input is already used for the {self.stdin_used_by}; "
+                f"it cannot also give the {what}."
+            )
+        if self.stdin is None:
+            raise InputError(f"Standard input is closed; it cannot give the {what}.")
+        self.stdin_used_by = what
+        return self.stdin
+
+    def read_stdin_text(self, what: str) -> str:
+        data = self.claim_stdin(what).read()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"The {what} on standard input is not UTF-8 text.") from None
+
+    def read_stdin_image(self) -> bytes:
+        from ..images import read_limited
+
+        return read_limited(self.claim_stdin("image"), "standard input")
+
+
+__all__ = ["RunContext", "IO"]

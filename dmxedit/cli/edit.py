@@ -1,0 +1,122 @@
+"""`dmxedit edit` and `dmxedit generate`: parse, one core call, render."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import InputError
+from ..options import ImageOptions
+from ..request import Kind
+from . import options as o
+from .common import dry_run as show_dry_run
+from .common import read_prompt, stdout_target
+from .context import RunContext
+
+
+def _single(
+    ctx: RunContext,
+    kind: Kind,
+    images: list[str],
+    options: ImageOptions,
+    prompt: str | None,
+    prompt_file: str | None,
+    dry_run: bool,
+) -> None:
+    from .. import pipeline, ui
+
+    if "-" in images and ctx.stdin_isatty:
+        ui.note(ctx, "Reading the image from standard input (end it with Ctrl-D)...")
+    # The image claims standard input first, so `-p -` then says it is taken.
+    stdin_image = ctx.read_stdin_image() if "-" in images else None
+    text = read_prompt(ctx, prompt, prompt_file)
+    stream = stdout_target(ctx, options.output)
+    if stream is not None:
+        options = options.merged(output=None)
+        if options.save_metadata:
+            raise InputError("--save-metadata needs an output folder, not -o -.")
+    prepared = pipeline.prepare(
+        kind,
+        images,
+        text,
+        options,
+        read_stdin=(lambda: stdin_image) if stdin_image is not None else None,
+    )
+    if dry_run:
+        for message in pipeline.warnings_for(prepared.request):
+            ui.warn(ctx, message)
+        show_dry_run(ctx, prepared.request, prepared.settings.api_key)
+        return
+    events = ui.make_events(ctx)
+    events.info(f"POST {prepared.request.url} (key from {prepared.settings.sources['api-key']})")
+    try:
+        result = pipeline.run(prepared, events=events, stream=stream, temporaries=ctx.temporaries)
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    if ctx.json:
+        ctx.emit_json(result.to_dict())
+    elif stream is None:
+        ctx.emit_lines([str(p) for p in result.files])
+
+
+@o.command(image_options=True, json=True, quiet=True)
+def edit(
+    ctx: RunContext,
+    options: ImageOptions,
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            help="1-16 PNG, JPEG or WebP files; '-' reads one from standard input.",
+            metavar="IMAGE...",
+            show_default=False,
+        ),
+    ],
+    prompt: str | None,
+    prompt_file: str | None,
+    dry_run: bool,
+    each: o.Each = False,
+    concurrency: o.Concurrency = 4,
+    results: o.Results = None,
+    resend_unknown: o.ResendUnknown = False,
+) -> None:
+    """Edit images with a prompt and save the result.
+
+    Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
+    """
+    if each:
+        from .batch_run import run_each
+
+        run_each(
+            ctx,
+            images,
+            options,
+            read_prompt(ctx, prompt, prompt_file),
+            dry_run=dry_run,
+            concurrency=concurrency,
+            results=results,
+            resend_unknown=resend_unknown,
+        )
+        return
+    if results is not None or resend_unknown or concurrency != 4:
+        raise InputError(
+            "--results, --resend-unknown and --concurrency go with --each (or `dmxedit batch`)."
+        )
+    _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
+
+
+@o.command(image_options=True, json=True, quiet=True)
+def generate(
+    ctx: RunContext,
+    options: ImageOptions,
+    prompt: str | None,
+    prompt_file: str | None,
+    dry_run: bool,
+) -> None:
+    """Make an image from a prompt alone (text to image).
+
+    Example: dmxedit generate -p "a lighthouse at dawn" --ratio 16:9 --size 2K
+    """
+    _single(ctx, "generate", [], options, prompt, prompt_file, dry_run)

@@ -1,0 +1,386 @@
+"""One edit or generation, from a validated request to saved results.
+
+:func:`execute` is the one path every image request takes: ``edit_image``,
+``generate_image``, the CLI's ``edit``/``generate`` and every batch job. It tells a
+:class:`Record` what happens as it happens (begun, sent, answered, saved, failed) so
+that a durable record of the request (a batch results file, the ledger) is written
+before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request: the
+library and the CLI use them alike.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ._version import __version__
+from .catalog import WARN_IMAGES
+from .errors import DmxError, SaveError
+from .events import Events
+from .images import InputImage, load_images
+from .options import ImageOptions
+from .request import ImageRequest, Kind, build_request
+from .results import Blob, SavedImage, Saver, Temporaries, write_metadata
+from .settings import Settings, resolve
+
+if TYPE_CHECKING:
+    from .client import Answer, Client
+    from .retry import Pacer
+
+
+@dataclass
+class ImageResult:
+    """What one request produced: the saved files and what the API said."""
+
+    files: list[Path]
+    urls: list[str]
+    model: str
+    prompt: str
+    aspect_ratio: str | None
+    size: str | None
+    response_format: str
+    elapsed_s: float
+    kind: str = "edit"
+    revised_prompt: str | None = None
+    usage: Any = None
+    request_id: str | None = None
+    created: Any = None
+    attempts: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+    metadata_files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object ``--json`` prints."""
+        out: dict[str, Any] = {
+            "files": [str(p) for p in self.files],
+            "urls": list(self.urls),
+            "model": self.model,
+            "prompt": self.prompt,
+            "aspect_ratio": self.aspect_ratio,
+            "size": self.size,
+            "response_format": self.response_format,
+            "elapsed_s": self.elapsed_s,
+        }
+        if self.revised_prompt is not None:
+            out["revised_prompt"] = self.revised_prompt
+        if self.usage is not None:
+            out["usage"] = self.usage
+        if self.request_id:
+            out["request_id"] = self.request_id
+        if self.created is not None:
+            out["created"] = self.created
+        out["attempts"] = self.attempts
+        out["timings"] = self.timings
+        if self.metadata_files:
+            out["metadata_files"] = [str(p) for p in self.metadata_files]
+        return out
+
+
+class Record:
+    """The durable record of one request; each method is called as that happens and
+    must have recorded it when it returns. These are no-ops: the batch results file
+    and (later) the ledger override them."""
+
+    def begin(self, request: ImageRequest) -> None:
+        """Before anything is sent."""
+
+    def sent(self) -> None:
+        """The whole body is about to go out: from now on it may be billed."""
+
+    def answered(self, answer: Answer[Blob]) -> None:
+        """The answer arrived (URLs, or b64 data being kept); before any download."""
+
+    def saved(self, result: ImageResult) -> None:
+        """Every image is saved."""
+
+    def failed(self, error: DmxError) -> None:
+        """The request ended with this error."""
+
+
+def warnings_for(request: ImageRequest) -> list[str]:
+    """What the user should know about a request before it is sent."""
+    if len(request.images) > WARN_IMAGES:
+        return [
+            f"{len(request.images)} images: the endpoint documents 16, but one page of the "
+            f"provider's documentation says {WARN_IMAGES}."
+        ]
+    return []
+
+
+def make_client(
+    settings: Settings,
+    options: ImageOptions,
+    *,
+    events: Events | None = None,
+    pacer: Pacer | None = None,
+) -> Client:
+    """A client configured from resolved settings (imports the HTTP machinery)."""
+    from .client import Client
+    from .retry import Policy
+
+    return Client(
+        api_key=settings.require_key(),
+        timeout=settings.timeout,
+        connect_timeout=settings.connect_timeout,
+        policy=Policy(settings.retries, options.retry_server_errors),
+        events=events,
+        pacer=pacer,
+    )
+
+
+def execute(
+    request: ImageRequest,
+    client: Client,
+    saver: Saver,
+    *,
+    events: Events | None = None,
+    save_metadata: bool = False,
+    record: Record | None = None,
+) -> ImageResult:
+    """Send a checked request and save what comes back; the path every request takes."""
+    events = events or Events()
+    record = record or Record()
+    for message in warnings_for(request):
+        events.warn(message)
+    record.begin(request)
+    started = time.monotonic()
+    try:
+        answer = client.send(
+            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata
+        )
+        record.answered(answer)
+        received = time.monotonic()
+        saved = _save_all(answer, client, saver, events)
+    except DmxError as error:
+        record.failed(error)
+        raise
+    elapsed = round(time.monotonic() - started, 3)
+    timings = dict(answer.timings)
+    timings["download_s"] = round(time.monotonic() - received, 3)
+    timings["total_s"] = elapsed
+    result = ImageResult(
+        files=[s.path for s in saved if s.path is not None],
+        urls=[item.url for item in answer.items if item.url],
+        model=request.model,
+        prompt=request.prompt,
+        aspect_ratio=request.ratio,
+        size=request.size,
+        response_format=request.response_format,
+        elapsed_s=elapsed,
+        kind=request.kind,
+        revised_prompt=next((i.revised_prompt for i in answer.items if i.revised_prompt), None),
+        usage=answer.usage,
+        request_id=answer.request_id,
+        created=answer.created,
+        attempts=answer.attempts,
+        timings=timings,
+    )
+    if save_metadata:
+        for image, item in zip(saved, answer.items, strict=False):
+            if image.path is None:
+                continue
+            meta = _metadata(request, answer, result, image, item.url)
+            written = write_metadata(image.path, meta, saver.temporaries)
+            if written is None:
+                events.warn(f"{image.path}.json already exists; metadata not written.")
+            else:
+                result.metadata_files.append(written)
+    record.saved(result)
+    return result
+
+
+def _save_all(
+    answer: Answer[Blob], client: Client, saver: Saver, events: Events
+) -> list[SavedImage]:
+    """Save every item; an item that fails does not stop the others from being saved."""
+    saved: list[SavedImage] = []
+    failures: list[SaveError] = []
+    pending = [item.sink for item in answer.items if item.sink is not None]
+    try:
+        for item in answer.items:
+            try:
+                if item.sink is not None:
+                    pending.remove(item.sink)
+                    image = saver.finish(item.sink, item.url)
+                else:
+                    assert item.url is not None
+                    image = saver.finish(client.download(item.url, saver.new_blob), item.url)
+            except SaveError as exc:
+                failures.append(exc)
+                continue
+            saved.append(image)
+            if image.path is not None:
+                events.saved(str(image.path))
+    finally:
+        for blob in pending:
+            blob.discard()
+    if failures:
+        first = failures[0]
+        message = (
+            first.message
+            if len(failures) == 1
+            else f"{len(failures)} images could not be saved. "
+            + " ".join(f.message for f in failures)
+        )
+        raise SaveError(
+            message,
+            urls=[u for f in failures for u in f.urls],
+            files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.files],
+            hint=first.hint,
+        )
+    return saved
+
+
+def _metadata(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    result: ImageResult,
+    image: SavedImage,
+    url: str | None,
+) -> dict[str, Any]:
+    inputs = [
+        {
+            "name": img.display,
+            "bytes": img.size,
+            "content_type": img.content_type,
+            "sha256": answer.input_sha256[i] if i < len(answer.input_sha256) else None,
+        }
+        for i, img in enumerate(request.images)
+    ]
+    return {
+        "tool": f"dmxedit {__version__}",
+        "kind": request.kind,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "file": image.path.name if image.path else None,
+        "content_type": image.content_type,
+        "bytes": image.size,
+        **request.options(),
+        "inputs": inputs,
+        "url": url,
+        "revised_prompt": result.revised_prompt,
+        "usage": answer.usage,
+        "request_id": answer.request_id,
+        "created": answer.created,
+        "attempts": answer.attempts,
+        "timings": result.timings,
+    }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request with the settings and options it was made from."""
+
+    request: ImageRequest
+    settings: Settings
+    options: ImageOptions
+
+
+def prepare(
+    kind: Kind,
+    images: Sequence[str],
+    prompt: str | None,
+    options: ImageOptions,
+    *,
+    read_stdin: Callable[[], bytes] | None = None,
+    settings: Settings | None = None,
+) -> Prepared:
+    """Resolve the settings, check the images and options; nothing is sent."""
+    settings = settings or resolve(options)
+    checked: list[InputImage] = load_images(list(images), read_stdin) if kind == "edit" else []
+    request = build_request(kind, settings, prompt=prompt, params=options.params, images=checked)
+    return Prepared(request, settings, options)
+
+
+def run(
+    prepared: Prepared,
+    *,
+    events: Events | None = None,
+    stream: BinaryIO | None = None,
+    temporaries: Temporaries | None = None,
+    record: Record | None = None,
+) -> ImageResult:
+    """Send a prepared request and save its results into the output folder (or
+    ``stream``): the client and saver made, used and closed."""
+    events = events or Events()
+    for message in prepared.settings.warnings:
+        events.warn(message)
+    request, settings = prepared.request, prepared.settings
+    saver = Saver(
+        folder=None if stream is not None else Path(settings.output).expanduser(),
+        prefix=request.prefix,
+        stream=stream,
+        temporaries=temporaries or Temporaries(),
+    )
+    client = make_client(settings, prepared.options, events=events)
+    saver.prepare()  # after the key check: a missing key creates no folder
+    try:
+        return execute(
+            request,
+            client,
+            saver,
+            events=events,
+            save_metadata=prepared.options.save_metadata,
+            record=record,
+        )
+    finally:
+        client.close()
+
+
+# -- the library's entry points --------------------------------------------------------
+
+
+def _library(
+    kind: Kind,
+    images: Sequence[str | os.PathLike[str]],
+    prompt: str,
+    options: ImageOptions | None,
+    output: str | os.PathLike[str] | BinaryIO | None,
+    events: Events | None,
+    given: dict[str, Any],
+) -> ImageResult:
+    stream: BinaryIO | None = None
+    if output is not None and hasattr(output, "write"):
+        stream = output  # type: ignore[assignment]
+    elif output is not None:
+        given["output"] = output
+    opts = (options or ImageOptions()).merged(**ImageOptions.of(**given).__dict__)
+    prepared = prepare(kind, [os.fspath(p) for p in images], prompt, opts)
+    return run(prepared, events=events, stream=stream)
+
+
+def edit_image(
+    images: Sequence[str | os.PathLike[str]],
+    prompt: str,
+    options: ImageOptions | None = None,
+    *,
+    output: str | os.PathLike[str] | BinaryIO | None = None,
+    events: Events | None = None,
+    **given: Any,
+) -> ImageResult:
+    """Edit 1-16 images with a prompt and save the result.
+
+    Options come as an :class:`dmxedit.options.ImageOptions` or as its field names
+    (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
+    out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
+    config file, then the defaults. ``output`` is a folder (default ``output``) or a
+    binary stream. Raises a :class:`dmxedit.errors.DmxError` subclass whose
+    ``exit_code`` is the CLI's.
+    """
+    return _library("edit", images, prompt, options, output, events, given)
+
+
+def generate_image(
+    prompt: str,
+    options: ImageOptions | None = None,
+    *,
+    output: str | os.PathLike[str] | BinaryIO | None = None,
+    events: Events | None = None,
+    **given: Any,
+) -> ImageResult:
+    """Make an image from a prompt alone; options as for :func:`edit_image`."""
+    return _library("generate", (), prompt, options, output, events, given)
