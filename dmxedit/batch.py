@@ -378,6 +378,17 @@ class _JobRecord(Record):
         self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
 
 
+class _JobEvents(Events):
+    """A job's own warnings reach the batch's display, naming the job."""
+
+    def __init__(self, events: BatchEvents, job: Job) -> None:
+        self.events = events
+        self.job = job
+
+    def warn(self, message: str) -> None:
+        self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+
+
 def run_batch(
     source: JobSource,
     defaults: Defaults,
@@ -502,6 +513,7 @@ def _run_jobs(
                     job.request,
                     client,
                     saver,
+                    events=_JobEvents(events, job),
                     save_metadata=save_metadata,
                     record=_JobRecord(log, job),
                 )

@@ -35,29 +35,35 @@ class Temporaries:
     def __init__(self) -> None:
         self._paths: set[str] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def track(self, path: str) -> None:
         with self._lock:
-            self._paths.add(path)
+            if not self._closed:
+                self._paths.add(path)
+                return
+        # The run is being interrupted: a worker still finishing gets a file that is
+        # already gone from the folder (its descriptor keeps working until it stops).
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
     def untrack(self, path: str) -> None:
         with self._lock:
             self._paths.discard(path)
 
     def remove_all(self) -> None:
-        """Delete every temporary file still registered."""
+        """Delete every temporary file still registered, and any made from now on."""
         with self._lock:
             paths = list(self._paths)
             self._paths.clear()
+            self._closed = True
         for path in paths:
             try:
                 os.unlink(path)
             except OSError:
                 pass
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._paths)
 
 
 def rescue_folder() -> Path:

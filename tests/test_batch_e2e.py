@@ -222,7 +222,7 @@ def test_empty_or_missing_jobs_file_is_exit_2(cli: Cli, server: FakeDMX, tmp_pat
 def test_concurrency_default_is_4_and_the_option_is_honoured(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
-    server.default_delay = 0.6
+    server.default_delay = 0.2
     jobs = edit_jobs(tmp_path, 8)
     ok(cli("batch", str(jobs)))
     assert server.max_active == 4
@@ -233,7 +233,7 @@ def test_concurrency_default_is_4_and_the_option_is_honoured(
 
 
 def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
-    server.default_delay = 0.25
+    server.default_delay = 0.15
     limited: list[Recorded] = []
     lock = threading.Lock()
 
@@ -242,7 +242,7 @@ def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) ->
             with lock:
                 if not limited:
                     limited.append(recorded)
-                    return Reply(status=429, headers={"Retry-After": "1.5"})
+                    return Reply(status=429, headers={"Retry-After": "0.9"})
         return None
 
     server.on_request = hook
@@ -253,7 +253,7 @@ def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) ->
     answered = limited[0].finished
     # No request starts while the pause runs: not just the worker that got the 429.
     # (0.3 s of slack for the client to read the 429 and set the pause on a busy machine)
-    during = [p for p in server.posts() if answered + 0.3 < p.started < answered + 1.3]
+    during = [p for p in server.posts() if answered + 0.3 < p.started < answered + 0.8]
     assert during == [], [(p.fields["prompt"], p.started - answered) for p in during]
     assert all(
         r["status"] == "ok" for r in final(tmp_path / "jobs" / "jobs.results.jsonl").values()
@@ -261,7 +261,7 @@ def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) ->
 
 
 def test_each_finished_job_is_on_disk_while_the_batch_runs(server: FakeDMX, tmp_path: Path) -> None:
-    server.default_delay = 0.3
+    server.default_delay = 0.15
     jobs = edit_jobs(tmp_path, 6)
     log = tmp_path / "jobs" / "jobs.results.jsonl"
     proc = _start(server, tmp_path, "batch", str(jobs), "--concurrency", "1")
@@ -319,7 +319,7 @@ def test_a_failed_download_is_fetched_again_without_a_new_generation(
 def test_killed_batch_resumes_without_paying_twice(
     cli: Cli, server: FakeDMX, tmp_path: Path, sig: int
 ) -> None:
-    server.default_delay = 0.4
+    server.default_delay = 0.2
     jobs = edit_jobs(tmp_path, 10)
     log = tmp_path / "jobs" / "jobs.results.jsonl"
     proc = _start(server, tmp_path, "batch", str(jobs), "--concurrency", "2")

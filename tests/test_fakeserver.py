@@ -4,11 +4,16 @@ end-to-end tests prove nothing."""
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
 import requests
 from fakeserver import (
     EDITS,
+    GENERATIONS,
+    PNG_BYTES,
     FakeDMX,
     Reply,
     _MultipartParser,
@@ -91,6 +96,65 @@ def test_dropped_connection_is_seen_by_the_client(server: FakeDMX) -> None:
     server.script(EDITS, Reply(drop=True))
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.post(server.base_url + "/images/edits", files={"prompt": (None, "x")}, timeout=5)
+
+
+def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_only_image_posts_count_as_running(server: FakeDMX) -> None:
+    url = server.add_file("slow.png", PNG_BYTES)
+    server.script("/files/slow.png", Reply(delay=0.8))
+    server.script(EDITS, Reply(delay=0.4))
+    server.script(GENERATIONS, Reply(delay=0.4))
+    seen: list[int] = []
+
+    def get() -> None:
+        seen.append(requests.get(url, timeout=5).status_code)
+
+    def post(path: str) -> None:
+        seen.append(requests.post(server.base_url + path, json={"p": "x"}, timeout=5).status_code)
+
+    download = threading.Thread(target=get)
+    download.start()
+    _until(lambda: len(server.gets()) == 1)  # the GET is in its delay now
+    assert requests.post(server.base_url + "/chat/completions", timeout=5).status_code == 404
+    assert (server.active, server.max_active) == (0, 0)
+    posts = [
+        threading.Thread(target=post, args=(p,)) for p in ("/images/edits", "/images/generations")
+    ]
+    for thread in posts:
+        thread.start()
+    _until(lambda: len(server.posts(EDITS)) + len(server.posts(GENERATIONS)) == 2)
+    assert server.active == 2  # both image POSTs, not the download running beside them
+    for thread in [download, *posts]:
+        thread.join(5)
+    assert sorted(seen) == [200, 200, 200]
+    assert (server.active, server.max_active) == (0, 2)
+
+
+def test_an_image_post_stops_counting_before_its_reply_completes(server: FakeDMX) -> None:
+    # A client that has its answer may at once send the next request: the one it got
+    # must not still be counted, or a batch at --concurrency N shows N + 1.
+    with requests.Session() as session:
+        for _ in range(30):
+            answer = session.post(server.base_url + "/images/edits", json={}, timeout=5)
+            assert answer.status_code == 200
+            assert server.active == 0
+            url = answer.json()["data"][0]["url"]
+            assert session.get(url, timeout=5).status_code == 200
+    assert server.max_active == 1
+
+
+def test_a_stalled_reply_does_not_count_while_it_lingers(server: FakeDMX) -> None:
+    server.script(EDITS, Reply(body=b"x" * 1000, truncate_to=10, stall=30))
+    with requests.post(server.base_url + "/images/edits", stream=True, timeout=5) as answer:
+        assert answer.status_code == 200
+        _until(lambda: server.active == 0)
+    assert server.max_active == 1
 
 
 def test_made_images_are_pngs_of_the_asked_size() -> None:

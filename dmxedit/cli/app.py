@@ -61,7 +61,7 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
                     standalone_mode=False,
                     obj=ctx,
                 )
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
             code = ExitCode.INTERRUPTED
         if code == ExitCode.INTERRUPTED:
             ctx.temporaries.remove_all()
@@ -75,9 +75,6 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
         return int(error.exit_code)
     except typer.Exit as exc:  # pragma: no cover - typer returns these as codes
         return int(exc.exit_code)
-    except typer.Abort:
-        print("dmxedit: aborted.", file=ctx.stderr)
-        return int(ExitCode.INTERRUPTED)
     except _click_exception() as exc:
         exc.show(file=ctx.stderr)
         return int(exc.exit_code)
