@@ -202,6 +202,8 @@ class FakeDMX:
         self._lock = threading.Lock()
         self._counter = 0
         self.closing = threading.Event()
+        # Image requests (POSTs to EDITS and GENERATIONS) running now, and the most at once
+        # (tests may reset it). Downloads and other paths are not counted.
         self.active = 0
         self.max_active = 0
         self._httpd = _Server(("127.0.0.1", port), _Handler)
@@ -222,7 +224,11 @@ class FakeDMX:
         return self.origin + API_PREFIX
 
     def start(self) -> FakeDMX:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # serve_forever checks for shutdown() once per poll_interval (0.5 s by default):
+        # that was half a second of every test's teardown.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -438,7 +444,11 @@ class _MultipartParser:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body go out in separate writes, and with Nagle the body
+    # waited for the client's delayed ACK, ~40 ms per request on a kept-alive connection.
+    disable_nagle_algorithm = True
     server: _Server
+    _counted = False  # this request is an image POST still counted in FakeDMX.active
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
@@ -451,11 +461,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         fake = self.server.fake
-        fake._enter()
+        path = self.path.partition("?")[0]
+        self._counted = self.command == "POST" and path in (EDITS, GENERATIONS)
+        if self._counted:
+            fake._enter()
         try:
             self._serve(fake)
         finally:
-            fake._leave()
+            self._done()
+
+    def _done(self) -> None:
+        """This image request stops counting as running (once; a no-op for the others).
+
+        Called just before the bytes that complete the reply (or before the connection is
+        closed on the client), so a client that has its whole answer, and may already be
+        sending its next request, never finds this one still counted; and before any
+        lingering (a stall after a truncated body).
+        """
+        if self._counted:
+            self._counted = False
+            self.server.fake._leave()
 
     def _serve(self, fake: FakeDMX) -> None:
         path, _, query = self.path.partition("?")
@@ -512,6 +537,7 @@ class _Handler(BaseHTTPRequestHandler):
         recorded.complete = reader.complete
 
     def _abort(self) -> None:
+        self._done()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -543,23 +569,30 @@ class _Handler(BaseHTTPRequestHandler):
                     if reply.chunk_pause and self.server.fake.closing.wait(reply.chunk_pause):
                         self._abort()
                         return
+                self._done()
                 self.wfile.write(b"0\r\n\r\n")
             except OSError:
                 self.close_connection = True
             return
         self.send_header("Content-Length", str(len(body)))
+        if not body and reply.truncate_to is None:
+            self._done()  # the headers complete this reply
         self.end_headers()
         try:
             if reply.truncate_to is not None:
                 self.wfile.write(body[: reply.truncate_to])
                 self.wfile.flush()
+                self._done()
                 if reply.stall:
                     self.server.fake.closing.wait(reply.stall)
                 self._abort()
                 return
             view = memoryview(body)
-            for at in range(0, len(body), 1 << 20):
-                self.wfile.write(view[at : at + (1 << 20)])
+            step = 1 << 20
+            for at in range(0, len(body), step):
+                if at + step >= len(body):
+                    self._done()  # these bytes complete the reply
+                self.wfile.write(view[at : at + step])
         except OSError:
             self.close_connection = True
 
