@@ -19,15 +19,15 @@ _dmxedit() {
   esac
   case "$path" in
     "config get"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
     "config list"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "config path"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "config set"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
     "config unset"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
     "batch"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose --concurrency --results --resend-unknown -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "config"*)

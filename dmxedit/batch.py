@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
-from .errors import BatchError, DmxError, ExitCode, InputError
+from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted
 from .events import Events
 from .images import load_images
 from .options import ImageOptions
@@ -35,7 +35,9 @@ from .results import Saver, Temporaries
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .client import Answer, Client
+    from .ledger import Ledger
+    from .results import Blob
 
 JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
 MAX_REPORTED = 20
@@ -66,6 +68,10 @@ class BatchSummary:
     skipped: int = 0
     unknown: int = 0
     to_send: int = 0
+    to_fetch: int = 0
+    held_back: int = 0  # ended this run without a result and may have been billed
+    retry: int = 0  # failed in a way a re-run sends again
+    refetch: int = 0  # paid results a re-run downloads again
     estimated_tokens: int = 0
     results: str | None = None
     elapsed_s: float = 0.0
@@ -79,11 +85,43 @@ class BatchSummary:
             "skipped": self.skipped,
             "unknown": self.unknown,
             "to_send": self.to_send,
+            "to_fetch": self.to_fetch,
+            "held_back": self.held_back,
             "estimated_tokens": self.estimated_tokens,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
             "dry_run": self.dry_run,
         }
+
+    def count(self, record: Mapping[str, Any]) -> None:
+        """Count a job's final record, and what a re-run will do with it."""
+        if record["status"] == "ok":
+            self.ok += 1
+            return
+        self.failed += 1
+        todo = _what_to_do(record, resend_unknown=False)
+        if todo == "fetch":
+            self.refetch += 1
+        elif todo == "unknown":
+            self.held_back += 1
+        else:
+            self.retry += 1
+
+    def next_run(self) -> str:
+        """What running the same command again will do, exactly."""
+        held = self.unknown + self.held_back
+        parts = []
+        if self.retry:
+            parts.append(f"send {self.retry} failed job(s) again")
+        if self.refetch:
+            parts.append(f"download {self.refetch} paid result(s) without generating them again")
+        if held:
+            parts.append(
+                f"hold back {held} job(s) that may have been billed (--resend-unknown sends them)"
+            )
+        if not parts:
+            return "A re-run will skip every finished job."
+        return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
 
 class BatchEvents:
@@ -209,24 +247,43 @@ def spool_stdin(stream: IO[bytes]) -> Path:
 
 
 class ResultsLog:
-    """The results file: one JSON line per event, appended, flushed and synced."""
+    """The results file: one JSON line per event, each written whole in one write and
+    synced; read back ignoring a torn last line (even one cut inside a character)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
+        self._fd = -1
+        self._file_lock: Any = None
+
+    def lock(self) -> None:
+        """One batch at a time per results file; released when this process dies."""
+        if self.path is None:
+            return
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path) + ".lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise InputError(
+                f"Another dmxedit batch is writing {self.path} right now.",
+                hint="Wait for it to finish, or give this run its own --results file.",
+            ) from None
+        self._file_lock = lock
 
     def previous(self) -> dict[str, dict[str, Any]]:
-        """The last record of every job id already in the file (a torn last line is ignored)."""
+        """The last record of every job id already in the file."""
         last: dict[str, dict[str, Any]] = {}
         if self.path is None or not self.path.exists():
             return last
         try:
-            with open(self.path, encoding="utf-8") as fh:
+            with open(self.path, "rb") as fh:
                 for raw in fh:
                     try:
-                        record = json.loads(raw)
-                    except ValueError:
+                        record = json.loads(raw.decode("utf-8"))
+                    except ValueError:  # a torn line (UnicodeDecodeError is one too)
                         continue
                     if isinstance(record, dict) and "id" in record and "status" in record:
                         previous = last.get(str(record["id"]))
@@ -242,25 +299,38 @@ class ResultsLog:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            size = os.fstat(self._fd).st_size
+            if size:
+                with open(self.path, "rb") as fh:
+                    fh.seek(size - 1)
+                    if fh.read(1) != b"\n":  # a torn last line: start on a line of our own
+                        self._write(b"\n")
         except OSError as exc:
             raise InputError(
                 f"Cannot write the results file {self.path}: {exc.strerror or exc}."
             ) from None
 
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
     def append(self, record: Mapping[str, Any]) -> None:
-        if self._fh is None:
+        if self._fd < 0:
             return
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
         with self._lock:
-            self._fh.write(line)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+            self._write(line)  # the whole line and its newline in one write
+            os.fsync(self._fd)
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._file_lock is not None:
+            self._file_lock.release()
+            self._file_lock = None
 
 
 class _Spool:
@@ -303,10 +373,12 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     status = record.get("status")
     if status == "ok":
         return "skip"
-    if status == "sent":
+    if record.get("urls") and (
+        status == "answered" or record.get("exit_code") in (ExitCode.NOT_SAVED, 130)
+    ):
+        return "fetch"  # paid and answered: download again, never generate again
+    if status in ("sent", "answered") or record.get("may_be_billed"):
         return "send" if resend_unknown else "unknown"
-    if status == "failed" and record.get("exit_code") == ExitCode.NOT_SAVED and record.get("urls"):
-        return "fetch"
     return "send"
 
 
@@ -377,6 +449,12 @@ class _JobRecord(Record):
     def sent(self) -> None:
         self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
 
+    def answered(self, answer: Answer[Blob]) -> None:
+        urls = [item.url for item in answer.items if item.url]
+        self.log.append(
+            {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": urls}
+        )
+
 
 class _JobEvents(Events):
     """A job's own warnings reach the batch's display, naming the job."""
@@ -401,121 +479,224 @@ def run_batch(
     temporaries: Temporaries | None = None,
     make_client: Callable[[Events], Client] | None = None,
 ) -> BatchSummary:
-    """Run every job that still needs running; raises BatchError when some failed."""
-    from . import pipeline
+    """Run every job that still needs running; raises BatchError when some failed.
+
+    The first KeyboardInterrupt (Ctrl-C, SIGTERM) stops starting jobs and lets the running
+    ones finish and save; a second abandons them (their URLs are already recorded).
+    Either way the run ends with :class:`Interrupted`.
+    """
+    from . import ledger, pipeline
     from .retry import Pacer
 
     events = events or BatchEvents()
-    temporaries = temporaries or Temporaries()
+    temporaries = Temporaries() if temporaries is None else temporaries
     log = ResultsLog(results)
-    previous = log.previous()
-    plan = _validate(source, defaults, previous, resend_unknown)
+    if not dry_run:
+        log.lock()
+    book: Ledger | None = None
     try:
+        previous = log.previous()
+        plan = _validate(source, defaults, previous, resend_unknown)
         summary = BatchSummary(
             total=plan.total,
             skipped=plan.skipped,
             unknown=plan.unknown,
             to_send=plan.to_send,
+            to_fetch=plan.to_fetch,
             estimated_tokens=plan.tokens,
             results=str(results) if results else None,
             dry_run=dry_run,
         )
-        if plan.unknown:
-            events.warn(
-                f"{plan.unknown} job(s) were cut off after their request went out last time "
-                "and may have been billed; they are not sent again (use --resend-unknown to "
-                "send them)."
-            )
-        events.plan(summary)
-        if dry_run:
-            return summary
-        if plan.spool.count:
-            defaults.settings.require_key()  # before any folder is made
-            for folder in sorted(plan.outputs):
-                Saver(folder=folder).prepare()
-        log.open()
-        started = time.monotonic()
-        pacer = Pacer()
+        try:
+            if plan.unknown:
+                events.warn(
+                    f"{plan.unknown} job(s) went out last time without a result and may have "
+                    "been billed; they are not sent again (use --resend-unknown to send them)."
+                )
+            events.plan(summary)
+            if dry_run:
+                return summary
+            if plan.spool.count:
+                defaults.settings.require_key()  # before any folder is made
+                for folder in sorted(plan.outputs):
+                    Saver(folder=folder).prepare()
+                book = ledger.open_ledger(defaults.settings.history)
+            log.open()
+            started = time.monotonic()
+            pacer = Pacer()
 
-        def client_for(job_events: Events) -> Client:
-            if make_client is not None:
-                return make_client(job_events)
-            return pipeline.make_client(
-                defaults.settings, defaults.options, events=job_events, pacer=pacer
-            )
+            def client_for(job_events: Events) -> Client:
+                if make_client is not None:
+                    return make_client(job_events)
+                return pipeline.make_client(
+                    defaults.settings, defaults.options, events=job_events, pacer=pacer
+                )
 
-        crashed = _run_jobs(
-            plan.spool,
-            previous,
-            log,
-            summary,
-            events,
-            temporaries,
-            concurrency,
-            client_for,
-            defaults.options.save_metadata,
-        )
+            runner = _Runner(
+                previous, log, summary, events, temporaries, client_for, defaults.options, book
+            )
+            runner.run(plan.spool, concurrency)
+        finally:
+            plan.spool.close()
     finally:
-        plan.spool.close()
         log.close()
-    if crashed is not None:
-        raise crashed
+        if book is not None:
+            book.close()
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown:
         raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed"
-            + (
-                f" ({summary.unknown} not resent: they may have been billed)"
-                if summary.unknown
-                else ""
-            )
-            + "."
+            f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed. "
+            + summary.next_run()
             + (f" Reasons are in {results}." if results else ""),
-            hint="Run the same command again to retry the failed jobs; finished ones are skipped.",
             details={"summary": summary.to_dict()},
         )
     return summary
 
 
-def _run_jobs(
-    spool: _Spool,
-    previous: Mapping[str, Mapping[str, Any]],
-    log: ResultsLog,
-    summary: BatchSummary,
-    events: BatchEvents,
-    temporaries: Temporaries,
-    concurrency: int,
-    client_for: Callable[[Events], Client],
-    save_metadata: bool,
-) -> BaseException | None:
-    """The workers; returns the exception of a job that hit a bug (the batch stops)."""
-    from . import pipeline
+class _Runner:
+    """The workers of one batch run."""
 
-    jobs: queue.Queue[tuple[Job, str] | None] = queue.Queue(maxsize=concurrency * 2)
-    stop = threading.Event()
-    lock = threading.Lock()
-    crashes: list[BaseException] = []
+    def __init__(
+        self,
+        previous: Mapping[str, Mapping[str, Any]],
+        log: ResultsLog,
+        summary: BatchSummary,
+        events: BatchEvents,
+        temporaries: Temporaries,
+        client_for: Callable[[Events], Client],
+        options: ImageOptions,
+        book: Ledger | None,
+    ) -> None:
+        self.previous = previous
+        self.log = log
+        self.summary = summary
+        self.events = events
+        self.temporaries = temporaries
+        self.client_for = client_for
+        self.options = options
+        self.book = book
+        self.jobs: queue.Queue[tuple[Job, str] | None] = queue.Queue()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.crashes: list[BaseException] = []
+        self.running = 0
+        self.queued = 0
 
-    def run_one(job: Job, todo: str, client: Client) -> None:
+    def run(self, spool: _Spool, concurrency: int) -> None:
+        threads = [
+            threading.Thread(target=self.worker, name=f"dmxedit-job-{i}", daemon=True)
+            for i in range(max(1, concurrency))
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for item in spool:
+                if not self.put(item, concurrency):
+                    break
+            for _ in threads:
+                self.jobs.put(None)
+            self.join(threads)
+        except KeyboardInterrupt:
+            self.stop.set()
+            with self.lock:
+                running = self.running
+            self.events.warn(
+                f"Stopping: {running} running job(s) will finish and save (they are paid "
+                "for); no new job starts. Press Ctrl-C again to abandon them."
+            )
+            try:
+                self.join(threads)
+            except KeyboardInterrupt:
+                raise self.interrupted(abandoned=True) from None
+            raise self.interrupted(abandoned=False) from None
+        if self.crashes:
+            raise self.crashes[0]
+
+    def interrupted(self, abandoned: bool) -> Interrupted:
+        summary = self.summary
+        with self.lock:
+            running = self.running
+        if abandoned:
+            what = (
+                f"Interrupted twice: {running} running job(s) abandoned (any result they had "
+                "received is in the results file and the ledger)."
+            )
+        else:
+            what = "Interrupted: the running jobs finished and were saved."
+        return Interrupted(
+            f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
+            details={"summary": summary.to_dict()},
+        )
+
+    @staticmethod
+    def join(threads: list[threading.Thread]) -> None:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+
+    def put(self, item: tuple[Job, str], concurrency: int) -> bool:
+        """Queue a job once a worker is about to be free; False when the batch stops."""
+        while not self.stop.is_set():
+            with self.lock:
+                room = self.queued < concurrency * 2
+                if room:
+                    self.queued += 1
+            if room:
+                self.jobs.put(item)
+                return True
+            time.sleep(0.05)
+        return False
+
+    def worker(self) -> None:
+        client = self.client_for(Events())
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = self.jobs.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    return
+                with self.lock:
+                    self.queued -= 1
+                if self.stop.is_set():
+                    return
+                self.run_one(item[0], item[1], client)
+        finally:
+            client.close()
+
+    def run_one(self, job: Job, todo: str, client: Client) -> None:
+        from . import ledger, pipeline
+
         t0 = time.monotonic()
-        events.job_started(job.id)
-        saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=temporaries)
+        with self.lock:
+            self.running += 1
+        self.events.job_started(job.id)
+        saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=self.temporaries)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         try:
             if todo == "fetch":
-                urls = list(previous[job.id].get("urls") or [])
+                urls = list(self.previous[job.id].get("urls") or [])
                 files = [
                     str(saver.finish(client.download(u, saver.new_blob), u).path) for u in urls
                 ]
                 record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
             else:
+                kept = None
+                if self.book is not None:
+                    kept = ledger.LedgerRecord(
+                        self.book,
+                        output=str(job.output.resolve()),
+                        results_file=str(self.log.path.resolve()) if self.log.path else None,
+                        job_id=job.id,
+                    )
                 result = pipeline.execute(
                     job.request,
                     client,
                     saver,
-                    events=_JobEvents(events, job),
-                    save_metadata=save_metadata,
-                    record=_JobRecord(log, job),
+                    events=_JobEvents(self.events, job),
+                    save_metadata=self.options.save_metadata,
+                    record=pipeline.Records(_JobRecord(self.log, job), kept),
                 )
                 record.update(
                     status="ok",
@@ -532,6 +713,8 @@ def _run_jobs(
                 error=exc.message,
                 exit_code=int(exc.exit_code),
             )
+            if exc.details.get("may_be_billed"):
+                record["may_be_billed"] = True
         except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",
@@ -540,58 +723,12 @@ def _run_jobs(
                 error=f"internal error: {type(exc).__name__}: {exc}",
                 exit_code=int(ExitCode.INTERNAL),
             )
-            with lock:
-                crashes.append(exc)
-            stop.set()
+            with self.lock:
+                self.crashes.append(exc)
+            self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
-        log.append(record)
-        with lock:
-            if record["status"] == "ok":
-                summary.ok += 1
-            else:
-                summary.failed += 1
-        events.job_finished(record)
-
-    def worker() -> None:
-        client = client_for(Events())
-        try:
-            while not stop.is_set():
-                try:
-                    item = jobs.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if item is None:
-                    return
-                run_one(item[0], item[1], client)
-        finally:
-            client.close()
-
-    def put(item: tuple[Job, str] | None) -> bool:
-        while not stop.is_set():
-            try:
-                jobs.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    threads = [
-        threading.Thread(target=worker, name=f"dmxedit-job-{i}", daemon=True)
-        for i in range(max(1, concurrency))
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for item in spool:
-            if not put(item):
-                break
-        for _ in threads:
-            if not put(None):
-                break
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.2)
-    except BaseException:
-        stop.set()
-        raise
-    return crashes[0] if crashes else None
+        self.log.append(record)
+        with self.lock:
+            self.running -= 1
+            self.summary.count(record)
+        self.events.job_finished(record)

@@ -452,6 +452,7 @@ class Client:
             answer.input_sha256 = list(body.sha256)
             return answer
         finally:
+            body.on_progress = None  # this attempt is over: its callbacks are too
             session.close()
 
     def _billing(self, decision: Decision) -> str:

@@ -128,3 +128,11 @@ class BatchError(DmxError):
 
     exit_code = ExitCode.BATCH_FAILED
     title = "Some jobs failed"
+
+
+class Interrupted(DmxError):
+    """Ctrl-C (or SIGTERM/SIGHUP) stopped a request; ``urls`` holds any result already
+    known, and ``may_be_billed`` whether the request had gone out."""
+
+    exit_code = ExitCode.INTERRUPTED
+    title = "Interrupted"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._version import __version__
 from .catalog import WARN_IMAGES
-from .errors import DmxError, SaveError
+from .errors import DmxError, Interrupted, SaveError
 from .events import Events
 from .images import InputImage, load_images
 from .options import ImageOptions
@@ -101,6 +101,74 @@ class Record:
     def failed(self, error: DmxError) -> None:
         """The request ended with this error."""
 
+    def interrupted(self) -> None:
+        """Ctrl-C (or SIGTERM, SIGHUP) stopped the request."""
+
+
+class Records(Record):
+    """Several records of one request, told in order (a results file and the ledger)."""
+
+    def __init__(self, *records: Record | None) -> None:
+        self.records = [r for r in records if r is not None]
+
+    def begin(self, request: ImageRequest) -> None:
+        for r in self.records:
+            r.begin(request)
+
+    def sent(self) -> None:
+        for r in self.records:
+            r.sent()
+
+    def answered(self, answer: Answer[Blob]) -> None:
+        for r in self.records:
+            r.answered(answer)
+
+    def saved(self, result: ImageResult) -> None:
+        for r in self.records:
+            r.saved(result)
+
+    def failed(self, error: DmxError) -> None:
+        for r in self.records:
+            r.failed(error)
+
+    def interrupted(self) -> None:
+        for r in self.records:
+            r.interrupted()
+
+
+class Tracker(Record):
+    """What is known of a request so far: whether it went out, its result URLs."""
+
+    def __init__(self) -> None:
+        self.was_sent = False
+        self.urls: list[str] = []
+
+    def sent(self) -> None:
+        self.was_sent = True
+
+    def answered(self, answer: Answer[Blob]) -> None:
+        self.urls = [item.url for item in answer.items if item.url]
+
+    def interruption(self) -> Interrupted:
+        """The error an interrupt of this request ends with."""
+        if not self.was_sent:
+            message = "Interrupted before the request was completely sent; nothing was billed."
+        elif self.urls:
+            message = (
+                "Interrupted while the result was being saved. The image was generated (and "
+                "billed); its URL is printed so it is not lost."
+            )
+        else:
+            message = "Interrupted after the request was sent: it may have been billed."
+        hint = None
+        if self.was_sent:
+            hint = "`dmxedit recover` fetches results that arrived but were not saved."
+        return Interrupted(
+            message,
+            hint=hint,
+            details={"urls": list(self.urls), "may_be_billed": self.was_sent},
+        )
+
 
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
@@ -158,6 +226,9 @@ def execute(
         saved = _save_all(answer, client, saver, events)
     except DmxError as error:
         record.failed(error)
+        raise
+    except KeyboardInterrupt:
+        record.interrupted()
         raise
     elapsed = round(time.monotonic() - started, 3)
     timings = dict(answer.timings)
@@ -271,6 +342,20 @@ def _metadata(
     }
 
 
+def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
+    """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
+    from . import ledger
+
+    if not any(ledger.is_ref(arg) for arg in images):
+        return list(images)
+    book = ledger.open_ledger(settings.history)
+    try:
+        return [ledger.resolve_image_ref(a, book) if ledger.is_ref(a) else a for a in images]
+    finally:
+        if book is not None:
+            book.close()
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A checked request with the settings and options it was made from."""
@@ -291,6 +376,7 @@ def prepare(
 ) -> Prepared:
     """Resolve the settings, check the images and options; nothing is sent."""
     settings = settings or resolve(options)
+    images = resolve_refs(images, settings)
     checked: list[InputImage] = load_images(list(images), read_stdin) if kind == "edit" else []
     request = build_request(kind, settings, prompt=prompt, params=options.params, images=checked)
     return Prepared(request, settings, options)
@@ -318,6 +404,14 @@ def run(
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
+    from . import ledger
+
+    book = ledger.open_ledger(settings.history)
+    kept = None
+    if book is not None:
+        folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
+        kept = ledger.LedgerRecord(book, output=folder)
+    tracker = Tracker()
     try:
         return execute(
             request,
@@ -325,10 +419,18 @@ def run(
             saver,
             events=events,
             save_metadata=prepared.options.save_metadata,
-            record=record,
+            record=Records(tracker, kept, record),
         )
+    except KeyboardInterrupt:
+        saver.temporaries.remove_all()
+        error = tracker.interruption()
+        if kept is not None and kept.entry_id is not None:
+            error.details["ledger_id"] = kept.entry_id
+        raise error from None
     finally:
         client.close()
+        if book is not None:
+            book.close()
 
 
 # -- the library's entry points --------------------------------------------------------

@@ -87,6 +87,17 @@ def _ratio(key: str, raw: Any) -> str:
     return f"{shape[0]}:{shape[1]}"
 
 
+def _onoff(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise InputError(f"{key} {raw!r} is not on or off.")
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name in the config file and on the command line, the
@@ -113,6 +124,7 @@ KEYS: dict[str, Key] = {
         Key("timeout", "timeout", _positive_float, "seconds to wait for the answer"),
         Key("connect-timeout", "connect_timeout", _positive_float, "seconds to connect"),
         Key("retries", "retries", _count, "retries of calls that are safe to retry"),
+        Key("history", "history", _onoff, "keep the ledger of paid requests: on or off"),
     )
 }
 
@@ -245,6 +257,7 @@ class Settings:
     timeout: float = 600.0
     connect_timeout: float = 10.0
     retries: int = 2
+    history: bool = True
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     warnings: tuple[str, ...] = ()

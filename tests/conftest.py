@@ -40,6 +40,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("DMXEDIT_CONFIG", str(tmp_path / "config" / "config.toml"))
     monkeypatch.setenv("DMXEDIT_RESCUE_DIR", str(tmp_path / "rescued"))
+    monkeypatch.setenv("DMXEDIT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("DMXEDIT_RETRY_DELAY", "0")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")

@@ -374,7 +374,7 @@ def test_plan_shows_jobs_and_tokens_and_dry_run_stops_there(
 
 def test_json_summary(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
     jobs = edit_jobs(tmp_path, 3)
-    server.on_request = lambda r: Reply(status=500) if r.fields.get("prompt") == "job-1" else None
+    server.on_request = lambda r: Reply(status=400) if r.fields.get("prompt") == "job-1" else None
     run = ok(cli("batch", str(jobs), "--json"), 7)
     summary = json.loads(run.stdout)
     assert (summary["total"], summary["ok"], summary["failed"]) == (3, 2, 1)

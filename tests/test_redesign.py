@@ -11,13 +11,25 @@ import json
 import os
 import signal
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
-from conftest import KEY, Run, close_pipes, expect, partial_files, run_in_process, start, wait_until
+from conftest import (
+    KEY,
+    Run,
+    close_pipes,
+    default_signals,
+    dmxedit_command,
+    expect,
+    partial_files,
+    run_in_process,
+    start,
+    wait_until,
+)
 from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Reply, make_png
 
 from dmxedit import batch as batch_module
@@ -197,27 +209,82 @@ def test_a_batch_killed_after_a_request_went_out_does_not_resend_it(
     assert prompts.count("job-0") == 1 and prompts.count("job-2") == 1
 
 
+def _batch_process(server: FakeDMX, tmp_path: Path, *args: str) -> tuple[Any, Path]:
+    """A batch as a real process, its stderr going to a file the test can watch."""
+    err = tmp_path / "stderr.txt"
+    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
+    with open(err, "wb") as sink:
+        proc = subprocess.Popen(
+            [*dmxedit_command(), "batch", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            env=env,
+            cwd=tmp_path,
+            preexec_fn=default_signals,
+        )
+    return proc, err
+
+
+def _slow_results(server: FakeDMX, count: int) -> tuple[list[str], bytes]:
+    big = PNG_BYTES + os.urandom(2 * 1024 * 1024)
+    urls = [server.add_file(f"slow{i}.png", big) for i in range(count)]
+    server.script(EDITS, *[Reply(json={"data": [{"url": url}]}) for url in urls])
+    for i in range(count):
+        server.script(
+            f"/files/slow{i}.png", Reply(body=big, chunked=True, chunk_size=8192, chunk_pause=0.05)
+        )
+    return urls, big
+
+
 @pytest.mark.e2e
-def test_ctrl_c_while_a_batch_downloads_leaves_no_temporary_file(
-    server: FakeDMX, tmp_path: Path
+def test_a_second_ctrl_c_abandons_a_batch_download_and_leaves_no_temporary_file(
+    cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
     jobs = _jobs(tmp_path, 2)
-    big = PNG_BYTES + os.urandom(4 * 1024 * 1024)
-    url = server.add_file("slow.png", big)
-    server.script(EDITS, *[Reply(json={"data": [{"url": url}]})] * 2)
-    server.script(
-        "/files/slow.png", *[Reply(body=big, chunked=True, chunk_size=8192, chunk_pause=0.05)] * 2
-    )
+    urls, big = _slow_results(server, 2)
     output = tmp_path / "output"
-    proc = start(server, tmp_path, "batch", str(jobs))
-    wait_until(lambda: output.exists() and partial_files(output) != [])
+    proc, err = _batch_process(server, tmp_path, str(jobs), "--concurrency", "2")
+    wait_until(lambda: output.exists() and len(partial_files(output)) == 2)
     proc.send_signal(signal.SIGINT)
-    code = proc.wait(timeout=20)
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    close_pipes(proc)
-    assert code == 130, err
-    assert partial_files(tmp_path) == [], err
+    wait_until(lambda: "Ctrl-C again" in err.read_text())
+    assert proc.poll() is None  # the first Ctrl-C lets the running jobs finish
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.read_text()
+    assert "abandoned" in err.read_text()
+    assert partial_files(tmp_path) == []
+    # Both answers arrived before the interrupt: their URLs are in the results file, and a
+    # re-run downloads them without paying again.
+    log = jobs.with_name("jobs.results.jsonl")
+    answered = {r["id"]: r["urls"] for r in _records(log) if r["status"] == "answered"}
+    assert sorted(u for found in answered.values() for u in found) == sorted(urls)
+    for i in range(2):
+        server.script(f"/files/slow{i}.png", Reply(body=big))
+    run = expect(cli("batch", str(jobs)))
+    assert len(server.posts()) == 2
+    assert "downloading 2 already paid" in run.stderr
+    assert sorted(Path(p).read_bytes() == big for p in run.stdout.split()) == [True, True]
+
+
+@pytest.mark.e2e
+def test_a_first_ctrl_c_lets_running_jobs_finish_and_starts_no_new_one(
+    server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = _jobs(tmp_path, 4)
+    server.default_delay = 0.5
+    proc, err = _batch_process(server, tmp_path, str(jobs), "--concurrency", "1")
+    wait_until(lambda: len(server.posts()) == 1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.read_text()
+    text = err.read_text()
+    assert "1 running job(s) will finish and save" in text
+    assert len(server.posts()) == 1  # nothing new started after the Ctrl-C
+    log = jobs.with_name("jobs.results.jsonl")
+    assert [r["id"] for r in _records(log) if r["status"] == "ok"] == ["j0"]
+    assert len(out.split()) == 1 and Path(tmp_path, out.split()[0].decode()).is_file()
+    assert partial_files(tmp_path) == []
 
 
 # -- small defects (point 7) ----------------------------------------------------------------

@@ -69,6 +69,8 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
             return int(ExitCode.INTERRUPTED)
         return int(code) if isinstance(code, int) else 0
     except DmxError as error:
+        if error.exit_code == ExitCode.INTERRUPTED:
+            ctx.temporaries.remove_all()
         if ctx.debug:
             _traceback(ctx)
         _report(ctx, error)
@@ -116,14 +118,14 @@ def _click_exception() -> type[typer.BadParameter]:
 
 
 def _report(ctx: RunContext, error: Any) -> None:
-    from ..errors import SaveError
+    from ..errors import Interrupted, SaveError
 
     if ctx.json:
         if not error.json_printed:
             ctx.emit_json({"error": error.to_dict()})
-    elif isinstance(error, SaveError):
+    elif isinstance(error, (SaveError, Interrupted)):
         # Data, so a script keeps the paid result even with stderr thrown away.
-        ctx.emit_lines(error.files + error.urls)
+        ctx.emit_lines([*(error.details.get("files") or []), *(error.details.get("urls") or [])])
     from .. import ui
 
     ui.error_panel(ctx, error)
@@ -138,8 +140,11 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM and SIGHUP (the terminal closed) stop a run as Ctrl-C does: temporary files
+    # removed, the paid result's URL printed and recorded. SIGHUP does not exist on Windows.
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
     code = run()
     try:
         sys.stdout.flush()

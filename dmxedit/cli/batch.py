@@ -35,16 +35,8 @@ def batch(
     Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
     A job without images is a generate job. Options give defaults for what jobs leave out.
     """
-    from .batch_run import run_jobs_file
+    from .batch_run import BatchFlags, run_jobs_file
     from .common import read_prompt
 
-    run_jobs_file(
-        ctx,
-        jobs,
-        options,
-        read_prompt(ctx, prompt, prompt_file),
-        dry_run=dry_run,
-        concurrency=concurrency,
-        results=results,
-        resend_unknown=resend_unknown,
-    )
+    flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
+    run_jobs_file(ctx, jobs, options, read_prompt(ctx, prompt, prompt_file), flags)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError
+from ..errors import BatchError, ExitCode, InputError, Interrupted
 from ..options import ImageOptions
 from .context import RunContext
 
@@ -55,15 +56,16 @@ class PlainBatchEvents(BatchEvents):
             print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
 
     def plan(self, summary: BatchSummary) -> None:
-        self.total = summary.to_send
+        self.total = summary.to_send + summary.to_fetch
         extra = []
         if summary.skipped:
             extra.append(f"{summary.skipped} already done")
         if summary.unknown:
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
+        fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
         self._say(
-            f"{summary.total} jobs{note}; sending {summary.to_send}, about "
+            f"{summary.total} jobs{note}; sending {summary.to_send}{fetching}, about "
             f"{summary.estimated_tokens:,} tokens"
         )
 
@@ -127,8 +129,8 @@ class LiveBatchEvents(PlainBatchEvents):
 
     def plan(self, summary: BatchSummary) -> None:
         super().plan(summary)
-        self.progress.update(self.task, total=summary.to_send, counts=self._counts())
-        if summary.to_send:
+        self.progress.update(self.task, total=self.total, counts=self._counts())
+        if self.total:
             self.progress.start()
 
     def _counts(self) -> str:
@@ -161,16 +163,24 @@ class LiveBatchEvents(PlainBatchEvents):
         self.progress.stop()
 
 
+@dataclass(frozen=True)
+class BatchFlags:
+    """The options of a batch run as such (for `batch` and `edit --each` alike)."""
+
+    dry_run: bool = False
+    concurrency: int = 4
+    results: str | None = None
+    resend_unknown: bool = False
+
+
 def _execute(
     ctx: RunContext,
     source: JobSource,
     defaults: Defaults,
-    *,
-    dry_run: bool,
-    results: Path | None,
-    concurrency: int,
-    resend_unknown: bool,
+    flags: BatchFlags,
+    default_results: Path | None,
 ) -> None:
+    dry_run = flags.dry_run
     live = ctx.live and not dry_run
     kind = LiveBatchEvents if live else PlainBatchEvents
     events = kind(ctx, ctx.quiet or dry_run, not ctx.json)
@@ -178,15 +188,17 @@ def _execute(
         summary = run_batch(
             source,
             defaults,
-            results=results,
-            concurrency=concurrency,
+            results=Path(flags.results) if flags.results else default_results,
+            concurrency=flags.concurrency,
             dry_run=dry_run,
-            resend_unknown=resend_unknown,
+            resend_unknown=flags.resend_unknown,
             events=events,
             temporaries=ctx.temporaries,
         )
-    except BatchError as error:
-        if ctx.json:  # the summary, with the error inside it, is the one JSON object
+    except (BatchError, Interrupted) as error:
+        if (
+            ctx.json and "summary" in error.details
+        ):  # the summary, with the error inside it, is the one JSON object
             ctx.emit_json({**error.details["summary"], "error": error.to_dict()})
             error.json_printed = True
         raise
@@ -222,11 +234,7 @@ def run_jobs_file(
     jobs: str,
     options: ImageOptions,
     prompt: str | None,
-    *,
-    dry_run: bool,
-    concurrency: int,
-    results: str | None,
-    resend_unknown: bool,
+    flags: BatchFlags,
 ) -> None:
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
     defaults = _defaults(ctx, options, prompt)
@@ -242,15 +250,7 @@ def run_jobs_file(
         name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
         default_results = path.with_name(f"{name}.results.jsonl")
     try:
-        _execute(
-            ctx,
-            JobSource(path=path, base=base),
-            defaults,
-            dry_run=dry_run,
-            results=Path(results) if results else default_results,
-            concurrency=concurrency,
-            resend_unknown=resend_unknown,
-        )
+        _execute(ctx, JobSource(path=path, base=base), defaults, flags, default_results)
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)
@@ -261,23 +261,11 @@ def run_each(
     images: list[str],
     options: ImageOptions,
     prompt: str | None,
-    *,
-    dry_run: bool,
-    concurrency: int,
-    results: str | None,
-    resend_unknown: bool,
+    flags: BatchFlags,
 ) -> None:
     """`edit --each`: one job per image with the same prompt, on the batch engine."""
     if "-" in images:
         raise InputError("--each takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
     objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
-    _execute(
-        ctx,
-        JobSource(objects=objects),
-        defaults,
-        dry_run=dry_run,
-        results=Path(results) if results else None,
-        concurrency=concurrency,
-        resend_unknown=resend_unknown,
-    )
+    _execute(ctx, JobSource(objects=objects), defaults, flags, None)

@@ -30,6 +30,8 @@ def _show(name: str, value: object) -> str:
         return ""
     if KEYS[name].secret:
         return mask(str(value))
+    if isinstance(value, bool):
+        return "on" if value else "off"
     return str(value)
 
 

@@ -87,18 +87,10 @@ def edit(
     Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
     """
     if each:
-        from .batch_run import run_each
+        from .batch_run import BatchFlags, run_each
 
-        run_each(
-            ctx,
-            images,
-            options,
-            read_prompt(ctx, prompt, prompt_file),
-            dry_run=dry_run,
-            concurrency=concurrency,
-            results=results,
-            resend_unknown=resend_unknown,
-        )
+        flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
+        run_each(ctx, images, options, read_prompt(ctx, prompt, prompt_file), flags)
         return
     if results is not None or resend_unknown or concurrency != 4:
         raise InputError(

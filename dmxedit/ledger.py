@@ -1,0 +1,430 @@
+"""The ledger: a SQLite record of every request that may be billed (SPEC section 7).
+
+An entry is written before a request is sent and updated as it goes: ``sent`` when the
+body has gone out, ``answered`` with the URLs (or where the b64 data is written), the
+request id, usage and revised prompt, ``saved`` with the files, or ``failed`` /
+``interrupted`` with the error. Each change is committed before the tool goes on, so a
+paid result is never known only to the process's memory. The key is never stored.
+
+``ledger.db`` lives in ``platformdirs.user_data_path("dmxedit")`` (``DMXEDIT_DATA_DIR``
+overrides the folder), mode 0600 in a 0700 folder, in WAL mode. ``config set history
+off`` or ``DMXEDIT_NO_HISTORY=1`` turn it off. Only commands that send (or read the
+history) open it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, DmxError, InputError
+from .pipeline import Record
+
+if TYPE_CHECKING:
+    from .client import Answer
+    from .pipeline import ImageResult
+    from .request import ImageRequest
+    from .results import Blob
+
+ENV_DATA_DIR = "DMXEDIT_DATA_DIR"
+ENV_NO_HISTORY = "DMXEDIT_NO_HISTORY"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    model TEXT,
+    prompt TEXT,
+    options TEXT,
+    inputs TEXT,
+    output TEXT,
+    name TEXT,
+    results_file TEXT,
+    job_id TEXT,
+    urls TEXT,
+    data_paths TEXT,
+    request_id TEXT,
+    usage TEXT,
+    revised_prompt TEXT,
+    files TEXT,
+    error TEXT,
+    exit_code INTEGER,
+    may_be_billed INTEGER,
+    billed INTEGER
+);
+CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
+"""
+JSON_FIELDS = ("options", "inputs", "urls", "data_paths", "usage", "files")
+
+
+def data_folder(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    override = env.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("dmxedit")
+
+
+def ledger_path(env: Mapping[str, str] | None = None) -> Path:
+    return data_folder(env) / "ledger.db"
+
+
+def enabled(history: bool, env: Mapping[str, str] | None = None) -> bool:
+    """The ledger is on unless the setting or DMXEDIT_NO_HISTORY turns it off."""
+    env = os.environ if env is None else env
+    return history and env.get(ENV_NO_HISTORY, "") in ("", "0")
+
+
+def sha256_of(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+@dataclass
+class Entry:
+    """One ledger entry, as read back."""
+
+    id: int
+    created: float
+    updated: float
+    kind: str
+    status: str
+    model: str | None = None
+    prompt: str | None = None
+    options: Any = None
+    inputs: Any = None
+    output: str | None = None
+    name: str | None = None
+    results_file: str | None = None
+    job_id: str | None = None
+    urls: Any = None
+    data_paths: Any = None
+    request_id: str | None = None
+    usage: Any = None
+    revised_prompt: str | None = None
+    files: Any = None
+    error: str | None = None
+    exit_code: int | None = None
+    may_be_billed: int | None = None
+    billed: int | None = None
+
+    @property
+    def saved_files(self) -> list[str]:
+        return [f["path"] for f in self.files or []]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["may_be_billed"] = None if self.may_be_billed is None else bool(self.may_be_billed)
+        out["billed"] = None if self.billed is None else bool(self.billed)
+        return out
+
+
+class Ledger:
+    """The open ledger database; safe to use from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = self._open(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"The ledger {path} cannot be opened: {exc}.",
+                hint=f"Fix its folder's permissions, point {ENV_DATA_DIR} elsewhere, or turn "
+                f"it off with `dmxedit config set history off` ({ENV_NO_HISTORY}=1).",
+            ) from None
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        folder = path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():  # created 0600 before SQLite writes anything into it
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        for extra in (f"{path}-wal", f"{path}-shm"):
+            if os.path.exists(extra) and hasattr(os, "chmod"):
+                os.chmod(extra, 0o600)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def create(self, **fields: Any) -> int:
+        now = time.time()
+        fields = {k: _encode(k, v) for k, v in fields.items()}
+        names = ["created", "updated", *fields]
+        with self._lock:
+            cursor = self._db.execute(
+                f"INSERT INTO entries ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [now, now, *fields.values()],
+            )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+    def update(self, entry_id: int, **fields: Any) -> None:
+        """Change an entry; committed when this returns (autocommit)."""
+        fields = {k: _encode(k, v) for k, v in fields.items()}
+        fields["updated"] = time.time()
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        with self._lock:
+            self._db.execute(
+                f"UPDATE entries SET {sets} WHERE id = ?", [*fields.values(), entry_id]
+            )
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, entry_id: int) -> Entry | None:
+        rows = self._select("WHERE id = ?", [entry_id])
+        return rows[0] if rows else None
+
+    def query(
+        self,
+        *,
+        limit: int | None = 20,
+        failed: bool = False,
+        since: float | None = None,
+        grep: str | None = None,
+    ) -> list[Entry]:
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if failed:
+            where.append("status IN ('failed', 'interrupted')")
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if grep:
+            where.append("(prompt LIKE ? ESCAPE '\\' OR revised_prompt LIKE ? ESCAPE '\\')")
+            pattern = "%" + grep.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args += [pattern + "%", pattern + "%"]
+        clause = "WHERE " + " AND ".join(where) + " ORDER BY id DESC"
+        if limit is not None:
+            clause += f" LIMIT {int(limit)}"
+        return self._select(clause, args)
+
+    def unsaved(self) -> list[Entry]:
+        """Entries whose results arrived but were never saved."""
+        rows = self._select(
+            "WHERE status IN ('answered', 'failed', 'interrupted') AND files IS NULL "
+            "AND (urls IS NOT NULL OR data_paths IS NOT NULL) ORDER BY id",
+            [],
+        )
+        return [e for e in rows if e.urls or e.data_paths]
+
+    def unanswered(self) -> list[Entry]:
+        """Entries whose request went out and got no answer: they may have been billed."""
+        return self._select(
+            "WHERE status IN ('sent', 'interrupted', 'failed') AND urls IS NULL "
+            "AND data_paths IS NULL AND files IS NULL AND COALESCE(may_be_billed, 0) = 1 "
+            "ORDER BY id",
+            [],
+        )
+
+    def newest_saved(self) -> Entry | None:
+        for entry in self._iter("WHERE files IS NOT NULL ORDER BY id DESC", []):
+            if any(Path(p).is_file() for p in entry.saved_files):
+                return entry
+        return None
+
+    def by_file(self, path: Path) -> Entry | None:
+        """The entry that produced ``path``: by its path, else by its SHA-256 (moved)."""
+        wanted = str(path.resolve())
+        digest = sha256_of(path)
+        fallback: Entry | None = None
+        for entry in self._iter("WHERE files IS NOT NULL ORDER BY id DESC", []):
+            for item in entry.files or []:
+                if str(Path(item["path"]).resolve()) == wanted:
+                    return entry
+                if fallback is None and digest is not None and item.get("sha256") == digest:
+                    fallback = entry
+        return fallback
+
+    def _iter(self, clause: str, args: Sequence[Any]) -> Iterator[Entry]:
+        yield from self._select(clause, args)
+
+    def _select(self, clause: str, args: Sequence[Any]) -> list[Entry]:
+        with self._lock:
+            cursor = self._db.execute(f"SELECT * FROM entries {clause}", list(args))
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        return [
+            Entry(**{n: _decode(n, v) for n, v in zip(names, row, strict=True)}) for row in rows
+        ]
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in JSON_FIELDS:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _decode(name: str, value: Any) -> Any:
+    if name in JSON_FIELDS and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def open_ledger(history: bool, env: Mapping[str, str] | None = None) -> Ledger | None:
+    """The ledger, or None when it is turned off."""
+    if not enabled(history, env):
+        return None
+    return Ledger(ledger_path(env))
+
+
+class LedgerRecord(Record):
+    """A :class:`dmxedit.pipeline.Record` that keeps one request's entry up to date."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        output: str | None,
+        name: str | None = None,
+        results_file: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.output = output
+        self.name = name
+        self.results_file = results_file
+        self.job_id = job_id
+        self.entry_id: int | None = None
+        self.was_sent = False
+        self.urls: list[str] = []
+
+    def begin(self, request: ImageRequest) -> None:
+        self.entry_id = self.ledger.create(
+            kind=request.kind,
+            status="created",
+            model=request.model,
+            prompt=request.prompt,
+            options={k: v for k, v in request.options().items() if k not in ("prompt", "model")},
+            inputs=[
+                {
+                    "path": str(img.path.resolve()) if img.path else img.display,
+                    "bytes": img.size,
+                    "content_type": img.content_type,
+                }
+                for img in request.images
+            ],
+            output=self.output,
+            name=self.name,
+            results_file=self.results_file,
+            job_id=self.job_id,
+        )
+
+    def _update(self, **fields: Any) -> None:
+        if self.entry_id is not None:
+            self.ledger.update(self.entry_id, **fields)
+
+    def sent(self) -> None:
+        self.was_sent = True
+        self._update(status="sent", may_be_billed=True)
+
+    def answered(self, answer: Answer[Blob]) -> None:
+        self.urls = [item.url for item in answer.items if item.url]
+        paths = [item.sink.path for item in answer.items if item.sink is not None]
+        fields: dict[str, Any] = {
+            "status": "answered",
+            "urls": self.urls or None,
+            "data_paths": paths or None,
+            "request_id": answer.request_id,
+            "usage": answer.usage,
+            "revised_prompt": next(
+                (i.revised_prompt for i in answer.items if i.revised_prompt), None
+            ),
+        }
+        if answer.input_sha256 and self.entry_id is not None:
+            entry = self.ledger.get(self.entry_id)
+            inputs = list(entry.inputs or []) if entry else []
+            for item, digest in zip(inputs, answer.input_sha256, strict=False):
+                item["sha256"] = digest
+            fields["inputs"] = inputs
+        self._update(**fields)
+
+    def saved(self, result: ImageResult) -> None:
+        self._update(
+            status="saved",
+            files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in result.files],
+            error=None,
+            exit_code=0,
+        )
+
+    def failed(self, error: DmxError) -> None:
+        files = [
+            {"path": str(Path(p).resolve()), "sha256": None}
+            for p in error.details.get("files") or []
+        ]
+        self._update(
+            status="failed",
+            error=error.message,
+            exit_code=int(error.exit_code),
+            may_be_billed=bool(error.details.get("may_be_billed")) or self.was_sent,
+            files=files or None,
+        )
+
+    def interrupted(self) -> None:
+        self._update(
+            status="interrupted",
+            error="interrupted",
+            exit_code=130,
+            may_be_billed=self.was_sent,
+        )
+
+
+def resolve_image_ref(ref: str, ledger: Ledger | None) -> str:
+    """``@last`` or ``@N`` -> the path of that ledger entry's saved image."""
+    if ledger is None:
+        raise InputError(
+            f"{ref} needs the ledger, which is turned off.",
+            hint="Turn it on with `dmxedit config set history on`.",
+        )
+    if ref == "@last":
+        entry = ledger.newest_saved()
+        if entry is None:
+            raise InputError("@last: no saved result in the ledger still exists.")
+    else:
+        try:
+            number = int(ref[1:])
+        except ValueError:
+            raise InputError(f"{ref!r} is not @last or @N (a ledger entry number).") from None
+        found = ledger.get(number)
+        if found is None:
+            raise InputError(f"{ref}: there is no ledger entry {number}.")
+        entry = found
+    for path in entry.saved_files:
+        if Path(path).is_file():
+            return path
+    raise InputError(
+        f"{ref}: ledger entry {entry.id} has no saved image that still exists.",
+        hint=f"See `dmxedit history show {entry.id}`.",
+    )
+
+
+def is_ref(arg: str) -> bool:
+    return arg == "@last" or (arg.startswith("@") and arg[1:].isdigit())
