@@ -28,6 +28,8 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
     "config unset"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
+    "history show"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "batch"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose --concurrency --results --resend-unknown -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "config"*)
@@ -36,10 +38,14 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose --each --concurrency --results --resend-unknown -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "generate"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+    "history"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --limit -n --failed --since --grep --file -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "show" -- "$cur")); fi ;;
     "ratios"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+    "recover"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "batch config edit generate ratios" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "batch config edit generate history ratios recover" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit

@@ -4,7 +4,9 @@ complete -c dmxedit -n '__fish_use_subcommand' -a batch
 complete -c dmxedit -n '__fish_use_subcommand' -a config
 complete -c dmxedit -n '__fish_use_subcommand' -a edit
 complete -c dmxedit -n '__fish_use_subcommand' -a generate
+complete -c dmxedit -n '__fish_use_subcommand' -a history
 complete -c dmxedit -n '__fish_use_subcommand' -a ratios
+complete -c dmxedit -n '__fish_use_subcommand' -a recover
 complete -c dmxedit -n '__fish_use_subcommand' -l version -d 'Print the version and exit'
 complete -c dmxedit -n '__fish_use_subcommand' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'
@@ -88,7 +90,23 @@ complete -c dmxedit -n '__fish_seen_subcommand_from generate' -l json -d 'Print 
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -a show
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l limit -s n -x -d 'Show at most N entries'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l failed -d 'Only failed or interrupted requests'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l since -x -d 'Only since DATE (2026-11-30, or 3d, 12h)'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l grep -x -d 'Only prompts containing TEXT'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l file -x -d 'The entry that made this file (by path or SHA-256)'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -s s -l size -x -a '1K 2K 4K' -d 'Show one size only: 1K, 2K or 4K'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -l for -r -F -d 'Mark the ratio closest to this image\'s shape'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s v -l verbose -d 'Print more on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s o -l output -r -F -d 'Save into DIR instead of each entry\'s folder'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s h -l help -d 'Show help'

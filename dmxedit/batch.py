@@ -697,6 +697,7 @@ class _Runner:
                     events=_JobEvents(self.events, job),
                     save_metadata=self.options.save_metadata,
                     record=pipeline.Records(_JobRecord(self.log, job), kept),
+                    hash_inputs=kept is not None,
                 )
                 record.update(
                     status="ok",

@@ -209,8 +209,12 @@ def execute(
     events: Events | None = None,
     save_metadata: bool = False,
     record: Record | None = None,
+    hash_inputs: bool = False,
 ) -> ImageResult:
-    """Send a checked request and save what comes back; the path every request takes."""
+    """Send a checked request and save what comes back; the path every request takes.
+
+    The inputs' SHA-256 are computed as they are sent with ``save_metadata`` or
+    ``hash_inputs`` (the ledger records them)."""
     events = events or Events()
     record = record or Record()
     for message in warnings_for(request):
@@ -219,7 +223,7 @@ def execute(
     started = time.monotonic()
     try:
         answer = client.send(
-            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata
+            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata or hash_inputs
         )
         record.answered(answer)
         received = time.monotonic()
@@ -420,6 +424,7 @@ def run(
             events=events,
             save_metadata=prepared.options.save_metadata,
             record=Records(tracker, kept, record),
+            hash_inputs=kept is not None,
         )
     except KeyboardInterrupt:
         saver.temporaries.remove_all()

@@ -190,10 +190,15 @@ def command(
         ]
         params += [p for p in mine if p.default is not inspect.Parameter.empty]
 
+        wants_typer_ctx = "typer_ctx" in inspect.signature(func).parameters
+
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> None:
-            ctx = kwargs.pop("typer_ctx").obj
+            typer_ctx = kwargs.pop("typer_ctx")
+            ctx = typer_ctx.obj
             assert isinstance(ctx, RunContext)
+            if wants_typer_ctx:
+                kwargs["typer_ctx"] = typer_ctx
             ctx.json = kwargs.pop("json_out", False)
             ctx.quiet = kwargs.pop("quiet", False)
             ctx.verbose = kwargs.pop("verbose", False)
@@ -213,4 +218,4 @@ def command(
     return decorate
 
 
-_GIVEN = ("ctx", "options")
+_GIVEN = ("ctx", "options", "typer_ctx")

@@ -14,7 +14,7 @@ import typer
 
 from .._version import __version__
 
-NAMES = ("edit", "generate", "batch", "ratios", "config")
+NAMES = ("edit", "generate", "batch", "history", "recover", "ratios", "config")
 
 
 def _version(value: bool) -> None:
@@ -69,6 +69,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import ratios
 
         return ratios.ratios
+    if name in ("history", "recover"):
+        from . import history
+
+        return history.app if name == "history" else history.recover
     from . import config
 
     return config.app

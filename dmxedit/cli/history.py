@@ -1,0 +1,250 @@
+"""`dmxedit history` and `dmxedit recover`: read the ledger, fetch paid results again."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import ExitCode, InputError, SaveError
+from .context import RunContext
+from .options import command
+
+app = typer.Typer(
+    help="Every paid request dmxedit made (newest first); `history show ID` for one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+
+
+def _ledger(ctx: RunContext) -> Any:
+    from ..ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
+    from ..settings import resolve
+
+    settings = resolve(env=ctx.env)
+    path = ledger_path(ctx.env)
+    if not enabled(settings.history, ctx.env):
+        raise InputError(
+            "The ledger is turned off, so there is no history.",
+            hint=f"Turn it on with `dmxedit config set history on` (and unset {ENV_NO_HISTORY}).",
+        )
+    if not path.exists():
+        return None
+    return Ledger(path)
+
+
+_RELATIVE = re.compile(r"(\d+)\s*([dhm])")
+
+
+def parse_since(text: str) -> float:
+    """``2026-11-30``, ``2026-11-30T08:00`` or a relative ``3d``, ``12h``, ``30m``."""
+    relative = _RELATIVE.fullmatch(text.strip())
+    if relative:
+        seconds = {"d": 86400, "h": 3600, "m": 60}[relative.group(2)]
+        return time.time() - int(relative.group(1)) * seconds
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise InputError(
+            f"--since {text!r} is not a date.",
+            hint="Use 2026-11-30, 2026-11-30T08:00, or 3d / 12h / 30m ago.",
+        ) from None
+
+
+def _when(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _short(text: str | None, width: int = 40) -> str:
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _line(entry: Any) -> str:
+    options = entry.options or {}
+    shape = "/".join(x for x in (options.get("aspect_ratio"), options.get("size")) if x) or "-"
+    outputs = entry.saved_files or entry.urls or []
+    out = outputs[0] + (f" (+{len(outputs) - 1})" if len(outputs) > 1 else "") if outputs else ""
+    return (
+        f"{entry.id:>5}  {_when(entry.created)}  {entry.kind:<8}  {entry.model or '-'}  "
+        f"{shape:<9}  {entry.status:<11}  {_short(entry.prompt)}  {out}".rstrip()
+    )
+
+
+@app.callback(invoke_without_command=True)
+@command(json=True)
+def history(
+    ctx: RunContext,
+    typer_ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Show at most N entries.", metavar="N", min=1)
+    ] = 20,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only failed or interrupted requests.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only since DATE (2026-11-30, or 3d, 12h).", metavar="DATE"),
+    ] = None,
+    grep: Annotated[
+        str | None, typer.Option("--grep", help="Only prompts containing TEXT.", metavar="TEXT")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file", help="The entry that made this file (by path or SHA-256).", metavar="PATH"
+        ),
+    ] = None,
+) -> None:
+    """Every paid request dmxedit made, newest first (the ledger)."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    book = _ledger(ctx)
+    if file is not None:
+        path = Path(file).expanduser()
+        if not path.is_file():
+            raise InputError(f"{file!r} is not a file.")
+        entry = book.by_file(path) if book is not None else None
+        if entry is None:
+            raise InputError(f"No ledger entry made {file!r}.")
+        _show(ctx, entry)
+        return
+    started = parse_since(since) if since else None
+    entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
+    if ctx.json:
+        ctx.emit_json([e.to_dict() for e in entries])
+    else:
+        ctx.emit_lines([_line(e) for e in entries])
+
+
+def _show(ctx: RunContext, entry: Any) -> None:
+    if ctx.json:
+        ctx.emit_json(entry.to_dict())
+        return
+    data = entry.to_dict()
+    lines = []
+    for key, value in data.items():
+        if value in (None, [], {}):
+            continue
+        if key in ("created", "updated"):
+            value = datetime.fromtimestamp(value).isoformat(timespec="seconds")
+        if isinstance(value, (list, dict)):
+            import json
+
+            value = json.dumps(value, ensure_ascii=False)
+        lines.append(f"{key:<14} {value}")
+    ctx.emit_lines(lines)
+
+
+@app.command("show")
+@command(json=True)
+def show(
+    ctx: RunContext,
+    entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
+) -> None:
+    """Print one ledger entry whole (URLs included)."""
+    book = _ledger(ctx)
+    entry = book.get(entry_id) if book is not None else None
+    if entry is None:
+        raise InputError(f"There is no ledger entry {entry_id}.")
+    _show(ctx, entry)
+
+
+@command(json=True, quiet=True)
+def recover(
+    ctx: RunContext,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o", "--output", help="Save into DIR instead of each entry's folder.", metavar="DIR"
+        ),
+    ] = None,
+) -> None:
+    """Download every paid result that arrived but was never saved (from the ledger)."""
+    from .. import ui
+    from ..client import Client
+    from ..results import Saver
+    from ..settings import resolve
+
+    book = _ledger(ctx)
+    settings = resolve(env=ctx.env)
+    entries = book.unsaved() if book is not None else []
+    unanswered = book.unanswered() if book is not None else []
+    events = ui.make_events(ctx)
+    client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
+    report: list[dict[str, Any]] = []
+    dead_any = False
+    try:
+        for entry in entries:
+            folder = Path(output or entry.output or settings.output).expanduser()
+            saver = Saver(
+                folder=folder,
+                prefix="edited" if entry.kind == "edit" else "generated",
+                temporaries=ctx.temporaries,
+            )
+            saver.prepare()
+            files: list[Path] = []
+            dead: list[str] = []
+            for url in entry.urls or []:
+                try:
+                    files.append(_path(saver.finish(client.download(url, saver.new_blob), url)))
+                except SaveError:
+                    dead.append(url)
+            for kept in entry.data_paths or []:
+                if Path(kept).is_file():
+                    files.append(_path(_adopt(saver, Path(kept))))
+            dead_any = dead_any or bool(dead)
+            from ..ledger import sha256_of
+
+            if files:
+                book.update(
+                    entry.id,
+                    status="saved" if not dead else "failed",
+                    files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in files],
+                )
+            report.append({"id": entry.id, "files": [str(p) for p in files], "dead_urls": dead})
+            for url in dead:
+                ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+    finally:
+        client.close()
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    for entry in unanswered:
+        ui.note(
+            ctx,
+            f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
+            "without an answer; it may have been billed, and there is nothing to download.",
+        )
+    if ctx.json:
+        ctx.emit_json({"recovered": report, "unanswered": [e.id for e in unanswered]})
+    else:
+        ctx.emit_lines(
+            [f for item in report for f in item["files"]]
+            + [u for item in report for u in item["dead_urls"]]
+        )
+    if not entries and not unanswered:
+        ui.note(ctx, "Nothing to recover: every answered request was saved.")
+    if dead_any:
+        raise typer.Exit(int(ExitCode.NOT_SAVED))
+
+
+def _path(saved: Any) -> Path:
+    assert saved.path is not None
+    return Path(saved.path)
+
+
+def _adopt(saver: Any, kept: Path) -> Any:
+    """A b64 result left in a temporary file by an interrupted run, saved properly."""
+    blob = saver.new_blob()
+    with open(kept, "rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            blob.write(piece)
+    saved = saver.finish(blob)
+    kept.unlink()
+    return saved
