@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         DmxError,
         ExitCode,
         InputError,
+        Interrupted,
         NetworkError,
         SaveError,
     )
@@ -51,6 +52,7 @@ __all__ = [
     "NetworkError",
     "SaveError",
     "BatchError",
+    "Interrupted",
 ]
 
 _HOMES = {
