@@ -170,6 +170,15 @@ class Blob:
         return sniff(self.head)
 
 
+def _umask() -> int:
+    # Read once, while the module is imported (before any worker thread exists): setting
+    # and restoring it is the only portable way to learn it.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what a plain `cp` or `open(..., "w")` would give
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK)
 
 
@@ -178,8 +187,10 @@ def _claim(temp: str, target: Path) -> bool:
 
     A hard link fails when the name exists, however late it appeared. Where the file
     system has no hard links, the name is claimed with an exclusive create and the
-    file moved over that claim. False when the name is taken.
+    file moved over that claim. False when the name is taken. The file gets the mode the
+    user's umask gives (mkstemp made it 0600), like any file `cp` makes.
     """
+    os.chmod(temp, _FILE_MODE)
     try:
         os.link(temp, target)
     except FileExistsError:
@@ -188,7 +199,7 @@ def _claim(temp: str, target: Path) -> bool:
         if exc.errno not in _NO_LINKS:
             raise
         try:
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE))
         except FileExistsError:
             return False
         os.replace(temp, target)

@@ -1,0 +1,137 @@
+"""Answers shaped the way relays really send them, and inputs a new user gives
+(issue 11, the points built so far)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import KEY, Run, default_signals, dmxedit_command, expect, run_in_process
+from fakeserver import EDITS, JPEG_BYTES, PNG_BYTES, FakeDMX, Reply, make_big_png
+
+pytestmark = pytest.mark.e2e
+Cli = Callable[..., Run]
+
+
+def test_a_json_answer_with_a_utf8_bom_is_read(cli: Cli, server: FakeDMX, png: Path) -> None:
+    body = b"\xef\xbb\xbf" + json.dumps(server.url_result(PNG_BYTES)).encode()
+    server.script(EDITS, Reply(body=body, content_type="application/json"))
+    (saved,) = expect(cli("edit", str(png), "-p", "x")).stdout.split()
+    assert Path(saved).read_bytes() == PNG_BYTES
+
+
+def test_a_data_uri_in_url_is_decoded_and_saved_never_printed(
+    cli: Cli, server: FakeDMX, png: Path
+) -> None:
+    image = make_big_png(300_000)
+    uri = "data:image/png;base64," + base64.b64encode(image).decode()
+    server.script(EDITS, Reply(json={"data": [{"url": uri}]}))
+    run = expect(cli("edit", str(png), "-p", "x", "--json"))
+    out = json.loads(run.stdout)
+    assert Path(out["files"][0]).read_bytes() == image
+    assert out["urls"] == [] and "base64" not in run.stdout + run.stderr
+    assert server.gets() == []
+
+
+def test_dmxapis_request_id_header_is_shown(cli: Cli, server: FakeDMX, png: Path) -> None:
+    server.script(
+        EDITS,
+        Reply(
+            status=400,
+            json={"error": {"message": "bad"}},
+            headers={"X-Rixapi-Request-Id": "2026120112345678"},
+        ),
+    )
+    run = expect(cli("edit", str(png), "-p", "x", "--json"), 4)
+    assert json.loads(run.stdout)["error"]["request_id"] == "2026120112345678"
+    assert "2026120112345678" in run.stderr
+
+
+def test_an_error_body_is_decoded_with_its_declared_charset(
+    cli: Cli, server: FakeDMX, png: Path
+) -> None:
+    text = json.dumps({"error": {"message": "无可用渠道"}}, ensure_ascii=False)
+    server.script(
+        EDITS,
+        Reply(status=400, body=text.encode("gbk"), content_type="application/json; charset=GBK"),
+    )
+    run = expect(cli("edit", str(png), "-p", "x"), 4)
+    assert "无可用渠道" in run.stderr and "\ufffd" not in run.stderr
+
+
+def test_a_broken_download_is_described_in_words(cli: Cli, server: FakeDMX, png: Path) -> None:
+    url = server.add_file("cut.png", PNG_BYTES * 20)
+    server.script(EDITS, Reply(json={"data": [{"url": url}]}))
+    server.script("/files/cut.png", *[Reply(body=PNG_BYTES * 20, truncate_to=100)] * 4)
+    run = expect(cli("edit", str(png), "-p", "x"), 6)
+    assert "the connection broke before all the data arrived" in run.stderr
+    for raw in ("IncompleteRead", "Connection broken", "('", ".;"):
+        assert raw not in run.stderr
+    assert run.stdout.split() == [url]
+
+
+def test_standard_input_closed_is_exit_2(png: Path) -> None:
+    for args in (["edit", str(png), "-p", "-"], ["edit", "-", "-p", "x"]):
+        run = run_in_process([*args, "--dry-run"], input=None)
+        assert run.code == 2 and "Standard input is closed" in run.stderr, run.output
+
+
+def test_image_and_prompt_cannot_both_come_from_standard_input() -> None:
+    run = run_in_process(["edit", "-", "-p", "-", "--dry-run"], input=PNG_BYTES)
+    assert run.code == 2
+    assert "already used for the image" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-q", "-v"],
+        ["--concurrency", "2"],
+        ["--results", "r.jsonl"],
+    ],
+)
+def test_meaningless_combinations_are_refused(png: Path, args: list[str]) -> None:
+    run = run_in_process(["edit", str(png), "-p", "x", "--dry-run", *args])
+    assert run.code == 2, run.output
+
+
+def test_a_tilde_in_the_output_setting_is_the_home_folder(
+    cli: Cli, server: FakeDMX, png: Path, tmp_path: Path
+) -> None:
+    assert run_in_process(["config", "set", "output", "~/Pictures/dmx"]).code == 0
+    (saved,) = expect(cli("edit", str(png), "-p", "x")).stdout.split()
+    assert Path(saved).parent == Path(os.environ["HOME"]) / "Pictures" / "dmx"
+    assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_saved_images_and_sidecars_get_the_umasks_mode(
+    server: FakeDMX, tmp_path: Path, umask: int, mode: int
+) -> None:
+    image = tmp_path / "in.jpg"
+    image.write_bytes(JPEG_BYTES)
+
+    def child() -> None:
+        default_signals()
+        os.umask(umask)
+
+    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
+    proc = subprocess.run(
+        [*dmxedit_command(), "edit", str(image), "-p", "x", "--save-metadata"],
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        preexec_fn=child,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (saved,) = proc.stdout.decode().split()
+    assert stat.S_IMODE(Path(saved).stat().st_mode) == mode
+    assert stat.S_IMODE(Path(saved + ".json").stat().st_mode) == mode
