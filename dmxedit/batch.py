@@ -228,8 +228,15 @@ class JobSource:
             yield from enumerate(self.objects, start=1)
             return
         assert self.path is not None
-        with open(self.path, encoding="utf-8") as fh:
-            for number, raw in enumerate(fh, start=1):
+        with open(self.path, "rb") as fh:
+            for number, data in enumerate(fh, start=1):
+                if number == 1 and data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]  # a UTF-8 BOM (Windows editors write one)
+                try:
+                    raw = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield number, InputError("not UTF-8 text (save the jobs file as UTF-8)")
+                    continue
                 if not raw.strip():
                     continue
                 try:

@@ -161,6 +161,23 @@ def _check_bytes(display: str, head: bytes, size: int) -> str:
     return content_type
 
 
+def printable(name: str) -> str:
+    """A path as text that can be printed: bytes that are not UTF-8 become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _safe_filename(name: str, content_type: str) -> str:
+    """The file name for the multipart part: the real one when it is valid UTF-8 text
+    without control characters, else a neutral ``image.<ext>``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in the name (surrogate escapes)
+        return f"image.{EXTENSIONS[content_type]}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"image.{EXTENSIONS[content_type]}"
+    return name
+
+
 def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> InputImage:
     """Check one image argument (a path, or ``-`` for standard input)."""
     if arg == "-":
@@ -198,8 +215,8 @@ def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> Input
     except OSError as exc:
         raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
     return InputImage(
-        display=arg,
-        filename=path.name,
+        display=printable(arg),
+        filename=_safe_filename(path.name, content_type),
         content_type=content_type,
         size=info.st_size,
         width=shape[0] if shape else None,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DmxError, InputError
+from .images import printable
 from .pipeline import Record
 
 if TYPE_CHECKING:
@@ -326,7 +327,7 @@ class LedgerRecord(Record):
             options={k: v for k, v in request.options().items() if k not in ("prompt", "model")},
             inputs=[
                 {
-                    "path": str(img.path.resolve()) if img.path else img.display,
+                    "path": printable(str(img.path.resolve())) if img.path else img.display,
                     "bytes": img.size,
                     "content_type": img.content_type,
                 }

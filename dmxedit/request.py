@@ -219,7 +219,7 @@ class ImageRequest:
                 # --form-string: a value starting with @ or < is sent as text, not a file.
                 lines.append(f"--form-string {shlex.quote(f'{key}={value}')}")
             for img in self.images:
-                source = "-" if img.data is not None else str(img.path)
+                source = "-" if img.data is not None else img.display
                 lines.append(f"-F {shlex.quote(f'image=@{source};type={img.content_type}')}")
         else:
             lines.append("-H 'Content-Type: application/json'")

@@ -129,6 +129,19 @@ KEYS: dict[str, Key] = {
 }
 
 
+def key_problem(key: str) -> str | None:
+    """What keeps a pasted key from going into an HTTP header, in words (never the key)."""
+    import unicodedata
+
+    if key[:7].lower() == "bearer ":
+        return "it starts with 'Bearer ', which dmxedit adds itself"
+    for position, char in enumerate(key, start=1):
+        if not (33 <= ord(char) <= 126):
+            name = unicodedata.name(char, "a control character")
+            return f"character {position} is U+{ord(char):04X} {name}, which a header cannot carry"
+    return None
+
+
 def mask(secret: str | None) -> str:
     """``sk-abcdef1234`` -> ``sk-…1234``: enough to recognise, never enough to use."""
     if not secret:
@@ -280,11 +293,21 @@ class Settings:
         return replace(self, **changes, sources=sources) if changes else self
 
     def require_key(self) -> str:
+        """The key, checked to be sendable in an HTTP header (ConfigError, exit 3)."""
         if not self.api_key:
             raise ConfigError(
                 "No API key is set.",
                 hint=f"Run `dmxedit config set api-key` (it asks without echo), or set "
                 f"{ENV_KEY}. Keys are made on your DMXAPI site's token page.",
+            )
+        problem = key_problem(self.api_key)
+        if problem is not None:
+            where = self.sources.get("api-key", "")
+            source = {ENV: ENV_KEY, FILE: f"the config file {self.path}"}.get(where, "it")
+            raise ConfigError(
+                f"The API key cannot be sent: {problem}.",
+                hint=f"Set it again without it (from {source}): "
+                "`dmxedit config set api-key` asks for it without echo.",
             )
         return self.api_key
 

@@ -25,12 +25,7 @@ def _mib(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MiB"
 
 
-def error_panel(ctx: RunContext, error: DmxError) -> None:
-    from rich.markup import escape
-    from rich.panel import Panel
-    from rich.text import Text
-
-    body = Text(error.message)
+def _details(error: DmxError) -> list[str]:
     extra: list[str] = []
     if error.status is not None:
         extra.append(f"HTTP status: {error.status}")
@@ -40,6 +35,30 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
         extra.append(f"Result URL: {url}")
     for path in error.details.get("files") or []:
         extra.append(f"Saved file: {path}")
+    return extra
+
+
+def plain_error(ctx: RunContext, message: str, details: list[str], hint: str | None) -> None:
+    """An error for logs and CI: ``dmxedit: error: ...`` and indented details, no boxes."""
+    lines = message.splitlines() or [""]
+    out = [f"dmxedit: error: {lines[0]}", *(f"  {line}" for line in lines[1:])]
+    out += [f"  {line}" for line in details]
+    if hint:
+        out += [f"  hint: {line}" for line in hint.splitlines()]
+    print("\n".join(out), file=ctx.stderr, flush=True)
+
+
+def error_panel(ctx: RunContext, error: DmxError) -> None:
+    """The error: a panel on a terminal, plain lines elsewhere (SPEC section 3)."""
+    if not ctx.stderr_isatty:
+        plain_error(ctx, error.message, _details(error), error.hint)
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = Text(error.message)
+    extra = _details(error)
     if extra:
         body.append("\n\n" + "\n".join(extra))
     if error.hint:
@@ -57,6 +76,15 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
 
 
 def internal_panel(ctx: RunContext, exc: BaseException) -> None:
+    if not ctx.stderr_isatty:
+        plain_error(
+            ctx,
+            f"internal error: {type(exc).__name__}: {exc}",
+            [],
+            "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, "
+            "and report it.",
+        )
+        return
     from rich.panel import Panel
     from rich.text import Text
 

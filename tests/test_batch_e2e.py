@@ -446,8 +446,8 @@ def test_the_jobs_file_is_read_line_by_line(
             consumed[0] += n or 0
             return n
 
-    def counting_open(path: Any, *args: Any, **kwargs: Any) -> io.TextIOWrapper:
-        return io.TextIOWrapper(io.BufferedReader(Counting(path)), encoding="utf-8")
+    def counting_open(path: Any, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(Counting(path))
 
     monkeypatch.setattr(batch, "open", counting_open, raising=False)
     lines = batch.JobSource(path=jobs, base=tmp_path).lines()

@@ -135,3 +135,74 @@ def test_saved_images_and_sidecars_get_the_umasks_mode(
     (saved,) = proc.stdout.decode().split()
     assert stat.S_IMODE(Path(saved).stat().st_mode) == mode
     assert stat.S_IMODE(Path(saved + ".json").stat().st_mode) == mode
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("sk-abc\u200bdef0123456789", "U+200B ZERO WIDTH SPACE"),
+        ("\u201csk-abcdef0123456789\u201d", "U+201C LEFT DOUBLE QUOTATION MARK"),
+        ("Bearer sk-abcdef0123456789", "starts with 'Bearer '"),
+        ("sk-abcdef 0123456789", "U+0020 SPACE"),
+    ],
+)
+def test_a_key_that_cannot_go_in_a_header_is_exit_3_before_sending(
+    cli: Cli, server: FakeDMX, png: Path, key: str, said: str
+) -> None:
+    run = cli("edit", str(png), "-p", "x", key=key)
+    assert run.code == 3, run.output
+    assert said in run.stderr and "config set api-key" in run.stderr
+    assert key not in run.stdout + run.stderr and "abcdef0123456789" not in run.stderr
+    assert server.requests == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="bytes in file names")
+def test_an_image_whose_name_is_not_utf8_is_sent_under_a_safe_name(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"caf\xe9.png")
+    with open(raw, "wb") as fh:
+        fh.write(PNG_BYTES)
+    name = os.fsdecode(raw)
+    assert expect(cli("edit", name, "-p", "x", "--dry-run")).code == 0
+    expect(cli("edit", name, "-p", "x"))
+    (post,) = server.posts()
+    assert post.images[0].filename == "image.png"
+
+
+def test_a_jobs_file_that_is_not_utf8_names_the_line_and_a_bom_is_accepted(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_bytes(b'{"prompt": "one"}\n{"prompt": "caf\xe9"}\n')
+    run = cli("batch", str(jobs))
+    assert run.code == 2 and "line 2: not UTF-8" in run.stderr, run.output
+    assert server.requests == []
+    jobs.write_bytes(b'\xef\xbb\xbf{"prompt": "one"}\n{"prompt": "two"}\n')
+    expect(cli("batch", str(jobs)))
+    assert len(server.posts()) == 2
+
+
+def test_errors_off_a_terminal_are_plain_lines(cli: Cli, server: FakeDMX, png: Path) -> None:
+    server.script(EDITS, Reply(status=400, json={"error": {"message": "bad prompt"}}))
+    run = cli("edit", str(png), "-p", "x")
+    assert run.code == 4
+    assert "dmxedit: error: The API refused the request (HTTP 400: bad prompt)." in run.stderr
+    assert "  HTTP status: 400" in run.stderr
+    assert not any(c in run.stderr for c in "╭╮╰╯│─")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["edit", "a.png", "--bogus"], ["edit"], ["ratios", "--size"], ["nonsense"]],
+)
+def test_usage_errors_look_like_dmxedits_own_and_exit_2(args: list[str]) -> None:
+    run = run_in_process(args)
+    assert run.code == 2, run.output
+    assert run.stderr.startswith("dmxedit: error: "), run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_a_negative_number_is_a_config_value_not_an_option() -> None:
+    run = run_in_process(["config", "set", "timeout", "-1"])
+    assert run.code == 2 and "not a positive number" in run.stderr, run.output

@@ -78,8 +78,8 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     except typer.Exit as exc:  # pragma: no cover - typer returns these as codes
         return int(exc.exit_code)
     except _click_exception() as exc:
-        exc.show(file=ctx.stderr)
-        return int(exc.exit_code)
+        _usage_error(ctx, exc)
+        return int(ExitCode.USAGE) if exc.exit_code else 0
     except BrokenPipeError:
         _silence_stdout()
         return 0
@@ -98,6 +98,17 @@ def _streams(ctx: RunContext) -> Iterator[None]:
     context's streams while it runs (a no-op for the process's own context)."""
     with contextlib.redirect_stdout(ctx.stdout), contextlib.redirect_stderr(ctx.stderr):
         yield
+
+
+def _usage_error(ctx: RunContext, exc: Any) -> None:
+    """The option parser's errors look like dmxedit's own (and exit 2)."""
+    from .. import ui
+
+    usage = getattr(exc, "ctx", None)
+    hint = None
+    if usage is not None:
+        hint = f"See `{usage.command_path} --help`."
+    ui.plain_error(ctx, exc.format_message(), [], hint)
 
 
 def _traceback(ctx: RunContext) -> None:

@@ -35,7 +35,7 @@ def _show(name: str, value: object) -> str:
     return str(value)
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})
 @command()
 def set_(
     ctx: RunContext,
