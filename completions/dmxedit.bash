@@ -19,7 +19,7 @@ _dmxedit() {
   esac
   case "$path" in
     "config get"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--reveal -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history" -- "$cur")); fi ;;
     "config list"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "config path"*)

@@ -38,6 +38,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a set
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a unset
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -l reveal -d 'Print a secret (the API key) in full, as gh auth token does'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from get' -a 'api-key base-url model output ratio size format timeout connect-timeout retries history'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from list' -l json -d 'Print one JSON object on standard output'

@@ -206,3 +206,19 @@ def test_usage_errors_look_like_dmxedits_own_and_exit_2(args: list[str]) -> None
 def test_a_negative_number_is_a_config_value_not_an_option() -> None:
     run = run_in_process(["config", "set", "timeout", "-1"])
     assert run.code == 2 and "not a positive number" in run.stderr, run.output
+
+
+def test_config_get_api_key_masks_reveals_and_says_when_unset() -> None:
+    unset = run_in_process(["config", "get", "api-key"])
+    assert unset.code == 3 and "config set api-key" in unset.stderr and unset.stdout == ""
+    assert run_in_process(["config", "set", "api-key", "-"], input=KEY.encode()).code == 0
+    assert run_in_process(["config", "get", "api-key"]).stdout == "sk-…abcd\n"
+    assert run_in_process(["config", "get", "api-key", "--reveal"]).stdout == KEY + "\n"
+    assert run_in_process(["config", "get", "model", "--reveal"]).code == 2
+
+
+def test_dry_run_says_how_to_give_curl_a_stored_key(png: Path) -> None:
+    assert run_in_process(["config", "set", "api-key", "-"], input=KEY.encode()).code == 0
+    run = run_in_process(["edit", str(png), "-p", "x", "--dry-run"])
+    assert 'export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"' in run.stdout
+    assert KEY not in run.stdout

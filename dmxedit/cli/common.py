@@ -72,6 +72,11 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
         request.curl(),
     ]
+    if api_key and not ctx.env.get("DMXAPI_API_KEY"):
+        lines += [
+            "# your key is in the config file; to run it, first:",
+            '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',
+        ]
     if not api_key:
         from .. import ui
 

@@ -85,11 +85,31 @@ def set_(
 
 @app.command("get")
 @command()
-def get(ctx: RunContext, key: KeyArg) -> None:
-    """Print a setting's value in effect (the API key masked)."""
-    from ..settings import resolve
+def get(
+    ctx: RunContext,
+    key: KeyArg,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal", help="Print a secret (the API key) in full, as gh auth token does."
+        ),
+    ] = False,
+) -> None:
+    """Print a setting's value in effect (the API key masked unless --reveal)."""
+    from ..settings import known_key, resolve
 
-    ctx.emit_lines([_show(key, resolve(env=ctx.env).value(key))])
+    spec = known_key(key)
+    settings = resolve(env=ctx.env)
+    value = settings.value(key)
+    if spec.secret and not value:
+        settings.require_key()  # says how to set it (exit 3)
+    if reveal and not spec.secret:
+        raise InputError("--reveal is for the API key; other settings are never masked.")
+    if value is None:
+        from .. import ui
+
+        ui.note(ctx, f"{key} is not set (the API's default applies).")
+    ctx.emit_lines([str(value) if reveal else _show(key, value)])
 
 
 @app.command("unset")
