@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +24,9 @@ app = typer.Typer(
 )
 
 
-def _ledger(ctx: RunContext) -> Any:
+@contextlib.contextmanager
+def _ledger(ctx: RunContext) -> Iterator[Any]:
+    """The ledger for reading (None when it was never written), closed afterwards."""
     from ..ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
     from ..settings import resolve
 
@@ -34,8 +38,13 @@ def _ledger(ctx: RunContext) -> Any:
             hint=f"Turn it on with `dmxedit config set history on` (and unset {ENV_NO_HISTORY}).",
         )
     if not path.exists():
-        return None
-    return Ledger(path)
+        yield None
+        return
+    book = Ledger(path)
+    try:
+        yield book
+    finally:
+        book.close()
 
 
 _RELATIVE = re.compile(r"(\d+)\s*([dhm])")
@@ -104,22 +113,22 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    book = _ledger(ctx)
-    if file is not None:
-        path = Path(file).expanduser()
-        if not path.is_file():
-            raise InputError(f"{file!r} is not a file.")
-        entry = book.by_file(path) if book is not None else None
-        if entry is None:
-            raise InputError(f"No ledger entry made {file!r}.")
-        _show(ctx, entry)
-        return
-    started = parse_since(since) if since else None
-    entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
-    if ctx.json:
-        ctx.emit_json([e.to_dict() for e in entries])
-    else:
-        ctx.emit_lines([_line(e) for e in entries])
+    with _ledger(ctx) as book:
+        if file is not None:
+            path = Path(file).expanduser()
+            if not path.is_file():
+                raise InputError(f"{file!r} is not a file.")
+            entry = book.by_file(path) if book is not None else None
+            if entry is None:
+                raise InputError(f"No ledger entry made {file!r}.")
+            _show(ctx, entry)
+            return
+        started = parse_since(since) if since else None
+        entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
+        if ctx.json:
+            ctx.emit_json([e.to_dict() for e in entries])
+        else:
+            ctx.emit_lines([_line(e) for e in entries])
 
 
 def _show(ctx: RunContext, entry: Any) -> None:
@@ -148,11 +157,11 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    book = _ledger(ctx)
-    entry = book.get(entry_id) if book is not None else None
-    if entry is None:
-        raise InputError(f"There is no ledger entry {entry_id}.")
-    _show(ctx, entry)
+    with _ledger(ctx) as book:
+        entry = book.get(entry_id) if book is not None else None
+        if entry is None:
+            raise InputError(f"There is no ledger entry {entry_id}.")
+        _show(ctx, entry)
 
 
 @command(json=True, quiet=True)
@@ -171,67 +180,67 @@ def recover(
     from ..results import Saver
     from ..settings import resolve
 
-    book = _ledger(ctx)
-    settings = resolve(env=ctx.env)
-    entries = book.unsaved() if book is not None else []
-    unanswered = book.unanswered() if book is not None else []
-    events = ui.make_events(ctx)
-    client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
-    report: list[dict[str, Any]] = []
-    dead_any = False
-    try:
-        for entry in entries:
-            folder = Path(output or entry.output or settings.output).expanduser()
-            saver = Saver(
-                folder=folder,
-                prefix="edited" if entry.kind == "edit" else "generated",
-                temporaries=ctx.temporaries,
-            )
-            saver.prepare()
-            files: list[Path] = []
-            dead: list[str] = []
-            for url in entry.urls or []:
-                try:
-                    files.append(_path(saver.finish(client.download(url, saver.new_blob), url)))
-                except SaveError:
-                    dead.append(url)
-            for kept in entry.data_paths or []:
-                if Path(kept).is_file():
-                    files.append(_path(_adopt(saver, Path(kept))))
-            dead_any = dead_any or bool(dead)
-            from ..ledger import sha256_of
-
-            if files:
-                book.update(
-                    entry.id,
-                    status="saved" if not dead else "failed",
-                    files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in files],
+    with _ledger(ctx) as book:
+        settings = resolve(env=ctx.env)
+        entries = book.unsaved() if book is not None else []
+        unanswered = book.unanswered() if book is not None else []
+        events = ui.make_events(ctx)
+        client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
+        report: list[dict[str, Any]] = []
+        dead_any = False
+        try:
+            for entry in entries:
+                folder = Path(output or entry.output or settings.output).expanduser()
+                saver = Saver(
+                    folder=folder,
+                    prefix="edited" if entry.kind == "edit" else "generated",
+                    temporaries=ctx.temporaries,
                 )
-            report.append({"id": entry.id, "files": [str(p) for p in files], "dead_urls": dead})
-            for url in dead:
-                ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
-    finally:
-        client.close()
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-    for entry in unanswered:
-        ui.note(
-            ctx,
-            f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-            "without an answer; it may have been billed, and there is nothing to download.",
-        )
-    if ctx.json:
-        ctx.emit_json({"recovered": report, "unanswered": [e.id for e in unanswered]})
-    else:
-        ctx.emit_lines(
-            [f for item in report for f in item["files"]]
-            + [u for item in report for u in item["dead_urls"]]
-        )
-    if not entries and not unanswered:
-        ui.note(ctx, "Nothing to recover: every answered request was saved.")
-    if dead_any:
-        raise typer.Exit(int(ExitCode.NOT_SAVED))
+                saver.prepare()
+                files: list[Path] = []
+                dead: list[str] = []
+                for url in entry.urls or []:
+                    try:
+                        files.append(_path(saver.finish(client.download(url, saver.new_blob), url)))
+                    except SaveError:
+                        dead.append(url)
+                for kept in entry.data_paths or []:
+                    if Path(kept).is_file():
+                        files.append(_path(_adopt(saver, Path(kept))))
+                dead_any = dead_any or bool(dead)
+                from ..ledger import sha256_of
+
+                if files:
+                    book.update(
+                        entry.id,
+                        status="saved" if not dead else "failed",
+                        files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in files],
+                    )
+                report.append({"id": entry.id, "files": [str(p) for p in files], "dead_urls": dead})
+                for url in dead:
+                    ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+        finally:
+            client.close()
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        for entry in unanswered:
+            ui.note(
+                ctx,
+                f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
+                "without an answer; it may have been billed, and there is nothing to download.",
+            )
+        if ctx.json:
+            ctx.emit_json({"recovered": report, "unanswered": [e.id for e in unanswered]})
+        else:
+            ctx.emit_lines(
+                [f for item in report for f in item["files"]]
+                + [u for item in report for u in item["dead_urls"]]
+            )
+        if not entries and not unanswered:
+            ui.note(ctx, "Nothing to recover: every answered request was saved.")
+        if dead_any:
+            raise typer.Exit(int(ExitCode.NOT_SAVED))
 
 
 def _path(saved: Any) -> Path:
