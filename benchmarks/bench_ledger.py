@@ -16,15 +16,11 @@ mean exceeds the limit.
                                       [--dir DIR]
 """
 
-# Self-contained (no _common): _common imports the tests' fake server, which mypy cannot
-# resolve when it is given this file alone.
-
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
-import platform
 import statistics
 import struct
 import sys
@@ -35,6 +31,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from _common import machine
 
 from dmxedit.client import Answer, AnswerItem
 from dmxedit.images import load_images
@@ -154,21 +152,6 @@ def file_system(path: Path) -> str:
     return kind
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, SQLite {sqlite_version()}"
-    )
-
-
 def sqlite_version() -> str:
     import sqlite3
 
@@ -240,7 +223,7 @@ def main() -> int:
         fs = file_system(path)
     expected = 2 * (n + WARMUP)
     wrong = [e.id for e in entries if e.status != "saved" or not e.files or not e.inputs]
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}, SQLite {sqlite_version()}")
     print(
         f"{n} requests of begin + sent + answered + saved; database on {fs}, WAL,"
         f" synchronous=NORMAL; {len(entries)} entries, {db_bytes / 1024:.0f} KiB at the end"

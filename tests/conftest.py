@@ -7,6 +7,7 @@ into tmp_path, DMXAPI_* are cleared, backoff delays are zero, and HTTP goes to
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -233,18 +234,40 @@ def partial_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".part" in p.name or p.name.startswith(".dmxedit")]
 
 
-def start(server: FakeDMX, cwd: Path, *args: str) -> subprocess.Popen[bytes]:
-    """The installed dmxedit, running in the background against ``server``."""
-    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
+def start(
+    server: FakeDMX,
+    cwd: Path,
+    *args: str,
+    base_url: str | None = None,
+    stderr: Any = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """The installed dmxedit, running in the background against ``server`` (or
+    ``base_url``); ``stderr`` may be an open file the test watches."""
+    env = dict(os.environ, DMXAPI_BASE_URL=base_url or server.base_url, DMXAPI_API_KEY=KEY)
     return subprocess.Popen(
         [*dmxedit_command(), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         env=env,
         cwd=cwd,
         preexec_fn=default_signals,
     )
+
+
+def jobs_file(tmp_path: Path, count: int) -> Path:
+    """``jobs/jobs.jsonl`` with ``count`` edit jobs j0.. (prompts job-0..), images beside it."""
+    from fakeserver import make_png
+
+    folder = tmp_path / "jobs"
+    folder.mkdir(exist_ok=True)
+    lines = []
+    for i in range(count):
+        (folder / f"i{i}.png").write_bytes(make_png(10 + i, 8, filler=i))
+        lines.append(json.dumps({"id": f"j{i}", "images": [f"i{i}.png"], "prompt": f"job-{i}"}))
+    path = folder / "jobs.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
@@ -275,6 +298,7 @@ __all__ = [
     "expect",
     "partial_files",
     "start",
+    "jobs_file",
     "wait_until",
     "close_pipes",
 ]

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,11 @@ import pytest
 from conftest import (
     KEY,
     Run,
-    default_signals,
-    dmxedit_command,
     expect,
+    jobs_file,
     partial_files,
     run_in_process,
+    start,
     wait_until,
 )
 from fakeserver import EDITS, PNG_BYTES, FakeDMX, Reply, make_big_png, make_png
@@ -177,16 +176,7 @@ SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
 
 
 def _spawn(server: FakeDMX, cwd: Path, *args: str, base_url: str | None = None) -> Any:
-    env = dict(os.environ, DMXAPI_BASE_URL=base_url or server.base_url, DMXAPI_API_KEY=KEY)
-    return subprocess.Popen(
-        [*dmxedit_command(), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-        preexec_fn=default_signals,
-    )
+    return start(server, cwd, *args, base_url=base_url)
 
 
 def _stop(proc: Any, sig: int) -> tuple[int, str, str]:
@@ -304,16 +294,7 @@ def test_interrupt_during_the_upload_was_not_billed(
 # -- the batch's results file -------------------------------------------------------------------
 
 
-def _jobs(tmp_path: Path, count: int) -> Path:
-    folder = tmp_path / "jobs"
-    folder.mkdir(exist_ok=True)
-    lines = []
-    for i in range(count):
-        (folder / f"i{i}.png").write_bytes(make_png(10 + i, 8, filler=i))
-        lines.append(json.dumps({"id": f"j{i}", "images": [f"i{i}.png"], "prompt": f"job-{i}"}))
-    path = folder / "jobs.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+_jobs = jobs_file
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,8 @@ from conftest import (
     KEY,
     Run,
     close_pipes,
-    default_signals,
-    dmxedit_command,
     expect,
+    jobs_file,
     partial_files,
     run_in_process,
     start,
@@ -169,16 +167,7 @@ def test_a_429_seen_by_one_client_pauses_another_sharing_the_pause(tmp_path: Pat
 # -- batches: interrupts and kills ----------------------------------------------------------
 
 
-def _jobs(tmp_path: Path, count: int) -> Path:
-    folder = tmp_path / "jobs"
-    folder.mkdir()
-    lines = []
-    for i in range(count):
-        (folder / f"i{i}.png").write_bytes(make_png(10 + i, 8, filler=i))
-        lines.append(json.dumps({"id": f"j{i}", "images": [f"i{i}.png"], "prompt": f"job-{i}"}))
-    path = folder / "jobs.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+_jobs = jobs_file
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -212,17 +201,8 @@ def test_a_batch_killed_after_a_request_went_out_does_not_resend_it(
 def _batch_process(server: FakeDMX, tmp_path: Path, *args: str) -> tuple[Any, Path]:
     """A batch as a real process, its stderr going to a file the test can watch."""
     err = tmp_path / "stderr.txt"
-    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
     with open(err, "wb") as sink:
-        proc = subprocess.Popen(
-            [*dmxedit_command(), "batch", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=sink,
-            env=env,
-            cwd=tmp_path,
-            preexec_fn=default_signals,
-        )
+        proc = start(server, tmp_path, "batch", *args, stderr=sink)
     return proc, err
 
 
