@@ -541,7 +541,13 @@ class Client:
             )
         fault = classify_status(status)
         if fault is Fault.REFUSED:
-            raise ApiError(f"The API refused the request ({text}).", **info)
+            hint = None
+            if status == 404 and not request.base_url.rstrip("/").endswith("/v1"):
+                hint = (
+                    f"The base URL {request.base_url} does not end in /v1: DMXAPI's is like "
+                    "https://www.dmxapi.cn/v1 (dmxedit config set base-url URL)."
+                )
+            raise ApiError(f"The API refused the request ({text}).", hint=hint, **info)
         outcome = Outcome(fault, status=status, headers=dict(response.headers))
 
         def build(decision: Decision) -> DmxError:

@@ -29,13 +29,28 @@ def _text(key: str, raw: Any) -> str:
 
 
 def _base_url(key: str, raw: Any) -> str:
+    """An http(s) URL checked whole: host, port range, no spaces, query or fragment."""
+    from urllib.parse import urlsplit
+
     value = _text(key, raw).rstrip("/")
-    scheme, sep, rest = value.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
-        raise InputError(
-            f"{key} {raw!r} is not an http(s) URL.",
-            hint=f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1).",
-        )
+    hint = f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1)."
+    problem = None
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError:
+        parts, port, problem = None, None, "its port is not a number from 1 to 65535"
+    if parts is not None:
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            problem = "it is not an http(s) URL with a host"
+        elif any(c.isspace() for c in value):
+            problem = "it contains a space"
+        elif parts.query or parts.fragment or "?" in value or "#" in value:
+            problem = "it has a query or a fragment (?...#...), which an API base cannot have"
+        elif port == 0:
+            problem = "its port is not a number from 1 to 65535"
+    if problem is not None:
+        raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
     return value
 
 
@@ -181,6 +196,11 @@ def read_config(path: Path) -> dict[str, Any]:
             hint=f"Fix its permissions, or point {ENV_CONFIG} at another file.",
         ) from None
     tomllib = _tomllib()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(
+            f"The config file {path} starts with a byte order mark (BOM), which TOML forbids.",
+            hint="Save it as UTF-8 without a BOM (or remove it and use `dmxedit config set`).",
+        )
     try:
         data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -228,6 +248,7 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
 
     import tomli_w
 
+    path = Path(os.path.realpath(path))  # through a symlink: update its target, keep the link
     folder = path.parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -317,6 +338,7 @@ def resolve(
     *,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
+    invalid: dict[str, str] | None = None,
 ) -> Settings:
     """Every setting from option > environment > config file > default, with its source.
 
@@ -334,7 +356,12 @@ def resolve(
             values[key.attr] = key.check(f"--{name}", flag)
             sources[name] = FLAG
         elif key.env and env.get(key.env):
-            values[key.attr] = key.check(key.env, env[key.env])
+            try:
+                values[key.attr] = key.check(key.env, env[key.env])
+            except InputError as exc:
+                if invalid is None:
+                    raise
+                invalid[name] = exc.message  # `config list` shows it, marked invalid
             sources[name] = ENV
         elif name in data:
             values[key.attr] = key.check(f"{name} in {path}", data[name])

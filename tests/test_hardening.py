@@ -222,3 +222,69 @@ def test_dry_run_says_how_to_give_curl_a_stored_key(png: Path) -> None:
     run = run_in_process(["edit", str(png), "-p", "x", "--dry-run"])
     assert 'export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"' in run.stdout
     assert KEY not in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://127.0.0.1:99999/v1", "port"),
+        ("http://127.0.0.1:0/v1", "port"),
+        ("http://127.0.0.1:8080/v1?x=1", "query"),
+        ("http://127.0.0.1:8080/v1#top", "query"),
+        ("http://127.0.0.1:8080/my v1", "space"),
+        ("ftp://127.0.0.1/v1", "http(s)"),
+        ("http:///v1", "host"),
+    ],
+)
+def test_a_base_url_is_checked_whole_before_sending(png: Path, url: str, said: str) -> None:
+    run = run_in_process(
+        ["edit", str(png), "-p", "x", "--base-url", url], env={"DMXAPI_API_KEY": KEY}
+    )
+    assert run.code == 2 and said in run.stderr, run.output
+    assert run_in_process(["config", "set", "base-url", url]).code == 2
+
+
+def test_a_404_from_a_base_url_without_v1_gets_a_hint(cli: Cli, server: FakeDMX, png: Path) -> None:
+    server.script("/images/edits", Reply(status=404, body=b"Not Found"))
+    run = cli("edit", str(png), "-p", "x", env={"DMXAPI_BASE_URL": server.origin})
+    assert run.code == 4 and "does not end in /v1" in run.stderr, run.output
+
+
+def test_config_list_survives_an_invalid_environment_variable() -> None:
+    run = run_in_process(["config", "list"], env={"DMXAPI_BASE_URL": "not a url"})
+    assert run.code == 0, run.output
+    assert "not a url (invalid:" in run.stdout
+    listed = json.loads(
+        run_in_process(["config", "list", "--json"], env={"DMXAPI_BASE_URL": "x"}).stdout
+    )
+    assert listed["settings"]["base-url"]["invalid"]
+    assert run_in_process(["edit", "a.png", "-p", "x"], env={"DMXAPI_BASE_URL": "x"}).code == 2
+
+
+def test_config_list_json_gives_numbers_as_numbers() -> None:
+    settings = json.loads(run_in_process(["config", "list", "--json"]).stdout)["settings"]
+    assert settings["timeout"]["value"] == 600.0 and settings["retries"]["value"] == 2
+    assert settings["history"]["value"] is True and settings["ratio"]["value"] is None
+
+
+def test_a_config_file_with_a_bom_says_so() -> None:
+    path = Path(os.environ["DMXEDIT_CONFIG"])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'\xef\xbb\xbfmodel = "m"\n')
+    run = run_in_process(["config", "list"])
+    assert run.code == 3 and "byte order mark" in run.stderr
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # never overwritten
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_config_set_through_a_symlink_updates_the_target_and_keeps_the_link(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "dotfiles" / "dmxedit.toml"
+    target.parent.mkdir()
+    target.write_text('model = "old"\n')
+    link = Path(os.environ["DMXEDIT_CONFIG"])
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    assert run_in_process(["config", "set", "model", "new"]).code == 0
+    assert link.is_symlink() and 'model = "new"' in target.read_text()

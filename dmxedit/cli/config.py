@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -129,18 +129,30 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
 @command(json=True)
 def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
-    from ..settings import resolve
+    from ..settings import mask, resolve
 
-    settings = resolve(env=ctx.env)
-    rows = [(name, _show(name, settings.value(name)), settings.sources[name]) for name in KEYS]
+    invalid: dict[str, str] = {}
+    settings = resolve(env=ctx.env, invalid=invalid)
     if ctx.json:
-        ctx.emit_json(
-            {
-                "path": str(settings.path),
-                "settings": {n: {"value": v or None, "source": s} for n, v, s in rows},
+        out: dict[str, Any] = {}
+        for name, spec in KEYS.items():
+            value = settings.value(name)
+            item: dict[str, Any] = {
+                "value": _show(name, value) if spec.secret and value else value,
+                "source": settings.sources[name],
             }
-        )
+            if name in invalid:
+                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name])
+            out[name] = item
+        ctx.emit_json({"path": str(settings.path), "settings": out})
         return
+    rows = []
+    for name, spec in KEYS.items():
+        shown = _show(name, settings.value(name))
+        if name in invalid:
+            raw = ctx.env.get(spec.env or "", "")
+            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name]})"
+        rows.append((name, shown, settings.sources[name]))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     ctx.emit_lines(
         [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
