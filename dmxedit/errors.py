@@ -73,6 +73,18 @@ class InputError(DmxError):
     title = "Invalid input"
 
 
+def all_problems(problems: list[InputError]) -> InputError:
+    """One InputError for every problem found, so a user fixes them all in one go."""
+    if len(problems) == 1:
+        return problems[0]
+    listed = "\n".join(f"- {p.message}" for p in problems)
+    return InputError(
+        f"{len(problems)} problems; nothing was sent:\n{listed}",
+        hint=next((p.hint for p in problems if p.hint), None),
+        details={"problems": [p.message for p in problems]},
+    )
+
+
 class ConfigError(DmxError):
     """Authentication or configuration: no key, an unreadable config file."""
 

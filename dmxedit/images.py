@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .catalog import MAX_IMAGE_BYTES, MAX_IMAGES
-from .errors import InputError
+from .errors import InputError, all_problems
 
 #: The content types the API takes, with the extension a saved file gets.
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -236,7 +236,16 @@ def load_images(args: list[str], read_stdin: Callable[[], bytes] | None = None) 
         )
     if args.count("-") > 1:
         raise InputError("Standard input ('-') can be given only once.")
-    return [load_image(arg, read_stdin) for arg in args]
+    loaded: list[InputImage] = []
+    problems: list[InputError] = []
+    for arg in args:  # every bad image is named, not only the first
+        try:
+            loaded.append(load_image(arg, read_stdin))
+        except InputError as exc:
+            problems.append(exc)
+    if problems:
+        raise all_problems(problems)
+    return loaded
 
 
 def read_limited(stream: BinaryIO, what: str) -> bytes:

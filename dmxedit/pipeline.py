@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ._version import __version__
 from .catalog import WARN_IMAGES
-from .errors import DmxError, Interrupted, SaveError
+from .errors import DmxError, InputError, Interrupted, SaveError, all_problems
 from .events import Events
 from .images import InputImage, load_images
 from .options import ImageOptions
@@ -379,10 +379,26 @@ def prepare(
     settings: Settings | None = None,
 ) -> Prepared:
     """Resolve the settings, check the images and options; nothing is sent."""
-    settings = settings or resolve(options)
+    invalid: dict[str, InputError] = {}
+    settings = settings or resolve(options, invalid=invalid)
+    problems: list[InputError] = list(invalid.values())
     images = resolve_refs(images, settings)
-    checked: list[InputImage] = load_images(list(images), read_stdin) if kind == "edit" else []
-    request = build_request(kind, settings, prompt=prompt, params=options.params, images=checked)
+    checked: list[InputImage] = []
+    try:
+        checked = load_images(list(images), read_stdin) if kind == "edit" else []
+    except InputError as exc:  # go on: the options' problems are named too
+        problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+    shape_from = settings
+    if problems and (settings.ratio or "").lower() == "auto":
+        shape_from = replace(settings, ratio=None)  # no image to take a shape from
+    try:
+        request = build_request(
+            kind, shape_from, prompt=prompt, params=options.params, images=checked
+        )
+    except InputError as exc:
+        problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+    if problems:
+        raise all_problems(problems)
     return Prepared(request, settings, options)
 
 

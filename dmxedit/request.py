@@ -11,7 +11,7 @@ import json
 import math
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +24,7 @@ from .catalog import (
     closest_ratio,
     parse_ratio,
 )
-from .errors import InputError
+from .errors import InputError, all_problems
 from .images import InputImage
 from .settings import Settings, mask
 
@@ -237,22 +237,36 @@ def build_request(
     params: Sequence[str] = (),
     images: Sequence[InputImage] = (),
 ) -> ImageRequest:
-    """Check the prompt, the options in effect and the images; raises :class:`InputError`."""
+    """Check the prompt, the options in effect and the images; raises one
+    :class:`InputError` naming every problem found."""
     model = settings.model.strip() or DEFAULT_MODEL
     ratio = settings.ratio
+    problems: list[InputError] = []
+
+    def checked(check: Callable[[], Any]) -> Any:
+        try:
+            return check()
+        except InputError as exc:
+            problems.append(exc)
+            return None
+
     if kind == "generate" and ratio is not None and ratio.strip().lower() == "auto":
-        raise InputError(
-            "--ratio auto needs an input image; generate has none.",
-            hint="Give a ratio such as 1:1 or 16:9 (see `dmxedit ratios`).",
+        problems.append(
+            InputError(
+                "--ratio auto needs an input image; generate has none.",
+                hint="Give a ratio such as 1:1 or 16:9 (see `dmxedit ratios`).",
+            )
         )
+        ratio = None
+    fields = {
+        "prompt": checked(lambda: check_prompt(prompt)),
+        "ratio": checked(lambda: check_ratio(ratio, model, images)),
+        "size": checked(lambda: check_size(settings.size)),
+        "response_format": checked(lambda: check_format(settings.response_format)),
+        "params": checked(lambda: tuple(check_params(params))),
+    }
+    if problems:
+        raise all_problems(problems)
     return ImageRequest(
-        kind=kind,
-        base_url=settings.base_url,
-        prompt=check_prompt(prompt),
-        model=model,
-        ratio=check_ratio(ratio, model, images),
-        size=check_size(settings.size),
-        response_format=check_format(settings.response_format),
-        params=tuple(check_params(params)),
-        images=tuple(images),
+        kind=kind, base_url=settings.base_url, model=model, images=tuple(images), **fields
     )

@@ -338,12 +338,14 @@ def resolve(
     *,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
-    invalid: dict[str, str] | None = None,
+    invalid: dict[str, InputError] | None = None,
 ) -> Settings:
     """Every setting from option > environment > config file > default, with its source.
 
     ``options`` is any object whose attributes are named like the :class:`Settings`
     attributes (an :class:`dmxedit.options.ImageOptions`); a None attribute is "not given".
+    With ``invalid``, a value that fails its check is put there (by setting name) and the
+    default stands in for it, instead of raising.
     """
     env = os.environ if env is None else env
     path = config_path(env) if path is None else path
@@ -353,7 +355,12 @@ def resolve(
     for name, key in KEYS.items():
         flag = getattr(options, key.attr, None) if options is not None else None
         if flag is not None:
-            values[key.attr] = key.check(f"--{name}", flag)
+            try:
+                values[key.attr] = key.check(f"--{name}", flag)
+            except InputError as exc:
+                if invalid is None:
+                    raise
+                invalid[name] = exc  # the caller reports it with the others it finds
             sources[name] = FLAG
         elif key.env and env.get(key.env):
             try:
@@ -361,7 +368,7 @@ def resolve(
             except InputError as exc:
                 if invalid is None:
                     raise
-                invalid[name] = exc.message  # `config list` shows it, marked invalid
+                invalid[name] = exc  # `config list` shows it, marked invalid
             sources[name] = ENV
         elif name in data:
             values[key.attr] = key.check(f"{name} in {path}", data[name])

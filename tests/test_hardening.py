@@ -288,3 +288,30 @@ def test_config_set_through_a_symlink_updates_the_target_and_keeps_the_link(
     link.symlink_to(target)
     assert run_in_process(["config", "set", "model", "new"]).code == 0
     assert link.is_symlink() and 'model = "new"' in target.read_text()
+
+
+def test_validation_names_every_problem_at_once(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    good.write_bytes(PNG_BYTES)
+    (tmp_path / "notes.txt").write_text("hello")
+    run = run_in_process(
+        [
+            "edit",
+            str(good),
+            "missing.png",
+            str(tmp_path / "notes.txt"),
+            "-p",
+            " ",
+            "--ratio",
+            "7:3",
+            "--size",
+            "8K",
+            "--dry-run",
+        ]
+    )
+    assert run.code == 2, run.output
+    for said in ("5 problems", "missing.png", "notes.txt", "prompt is empty", "7:3", "8K"):
+        assert said in run.stderr, run.output
+    assert run.stdout == ""
+    one = run_in_process(["edit", str(good), "-p", "x", "--size", "8K", "--dry-run"])
+    assert one.code == 2 and "problems" not in one.stderr and "is not one of" in one.stderr

@@ -131,7 +131,7 @@ def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
     from ..settings import mask, resolve
 
-    invalid: dict[str, str] = {}
+    invalid: dict[str, InputError] = {}
     settings = resolve(env=ctx.env, invalid=invalid)
     if ctx.json:
         out: dict[str, Any] = {}
@@ -142,7 +142,7 @@ def list_(ctx: RunContext) -> None:
                 "source": settings.sources[name],
             }
             if name in invalid:
-                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name])
+                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name].message)
             out[name] = item
         ctx.emit_json({"path": str(settings.path), "settings": out})
         return
@@ -151,7 +151,7 @@ def list_(ctx: RunContext) -> None:
         shown = _show(name, settings.value(name))
         if name in invalid:
             raw = ctx.env.get(spec.env or "", "")
-            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name]})"
+            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
         rows.append((name, shown, settings.sources[name]))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     ctx.emit_lines(
