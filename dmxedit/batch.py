@@ -76,8 +76,15 @@ class BatchSummary:
     results: str | None = None
     elapsed_s: float = 0.0
     dry_run: bool = False
+    jobs: list[dict[str, Any]] | None = None  # each job's inputs and outcome (--each)
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._counts()
+        if self.jobs is not None:
+            out["jobs"] = sorted(self.jobs, key=lambda j: j["line"])
+        return out
+
+    def _counts(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "ok": self.ok,
@@ -144,6 +151,11 @@ def job_id(obj: Mapping[str, Any]) -> str:
         return str(own)
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def job_report(job: Job) -> dict[str, Any]:
+    """What identifies a job in a summary: its place, id and inputs."""
+    return {"line": job.line, "id": job.id, "inputs": [i.display for i in job.request.images]}
 
 
 def _check_fields(obj: Any) -> dict[str, Any]:
@@ -371,6 +383,7 @@ class _Plan:
     unknown: int = 0
     tokens: int = 0
     outputs: set[Path] = field(default_factory=set)
+    jobs: list[dict[str, Any]] | None = None
 
 
 def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
@@ -395,17 +408,18 @@ def _validate(
     previous: Mapping[str, Mapping[str, Any]],
     resend_unknown: bool,
 ) -> _Plan:
-    plan = _Plan(spool=_Spool())
+    plan = _Plan(spool=_Spool(), jobs=[] if source.objects is not None else None)
     errors: list[str] = []
     seen: dict[str, int] = {}
     for line, obj in source.lines():
         plan.total += 1
+        where = f"line {line}" if source.objects is None else f"image {line}"
         try:
             if isinstance(obj, InputError):
                 raise obj
             job = build_job(obj, line, source.base, defaults)
         except InputError as exc:
-            errors.append(f"line {line}: {exc.message}")
+            errors.append(f"{where}: {exc.message}")
             continue
         if job.id in seen:
             own = isinstance(obj, dict) and "id" in obj
@@ -418,6 +432,16 @@ def _validate(
             continue
         seen[job.id] = line
         todo = _what_to_do(previous.get(job.id), resend_unknown)
+        if todo in ("skip", "unknown") and plan.jobs is not None:
+            before = previous.get(job.id) or {}
+            plan.jobs.append(
+                {
+                    **job_report(job),
+                    "status": "skipped" if todo == "skip" else "held back",
+                    "files": list(before.get("files") or []),
+                    "urls": list(before.get("urls") or []),
+                }
+            )
         if todo == "skip":
             plan.skipped += 1
         elif todo == "unknown":
@@ -437,9 +461,15 @@ def _validate(
         plan.spool.close()
         shown = errors[:MAX_REPORTED]
         more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+        each = source.objects is not None
         raise InputError(
-            "The jobs are invalid; nothing was sent.\n" + "\n".join(shown) + more,
-            hint="Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
+            ("Some images cannot be edited" if each else "The jobs are invalid")
+            + "; nothing was sent.\n"
+            + "\n".join(shown)
+            + more,
+            hint=None
+            if each
+            else "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
             "size, model, format, output, params.",
             details={"invalid": errors},
         )
@@ -513,6 +543,7 @@ def run_batch(
             estimated_tokens=plan.tokens,
             results=str(results) if results else None,
             dry_run=dry_run,
+            jobs=plan.jobs,
         )
         try:
             if plan.unknown:
@@ -739,4 +770,6 @@ class _Runner:
         with self.lock:
             self.running -= 1
             self.summary.count(record)
+            if self.summary.jobs is not None:
+                self.summary.jobs.append({**job_report(job), **record})
         self.events.job_finished(record)

@@ -315,3 +315,26 @@ def test_validation_names_every_problem_at_once(tmp_path: Path) -> None:
     assert run.stdout == ""
     one = run_in_process(["edit", str(good), "-p", "x", "--size", "8K", "--dry-run"])
     assert one.code == 2 and "problems" not in one.stderr and "is not one of" in one.stderr
+
+
+def test_each_json_summary_lists_every_job_with_its_inputs_in_order(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    names = []
+    for i in range(3):
+        path = tmp_path / f"p{i}.png"
+        path.write_bytes(PNG_BYTES[:30] + bytes([i]) + PNG_BYTES[31:])
+        names.append(str(path))
+    server.on_request = lambda r: (
+        Reply(status=400, json={"error": {"message": "no"}})
+        if r.images and r.images[0].filename == "p1.png"
+        else None
+    )
+    run = cli("edit", "--each", *names, "-p", "x", "--json")
+    assert run.code == 7, run.output
+    jobs = json.loads(run.stdout)["jobs"]
+    assert [j["inputs"] for j in jobs] == [[str(Path(n).resolve())] for n in names]
+    assert [j["status"] for j in jobs] == ["ok", "failed", "ok"]
+    assert len(jobs[0]["files"]) == 1 and jobs[1]["files"] == [] and jobs[1]["exit_code"] == 4
+    bad = cli("edit", "--each", names[0], str(tmp_path / "missing.png"), "-p", "x")
+    assert bad.code == 2 and "image 2:" in bad.stderr and "line" not in bad.stderr
