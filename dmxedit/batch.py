@@ -94,6 +94,8 @@ class BatchSummary:
             "to_send": self.to_send,
             "to_fetch": self.to_fetch,
             "held_back": self.held_back,
+            "retry": self.retry,
+            "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
@@ -119,7 +121,7 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {self.retry} failed job(s) again")
+            parts.append(f"send {self.retry} job(s) that failed or did not start")
         if self.refetch:
             parts.append(f"download {self.refetch} paid result(s) without generating them again")
         if held:
@@ -282,7 +284,7 @@ class ResultsLog:
         from filelock import FileLock, Timeout
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path) + ".lock", timeout=0)
+        lock = FileLock(str(self.path.resolve()) + ".lock", timeout=0)  # one lock per file
         try:
             lock.acquire()
         except Timeout:
@@ -398,6 +400,10 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     ):
         return "fetch"  # paid and answered: download again, never generate again
     if status in ("sent", "answered") or record.get("may_be_billed"):
+        return "send" if resend_unknown else "unknown"
+    if record.get("exit_code") == ExitCode.NOT_SAVED:
+        # Generated (paid) but nothing to download again: a b64 result that could not be
+        # saved, or one kept in the rescue folder. Never generated again on its own.
         return "send" if resend_unknown else "unknown"
     return "send"
 
@@ -619,8 +625,10 @@ class _Runner:
         self.crashes: list[BaseException] = []
         self.running = 0
         self.queued = 0
+        self.spool: _Spool | None = None
 
     def run(self, spool: _Spool, concurrency: int) -> None:
+        self.spool = spool
         threads = [
             threading.Thread(target=self.worker, name=f"dmxedit-job-{i}", daemon=True)
             for i in range(max(1, concurrency))
@@ -652,6 +660,7 @@ class _Runner:
 
     def interrupted(self, abandoned: bool) -> Interrupted:
         summary = self.summary
+        self.next_run_after_interrupt()
         with self.lock:
             running = self.running
         if abandoned:
@@ -665,6 +674,23 @@ class _Runner:
             f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
             details={"summary": summary.to_dict()},
         )
+
+    def next_run_after_interrupt(self) -> None:
+        """Count what a re-run will do with every job of this run, from the results file
+        as it now stands (jobs not started, finished, answered, cut off)."""
+        if self.spool is None:
+            return
+        latest = self.log.previous() if self.log.path is not None else {}
+        summary = self.summary
+        summary.retry = summary.refetch = summary.held_back = 0
+        for job, _todo in self.spool:
+            todo = _what_to_do(latest.get(job.id), resend_unknown=False)
+            if todo == "send":
+                summary.retry += 1
+            elif todo == "fetch":
+                summary.refetch += 1
+            elif todo == "unknown":
+                summary.held_back += 1
 
     @staticmethod
     def join(threads: list[threading.Thread]) -> None:
@@ -719,6 +745,8 @@ class _Runner:
                     str(saver.finish(client.download(u, saver.new_blob), u).path) for u in urls
                 ]
                 record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
+                if self.book is not None and self.log.path is not None:
+                    self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
                 kept = None
                 if self.book is not None:

@@ -61,11 +61,12 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT,
     exit_code INTEGER,
     may_be_billed INTEGER,
-    billed INTEGER
+    billed INTEGER,
+    unsaved_urls TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
-JSON_FIELDS = ("options", "inputs", "urls", "data_paths", "usage", "files")
+JSON_FIELDS = ("options", "inputs", "urls", "data_paths", "usage", "files", "unsaved_urls")
 
 
 def data_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -126,6 +127,7 @@ class Entry:
     exit_code: int | None = None
     may_be_billed: int | None = None
     billed: int | None = None
+    unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
 
     @property
     def saved_files(self) -> list[str]:
@@ -157,12 +159,17 @@ class Ledger:
     def _open(path: Path) -> sqlite3.Connection:
         folder = path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name == "posix" and folder.stat().st_mode & 0o077 and folder.name == "dmxedit":
+            os.chmod(folder, 0o700)  # dmxedit's own data folder, made by someone else
         if not path.exists():  # created 0600 before SQLite writes anything into it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+        if "unsaved_urls" not in columns:  # a ledger made before this column existed
+            db.execute("ALTER TABLE entries ADD COLUMN unsaved_urls TEXT")
         for extra in (f"{path}-wal", f"{path}-shm"):
             if os.path.exists(extra) and hasattr(os, "chmod"):
                 os.chmod(extra, 0o600)
@@ -227,13 +234,29 @@ class Ledger:
         return self._select(clause, args)
 
     def unsaved(self) -> list[Entry]:
-        """Entries whose results arrived but were never saved."""
+        """Entries with a paid result not saved yet (a URL, or b64 data kept aside)."""
         rows = self._select(
-            "WHERE status IN ('answered', 'failed', 'interrupted') AND files IS NULL "
-            "AND (urls IS NOT NULL OR data_paths IS NOT NULL) ORDER BY id",
+            "WHERE status IN ('answered', 'failed', 'interrupted') "
+            "AND (unsaved_urls IS NOT NULL OR data_paths IS NOT NULL) ORDER BY id",
             [],
         )
-        return [e for e in rows if e.urls or e.data_paths]
+        return [e for e in rows if e.unsaved_urls or e.data_paths]
+
+    def job_saved(self, results_file: str, job_id: str, files: list[str]) -> None:
+        """A batch re-run saved a job's paid result: its newest entry says so."""
+        rows = self._select(
+            "WHERE results_file = ? AND job_id = ? ORDER BY id DESC LIMIT 1",
+            [results_file, job_id],
+        )
+        if rows:
+            self.update(
+                rows[0].id,
+                status="saved",
+                files=[*(rows[0].files or []), *_file_items(files)],
+                unsaved_urls=None,
+                error=None,
+                exit_code=0,
+            )
 
     def unanswered(self) -> list[Entry]:
         """Entries whose request went out and got no answer: they may have been billed."""
@@ -290,11 +313,20 @@ def _decode(name: str, value: Any) -> Any:
     return value
 
 
-def open_ledger(history: bool, env: Mapping[str, str] | None = None) -> Ledger | None:
-    """The ledger, or None when it is turned off."""
+def open_ledger(
+    history: bool, env: Mapping[str, str] | None = None, *, create: bool = True
+) -> Ledger | None:
+    """The ledger, or None when it is turned off (or, without ``create``, not made yet)."""
     if not enabled(history, env):
         return None
-    return Ledger(ledger_path(env))
+    path = ledger_path(env)
+    if not create and not path.exists():
+        return None
+    return Ledger(path)
+
+
+def _file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    return [{"path": str(Path(p).resolve()), "sha256": sha256_of(Path(p))} for p in paths]
 
 
 class LedgerRecord(Record):
@@ -353,6 +385,7 @@ class LedgerRecord(Record):
         fields: dict[str, Any] = {
             "status": "answered",
             "urls": self.urls or None,
+            "unsaved_urls": self.urls or None,
             "data_paths": paths or None,
             "request_id": answer.request_id,
             "usage": answer.usage,
@@ -371,22 +404,22 @@ class LedgerRecord(Record):
     def saved(self, result: ImageResult) -> None:
         self._update(
             status="saved",
-            files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in result.files],
+            files=_file_items(result.files),
+            unsaved_urls=None,
             error=None,
             exit_code=0,
         )
 
     def failed(self, error: DmxError) -> None:
-        files = [
-            {"path": str(Path(p).resolve()), "sha256": None}
-            for p in error.details.get("files") or []
-        ]
+        files = _file_items(error.details.get("files") or [])
+        unsaved = list(error.details.get("urls") or []) if self.urls else []
         self._update(
             status="failed",
             error=error.message,
             exit_code=int(error.exit_code),
             may_be_billed=bool(error.details.get("may_be_billed")) or self.was_sent,
             files=files or None,
+            unsaved_urls=unsaved or None,
         )
 
     def interrupted(self) -> None:
@@ -395,16 +428,19 @@ class LedgerRecord(Record):
             error="interrupted",
             exit_code=130,
             may_be_billed=self.was_sent,
+            unsaved_urls=self.urls or None,
         )
 
 
-def resolve_image_ref(ref: str, ledger: Ledger | None) -> str:
+def resolve_image_ref(ref: str, ledger: Ledger | None, history: bool = True) -> str:
     """``@last`` or ``@N`` -> the path of that ledger entry's saved image."""
     if ledger is None:
-        raise InputError(
-            f"{ref} needs the ledger, which is turned off.",
-            hint="Turn it on with `dmxedit config set history on`.",
-        )
+        if not enabled(history):
+            raise InputError(
+                f"{ref} needs the ledger, which is turned off.",
+                hint="Turn it on with `dmxedit config set history on`.",
+            )
+        raise InputError(f"{ref}: dmxedit has saved no result yet (the ledger is empty).")
     if ref == "@last":
         entry = ledger.newest_saved()
         if entry is None:

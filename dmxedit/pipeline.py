@@ -352,9 +352,12 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
 
     if not any(ledger.is_ref(arg) for arg in images):
         return list(images)
-    book = ledger.open_ledger(settings.history)
+    book = ledger.open_ledger(settings.history, create=False)  # reading makes no ledger
     try:
-        return [ledger.resolve_image_ref(a, book) if ledger.is_ref(a) else a for a in images]
+        return [
+            ledger.resolve_image_ref(a, book, settings.history) if ledger.is_ref(a) else a
+            for a in images
+        ]
     finally:
         if book is not None:
             book.close()

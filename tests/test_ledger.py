@@ -378,7 +378,7 @@ def test_the_closing_message_says_what_a_re_run_will_do(
     server.on_request = hook
     run = cli("batch", str(jobs))
     assert run.code == 7
-    assert "send 1 failed job(s) again" in run.stderr
+    assert "send 1 job(s) that failed or did not start" in run.stderr
     assert "download 1 paid result(s) without generating them again" in run.stderr
     server.on_request = None
     again = expect(cli("batch", str(jobs)))
@@ -396,3 +396,104 @@ def test_batch_jobs_are_in_the_ledger_with_their_results_file(
     assert sorted(e.job_id or "" for e in found) == ["j0", "j1"]
     assert {e.results_file for e in found} == {str(jobs.with_name("jobs.results.jsonl"))}
     assert all(e.status == "saved" for e in found)
+
+
+# -- found in review ------------------------------------------------------------------------
+
+
+def test_a_paid_b64_job_that_could_not_be_saved_is_never_generated_again(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = _jobs(tmp_path, 1)
+    server.script(EDITS, Reply(json=server.b64_result(b"not an image at all")))
+    first = cli("batch", str(jobs), "--format", "b64_json")
+    assert first.code == 7 and "hold back 1 job(s)" in first.stderr, first.output
+    again = cli("batch", str(jobs), "--format", "b64_json")
+    assert again.code == 7 and len(server.posts()) == 1, again.output
+
+
+def test_a_batch_re_run_that_downloads_marks_the_ledger_entry_saved(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = _jobs(tmp_path, 1)
+    url = server.add_file("later.png", PNG_BYTES)
+    server.script(EDITS, Reply(json={"data": [{"url": url}]}))
+    server.script("/files/later.png", *[Reply(status=404)])
+    assert cli("batch", str(jobs)).code == 7
+    (saved,) = expect(cli("batch", str(jobs))).stdout.split()
+    (entry,) = entries()
+    assert entry.status == "saved" and entry.saved_files == [str(Path(saved).resolve())]
+    assert expect(cli("recover")).stdout == ""  # nothing left to fetch twice
+
+
+def test_recover_fetches_the_unsaved_part_of_a_multi_image_result(
+    cli: Cli, server: FakeDMX, png: Path
+) -> None:
+    first = server.add_file("a.png", PNG_BYTES)
+    second = server.add_file("b.png", PNG_BYTES)
+    server.script(EDITS, Reply(json={"data": [{"url": first}, {"url": second}]}))
+    server.script("/files/b.png", Reply(status=404))
+    run = cli("edit", str(png), "-p", "x")
+    assert run.code == 6 and second in run.stdout
+    (path,) = expect(cli("recover")).stdout.split()
+    assert Path(path).read_bytes() == PNG_BYTES
+    (entry,) = entries()
+    assert entry.status == "saved" and len(entry.saved_files) == 2
+    assert all(f["sha256"] for f in entry.files)
+    assert [g.path for g in server.gets()].count("/files/a.png") == 1
+
+
+def test_recover_says_when_a_b64_result_was_not_kept(cli: Cli, server: FakeDMX, png: Path) -> None:
+    book = Ledger(ledger_file())
+    gone = book.create(kind="edit", status="failed", data_paths=["/nonexistent/x.part"])
+    book.close()
+    run = cli("recover", "--json")
+    assert run.code == 6 and "was not kept" in run.stderr
+    assert json.loads(run.stdout)["recovered"][0]["lost"] == ["/nonexistent/x.part"]
+    assert entries()[0].id == gone and expect(cli("recover")).stdout == ""
+
+
+def test_each_resolves_at_last(cli: Cli, server: FakeDMX, png: Path) -> None:
+    expect(cli("edit", str(png), "-p", "one"))
+    expect(cli("edit", "--each", "@last", "-p", "two"))
+    assert len(server.posts()) == 2 and server.posts()[1].images[0].size == len(PNG_BYTES)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks")
+def test_the_results_lock_holds_through_a_symlink(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = _jobs(tmp_path, 2)
+    log = jobs.with_name("jobs.results.jsonl")
+    link = tmp_path / "link.jsonl"
+    log.touch()
+    link.symlink_to(log)
+    server.default_delay = 30
+    proc = _spawn(server, tmp_path, "batch", str(jobs), "--concurrency", "1")
+    try:
+        wait_until(lambda: len(server.posts()) == 1)
+        run = cli("batch", str(jobs), "--results", str(link))
+        assert run.code == 2 and "Another dmxedit batch" in run.stderr, run.output
+    finally:
+        proc.kill()
+        proc.communicate(timeout=15)
+
+
+def test_a_dry_run_with_at_last_makes_no_ledger(png: Path) -> None:
+    run = run_in_process(["edit", "@last", "-p", "x", "--dry-run"])
+    assert run.code == 2 and "no result yet" in run.stderr
+    assert not ledger_file().exists()
+
+
+def test_after_a_first_ctrl_c_the_message_counts_jobs_not_started(
+    server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = _jobs(tmp_path, 5)
+    server.default_delay = 0.5
+    proc = _spawn(server, tmp_path, "batch", str(jobs), "--concurrency", "1", "--json")
+    wait_until(lambda: len(server.posts()) == 1)
+    code, out, err = _stop(proc, signal.SIGINT)
+    assert code == 130, err
+    summary = json.loads(out)
+    assert summary["ok"] == 1 and summary["retry"] == 4, summary
+    assert "send 4 job(s) that failed or did not start" in err

@@ -209,9 +209,9 @@ def _execute(
     elif dry_run:
         ctx.emit_lines(
             [
-                f"{summary.total} jobs: {summary.to_send} to send, {summary.skipped} already "
-                f"done, {summary.unknown} not resent; about {summary.estimated_tokens:,} "
-                "tokens. Dry run: nothing sent."
+                f"{summary.total} jobs: {summary.to_send} to send, {summary.to_fetch} to "
+                f"download again, {summary.skipped} already done, {summary.unknown} held back; "
+                f"about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
             ]
         )
 
@@ -267,5 +267,8 @@ def run_each(
     if "-" in images:
         raise InputError("--each takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
+    from ..pipeline import resolve_refs
+
+    images = resolve_refs(images, defaults.settings)  # @last, @N
     objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
     _execute(ctx, JobSource(objects=objects), defaults, flags, None)

@@ -199,7 +199,8 @@ def recover(
                 saver.prepare()
                 files: list[Path] = []
                 dead: list[str] = []
-                for url in entry.urls or []:
+                lost: list[str] = []
+                for url in entry.unsaved_urls or []:
                     try:
                         files.append(_path(saver.finish(client.download(url, saver.new_blob), url)))
                     except SaveError:
@@ -207,18 +208,36 @@ def recover(
                 for kept in entry.data_paths or []:
                     if Path(kept).is_file():
                         files.append(_path(_adopt(saver, Path(kept))))
-                dead_any = dead_any or bool(dead)
-                from ..ledger import sha256_of
+                    else:
+                        lost.append(kept)
+                dead_any = dead_any or bool(dead) or bool(lost)
+                from ..ledger import _file_items
 
-                if files:
-                    book.update(
-                        entry.id,
-                        status="saved" if not dead else "failed",
-                        files=[{"path": str(p.resolve()), "sha256": sha256_of(p)} for p in files],
-                    )
-                report.append({"id": entry.id, "files": [str(p) for p in files], "dead_urls": dead})
+                book.update(
+                    entry.id,
+                    status="saved" if not dead and not lost else "failed",
+                    files=[*(entry.files or []), *_file_items(files)] or None,
+                    unsaved_urls=dead or None,
+                    data_paths=None,
+                    error=None if not dead and not lost else entry.error,
+                    exit_code=0 if not dead and not lost else ExitCode.NOT_SAVED,
+                )
+                report.append(
+                    {
+                        "id": entry.id,
+                        "files": [str(p) for p in files],
+                        "dead_urls": dead,
+                        "lost": lost,
+                    }
+                )
                 for url in dead:
                     ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+                for kept in lost:
+                    ui.warn(
+                        ctx,
+                        f"entry {entry.id}: its b64 result was not kept ({kept} is gone); "
+                        "there is nothing to download.",
+                    )
         finally:
             client.close()
             close = getattr(events, "close", None)
