@@ -338,3 +338,18 @@ def test_each_json_summary_lists_every_job_with_its_inputs_in_order(
     assert len(jobs[0]["files"]) == 1 and jobs[1]["files"] == [] and jobs[1]["exit_code"] == 4
     bad = cli("edit", "--each", names[0], str(tmp_path / "missing.png"), "-p", "x")
     assert bad.code == 2 and "image 2:" in bad.stderr and "line" not in bad.stderr
+
+
+def test_reading_from_a_terminal_says_what_it_waits_for() -> None:
+    run = run_in_process(["edit", "-", "-p", "x", "--dry-run"], input=PNG_BYTES, stdin_isatty=True)
+    assert run.code == 0, run.output
+    assert "Reading the image from standard input (end it with Ctrl-D)" in run.stderr
+    piped = run_in_process(["edit", "-", "-p", "x", "--dry-run"], input=PNG_BYTES)
+    assert "Ctrl-D" not in piped.stderr
+
+
+def test_json_timings_include_the_download_and_add_up(cli: Cli, server: FakeDMX, png: Path) -> None:
+    timings = json.loads(expect(cli("edit", str(png), "-p", "x", "--json")).stdout)["timings"]
+    stages = ("upload_s", "wait_s", "receive_s", "download_s")
+    assert all(stage in timings for stage in stages), timings
+    assert sum(timings[s] for s in stages) <= timings["total_s"] + 0.01
