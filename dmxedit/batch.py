@@ -589,7 +589,8 @@ def run_batch(
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown:
         raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} jobs did not succeed. "
+            f"{summary.failed + summary.unknown} of {summary.total} "
+            f"job{'s' if summary.total != 1 else ''} did not succeed. "
             + summary.next_run()
             + (f" Reasons are in {results}." if results else ""),
             details={"summary": summary.to_dict()},

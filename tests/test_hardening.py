@@ -353,3 +353,60 @@ def test_json_timings_include_the_download_and_add_up(cli: Cli, server: FakeDMX,
     stages = ("upload_s", "wait_s", "receive_s", "download_s")
     assert all(stage in timings for stage in stages), timings
     assert sum(timings[s] for s in stages) <= timings["total_s"] + 0.01
+
+
+def test_a_batch_off_a_terminal_prints_progress_every_10_percent(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(20)))
+    run = expect(cli("batch", str(jobs), "--concurrency", "1"))
+    status = [line for line in run.stderr.splitlines() if line.startswith("dmxedit: done ")]
+    assert len(status) == 10, run.stderr
+    assert "20 jobs; sending 20" in run.stderr
+
+
+def test_one_job_is_one_job(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
+    jobs = tmp_path / "one.jsonl"
+    jobs.write_text(json.dumps({"prompt": "p"}) + "\n")
+    assert "1 job; sending 1" in expect(cli("batch", str(jobs))).stderr
+
+
+def test_help_texts_name_what_users_look_for() -> None:
+    root = run_in_process(["--help"]).stdout
+    assert "DMXAPI_API_KEY" in root and "DMXEDIT_DATA_DIR" in root
+    assert "..." not in root.split("Commands:")[1]  # no summary cut short
+    edit = " ".join(run_in_process(["edit", "--help"]).stdout.split())
+    for said in (
+        "auto: the first image's shape",
+        "'-': standard input",
+        "https://www.dmxapi.cn/v1",
+    ):
+        assert said in edit
+    batch = " ".join(run_in_process(["batch", "--help"]).stdout.split())
+    assert "-o, --output DIR Output folder [default: output]." in batch
+    assert "standard output" not in batch.split("--output", 1)[1].split("--", 1)[0]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pipes")
+def test_o_dash_into_a_closed_pipe_keeps_the_result_and_says_where(
+    server: FakeDMX, png: Path, tmp_path: Path
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: writing the image fails with EPIPE
+    env = dict(os.environ, DMXAPI_BASE_URL=server.base_url, DMXAPI_API_KEY=KEY)
+    proc = subprocess.run(
+        [*dmxedit_command(), "edit", str(png), "-p", "x", "-o", "-"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        preexec_fn=default_signals,
+    )
+    os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 6, err
+    assert "Traceback" not in err
+    kept = [w for w in err.split() if w.startswith(os.environ["DMXEDIT_RESCUE_DIR"])]
+    assert kept and Path(kept[0].rstrip(".")).read_bytes() == PNG_BYTES

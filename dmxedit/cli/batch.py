@@ -11,7 +11,7 @@ from . import options as o
 from .context import RunContext
 
 
-@o.command(image_options=True, json=True, quiet=True)
+@o.command(image_options=True, json=True, quiet=True, replace={"output": (o.FolderOnly, None)})
 def batch(
     ctx: RunContext,
     options: ImageOptions,
@@ -30,7 +30,7 @@ def batch(
     results: o.Results = None,
     resend_unknown: o.ResendUnknown = False,
 ) -> None:
-    """Run many edits (and generations) from a JSON Lines jobs file, resumably.
+    """Run many edits and generations from a JSON Lines jobs file, resumably.
 
     Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
     A job without images is a generate job. Options give defaults for what jobs leave out.

@@ -64,8 +64,9 @@ class PlainBatchEvents(BatchEvents):
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
+        jobs = "job" if summary.total == 1 else "jobs"
         self._say(
-            f"{summary.total} jobs{note}; sending {summary.to_send}{fetching}, about "
+            f"{summary.total} {jobs}{note}; sending {summary.to_send}{fetching}, about "
             f"{summary.estimated_tokens:,} tokens"
         )
 
@@ -93,7 +94,8 @@ class PlainBatchEvents(BatchEvents):
             if record["status"] != "ok":
                 print(f"dmxedit: {_failure(record)}", file=self.ctx.stderr, flush=True)
             now = time.monotonic()
-            if now - self.last_status >= 10 or position == self.total:
+            step = max(1, self.total // 10)  # every 10 % of the jobs, or every 10 s
+            if now - self.last_status >= 10 or position == self.total or position % step == 0:
                 self.last_status = now
                 self._say(
                     f"done {self.done}, failed {self.failed}, running {self.running}, "

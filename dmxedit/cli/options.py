@@ -27,12 +27,18 @@ Prompt = Annotated[
     ),
 ]
 PromptFile = Annotated[
-    str | None, typer.Option("--prompt-file", help="Read the prompt from a file.", metavar="PATH")
+    str | None,
+    typer.Option(
+        "--prompt-file", help="Read the prompt from a file ('-': standard input).", metavar="PATH"
+    ),
 ]
 Ratio = Annotated[
     str | None,
     typer.Option(
-        "-r", "--ratio", help="Aspect ratio, e.g. 5:4 (see `dmxedit ratios`).", metavar="RATIO"
+        "-r",
+        "--ratio",
+        help="Aspect ratio, e.g. 5:4 (see `dmxedit ratios`); auto: the first image's shape.",
+        metavar="RATIO",
     ),
 ]
 Size = Annotated[
@@ -59,7 +65,13 @@ Output = Annotated[
     ),
 ]
 BaseUrl = Annotated[
-    str | None, typer.Option("--base-url", help="API base URL, including /v1.", metavar="URL")
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="API base URL, including /v1 [default: https://www.dmxapi.cn/v1; env "
+        "DMXAPI_BASE_URL].",
+        metavar="URL",
+    ),
 ]
 Timeout = Annotated[
     float | None,
@@ -157,12 +169,23 @@ FLAGS: dict[str, tuple[Any, Any]] = {
 }
 
 
+FolderOnly = Annotated[
+    str | None,
+    typer.Option("-o", "--output", help="Output folder [default: output].", metavar="DIR"),
+]
+
+
 def command(
-    *, image_options: bool = False, json: bool = False, quiet: bool = False
+    *,
+    image_options: bool = False,
+    json: bool = False,
+    quiet: bool = False,
+    replace: dict[str, tuple[Any, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command its context (``ctx``), and with ``image_options`` the shared image
     options (as ``options``) and the prompt options; ``json``/``quiet`` add --json and
-    -q/-v, which set the context's output mode before the command runs."""
+    -q/-v, which set the context's output mode before the command runs. ``replace`` gives
+    a shared option another declaration for this command (batch's -o takes no '-')."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         added: dict[str, tuple[Any, Any]] = {}
@@ -173,6 +196,7 @@ def command(
             added["json_out"] = FLAGS["json_out"]
         if quiet:
             added.update({k: FLAGS[k] for k in ("quiet", "verbose")})
+        added.update(replace or {})  # a command's own wording of a shared option
         own = [
             p
             for p in inspect.signature(func).parameters.values()

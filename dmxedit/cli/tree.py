@@ -35,6 +35,9 @@ def root(
 
     Set your key once with `dmxedit config set api-key` (or DMXAPI_API_KEY), then:
     dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
+
+    Environment: DMXAPI_API_KEY, DMXAPI_BASE_URL, DMXEDIT_CONFIG (the config file),
+    DMXEDIT_DATA_DIR (the ledger), DMXEDIT_NO_HISTORY=1, DMXEDIT_DEBUG=1, NO_COLOR.
     """
 
 
@@ -88,7 +91,6 @@ def build(only: str | None = "*") -> typer.Typer:
     root's ``--help`` and its errors)."""
     app = typer.Typer(
         name="dmxedit",
-        help="Edit and generate images with DMXAPI's nano-banana-2.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
@@ -101,13 +103,19 @@ def build(only: str | None = "*") -> typer.Typer:
             continue  # a call that names one command needs no other
         target = _command(name)
         if isinstance(target, typer.Typer):
+            summary = _summary(target.info.help)
             if only is None:
                 stub = typer.Typer(help=target.info.help, rich_markup_mode=None)
                 stub.command()(_listing)
                 target = stub
-            app.add_typer(target, name=name)
+            app.add_typer(target, name=name, short_help=summary)
         elif only is None:
-            app.command(name, help=target.__doc__)(_listing)
+            app.command(name, help=target.__doc__, short_help=_summary(target.__doc__))(_listing)
         else:
-            app.command(name)(target)
+            app.command(name, short_help=_summary(target.__doc__))(target)
     return app
+
+
+def _summary(doc: object) -> str:
+    """A command's first line, whole (Click would cut it at 45 characters with '...')."""
+    return str(doc or "").strip().splitlines()[0] if doc else ""
