@@ -410,3 +410,18 @@ def test_o_dash_into_a_closed_pipe_keeps_the_result_and_says_where(
     assert "Traceback" not in err
     kept = [w for w in err.split() if w.startswith(os.environ["DMXEDIT_RESCUE_DIR"])]
     assert kept and Path(kept[0].rstrip(".")).read_bytes() == PNG_BYTES
+
+
+def test_on_one_terminal_batch_paths_print_above_the_live_line(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps({"prompt": f"p{i}"}) + "\n" for i in range(3)))
+    run = cli("batch", str(jobs), stderr_isatty=True, stdout_isatty=True)
+    assert run.code == 0, run.output
+    assert run.stdout == ""  # nothing written past the display
+    import re
+
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run.stderr).replace("\r", "\n")
+    paths = [line.strip() for line in screen.splitlines() if line.strip().startswith("output/")]
+    assert len(set(paths)) == 3 and all(p.endswith(".png") for p in paths), screen

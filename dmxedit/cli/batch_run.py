@@ -146,7 +146,14 @@ class LiveBatchEvents(PlainBatchEvents):
         with self.lock:
             self.running -= 1
             if self.print_files:
-                self.ctx.emit_lines(_data_lines(record))
+                lines = _data_lines(record)
+                if self.ctx.stdout_isatty:
+                    # The same terminal: print above the live line, through its console,
+                    # or the paths and the line overwrite each other.
+                    for line in lines:
+                        self.progress.console.print(line, highlight=False, soft_wrap=True)
+                else:
+                    self.ctx.emit_lines(lines)
             if record["status"] == "ok":
                 self.done += 1
             else:
