@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -24,6 +25,48 @@ from .errors import InputError, SaveError
 from .images import EXTENSIONS, sniff
 
 _TEMP_PREFIX = ".dmxedit-"
+
+
+def _host_tag() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+_HOST = _host_tag()
+#: Temporary files name their process and machine, so a later run can remove the ones a
+#: killed run (SIGKILL, a power cut) left behind, and never another live run's.
+_OWN_PREFIX = f"{_TEMP_PREFIX}{os.getpid()}.{_HOST}-"
+_STALE = re.compile(r"^\.dmxedit-(\d+)\.([0-9a-f]{8})-.*\.part$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or no way to tell: keep its file
+    return True
+
+
+def remove_stale(folder: Path) -> None:
+    """Delete temporary files in ``folder`` left by dmxedit runs of this machine that
+    are gone (killed with SIGKILL); a live run's files and other machines' are kept."""
+    if os.name != "posix":
+        return
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        found = _STALE.match(name)
+        if found and found.group(2) == _HOST and not _alive(int(found.group(1))):
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass
 
 
 class Temporaries:
@@ -90,7 +133,7 @@ class Blob:
         self.size = 0
         self.head = b""
         self.rescued = False
-        self._fd, self.path = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=folder)
+        self._fd, self.path = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=folder)
         temporaries.track(self.path)
 
     def _write_all(self, data: bytes) -> None:
@@ -115,7 +158,7 @@ class Blob:
             raise exc
         folder = rescue_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=folder)
         self.temporaries.track(name)
         with open(self.path, "rb") as src:
             remaining = self.size
@@ -258,6 +301,7 @@ class Saver:
                 hint="Choose another folder with -o.",
             ) from None
         probe.close()
+        remove_stale(self.folder)
 
     def new_blob(self) -> Blob:
         """A temporary file for incoming bytes, in the output folder when possible."""
@@ -360,7 +404,7 @@ def write_metadata(image: Path, data: dict[str, Any], temporaries: Temporaries) 
     (None then). Works where the file system has no hard links."""
     target = image.with_name(image.name + ".json")
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=image.parent)
+    fd, temp = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=image.parent)
     temporaries.track(temp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

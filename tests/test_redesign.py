@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -428,3 +429,21 @@ def test_in_process_runs_share_no_state(cli: Cli, server: FakeDMX, png: Path) ->
     assert failing.code == 2 and json.loads(failing.stdout)["error"]["exit_code"] == 2
     plain = cli("edit", str(png), "-p", "x", "--ratio", "7:3")
     assert plain.code == 2 and plain.stdout == ""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids")
+def test_a_killed_runs_temporary_files_are_removed_by_the_next_run_not_a_live_ones(
+    tmp_path: Path,
+) -> None:
+    from dmxedit.results import _HOST
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".dmxedit-{dead.pid}.{_HOST}-abc.part"
+    live = tmp_path / f".dmxedit-{os.getpid()}.{_HOST}-def.part"
+    elsewhere = tmp_path / f".dmxedit-{dead.pid}.00000000-ghi.part"
+    for path in (stale, live, elsewhere):
+        path.write_bytes(b"x")
+    Saver(folder=tmp_path).prepare()
+    assert not stale.exists()
+    assert live.exists() and elsewhere.exists()  # a running run's, another machine's
