@@ -518,6 +518,13 @@ class Client:
         status = response.status_code
         rid = request_id(response.headers)
         self.events.answered(status)
+        headers = response.headers
+        self.events.info(
+            f"answer: HTTP {status}, request id {rid or '-'}, "
+            f"{headers.get('Content-Type') or 'no content type'}, "
+            f"{headers.get('Content-Length') or 'unknown'} bytes"
+            + (f", {headers['Content-Encoding']}" if headers.get("Content-Encoding") else "")
+        )
         if 200 <= status < 300:
             return self._success(request, response, open_sink, rid)
         raw = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""

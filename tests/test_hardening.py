@@ -425,3 +425,24 @@ def test_on_one_terminal_batch_paths_print_above_the_live_line(
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", run.stderr).replace("\r", "\n")
     paths = [line.strip() for line in screen.splitlines() if line.strip().startswith("output/")]
     assert len(set(paths)) == 3 and all(p.endswith(".png") for p in paths), screen
+
+
+def test_verbose_shows_settings_request_answer_and_timings(
+    cli: Cli, server: FakeDMX, png: Path
+) -> None:
+    server.script(
+        EDITS,
+        Reply(status=429, headers={"Retry-After": "0"}),
+        Reply(json=server.url_result(PNG_BYTES), headers={"X-Rixapi-Request-Id": "rid-77"}),
+    )
+    run = expect(cli("edit", str(png), "-p", "snow", "--ratio", "auto", "-v"))
+    err = run.stderr
+    assert f"setting base-url = {server.base_url} (env)" in err
+    assert "setting api-key = sk-…abcd (env)" in err and KEY not in err
+    assert "--ratio auto picked 4:3" in err and "(40x30)" in err
+    assert "field prompt = 'snow'" in err and "part image:" in err and "image/png" in err
+    assert "answer: HTTP 429" in err and "answer: HTTP 200, request id rid-77" in err
+    assert "trying again in" in err  # the retry decision
+    assert "timings: upload" in err and "download" in err
+    quiet = expect(cli("edit", str(png), "-p", "snow"))
+    assert "setting base-url" not in quiet.stderr

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import InputError
 from ..options import ImageOptions
 from ..request import Kind
+
+if TYPE_CHECKING:
+    from .. import pipeline as pipeline_t
 from . import options as o
 from .common import dry_run as show_dry_run
 from .common import read_prompt, stdout_target
@@ -49,17 +52,55 @@ def _single(
         show_dry_run(ctx, prepared.request, prepared.settings.api_key)
         return
     events = ui.make_events(ctx)
-    events.info(f"POST {prepared.request.url} (key from {prepared.settings.sources['api-key']})")
+    if ctx.verbose:
+        for line in _verbose_request(prepared):
+            events.info(line)
     try:
         result = pipeline.run(prepared, events=events, stream=stream, temporaries=ctx.temporaries)
     finally:
         close = getattr(events, "close", None)
         if close is not None:
             close()
+    if ctx.verbose:
+        stages = ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in result.timings.items())
+        events.info(f"timings: {stages}")
     if ctx.json:
         ctx.emit_json(result.to_dict())
     elif stream is None:
         ctx.emit_lines([str(p) for p in result.files])
+
+
+def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
+    """What -v shows before sending: settings with their sources, the request (key masked)."""
+    from ..settings import KEYS, mask
+
+    settings, request = prepared.settings, prepared.request
+    lines = []
+    for name, spec in KEYS.items():
+        value = settings.value(name)
+        shown = mask(value) if spec.secret and value else value
+        lines.append(f"setting {name} = {shown} ({settings.sources.get(name, 'default')})")
+    if (settings.ratio or "").lower() == "auto" and request.images:
+        first = request.images[0]
+        lines.append(
+            f"--ratio auto picked {request.ratio} for {first.display} "
+            f"({first.width}x{first.height})"
+        )
+    described = request.describe(settings.api_key)
+    lines.append(f"POST {described['url']}")
+    lines += [f"  {k}: {v}" for k, v in described["headers"].items()]
+    for field in described.get("fields", []):
+        lines.append(f"  field {field['name']} = {field['value']!r}")
+    for part in described.get("files", []):
+        lines.append(
+            f"  part image: {part['path']} as {part['filename']!r}, {part['content_type']}, "
+            f"{part['bytes']} bytes"
+        )
+    if "json" in described:
+        import json
+
+        lines.append(f"  json {json.dumps(described['json'], ensure_ascii=False)}")
+    return lines
 
 
 @o.command(image_options=True, json=True, quiet=True)
