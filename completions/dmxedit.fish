@@ -66,10 +66,10 @@ complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l param -x -d 'Extra 
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s v -l verbose -d 'Print more on standard error'
-complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l each -d 'One job per image, same prompt (runs as a batch)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l concurrency -x -d 'Jobs running at once'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l results -r -F -d 'Results file (JSON Lines) [batch default: JOBS'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l resend-unknown -d 'Send again jobs cut off after their request went out (may bill twice)'
+complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l each -d 'One job per image, same prompt (runs as a batch)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'

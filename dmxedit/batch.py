@@ -31,8 +31,9 @@ from .images import load_images
 from .options import ImageOptions
 from .pipeline import Record
 from .request import ImageRequest, build_request
-from .results import Saver, Temporaries
+from .results import Saver
 from .settings import Settings
+from .temporaries import Temporaries
 
 if TYPE_CHECKING:
     from .client import Answer, Client

@@ -97,11 +97,6 @@ class Answer(Generic[S]):
     timings: dict[str, float] = field(default_factory=dict)
     input_sha256: list[str] = field(default_factory=list)
 
-    def discard(self) -> None:
-        for item in self.items:
-            if item.sink is not None:
-                item.sink.discard()
-
 
 class _Failed(Exception):
     """An attempt failed in a way the retry policy decides on; ``build`` makes the error."""

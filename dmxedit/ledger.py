@@ -20,14 +20,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DmxError, InputError
 from .images import printable
-from .pipeline import Record
+from .pipeline import Tracker
 
 if TYPE_CHECKING:
     from .client import Answer
@@ -252,7 +252,7 @@ class Ledger:
             self.update(
                 rows[0].id,
                 status="saved",
-                files=[*(rows[0].files or []), *_file_items(files)],
+                files=[*(rows[0].files or []), *file_items(files)],
                 unsaved_urls=None,
                 error=None,
                 exit_code=0,
@@ -268,7 +268,7 @@ class Ledger:
         )
 
     def newest_saved(self) -> Entry | None:
-        for entry in self._iter("WHERE files IS NOT NULL ORDER BY id DESC", []):
+        for entry in self._select("WHERE files IS NOT NULL ORDER BY id DESC", []):
             if any(Path(p).is_file() for p in entry.saved_files):
                 return entry
         return None
@@ -278,16 +278,13 @@ class Ledger:
         wanted = str(path.resolve())
         digest = sha256_of(path)
         fallback: Entry | None = None
-        for entry in self._iter("WHERE files IS NOT NULL ORDER BY id DESC", []):
+        for entry in self._select("WHERE files IS NOT NULL ORDER BY id DESC", []):
             for item in entry.files or []:
                 if str(Path(item["path"]).resolve()) == wanted:
                     return entry
                 if fallback is None and digest is not None and item.get("sha256") == digest:
                     fallback = entry
         return fallback
-
-    def _iter(self, clause: str, args: Sequence[Any]) -> Iterator[Entry]:
-        yield from self._select(clause, args)
 
     def _select(self, clause: str, args: Sequence[Any]) -> list[Entry]:
         with self._lock:
@@ -325,11 +322,11 @@ def open_ledger(
     return Ledger(path)
 
 
-def _file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+def file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return [{"path": str(Path(p).resolve()), "sha256": sha256_of(Path(p))} for p in paths]
 
 
-class LedgerRecord(Record):
+class LedgerRecord(Tracker):
     """A :class:`dmxedit.pipeline.Record` that keeps one request's entry up to date."""
 
     def __init__(
@@ -347,8 +344,7 @@ class LedgerRecord(Record):
         self.results_file = results_file
         self.job_id = job_id
         self.entry_id: int | None = None
-        self.was_sent = False
-        self.urls: list[str] = []
+        super().__init__()  # was_sent and urls, as the pipeline's Tracker keeps them
 
     def begin(self, request: ImageRequest) -> None:
         self.entry_id = self.ledger.create(
@@ -376,11 +372,11 @@ class LedgerRecord(Record):
             self.ledger.update(self.entry_id, **fields)
 
     def sent(self) -> None:
-        self.was_sent = True
+        super().sent()
         self._update(status="sent", may_be_billed=True)
 
     def answered(self, answer: Answer[Blob]) -> None:
-        self.urls = [item.url for item in answer.items if item.url]
+        super().answered(answer)
         paths = [item.sink.path for item in answer.items if item.sink is not None]
         fields: dict[str, Any] = {
             "status": "answered",
@@ -404,14 +400,14 @@ class LedgerRecord(Record):
     def saved(self, result: ImageResult) -> None:
         self._update(
             status="saved",
-            files=_file_items(result.files),
+            files=file_items(result.files),
             unsaved_urls=None,
             error=None,
             exit_code=0,
         )
 
     def failed(self, error: DmxError) -> None:
-        files = _file_items(error.details.get("files") or [])
+        files = file_items(error.details.get("files") or [])
         unsaved = list(error.details.get("urls") or []) if self.urls else []
         self._update(
             status="failed",

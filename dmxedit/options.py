@@ -13,8 +13,8 @@ document it in the README. See docs/ARCHITECTURE.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -56,9 +56,3 @@ class ImageOptions:
     def merged(self, **overrides: Any) -> ImageOptions:
         """A copy with the given fields replaced (None values are ignored)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-    def with_params(self, extra: Sequence[str]) -> ImageOptions:
-        return replace(self, params=(*self.params, *extra))
-
-
-OPTION_NAMES = tuple(f.name for f in fields(ImageOptions))

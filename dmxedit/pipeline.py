@@ -25,8 +25,9 @@ from .events import Events
 from .images import InputImage, load_images
 from .options import ImageOptions
 from .request import ImageRequest, Kind, build_request
-from .results import Blob, SavedImage, Saver, Temporaries, write_metadata
+from .results import Blob, SavedImage, Saver, write_metadata
 from .settings import Settings, resolve
+from .temporaries import Temporaries
 
 if TYPE_CHECKING:
     from .client import Answer, Client

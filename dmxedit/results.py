@@ -10,12 +10,12 @@ result is never lost.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import re
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,21 +23,26 @@ from typing import Any, BinaryIO
 
 from .errors import InputError, SaveError
 from .images import EXTENSIONS, sniff
+from .temporaries import Temporaries
 
 _TEMP_PREFIX = ".dmxedit-"
 
 
-def _host_tag() -> str:
+@functools.cache
+def _host() -> str:
+    """A short tag of this machine's name, for temporary file names."""
     import hashlib
     import socket
 
     return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
 
 
-_HOST = _host_tag()
-#: Temporary files name their process and machine, so a later run can remove the ones a
-#: killed run (SIGKILL, a power cut) left behind, and never another live run's.
-_OWN_PREFIX = f"{_TEMP_PREFIX}{os.getpid()}.{_HOST}-"
+def _own_prefix() -> str:
+    # Temporary files name their process and machine, so a later run can remove the ones
+    # a killed run (SIGKILL, a power cut) left behind, and never another live run's.
+    return f"{_TEMP_PREFIX}{os.getpid()}.{_host()}-"
+
+
 _STALE = re.compile(r"^\.dmxedit-(\d+)\.([0-9a-f]{8})-.*\.part$")
 
 
@@ -62,49 +67,9 @@ def remove_stale(folder: Path) -> None:
         return
     for name in names:
         found = _STALE.match(name)
-        if found and found.group(2) == _HOST and not _alive(int(found.group(1))):
+        if found and found.group(2) == _host() and not _alive(int(found.group(1))):
             try:
                 os.unlink(folder / name)
-            except OSError:
-                pass
-
-
-class Temporaries:
-    """The temporary files of one run, so an interrupt can remove them (from any thread).
-
-    The CLI's run context owns one; a library caller gets a fresh one per call.
-    """
-
-    def __init__(self) -> None:
-        self._paths: set[str] = set()
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def track(self, path: str) -> None:
-        with self._lock:
-            if not self._closed:
-                self._paths.add(path)
-                return
-        # The run is being interrupted: a worker still finishing gets a file that is
-        # already gone from the folder (its descriptor keeps working until it stops).
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-    def untrack(self, path: str) -> None:
-        with self._lock:
-            self._paths.discard(path)
-
-    def remove_all(self) -> None:
-        """Delete every temporary file still registered, and any made from now on."""
-        with self._lock:
-            paths = list(self._paths)
-            self._paths.clear()
-            self._closed = True
-        for path in paths:
-            try:
-                os.unlink(path)
             except OSError:
                 pass
 
@@ -133,7 +98,7 @@ class Blob:
         self.size = 0
         self.head = b""
         self.rescued = False
-        self._fd, self.path = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=folder)
+        self._fd, self.path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=folder)
         temporaries.track(self.path)
 
     def _write_all(self, data: bytes) -> None:
@@ -158,7 +123,7 @@ class Blob:
             raise exc
         folder = rescue_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=folder)
+        fd, name = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=folder)
         self.temporaries.track(name)
         with open(self.path, "rb") as src:
             remaining = self.size
@@ -404,7 +369,7 @@ def write_metadata(image: Path, data: dict[str, Any], temporaries: Temporaries) 
     (None then). Works where the file system has no hard links."""
     target = image.with_name(image.name + ".json")
     body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=_OWN_PREFIX, suffix=".part", dir=image.parent)
+    fd, temp = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=image.parent)
     temporaries.track(temp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -36,9 +36,10 @@ from dmxedit.client import Client
 from dmxedit.events import Events
 from dmxedit.images import load_images
 from dmxedit.request import build_request
-from dmxedit.results import Blob, Saver, Temporaries, write_metadata
+from dmxedit.results import Blob, Saver, write_metadata
 from dmxedit.retry import Pacer, Policy
 from dmxedit.settings import Settings
+from dmxedit.temporaries import Temporaries
 
 Cli = Callable[..., Run]
 
@@ -435,12 +436,14 @@ def test_in_process_runs_share_no_state(cli: Cli, server: FakeDMX, png: Path) ->
 def test_a_killed_runs_temporary_files_are_removed_by_the_next_run_not_a_live_ones(
     tmp_path: Path,
 ) -> None:
-    from dmxedit.results import _HOST
+    from dmxedit.results import _host
+
+    host = _host()
 
     dead = subprocess.Popen(["true"])
     dead.wait()
-    stale = tmp_path / f".dmxedit-{dead.pid}.{_HOST}-abc.part"
-    live = tmp_path / f".dmxedit-{os.getpid()}.{_HOST}-def.part"
+    stale = tmp_path / f".dmxedit-{dead.pid}.{host}-abc.part"
+    live = tmp_path / f".dmxedit-{os.getpid()}.{host}-def.part"
     elsewhere = tmp_path / f".dmxedit-{dead.pid}.00000000-ghi.part"
     for path in (stale, live, elsewhere):
         path.write_bytes(b"x")

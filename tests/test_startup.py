@@ -17,8 +17,11 @@ from dmxedit.cli.app import run
 code = run()
 heavy = sorted(
     name for name in sys.modules
-    if name.split(".")[0] in ("requests", "urllib3", "charset_normalizer", "idna")
-    or name in ("dmxedit.transfer", "dmxedit.client", "dmxedit.jsonstream", "dmxedit.core")
+    if name.split(".")[0] in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3")
+    or name in (
+        "filelock", "dmxedit.client", "dmxedit.jsonstream", "dmxedit.multipart",
+        "dmxedit.results", "dmxedit.ledger", "dmxedit.pipeline",
+    )
 )
 sys.stdout.flush()
 print("\\nPROBE" + json.dumps({"code": code, "heavy": heavy}))

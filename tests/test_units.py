@@ -27,8 +27,9 @@ from dmxedit.jsonstream import Base64Decoder, JSONStreamError, parse
 from dmxedit.multipart import MultipartBody
 from dmxedit.options import ImageOptions
 from dmxedit.request import build_request
-from dmxedit.results import Saver, Temporaries, write_metadata
+from dmxedit.results import Saver, write_metadata
 from dmxedit.settings import Settings, config_path, mask, read_config, resolve, set_value
+from dmxedit.temporaries import Temporaries
 
 # -- Retry-After and backoff ------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ from . import options as o
 from .context import RunContext
 
 
-@o.command(image_options=True, json=True, quiet=True, replace={"output": (o.FolderOnly, None)})
+@o.command(
+    image_options=True, json=True, quiet=True, batch=True, replace={"output": (o.FolderOnly, None)}
+)
 def batch(
     ctx: RunContext,
     options: ImageOptions,
@@ -26,9 +28,9 @@ def batch(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
-    concurrency: o.Concurrency = 4,
-    results: o.Results = None,
-    resend_unknown: o.ResendUnknown = False,
+    concurrency: int,
+    results: str | None,
+    resend_unknown: bool,
 ) -> None:
     """Run many edits and generations from a JSON Lines jobs file, resumably.
 

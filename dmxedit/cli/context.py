@@ -8,15 +8,14 @@ in-memory streams (``RunContext.in_memory``) and run the CLI in-process.
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from ..errors import InputError
-from ..results import Temporaries
+from ..temporaries import Temporaries
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -110,6 +109,8 @@ class RunContext:
     # -- data on standard output -------------------------------------------------------
 
     def emit_json(self, data: Any) -> None:
+        import json
+
         self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         self.stdout.flush()
 
@@ -145,4 +146,4 @@ class RunContext:
         return read_limited(self.claim_stdin("image"), "standard input")
 
 
-__all__ = ["RunContext", "IO"]
+__all__ = ["RunContext"]

@@ -103,7 +103,7 @@ def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
     return lines
 
 
-@o.command(image_options=True, json=True, quiet=True)
+@o.command(image_options=True, json=True, quiet=True, batch=True)
 def edit(
     ctx: RunContext,
     options: ImageOptions,
@@ -118,10 +118,10 @@ def edit(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
+    concurrency: int,
+    results: str | None,
+    resend_unknown: bool,
     each: o.Each = False,
-    concurrency: o.Concurrency = 4,
-    results: o.Results = None,
-    resend_unknown: o.ResendUnknown = False,
 ) -> None:
     """Edit images with a prompt and save the result.
 

@@ -211,12 +211,12 @@ def recover(
                     else:
                         lost.append(kept)
                 dead_any = dead_any or bool(dead) or bool(lost)
-                from ..ledger import _file_items
+                from ..ledger import file_items
 
                 book.update(
                     entry.id,
                     status="saved" if not dead and not lost else "failed",
-                    files=[*(entry.files or []), *_file_items(files)] or None,
+                    files=[*(entry.files or []), *file_items(files)] or None,
                     unsaved_urls=dead or None,
                     data_paths=None,
                     error=None if not dead and not lost else entry.error,

@@ -161,6 +161,12 @@ PROMPT: dict[str, tuple[Any, Any]] = {
     "prompt_file": (PromptFile, None),
     "dry_run": (DryRun, False),
 }
+#: What batch and `edit --each` take besides: passed through as they are.
+BATCH: dict[str, tuple[Any, Any]] = {
+    "concurrency": (Concurrency, 4),
+    "results": (Results, None),
+    "resend_unknown": (ResendUnknown, False),
+}
 #: The output flags, handled here once: they set the run context's mode.
 FLAGS: dict[str, tuple[Any, Any]] = {
     "json_out": (Json, False),
@@ -180,11 +186,13 @@ def command(
     image_options: bool = False,
     json: bool = False,
     quiet: bool = False,
+    batch: bool = False,
     replace: dict[str, tuple[Any, Any]] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command its context (``ctx``), and with ``image_options`` the shared image
     options (as ``options``) and the prompt options; ``json``/``quiet`` add --json and
-    -q/-v, which set the context's output mode before the command runs. ``replace`` gives
+    -q/-v, which set the context's output mode before the command runs; ``batch`` adds
+    --concurrency, --results and --resend-unknown (passed through). ``replace`` gives
     a shared option another declaration for this command (batch's -o takes no '-')."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
@@ -196,6 +204,8 @@ def command(
             added["json_out"] = FLAGS["json_out"]
         if quiet:
             added.update({k: FLAGS[k] for k in ("quiet", "verbose")})
+        if batch:
+            added.update(BATCH)
         added.update(replace or {})  # a command's own wording of a shared option
         own = [
             p
