@@ -475,7 +475,8 @@ def _library(
         stream = output  # type: ignore[assignment]
     elif output is not None:
         given["output"] = output
-    opts = (options or ImageOptions()).merged(**ImageOptions.of(**given).__dict__)
+    parsed = ImageOptions.of(**given)  # an unknown name is a TypeError
+    opts = replace(options or ImageOptions(), **{name: getattr(parsed, name) for name in given})
     prepared = prepare(kind, [os.fspath(p) for p in images], prompt, opts)
     return run(prepared, events=events, stream=stream)
 

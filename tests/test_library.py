@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import responses
-from fakeserver import PNG_BYTES, make_png
+from fakeserver import PNG_BYTES, FakeDMX, make_png
 
 import dmxedit
 from dmxedit import (
@@ -139,3 +139,20 @@ def test_public_names_are_documented() -> None:
     assert generate_image.__doc__
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert "from dmxedit import edit_image" in readme
+
+
+def test_an_options_object_is_kept_whole_and_keywords_override_only_themselves(
+    server: FakeDMX, photo: Path, tmp_path: Path
+) -> None:
+    from dmxedit import ImageOptions
+
+    options = ImageOptions(
+        ratio="5:4",
+        params=("quality=high",),
+        api_key="sk-lib0000000000000000",
+        output=str(tmp_path / "o"),
+    )
+    edit_image([photo], "snow", options, base_url=server.base_url, size="2k")
+    (post,) = server.posts()
+    fields = post.fields
+    assert (fields["aspect_ratio"], fields["quality"], fields["size"]) == ("5:4", "high", "2K")
