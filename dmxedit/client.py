@@ -377,6 +377,8 @@ class Client:
                 answer = self._attempt(request, open_sink, on_sent, hash_inputs)
             except _Failed as failed:
                 decision = self.policy.decide(failed.outcome, attempt)
+                if failed.outcome.status == 429:
+                    self.pacer.throttled()
                 error = failed.build(decision)
                 if not decision.resend:
                     raise error from None

@@ -178,6 +178,12 @@ class Pacer:
         self._lock = threading.Lock()
         self.sleep = sleep
         self._clock = clock
+        self.on_throttle: Callable[[], None] | None = None  # a batch's --concurrency auto
+
+    def throttled(self) -> None:
+        """The API answered 429 (resent or not)."""
+        if self.on_throttle is not None:
+            self.on_throttle()
 
     def pause(self, seconds: float) -> None:
         with self._lock:

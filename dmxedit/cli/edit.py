@@ -118,7 +118,7 @@ def edit(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
-    concurrency: int,
+    concurrency: str,
     results: str | None,
     resend_unknown: bool,
     each: o.Each = False,
@@ -133,7 +133,7 @@ def edit(
         flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
         run_each(ctx, images, options, read_prompt(ctx, prompt, prompt_file), flags)
         return
-    if results is not None or resend_unknown or concurrency != 4:
+    if results is not None or resend_unknown or concurrency != "4":
         raise InputError(
             "--results, --resend-unknown and --concurrency go with --each (or `dmxedit batch`)."
         )
