@@ -27,9 +27,12 @@ complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l param -x -d 'Extra
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s v -l verbose -d 'Print more on standard error'
-complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l concurrency -x -d 'Jobs running at once'
+complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l concurrency -x -d 'Jobs running at once (1-64), or auto: start at 2, adapt to the API\'s 429s'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l results -r -F -d 'Results file (JSON Lines) [batch default: JOBS'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l resend-unknown -d 'Send again jobs cut off after their request went out (may bill twice)'
+complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l shard -x -d 'Run only shard K of N (by job id; auto/N: K from JOB_COMPLETION_INDEX)'
+complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l max-tokens -x -d 'Start no job once the estimated tokens sent would pass N (exit 7)'
+complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l status -d 'Report done / failed / held back / not started from every results file (all shards); send nothing'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a get
@@ -66,7 +69,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l param -x -d 'Extra 
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s v -l verbose -d 'Print more on standard error'
-complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l concurrency -x -d 'Jobs running at once'
+complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l concurrency -x -d 'Jobs running at once (1-64), or auto: start at 2, adapt to the API\'s 429s'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l results -r -F -d 'Results file (JSON Lines) [batch default: JOBS'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l resend-unknown -d 'Send again jobs cut off after their request went out (may bill twice)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l each -d 'One job per image, same prompt (runs as a batch)'

@@ -1,11 +1,13 @@
 """How many jobs a batch runs at once: a fixed number, or ``--concurrency auto``.
 
-``auto`` starts at 2 and grows while answers arrive without a 429: by one a success up to
+``auto`` starts at 2 and grows while answers arrive without a 429 and every place is
+in use: by one a success up to
 the most that worked before the last 429 (the *ceiling*; none at first), then, above it,
 by one at most every ``probe_every`` seconds, once a whole window of that many answers
 came back without a 429. A 429 halves it (besides the shared pause of
-:class:`dmxedit.retry.Pacer`) and sets the ceiling just under the number of requests that
-were out when it came. The 429s of requests already out before a decrease do not halve
+:class:`dmxedit.retry.Pacer`) and sets the ceiling to the number of other requests that
+were out at the API when it came (the pacer counts them), less each of them that was
+refused as well. The 429s of requests already out before a decrease do not halve
 it again: one overload is one decrease.
 """
 
@@ -72,11 +74,11 @@ class Limit:
             self._ended(answered)
             self.cond.notify_all()
 
-    def throttle(self) -> None:
-        """The API answered 429 to one of the requests."""
+    def throttle(self, in_flight: int | None = None) -> None:
+        """The API answered 429 to one of the requests, ``in_flight`` others still out."""
         with self.cond:
             self.throttled += 1
-            self._throttled()
+            self._throttled(in_flight)
             self.cond.notify_all()
 
     # what an adaptive limit changes (called with the condition held)
@@ -84,7 +86,7 @@ class Limit:
 
     def _ended(self, answered: bool) -> None: ...
 
-    def _throttled(self) -> None: ...
+    def _throttled(self, in_flight: int | None) -> None: ...
 
 
 class AdaptiveLimit(Limit):
@@ -117,8 +119,8 @@ class AdaptiveLimit(Limit):
 
     def _ended(self, answered: bool) -> None:
         self._epochs.pop(threading.get_ident(), None)
-        if not answered or self.limit >= self.maximum:
-            return
+        if not answered or self.limit >= self.maximum or self.running + 1 < self.limit:
+            return  # grow only a limit in full use: else it would race ahead of the jobs
         self.streak += 1
         if self.ceiling is None or self.limit < self.ceiling:
             self._set(self.limit + 1, "answers without a 429")
@@ -127,13 +129,20 @@ class AdaptiveLimit(Limit):
             self._set(self.limit + 1, "probing above the last limit that worked")
             self._probe_at = self.clock() + self.probe_every
 
-    def _throttled(self) -> None:
+    def _throttled(self, in_flight: int | None) -> None:
         started = self._epochs.get(threading.get_ident(), self.epoch)
         if started < self.epoch:
-            return  # out before the last decrease: the same overload
+            # Out before the last decrease: the same overload, no second halving; but this
+            # one was refused too, so it was not among the requests the API took.
+            if self.ceiling is not None and self.ceiling > 1:
+                self.ceiling -= 1
+            return
         self.epoch += 1
         self._epochs[threading.get_ident()] = self.epoch  # its resend is of the new epoch
-        self.ceiling = max(1, min(self.limit, self.running) - 1)
+        # The API took the requests that were out when it refused this one: as many jobs
+        # at once is what worked (a job also saves its files, so it runs a little longer).
+        out = in_flight if in_flight is not None else min(self.limit, self.running) - 1
+        self.ceiling = max(1, out)
         self._probe_at = self.clock() + self.probe_every
         self._set(max(1, self.limit // 2), "the API answered 429")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Run, expect
-from fakeserver import EDITS, FakeDMX, Reply, make_png
+from fakeserver import FakeDMX, Reply, make_png
 
 from dmxedit import jobindex
 from dmxedit.batch import Defaults, JobSource, run_batch
@@ -302,7 +302,9 @@ def test_colliding_ids_in_a_jobs_file_are_told_apart(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _colliding(monkeypatch, {"a", "b"})
-    jobs = write_jobs(tmp_path / "j.jsonl", [{"id": "a", "prompt": "1"}, {"id": "b", "prompt": "2"}])
+    jobs = write_jobs(
+        tmp_path / "j.jsonl", [{"id": "a", "prompt": "1"}, {"id": "b", "prompt": "2"}]
+    )
     table = index_jobs(JobSource(path=jobs, base=tmp_path))
     assert table.salt == 1  # built again under another key
     assert (table.line_of("a"), table.line_of("b")) == (1, 2)

@@ -28,8 +28,26 @@ class Clock:
 
 
 def run_job(limit: Limit, answered: bool = True) -> None:
-    assert limit.acquire(threading.Event())
+    """Fill every place, then one job ends (``answered``) and the others fail."""
+    stop = threading.Event()
+    held = 0
+    while limit.running < limit.limit:
+        assert limit.acquire(stop)
+        held += 1
     limit.release(answered)
+    for _ in range(held - 1):
+        limit.release(False)
+
+
+def refused(limit: Limit) -> None:
+    """A job whose request is answered 429, in a thread of its own."""
+
+    def job() -> None:
+        assert limit.acquire(threading.Event())
+        limit.throttle()
+        limit.release(False)
+
+    in_thread(job)
 
 
 def in_thread(action: Callable[[], None]) -> None:
@@ -49,6 +67,9 @@ def test_parse_concurrency() -> None:
 def test_auto_starts_at_2_and_grows_by_one_an_answer_up_to_16() -> None:
     limit = AdaptiveLimit(clock=Clock())
     assert limit.limit == 2 and limit.workers == 16
+    assert limit.acquire(threading.Event())
+    limit.release(True)  # one job of two places: the limit is not in full use
+    assert limit.limit == 2
     run_job(limit, answered=False)  # a failure that is not a 429 changes nothing
     assert limit.limit == 2
     for expected in range(3, 17):
@@ -82,14 +103,15 @@ def test_a_429_halves_once_per_overload_and_sets_the_ceiling() -> None:
         w.start()
     started.wait()
     assert limit.running == 2
-    in_thread(lambda: (limit.acquire(stop), limit.throttle(), limit.release(False)))
+    refused(limit)
     assert limit.limit == 4 and limit.ceiling == 2  # 3 were out: the ceiling is 2
     go.set()
     for w in workers:
         w.join()
     assert limit.limit == 4 and limit.throttled == 3  # counted, but one decrease
+    assert limit.ceiling == 1  # the two refused as well were not among those taken
     # A 429 to a request started after the decrease halves again.
-    in_thread(lambda: (limit.acquire(stop), limit.throttle(), limit.release(False)))
+    refused(limit)
     assert limit.limit == 2 and limit.epoch == 2
 
 
@@ -120,7 +142,7 @@ def test_changes_are_reported() -> None:
     limit = AdaptiveLimit(clock=Clock())
     limit.on_change = lambda old, new, why: seen.append((old, new, why))
     run_job(limit)
-    in_thread(lambda: (limit.acquire(threading.Event()), limit.throttle(), limit.release(False)))
+    refused(limit)
     assert seen == [(2, 3, "answers without a 429"), (3, 1, "the API answered 429")]
 
 
