@@ -59,12 +59,12 @@ def _prime_at_least(n: int) -> int:
 
 class IdTable:
     """Job ids as 8-byte keys in flat arrays (double hashing over a prime-sized table),
-    each with the line it was first seen on: about 16 bytes a job at most."""
+    each with the line it was first seen on: 12 bytes a slot, about 16 a job."""
 
     def __init__(self, capacity: int, salt: int = 0) -> None:
         self.size = _prime_at_least(max(11, int(capacity / LOAD) + 1))
         self.keys = array("Q", [0]) * self.size
-        self.lines = array("L", [0]) * self.size
+        self.lines = array("I", [0]) * self.size
         self.count = 0
         self.salt = salt
         self._hash_key = salt.to_bytes(8, "big") if salt else b""
@@ -114,7 +114,7 @@ class IdTable:
         old_keys, old_lines = self.keys, self.lines
         self.size = _prime_at_least(self.size * 2 + 1)
         self.keys = array("Q", [0]) * self.size
-        self.lines = array("L", [0]) * self.size
+        self.lines = array("I", [0]) * self.size
         for key, line in zip(old_keys, old_lines, strict=True):
             if key:
                 at = self._find(key)
