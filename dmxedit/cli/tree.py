@@ -14,7 +14,7 @@ import typer
 
 from .._version import __version__
 
-NAMES = ("edit", "generate", "batch", "history", "recover", "ratios", "config")
+NAMES = ("edit", "generate", "batch", "history", "recover", "report", "ratios", "config")
 
 
 def _version(value: bool) -> None:
@@ -72,6 +72,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import ratios
 
         return ratios.ratios
+    if name == "report":
+        from . import report
+
+        return report.report
     if name in ("history", "recover"):
         from . import history
 
