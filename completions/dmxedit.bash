@@ -44,8 +44,10 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "recover"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+    "report"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output --embed --history --since --limit -n --force -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "batch config edit generate history ratios recover" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "batch config edit generate history ratios recover report" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit

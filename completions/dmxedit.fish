@@ -7,6 +7,7 @@ complete -c dmxedit -n '__fish_use_subcommand' -a generate
 complete -c dmxedit -n '__fish_use_subcommand' -a history
 complete -c dmxedit -n '__fish_use_subcommand' -a ratios
 complete -c dmxedit -n '__fish_use_subcommand' -a recover
+complete -c dmxedit -n '__fish_use_subcommand' -a report
 complete -c dmxedit -n '__fish_use_subcommand' -l version -d 'Print the version and exit'
 complete -c dmxedit -n '__fish_use_subcommand' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'
@@ -111,3 +112,14 @@ complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s q -l quiet -d 'P
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s o -l output -r -F -d 'Save into DIR instead of each entry\'s folder'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -s v -l verbose -d 'Print more on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -s o -l output -r -F -d 'The page to write, or a folder for it (\'-\': standard output) [default: beside the first results file]'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l embed -d 'Put downscaled thumbnails into the page: one self-contained file (needs dmxedit[images])'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l history -d 'Report the ledger\'s requests instead'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l since -x -d 'With --history: only since DATE (2026-11-30, or 3d, 12h)'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l limit -s n -x -d 'With --history: at most N entries, newest first'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -l force -d 'Replace PATH even if it is not a dmxedit report'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from report' -F

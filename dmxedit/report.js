@@ -90,6 +90,10 @@
     var article = jobs[index];
     article.classList.add("current");
     if (scroll) {
+      // below the sticky header, whatever its height in this window
+      var top = document.querySelector("header.top");
+      var sticky = top && getComputedStyle(top).position === "sticky";
+      article.style.scrollMarginTop = (sticky ? top.offsetHeight + 8 : 8) + "px";
       article.focus({ preventScroll: true });
       article.scrollIntoView({ block: "start" });
     }

@@ -204,7 +204,9 @@ def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
         jobs_file = _jobs_file_for(path, records)
         base = jobs_file.parent.absolute() if jobs_file is not None else results_dir
         missing = {
-            r["line"] for r in records if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
+            r["line"]
+            for r in records
+            if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
         }
         originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
         order = sorted(
@@ -496,7 +498,8 @@ def _asset(name: str) -> str:
 
 
 def _csp_hash(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
 def script_json(data: Any) -> str:
@@ -654,7 +657,8 @@ def _job_html(
     index: int, job: ReportJob, folder: Path, pictures: Mapping[str, str | None] | None
 ) -> str:
     anchor = f"job-{index + 1}"
-    status_class = "ok" if job.ok else ("unknown" if job.status in ("sent", "answered") else "failed")
+    unknown = job.status in ("sent", "answered")  # cut off: may have been billed
+    status_class = "ok" if job.ok else ("unknown" if unknown else "failed")
     parts = [
         f'<article class="job {status_class}" id="{anchor}" data-index="{index}" '
         f'data-status="{_e(job.status)}" data-failed="{"0" if job.ok else "1"}" '
@@ -674,7 +678,8 @@ def _job_html(
     else:
         parts.append('<p class="prompt none">(no prompt recorded)</p>')
     parts.append('<div class="pair">')
-    parts.append('<section class="side inputs" aria-label="Inputs"><h3>Input</h3><div class="figs">')
+    parts.append('<section class="side inputs" aria-label="Inputs"><h3>Input</h3>')
+    parts.append('<div class="figs">')
     if job.inputs:
         for n, path in enumerate(job.inputs, 1):
             alt = f"Input {n} of job {job.id}: {Path(path).name}"
@@ -682,7 +687,8 @@ def _job_html(
     else:
         parts.append('<p class="none">None: generated from the prompt.</p>')
     parts.append("</div></section>")
-    parts.append('<section class="side outputs" aria-label="Outputs"><h3>Output</h3><div class="figs">')
+    parts.append('<section class="side outputs" aria-label="Outputs"><h3>Output</h3>')
+    parts.append('<div class="figs">')
     if job.outputs:
         for n, path in enumerate(job.outputs, 1):
             what = _short(job.prompt) if job.prompt else "no prompt recorded"

@@ -128,29 +128,52 @@ def demo(tmp: Path, *, new_fields: bool = True) -> Path:
     records: list[dict[str, Any] | str] = [
         {"id": "mug", "line": 2, "status": "sent"},
         {
-            "id": "boot", "line": 1, "status": "ok", "files": ["output/r0.png"],
-            "urls": ["http://127.0.0.1:9/files/r0.png"], "error": None, "exit_code": 0,
+            "id": "boot",
+            "line": 1,
+            "status": "ok",
+            "files": ["output/r0.png"],
+            "urls": ["http://127.0.0.1:9/files/r0.png"],
+            "error": None,
+            "exit_code": 0,
             "elapsed_s": 3.25,
         },
         {
-            "id": "mug", "line": 2, "status": "ok", "files": ["output/r1.png"], "urls": [],
-            "error": None, "exit_code": 0, "elapsed_s": 4.0,
+            "id": "mug",
+            "line": 2,
+            "status": "ok",
+            "files": ["output/r1.png"],
+            "urls": [],
+            "error": None,
+            "exit_code": 0,
+            "elapsed_s": 4.0,
         },
         {
-            "id": third, "line": 3, "status": "failed", "files": [], "urls": [],
-            "error": "The API refused the request (HTTP 400): bad <prompt>.", "exit_code": 4,
+            "id": third,
+            "line": 3,
+            "status": "failed",
+            "files": [],
+            "urls": [],
+            "error": "The API refused the request (HTTP 400): bad <prompt>.",
+            "exit_code": 4,
         },
         '{"id": "torn", "line": 9, "sta',
     ]
     if new_fields:
         extra = {
-            "boot": {"size": "2K", "ratio": "1:1", "delivered": [
-                {"format": "png", "width": 2048, "height": 2048}], "mismatch": [],
-                "usage": {"total_tokens": 1290}},
-            "mug": {"size": "4K", "ratio": "16:9", "delivered": [
-                {"format": "jpeg", "width": 1376, "height": 768}],
+            "boot": {
+                "size": "2K",
+                "ratio": "1:1",
+                "delivered": [{"format": "png", "width": 2048, "height": 2048}],
+                "mismatch": [],
+                "usage": {"total_tokens": 1290},
+            },
+            "mug": {
+                "size": "4K",
+                "ratio": "16:9",
+                "delivered": [{"format": "jpeg", "width": 1376, "height": 768}],
                 "mismatch": ["asked 4K 16:9 (5504x3072), got 1376x768"],
-                "usage": {"input_tokens": 90, "output_tokens": 2000}},
+                "usage": {"input_tokens": 90, "output_tokens": 2000},
+            },
         }
         for record in records:
             if isinstance(record, dict) and record.get("status") in ("ok", "failed"):
@@ -285,8 +308,12 @@ def test_user_text_cannot_break_out_of_the_page(tmp_path: Path) -> None:
     # ... and adds no element: the only <img> are the job's pictures, no onerror anywhere.
     assert all("onerror" not in attrs for _, attrs in page.tags)
     assert sum(1 for tag, _ in page.tags if tag == "img") == 5
-    assert all(src in ("in/p0.png", "../output/r0.png", "in/p1.png", "../output/r1.png",
-                       "in/p2.png") for tag, a in page.tags if tag == "img" for src in [a["src"]])
+    assert all(
+        src in ("in/p0.png", "../output/r0.png", "in/p1.png", "../output/r1.png", "in/p2.png")
+        for tag, a in page.tags
+        if tag == "img"
+        for src in [a["src"]]
+    )
     # The data for the script holds it exactly, and no '<' as itself.
     (raw,) = [t for a, t in page.scripts if a.get("type") == "application/json"]
     assert "<" not in raw and ">" not in raw
@@ -367,9 +394,19 @@ def test_redo_lines_fill_in_what_the_command_gave_and_make_outputs_absolute(
     job = {"images": ["a.png"], "output": "out", "id": 7}
     results = write_lines(
         tmp_path / "jobs" / "x.results.jsonl",
-        [{"id": "7", "line": 1, "status": "failed", "job": job, "prompt": "from -p",
-          "ratio": "5:4", "size": "1K", "model": "nano-banana-2",
-          "jobs_file": str(tmp_path / "jobs" / "x.jsonl")}],
+        [
+            {
+                "id": "7",
+                "line": 1,
+                "status": "failed",
+                "job": job,
+                "prompt": "from -p",
+                "ratio": "5:4",
+                "size": "1K",
+                "model": "nano-banana-2",
+                "jobs_file": str(tmp_path / "jobs" / "x.jsonl"),
+            }
+        ],
     )
     (only,) = core.read_results([results]).jobs
     assert only.redo == {
@@ -412,8 +449,9 @@ def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path)
 
     results = demo(tmp_path)
     png(tmp_path / "output" / "r0.png", 2000, 1000)  # a big result: downscaled
-    text = core.render(core.read_results([results], cwd=tmp_path), folder=results.parent,
-                       embed=True)
+    text = core.render(
+        core.read_results([results], cwd=tmp_path), folder=results.parent, embed=True
+    )
     page = Page(text)
     imgs = [img for a in page.articles for img in a["imgs"]]
     assert len(imgs) == 5
@@ -430,8 +468,9 @@ def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path)
 def test_embed_shows_an_unreadable_image_as_such(tmp_path: Path) -> None:
     results = demo(tmp_path)
     (tmp_path / "output" / "r0.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    page = Page(core.render(core.read_results([results], cwd=tmp_path),
-                            folder=results.parent, embed=True))
+    page = Page(
+        core.render(core.read_results([results], cwd=tmp_path), folder=results.parent, embed=True)
+    )
     assert "cannot be read" in page.text_of(0) and len(page.articles[0]["imgs"]) == 1
 
 
@@ -504,7 +543,11 @@ def test_json_prints_the_path_and_the_counts(cli: Cli, tmp_path: Path) -> None:
     out = json.loads(expect(cli("report", str(results), "--json")).stdout)
     assert out == {
         "path": str(Path("shoes") / "shoes.report.html"),
-        "jobs": 3, "ok": 2, "failed": 1, "mismatch": 1, "embedded": False,
+        "jobs": 3,
+        "ok": 2,
+        "failed": 1,
+        "mismatch": 1,
+        "embedded": False,
     }
 
 
@@ -585,3 +628,10 @@ def test_report_is_in_the_help_and_its_help_names_the_options(cli: Cli) -> None:
     own = expect(cli("report", "--help")).stdout
     for option in ("--embed", "--history", "--since", "--output", "--force"):
         assert option in own
+
+
+def test_report_help_starts_light() -> None:
+    from test_startup import _probe
+
+    result = _probe("report", "--help")
+    assert result["code"] == 0 and result["heavy"] == []

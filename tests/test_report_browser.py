@@ -112,7 +112,8 @@ def open_page(driver: Any, path: Path) -> None:
 def write_report(tmp: Path, **kwargs: Any) -> Path:
     results = demo(tmp, **kwargs)
     text = core.render(
-        core.read_results([results], cwd=tmp), folder=results.parent,
+        core.read_results([results], cwd=tmp),
+        folder=results.parent,
         export_name="shoes.redo.jsonl",
     )
     page = results.with_name("shoes.report.html")
@@ -123,8 +124,11 @@ def write_report(tmp: Path, **kwargs: Any) -> Path:
 def shown(driver: Any) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    return [a.get_attribute("id") for a in driver.find_elements(By.CSS_SELECTOR, "article.job")
-            if a.is_displayed()]
+    return [
+        a.get_attribute("id")
+        for a in driver.find_elements(By.CSS_SELECTOR, "article.job")
+        if a.is_displayed()
+    ]
 
 
 def press(driver: Any, *keys: str) -> None:
@@ -293,8 +297,13 @@ def test_hundreds_of_jobs_load_their_images_lazily(page: Any, tmp_path: Path) ->
         png(tmp_path / f"in{i}.png", 200, 150, filler=i)
         png(tmp_path / f"out{i}.png", 200, 150, filler=i + 1)
     lines: list[dict[str, Any] | str] = [
-        {"id": f"j{i}", "line": i + 1, "status": "ok", "files": [f"out{i}.png"],
-         "images": [str(tmp_path / f"in{i}.png")]}
+        {
+            "id": f"j{i}",
+            "line": i + 1,
+            "status": "ok",
+            "files": [f"out{i}.png"],
+            "images": [str(tmp_path / f"in{i}.png")],
+        }
         for i in range(300)
     ]
     results = write_lines(tmp_path / "big.results.jsonl", lines)

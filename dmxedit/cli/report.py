@@ -18,7 +18,8 @@ def report(
     results: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Batch results files (JOBS.results.jsonl).", metavar="RESULTS.jsonl...",
+            help="Batch results files (JOBS.results.jsonl).",
+            metavar="RESULTS.jsonl...",
             show_default=False,
         ),
     ] = None,
@@ -27,8 +28,8 @@ def report(
         typer.Option(
             "-o",
             "--output",
-            help="The page to write, or a folder for it; '-': standard output "
-            "[default: NAME.report.html beside the first results file].",
+            help="The page to write, or a folder for it ('-': standard output) "
+            "[default: beside the first results file].",
             metavar="PATH",
         ),
     ] = None,
@@ -46,15 +47,19 @@ def report(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", help="With --history: only since DATE (2026-11-30, or 3d, 12h).",
+            "--since",
+            help="With --history: only since DATE (2026-11-30, or 3d, 12h).",
             metavar="DATE",
         ),
     ] = None,
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", help="With --history: at most N entries, newest first.",
-            metavar="N", min=1,
+            "--limit",
+            "-n",
+            help="With --history: at most N entries, newest first.",
+            metavar="N",
+            min=1,
         ),
     ] = 500,
     force: Annotated[
