@@ -74,6 +74,7 @@ class BatchSummary:
     retry: int = 0  # failed in a way a re-run sends again
     refetch: int = 0  # paid results a re-run downloads again
     estimated_tokens: int = 0
+    estimated_cny: float | None = None  # with a system token and known prices (SPEC 8)
     results: str | None = None
     elapsed_s: float = 0.0
     dry_run: bool = False
@@ -98,6 +99,7 @@ class BatchSummary:
             "retry": self.retry,
             "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
+            "estimated_cny": self.estimated_cny,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
             "dry_run": self.dry_run,
@@ -385,6 +387,7 @@ class _Plan:
     skipped: int = 0
     unknown: int = 0
     tokens: int = 0
+    shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
 
@@ -401,6 +404,8 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     ):
         return "fetch"  # paid and answered: download again, never generate again
     if status in ("sent", "answered") or record.get("may_be_billed"):
+        if record.get("billed") is False:
+            return "send"  # the billing check found no charge for it (SPEC 8)
         return "send" if resend_unknown else "unknown"
     if record.get("exit_code") == ExitCode.NOT_SAVED:
         # Generated (paid) but nothing to download again: a b64 result that could not be
@@ -457,6 +462,8 @@ def _validate(
             if todo == "send":
                 plan.to_send += 1
                 plan.tokens += tokens_for(job.request.size)
+                shape = (job.request.model, job.request.size)
+                plan.shapes[shape] = plan.shapes.get(shape, 0) + 1
             else:
                 plan.to_fetch += 1
             plan.outputs.add(job.output)
@@ -489,9 +496,19 @@ class _JobRecord(Record):
     def __init__(self, log: ResultsLog, job: Job) -> None:
         self.log = log
         self.job = job
+        self.begun_at: float | None = None  # before the upload (the billing check's window)
+        self.sent_at: float | None = None
 
     def sent(self) -> None:
-        self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
+        self.sent_at = time.time()
+        self.log.append(
+            {
+                "id": self.job.id,
+                "line": self.job.line,
+                "status": "sent",
+                "sent_at": round(self.sent_at, 3),  # where a billing check looks (SPEC 8)
+            }
+        )
 
     def answered(self, answer: Answer[Blob]) -> None:
         urls = [item.url for item in answer.items if item.url]
@@ -554,10 +571,18 @@ def run_batch(
         )
         try:
             if plan.unknown:
+                check = (
+                    "`--reconcile` checks DMXAPI's billing log for them, "
+                    if defaults.settings.has_account
+                    else ""
+                )
                 events.warn(
                     f"{plan.unknown} job(s) went out last time without a result and may have "
-                    "been billed; they are not sent again (use --resend-unknown to send them)."
+                    f"been billed; they are not sent again ({check}use --resend-unknown to "
+                    "send them)."
                 )
+            if plan.shapes and defaults.settings.has_account:
+                summary.estimated_cny = _estimate(defaults.settings, plan.shapes)
             events.plan(summary)
             if dry_run:
                 return summary
@@ -580,6 +605,7 @@ def run_batch(
             runner = _Runner(
                 previous, log, summary, events, temporaries, client_for, defaults.options, book
             )
+            runner.settings = defaults.settings  # for billing checks (SPEC 8)
             runner.run(plan.spool, concurrency)
         finally:
             plan.spool.close()
@@ -599,8 +625,26 @@ def run_batch(
     return summary
 
 
+def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
+    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
+    from . import billing, ledger
+
+    try:
+        book = ledger.open_ledger(settings.history, create=False)
+    except DmxError:
+        return None
+    try:
+        found = billing.estimate(settings, shapes, book)
+    finally:
+        if book is not None:
+            book.close()
+    return found[0] if found else None
+
+
 class _Runner:
     """The workers of one batch run."""
+
+    settings: Settings | None = None
 
     def __init__(
         self,
@@ -731,6 +775,31 @@ class _Runner:
         finally:
             client.close()
 
+    def check_billing(
+        self,
+        error: DmxError,
+        job: Job,
+        job_record: _JobRecord | None,
+        kept: Any,
+        record: dict[str, Any],
+    ) -> None:
+        """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
+        if self.settings is None or not self.settings.has_account:
+            return
+        from .billing import after_failure
+
+        verdict = after_failure(
+            self.settings,
+            error,
+            model=job.request.model,
+            sent_at=job_record.begun_at if job_record is not None else None,
+            book=self.book,
+            entry_id=kept.entry_id if kept is not None else None,
+            settle_hint="Run the batch again with --reconcile in a minute to settle it.",
+        )
+        if verdict is not None:
+            record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
+
     def run_one(self, job: Job, todo: str, client: Client) -> None:
         from . import ledger, pipeline
 
@@ -740,6 +809,8 @@ class _Runner:
         self.events.job_started(job.id)
         saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=self.temporaries)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
+        kept: Any = None
+        job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
                 urls = list(self.previous[job.id].get("urls") or [])
@@ -750,7 +821,6 @@ class _Runner:
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
-                kept = None
                 if self.book is not None:
                     kept = ledger.LedgerRecord(
                         self.book,
@@ -758,13 +828,15 @@ class _Runner:
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
+                job_record = _JobRecord(self.log, job)
+                job_record.begun_at = time.time()
                 result = pipeline.execute(
                     job.request,
                     client,
                     saver,
                     events=_JobEvents(self.events, job),
                     save_metadata=self.options.save_metadata,
-                    record=pipeline.Records(_JobRecord(self.log, job), kept),
+                    record=pipeline.Records(job_record, kept),
                     hash_inputs=kept is not None,
                 )
                 record.update(
@@ -784,6 +856,9 @@ class _Runner:
             )
             if exc.details.get("may_be_billed"):
                 record["may_be_billed"] = True
+                if exc.request_id:
+                    record["request_id"] = exc.request_id
+                self.check_billing(exc, job, job_record, kept, record)
         except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",

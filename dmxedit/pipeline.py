@@ -436,6 +436,7 @@ def run(
         folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
         kept = ledger.LedgerRecord(book, output=folder)
     tracker = Tracker()
+    begun = time.time()  # before the upload: the billing check's window starts here
     try:
         return execute(
             request,
@@ -452,6 +453,20 @@ def run(
         if kept is not None and kept.entry_id is not None:
             error.details["ledger_id"] = kept.entry_id
         raise error from None
+    except DmxError as error:
+        if error.details.get("may_be_billed") and settings.has_account:
+            from .billing import after_failure
+
+            after_failure(
+                settings,
+                error,
+                model=request.model,
+                sent_at=begun if tracker.was_sent else None,
+                book=book,
+                entry_id=kept.entry_id if kept is not None else None,
+                events=events,
+            )
+        raise
     finally:
         client.close()
         if book is not None:

@@ -65,9 +65,14 @@ class PlainBatchEvents(BatchEvents):
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
         jobs = "job" if summary.total == 1 else "jobs"
+        cost = (
+            f", about {summary.estimated_cny:.2f} CNY (prices of your recent DMXAPI charges)"
+            if summary.estimated_cny is not None
+            else ""
+        )
         self._say(
             f"{summary.total} {jobs}{note}; sending {summary.to_send}{fetching}, about "
-            f"{summary.estimated_tokens:,} tokens"
+            f"{summary.estimated_tokens:,} tokens{cost}"
         )
 
     def job_started(self, job_id: str) -> None:
@@ -220,7 +225,13 @@ def _execute(
             [
                 f"{summary.total} jobs: {summary.to_send} to send, {summary.to_fetch} to "
                 f"download again, {summary.skipped} already done, {summary.unknown} held back; "
-                f"about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
+                f"about {summary.estimated_tokens:,} tokens"
+                + (
+                    f", about {summary.estimated_cny:.2f} CNY"
+                    if summary.estimated_cny is not None
+                    else ""
+                )
+                + ". Dry run: nothing sent."
             ]
         )
 
