@@ -96,6 +96,7 @@ def test_system_token_is_stored_from_stdin_masked_and_revealed_only_on_request(
     cli: Cli, tmp_path: Path
 ) -> None:
     run = clean(cli("config", "set", "system-token", "-", input=SYSTEM_TOKEN.encode() + b"\n"))
+    assert "system-token = …cdef" in run.stderr  # said saved, masked
     stored = (tmp_path / "config" / "config.toml").read_text()
     assert f'system-token = "{SYSTEM_TOKEN}"' in stored
     clean(cli("config", "set", "user-id", "4242"))
@@ -512,3 +513,32 @@ def test_the_fake_log_filters_and_pages(server: FakeDMX) -> None:
     assert refused["success"] is False
     bearer = {**headers, "Authorization": f"Bearer {SYSTEM_TOKEN}"}
     assert requests.get(server.origin + USER_SELF, headers=bearer, timeout=5).status_code == 401
+
+
+def test_a_ledger_made_before_the_billing_column_keeps_working(
+    cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, later: FakeTime
+) -> None:
+    from dmxedit import ledger
+
+    old_schema = ledger.SCHEMA.replace(",\n    billing TEXT", "")
+    assert old_schema != ledger.SCHEMA
+    (tmp_path / "data").mkdir()
+    db = sqlite3.connect(tmp_path / "data" / "ledger.db")
+    db.executescript(old_schema)
+    db.execute(
+        "INSERT INTO entries (created, updated, kind, status, model) VALUES (1, 1, 'edit', "
+        "'saved', 'nano-banana-2')"
+    )
+    db.commit()
+    db.close()
+    server.script(EDITS, Reply(status=500, json={"error": {"message": "boom"}}))
+    clean(cli("edit", str(png), "-p", "x", env=ACCOUNT), 5, "DMXAPI billed it")
+    rows = ledger_rows(tmp_path)
+    assert len(rows) == 2 and rows[1]["billed"] == 1 and json.loads(rows[1]["billing"])
+    assert rows[0]["billing"] is None
+
+
+def test_usage_on_a_terminal_is_a_table(cli: Cli, server: FakeDMX) -> None:
+    add_items(server, 2)
+    run = clean(cli("usage", env=ACCOUNT, stdout_isatty=True))
+    assert "per model" in run.stdout and "│" in run.stdout and "nano-banana-2" in run.stdout
