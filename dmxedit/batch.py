@@ -578,7 +578,7 @@ def _validate(
             hint=None
             if each
             else "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-            "size, model, format, output, params.",
+            "size, model, format, output, params, name.",
             details={"invalid": errors},
         )
     return plan

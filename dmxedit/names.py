@@ -94,7 +94,7 @@ def check_template(template: str) -> None:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise InputError(
-            f"--name {template!r} is not a valid template ({exc}).",
+            f"The name template {template!r} is not valid ({exc}).",
             hint="Fields go in braces, e.g. --name '{stem}_{ratio}_{i}'; write {{ for a brace.",
         ) from None
     unknown = sorted(
@@ -107,11 +107,11 @@ def check_template(template: str) -> None:
     if unknown:
         shown = ", ".join("{" + n + "}" if n else "{}" for n in unknown)
         raise InputError(
-            f"--name {template!r} uses {shown}, which is not a name field.",
+            f"The name template {template!r} uses {shown}, which is not a name field.",
             hint="Fields: " + ", ".join("{" + f + "}" for f in FIELDS) + ".",
         )
     if any(name and ("." in name or "[" in name) for _, name, _, _ in parsed):
-        raise InputError(f"--name {template!r}: fields take no attributes or indexes.")
+        raise InputError(f"The name template {template!r}: fields take no attributes or indexes.")
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
@@ -122,11 +122,11 @@ def render(template: str, values: Mapping[str, Any]) -> str:
             {k: (v if k in _NUMBERS else ("" if v is None else str(v))) for k, v in values.items()}
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"--name {template!r} cannot be filled in ({exc}).") from None
+        raise InputError(f"The name template {template!r} cannot be filled in ({exc}).") from None
     problem = _problem(name)
     if problem:
         raise InputError(
-            f"--name {template!r} gives {name!r}, {problem}.",
+            f"The name template {template!r} gives {name!r}, {problem}.",
             hint="A name is one file name in the output folder; choose the folder with -o.",
         )
     return name
@@ -135,10 +135,10 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 def _problem(name: str) -> str | None:
     if not name.strip():
         return "an empty name"
-    if "/" in name or "\\" in name:
-        return "which holds a path separator"
     if ".." in name:
         return "which holds '..'"
+    if "/" in name or "\\" in name:
+        return "which holds a path separator"
     if name == ".":
         return "which names the folder itself"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):

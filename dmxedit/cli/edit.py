@@ -39,6 +39,8 @@ def _single(
         options = options.merged(output=None)
         if options.save_metadata:
             raise InputError("--save-metadata needs an output folder, not -o -.")
+        if options.name is not None:
+            raise InputError("--name names files in a folder; -o - writes to standard output.")
     prepared = pipeline.prepare(
         kind,
         images,
