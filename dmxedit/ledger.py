@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS entries (
     may_be_billed INTEGER,
     billed INTEGER,
     unsaved_urls TEXT,
+    mismatch TEXT,
     billing TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
@@ -75,10 +76,12 @@ JSON_FIELDS = (
     "usage",
     "files",
     "unsaved_urls",
+    "mismatch",
     "billing",
 )
-#: Columns added after the first ledgers were made: (name, type), added when missing.
-LATER_COLUMNS = (("unsaved_urls", "TEXT"), ("billing", "TEXT"))
+#: Columns added after the first release, with their types: a ledger made before one
+#: existed gets it when opened.
+ADDED_COLUMNS = {"unsaved_urls": "TEXT", "mismatch": "TEXT", "billing": "TEXT"}
 
 
 def data_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -140,6 +143,7 @@ class Entry:
     may_be_billed: int | None = None
     billed: int | None = None
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
+    mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
     billing: Any = None  # the billing check's verdict (SPEC 8), when one was made
 
     @property
@@ -181,9 +185,9 @@ class Ledger:
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-        for name, kind in LATER_COLUMNS:
-            if name not in columns:  # a ledger made before this column existed
-                db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in columns:  # a ledger made before this column existed
+                db.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
         for extra in (f"{path}-wal", f"{path}-shm"):
             if os.path.exists(extra) and hasattr(os, "chmod"):
                 os.chmod(extra, 0o600)
@@ -482,9 +486,13 @@ class LedgerRecord(Tracker):
         self._update(**fields)
 
     def saved(self, result: ImageResult) -> None:
+        files = file_items(result.files)
+        for item, got in zip(files, result.delivered, strict=False):
+            item["delivered"] = got
         self._update(
             status="saved",
-            files=file_items(result.files),
+            files=files,
+            mismatch=result.mismatch or None,
             unsaved_urls=None,
             error=None,
             exit_code=0,
