@@ -232,6 +232,8 @@ def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
         error.message = f"{error.message} {said}"
     if verdict.billed is False:
         error.hint = "Running it again is safe: it will be billed once."
+    elif verdict.billed is True:
+        error.hint = "It was billed without a result to save; running it again bills it again."
     elif verdict.billed is None and verdict.how in ("pending", "unavailable"):
         error.hint = settle_hint
 

@@ -542,3 +542,37 @@ def test_usage_on_a_terminal_is_a_table(cli: Cli, server: FakeDMX) -> None:
     add_items(server, 2)
     run = clean(cli("usage", env=ACCOUNT, stdout_isatty=True))
     assert "per model" in run.stdout and "│" in run.stdout and "nano-banana-2" in run.stdout
+
+
+def test_the_token_is_asked_without_echo_and_never_stored_outside_the_config(
+    cli: Cli,
+    server: FakeDMX,
+    png: Path,
+    tmp_path: Path,
+    later: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import getpass
+
+    asked: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        asked.append(prompt)
+        return SYSTEM_TOKEN
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    clean(cli("config", "set", "system-token", stdin_isatty=True))
+    assert asked == ["System token (input hidden): "]
+    clean(cli("config", "set", "system-token"), 2, "not a terminal", "system-token -")
+    clean(cli("config", "set", "user-id", USER_ID))
+    server.script(EDITS, Reply(status=500, json={"error": {"message": "boom"}}))
+    verbose = clean(cli("edit", str(png), "-p", "x", "-v"), 5, "DMXAPI billed it")
+    assert "setting system-token = …cdef" in verbose.stderr
+    jobs = jobs_file(tmp_path, 1)
+    server.script(EDITS, Reply(status=500, json={"error": {"message": "boom"}}))
+    clean(cli("batch", str(jobs)), 7)
+    for path in [*(tmp_path / "data").glob("ledger.db*"), jobs.with_name("jobs.results.jsonl")]:
+        assert SYSTEM_TOKEN.encode() not in path.read_bytes()
+    assert all(
+        SYSTEM_TOKEN not in json.dumps(r.headers) for r in server.requests if r.path == EDITS
+    )

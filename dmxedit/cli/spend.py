@@ -28,7 +28,10 @@ def balance(ctx: RunContext) -> None:
         return
     lines = [f"balance  {found.cny:.4f} CNY"]
     if found.used_quota is not None:
-        count = f" ({found.request_count:,} requests)" if found.request_count is not None else ""
+        count = ""
+        if found.request_count is not None:
+            plural = "" if found.request_count == 1 else "s"
+            count = f" ({found.request_count:,} request{plural})"
         lines.append(f"used     {account.cny(found.used_quota):.4f} CNY{count}")
     lines.append(f"site     {found.site}")
     ctx.emit_lines(lines)
