@@ -576,3 +576,64 @@ def test_the_token_is_asked_without_echo_and_never_stored_outside_the_config(
     assert all(
         SYSTEM_TOKEN not in json.dumps(r.headers) for r in server.requests if r.path == EDITS
     )
+
+
+class StubAccount:
+    """An Account that answers log queries from a list (the check's logic alone)."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        from dmxedit.account import LogItem
+
+        self.items = [LogItem.of(i) for i in items]
+        self.asked: list[dict[str, Any]] = []
+
+    def log(self, **query: Any) -> Any:
+        from dmxedit.account import LogRead
+
+        self.asked.append(query)
+        found = [
+            i
+            for i in self.items
+            if (not query.get("request_id") or i.request_id == query["request_id"])
+            and (not query.get("model") or i.model_name == query["model"])
+            and query["start"] <= i.created_at <= query["end"]
+        ]
+        return LogRead(items=found, total=len(found))
+
+
+def _item(at: float, **extra: Any) -> dict[str, Any]:
+    base = {"created_at": int(at), "model_name": "m", "quota": 50000, "type": 2}
+    return {**base, **extra}
+
+
+def test_check_by_request_id_an_item_without_a_charge_is_not_billed() -> None:
+    now = time.time()
+    stub = StubAccount([_item(now, request_id="r1", quota=0, type=5)])
+    verdict = billing.check(stub, billing.Target("m", now - 10, now, "r1"), delays=())  # type: ignore[arg-type]
+    assert verdict.billed is False and verdict.how == "request_id"
+
+
+def test_check_by_request_id_with_unlabelled_charges_around_it_cannot_tell() -> None:
+    now = time.time()
+    stub = StubAccount([_item(now - 9)])  # a charge of the model with no request id
+    target = billing.Target("m", now - 10, now - 8, "r1")
+    verdict = billing.check(stub, target, delays=(), clock=lambda: now + 100)  # type: ignore[arg-type]
+    assert verdict.billed is None and verdict.how == "ambiguous"
+    labelled = StubAccount([_item(now - 9, request_id="someone-else")])
+    verdict = billing.check(labelled, target, delays=(), clock=lambda: now + 100)  # type: ignore[arg-type]
+    assert verdict.billed is False
+
+
+def test_check_by_time_ignores_work_that_began_after_the_request_was_given_up() -> None:
+    now = time.time()
+    target = billing.Target("m", now - 100, now - 90)
+    later_work = StubAccount([_item(now - 60, use_time=5)])  # began at now-65: after the failure
+    verdict = billing.check(later_work, target, delays=(), clock=lambda: now + 100)  # type: ignore[arg-type]
+    assert verdict.billed is False
+    long_work = StubAccount([_item(now - 60, use_time=40)])  # began at now-100: ours, maybe
+    verdict = billing.check(long_work, target, delays=(), clock=lambda: now + 100)  # type: ignore[arg-type]
+    assert verdict.billed is True and verdict.how == "window"
+
+
+def test_usage_until_that_is_not_a_date_names_until(cli: Cli) -> None:
+    clean(cli("usage", "--since", "3d", "--until", "soon", env=ACCOUNT), 2, "--until 'soon'")

@@ -61,7 +61,10 @@ def period(
         start = parse_since(since)
         end = now
         if until:
-            end = parse_since(until.strip())
+            try:
+                end = parse_since(until.strip())
+            except InputError as exc:
+                raise InputError(exc.message.replace("--since", "--until"), hint=exc.hint) from None
             if len(until.strip()) == 10:  # a bare date: up to the end of that day
                 end = (_day(end) + timedelta(days=1)).timestamp() - 1
         if end < start:
