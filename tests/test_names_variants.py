@@ -173,7 +173,7 @@ def test_variants_send_n_requests_at_once_and_save_n_files(
         if recorded.method != "POST":
             return None
         try:
-            together.wait()  # breaks unless six requests are in flight at once (more than the default 4)
+            together.wait()  # breaks unless six requests (more than the default 4) are in flight
         except threading.BrokenBarrierError:
             return Reply(status=400, json={"error": {"message": "not concurrent"}})
         return None
