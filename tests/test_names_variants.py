@@ -74,6 +74,7 @@ def test_generate_has_no_input_so_stem_is_generated(cli: Cli, server: FakeDMX) -
         ("{nope}", "{nope}, which is not a name field"),
         ("{stem", "is not valid"),
         ("{id}", "only batch jobs have"),
+        ("{id:>8}", "only batch jobs have"),
         ("", "an empty name"),
         ("x" * 300, "longer than"),
         ("{stem.upper}", "no attributes"),
