@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
-from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted
+from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from .events import Events
 from .images import load_images
 from .names import Naming, check_template
@@ -158,12 +158,17 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {self.retry} job(s) that failed or did not start")
+            parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
         if self.refetch:
-            parts.append(f"download {self.refetch} paid result(s) without generating them again")
+            parts.append(
+                f"download {counted(self.refetch, 'paid result')} without generating "
+                + ("it" if self.refetch == 1 else "them")
+                + " again"
+            )
         if held:
             parts.append(
-                f"hold back {held} job(s) that may have been billed (--resend-unknown sends them)"
+                f"hold back {counted(held, 'job')} that may have been billed (--resend-unknown "
+                "sends them)"
             )
         if not parts:
             return "A re-run will skip every finished job."
@@ -210,7 +215,8 @@ def _check_fields(obj: Any) -> dict[str, Any]:
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+            f"unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(JOB_KEYS))}"
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
@@ -678,8 +684,8 @@ def run_batch(
                     else ""
                 )
                 events.warn(
-                    f"{plan.unknown} job(s) went out last time without a result and may have "
-                    f"been billed; they are not sent again ({check}use --resend-unknown to "
+                    f"{counted(plan.unknown, 'job')} went out last time without a result and may "
+                    f"have been billed; they are not sent again ({check}use --resend-unknown to "
                     "send them)."
                 )
             if plan.shapes and defaults.settings.has_account:
@@ -717,10 +723,8 @@ def run_batch(
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown:
         raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} "
-            f"job{'s' if summary.total != 1 else ''} did not succeed. "
-            + summary.next_run()
-            + (f" Reasons are in {results}." if results else ""),
+            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did not "
+            "succeed. " + summary.next_run() + (f" Reasons are in {results}." if results else ""),
             details={"summary": summary.to_dict()},
         )
     return summary
@@ -794,8 +798,10 @@ class _Runner:
             with self.lock:
                 running = self.running
             self.events.warn(
-                f"Stopping: {running} running job(s) will finish and save (they are paid "
-                "for); no new job starts. Press Ctrl-C again to abandon them."
+                f"Stopping: {counted(running, 'running job')} will finish and save "
+                + ("(it is paid for)" if running == 1 else "(they are paid for)")
+                + "; no new job starts. Press Ctrl-C again to abandon "
+                + ("it." if running == 1 else "them.")
             )
             try:
                 self.join(threads)
@@ -812,13 +818,14 @@ class _Runner:
             running = self.running
         if abandoned:
             what = (
-                f"Interrupted twice: {running} running job(s) abandoned (any result they had "
-                "received is in the results file and the ledger)."
+                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
+                "they had received is in the results file and the ledger)."
             )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
-            f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
+            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
+            f"{summary.next_run()}",
             details={"summary": summary.to_dict()},
         )
 
