@@ -53,6 +53,8 @@ class ReportJob:
     source: str
     status: str
     line: int | None = None
+    variant: int | None = None
+    settings_known: bool = False  # the line says which ratio and size were asked (None: unset)
     error: str | None = None
     exit_code: int | None = None
     may_be_billed: bool = False
@@ -211,7 +213,7 @@ def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
         originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
         order = sorted(
             enumerate(records),
-            key=lambda pair: (_line_of(pair[1]) or sys.maxsize, pair[0]),
+            key=lambda pair: (_line_of(pair[1]) or sys.maxsize, _variant(pair[1]), pair[0]),
         )
         for _, record in order:
             rid = str(record["id"])
@@ -226,6 +228,11 @@ def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _variant(record: Mapping[str, Any]) -> int:
+    variant = record.get("variant")
+    return variant if _is_int(variant) else 0
 
 
 def _line_of(record: Mapping[str, Any]) -> int | None:
@@ -262,6 +269,8 @@ def _from_record(
         source=path.name,
         status=status,
         line=_line_of(record),
+        variant=_variant(record) or None,
+        settings_known="ratio" in record or "size" in record,
         error=_text(record.get("error")),
         exit_code=record.get("exit_code") if _is_int(record.get("exit_code")) else None,
         may_be_billed=bool(record.get("may_be_billed")),
@@ -345,10 +354,11 @@ def _from_entry(entry: Any) -> ReportJob:
         size=_text(options.get("size")),
         usage=entry.usage if isinstance(entry.usage, dict) else None,
         created=entry.created,
+        settings_known=True,
     )
-    delivered = getattr(entry, "delivered", None)  # a ledger with receipts
-    if isinstance(delivered, list):
-        item.delivered = [d for d in delivered if isinstance(d, dict)]
+    receipts = [f.get("delivered") for f in entry.files or [] if isinstance(f, dict)]
+    if any(isinstance(r, dict) for r in receipts):  # a ledger with receipts
+        item.delivered = [r for r in receipts if isinstance(r, dict)]
     item.mismatch = _texts(getattr(entry, "mismatch", None))
     redo: dict[str, Any] = {"id": rid}
     if inputs:
@@ -746,7 +756,11 @@ def _facts(job: ReportJob) -> str:
     if job.may_be_billed and not job.ok:
         rows.append(("Billing", "may have been billed"))
     requested = job.requested()
-    rows.append(("Requested", _e(requested) if requested else "not recorded"))
+    if requested:
+        rows.append(("Requested", _e(requested)))
+    else:
+        unset = "no ratio or size set (the model's default)"
+        rows.append(("Requested", unset if job.settings_known else "not recorded"))
     if job.delivered is not None:
         delivered = ", ".join(
             f"{d.get('width', '?')}x{d.get('height', '?')}"
@@ -767,6 +781,7 @@ def _facts(job: ReportJob) -> str:
     if job.created is not None:
         rows.append(("When", _e(datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M"))))
     where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
+    where += f", variant {job.variant}" if job.variant is not None else ""
     rows.append(("From", where))
     body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     return f'<dl class="facts">{body}</dl>'

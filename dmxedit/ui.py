@@ -158,6 +158,9 @@ class PlainEvents(Events):
         if self.verbose:
             self._say(message)
 
+    def note(self, message: str) -> None:
+        self._say(message)
+
 
 class QuietEvents(Events):
     """--quiet: nothing but warnings that protect the user's money."""
@@ -265,6 +268,10 @@ class TerminalEvents(Events):
 
         if self.verbose:
             self.ctx.console().print(Text(message, style="dim"))
+
+    def note(self, message: str) -> None:
+        self._stop()
+        note(self.ctx, message)
 
     def close(self) -> None:
         self._stop()

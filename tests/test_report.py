@@ -584,7 +584,7 @@ def test_a_real_batch_reported_end_to_end(cli: Cli, server: FakeDMX, tmp_path: P
         return None
 
     server.on_request = refuse
-    expect(cli("batch", str(jobs)), 7)
+    expect(cli("batch", str(jobs), "-r", "1:1", "-s", "1K"), 7)
     expect(cli("report", str(tmp_path / "jobs" / "jobs.results.jsonl")))
     page = Page((tmp_path / "jobs" / "jobs.report.html").read_text(encoding="utf-8"))
     assert [a["attrs"]["data-status"] for a in page.articles] == ["ok", "failed", "ok"]
@@ -594,6 +594,23 @@ def test_a_real_batch_reported_end_to_end(cli: Cli, server: FakeDMX, tmp_path: P
         assert (tmp_path / "jobs" / unquote(str(out["src"]))).is_file()
         assert (tmp_path / "jobs" / unquote(str(inp["src"]))).is_file()
     assert page.data()["jobs"][1]["redo"]["prompt"] == "job-1"
+    # batch's receipt: the fake server's 16x16 PNG is not the 1K 1:1 asked for
+    assert "16x16 PNG" in page.text_of(0) and page.articles[0]["attrs"]["data-mismatch"] == "1"
+    assert "1:1 1K (1024x1024)" in page.text_of(0)
+
+
+def test_variants_are_each_a_job_of_their_own(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
+    photo = png(tmp_path / "photo.png")
+    expect(cli("edit", str(photo), "-p", "two takes", "--variants", "2", "--results", "v.jsonl"))
+    expect(cli("report", "v.jsonl"))
+    page = Page((tmp_path / "v.report.html").read_text(encoding="utf-8"))
+    assert len(page.articles) == 2
+    assert "variant 1" in page.text_of(0) and "variant 2" in page.text_of(1)
+    assert "no ratio or size set" in page.text_of(0)
+    ids = [j["redo"]["id"] for j in page.data()["jobs"]]
+    assert len(set(ids)) == 2 and all(
+        j["redo"]["prompt"] == "two takes" for j in page.data()["jobs"]
+    )
 
 
 def test_history_reports_the_ledger(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
@@ -610,6 +627,8 @@ def test_history_reports_the_ledger(cli: Cli, server: FakeDMX, tmp_path: Path) -
     redo = page.data()["jobs"][1]["redo"]
     assert redo["images"] == [str(photo.resolve())] and redo["prompt"] == "first edit"
     assert redo["ratio"] == "5:4" and redo["size"] == "2K"
+    assert "16x16 PNG" in page.text_of(1)  # the ledger's receipt
+    assert page.articles[1]["attrs"]["data-mismatch"] == "1"
     # --since in the future: nothing to show is an error saying so
     expect(cli("report", "--history", "--since", "2999-01-01"), 2, "No ledger entry since")
     # --limit keeps the newest and says that some were left out
