@@ -232,7 +232,7 @@ def _is_int(value: Any) -> bool:
 
 def _variant(record: Mapping[str, Any]) -> int:
     variant = record.get("variant")
-    return int(variant) if _is_int(variant) else 0
+    return variant if isinstance(variant, int) and not isinstance(variant, bool) else 0
 
 
 def _line_of(record: Mapping[str, Any]) -> int | None:
