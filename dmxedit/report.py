@@ -407,9 +407,12 @@ def is_report(path: Path) -> bool:
     return f'<meta name="generator" content="{GENERATOR}'.encode() in head
 
 
-def target_path(output: Path, default_name: str) -> Path:
-    """``-o``: a file, or an existing folder to write ``default_name`` into."""
-    return output / default_name if output.is_dir() else output
+def target_path(output: str, default_name: str) -> Path:
+    """``-o``: a file, or a folder to write ``default_name`` into (one that exists, or
+    any path ending in a slash)."""
+    path = Path(output).expanduser()
+    folder = path.is_dir() or output.endswith(("/", os.sep))
+    return path / default_name if folder else path
 
 
 def write_page(text: str, path: Path, *, force: bool = False) -> None:

@@ -513,6 +513,8 @@ def test_o_names_the_page_or_its_folder_and_links_follow_it(cli: Cli, tmp_path: 
     page = Page((tmp_path / "folder" / "shoes.report.html").read_text(encoding="utf-8"))
     assert page.articles[0]["imgs"][1]["src"] == "../output/r0.png"
     assert page.data()["export_name"] == "shoes.redo.jsonl"
+    expect(cli("report", str(results), "-o", "new/"))  # a slash: a folder, made for it
+    assert (tmp_path / "new" / "shoes.report.html").is_file()
 
 
 def test_o_dash_writes_the_page_to_stdout_linked_from_here(cli: Cli, tmp_path: Path) -> None:

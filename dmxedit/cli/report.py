@@ -109,7 +109,7 @@ def report(
     if to_stdout:
         page = Path.cwd() / default.name
     elif output is not None:
-        page = core.target_path(Path(output).expanduser(), default.name)
+        page = core.target_path(output, default.name)
     else:
         page = default
     stem = page.name[: -len(".report.html")] if page.name.endswith(".report.html") else page.stem
