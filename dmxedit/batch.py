@@ -30,6 +30,7 @@ from .events import Events
 from .images import load_images
 from .options import ImageOptions
 from .pipeline import Record
+from .prepare import check_max_side
 from .request import ImageRequest, build_request
 from .results import Saver
 from .settings import Settings
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .results import Blob
 
 JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
+JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
 
 
@@ -146,6 +148,9 @@ class BatchEvents:
 
     def warn(self, message: str) -> None: ...
 
+    def note(self, message: str) -> None:
+        """A change made to a job's input (converted for upload)."""
+
 
 def job_id(obj: Mapping[str, Any]) -> str:
     """A job's own ``id``, or a stable hash of its fields."""
@@ -204,7 +209,8 @@ def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    images = load_images(image_args) if image_args else []
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    images = load_images(image_args, max_side=max_side) if image_args else []
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -509,6 +515,9 @@ class _JobEvents(Events):
 
     def warn(self, message: str) -> None:
         self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+
+    def note(self, message: str) -> None:
+        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
 
 
 def run_batch(

@@ -154,6 +154,9 @@ class PlainEvents(Events):
     def warn(self, message: str) -> None:
         self._say(f"warning: {message}")
 
+    def note(self, message: str) -> None:
+        self._say(message)
+
     def info(self, message: str) -> None:
         if self.verbose:
             self._say(message)
@@ -259,6 +262,10 @@ class TerminalEvents(Events):
     def warn(self, message: str) -> None:
         self._stop()
         warn(self.ctx, message)
+
+    def note(self, message: str) -> None:
+        self._stop()
+        note(self.ctx, message)
 
     def info(self, message: str) -> None:
         from rich.text import Text

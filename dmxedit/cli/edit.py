@@ -140,7 +140,7 @@ def edit(
     _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
 
 
-@o.command(image_options=True, json=True, quiet=True)
+@o.command(image_options=True, json=True, quiet=True, skip=("max_side",))
 def generate(
     ctx: RunContext,
     options: ImageOptions,
