@@ -25,7 +25,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -355,6 +354,12 @@ def plan(
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
                 orientation = orientation if 1 <= orientation <= 8 else 1
     except Exception as exc:  # Pillow raises many kinds for a file it cannot read
+        if oversize:
+            raise InputError(
+                f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
+                f"under 50 MiB, and it cannot be read to re-encode it ({exc}).",
+                hint="Shrink or recompress it first.",
+            ) from None
         raise InputError(
             f"Image {display!r} looks like a {source} file but cannot be read: {exc}.",
             hint="Check that the file is complete; open it in an image viewer.",
@@ -491,6 +496,8 @@ _TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # orientation -> Image.
 
 @contextmanager
 def _held(temporaries: Temporaries, suffix: str) -> Iterator[tuple[int, str]]:
+    import tempfile  # only when an input is prepared: ratios --for stays light
+
     fd, name = tempfile.mkstemp(prefix="dmxedit-upload-", suffix=suffix)
     temporaries.track(name)
     try:
