@@ -41,9 +41,9 @@ class Events:
     def warn(self, message: str) -> None:
         """Something the user should know that is not an error."""
 
-    def note(self, message: str) -> None:
-        """A change dmxedit made that the user should see (an input converted for
-        upload); shown unless ``--quiet``."""
-
     def info(self, message: str) -> None:
         """A detail shown with ``--verbose``."""
+
+    def note(self, message: str) -> None:
+        """A message for the user that is neither a warning nor a detail (what the tool
+        is doing now, e.g. checking the billing log)."""

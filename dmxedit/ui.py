@@ -154,12 +154,12 @@ class PlainEvents(Events):
     def warn(self, message: str) -> None:
         self._say(f"warning: {message}")
 
-    def note(self, message: str) -> None:
-        self._say(message)
-
     def info(self, message: str) -> None:
         if self.verbose:
             self._say(message)
+
+    def note(self, message: str) -> None:
+        self._say(message)
 
 
 class QuietEvents(Events):
