@@ -994,6 +994,8 @@ class _Runner:
                     delivered=result.delivered,
                     mismatch=result.mismatch,
                 )
+                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+                    record["inputs"] = result.inputs
         except DmxError as exc:
             record.update(
                 status="failed",

@@ -426,6 +426,11 @@ def test_batch_jobs_prepare_their_inputs_with_their_own_max_side(
         part = post.images[0]
         shapes[part.filename] = pil.open(io.BytesIO(part.data or b"")).size
     assert shapes == {"a.png": (100, 66), "b.png": (150, 100)}
+    lines = [json.loads(x) for x in (tmp_path / "jobs.results.jsonl").read_text().splitlines()]
+    final = {x["id"]: x for x in lines if x["status"] == "ok"}
+    (item,) = final["a"]["inputs"]
+    assert item["changes"][0] == "converted HEIC to PNG"
+    assert item["sha256"] == sha((tmp_path / "a.heic").read_bytes())
     assert "a.heic: converted HEIC to PNG" in run.stderr
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"images": ["b.png"], "prompt": "x", "max_side": 3}) + "\n")
@@ -487,3 +492,20 @@ def test_an_unprepared_plan_is_never_sent(pil: Any, tmp_path: Path) -> None:
     assert image.plan is not None
     with pytest.raises(ValueError, match="prepared"):
         MultipartBody([], [image])
+
+
+def test_variants_and_each_send_prepared_inputs(
+    cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, own_tmp: Path
+) -> None:
+    path = make(pil, tmp_path / "photo.heic", "HEIF")
+    expect(cli("edit", str(path), "-p", "x", "--variants", "2", "--max-side", "150"))
+    expect(cli("edit", "--each", str(path), "-p", "x"))
+    parts = [post.images[0] for post in server.posts("/v1/images/edits")]
+    assert len(parts) == 3
+    assert {p.content_type for p in parts} == {"image/png"}
+    assert sorted(pil.open(io.BytesIO(p.data or b"")).size for p in parts) == [
+        (150, 100),
+        (150, 100),
+        (300, 200),
+    ]
+    assert list(own_tmp.iterdir()) == []
