@@ -488,6 +488,8 @@ def _sha256(stream: BinaryIO) -> str:
 
 
 def _mib(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
     return f"{n / 1024 / 1024:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
 
 
@@ -645,9 +647,9 @@ def prepare_request(
             made.append(str(sent.path))
             images.append(sent)
             events.note(
-                f"{img.display}: {', '.join(sent.prepared.changes)} "
-                f"({_mib(sent.prepared.source_bytes)} -> {_mib(sent.size)}, "
-                f"{sent.width}x{sent.height}) for upload"
+                f"{img.display}: {', '.join(sent.prepared.changes)}; sending "
+                f"{sent.width}x{sent.height}, {_mib(sent.size)} "
+                f"(was {_mib(sent.prepared.source_bytes)})"
             )
     except BaseException:
         for name in made:

@@ -174,7 +174,7 @@ def test_inputs_that_need_nothing_are_sent_untouched(
     run = expect(cli("edit", str(path), "-p", "x", "--max-side", "300", "--json"))
     part, _ = sent(server, pil)
     assert part.data == path.read_bytes()
-    assert "for upload" not in run.stderr
+    assert "(was " not in run.stderr  # no change to report
     (item,) = json.loads(run.stdout)["inputs"]
     assert item["changes"] == [] and item["sha256"] == item["sent_sha256"] == sha(path.read_bytes())
     assert list(own_tmp.iterdir()) == []
@@ -182,7 +182,9 @@ def test_inputs_that_need_nothing_are_sent_untouched(
 
 def test_max_side_downscales(cli: Any, server: FakeDMX, pil: Any, tmp_path: Path) -> None:
     path = make(pil, tmp_path / "big.png", "PNG")
-    run = expect(cli("edit", str(path), "-p", "x", "--max-side", "100", "--json"), 0, "100x66")
+    run = expect(
+        cli("edit", str(path), "-p", "x", "--max-side", "100", "--json"), 0, "sending 100x66"
+    )
     part, image = sent(server, pil)
     assert image.size == (100, 66) and part.content_type == "image/png"
     (item,) = json.loads(run.stdout)["inputs"]
