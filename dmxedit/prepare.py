@@ -345,7 +345,7 @@ def plan(
     if image is None:
         return _refusal(display, source, size, content_type, orientation, oversize, too_big)
     try:
-        with open_stream() as fh, image.open(fh) as im:
+        with _big_photos(image), open_stream() as fh, image.open(fh) as im:
             width, height = im.size
             mode = im.mode
             frames = getattr(im, "n_frames", 1) if source == "GIF" else 1
@@ -354,6 +354,11 @@ def plan(
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
                 orientation = orientation if 1 <= orientation <= 8 else 1
     except Exception as exc:  # Pillow raises many kinds for a file it cannot read
+        if isinstance(exc, image.DecompressionBombError):
+            raise InputError(
+                f"Image {display!r} has too many pixels to decode safely: {exc}",
+                hint="Downscale it first with an image editor.",
+            ) from None
         if oversize:
             raise InputError(
                 f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
@@ -518,9 +523,20 @@ def discard(name: str, temporaries: Temporaries) -> None:
         pass
 
 
+@contextmanager
+def _big_photos(image_mod: Any) -> Iterator[None]:
+    """No Python warning on standard error for a photo over Pillow's first pixel limit
+    (89 MP: a 100 MP camera makes such photos); its error at twice that still stands."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", image_mod.DecompressionBombWarning)
+        yield
+
+
 def _decode(image_mod: Any, img: InputImage, planned: Plan, box: tuple[int, int]) -> Image:
     """Decode once, at the smallest scale the JPEG decoder offers above ``box``."""
-    with img.open() as fh:
+    with _big_photos(image_mod), img.open() as fh:
         im = image_mod.open(fh)
         if planned.source == "JPEG" and box != (planned.width, planned.height):
             im.draft(None, box)  # DCT scaling: decodes 1/2, 1/4 or 1/8 of the pixels

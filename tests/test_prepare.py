@@ -511,3 +511,15 @@ def test_variants_and_each_send_prepared_inputs(
         (300, 200),
     ]
     assert list(own_tmp.iterdir()) == []
+
+
+def test_pillows_pixel_limits(
+    cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = make(pil, tmp_path / "scan.bmp", "BMP")  # 60,000 pixels
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 40_000)  # over it: a warning, not shown
+    run = expect(cli("edit", str(path), "-p", "x"))  # (warnings are errors under pytest)
+    assert "Warning" not in run.stderr
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 20_000)  # over twice it: refused
+    expect(cli("edit", str(path), "-p", "x"), 2, "too many pixels", "Downscale it first")
+    assert len(server.posts()) == 1
