@@ -31,6 +31,7 @@ from .images import load_images
 from .names import Naming, check_template
 from .options import ImageOptions
 from .pipeline import Record
+from .prepare import check_max_side
 from .request import ImageRequest, build_request
 from .results import Saver
 from .settings import Settings
@@ -53,6 +54,7 @@ JOB_KEYS = {
     "params",
     "name",
 }
+JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
 
 
@@ -187,6 +189,9 @@ class BatchEvents:
 
     def warn(self, message: str) -> None: ...
 
+    def note(self, message: str) -> None:
+        """A change made to a job's input (converted for upload)."""
+
 
 def job_id(obj: Mapping[str, Any]) -> str:
     """A job's own ``id``, or a stable hash of its fields."""
@@ -263,7 +268,8 @@ def build_job(
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    images = load_images(image_args) if image_args else []
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    images = load_images(image_args, max_side=max_side) if image_args else []
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -634,6 +640,9 @@ class _JobEvents(Events):
     def warn(self, message: str) -> None:
         self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
 
+    def note(self, message: str) -> None:
+        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
+
 
 def run_batch(
     source: JobSource,
@@ -985,6 +994,8 @@ class _Runner:
                     delivered=result.delivered,
                     mismatch=result.mismatch,
                 )
+                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+                    record["inputs"] = result.inputs
         except DmxError as exc:
             record.update(
                 status="failed",

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DmxError, InputError
-from .images import printable
+from .images import InputImage, printable
 from .pipeline import Tracker
 
 if TYPE_CHECKING:
@@ -414,6 +414,23 @@ def file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return [{"path": str(Path(p).resolve()), "sha256": sha256_of(Path(p))} for p in paths]
 
 
+def _input_item(img: InputImage) -> dict[str, Any]:
+    """An input as the ledger keeps it: the user's file (resolved), its size and type,
+    and for a prepared input (SPEC 9) what was sent and the changes made."""
+    source = img.prepared.source_path if img.prepared is not None else img.path
+    item: dict[str, Any] = {
+        "path": printable(str(source.resolve())) if source else img.display,
+        "bytes": img.size,
+        "content_type": img.content_type,
+    }
+    if img.prepared is not None:
+        from .prepare import input_record
+
+        record = input_record(img)
+        item.update({k: v for k, v in record.items() if k != "path"})
+    return item
+
+
 class LedgerRecord(Tracker):
     """A :class:`dmxedit.pipeline.Record` that keeps one request's entry up to date."""
 
@@ -441,14 +458,7 @@ class LedgerRecord(Tracker):
             model=request.model,
             prompt=request.prompt,
             options={k: v for k, v in request.options().items() if k not in ("prompt", "model")},
-            inputs=[
-                {
-                    "path": printable(str(img.path.resolve())) if img.path else img.display,
-                    "bytes": img.size,
-                    "content_type": img.content_type,
-                }
-                for img in request.images
-            ],
+            inputs=[_input_item(img) for img in request.images],
             output=self.output,
             name=self.name,
             results_file=self.results_file,
@@ -481,7 +491,9 @@ class LedgerRecord(Tracker):
             entry = self.ledger.get(self.entry_id)
             inputs = list(entry.inputs or []) if entry else []
             for item, digest in zip(inputs, answer.input_sha256, strict=False):
-                item["sha256"] = digest
+                if not item.get("changes"):  # a prepared input has its original's hash
+                    item["sha256"] = digest
+                item["sent_sha256"] = digest
             fields["inputs"] = inputs
         self._update(**fields)
 

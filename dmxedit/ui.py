@@ -263,15 +263,15 @@ class TerminalEvents(Events):
         self._stop()
         warn(self.ctx, message)
 
+    def note(self, message: str) -> None:
+        self._stop()
+        note(self.ctx, message)
+
     def info(self, message: str) -> None:
         from rich.text import Text
 
         if self.verbose:
             self.ctx.console().print(Text(message, style="dim"))
-
-    def note(self, message: str) -> None:
-        self._stop()
-        note(self.ctx, message)
 
     def close(self) -> None:
         self._stop()

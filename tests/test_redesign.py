@@ -313,9 +313,9 @@ def test_each_batch_job_is_built_once(
     calls: list[list[str]] = []
     real = batch_module.load_images  # type: ignore[attr-defined]
 
-    def counting(args: list[str], *rest: Any) -> Any:
+    def counting(args: list[str], *rest: Any, **given: Any) -> Any:
         calls.append(args)
-        return real(args, *rest)
+        return real(args, *rest, **given)
 
     monkeypatch.setattr(batch_module, "load_images", counting)
     expect(cli("batch", str(_jobs(tmp_path, 3))))

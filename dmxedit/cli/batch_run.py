@@ -109,6 +109,9 @@ class PlainBatchEvents(BatchEvents):
     def warn(self, message: str) -> None:
         print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
 
+    def note(self, message: str) -> None:
+        self._say(message)
+
     def close(self) -> None:
         pass
 
@@ -241,6 +244,9 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from ..prepare import check_max_side
+
+    check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
     from .. import ui
 
