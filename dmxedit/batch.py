@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
 MAX_REPORTED = 20
+# O_BINARY (Windows only): without it, os.write turns each "\n" into "\r\n".
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
 @dataclass
@@ -321,7 +323,7 @@ class ResultsLog:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
             size = os.fstat(self._fd).st_size
             if size:
                 with open(self.path, "rb") as fh:
@@ -563,6 +565,9 @@ def run_batch(
                 return summary
             if plan.spool.count:
                 defaults.settings.require_key()  # before any folder is made
+                from .proxies import check_proxy
+
+                check_proxy(defaults.settings.base_url)
                 for folder in sorted(plan.outputs):
                     Saver(folder=folder).prepare()
                 book = ledger.open_ledger(defaults.settings.history)
