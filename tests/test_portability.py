@@ -9,6 +9,7 @@ A static check keeps POSIX-only names behind a guard where the run does not reac
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import subprocess
@@ -207,3 +208,39 @@ def test_a_file_system_without_hard_links_on_windows_still_saves(
     else:
         with pytest.raises(OSError):
             results._claim(str(temp), target)
+
+
+def _stream(encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding, write_through=True)
+
+
+def test_a_pipe_in_a_windows_code_page_still_carries_a_chinese_prompt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Windows a pipe gets the ANSI code page (cp1252 here); --json with a Chinese
+    prompt must come out (as UTF-8), not end in an encoding error."""
+    from dmxedit.cli.context import RunContext
+
+    out, err = _stream("cp1252"), _stream("cp1252")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.delenv("PYTHONIOENCODING", raising=False)
+    ctx = RunContext.from_process()
+    ctx.emit_json({"prompt": "让画面下雪 ❄"})
+    ctx.stderr.write("dmxedit: 保存 ❄\n")
+    ctx.stderr.flush()
+    raw = out.buffer
+    assert isinstance(raw, io.BytesIO)
+    assert json.loads(raw.getvalue().decode("utf-8")) == {"prompt": "让画面下雪 ❄"}
+    errors = err.buffer
+    assert isinstance(errors, io.BytesIO) and "保存 ❄" in errors.getvalue().decode("utf-8")
+
+
+def test_an_encoding_the_user_chose_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dmxedit.cli.context import portable_streams
+
+    out = _stream("cp1252")
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setenv("PYTHONIOENCODING", "cp1252")
+    portable_streams()
+    assert out.encoding == "cp1252"
