@@ -259,7 +259,8 @@ def run_jobs_file(
         name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
         default_results = path.with_name(f"{name}.results.jsonl")
     try:
-        _execute(ctx, JobSource(path=path, base=base), defaults, flags, default_results)
+        source = JobSource(path=path, base=base, stdin=jobs == "-")
+        _execute(ctx, source, defaults, flags, default_results)
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)
@@ -267,17 +268,28 @@ def run_jobs_file(
 
 def run_each(
     ctx: RunContext,
+    kind: str,
     images: list[str],
     options: ImageOptions,
     prompt: str | None,
     flags: BatchFlags,
+    *,
+    each: bool = True,
+    variants: int = 1,
 ) -> None:
-    """`edit --each`: one job per image with the same prompt, on the batch engine."""
+    """`edit --each` (one job per image, same prompt) and `--variants N` (each job N
+    times), on the batch engine."""
     if "-" in images:
-        raise InputError("--each takes image files, not standard input ('-').")
+        what = "--each" if each else "--variants"
+        raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
     from ..pipeline import resolve_refs
 
-    images = resolve_refs(images, defaults.settings)  # @last, @N
-    objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
-    _execute(ctx, JobSource(objects=objects), defaults, flags, None)
+    images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
+    if kind == "generate":
+        objects: list[dict[str, Any]] = [{"prompt": prompt}]
+    elif each:
+        objects = [{"images": [image], "prompt": prompt} for image in images]
+    else:
+        objects = [{"images": images, "prompt": prompt}]
+    _execute(ctx, JobSource(objects=objects, variants=variants), defaults, flags, None)
