@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
-from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted
+from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from .events import Events
 from .images import load_images
 from .names import Naming, check_template
 from .options import ImageOptions
 from .pipeline import Record
+from .prepare import check_max_side
 from .request import ImageRequest, build_request
 from .results import Saver
 from .settings import Settings
@@ -53,6 +54,7 @@ JOB_KEYS = {
     "params",
     "name",
 }
+JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
 # O_BINARY (Windows only): without it, os.write turns each "\n" into "\r\n".
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -110,6 +112,7 @@ class BatchSummary:
     retry: int = 0  # failed in a way a re-run sends again
     refetch: int = 0  # paid results a re-run downloads again
     estimated_tokens: int = 0
+    estimated_cny: float | None = None  # with a system token and known prices (SPEC 8)
     results: str | None = None
     elapsed_s: float = 0.0
     dry_run: bool = False
@@ -134,6 +137,7 @@ class BatchSummary:
             "retry": self.retry,
             "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
+            "estimated_cny": self.estimated_cny,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
             "dry_run": self.dry_run,
@@ -158,12 +162,17 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {self.retry} job(s) that failed or did not start")
+            parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
         if self.refetch:
-            parts.append(f"download {self.refetch} paid result(s) without generating them again")
+            parts.append(
+                f"download {counted(self.refetch, 'paid result')} without generating "
+                + ("it" if self.refetch == 1 else "them")
+                + " again"
+            )
         if held:
             parts.append(
-                f"hold back {held} job(s) that may have been billed (--resend-unknown sends them)"
+                f"hold back {counted(held, 'job')} that may have been billed (--resend-unknown "
+                "sends them)"
             )
         if not parts:
             return "A re-run will skip every finished job."
@@ -181,6 +190,9 @@ class BatchEvents:
     def job_finished(self, record: Mapping[str, Any]) -> None: ...
 
     def warn(self, message: str) -> None: ...
+
+    def note(self, message: str) -> None:
+        """A change made to a job's input (converted for upload)."""
 
 
 def job_id(obj: Mapping[str, Any]) -> str:
@@ -210,7 +222,8 @@ def _check_fields(obj: Any) -> dict[str, Any]:
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+            f"unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(JOB_KEYS))}"
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
@@ -257,7 +270,8 @@ def build_job(
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    images = load_images(image_args) if image_args else []
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    images = load_images(image_args, max_side=max_side) if image_args else []
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -479,6 +493,7 @@ class _Plan:
     skipped: int = 0
     unknown: int = 0
     tokens: int = 0
+    shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
 
@@ -495,6 +510,8 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     ):
         return "fetch"  # paid and answered: download again, never generate again
     if status in ("sent", "answered") or record.get("may_be_billed"):
+        if record.get("billed") is False:
+            return "send"  # the billing check found no charge for it (SPEC 8)
         return "send" if resend_unknown else "unknown"
     if record.get("exit_code") == ExitCode.NOT_SAVED:
         # Generated (paid) but nothing to download again: a b64 result that could not be
@@ -560,6 +577,8 @@ def _validate(
             if todo == "send":
                 plan.to_send += 1
                 plan.tokens += tokens_for(job.request.size)
+                shape = (job.request.model, job.request.size)
+                plan.shapes[shape] = plan.shapes.get(shape, 0) + 1
             else:
                 plan.to_fetch += 1
             plan.outputs.add(job.output)
@@ -592,9 +611,19 @@ class _JobRecord(Record):
     def __init__(self, log: ResultsLog, job: Job) -> None:
         self.log = log
         self.job = job
+        self.begun_at: float | None = None  # before the upload (the billing check's window)
+        self.sent_at: float | None = None
 
     def sent(self) -> None:
-        self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
+        self.sent_at = time.time()
+        self.log.append(
+            {
+                "id": self.job.id,
+                "line": self.job.line,
+                "status": "sent",
+                "sent_at": round(self.sent_at, 3),  # where a billing check looks (SPEC 8)
+            }
+        )
 
     def answered(self, answer: Answer[Blob]) -> None:
         urls = [item.url for item in answer.items if item.url]
@@ -612,6 +641,9 @@ class _JobEvents(Events):
 
     def warn(self, message: str) -> None:
         self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+
+    def note(self, message: str) -> None:
+        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
 
 
 def run_batch(
@@ -657,10 +689,18 @@ def run_batch(
         )
         try:
             if plan.unknown:
-                events.warn(
-                    f"{plan.unknown} job(s) went out last time without a result and may have "
-                    "been billed; they are not sent again (use --resend-unknown to send them)."
+                check = (
+                    "`--reconcile` checks DMXAPI's billing log for them, "
+                    if defaults.settings.has_account
+                    else ""
                 )
+                events.warn(
+                    f"{counted(plan.unknown, 'job')} went out last time without a result and may "
+                    f"have been billed; they are not sent again ({check}use --resend-unknown to "
+                    "send them)."
+                )
+            if plan.shapes and defaults.settings.has_account:
+                summary.estimated_cny = _estimate(defaults.settings, plan.shapes)
             events.plan(summary)
             if dry_run:
                 return summary
@@ -686,6 +726,7 @@ def run_batch(
             runner = _Runner(
                 previous, log, summary, events, temporaries, client_for, defaults.options, book
             )
+            runner.settings = defaults.settings  # for billing checks (SPEC 8)
             runner.run(plan.spool, concurrency)
         finally:
             plan.spool.close()
@@ -696,17 +737,33 @@ def run_batch(
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown:
         raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} "
-            f"job{'s' if summary.total != 1 else ''} did not succeed. "
-            + summary.next_run()
-            + (f" Reasons are in {results}." if results else ""),
+            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did not "
+            "succeed. " + summary.next_run() + (f" Reasons are in {results}." if results else ""),
             details={"summary": summary.to_dict()},
         )
     return summary
 
 
+def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
+    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
+    from . import billing, ledger
+
+    try:
+        book = ledger.open_ledger(settings.history, create=False)
+    except DmxError:
+        return None
+    try:
+        found = billing.estimate(settings, shapes, book)
+    finally:
+        if book is not None:
+            book.close()
+    return found[0] if found else None
+
+
 class _Runner:
     """The workers of one batch run."""
+
+    settings: Settings | None = None
 
     def __init__(
         self,
@@ -755,8 +812,10 @@ class _Runner:
             with self.lock:
                 running = self.running
             self.events.warn(
-                f"Stopping: {running} running job(s) will finish and save (they are paid "
-                "for); no new job starts. Press Ctrl-C again to abandon them."
+                f"Stopping: {counted(running, 'running job')} will finish and save "
+                + ("(it is paid for)" if running == 1 else "(they are paid for)")
+                + "; no new job starts. Press Ctrl-C again to abandon "
+                + ("it." if running == 1 else "them.")
             )
             try:
                 self.join(threads)
@@ -773,13 +832,14 @@ class _Runner:
             running = self.running
         if abandoned:
             what = (
-                f"Interrupted twice: {running} running job(s) abandoned (any result they had "
-                "received is in the results file and the ledger)."
+                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
+                "they had received is in the results file and the ledger)."
             )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
-            f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
+            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
+            f"{summary.next_run()}",
             details={"summary": summary.to_dict()},
         )
 
@@ -837,6 +897,31 @@ class _Runner:
         finally:
             client.close()
 
+    def check_billing(
+        self,
+        error: DmxError,
+        job: Job,
+        job_record: _JobRecord | None,
+        kept: Any,
+        record: dict[str, Any],
+    ) -> None:
+        """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
+        if self.settings is None or not self.settings.has_account:
+            return
+        from .billing import after_failure
+
+        verdict = after_failure(
+            self.settings,
+            error,
+            model=job.request.model,
+            sent_at=job_record.begun_at if job_record is not None else None,
+            book=self.book,
+            entry_id=kept.entry_id if kept is not None else None,
+            settle_hint="Run the batch again with --reconcile in a minute to settle it.",
+        )
+        if verdict is not None:
+            record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
+
     def run_one(self, job: Job, todo: str, client: Client) -> None:
         from . import ledger, pipeline
 
@@ -851,6 +936,8 @@ class _Runner:
             naming=job.naming,
         )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
+        kept: Any = None
+        job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
                 from .receipt import mismatches
@@ -883,7 +970,6 @@ class _Runner:
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
-                kept = None
                 if self.book is not None:
                     kept = ledger.LedgerRecord(
                         self.book,
@@ -892,13 +978,15 @@ class _Runner:
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
+                job_record = _JobRecord(self.log, job)
+                job_record.begun_at = time.time()
                 result = pipeline.execute(
                     job.request,
                     client,
                     saver,
                     events=_JobEvents(self.events, job),
                     save_metadata=self.options.save_metadata,
-                    record=pipeline.Records(_JobRecord(self.log, job), kept),
+                    record=pipeline.Records(job_record, kept),
                     hash_inputs=kept is not None,
                 )
                 record.update(
@@ -911,6 +999,8 @@ class _Runner:
                     delivered=result.delivered,
                     mismatch=result.mismatch,
                 )
+                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+                    record["inputs"] = result.inputs
         except DmxError as exc:
             record.update(
                 status="failed",
@@ -921,6 +1011,9 @@ class _Runner:
             )
             if exc.details.get("may_be_billed"):
                 record["may_be_billed"] = True
+                if exc.request_id:
+                    record["request_id"] = exc.request_id
+                self.check_billing(exc, job, job_record, kept, record)
         except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",

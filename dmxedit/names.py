@@ -80,7 +80,9 @@ class Naming:
     def check(self) -> None:
         """Raise InputError when the template is unusable for this request."""
         if self.template is not None:
-            if "{id}" in self.template.replace("{{", "") and not self.values.get("id"):
+            check_template(self.template)
+            used = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
+            if "id" in used and not self.values.get("id"):
                 raise InputError(
                     f"--name {self.template!r} uses {{id}}, which only batch jobs have.",
                     hint="Use {stem}, {ts} or {i} for a single edit.",

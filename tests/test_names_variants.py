@@ -74,6 +74,7 @@ def test_generate_has_no_input_so_stem_is_generated(cli: Cli, server: FakeDMX) -
         ("{nope}", "{nope}, which is not a name field"),
         ("{stem", "is not valid"),
         ("{id}", "only batch jobs have"),
+        ("{id:>8}", "only batch jobs have"),
         ("", "an empty name"),
         ("x" * 300, "longer than"),
         ("{stem.upper}", "no attributes"),
@@ -173,7 +174,7 @@ def test_variants_send_n_requests_at_once_and_save_n_files(
         if recorded.method != "POST":
             return None
         try:
-            together.wait()  # breaks unless six requests are in flight at once (more than the default 4)
+            together.wait()  # breaks unless six requests (more than the default 4) are in flight
         except threading.BrokenBarrierError:
             return Reply(status=400, json={"error": {"message": "not concurrent"}})
         return None

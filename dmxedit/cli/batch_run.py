@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError, Interrupted
+from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
 from ..options import ImageOptions
 from .context import RunContext
 
@@ -64,10 +64,14 @@ class PlainBatchEvents(BatchEvents):
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
-        jobs = "job" if summary.total == 1 else "jobs"
+        cost = (
+            f", about {summary.estimated_cny:.2f} CNY (prices of your recent DMXAPI charges)"
+            if summary.estimated_cny is not None
+            else ""
+        )
         self._say(
-            f"{summary.total} {jobs}{note}; sending {summary.to_send}{fetching}, about "
-            f"{summary.estimated_tokens:,} tokens"
+            f"{counted(summary.total, 'job')}{note}; sending {summary.to_send}{fetching}, about "
+            f"{summary.estimated_tokens:,} tokens{cost}"
         )
 
     def job_started(self, job_id: str) -> None:
@@ -104,6 +108,9 @@ class PlainBatchEvents(BatchEvents):
 
     def warn(self, message: str) -> None:
         print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
+
+    def note(self, message: str) -> None:
+        self._say(message)
 
     def close(self) -> None:
         pass
@@ -218,9 +225,16 @@ def _execute(
     elif dry_run:
         ctx.emit_lines(
             [
-                f"{summary.total} jobs: {summary.to_send} to send, {summary.to_fetch} to "
-                f"download again, {summary.skipped} already done, {summary.unknown} held back; "
-                f"about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
+                f"{counted(summary.total, 'job')}: {summary.to_send} to send, "
+                f"{summary.to_fetch} to download again, {summary.skipped} already done, "
+                f"{summary.unknown} held back; "
+                f"about {summary.estimated_tokens:,} tokens"
+                + (
+                    f", about {summary.estimated_cny:.2f} CNY"
+                    if summary.estimated_cny is not None
+                    else ""
+                )
+                + ". Dry run: nothing sent."
             ]
         )
 
@@ -230,6 +244,9 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from ..prepare import check_max_side
+
+    check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
     from .. import ui
 

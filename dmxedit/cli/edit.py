@@ -176,7 +176,7 @@ def edit(
     _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
 
 
-@o.command(image_options=True, json=True, quiet=True, batch=True)
+@o.command(image_options=True, json=True, quiet=True, batch=True, skip=("max_side",))
 def generate(
     ctx: RunContext,
     typer_ctx: typer.Context,
