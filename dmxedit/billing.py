@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .account import Account, LogItem, cny
-from .errors import DmxError, InputError
+from .errors import DmxError, InputError, counted
 from .events import Events
 from .settings import Settings
 
@@ -167,7 +167,7 @@ def _look(account: Account, target: Target, now: float) -> Verdict:
         settled = server_now >= target.failed_at + skew + LOG_LAG
         if others and not all(i.request_id for i in others):
             note = (
-                f"No charge under request id {rid}, but {len(others)} charge(s) of "
+                f"No charge under request id {rid}, but {counted(len(others), 'charge')} of "
                 f"{target.model} {span} carry no request id to tell them apart; dmxedit "
                 "cannot tell whether it was billed."
             )
@@ -178,9 +178,9 @@ def _look(account: Account, target: Target, now: float) -> Verdict:
         return Verdict(False, "request_id", note, [], now)
     if others:
         note = (
-            f"DMXAPI's log has {len(others)} charge(s) of {target.model} {span}, the nearest "
-            f"{_charge(others[0])}. Found by model and time (the request had no request id), "
-            "so it may be another request of the same model made at the same time."
+            f"DMXAPI's log has {counted(len(others), 'charge')} of {target.model} {span}, the "
+            f"nearest {_charge(others[0])}. Found by model and time (the request had no "
+            "request id), so it may be another request of the same model made at the same time."
         )
         return Verdict(True, "window", note, others, now)
     if server_now < end + LOG_LAG:

@@ -180,7 +180,8 @@ def test_usage_reads_every_page_and_sums_per_model_and_day(
     add_items(server, 230)
     add_items(server, 2, model="gpt-4.1")
     clean(cli("edit", str(png), "-p", "x"))  # one more, billed, and in the ledger
-    data = json.loads(clean(cli("usage", "--json", env=ACCOUNT)).stdout)
+    # --week: the items go back minutes, which may be yesterday just after midnight
+    data = json.loads(clean(cli("usage", "--week", "--json", env=ACCOUNT)).stdout)
     pages = [q["p"] for q in log_queries(server)]
     assert pages == ["1", "2", "3"]  # 233 items, 100 a page
     assert all(q["page_size"] == "100" and q["type"] == "0" for q in log_queries(server))
@@ -199,7 +200,7 @@ def test_usage_in_plain_text_shows_billed_beside_saved(
     server.script(EDITS, Reply(status=500, json={"error": {"message": "boom"}}))
     clean(cli("edit", str(png), "-p", "two"), 5)  # billed by the fake, no token: unchecked
     run = clean(cli("usage", "--today", "-m", "nano-banana-2", env=ACCOUNT))
-    assert "billed 2 request(s), 0.2000 CNY" in run.stdout
+    assert "billed 2 requests, 0.2000 CNY" in run.stdout
     assert "sent 2, saved 1, failed 1, may have been billed 1" in run.stdout
     assert "per model:" in run.stdout and "per day:" in run.stdout
     assert log_queries(server)[0]["model_name"] == "nano-banana-2"

@@ -495,7 +495,7 @@ def test_the_default_page_is_beside_the_results_file(cli: Cli, tmp_path: Path) -
     run = expect(cli("report", str(results)))
     page = tmp_path / "shoes" / "shoes.report.html"
     assert run.stdout == f"{Path('shoes') / 'shoes.report.html'}\n"  # as it was named
-    assert page.is_file() and "3 job(s): 2 ok, 1 failed" in run.stderr
+    assert page.is_file() and "3 jobs: 2 ok, 1 failed" in run.stderr
     assert "file://" in run.stderr  # where to open it
     assert Page(page.read_text(encoding="utf-8")).articles
     assert list(page.parent.glob(".dmxedit-report-*")) == []  # written whole, no leftover

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
+from ..errors import InputError, counted
 from .context import RunContext
 from .options import command
 
@@ -132,6 +132,6 @@ def report(
     if not ctx.quiet:
         ui.note(
             ctx,
-            f"{counts['jobs']} job(s): {counts['ok']} ok, {counts['failed']} failed, "
+            f"{counted(counts['jobs'], 'job')}: {counts['ok']} ok, {counts['failed']} failed, "
             f"{counts['mismatch']} with a size mismatch. Open {page.absolute().as_uri()}",
         )

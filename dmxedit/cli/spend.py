@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError
+from ..errors import InputError, counted
 from ..options import ImageOptions
 from .context import RunContext
 from .options import command
@@ -162,7 +162,7 @@ def _render(
     head = [
         f"DMXAPI usage, {words}: {when(summary.start)} to {when(summary.end)} "
         f"(local time, {_zone()})" + (f", model {model}" if model else ""),
-        f"billed {total.requests:,} request(s), {total.quota / 500000:.4f} CNY, "
+        f"billed {counted(total.requests, 'request')}, {total.quota / 500000:.4f} CNY, "
         f"{total.prompt_tokens + total.completion_tokens:,} tokens "
         f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
     ]
