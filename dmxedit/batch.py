@@ -56,6 +56,8 @@ JOB_KEYS = {
 }
 JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
+# O_BINARY (Windows only): without it, os.write turns each "\n" into "\r\n".
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
 @dataclass
@@ -427,7 +429,7 @@ class ResultsLog:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
             size = os.fstat(self._fd).st_size
             if size:
                 with open(self.path, "rb") as fh:
@@ -704,6 +706,9 @@ def run_batch(
                 return summary
             if plan.spool.count:
                 defaults.settings.require_key()  # before any folder is made
+                from .proxies import check_proxy
+
+                check_proxy(defaults.settings.base_url)
                 for folder in sorted(plan.outputs):
                     Saver(folder=folder).prepare()
                 book = ledger.open_ledger(defaults.settings.history)

@@ -201,10 +201,13 @@ def make_client(
 ) -> Client:
     """A client configured from resolved settings (imports the HTTP machinery)."""
     from .client import Client
+    from .proxies import check_proxy
     from .retry import Policy
 
+    api_key = settings.require_key()
+    check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
     return Client(
-        api_key=settings.require_key(),
+        api_key=api_key,
         timeout=settings.timeout,
         connect_timeout=settings.connect_timeout,
         policy=Policy(settings.retries, options.retry_server_errors),
