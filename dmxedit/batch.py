@@ -27,12 +27,14 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
 from .concurrency import AdaptiveLimit, Concurrency, Limit
-from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted
+from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from .events import Events
 from .images import InputImage, load_images
 from .jobindex import IdTable, PreviousResults, index_jobs
+from .names import Naming, check_template
 from .options import ImageOptions
 from .pipeline import Record
+from .prepare import check_max_side
 from .request import ImageRequest, build_request
 from .results import Saver
 from .settings import Settings
@@ -44,9 +46,23 @@ if TYPE_CHECKING:
     from .ledger import Ledger
     from .results import Blob
 
-JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
+JOB_KEYS = {
+    "id",
+    "images",
+    "prompt",
+    "ratio",
+    "size",
+    "model",
+    "format",
+    "output",
+    "params",
+    "name",
+}
+JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
 MAX_KEPT_ERRORS = 1000  # messages kept for --json's "invalid" (all are counted)
+# O_BINARY (Windows only): without it, os.write turns each "\n" into "\r\n".
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
 @dataclass
@@ -64,6 +80,28 @@ class Job:
     id: str
     request: ImageRequest
     output: Path
+    naming: Naming | None = None
+    obj: dict[str, Any] | None = None  # the job as its line wrote it
+    jobs_file: str | None = None  # the jobs file's absolute path (None: stdin, --each)
+    variant: int | None = None  # 1..N with --variants N
+
+    def fields(self) -> dict[str, Any]:
+        """What a results line says of the job besides its outcome."""
+        request = self.request
+        out: dict[str, Any] = {
+            "job": self.obj,
+            "jobs_file": self.jobs_file,
+            "prompt": request.prompt,
+            "images": [
+                str(img.path.resolve()) if img.path else img.display for img in request.images
+            ],
+            "model": request.model,
+            "ratio": request.ratio,
+            "size": request.size,
+        }
+        if self.variant is not None:
+            out["variant"] = self.variant
+        return out
 
 
 @dataclass
@@ -79,6 +117,7 @@ class BatchSummary:
     retry: int = 0  # failed in a way a re-run sends again
     refetch: int = 0  # paid results a re-run downloads again
     estimated_tokens: int = 0
+    estimated_cny: float | None = None  # with a system token and known prices (SPEC 8)
     results: str | None = None
     elapsed_s: float = 0.0
     dry_run: bool = False
@@ -93,7 +132,7 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         out = self._counts()
         if self.jobs is not None:
-            out["jobs"] = sorted(self.jobs, key=lambda j: j["line"])
+            out["jobs"] = sorted(self.jobs, key=lambda j: (j["line"], j.get("variant") or 0))
         return out
 
     def _counts(self) -> dict[str, Any]:
@@ -109,6 +148,7 @@ class BatchSummary:
             "retry": self.retry,
             "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
+            "estimated_cny": self.estimated_cny,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
             "dry_run": self.dry_run,
@@ -139,17 +179,22 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {self.retry} job(s) that failed or did not start")
+            parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
         if self.over_budget:
             parts.append(
-                f"send the {self.over_budget} job(s) left out by --max-tokens (a new budget "
-                "for each run)"
+                f"send the {counted(self.over_budget, 'job')} left out by --max-tokens (a new "
+                "budget for each run)"
             )
         if self.refetch:
-            parts.append(f"download {self.refetch} paid result(s) without generating them again")
+            parts.append(
+                f"download {counted(self.refetch, 'paid result')} without generating "
+                + ("it" if self.refetch == 1 else "them")
+                + " again"
+            )
         if held:
             parts.append(
-                f"hold back {held} job(s) that may have been billed (--resend-unknown sends them)"
+                f"hold back {counted(held, 'job')} that may have been billed (--resend-unknown "
+                "sends them)"
             )
         if not parts:
             return "A re-run will skip every finished job."
@@ -168,6 +213,9 @@ class BatchEvents:
 
     def warn(self, message: str) -> None: ...
 
+    def note(self, message: str) -> None:
+        """A change made to a job's input (converted for upload)."""
+
     def concurrency_changed(self, old: int, new: int, why: str) -> None:
         """``--concurrency auto`` changed the number of jobs at once."""
 
@@ -181,9 +229,21 @@ def job_id(obj: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
+def entry_id(obj: Mapping[str, Any], variant: int = 1, variants: int = 1) -> str:
+    """The id of one job of a line: the line's own id, with ``-vN`` under --variants."""
+    return job_id(obj) if variants == 1 else f"{job_id(obj)}-v{variant}"
+
+
 def job_report(job: Job) -> dict[str, Any]:
     """What identifies a job in a summary: its place, id and inputs."""
-    return {"line": job.line, "id": job.id, "inputs": [i.display for i in job.request.images]}
+    out: dict[str, Any] = {
+        "line": job.line,
+        "id": job.id,
+        "inputs": [i.display for i in job.request.images],
+    }
+    if job.variant is not None:
+        out["variant"] = job.variant
+    return out
 
 
 def _check_fields(obj: Any) -> dict[str, Any]:
@@ -192,11 +252,12 @@ def _check_fields(obj: Any) -> dict[str, Any]:
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+            f"unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(JOB_KEYS))}"
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
-    for key in ("prompt", "ratio", "size", "model", "format", "output"):
+    for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
             raise InputError(f"{key} must be a text")
     images = obj.get("images")
@@ -225,14 +286,16 @@ class ImageChecks:
 
     def __init__(self, keep: int = 1024) -> None:
         self.keep = keep
-        self._checked: OrderedDict[tuple[str, ...], list[InputImage] | InputError] = OrderedDict()
+        self._checked: OrderedDict[
+            tuple[tuple[str, ...], int | None], list[InputImage] | InputError
+        ] = OrderedDict()
 
-    def load(self, args: list[str]) -> list[InputImage]:
-        key = tuple(args)
+    def load(self, args: list[str], max_side: int | None = None) -> list[InputImage]:
+        key = (tuple(args), max_side)
         found = self._checked.get(key)
         if found is None:
             try:
-                found = load_images(args)
+                found = load_images(args, max_side=max_side)
             except InputError as exc:
                 found = exc
             self._checked[key] = found
@@ -246,9 +309,19 @@ class ImageChecks:
 
 
 def build_job(
-    obj: Any, line: int, base: Path, defaults: Defaults, checks: ImageChecks | None = None
+    obj: Any,
+    line: int,
+    base: Path,
+    defaults: Defaults,
+    *,
+    variant: int = 1,
+    variants: int = 1,
+    jobs_file: str | None = None,
+    checks: ImageChecks | None = None,
 ) -> Job:
-    """Check one job against the defaults; raises InputError (without the line number)."""
+    """Check one job against the defaults; raises InputError (without the line number).
+    With ``variants`` > 1 it is variant ``variant`` of that many copies of the job;
+    ``checks`` checks each list of images once."""
     obj = _check_fields(obj)
     image_args = [
         str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
@@ -257,7 +330,13 @@ def build_job(
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    images = (checks.load(image_args) if checks else load_images(image_args)) if image_args else []
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    if not image_args:
+        images = []
+    elif checks is not None:
+        images = checks.load(image_args, max_side)
+    else:
+        images = load_images(image_args, max_side=max_side)
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -275,7 +354,32 @@ def build_job(
         output = output if output.is_absolute() else base / output
     else:
         output = Path(settings.output).expanduser()
-    return Job(line=line, id=job_id(obj), request=request, output=output)
+    own_id = entry_id(obj, variant, variants)
+    template = obj.get("name", defaults.options.name)
+    if template is not None:
+        check_template(template)
+    naming = Naming.make(
+        request.prefix,
+        template,
+        inputs=[img.display for img in images],
+        ratio=request.ratio,
+        size=request.size,
+        model=request.model,
+        job_id=own_id,
+        variant=variant,
+        variants=variants,
+    )
+    naming.check()
+    return Job(
+        line=line,
+        id=own_id,
+        request=request,
+        output=output,
+        naming=naming,
+        obj=obj,
+        jobs_file=jobs_file,
+        variant=variant if variants > 1 else None,
+    )
 
 
 #: A job's keys that are settings, with the setting each stands for.
@@ -289,6 +393,22 @@ class JobSource:
     path: Path | None = None  # a jobs file
     objects: list[dict[str, Any]] | None = None  # --each: jobs made on the command line
     base: Path = field(default_factory=Path.cwd)
+    variants: int = 1  # --variants N: each job N times, saved as N files
+    stdin: bool = False  # the jobs file is a copy of standard input
+
+    @property
+    def jobs_file(self) -> str | None:
+        """The jobs file's absolute path, for results lines (None: stdin, --each)."""
+        if self.path is None or self.stdin:
+            return None
+        return str(self.path.resolve())
+
+    def entries(self) -> Iterator[tuple[int, Any, int]]:
+        """(line number, parsed object or an InputError, variant) for every job: each
+        line ``variants`` times."""
+        for line, obj in self.lines():
+            for variant in range(1, self.variants + 1):
+                yield line, obj, variant
 
     def lines(self) -> Iterator[tuple[int, Any]]:
         """(line number, parsed object or an InputError) for every non-blank line."""
@@ -374,7 +494,7 @@ class ResultsLog:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
             size = os.fstat(self._fd).st_size
             if size:
                 with open(self.path, "rb") as fh:
@@ -438,6 +558,7 @@ class _Plan:
     skipped: int = 0
     unknown: int = 0
     tokens: int = 0
+    shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
     elsewhere: int = 0  # jobs of other shards (checked all the same)
@@ -456,6 +577,8 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     ):
         return "fetch"  # paid and answered: download again, never generate again
     if status in ("sent", "answered") or record.get("may_be_billed"):
+        if record.get("billed") is False:
+            return "send"  # the billing check found no charge for it (SPEC 8)
         return "send" if resend_unknown else "unknown"
     if record.get("exit_code") == ExitCode.NOT_SAVED:
         # Generated (paid) but nothing to download again: a b64 result that could not be
@@ -484,16 +607,26 @@ def _validate(
     ids = index_jobs(source) if ids is None else ids
     checks = ImageChecks()
     budget_spent = False
-    for line, obj in source.lines():
+    for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
         try:
             if isinstance(obj, InputError):
                 raise obj
-            job = build_job(obj, line, source.base, defaults, checks)
+            job = build_job(
+                obj,
+                line,
+                source.base,
+                defaults,
+                variant=variant,
+                variants=source.variants,
+                jobs_file=source.jobs_file,
+                checks=checks,
+            )
         except InputError as exc:
-            error_count += 1
-            if len(errors) < MAX_KEPT_ERRORS:
+            if variant == 1:  # the other variants of the line say the same
+                error_count += 1
+            if variant == 1 and len(errors) < MAX_KEPT_ERRORS:
                 errors.append(f"{where}: {exc.message}")
             continue
         first = ids.line_of(job.id)
@@ -534,6 +667,8 @@ def _validate(
             if todo == "send":
                 plan.to_send += 1
                 plan.tokens += tokens_for(job.request.size)
+                shape = (job.request.model, job.request.size)
+                plan.shapes[shape] = plan.shapes.get(shape, 0) + 1
             else:
                 plan.to_fetch += 1
             plan.outputs.add(job.output)
@@ -555,7 +690,7 @@ def _validate(
             hint=None
             if each
             else "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-            "size, model, format, output, params.",
+            "size, model, format, output, params, name.",
             details={"invalid": errors},
         )
     return plan
@@ -567,9 +702,19 @@ class _JobRecord(Record):
     def __init__(self, log: ResultsLog, job: Job) -> None:
         self.log = log
         self.job = job
+        self.begun_at: float | None = None  # before the upload (the billing check's window)
+        self.sent_at: float | None = None
 
     def sent(self) -> None:
-        self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
+        self.sent_at = time.time()
+        self.log.append(
+            {
+                "id": self.job.id,
+                "line": self.job.line,
+                "status": "sent",
+                "sent_at": round(self.sent_at, 3),  # where a billing check looks (SPEC 8)
+            }
+        )
 
     def answered(self, answer: Answer[Blob]) -> None:
         urls = [item.url for item in answer.items if item.url]
@@ -587,6 +732,9 @@ class _JobEvents(Events):
 
     def warn(self, message: str) -> None:
         self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+
+    def note(self, message: str) -> None:
+        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
 
 
 def run_batch(
@@ -657,15 +805,26 @@ def run_batch(
         )
         try:
             if plan.unknown:
-                events.warn(
-                    f"{plan.unknown} job(s) went out last time without a result and may have "
-                    "been billed; they are not sent again (use --resend-unknown to send them)."
+                check = (
+                    "`--reconcile` checks DMXAPI's billing log for them, "
+                    if defaults.settings.has_account
+                    else ""
                 )
+                events.warn(
+                    f"{counted(plan.unknown, 'job')} went out last time without a result and may "
+                    f"have been billed; they are not sent again ({check}use --resend-unknown to "
+                    "send them)."
+                )
+            if plan.shapes and defaults.settings.has_account:
+                summary.estimated_cny = _estimate(defaults.settings, plan.shapes)
             events.plan(summary)
             if dry_run:
                 return summary
             if plan.spool.count:
                 defaults.settings.require_key()  # before any folder is made
+                from .proxies import check_proxy
+
+                check_proxy(defaults.settings.base_url)
                 for folder in sorted(plan.outputs):
                     Saver(folder=folder).prepare()
                 book = ledger.open_ledger(defaults.settings.history)
@@ -686,6 +845,7 @@ def run_batch(
             runner = _Runner(
                 previous, log, summary, events, temporaries, client_for, defaults.options, book
             )
+            runner.settings = defaults.settings  # for billing checks (SPEC 8)
             try:
                 runner.run(plan.spool, limit)
             finally:
@@ -703,13 +863,13 @@ def run_batch(
         what = []
         if summary.failed or summary.unknown:
             what.append(
-                f"{summary.failed + summary.unknown} of {summary.total} "
-                f"job{'s' if summary.total != 1 else ''} did not succeed."
+                f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did "
+                "not succeed."
             )
         if summary.over_budget:
             what.append(
-                f"{summary.over_budget} of {summary.total} job(s) were not started: they "
-                f"would pass --max-tokens {max_tokens:,} (the jobs sent were estimated at "
+                f"{summary.over_budget:,} of {counted(summary.total, 'job')} were not started: "
+                f"they would pass --max-tokens {max_tokens:,} (the jobs sent were estimated at "
                 f"{summary.estimated_tokens:,} tokens). Nothing was billed for them, and the "
                 "results file has no line for them."
             )
@@ -727,8 +887,26 @@ def run_batch(
     return summary
 
 
+def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
+    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
+    from . import billing, ledger
+
+    try:
+        book = ledger.open_ledger(settings.history, create=False)
+    except DmxError:
+        return None
+    try:
+        found = billing.estimate(settings, shapes, book)
+    finally:
+        if book is not None:
+            book.close()
+    return found[0] if found else None
+
+
 class _Runner:
     """The workers of one batch run."""
+
+    settings: Settings | None = None
 
     def __init__(
         self,
@@ -779,8 +957,10 @@ class _Runner:
             with self.lock:
                 running = self.running
             self.events.warn(
-                f"Stopping: {running} running job(s) will finish and save (they are paid "
-                "for); no new job starts. Press Ctrl-C again to abandon them."
+                f"Stopping: {counted(running, 'running job')} will finish and save "
+                + ("(it is paid for)" if running == 1 else "(they are paid for)")
+                + "; no new job starts. Press Ctrl-C again to abandon "
+                + ("it." if running == 1 else "them.")
             )
             try:
                 self.join(threads)
@@ -797,13 +977,14 @@ class _Runner:
             running = self.running
         if abandoned:
             what = (
-                f"Interrupted twice: {running} running job(s) abandoned (any result they had "
-                "received is in the results file and the ledger)."
+                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
+                "they had received is in the results file and the ledger)."
             )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
-            f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
+            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
+            f"{summary.next_run()}",
             details={"summary": summary.to_dict()},
         )
 
@@ -872,6 +1053,31 @@ class _Runner:
         finally:
             client.close()
 
+    def check_billing(
+        self,
+        error: DmxError,
+        job: Job,
+        job_record: _JobRecord | None,
+        kept: Any,
+        record: dict[str, Any],
+    ) -> None:
+        """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
+        if self.settings is None or not self.settings.has_account:
+            return
+        from .billing import after_failure
+
+        verdict = after_failure(
+            self.settings,
+            error,
+            model=job.request.model,
+            sent_at=job_record.begun_at if job_record is not None else None,
+            book=self.book,
+            entry_id=kept.entry_id if kept is not None else None,
+            settle_hint="Run the batch again with --reconcile in a minute to settle it.",
+        )
+        if verdict is not None:
+            record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
+
     def run_one(self, job: Job, todo: str, client: Client) -> bool:
         """Run one job and write its final line; True when it succeeded."""
         from . import ledger, pipeline
@@ -880,33 +1086,64 @@ class _Runner:
         with self.lock:
             self.running += 1
         self.events.job_started(job.id)
-        saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=self.temporaries)
+        saver = Saver(
+            folder=job.output,
+            prefix=job.request.prefix,
+            temporaries=self.temporaries,
+            naming=job.naming,
+        )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
+        kept: Any = None
+        job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
+                from .receipt import mismatches
+
                 urls = list(self.previous[job.id].get("urls") or [])
-                files = [
-                    str(saver.finish(client.download(u, saver.new_blob), u).path) for u in urls
-                ]
-                record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
+                saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
+                files = [str(image.path) for image in saved]
+                request = job.request
+                record.update(
+                    status="ok",
+                    files=files,
+                    urls=urls,
+                    error=None,
+                    exit_code=0,
+                    delivered=[image.delivered for image in saved],
+                    mismatch=[
+                        problem
+                        for image in saved
+                        for problem in mismatches(
+                            request.model,
+                            request.ratio,
+                            request.size,
+                            request.params,
+                            image.delivered,
+                        )
+                    ],
+                )
+                for problem in record["mismatch"]:
+                    self.events.warn(f"job {job.id} (line {job.line}): {problem}.")
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
-                kept = None
                 if self.book is not None:
                     kept = ledger.LedgerRecord(
                         self.book,
                         output=str(job.output.resolve()),
+                        name=job.naming.template if job.naming else None,
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
+                job_record = _JobRecord(self.log, job)
+                job_record.begun_at = time.time()
                 result = pipeline.execute(
                     job.request,
                     client,
                     saver,
                     events=_JobEvents(self.events, job),
                     save_metadata=self.options.save_metadata,
-                    record=pipeline.Records(_JobRecord(self.log, job), kept),
+                    record=pipeline.Records(job_record, kept),
                     hash_inputs=kept is not None,
                 )
                 record.update(
@@ -915,7 +1152,12 @@ class _Runner:
                     urls=result.urls,
                     error=None,
                     exit_code=0,
+                    usage=result.usage,
+                    delivered=result.delivered,
+                    mismatch=result.mismatch,
                 )
+                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+                    record["inputs"] = result.inputs
         except DmxError as exc:
             record.update(
                 status="failed",
@@ -926,6 +1168,9 @@ class _Runner:
             )
             if exc.details.get("may_be_billed"):
                 record["may_be_billed"] = True
+                if exc.request_id:
+                    record["request_id"] = exc.request_id
+                self.check_billing(exc, job, job_record, kept, record)
         except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",
@@ -938,6 +1183,7 @@ class _Runner:
                 self.crashes.append(exc)
             self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
+        record.update(job.fields())
         self.log.append(record)
         with self.lock:
             self.running -= 1

@@ -476,6 +476,12 @@ class Client:
         total: int,
     ) -> NoReturn:
         host = urlsplit(request.url).netloc
+        if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
+            # Nothing went out: requests refused the proxy (check_proxy normally says so
+            # before the client is made).
+            from .proxies import check_proxy
+
+            check_proxy(request.url)
         if isinstance(exc, requests.exceptions.SSLError):
             raise NetworkError(
                 f"A secure connection to {host} could not be made.",
@@ -707,6 +713,15 @@ class Client:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
+        from .proxies import proxy_for
+
+        proxy = proxy_for(url)
+        if proxy is not None and proxy.problem is not None:
+            raise SaveError(
+                f"The image was generated but cannot be downloaded. {proxy.problem}",
+                urls=[url],
+                hint=proxy.hint,
+            )
         if self._downloads is None:
             self._downloads = _session()  # no key on this session, ever
         attempt = 0

@@ -131,20 +131,26 @@ def count_lines(path: Path) -> int:
     return count
 
 
+def entry_ids(source: JobSource) -> Iterator[tuple[int, str]]:
+    """(line, job id) of every job of ``source``: each line once per variant."""
+    from .batch import entry_id
+
+    variants = source.variants
+    for line, obj in source.lines():
+        if isinstance(obj, dict):  # other lines are reported by the validation
+            for variant in range(1, variants + 1):
+                yield line, entry_id(obj, variant, variants)
+
+
 def index_jobs(source: JobSource) -> IdTable:
     """Every job id of ``source`` with the line it first appears on, exactly: when two
-    lines' keys match, their ids are compared, and a true collision (two different ids)
+    ids' keys match, the ids are compared, and a true collision (two different ids)
     builds the table again with another key."""
-    from .batch import job_id
-
-    capacity = len(source.objects) if source.objects is not None else count_lines(_path(source))
+    lines = len(source.objects) if source.objects is not None else count_lines(_path(source))
     for salt in range(8):
-        table = IdTable(capacity, salt)
-        suspects: list[tuple[int, str]] = []  # (an earlier line, the later line's id)
-        for line, obj in source.lines():
-            if not isinstance(obj, dict):
-                continue  # reported by the validation
-            own = job_id(obj)
+        table = IdTable(lines * source.variants, salt)
+        suspects: list[tuple[int, str]] = []  # (an earlier line, the later job's id)
+        for line, own in entry_ids(source):
             earlier = table.insert(own, line)
             if earlier is not None and len(suspects) < MAX_SUSPECTS:
                 suspects.append((earlier, own))
@@ -159,15 +165,13 @@ def _path(source: JobSource) -> Path:
 
 
 def _same_ids(source: JobSource, suspects: list[tuple[int, str]]) -> bool:
-    """Whether each suspect line's id is the id of the earlier line its key matched."""
-    from .batch import job_id
-
+    """Whether each suspect id is one of the ids of the earlier line its key matched."""
     wanted = {line for line, _ in suspects}
-    ids: dict[int, str] = {}
-    for line, obj in source.lines():
-        if line in wanted and isinstance(obj, dict):
-            ids[line] = job_id(obj)
-    return all(ids.get(line) == own for line, own in suspects)
+    ids: dict[int, set[str]] = {}
+    for line, own in entry_ids(source):
+        if line in wanted:
+            ids.setdefault(line, set()).add(own)
+    return all(own in ids.get(line, ()) for line, own in suspects)
 
 
 class PreviousResults(Mapping[str, dict[str, Any]]):

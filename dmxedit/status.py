@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .jobindex import _parse, index_jobs
+from .jobindex import _parse, entry_ids, index_jobs
 from .shards import Shard, shard_of
 
 NONE, DONE, FAILED, REFETCH, HELD = range(5)
@@ -109,7 +109,7 @@ def batch_status(
 ) -> BatchStatus:
     """Count the jobs of ``source`` by their deciding records in ``files`` (read in that
     order), in total and for each shard in ``shards`` (with its results file, if any)."""
-    from .batch import _what_to_do, job_id
+    from .batch import _what_to_do
 
     ids = index_jobs(source)
     state = array("B", [NONE]) * ids.size
@@ -141,11 +141,8 @@ def batch_status(
     )
     by_shard = {(s.shard.n, s.shard.k): s.counts for s in status.shards}
     sizes = sorted({s.shard.n for s in status.shards})
-    for line, obj in source.lines():
-        if not isinstance(obj, dict):
-            status.not_jobs += 1
-            continue
-        own = job_id(obj)
+    status.not_jobs = sum(1 for _, obj in source.lines() if not isinstance(obj, dict))
+    for line, own in entry_ids(source):
         at = ids.slot(own)
         if ids.lines[at] != line:
             status.duplicates += 1

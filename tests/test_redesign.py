@@ -190,7 +190,8 @@ def test_a_batch_killed_after_a_request_went_out_does_not_resend_it(
     proc.kill()
     proc.wait(timeout=10)
     close_pipes(proc)
-    assert {"id": "j1", "line": 2, "status": "sent"} in _records(log)
+    sent = [{k: r[k] for k in ("id", "line", "status")} for r in _records(log)]
+    assert {"id": "j1", "line": 2, "status": "sent"} in sent
     server.on_request = None
     run = cli("batch", str(jobs), "--concurrency", "1")
     assert run.code == 7, run.output
@@ -261,7 +262,7 @@ def test_a_first_ctrl_c_lets_running_jobs_finish_and_starts_no_new_one(
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.read_text()
     text = err.read_text()
-    assert "1 running job(s) will finish and save" in text
+    assert "1 running job will finish and save (it is paid for)" in text
     assert len(server.posts()) == 1  # nothing new started after the Ctrl-C
     log = jobs.with_name("jobs.results.jsonl")
     assert [r["id"] for r in _records(log) if r["status"] == "ok"] == ["j0"]
@@ -312,9 +313,9 @@ def test_each_batch_job_is_built_once(
     calls: list[list[str]] = []
     real = batch_module.load_images  # type: ignore[attr-defined]
 
-    def counting(args: list[str], *rest: Any) -> Any:
+    def counting(args: list[str], *rest: Any, **given: Any) -> Any:
         calls.append(args)
-        return real(args, *rest)
+        return real(args, *rest, **given)
 
     monkeypatch.setattr(batch_module, "load_images", counting)
     expect(cli("batch", str(_jobs(tmp_path, 3))))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import InputError
 from ..options import ImageOptions
 from . import options as o
 from .context import RunContext
@@ -56,12 +57,29 @@ def batch(
             "(all shards); send nothing.",
         ),
     ] = False,
+    reconcile: Annotated[
+        bool,
+        typer.Option(
+            "--reconcile",
+            help="Check the jobs held back as 'may have been billed' against DMXAPI's billing "
+            "log (needs the system token) and record the verdicts; sends nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Run many edits and generations from a JSON Lines jobs file, resumably.
 
     Each line: {"images": ["a.png"], "prompt": "...", "id": "...", "ratio": "5:4", ...}.
     A job without images is a generate job. Options give defaults for what jobs leave out.
     """
+    if reconcile:
+        if dry_run or resend_unknown:
+            raise InputError(
+                "--reconcile sends nothing; it goes without --dry-run and --resend-unknown."
+            )
+        from .spend import reconcile as reconcile_jobs
+
+        reconcile_jobs(ctx, jobs, options, results)
+        return
     from .batch_run import BatchFlags, run_jobs_file
     from .common import read_prompt
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError, Interrupted
+from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
 from ..options import ImageOptions
 from ..shards import Shard
 from .context import RunContext
@@ -67,17 +67,21 @@ class PlainBatchEvents(BatchEvents):
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
         if summary.over_budget:
-            extra.append(f"{summary.over_budget} left out by --max-tokens")
+            extra.append(f"{summary.over_budget:,} left out by --max-tokens")
             note = f" ({', '.join(extra)})"
-        jobs = "job" if summary.total == 1 else "jobs"
-        head = f"{summary.total} {jobs}"
+        head = counted(summary.total, "job")
         if summary.shard:
             k, n = summary.shard.split("/")
             head = f"shard {k} of {n}: {summary.total:,} of the {summary.jobs_in_file:,} jobs"
         budget = f" (budget {summary.max_tokens:,})" if summary.max_tokens is not None else ""
+        cost = (
+            f", about {summary.estimated_cny:.2f} CNY (prices of your recent DMXAPI charges)"
+            if summary.estimated_cny is not None
+            else ""
+        )
         self._say(
             f"{head}{note}; sending {summary.to_send}{fetching}, about "
-            f"{summary.estimated_tokens:,} tokens{budget}"
+            f"{summary.estimated_tokens:,} tokens{cost}{budget}"
             + (", concurrency auto" if summary.concurrency == "auto" else "")
         )
 
@@ -115,6 +119,9 @@ class PlainBatchEvents(BatchEvents):
 
     def warn(self, message: str) -> None:
         print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
+
+    def note(self, message: str) -> None:
+        self._say(message)
 
     def concurrency_changed(self, old: int, new: int, why: str) -> None:
         if self.verbose or (new < old and not self.quiet):
@@ -250,9 +257,16 @@ def _execute(
         where = f"Shard {summary.shard}: " if summary.shard else ""
         ctx.emit_lines(
             [
-                f"{where}{summary.total} jobs: {summary.to_send} to send, {summary.to_fetch} to "
-                f"download again, {summary.skipped} already done, {summary.unknown} held back"
-                f"{budget}; about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
+                f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
+                f"{summary.to_fetch} to download again, {summary.skipped} already done, "
+                f"{summary.unknown} held back{budget}; "
+                f"about {summary.estimated_tokens:,} tokens"
+                + (
+                    f", about {summary.estimated_cny:.2f} CNY"
+                    if summary.estimated_cny is not None
+                    else ""
+                )
+                + ". Dry run: nothing sent."
             ]
         )
 
@@ -262,6 +276,9 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from ..prepare import check_max_side
+
+    check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
     from .. import ui
 
@@ -293,7 +310,7 @@ def run_jobs_file(
         base = path.parent
         default_results = results_file(path, shard)
     try:
-        source = JobSource(path=path, base=base)
+        source = JobSource(path=path, base=base, stdin=jobs == "-")
         _execute(ctx, source, defaults, flags, default_results, shard)
     finally:
         if jobs == "-":
@@ -302,17 +319,28 @@ def run_jobs_file(
 
 def run_each(
     ctx: RunContext,
+    kind: str,
     images: list[str],
     options: ImageOptions,
     prompt: str | None,
     flags: BatchFlags,
+    *,
+    each: bool = True,
+    variants: int = 1,
 ) -> None:
-    """`edit --each`: one job per image with the same prompt, on the batch engine."""
+    """`edit --each` (one job per image, same prompt) and `--variants N` (each job N
+    times), on the batch engine."""
     if "-" in images:
-        raise InputError("--each takes image files, not standard input ('-').")
+        what = "--each" if each else "--variants"
+        raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
     from ..pipeline import resolve_refs
 
-    images = resolve_refs(images, defaults.settings)  # @last, @N
-    objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
-    _execute(ctx, JobSource(objects=objects), defaults, flags, None)
+    images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
+    if kind == "generate":
+        objects: list[dict[str, Any]] = [{"prompt": prompt}]
+    elif each:
+        objects = [{"images": [image], "prompt": prompt} for image in images]
+    else:
+        objects = [{"images": images, "prompt": prompt}]
+    _execute(ctx, JobSource(objects=objects, variants=variants), defaults, flags, None)

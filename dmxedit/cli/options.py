@@ -108,6 +108,33 @@ Param = Annotated[
         "--param", help="Extra request field KEY=VALUE (repeatable).", metavar="KEY=VALUE"
     ),
 ]
+MaxSide = Annotated[
+    int | None,
+    typer.Option(
+        "--max-side",
+        help="Downscale input images whose long side is over N pixels (needs dmxedit[images]).",
+        metavar="N",
+    ),
+]
+Name = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="File name template: {stem} {ts} {i} {id} {variant} {ratio} {size} {model}; "
+        "the extension comes from the image [default: edited_{ts}_{i}].",
+        metavar="TEMPLATE",
+    ),
+]
+Variants = Annotated[
+    int,
+    typer.Option(
+        "--variants",
+        help="Make N candidates at once (1-16), saved as N files (runs as a batch).",
+        metavar="N",
+        min=1,
+        max=16,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on standard output.")]
 DryRun = Annotated[
     bool,
@@ -159,6 +186,8 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "retry_server_errors": (RetryServerErrors, False),
     "save_metadata": (SaveMetadata, False),
     "params": (Param, None),
+    "max_side": (MaxSide, None),
+    "name": (Name, None),
 }
 #: What edit, generate and batch take besides the image options, passed through as is.
 PROMPT: dict[str, tuple[Any, Any]] = {
@@ -193,12 +222,14 @@ def command(
     quiet: bool = False,
     batch: bool = False,
     replace: dict[str, tuple[Any, Any]] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command its context (``ctx``), and with ``image_options`` the shared image
     options (as ``options``) and the prompt options; ``json``/``quiet`` add --json and
     -q/-v, which set the context's output mode before the command runs; ``batch`` adds
     --concurrency, --results and --resend-unknown (passed through). ``replace`` gives
-    a shared option another declaration for this command (batch's -o takes no '-')."""
+    a shared option another declaration for this command (batch's -o takes no '-');
+    ``skip`` leaves shared options out (generate has no input images to --max-side)."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         added: dict[str, tuple[Any, Any]] = {}
@@ -212,6 +243,8 @@ def command(
         if batch:
             added.update(BATCH)
         added.update(replace or {})  # a command's own wording of a shared option
+        for name in skip:
+            added.pop(name, None)
         own = [
             p
             for p in inspect.signature(func).parameters.values()
@@ -244,8 +277,8 @@ def command(
             if ctx.quiet and ctx.verbose:
                 raise InputError("-q/--quiet and -v/--verbose contradict each other; choose one.")
             if image_options:
-                given = {name: kwargs.pop(name) for name in SHARED}
-                given["params"] = tuple(given["params"] or ())
+                given = {name: kwargs.pop(name) for name in SHARED if name in added}
+                given["params"] = tuple(given.get("params") or ())
                 kwargs["options"] = ImageOptions(**given)
             func(ctx=ctx, **kwargs)
 

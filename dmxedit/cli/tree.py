@@ -14,7 +14,18 @@ import typer
 
 from .._version import __version__
 
-NAMES = ("edit", "generate", "batch", "history", "recover", "ratios", "config")
+NAMES = (
+    "edit",
+    "generate",
+    "batch",
+    "history",
+    "recover",
+    "report",
+    "balance",
+    "usage",
+    "ratios",
+    "config",
+)
 
 
 def _version(value: bool) -> None:
@@ -36,7 +47,8 @@ def root(
     Set your key once with `dmxedit config set api-key` (or DMXAPI_API_KEY), then:
     dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
 
-    Environment: DMXAPI_API_KEY, DMXAPI_BASE_URL, DMXEDIT_CONFIG (the config file),
+    Environment: DMXAPI_API_KEY, DMXAPI_BASE_URL, DMXAPI_SYSTEM_TOKEN and DMXAPI_USER_ID
+    (balance, usage, billing checks), DMXEDIT_CONFIG (the config file),
     DMXEDIT_DATA_DIR (the ledger), DMXEDIT_NO_HISTORY=1, DMXEDIT_DEBUG=1, NO_COLOR.
     """
 
@@ -68,10 +80,18 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import batch
 
         return batch.batch
+    if name in ("balance", "usage"):
+        from . import spend
+
+        return spend.balance if name == "balance" else spend.usage
     if name == "ratios":
         from . import ratios
 
         return ratios.ratios
+    if name == "report":
+        from . import report
+
+        return report.report
     if name in ("history", "recover"):
         from . import history
 
@@ -114,6 +134,31 @@ def build(only: str | None = "*") -> typer.Typer:
         else:
             app.command(name, short_help=_summary(target.__doc__))(target)
     return app
+
+
+def click_command(app: typer.Typer) -> Any:
+    """The Click command Typer makes of ``app`` (what calling the app runs), with usage
+    lines that read ``dmxedit edit [OPTIONS] IMAGE...`` as Click and git write them:
+    Typer wraps every required argument in braces (``{IMAGE...}``)."""
+    import typer.core
+    import typer.main
+
+    command = typer.main.get_command(app)
+    _plain_usage(command, typer.core.TyperArgument)
+    return command
+
+
+def _plain_usage(command: Any, argument: type[Any]) -> None:
+    for param in command.params:
+        if isinstance(param, argument):
+
+            def pieces(ctx: Any, param: Any = param) -> list[str]:
+                text = str(param.make_metavar(ctx, usage=True))
+                return [text[1:-1] if text.startswith("{") and text.endswith("}") else text]
+
+            param.get_usage_pieces = pieces
+    for sub in getattr(command, "commands", {}).values():
+        _plain_usage(sub, argument)
 
 
 def _summary(doc: object) -> str:
