@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import threading
 from array import array
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -185,6 +185,7 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
         self.offsets = array("Q")
         self._end = 0  # how far the file has been read
         self._fh: Any = None
+        self._lock = threading.Lock()
         self.read()
 
     def read(self) -> None:
@@ -219,14 +220,16 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
         if self._fh is None:
             self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open for the lookups
         line = b""
-        while True:
-            data = os.pread(self._fh.fileno(), 1 << 16, offset + len(line))
-            end = data.find(b"\n")
-            if end >= 0:
-                return _parse(line + data[:end])
-            line += data
-            if not data:
-                return _parse(line)
+        with self._lock:  # workers look up records at once (a fetch job's URLs)
+            self._fh.seek(offset)
+            while True:
+                data = self._fh.read(1 << 16)
+                end = data.find(b"\n")
+                if end >= 0:
+                    return _parse(line + data[:end])
+                line += data
+                if not data:
+                    return _parse(line)
 
     def _scan(self, job_id: str) -> dict[str, Any] | None:
         """The deciding record of ``job_id``, read from the whole file (after a collision)."""
