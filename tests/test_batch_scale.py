@@ -354,3 +354,22 @@ def test_count_lines_bounds_the_table(tmp_path: Path) -> None:
     path.write_bytes(b"a\nb\n\nc")
     assert jobindex.count_lines(path) == 4
     assert re.fullmatch(r"\d+", str(IdTable(10).size))
+
+
+def test_status_reads_a_results_file_given_and_jobs_from_stdin(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = edit_jobs(tmp_path, 4)
+    own = tmp_path / "elsewhere.jsonl"
+    expect(cli("batch", str(jobs), "--results", str(own)))
+    status = json.loads(expect(cli("batch", str(jobs), "--status", "--json")).stdout)
+    assert status["done"] == 0 and status["not_started"] == 4  # not found without --results
+    status = json.loads(
+        expect(cli("batch", str(jobs), "--status", "--json", "--results", str(own))).stdout
+    )
+    assert status["done"] == 4 and status["complete"] is True
+    text = jobs.read_bytes()
+    status = json.loads(
+        expect(cli("batch", "-", "--status", "--json", "--results", str(own), input=text)).stdout
+    )
+    assert status["done"] == 4

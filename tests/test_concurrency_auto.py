@@ -202,3 +202,15 @@ def test_bad_concurrency_is_a_usage_error(cli: Cli, server: FakeDMX, tmp_path: P
     jobs = jobs_of(tmp_path, 1)
     expect(cli("batch", str(jobs), "--concurrency", "lots"), 2, "1 to 64, or auto")
     assert server.posts() == []
+
+
+def test_edit_each_takes_auto_too(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"e{i}.png"
+        path.write_bytes(make_png(10 + i, 8))
+        paths.append(str(path))
+    run = expect(cli("edit", "--each", *paths, "-p", "x", "--concurrency", "auto", "--json"))
+    assert json.loads(run.stdout)["concurrency"] == "auto"
+    assert len(server.posts()) == 3
+    expect(cli("edit", paths[0], "-p", "x", "--concurrency", "auto"), 2, "--concurrency go with")
