@@ -607,6 +607,7 @@ def _validate(
     ids = index_jobs(source) if ids is None else ids
     checks = ImageChecks()
     budget_spent = False
+    jobs_file = source.jobs_file  # resolved once, not once a job
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -620,7 +621,7 @@ def _validate(
                 defaults,
                 variant=variant,
                 variants=source.variants,
-                jobs_file=source.jobs_file,
+                jobs_file=jobs_file,
                 checks=checks,
             )
         except InputError as exc:
