@@ -1,0 +1,42 @@
+"""Defects found by the review of the merged issues 12-15, one test each."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import expect
+
+
+@pytest.fixture
+def pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        pytest.skip("needs the optional extra dmxedit[images]")
+    return Image
+
+
+def _gif(pil: Any) -> bytes:
+    out = io.BytesIO()
+    pil.new("RGB", (30, 20), "red").save(out, "GIF")
+    return out.getvalue()
+
+
+def test_unreadable_input_is_a_sentence_not_a_python_repr(cli, tmp_path: Path, pil: Any) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "cut.gif"
+    bad.write_bytes(_gif(pil)[:30])  # a GIF header, then nothing Pillow can read
+    run = expect(cli("edit", str(bad), "-p", "x"), 2, "cut.gif", "cannot be read")
+    assert "<_io." not in run.stderr and "BufferedReader" not in run.stderr, run.stderr
+    assert "cannot identify image file" not in run.stderr, run.stderr
+
+
+def test_pillow_warnings_never_reach_stderr(cli_process, tmp_path: Path, pil: Any) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00" + b"\xff" * 100)  # Pillow warns "Corrupt EXIF data"
+    run = cli_process("edit", str(bad), "-p", "x")
+    assert run.code == 2, run.output
+    assert "Warning" not in run.stderr and "warnings.warn" not in run.stderr, run.stderr
+    assert "bad.tif" in run.stderr
