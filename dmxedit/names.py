@@ -94,9 +94,9 @@ def check_template(template: str) -> None:
     """The template's own syntax and fields, before any request is known."""
     try:
         parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
+    except ValueError:
         raise InputError(
-            f"The name template {template!r} is not valid ({exc}).",
+            f"The name template {template!r} is not valid: a brace is without its pair.",
             hint="Fields go in braces, e.g. --name '{stem}_{ratio}_{i}'; write {{ for a brace.",
         ) from None
     unknown = sorted(
@@ -114,6 +114,11 @@ def check_template(template: str) -> None:
         )
     if any(name and ("." in name or "[" in name) for _, name, _, _ in parsed):
         raise InputError(f"The name template {template!r}: fields take no attributes or indexes.")
+    if any(conversion for _, _, _, conversion in parsed):
+        raise InputError(
+            f"The name template {template!r}: fields take no conversions (!r, !s, !a).",
+            hint="Write the field alone, e.g. {stem}, or with a format, e.g. {i:03d}.",
+        )
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
@@ -123,8 +128,13 @@ def render(template: str, values: Mapping[str, Any]) -> str:
         name = template.format_map(
             {k: (v if k in _NUMBERS else ("" if v is None else str(v))) for k, v in values.items()}
         )
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"The name template {template!r} cannot be filled in ({exc}).") from None
+    except (ValueError, TypeError, KeyError):
+        raise InputError(
+            f"The name template {template!r} cannot be filled in: a format after ':' does not "
+            "suit its field.",
+            hint="{i} and {variant} are numbers (e.g. {i:03d}); the other fields are text "
+            "(e.g. {stem:.20} keeps 20 characters).",
+        ) from None
     problem = _problem(name)
     if problem:
         raise InputError(

@@ -40,3 +40,22 @@ def test_pillow_warnings_never_reach_stderr(cli_process, tmp_path: Path, pil: An
     assert run.code == 2, run.output
     assert "Warning" not in run.stderr and "warnings.warn" not in run.stderr, run.stderr
     assert "bad.tif" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("template", "phrase", "python_words"),
+    [
+        ("{stem", "brace is without its pair", "expected '}'"),
+        ("a}b", "brace is without its pair", "Single '}'"),
+        ("{i:s}", "does not suit its field", "Unknown format code"),
+        ("{ts:%Y}", "does not suit its field", "Invalid format specifier"),
+        ("{stem!r}", "no conversions", "'"),
+    ],
+)
+def test_name_template_errors_are_sentences(  # type: ignore[no-untyped-def]
+    cli, server, png: Path, template: str, phrase: str, python_words: str
+) -> None:
+    run = expect(cli("edit", str(png), "-p", "x", "--name", template), 2, phrase)
+    first = run.stderr.splitlines()[0]
+    assert python_words not in first.replace(repr(template), ""), run.stderr
+    assert server.posts() == []  # refused before anything is sent
