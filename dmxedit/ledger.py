@@ -211,10 +211,13 @@ class Ledger:
         assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
 
-    def update(self, entry_id: int, **fields: Any) -> None:
-        """Change an entry; committed when this returns (autocommit)."""
+    def update(self, entry_id: int, *, touch: bool = True, **fields: Any) -> None:
+        """Change an entry; committed when this returns (autocommit). ``touch=False``
+        keeps ``updated``: a note about the entry (a billing verdict) is not a step of its
+        request, and the billing check reads ``updated`` as the time the request ended."""
         fields = {k: _encode(k, v) for k, v in fields.items()}
-        fields["updated"] = time.time()
+        if touch:
+            fields["updated"] = time.time()
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
             self._db.execute(

@@ -59,3 +59,26 @@ def test_name_template_errors_are_sentences(  # type: ignore[no-untyped-def]
     first = run.stderr.splitlines()[0]
     assert python_words not in first.replace(repr(template), ""), run.stderr
     assert server.posts() == []  # refused before anything is sent
+
+
+def test_a_billing_verdict_keeps_the_time_the_request_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`recover --check` and `batch --reconcile` search from the entry's send to a minute
+    after ``updated`` (its failure): recording a verdict must not move ``updated``, or
+    each later check of an open verdict would search a wider window and count other
+    requests' charges as this one's."""
+    from dmxedit import billing, ledger
+
+    book = ledger.Ledger(tmp_path / "ledger.db")
+    entry = book.create(kind="edit", status="sent", model="nano-banana-2")
+    book.update(entry, status="failed", may_be_billed=True)
+    ended = book.get(entry)
+    assert ended is not None
+    later = ended.updated + 3600.0
+    monkeypatch.setattr(ledger.time, "time", lambda: later)
+    billing.record(book, entry, billing.Verdict(None, "unavailable", "no answer", [], later))
+    after = book.get(entry)
+    assert after is not None and after.billing is not None
+    assert after.updated == ended.updated
+    book.close()
