@@ -82,3 +82,29 @@ def test_a_billing_verdict_keeps_the_time_the_request_ended(
     assert after is not None and after.billing is not None
     assert after.updated == ended.updated
     book.close()
+
+
+def test_recover_names_files_by_the_runs_template_and_gives_a_receipt(  # type: ignore[no-untyped-def]
+    cli, server, png: Path, tmp_path: Path
+) -> None:
+    """A result recovered later is named as its run asked (--name) and is checked like
+    any saved image (SPEC 9): the warning names both sizes; the ledger records it."""
+    from fakeserver import EDITS, PNG_BYTES, Reply
+
+    from dmxedit.ledger import Ledger, ledger_path
+
+    url = server.add_file("late.png", PNG_BYTES)
+    server.script(EDITS, Reply(json={"data": [{"url": url}]}))
+    server.script("/files/late.png", Reply(status=404))
+    out = tmp_path / "out"
+    args = ("-o", str(out), "-r", "16:9", "-s", "4K", "--name", "{stem}_snow_{size}")
+    assert cli("edit", str(png), "-p", "x", *args).code == 6
+    run = expect(cli("recover"), 0, "asked 4K 16:9 (5504x3072), got 16x16")
+    (path,) = run.stdout.split()
+    assert Path(path) == out / f"{png.stem}_snow_4K.png"
+    book = Ledger(ledger_path())
+    (entry,) = book.query(limit=None)
+    book.close()
+    assert entry.status == "saved"
+    assert entry.mismatch == ["asked 4K 16:9 (5504x3072), got 16x16"]
+    assert entry.files[-1]["delivered"] == {"format": "png", "width": 16, "height": 16}
