@@ -108,3 +108,11 @@ def test_recover_names_files_by_the_runs_template_and_gives_a_receipt(  # type: 
     assert entry.status == "saved"
     assert entry.mismatch == ["asked 4K 16:9 (5504x3072), got 16x16"]
     assert entry.files[-1]["delivered"] == {"format": "png", "width": 16, "height": 16}
+
+
+def test_the_command_line_secret_warning_says_an_api_key(cli) -> None:  # type: ignore[no-untyped-def]
+    run = expect(cli("config", "set", "api-key", "sk-review0000abcd"), 0)
+    assert "an API key on the command line" in run.stderr, run.stderr
+    token = expect(cli("config", "set", "system-token", "review-token-0000"), 0)
+    assert "a system token on the command line" in token.stderr, token.stderr
+    assert "review-token-0000" not in token.stdout + token.stderr
