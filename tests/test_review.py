@@ -116,3 +116,56 @@ def test_the_command_line_secret_warning_says_an_api_key(cli) -> None:  # type: 
     token = expect(cli("config", "set", "system-token", "review-token-0000"), 0)
     assert "a system token on the command line" in token.stderr, token.stderr
     assert "review-token-0000" not in token.stdout + token.stderr
+
+
+def _log_page(items: list[dict[str, Any]], **extra: Any) -> Any:
+    from fakeserver import Reply
+
+    return Reply(json={"success": True, "message": "", "data": {"items": items, **extra}})
+
+
+def _items(first: int, count: int) -> list[dict[str, Any]]:
+    import time
+
+    now = int(time.time()) - 120
+    return [
+        {
+            "id": first + i,
+            "created_at": now - i,
+            "model_name": "nano-banana-2",
+            "token_name": "t",
+            "quota": 50000,
+            "prompt_tokens": 0,
+            "completion_tokens": 1210,
+            "use_time": 9,
+            "request_id": f"r{first + i}",
+        }
+        for i in range(count)
+    ]
+
+
+ACCOUNT = {"DMXAPI_SYSTEM_TOKEN": "systok-fake-0123456789abcdef", "DMXAPI_USER_ID": "4242"}
+PERIOD = ("--since", "2020-01-01", "--until", "2099-12-31")
+
+
+def test_usage_reads_every_page_of_a_log_that_gives_no_total(cli, server) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from fakeserver import LOG_SELF
+
+    server.script(LOG_SELF, _log_page(_items(0, 100)), _log_page(_items(100, 7)))
+    run = expect(cli("usage", *PERIOD, "--json", env=ACCOUNT))
+    assert json.loads(run.stdout)["total"]["requests"] == 107
+    assert len([r for r in server.requests if r.path == LOG_SELF]) == 2
+
+
+def test_usage_stops_when_a_site_answers_the_same_page_again(cli, server) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from fakeserver import LOG_SELF
+
+    same = _items(0, 100)
+    server.script(LOG_SELF, *[_log_page(same, total=1000)] * 600)
+    run = cli("usage", *PERIOD, "--json", env=ACCOUNT)
+    assert len([r for r in server.requests if r.path == LOG_SELF]) == 2, run.output
+    assert json.loads(run.stdout)["complete"] is False
