@@ -9,6 +9,7 @@ separator, ``..``) or that no file system can hold is invalid usage.
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ FIELDS = ("stem", "ts", "i", "id", "variant", "ratio", "size", "model")
 _NUMBERS = ("i", "variant")  # formatted as numbers: {i:03d} works
 _MAX_BYTES = 200  # leaves room for "-NNNN", the extension and the ".json" of a sidecar
 _SAMPLE_TS = "20260101_000000"
+_WINDOWS = os.name == "nt"  # its file names cannot hold <>:"|?*, end in a dot, be CON...
+_WINDOWS_CHARS = '<>:"|?*'
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)
+}
 
 
 def _shown(value: str | None, missing: str) -> str:
@@ -157,4 +163,12 @@ def _problem(name: str) -> str | None:
         return "which holds a control character"
     if len(name.encode("utf-8", "surrogateescape")) > _MAX_BYTES:
         return f"longer than {_MAX_BYTES} bytes"
+    if _WINDOWS:
+        bad = next((c for c in name if c in _WINDOWS_CHARS), None)
+        if bad is not None:
+            return f"which holds {bad!r}, a character Windows does not allow in a file name"
+        if name[-1] in ". ":
+            return "which ends in a dot or a space, which Windows drops from a file name"
+        if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+            return "which is a device name on Windows, not a file name"
     return None

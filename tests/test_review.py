@@ -169,3 +169,26 @@ def test_usage_stops_when_a_site_answers_the_same_page_again(cli, server) -> Non
     run = cli("usage", *PERIOD, "--json", env=ACCOUNT)
     assert len([r for r in server.requests if r.path == LOG_SELF]) == 2, run.output
     assert json.loads(run.stdout)["complete"] is False
+
+
+@pytest.mark.parametrize(
+    ("template", "phrase"),
+    [("shot:{i}", "Windows does not allow"), ("{stem}.", "ends in a dot"), ("nul", "device")],
+)
+def test_on_windows_a_name_windows_cannot_hold_is_refused_before_sending(  # type: ignore[no-untyped-def]
+    cli, server, png: Path, monkeypatch: pytest.MonkeyPatch, template: str, phrase: str
+) -> None:
+    """Else the request is paid for and then cannot be saved (exit 6)."""
+    from dmxedit import names
+
+    monkeypatch.setattr(names, "_WINDOWS", True)
+    expect(cli("edit", str(png), "-p", "x", "--name", template), 2, phrase)
+    assert server.posts() == []
+
+
+def test_elsewhere_a_colon_in_a_name_is_fine(cli, server, png: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from dmxedit import names
+
+    assert names._WINDOWS is False
+    run = expect(cli("edit", str(png), "-p", "x", "--name", "shot:{i}", "-o", str(tmp_path)))
+    assert run.stdout.strip() == str(tmp_path / "shot:1.png")
