@@ -356,7 +356,8 @@ def plan(
     except Exception as exc:  # Pillow raises many kinds for a file it cannot read
         if isinstance(exc, image.DecompressionBombError):
             raise InputError(
-                f"Image {display!r} has too many pixels to decode safely: {exc}",
+                f"Image {display!r} has too many pixels to decode safely (more than "
+                f"{2 * (image.MAX_IMAGE_PIXELS or 0):,}).",
                 hint="Downscale it first with an image editor.",
             ) from None
         if oversize:

@@ -192,3 +192,16 @@ def test_elsewhere_a_colon_in_a_name_is_fine(cli, server, png: Path, tmp_path: P
     assert names._WINDOWS is False
     run = expect(cli("edit", str(png), "-p", "x", "--name", "shot:{i}", "-o", str(tmp_path)))
     assert run.stdout.strip() == str(tmp_path / "shot:1.png")
+
+
+def test_a_photo_over_pillows_limit_is_refused_in_words_of_its_own(  # type: ignore[no-untyped-def]
+    cli, server, tmp_path: Path, pil: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pil, "MAX_IMAGE_PIXELS", 1000)  # 2,000 pixels is the hard limit
+    big = tmp_path / "big.gif"
+    pil.new("RGB", (100, 100), "red").save(big)
+    run = expect(
+        cli("edit", str(big), "-p", "x"), 2, "too many pixels to decode safely (more than 2,000)"
+    )
+    assert "DOS attack" not in run.stderr and "decompression bomb" not in run.stderr
+    assert server.posts() == []
