@@ -205,3 +205,11 @@ def test_a_photo_over_pillows_limit_is_refused_in_words_of_its_own(  # type: ign
     )
     assert "DOS attack" not in run.stderr and "decompression bomb" not in run.stderr
     assert server.posts() == []
+
+
+def test_messages_count_in_words_not_with_s_in_brackets(cli) -> None:  # type: ignore[no-untyped-def]
+    one = expect(cli("balance", "extra"), 2, "Unexpected extra argument: extra.")
+    two = expect(cli("ratios", "a", "b"), 2, "Unexpected extra arguments: a b.")
+    bare = expect(cli("report"), 2, "Name the results files")
+    for run in (one, two, bare):
+        assert "(s)" not in run.stderr, run.stderr

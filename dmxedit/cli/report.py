@@ -74,7 +74,7 @@ def report(
     paths = list(results or [])
     if not paths and not history:
         raise InputError(
-            "Name the results file(s) to report on, or pass --history for the ledger.",
+            "Name the results files to report on, or pass --history for the ledger.",
             hint="dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)",
         )
     if since is not None and not history:
