@@ -953,22 +953,28 @@ class _Runner:
                     error=None,
                     exit_code=0,
                     delivered=[image.delivered for image in saved],
-                    mismatch=[
-                        problem
-                        for image in saved
-                        for problem in mismatches(
-                            request.model,
-                            request.ratio,
-                            request.size,
-                            request.params,
-                            image.delivered,
-                        )
-                    ],
+                    mismatch=[],
                 )
-                for problem in record["mismatch"]:
-                    self.events.warn(f"job {job.id} (line {job.line}): {problem}.")
+                for image in saved:  # the receipt, worded as pipeline._receipt words it
+                    for problem in mismatches(
+                        request.model, request.ratio, request.size, request.params, image.delivered
+                    ):
+                        where = str(image.path)
+                        record["mismatch"].append(
+                            problem if len(saved) == 1 else f"{where}: {problem}"
+                        )
+                        self.events.warn(
+                            f"job {job.id} (line {job.line}): {where}: {problem}. It was saved "
+                            "as delivered (and billed)."
+                        )
                 if self.book is not None and self.log.path is not None:
-                    self.book.job_saved(str(self.log.path.resolve()), job.id, files)
+                    self.book.job_saved(
+                        str(self.log.path.resolve()),
+                        job.id,
+                        files,
+                        delivered=record["delivered"],
+                        mismatch=record["mismatch"],
+                    )
             else:
                 if self.book is not None:
                     kept = ledger.LedgerRecord(

@@ -213,3 +213,32 @@ def test_messages_count_in_words_not_with_s_in_brackets(cli) -> None:  # type: i
     bare = expect(cli("report"), 2, "Name the results files")
     for run in (one, two, bare):
         assert "(s)" not in run.stderr, run.stderr
+
+
+def test_a_batch_re_run_that_downloads_records_the_receipt_in_the_ledger(  # type: ignore[no-untyped-def]
+    cli, server, tmp_path: Path, png: Path
+) -> None:
+    import json
+
+    from fakeserver import EDITS, PNG_BYTES, Reply
+
+    from dmxedit.ledger import Ledger, ledger_path
+
+    jobs = tmp_path / "jobs.jsonl"
+    job = {"id": "j1", "images": [str(png)], "prompt": "x", "ratio": "16:9", "size": "4K"}
+    jobs.write_text(json.dumps(job) + "\n")
+    url = server.add_file("later.png", PNG_BYTES)
+    server.script(EDITS, Reply(json={"data": [{"url": url}]}))
+    server.script("/files/later.png", Reply(status=404))
+    assert cli("batch", str(jobs)).code == 7
+    again = expect(
+        cli("batch", str(jobs)), 0, "asked 4K 16:9 (5504x3072), got 16x16", "saved as delivered"
+    )
+    (saved,) = again.stdout.split()
+    assert saved in again.stderr  # the warning names the file
+    book = Ledger(ledger_path())
+    (entry,) = book.query(limit=None)
+    book.close()
+    assert entry.status == "saved"
+    assert entry.mismatch == ["asked 4K 16:9 (5504x3072), got 16x16"]
+    assert entry.files[-1]["delivered"] == {"format": "png", "width": 16, "height": 16}
