@@ -237,9 +237,9 @@ def _has_alpha(mode: str, info: Mapping[Any, Any] | None = None) -> bool:
 
 
 def _png_mode(mode: str, alpha: bool) -> str:
-    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"):
+    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
         return mode
-    if mode.startswith("I;16"):
+    if mode.startswith("I"):  # 32-bit grey ("I") cannot be written as PNG: 16 bits can
         return "I;16"
     return "RGBA" if alpha else "RGB"
 

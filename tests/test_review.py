@@ -242,3 +242,17 @@ def test_a_batch_re_run_that_downloads_records_the_receipt_in_the_ledger(  # typ
     assert entry.status == "saved"
     assert entry.mismatch == ["asked 4K 16:9 (5504x3072), got 16x16"]
     assert entry.files[-1]["delivered"] == {"format": "png", "width": 16, "height": 16}
+
+
+def test_a_32_bit_grey_tiff_is_converted_not_an_internal_error(  # type: ignore[no-untyped-def]
+    cli, server, tmp_path: Path, pil: Any
+) -> None:
+    grey = tmp_path / "depth.tif"
+    pil.new("I", (300, 200), 1000).save(grey)  # Pillow cannot write mode I as PNG
+    run = expect(cli("edit", str(grey), "-p", "x", "-o", str(tmp_path / "out")), 0)
+    assert "internal error" not in run.stderr
+    (post,) = server.posts()
+    (part,) = post.images
+    sent = pil.open(io.BytesIO(part.data))
+    assert (sent.format, sent.size) == ("PNG", (300, 200))
+    assert sent.getextrema() == (1000, 1000)
