@@ -256,3 +256,12 @@ def test_a_32_bit_grey_tiff_is_converted_not_an_internal_error(  # type: ignore[
     sent = pil.open(io.BytesIO(part.data))
     assert (sent.format, sent.size) == ("PNG", (300, 200))
     assert sent.getextrema() == (1000, 1000)
+
+
+def test_report_json_with_the_page_on_stdout_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    results = tmp_path / "jobs.results.jsonl"
+    results.write_text('{"id": "a", "line": 1, "status": "ok", "files": [], "urls": []}\n')
+    import json
+
+    run = expect(cli("report", str(results), "--json", "-o", "-"), 2, "choose one")
+    assert json.loads(run.stdout)["error"]["exit_code"] == 2  # not a page, then nothing

@@ -79,6 +79,11 @@ def report(
         )
     if since is not None and not history:
         raise InputError("--since goes with --history (a results file is reported whole).")
+    if ctx.json and output == "-":
+        raise InputError(
+            "--json prints an object on standard output, where -o - writes the page; choose one.",
+            hint="dmxedit report RESULTS --json -o report.html",
+        )
     if embed:
         core.require_pillow()  # before reading anything: the answer does not depend on it
     parts: list[core.Report] = []
