@@ -178,6 +178,17 @@ class BatchSummary:
             return "A re-run will skip every finished job."
         return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
+    def next_run_unrecorded(self) -> str:
+        """What running the same command again will do when no results file was kept
+        (`edit --each` or `--variants` without --results): everything again."""
+        said = (
+            "No results file was kept, so running the same command again sends every job "
+            "again, the finished ones too (--results FILE makes it resumable)."
+        )
+        if self.refetch:
+            said += " `dmxedit recover` downloads the paid results that were not saved."
+        return said
+
 
 class BatchEvents:
     """Callbacks of a batch (no-ops); the CLI shows them as one live display."""
@@ -738,7 +749,9 @@ def run_batch(
     if summary.failed or summary.unknown:
         raise BatchError(
             f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did not "
-            "succeed. " + summary.next_run() + (f" Reasons are in {results}." if results else ""),
+            "succeed. "
+            + (summary.next_run() if log.path is not None else summary.next_run_unrecorded())
+            + (f" Reasons are in {results}." if results else ""),
             details={"summary": summary.to_dict()},
         )
     return summary
@@ -839,7 +852,7 @@ class _Runner:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
             f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            f"{summary.next_run()}",
+            + (summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()),
             details={"summary": summary.to_dict()},
         )
 

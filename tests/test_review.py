@@ -265,3 +265,20 @@ def test_report_json_with_the_page_on_stdout_is_refused(cli, tmp_path: Path) -> 
 
     run = expect(cli("report", str(results), "--json", "-o", "-"), 2, "choose one")
     assert json.loads(run.stdout)["error"]["exit_code"] == 2  # not a page, then nothing
+
+
+def test_variants_without_results_do_not_promise_a_re_run_skips_finished_ones(  # type: ignore[no-untyped-def]
+    cli, server, png: Path, tmp_path: Path
+) -> None:
+    """Nothing records which variant succeeded: a re-run would pay for them again."""
+    from fakeserver import EDITS, Reply
+
+    server.script(EDITS, Reply(status=400, json={"error": {"message": "bad"}}))
+    run = cli("edit", str(png), "-p", "x", "--variants", "2", "-o", str(tmp_path / "o"))
+    assert run.code == 7, run.output
+    assert "skips finished jobs" not in run.stderr, run.stderr
+    assert "sends every job again" in run.stderr and "--results FILE" in run.stderr
+    recorded = tmp_path / "r.jsonl"
+    server.script(EDITS, Reply(status=400, json={"error": {"message": "bad"}}))
+    again = cli("edit", str(png), "-p", "y", "--variants", "2", "--results", str(recorded))
+    assert again.code == 7 and "A re-run skips finished jobs" in again.stderr, again.output
