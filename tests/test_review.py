@@ -76,7 +76,7 @@ def test_a_billing_verdict_keeps_the_time_the_request_ended(
     ended = book.get(entry)
     assert ended is not None
     later = ended.updated + 3600.0
-    monkeypatch.setattr(ledger.time, "time", lambda: later)
+    monkeypatch.setattr("dmxedit.ledger.time.time", lambda: later)
     billing.record(book, entry, billing.Verdict(None, "unavailable", "no answer", [], later))
     after = book.get(entry)
     assert after is not None and after.billing is not None
@@ -282,3 +282,33 @@ def test_variants_without_results_do_not_promise_a_re_run_skips_finished_ones(  
     server.script(EDITS, Reply(status=400, json={"error": {"message": "bad"}}))
     again = cli("edit", str(png), "-p", "y", "--variants", "2", "--results", str(recorded))
     assert again.code == 7 and "A re-run skips finished jobs" in again.stderr, again.output
+
+
+def test_batch_lines_on_stderr_are_written_whole(tmp_path: Path) -> None:
+    """Job threads write notes, warnings and failures at once: each line must go out in
+    one write, or two of them run into each other ("...443 bytes)dmxedit: job ...")."""
+    from dmxedit.cli.batch_run import PlainBatchEvents
+    from dmxedit.cli.context import RunContext
+
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.calls.append(text)
+            return super().write(text)
+
+    err = Writes()
+    ctx = RunContext(stdin=None, stdout=io.StringIO(), stdout_bytes=io.BytesIO(), stderr=err)
+    events = PlainBatchEvents(ctx, quiet=False, print_files=False)
+    events.note("a note")
+    events.warn("a warning")
+    events.total = 1
+    events.job_finished({"id": "j", "line": 1, "status": "failed", "error": "boom"})
+    lines = [c for c in err.calls if c]
+    assert lines[:3] == [
+        "dmxedit: a note\n",
+        "dmxedit: warning: a warning\n",
+        "dmxedit: job j (line 1) failed: boom\n",
+    ]
