@@ -312,3 +312,27 @@ def test_batch_lines_on_stderr_are_written_whole(tmp_path: Path) -> None:
         "dmxedit: warning: a warning\n",
         "dmxedit: job j (line 1) failed: boom\n",
     ]
+
+
+def test_recover_names_variants_by_their_number(cli, server, png: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fakeserver import EDITS, GENERATIONS, PNG_BYTES, Reply
+
+    urls = [server.add_file(f"late{i}.png", PNG_BYTES) for i in (1, 2)]
+    server.script(EDITS, *[Reply(json={"data": [{"url": u}]}) for u in urls])
+    for i in (1, 2):
+        server.script(f"/files/late{i}.png", Reply(status=404))
+    out = tmp_path / "out"
+    run = cli(
+        "edit", str(png), "-p", "x", "--variants", "2", "--name", "cand-{variant}", "-o", str(out)
+    )
+    assert run.code == 7, run.output
+    recovered = expect(cli("recover")).stdout.split()
+    assert sorted(Path(p).name for p in recovered) == ["cand-1.png", "cand-2.png"]
+    # a batch job whose own id merely ends in -v2 is not a variant
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"id": "shot-v2", "prompt": "y", "name": "n{variant}"}\n')
+    server.script(GENERATIONS, Reply(json={"data": [{"url": urls[0]}]}))
+    server.script("/files/late1.png", Reply(status=404))
+    assert cli("batch", str(jobs), "-o", str(out)).code == 7
+    (again,) = expect(cli("recover")).stdout.split()
+    assert Path(again).name == "n1.png"

@@ -319,7 +319,7 @@ def _naming(entry: Any, prefix: str) -> Any:
 
     if not entry.name:
         return None
-    variant = re.search(r"-v(\d+)$", entry.job_id or "")
+    variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
     inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
     options = entry.options or {}
     naming = Naming.make(
