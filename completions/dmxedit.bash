@@ -33,7 +33,7 @@ _dmxedit() {
     "balance"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "batch"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "config"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")); fi ;;
     "edit"*)

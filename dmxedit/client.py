@@ -373,10 +373,14 @@ class Client:
         while True:
             attempt += 1
             self.pacer.wait()
+            self.pacer.begin()
             try:
                 answer = self._attempt(request, open_sink, on_sent, hash_inputs)
             except _Failed as failed:
+                self.pacer.end()
                 decision = self.policy.decide(failed.outcome, attempt)
+                if failed.outcome.status == 429:
+                    self.pacer.throttled()
                 error = failed.build(decision)
                 if not decision.resend:
                     raise error from None
@@ -389,6 +393,10 @@ class Client:
                 self.events.retry(attempt, decision.wait, reason)
                 self.pacer.hold(decision)
                 continue
+            except BaseException:
+                self.pacer.end()
+                raise
+            self.pacer.end()
             answer.attempts = attempt
             return answer
 

@@ -217,8 +217,16 @@ class FakeDMX:
         result: bytes | None = None,
         default_delay: float = 0.0,
         keep_bytes: bool = True,
+        capacity: int | None = None,
+        retry_after_ms: int = 200,
     ) -> None:
         self.mode = mode
+        # At most ``capacity`` image requests at once (None: no limit); one more is answered
+        # 429 with a Retry-After of ``retry_after_ms``, as a saturated upstream does.
+        self.capacity = capacity
+        self.retry_after_ms = retry_after_ms
+        self.admitted = 0
+        self.throttled = 0  # 429s answered for capacity
         self.result = result if result is not None else PNG_BYTES
         self.default_delay = default_delay
         self.keep_bytes = keep_bytes
@@ -432,6 +440,29 @@ class FakeDMX:
         with self._lock:
             self.active -= 1
 
+    def _admit(self) -> bool:
+        """Room for one more image request under ``capacity`` (always, without one)."""
+        with self._lock:
+            if self.capacity is None:
+                return True
+            if self.admitted >= self.capacity:
+                self.throttled += 1
+                return False
+            self.admitted += 1
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self.admitted -= 1
+
+    def busy_reply(self) -> Reply:
+        seconds = max(1, -(-self.retry_after_ms // 1000))
+        return Reply(
+            status=429,
+            json={"error": {"message": "upstream saturated", "type": "rate_limit"}},
+            headers={"Retry-After": str(seconds), "retry-after-ms": str(self.retry_after_ms)},
+        )
+
     def default_reply(self, recorded: Recorded) -> Reply:
         if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
             if self.mode == "b64":
@@ -609,6 +640,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
     _counted = False  # this request is an image POST still counted in FakeDMX.active
+    _admitted = False  # this request holds one of FakeDMX.capacity's places
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
@@ -641,6 +673,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._counted:
             self._counted = False
             self.server.fake._leave()
+        if self._admitted:
+            self._admitted = False
+            self.server.fake._release()
 
     def _serve(self, fake: FakeDMX) -> None:
         path, _, query = self.path.partition("?")
@@ -661,6 +696,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._read_body(recorded, fake)
         recorded.finished = time.monotonic()
         fake._record(recorded)
+        if self._counted and fake.capacity is not None:
+            if not fake._admit():
+                self._answer(fake.busy_reply())
+                return
+            self._admitted = True
         if fake.on_request is not None:
             hooked = fake.on_request(recorded)
             if hooked is not None:
@@ -766,6 +806,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per image request")
     parser.add_argument("--mode", choices=["url", "b64"], default="url")
     parser.add_argument("--result-bytes", type=int, default=0, help="size of the result PNG")
+    parser.add_argument("--capacity", type=int, default=None, help="image requests at once")
+    parser.add_argument("--retry-after-ms", type=int, default=200, help="the 429's wait")
     args = parser.parse_args(argv)
     result = make_big_png(args.result_bytes) if args.result_bytes else PNG_BYTES
     fake = FakeDMX(
@@ -774,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
         result=result,
         default_delay=args.delay,
         keep_bytes=False,
+        capacity=args.capacity,
+        retry_after_ms=args.retry_after_ms,
     )
     fake.start()
     print(fake.base_url, flush=True)

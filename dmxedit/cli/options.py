@@ -145,7 +145,12 @@ DryRun = Annotated[
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print less on standard error.")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Print more on standard error.")]
 Concurrency = Annotated[
-    int, typer.Option("--concurrency", help="Jobs running at once.", metavar="N", min=1, max=64)
+    str,
+    typer.Option(
+        "--concurrency",
+        help="Jobs running at once (1-64), or auto: start at 2, adapt to the API's 429s.",
+        metavar="N|auto",
+    ),
 ]
 Results = Annotated[
     str | None,
@@ -192,7 +197,7 @@ PROMPT: dict[str, tuple[Any, Any]] = {
 }
 #: What batch and `edit --each` take besides: passed through as they are.
 BATCH: dict[str, tuple[Any, Any]] = {
-    "concurrency": (Concurrency, 4),
+    "concurrency": (Concurrency, "4"),
     "results": (Results, None),
     "resend_unknown": (ResendUnknown, False),
 }
