@@ -336,3 +336,10 @@ def test_recover_names_variants_by_their_number(cli, server, png: Path, tmp_path
     assert cli("batch", str(jobs), "-o", str(out)).code == 7
     (again,) = expect(cli("recover")).stdout.split()
     assert Path(again).name == "n1.png"
+
+
+def test_warnings_are_named_alike_with_and_without_quiet(cli, server, png: Path) -> None:  # type: ignore[no-untyped-def]
+    args = ("edit", str(png), "-p", "x", "-r", "16:9", "-s", "4K")
+    for run in (expect(cli(*args)), expect(cli(*args, "-q"))):
+        (line,) = [x for x in run.stderr.splitlines() if "asked 4K 16:9" in x]
+        assert line.startswith("dmxedit: warning: "), run.stderr
