@@ -69,7 +69,7 @@ class Naming:
             "variant": variant,
             "ratio": _shown(ratio, "default").replace(":", "x"),
             "size": _shown(size, "default"),
-            "model": model,
+            "model": model.replace("/", "_").replace("\\", "_"),  # "org/model": one name
         }
         return cls(prefix, template, values, variants > 1)
 
