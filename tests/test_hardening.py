@@ -471,3 +471,15 @@ def test_usage_lines_have_no_braces_around_arguments(cli: Cli) -> None:
         assert "{" not in usage and "}" not in usage, usage
     edit = expect(cli("edit", "--help")).stdout.splitlines()[0]
     assert edit == "Usage: dmxedit edit [OPTIONS] IMAGE..."
+
+
+def test_the_root_listing_names_every_command_with_its_own_whole_summary(cli: Cli) -> None:
+    from dmxedit.cli import tree
+
+    assert set(tree.SUMMARIES) == set(tree.NAMES)
+    for name in tree.NAMES:
+        assert tree.SUMMARIES[name] == tree.summary_of(tree._command(name)), name
+    listing = " ".join(expect(cli("--help")).stdout.split())
+    for name in tree.NAMES:
+        assert f"{name} {tree.SUMMARIES[name]}" in listing, name
+        assert not tree.SUMMARIES[name].endswith((",", "...")), name

@@ -69,3 +69,23 @@ def test_the_probe_would_see_http_imports(png: Path, monkeypatch: pytest.MonkeyP
     heavy = result["heavy"]
     assert isinstance(heavy, list)
     assert "requests" in heavy and "dmxedit.client" in heavy
+
+
+def test_the_root_help_imports_no_command_module() -> None:
+    # `dmxedit --help` (and a bare `dmxedit`) list the commands from tree.SUMMARIES:
+    # importing every command's module to read its help was a third of its start.
+    probe = PROBE.replace(
+        "sys.stdout.flush()",
+        'heavy += sorted(n for n in sys.modules if n.startswith("dmxedit.cli.") and n not in '
+        '("dmxedit.cli.app", "dmxedit.cli.tree", "dmxedit.cli.context"))\nsys.stdout.flush()',
+    )
+    assert probe != PROBE
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["--help"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    result = json.loads(proc.stdout[proc.stdout.rindex("PROBE") + len("PROBE") :])
+    assert result == {"code": 0, "heavy": []}

@@ -53,6 +53,24 @@ def root(
     """
 
 
+#: The commands' summaries for the root's listing, which must not import every command
+#: (tests/test_hardening.py checks each against the command's own help).
+SUMMARIES = {
+    "edit": "Edit images with a prompt and save the result.",
+    "generate": "Make an image from a prompt alone (text to image).",
+    "batch": "Run many edits and generations from a JSON Lines jobs file, resumably.",
+    "recover": "Download every paid result that arrived but was never saved (from the ledger).",
+    "report": "Write one HTML page to look at a batch: inputs and outputs side by side, "
+    "filters, and redo marks that export a jobs file.",
+    "balance": "The DMXAPI account's balance in CNY (needs the system token and user id).",
+    "usage": "Spend, requests and tokens per model and per day, from DMXAPI's billing log, "
+    "beside dmxedit's own ledger for the same period (local time).",
+    "ratios": "Aspect ratios of nano-banana-2 with their pixel sizes and token cost.",
+    "history": "Every paid request dmxedit made (newest first); `history show ID` for one.",
+    "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
+}
+
+
 def command_of(args: list[str]) -> str | None:
     """The command a command line names, if it names a known one first."""
     for arg in args:
@@ -121,19 +139,21 @@ def build(only: str | None = "*") -> typer.Typer:
     for name in NAMES:
         if only not in ("*", None, name):
             continue  # a call that names one command needs no other
+        if only is None:  # the listing: no command's module is imported
+            app.command(name, short_help=SUMMARIES[name])(_listing)
+            continue
         target = _command(name)
         if isinstance(target, typer.Typer):
-            summary = _summary(target.info.help)
-            if only is None:
-                stub = typer.Typer(help=target.info.help, rich_markup_mode=None)
-                stub.command()(_listing)
-                target = stub
-            app.add_typer(target, name=name, short_help=summary)
-        elif only is None:
-            app.command(name, help=target.__doc__, short_help=_summary(target.__doc__))(_listing)
+            app.add_typer(target, name=name, short_help=summary_of(target))
         else:
-            app.command(name, short_help=_summary(target.__doc__))(target)
+            app.command(name, short_help=summary_of(target))(target)
     return app
+
+
+def summary_of(target: Callable[..., Any] | typer.Typer) -> str:
+    """A command's summary: the first paragraph of its help, on one line."""
+    doc = target.info.help if isinstance(target, typer.Typer) else target.__doc__
+    return _summary(doc)
 
 
 def click_command(app: typer.Typer) -> Any:
@@ -162,5 +182,6 @@ def _plain_usage(command: Any, argument: type[Any]) -> None:
 
 
 def _summary(doc: object) -> str:
-    """A command's first line, whole (Click would cut it at 45 characters with '...')."""
-    return str(doc or "").strip().splitlines()[0] if doc else ""
+    """The first paragraph, whole (Click would cut it at 45 characters with '...')."""
+    first = str(doc or "").strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in first.splitlines())
