@@ -14,7 +14,17 @@ import typer
 
 from .._version import __version__
 
-NAMES = ("edit", "generate", "batch", "history", "recover", "ratios", "config")
+NAMES = (
+    "edit",
+    "generate",
+    "batch",
+    "history",
+    "recover",
+    "ratios",
+    "config",
+    "doctor",
+    "models",
+)
 
 
 def _version(value: bool) -> None:
@@ -72,6 +82,14 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import ratios
 
         return ratios.ratios
+    if name == "doctor":
+        from . import doctor
+
+        return doctor.doctor
+    if name == "models":
+        from . import models
+
+        return models.models
     if name in ("history", "recover"):
         from . import history
 
