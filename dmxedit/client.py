@@ -256,11 +256,11 @@ def model_unusable(body: bytes, said: str | None = None) -> str | None:
     """Whether an error body says the model cannot be used: ``"forbidden"`` (the key is
     limited to other models), ``"no channel"`` (no channel serves that name: a typo, or a
     model outside the key's group), or None."""
-    text = decode_text(body[:ERROR_BODY_LIMIT]) + " " + (said or "")
+    text = said if said is not None else api_message(body[:ERROR_BODY_LIMIT]) or ""
     if _FORBIDDEN_MODEL.search(text):
         return "forbidden"
-    if _NO_CHANNEL.search(text):
-        return "no channel"
+    if _NO_CHANNEL.search(text) or b'"model_not_found"' in body[:ERROR_BODY_LIMIT]:
+        return "no channel"  # the message, or new-api's error code
     return None
 
 
@@ -288,14 +288,24 @@ def _reason(exc: BaseException) -> BaseException | None:
     return reason if isinstance(reason, BaseException) else None
 
 
-def connection_problem(exc: BaseException, host: str, timeout: float) -> tuple[str, str]:
-    """Why a connection to ``host`` failed, and what to do, in words (never a repr)."""
+def connection_problem(
+    exc: BaseException, host: str, timeout: float, read_timeout: float | None = None
+) -> tuple[str, str]:
+    """Why a request to ``host`` failed, and what to do, in words (never a repr);
+    ``timeout`` is the connect timeout, ``read_timeout`` the answer's (default: the same)."""
+    from .proxies import SOCKS_INSTALL
+
     reason = _reason(exc)
     cause = (reason.__cause__ or reason.__context__) if reason is not None else None
     if isinstance(exc, requests.exceptions.InvalidSchema) and "socks" in str(exc).lower():
         return (
             "the proxy is a SOCKS proxy, and SOCKS support (PySocks) is not installed",
-            "Install it: pip install 'requests[socks]' (or use an http:// proxy).",
+            f"Install it: {SOCKS_INSTALL} (or use an http:// proxy).",
+        )
+    if isinstance(exc, requests.exceptions.ProxyError) and "407" in str(exc):
+        return (
+            "the proxy asks for a user name and password (HTTP 407)",
+            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
         )
     if isinstance(exc, requests.exceptions.ProxyError):
         return (
@@ -321,7 +331,8 @@ def connection_problem(exc: BaseException, host: str, timeout: float) -> tuple[s
         )
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return (
-            f"{host} accepted the connection but did not answer within {timeout:g} s",
+            f"{host} accepted the connection but did not answer within "
+            f"{read_timeout or timeout:g} s",
             "The site or a proxy in between may be overloaded; try again later.",
         )
     resolution = getattr(urllib3.exceptions, "NameResolutionError", ())
@@ -843,7 +854,7 @@ class Client:
                     allow_redirects=False,
                 )
             except requests.exceptions.RequestException as exc:
-                problem, hint = connection_problem(exc, host, self.connect_timeout)
+                problem, hint = connection_problem(exc, host, self.connect_timeout, self.timeout)
                 error = NetworkError(f"The model list could not be read: {problem}.", hint=hint)
                 if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
                     exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)

@@ -329,6 +329,14 @@ def check_site(url: str, connect_timeout: float) -> Check:
     except DmxError as exc:
         return _fail(name, exc.message, exc.hint, exc.exit_code)
     how = "over HTTPS" if parts.scheme == "https" else "over plain HTTP"
+    if reached.status == 407:
+        return _fail(
+            name,
+            f"The proxy between you and {parts.netloc} asks for a user name and password "
+            "(HTTP 407).",
+            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
+            ExitCode.AUTH,
+        )
     took = f"{reached.seconds * 1000:.0f} ms"
     if reached.status >= 500 and reached.status not in (501, 505):  # not: HEAD unsupported
         return Check(

@@ -372,6 +372,17 @@ def test_an_unknown_host_name_is_a_dns_failure(
     assert "no-such-host.invalid could not be resolved (DNS)" in lines(run)["site"][1]
 
 
+def test_a_proxy_asking_for_a_login_fails_with_exit_3(cli: Cli, server: FakeDMX) -> None:
+    server.script("/", Reply(status=407))
+    env = {
+        "DMXAPI_BASE_URL": "http://www.dmxapi.cn/v1",
+        "HTTP_PROXY": server.origin,
+        "NO_PROXY": "",
+    }
+    run = expect(cli("doctor", env=env), 3)
+    assert status(run)["site"] == "fail" and "USER:PASSWORD" in lines(run)["site"][1]
+
+
 def test_a_site_answering_5xx_is_a_warning(cli: Cli, server: FakeDMX) -> None:
     server.script("/", Reply(status=502))
     run = expect(cli("doctor"), 0)
