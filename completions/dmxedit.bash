@@ -31,15 +31,15 @@ _dmxedit() {
     "history show"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "batch"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose --concurrency --results --resend-unknown -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "config"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")); fi ;;
     "doctor"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --base-url -m --model -o --output --connect-timeout -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "edit"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "generate"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "history"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --limit -n --failed --since --grep --file -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "show" -- "$cur")); fi ;;
     "models"*)

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
-from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted
+from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from .events import Events
 from .images import load_images
+from .names import Naming, check_template
 from .options import ImageOptions
 from .pipeline import Record
 from .request import ImageRequest, build_request
@@ -40,7 +41,18 @@ if TYPE_CHECKING:
     from .ledger import Ledger
     from .results import Blob
 
-JOB_KEYS = {"id", "images", "prompt", "ratio", "size", "model", "format", "output", "params"}
+JOB_KEYS = {
+    "id",
+    "images",
+    "prompt",
+    "ratio",
+    "size",
+    "model",
+    "format",
+    "output",
+    "params",
+    "name",
+}
 MAX_REPORTED = 20
 
 
@@ -59,6 +71,28 @@ class Job:
     id: str
     request: ImageRequest
     output: Path
+    naming: Naming | None = None
+    obj: dict[str, Any] | None = None  # the job as its line wrote it
+    jobs_file: str | None = None  # the jobs file's absolute path (None: stdin, --each)
+    variant: int | None = None  # 1..N with --variants N
+
+    def fields(self) -> dict[str, Any]:
+        """What a results line says of the job besides its outcome."""
+        request = self.request
+        out: dict[str, Any] = {
+            "job": self.obj,
+            "jobs_file": self.jobs_file,
+            "prompt": request.prompt,
+            "images": [
+                str(img.path.resolve()) if img.path else img.display for img in request.images
+            ],
+            "model": request.model,
+            "ratio": request.ratio,
+            "size": request.size,
+        }
+        if self.variant is not None:
+            out["variant"] = self.variant
+        return out
 
 
 @dataclass
@@ -82,7 +116,7 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         out = self._counts()
         if self.jobs is not None:
-            out["jobs"] = sorted(self.jobs, key=lambda j: j["line"])
+            out["jobs"] = sorted(self.jobs, key=lambda j: (j["line"], j.get("variant") or 0))
         return out
 
     def _counts(self) -> dict[str, Any]:
@@ -122,12 +156,17 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {self.retry} job(s) that failed or did not start")
+            parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
         if self.refetch:
-            parts.append(f"download {self.refetch} paid result(s) without generating them again")
+            parts.append(
+                f"download {counted(self.refetch, 'paid result')} without generating "
+                + ("it" if self.refetch == 1 else "them")
+                + " again"
+            )
         if held:
             parts.append(
-                f"hold back {held} job(s) that may have been billed (--resend-unknown sends them)"
+                f"hold back {counted(held, 'job')} that may have been billed (--resend-unknown "
+                "sends them)"
             )
         if not parts:
             return "A re-run will skip every finished job."
@@ -158,7 +197,14 @@ def job_id(obj: Mapping[str, Any]) -> str:
 
 def job_report(job: Job) -> dict[str, Any]:
     """What identifies a job in a summary: its place, id and inputs."""
-    return {"line": job.line, "id": job.id, "inputs": [i.display for i in job.request.images]}
+    out: dict[str, Any] = {
+        "line": job.line,
+        "id": job.id,
+        "inputs": [i.display for i in job.request.images],
+    }
+    if job.variant is not None:
+        out["variant"] = job.variant
+    return out
 
 
 def _check_fields(obj: Any) -> dict[str, Any]:
@@ -167,11 +213,12 @@ def _check_fields(obj: Any) -> dict[str, Any]:
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(JOB_KEYS))}"
+            f"unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(JOB_KEYS))}"
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
-    for key in ("prompt", "ratio", "size", "model", "format", "output"):
+    for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
             raise InputError(f"{key} must be a text")
     images = obj.get("images")
@@ -194,8 +241,18 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
-def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
-    """Check one job against the defaults; raises InputError (without the line number)."""
+def build_job(
+    obj: Any,
+    line: int,
+    base: Path,
+    defaults: Defaults,
+    *,
+    variant: int = 1,
+    variants: int = 1,
+    jobs_file: str | None = None,
+) -> Job:
+    """Check one job against the defaults; raises InputError (without the line number).
+    With ``variants`` > 1 it is variant ``variant`` of that many copies of the job."""
     obj = _check_fields(obj)
     image_args = [
         str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
@@ -222,7 +279,32 @@ def build_job(obj: Any, line: int, base: Path, defaults: Defaults) -> Job:
         output = output if output.is_absolute() else base / output
     else:
         output = Path(settings.output).expanduser()
-    return Job(line=line, id=job_id(obj), request=request, output=output)
+    own_id = job_id(obj) if variants == 1 else f"{job_id(obj)}-v{variant}"
+    template = obj.get("name", defaults.options.name)
+    if template is not None:
+        check_template(template)
+    naming = Naming.make(
+        request.prefix,
+        template,
+        inputs=[img.display for img in images],
+        ratio=request.ratio,
+        size=request.size,
+        model=request.model,
+        job_id=own_id,
+        variant=variant,
+        variants=variants,
+    )
+    naming.check()
+    return Job(
+        line=line,
+        id=own_id,
+        request=request,
+        output=output,
+        naming=naming,
+        obj=obj,
+        jobs_file=jobs_file,
+        variant=variant if variants > 1 else None,
+    )
 
 
 #: A job's keys that are settings, with the setting each stands for.
@@ -236,6 +318,22 @@ class JobSource:
     path: Path | None = None  # a jobs file
     objects: list[dict[str, Any]] | None = None  # --each: jobs made on the command line
     base: Path = field(default_factory=Path.cwd)
+    variants: int = 1  # --variants N: each job N times, saved as N files
+    stdin: bool = False  # the jobs file is a copy of standard input
+
+    @property
+    def jobs_file(self) -> str | None:
+        """The jobs file's absolute path, for results lines (None: stdin, --each)."""
+        if self.path is None or self.stdin:
+            return None
+        return str(self.path.resolve())
+
+    def entries(self) -> Iterator[tuple[int, Any, int]]:
+        """(line number, parsed object or an InputError, variant) for every job: each
+        line ``variants`` times."""
+        for line, obj in self.lines():
+            for variant in range(1, self.variants + 1):
+                yield line, obj, variant
 
     def lines(self) -> Iterator[tuple[int, Any]]:
         """(line number, parsed object or an InputError) for every non-blank line."""
@@ -418,15 +516,24 @@ def _validate(
     plan = _Plan(spool=_Spool(), jobs=[] if source.objects is not None else None)
     errors: list[str] = []
     seen: dict[str, int] = {}
-    for line, obj in source.lines():
+    for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
         try:
             if isinstance(obj, InputError):
                 raise obj
-            job = build_job(obj, line, source.base, defaults)
+            job = build_job(
+                obj,
+                line,
+                source.base,
+                defaults,
+                variant=variant,
+                variants=source.variants,
+                jobs_file=source.jobs_file,
+            )
         except InputError as exc:
-            errors.append(f"{where}: {exc.message}")
+            if variant == 1:  # the other variants of the line say the same
+                errors.append(f"{where}: {exc.message}")
             continue
         if job.id in seen:
             own = isinstance(obj, dict) and "id" in obj
@@ -477,7 +584,7 @@ def _validate(
             hint=None
             if each
             else "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-            "size, model, format, output, params.",
+            "size, model, format, output, params, name.",
             details={"invalid": errors},
         )
     return plan
@@ -555,8 +662,8 @@ def run_batch(
         try:
             if plan.unknown:
                 events.warn(
-                    f"{plan.unknown} job(s) went out last time without a result and may have "
-                    "been billed; they are not sent again (use --resend-unknown to send them)."
+                    f"{counted(plan.unknown, 'job')} went out last time without a result and may "
+                    "have been billed; they are not sent again (use --resend-unknown to send them)."
                 )
             events.plan(summary)
             if dry_run:
@@ -590,10 +697,8 @@ def run_batch(
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown:
         raise BatchError(
-            f"{summary.failed + summary.unknown} of {summary.total} "
-            f"job{'s' if summary.total != 1 else ''} did not succeed. "
-            + summary.next_run()
-            + (f" Reasons are in {results}." if results else ""),
+            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did not "
+            "succeed. " + summary.next_run() + (f" Reasons are in {results}." if results else ""),
             details={"summary": summary.to_dict()},
         )
     return summary
@@ -649,8 +754,10 @@ class _Runner:
             with self.lock:
                 running = self.running
             self.events.warn(
-                f"Stopping: {running} running job(s) will finish and save (they are paid "
-                "for); no new job starts. Press Ctrl-C again to abandon them."
+                f"Stopping: {counted(running, 'running job')} will finish and save "
+                + ("(it is paid for)" if running == 1 else "(they are paid for)")
+                + "; no new job starts. Press Ctrl-C again to abandon "
+                + ("it." if running == 1 else "them.")
             )
             try:
                 self.join(threads)
@@ -667,13 +774,14 @@ class _Runner:
             running = self.running
         if abandoned:
             what = (
-                f"Interrupted twice: {running} running job(s) abandoned (any result they had "
-                "received is in the results file and the ledger)."
+                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
+                "they had received is in the results file and the ledger)."
             )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
-            f"{what} {summary.ok} job(s) done, {summary.failed} failed. {summary.next_run()}",
+            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
+            f"{summary.next_run()}",
             details={"summary": summary.to_dict()},
         )
 
@@ -738,15 +846,42 @@ class _Runner:
         with self.lock:
             self.running += 1
         self.events.job_started(job.id)
-        saver = Saver(folder=job.output, prefix=job.request.prefix, temporaries=self.temporaries)
+        saver = Saver(
+            folder=job.output,
+            prefix=job.request.prefix,
+            temporaries=self.temporaries,
+            naming=job.naming,
+        )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         try:
             if todo == "fetch":
+                from .receipt import mismatches
+
                 urls = list(self.previous[job.id].get("urls") or [])
-                files = [
-                    str(saver.finish(client.download(u, saver.new_blob), u).path) for u in urls
-                ]
-                record.update(status="ok", files=files, urls=urls, error=None, exit_code=0)
+                saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
+                files = [str(image.path) for image in saved]
+                request = job.request
+                record.update(
+                    status="ok",
+                    files=files,
+                    urls=urls,
+                    error=None,
+                    exit_code=0,
+                    delivered=[image.delivered for image in saved],
+                    mismatch=[
+                        problem
+                        for image in saved
+                        for problem in mismatches(
+                            request.model,
+                            request.ratio,
+                            request.size,
+                            request.params,
+                            image.delivered,
+                        )
+                    ],
+                )
+                for problem in record["mismatch"]:
+                    self.events.warn(f"job {job.id} (line {job.line}): {problem}.")
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
@@ -755,6 +890,7 @@ class _Runner:
                     kept = ledger.LedgerRecord(
                         self.book,
                         output=str(job.output.resolve()),
+                        name=job.naming.template if job.naming else None,
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
@@ -773,6 +909,9 @@ class _Runner:
                     urls=result.urls,
                     error=None,
                     exit_code=0,
+                    usage=result.usage,
+                    delivered=result.delivered,
+                    mismatch=result.mismatch,
                 )
         except DmxError as exc:
             record.update(
@@ -796,6 +935,7 @@ class _Runner:
                 self.crashes.append(exc)
             self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
+        record.update(job.fields())
         self.log.append(record)
         with self.lock:
             self.running -= 1

@@ -11,6 +11,11 @@ from enum import IntEnum
 from typing import Any
 
 
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """ "1 job", "3 jobs": a count with its noun, for messages a person reads."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 class ExitCode(IntEnum):
     """dmxedit's exit codes, the contract for scripts (SPEC section 3)."""
 

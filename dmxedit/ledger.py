@@ -62,11 +62,24 @@ CREATE TABLE IF NOT EXISTS entries (
     exit_code INTEGER,
     may_be_billed INTEGER,
     billed INTEGER,
-    unsaved_urls TEXT
+    unsaved_urls TEXT,
+    mismatch TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
-JSON_FIELDS = ("options", "inputs", "urls", "data_paths", "usage", "files", "unsaved_urls")
+JSON_FIELDS = (
+    "options",
+    "inputs",
+    "urls",
+    "data_paths",
+    "usage",
+    "files",
+    "unsaved_urls",
+    "mismatch",
+)
+#: Columns added after the first release, with their types: a ledger made before one
+#: existed gets it when opened.
+ADDED_COLUMNS = {"unsaved_urls": "TEXT", "mismatch": "TEXT"}
 
 
 def data_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -128,6 +141,7 @@ class Entry:
     may_be_billed: int | None = None
     billed: int | None = None
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
+    mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
 
     @property
     def saved_files(self) -> list[str]:
@@ -168,8 +182,9 @@ class Ledger:
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-        if "unsaved_urls" not in columns:  # a ledger made before this column existed
-            db.execute("ALTER TABLE entries ADD COLUMN unsaved_urls TEXT")
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in columns:  # a ledger made before this column existed
+                db.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
         for extra in (f"{path}-wal", f"{path}-shm"):
             if os.path.exists(extra) and hasattr(os, "chmod"):
                 os.chmod(extra, 0o600)
@@ -409,9 +424,13 @@ class LedgerRecord(Tracker):
         self._update(**fields)
 
     def saved(self, result: ImageResult) -> None:
+        files = file_items(result.files)
+        for item, got in zip(files, result.delivered, strict=False):
+            item["delivered"] = got
         self._update(
             status="saved",
-            files=file_items(result.files),
+            files=files,
+            mismatch=result.mismatch or None,
             unsaved_urls=None,
             error=None,
             exit_code=0,

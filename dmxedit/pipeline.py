@@ -23,6 +23,7 @@ from .catalog import WARN_IMAGES
 from .errors import DmxError, InputError, Interrupted, SaveError, all_problems
 from .events import Events
 from .images import InputImage, load_images
+from .names import Naming
 from .options import ImageOptions
 from .request import ImageRequest, Kind, build_request
 from .results import Blob, SavedImage, Saver, write_metadata
@@ -54,6 +55,8 @@ class ImageResult:
     attempts: int = 1
     timings: dict[str, float] = field(default_factory=dict)
     metadata_files: list[Path] = field(default_factory=list)
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # per file: format, w, h
+    mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
@@ -77,6 +80,8 @@ class ImageResult:
             out["created"] = self.created
         out["attempts"] = self.attempts
         out["timings"] = self.timings
+        out["delivered"] = self.delivered
+        out["mismatch"] = self.mismatch
         if self.metadata_files:
             out["metadata_files"] = [str(p) for p in self.metadata_files]
         return out
@@ -256,6 +261,7 @@ def execute(
         attempts=answer.attempts,
         timings=timings,
     )
+    _receipt(request, saved, result, events)
     if save_metadata:
         for image, item in zip(saved, answer.items, strict=False):
             if image.path is None:
@@ -268,6 +274,25 @@ def execute(
                 result.metadata_files.append(written)
     record.saved(result)
     return result
+
+
+def _receipt(
+    request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
+) -> None:
+    """Compare what was delivered with what was asked; warn about each difference."""
+    for image in saved:
+        result.delivered.append(dict(image.delivered))
+        found = _mismatch_of(request, image)
+        where = str(image.path) if image.path is not None else "the image"
+        for problem in found:
+            result.mismatch.append(problem if len(saved) == 1 else f"{where}: {problem}")
+            events.warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+
+
+def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
+    from .receipt import mismatches
+
+    return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
 
 
 def _save_all(
@@ -335,6 +360,8 @@ def _metadata(
         "file": image.path.name if image.path else None,
         "content_type": image.content_type,
         "bytes": image.size,
+        "delivered": image.delivered,
+        "mismatch": _mismatch_of(request, image),
         **request.options(),
         "inputs": inputs,
         "url": url,
@@ -371,6 +398,7 @@ class Prepared:
     request: ImageRequest
     settings: Settings
     options: ImageOptions
+    naming: Naming | None = None
 
 
 def prepare(
@@ -401,9 +429,31 @@ def prepare(
         )
     except InputError as exc:
         problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+    naming = None
+    if not problems:
+        try:
+            naming = _naming(request, options.name)
+        except InputError as exc:
+            problems.append(exc)
     if problems:
         raise all_problems(problems)
-    return Prepared(request, settings, options)
+    return Prepared(request, settings, options, naming)
+
+
+def _naming(request: ImageRequest, template: str | None) -> Naming | None:
+    """The names of a single request's results, checked now (before anything is sent)."""
+    if template is None:
+        return None
+    naming = Naming.make(
+        request.prefix,
+        template,
+        inputs=[img.display for img in request.images],
+        ratio=request.ratio,
+        size=request.size,
+        model=request.model,
+    )
+    naming.check()
+    return naming
 
 
 def run(
@@ -425,6 +475,7 @@ def run(
         prefix=request.prefix,
         stream=stream,
         temporaries=temporaries or Temporaries(),
+        naming=prepared.naming,
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
@@ -434,7 +485,7 @@ def run(
     kept = None
     if book is not None:
         folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
-        kept = ledger.LedgerRecord(book, output=folder)
+        kept = ledger.LedgerRecord(book, output=folder, name=prepared.options.name)
     tracker = Tracker()
     try:
         return execute(

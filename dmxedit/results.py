@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 from .errors import InputError, SaveError
 from .images import EXTENSIONS, sniff
+from .names import Naming
 from .temporaries import Temporaries
 
 _TEMP_PREFIX = ".dmxedit-"
@@ -232,6 +233,7 @@ class SavedImage:
     content_type: str
     size: int
     url: str | None = None
+    delivered: dict[str, Any] = field(default_factory=dict)  # format, width, height
 
 
 @dataclass
@@ -244,6 +246,7 @@ class Saver:
     stream: BinaryIO | None = None
     stamp: str = field(default_factory=lambda: datetime.now().strftime("%Y%m%d_%H%M%S"))
     temporaries: Temporaries = field(default_factory=Temporaries)
+    naming: Naming | None = None  # --name, --variants; None: <prefix>_<ts>_<i>
     _count: int = 0
 
     def prepare(self) -> None:
@@ -294,10 +297,16 @@ class Saver:
                 urls=[url] if url else [],
                 hint="Open the URL to see what the API sent." if url else None,
             )
-        stem = f"{self.prefix}_{self.stamp}_{index}"
+        from .receipt import delivered
+
+        naming = self.naming or Naming(self.prefix)
+        stem = naming.stem(self.stamp, index)
         ext = EXTENSIONS[content_type]
+        got = delivered(blob.path, content_type)  # read before the file moves
         if self.stream is not None and not blob.rescued:
-            return self._to_stream(blob, content_type, stem, ext, url)
+            saved = self._to_stream(blob, content_type, stem, ext, url)
+            saved.delivered = got
+            return saved
         try:
             path = _link_new(blob, blob.folder, stem, ext)
         except OSError as exc:
@@ -309,7 +318,9 @@ class Saver:
                 urls=[url] if url else [],
                 hint="Move it where you want it; nothing was lost.",
             )
-        return SavedImage(path=path, content_type=content_type, size=blob.size, url=url)
+        return SavedImage(
+            path=path, content_type=content_type, size=blob.size, url=url, delivered=got
+        )
 
     def _to_stream(
         self, blob: Blob, content_type: str, stem: str, ext: str, url: str | None

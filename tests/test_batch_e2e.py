@@ -425,7 +425,7 @@ def test_a_10000_line_jobs_file_is_planned_without_sending(
 ) -> None:
     jobs = write_jobs(tmp_path / "big.jsonl", [{"prompt": f"cat {i}"} for i in range(10_000)])
     run = ok(cli("batch", str(jobs), "--dry-run"))
-    assert "10000 jobs" in run.stdout and "12,100,000 tokens" in run.stdout
+    assert "10,000 jobs" in run.stdout and "12,100,000 tokens" in run.stdout
     assert server.requests == []
 
 

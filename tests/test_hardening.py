@@ -446,3 +446,28 @@ def test_verbose_shows_settings_request_answer_and_timings(
     assert "timings: upload" in err and "download" in err
     quiet = expect(cli("edit", str(png), "-p", "snow"))
     assert "setting base-url" not in quiet.stderr
+
+
+def _command_paths() -> list[list[str]]:
+    from dmxedit.cli.tree import build, click_command
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(click_command(build()), [])
+    return paths
+
+
+def test_usage_lines_have_no_braces_around_arguments(cli: Cli) -> None:
+    paths = _command_paths()
+    assert ["edit"] in paths and ["config", "set"] in paths and ["history", "show"] in paths
+    for path in paths:
+        usage = expect(cli(*path, "--help")).stdout.splitlines()[0]
+        assert usage.startswith("Usage: dmxedit"), usage
+        assert "{" not in usage and "}" not in usage, usage
+    edit = expect(cli("edit", "--help")).stdout.splitlines()[0]
+    assert edit == "Usage: dmxedit edit [OPTIONS] IMAGE..."

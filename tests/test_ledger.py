@@ -344,7 +344,7 @@ def test_a_second_batch_on_the_same_results_file_is_refused(
     server.default_delay = 0
     # Its process is gone: so is the lock (the job it had sent is held back, not resent).
     run = cli("batch", str(jobs))
-    assert run.code == 7 and "hold back 1 job(s)" in run.stderr, run.output
+    assert run.code == 7 and "hold back 1 job" in run.stderr, run.output
 
 
 def test_a_possibly_billed_failure_is_held_back_like_a_single_edit(
@@ -353,7 +353,7 @@ def test_a_possibly_billed_failure_is_held_back_like_a_single_edit(
     jobs = _jobs(tmp_path, 3)
     server.on_request = lambda r: Reply(status=502) if r.fields.get("prompt") == "job-1" else None
     first = cli("batch", str(jobs))
-    assert first.code == 7 and "hold back 1 job(s) that may have been billed" in first.stderr
+    assert first.code == 7 and "hold back 1 job that may have been billed" in first.stderr
     (failed,) = [r for r in _lines(jobs.with_name("jobs.results.jsonl")) if r["status"] == "failed"]
     assert failed["id"] == "j1" and failed["may_be_billed"] is True
     server.on_request = None
@@ -382,8 +382,8 @@ def test_the_closing_message_says_what_a_re_run_will_do(
     server.on_request = hook
     run = cli("batch", str(jobs))
     assert run.code == 7
-    assert "send 1 job(s) that failed or did not start" in run.stderr
-    assert "download 1 paid result(s) without generating them again" in run.stderr
+    assert "send 1 job that failed or did not start" in run.stderr
+    assert "download 1 paid result without generating it again" in run.stderr
     server.on_request = None
     again = expect(cli("batch", str(jobs)))
     assert "sending 1, downloading 1 already paid" in again.stderr
@@ -411,7 +411,7 @@ def test_a_paid_b64_job_that_could_not_be_saved_is_never_generated_again(
     jobs = _jobs(tmp_path, 1)
     server.script(EDITS, Reply(json=server.b64_result(b"not an image at all")))
     first = cli("batch", str(jobs), "--format", "b64_json")
-    assert first.code == 7 and "hold back 1 job(s)" in first.stderr, first.output
+    assert first.code == 7 and "hold back 1 job" in first.stderr, first.output
     again = cli("batch", str(jobs), "--format", "b64_json")
     assert again.code == 7 and len(server.posts()) == 1, again.output
 
@@ -500,4 +500,4 @@ def test_after_a_first_ctrl_c_the_message_counts_jobs_not_started(
     assert code == 130, err
     summary = json.loads(out)
     assert summary["ok"] == 1 and summary["retry"] == 4, summary
-    assert "send 4 job(s) that failed or did not start" in err
+    assert "send 4 jobs that failed or did not start" in err

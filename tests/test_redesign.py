@@ -261,7 +261,7 @@ def test_a_first_ctrl_c_lets_running_jobs_finish_and_starts_no_new_one(
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.read_text()
     text = err.read_text()
-    assert "1 running job(s) will finish and save" in text
+    assert "1 running job will finish and save (it is paid for)" in text
     assert len(server.posts()) == 1  # nothing new started after the Ctrl-C
     log = jobs.with_name("jobs.results.jsonl")
     assert [r["id"] for r in _records(log) if r["status"] == "ok"] == ["j0"]

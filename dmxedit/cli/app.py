@@ -49,13 +49,13 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     ctx = context or RunContext.from_process()
     import typer
 
-    from .tree import build, command_of, help_first
+    from .tree import build, click_command, command_of, help_first
 
     args = help_first(args)
     try:
         try:
             with _streams(ctx):
-                code = build(command_of(args))(
+                code = click_command(build(command_of(args)))(
                     args=args,
                     prog_name="dmxedit",
                     standalone_mode=False,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError, Interrupted
+from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
 from ..options import ImageOptions
 from .context import RunContext
 
@@ -64,9 +64,8 @@ class PlainBatchEvents(BatchEvents):
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
-        jobs = "job" if summary.total == 1 else "jobs"
         self._say(
-            f"{summary.total} {jobs}{note}; sending {summary.to_send}{fetching}, about "
+            f"{counted(summary.total, 'job')}{note}; sending {summary.to_send}{fetching}, about "
             f"{summary.estimated_tokens:,} tokens"
         )
 
@@ -218,8 +217,9 @@ def _execute(
     elif dry_run:
         ctx.emit_lines(
             [
-                f"{summary.total} jobs: {summary.to_send} to send, {summary.to_fetch} to "
-                f"download again, {summary.skipped} already done, {summary.unknown} held back; "
+                f"{counted(summary.total, 'job')}: {summary.to_send} to send, "
+                f"{summary.to_fetch} to download again, {summary.skipped} already done, "
+                f"{summary.unknown} held back; "
                 f"about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
             ]
         )
@@ -259,7 +259,8 @@ def run_jobs_file(
         name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
         default_results = path.with_name(f"{name}.results.jsonl")
     try:
-        _execute(ctx, JobSource(path=path, base=base), defaults, flags, default_results)
+        source = JobSource(path=path, base=base, stdin=jobs == "-")
+        _execute(ctx, source, defaults, flags, default_results)
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)
@@ -267,17 +268,28 @@ def run_jobs_file(
 
 def run_each(
     ctx: RunContext,
+    kind: str,
     images: list[str],
     options: ImageOptions,
     prompt: str | None,
     flags: BatchFlags,
+    *,
+    each: bool = True,
+    variants: int = 1,
 ) -> None:
-    """`edit --each`: one job per image with the same prompt, on the batch engine."""
+    """`edit --each` (one job per image, same prompt) and `--variants N` (each job N
+    times), on the batch engine."""
     if "-" in images:
-        raise InputError("--each takes image files, not standard input ('-').")
+        what = "--each" if each else "--variants"
+        raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
     from ..pipeline import resolve_refs
 
-    images = resolve_refs(images, defaults.settings)  # @last, @N
-    objects = [{"images": [str(Path(image).resolve())], "prompt": prompt} for image in images]
-    _execute(ctx, JobSource(objects=objects), defaults, flags, None)
+    images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
+    if kind == "generate":
+        objects: list[dict[str, Any]] = [{"prompt": prompt}]
+    elif each:
+        objects = [{"images": [image], "prompt": prompt} for image in images]
+    else:
+        objects = [{"images": images, "prompt": prompt}]
+    _execute(ctx, JobSource(objects=objects, variants=variants), defaults, flags, None)

@@ -45,6 +45,7 @@ def set_(
         typer.Argument(
             help="The value; for api-key leave it out to type it unseen, or give "
             "'-' to read it from standard input.",
+            metavar="VALUE",
             show_default=False,
         ),
     ] = None,

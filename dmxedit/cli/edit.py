@@ -39,6 +39,8 @@ def _single(
         options = options.merged(output=None)
         if options.save_metadata:
             raise InputError("--save-metadata needs an output folder, not -o -.")
+        if options.name is not None:
+            raise InputError("--name names files in a folder; -o - writes to standard output.")
     prepared = pipeline.prepare(
         kind,
         images,
@@ -103,9 +105,47 @@ def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
     return lines
 
 
+def _many(
+    ctx: RunContext,
+    typer_ctx: typer.Context,
+    kind: Kind,
+    images: list[str],
+    options: ImageOptions,
+    prompt: str | None,
+    prompt_file: str | None,
+    dry_run: bool,
+    batch: tuple[int, str | None, bool],
+    each: bool,
+    variants: int,
+) -> bool:
+    """Run ``--each`` / ``--variants`` on the batch engine; False when neither is asked
+    for (the batch-only options are then refused)."""
+    concurrency, results, resend_unknown = batch
+    source = typer_ctx.get_parameter_source("concurrency")
+    given = getattr(source, "name", "DEFAULT") != "DEFAULT"  # typed on the command line
+    if not each and variants == 1:
+        if results is not None or resend_unknown or given:
+            raise InputError(
+                "--results, --resend-unknown and --concurrency go with --each or --variants "
+                "(or `dmxedit batch`)."
+            )
+        return False
+    if options.output == "-" and variants > 1:
+        raise InputError(f"--variants {variants} saves {variants} files; -o - writes one image.")
+    from .batch_run import BatchFlags, run_each
+
+    if variants > 1 and not given:
+        concurrency = max(concurrency, variants)  # the N candidates at once
+    flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
+    text = read_prompt(ctx, prompt, prompt_file)
+    run_each(ctx, kind, images, options, text, flags, each=each, variants=variants)
+    return True
+
+
 @o.command(image_options=True, json=True, quiet=True, batch=True)
 def edit(
     ctx: RunContext,
+    typer_ctx: typer.Context,
     options: ImageOptions,
     images: Annotated[
         list[str],
@@ -122,34 +162,50 @@ def edit(
     results: str | None,
     resend_unknown: bool,
     each: o.Each = False,
+    variants: o.Variants = 1,
 ) -> None:
     """Edit images with a prompt and save the result.
 
     Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
     """
-    if each:
-        from .batch_run import BatchFlags, run_each
-
-        flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
-        run_each(ctx, images, options, read_prompt(ctx, prompt, prompt_file), flags)
+    batch = (concurrency, results, resend_unknown)
+    if _many(
+        ctx, typer_ctx, "edit", images, options, prompt, prompt_file, dry_run, batch, each, variants
+    ):
         return
-    if results is not None or resend_unknown or concurrency != 4:
-        raise InputError(
-            "--results, --resend-unknown and --concurrency go with --each (or `dmxedit batch`)."
-        )
     _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
 
 
-@o.command(image_options=True, json=True, quiet=True)
+@o.command(image_options=True, json=True, quiet=True, batch=True)
 def generate(
     ctx: RunContext,
+    typer_ctx: typer.Context,
     options: ImageOptions,
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
+    concurrency: int,
+    results: str | None,
+    resend_unknown: bool,
+    variants: o.Variants = 1,
 ) -> None:
     """Make an image from a prompt alone (text to image).
 
     Example: dmxedit generate -p "a lighthouse at dawn" --ratio 16:9 --size 2K
     """
+    batch = (concurrency, results, resend_unknown)
+    if _many(
+        ctx,
+        typer_ctx,
+        "generate",
+        [],
+        options,
+        prompt,
+        prompt_file,
+        dry_run,
+        batch,
+        False,
+        variants,
+    ):
+        return
     _single(ctx, "generate", [], options, prompt, prompt_file, dry_run)

@@ -108,6 +108,25 @@ Param = Annotated[
         "--param", help="Extra request field KEY=VALUE (repeatable).", metavar="KEY=VALUE"
     ),
 ]
+Name = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="File name template: {stem} {ts} {i} {id} {variant} {ratio} {size} {model}; "
+        "the extension comes from the image [default: edited_{ts}_{i}].",
+        metavar="TEMPLATE",
+    ),
+]
+Variants = Annotated[
+    int,
+    typer.Option(
+        "--variants",
+        help="Make N candidates at once (1-16), saved as N files (runs as a batch).",
+        metavar="N",
+        min=1,
+        max=16,
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on standard output.")]
 DryRun = Annotated[
     bool,
@@ -154,6 +173,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "retry_server_errors": (RetryServerErrors, False),
     "save_metadata": (SaveMetadata, False),
     "params": (Param, None),
+    "name": (Name, None),
 }
 #: What edit, generate and batch take besides the image options, passed through as is.
 PROMPT: dict[str, tuple[Any, Any]] = {

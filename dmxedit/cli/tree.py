@@ -134,6 +134,31 @@ def build(only: str | None = "*") -> typer.Typer:
     return app
 
 
+def click_command(app: typer.Typer) -> Any:
+    """The Click command Typer makes of ``app`` (what calling the app runs), with usage
+    lines that read ``dmxedit edit [OPTIONS] IMAGE...`` as Click and git write them:
+    Typer wraps every required argument in braces (``{IMAGE...}``)."""
+    import typer.core
+    import typer.main
+
+    command = typer.main.get_command(app)
+    _plain_usage(command, typer.core.TyperArgument)
+    return command
+
+
+def _plain_usage(command: Any, argument: type[Any]) -> None:
+    for param in command.params:
+        if isinstance(param, argument):
+
+            def pieces(ctx: Any, param: Any = param) -> list[str]:
+                text = str(param.make_metavar(ctx, usage=True))
+                return [text[1:-1] if text.startswith("{") and text.endswith("}") else text]
+
+            param.get_usage_pieces = pieces
+    for sub in getattr(command, "commands", {}).values():
+        _plain_usage(sub, argument)
+
+
 def _summary(doc: object) -> str:
     """A command's first line, whole (Click would cut it at 45 characters with '...')."""
     return str(doc or "").strip().splitlines()[0] if doc else ""
