@@ -51,7 +51,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subc
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a 'api-key base-url model output ratio size format timeout connect-timeout retries history'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a 'api-key base-url model output ratio size format timeout connect-timeout retries history'
-complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l json -d 'Print the checks as a JSON list on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
@@ -120,7 +120,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
-complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print the models as a JSON list on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -l all -d 'List every model, not only the image models'

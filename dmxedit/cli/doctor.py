@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ..options import ImageOptions
@@ -19,7 +21,12 @@ def _line(check: object) -> str:
     return line
 
 
-@command(json=True, quiet=True)
+JsonList = Annotated[
+    bool, typer.Option("--json", help="Print the checks as a JSON list on standard output.")
+]
+
+
+@command(json=True, quiet=True, replace={"json_out": (JsonList, False)})
 def doctor(
     ctx: RunContext,
     base_url: BaseUrl = None,

@@ -14,7 +14,12 @@ from .options import BaseUrl, ConnectTimeout, Retries, command
 READ_TIMEOUT = 60.0
 
 
-@command(json=True, quiet=True)
+JsonList = Annotated[
+    bool, typer.Option("--json", help="Print the models as a JSON list on standard output.")
+]
+
+
+@command(json=True, quiet=True, replace={"json_out": (JsonList, False)})
 def models(
     ctx: RunContext,
     every: Annotated[
