@@ -19,21 +19,26 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from .catalog import tokens_for
+from .concurrency import AdaptiveLimit, Concurrency, Limit
 from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from .events import Events
-from .images import load_images
+from .images import InputImage, load_images
+from .jobindex import IdTable, PreviousResults, index_jobs
 from .names import Naming, check_template
 from .options import ImageOptions
 from .pipeline import Record
+from .prepare import check_max_side
 from .request import ImageRequest, build_request
 from .results import Saver
 from .settings import Settings
+from .shards import Shard
 from .temporaries import Temporaries
 
 if TYPE_CHECKING:
@@ -53,7 +58,11 @@ JOB_KEYS = {
     "params",
     "name",
 }
+JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
+MAX_KEPT_ERRORS = 1000  # messages kept for --json's "invalid" (all are counted)
+# O_BINARY (Windows only): without it, os.write turns each "\n" into "\r\n".
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
 @dataclass
@@ -108,10 +117,17 @@ class BatchSummary:
     retry: int = 0  # failed in a way a re-run sends again
     refetch: int = 0  # paid results a re-run downloads again
     estimated_tokens: int = 0
+    estimated_cny: float | None = None  # with a system token and known prices (SPEC 8)
     results: str | None = None
     elapsed_s: float = 0.0
     dry_run: bool = False
     jobs: list[dict[str, Any]] | None = None  # each job's inputs and outcome (--each)
+    over_budget: int = 0  # not started: they would pass --max-tokens (no results line)
+    max_tokens: int | None = None
+    shard: str | None = None  # "K/N" with --shard
+    jobs_in_file: int = 0  # every job of the file (all shards)
+    concurrency: Concurrency = 4
+    throttled: int = 0  # 429 answers seen
 
     def to_dict(self) -> dict[str, Any]:
         out = self._counts()
@@ -132,9 +148,16 @@ class BatchSummary:
             "retry": self.retry,
             "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
+            "estimated_cny": self.estimated_cny,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
             "dry_run": self.dry_run,
+            "over_budget": self.over_budget,
+            "max_tokens": self.max_tokens,
+            "shard": self.shard,
+            "jobs_in_file": self.jobs_in_file,
+            "concurrency": self.concurrency,
+            "throttled": self.throttled,
         }
 
     def count(self, record: Mapping[str, Any]) -> None:
@@ -157,6 +180,11 @@ class BatchSummary:
         parts = []
         if self.retry:
             parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
+        if self.over_budget:
+            parts.append(
+                f"send the {counted(self.over_budget, 'job')} left out by --max-tokens (a new "
+                "budget for each run)"
+            )
         if self.refetch:
             parts.append(
                 f"download {counted(self.refetch, 'paid result')} without generating "
@@ -185,6 +213,12 @@ class BatchEvents:
 
     def warn(self, message: str) -> None: ...
 
+    def note(self, message: str) -> None:
+        """A change made to a job's input (converted for upload)."""
+
+    def concurrency_changed(self, old: int, new: int, why: str) -> None:
+        """``--concurrency auto`` changed the number of jobs at once."""
+
 
 def job_id(obj: Mapping[str, Any]) -> str:
     """A job's own ``id``, or a stable hash of its fields."""
@@ -193,6 +227,11 @@ def job_id(obj: Mapping[str, Any]) -> str:
         return str(own)
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def entry_id(obj: Mapping[str, Any], variant: int = 1, variants: int = 1) -> str:
+    """The id of one job of a line: the line's own id, with ``-vN`` under --variants."""
+    return job_id(obj) if variants == 1 else f"{job_id(obj)}-v{variant}"
 
 
 def job_report(job: Job) -> dict[str, Any]:
@@ -241,6 +280,34 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+class ImageChecks:
+    """Each list of images checked once, however many jobs name it (the last 1,024 lists
+    are kept): a million jobs over a handful of images read a handful of files."""
+
+    def __init__(self, keep: int = 1024) -> None:
+        self.keep = keep
+        self._checked: OrderedDict[
+            tuple[tuple[str, ...], int | None], list[InputImage] | InputError
+        ] = OrderedDict()
+
+    def load(self, args: list[str], max_side: int | None = None) -> list[InputImage]:
+        key = (tuple(args), max_side)
+        found = self._checked.get(key)
+        if found is None:
+            try:
+                found = load_images(args, max_side=max_side)
+            except InputError as exc:
+                found = exc
+            self._checked[key] = found
+            if len(self._checked) > self.keep:
+                self._checked.popitem(last=False)
+        else:
+            self._checked.move_to_end(key)
+        if isinstance(found, InputError):
+            raise found.with_traceback(None)  # a traceback would grow with every raise
+        return found
+
+
 def build_job(
     obj: Any,
     line: int,
@@ -250,9 +317,11 @@ def build_job(
     variant: int = 1,
     variants: int = 1,
     jobs_file: str | None = None,
+    checks: ImageChecks | None = None,
 ) -> Job:
     """Check one job against the defaults; raises InputError (without the line number).
-    With ``variants`` > 1 it is variant ``variant`` of that many copies of the job."""
+    With ``variants`` > 1 it is variant ``variant`` of that many copies of the job;
+    ``checks`` checks each list of images once."""
     obj = _check_fields(obj)
     image_args = [
         str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
@@ -261,7 +330,13 @@ def build_job(
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    images = load_images(image_args) if image_args else []
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    if not image_args:
+        images = []
+    elif checks is not None:
+        images = checks.load(image_args, max_side)
+    else:
+        images = load_images(image_args, max_side=max_side)
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -279,7 +354,7 @@ def build_job(
         output = output if output.is_absolute() else base / output
     else:
         output = Path(settings.output).expanduser()
-    own_id = job_id(obj) if variants == 1 else f"{job_id(obj)}-v{variant}"
+    own_id = entry_id(obj, variant, variants)
     template = obj.get("name", defaults.options.name)
     if template is not None:
         check_template(template)
@@ -419,7 +494,7 @@ class ResultsLog:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
             size = os.fstat(self._fd).st_size
             if size:
                 with open(self.path, "rb") as fh:
@@ -483,8 +558,11 @@ class _Plan:
     skipped: int = 0
     unknown: int = 0
     tokens: int = 0
+    shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
+    elsewhere: int = 0  # jobs of other shards (checked all the same)
+    over_budget: int = 0  # would pass --max-tokens: not started
 
 
 def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
@@ -499,6 +577,8 @@ def _what_to_do(record: Mapping[str, Any] | None, resend_unknown: bool) -> str:
     ):
         return "fetch"  # paid and answered: download again, never generate again
     if status in ("sent", "answered") or record.get("may_be_billed"):
+        if record.get("billed") is False:
+            return "send"  # the billing check found no charge for it (SPEC 8)
         return "send" if resend_unknown else "unknown"
     if record.get("exit_code") == ExitCode.NOT_SAVED:
         # Generated (paid) but nothing to download again: a b64 result that could not be
@@ -512,10 +592,22 @@ def _validate(
     defaults: Defaults,
     previous: Mapping[str, Mapping[str, Any]],
     resend_unknown: bool,
+    *,
+    ids: IdTable | None = None,
+    shard: Shard | None = None,
+    max_tokens: int | None = None,
+    spool: bool = True,
 ) -> _Plan:
+    """Check every line (of every shard); plan this shard's jobs. Memory stays flat: ids
+    live in ``ids`` (built here when not given), images are checked once per list, the
+    jobs to run go to a spool on disk, and at most MAX_KEPT_ERRORS messages are kept."""
     plan = _Plan(spool=_Spool(), jobs=[] if source.objects is not None else None)
     errors: list[str] = []
-    seen: dict[str, int] = {}
+    error_count = 0
+    ids = index_jobs(source) if ids is None else ids
+    checks = ImageChecks()
+    budget_spent = False
+    jobs_file = source.jobs_file  # resolved once, not once a job
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -529,23 +621,35 @@ def _validate(
                 defaults,
                 variant=variant,
                 variants=source.variants,
-                jobs_file=source.jobs_file,
+                jobs_file=jobs_file,
+                checks=checks,
             )
         except InputError as exc:
             if variant == 1:  # the other variants of the line say the same
+                error_count += 1
+            if variant == 1 and len(errors) < MAX_KEPT_ERRORS:
                 errors.append(f"{where}: {exc.message}")
             continue
-        if job.id in seen:
+        first = ids.line_of(job.id)
+        if first is not None and first != line:
             own = isinstance(obj, dict) and "id" in obj
-            errors.append(
-                f"line {line}: id {job.id!r} is already used on line {seen[job.id]}"
-                if own
-                else f"line {line}: the same job as line {seen[job.id]} (give each an id to "
-                "run both)"
-            )
+            error_count += 1
+            if len(errors) < MAX_KEPT_ERRORS:
+                errors.append(
+                    f"line {line}: id {job.id!r} is already used on line {first}"
+                    if own
+                    else f"line {line}: the same job as line {first} (give each an id to run both)"
+                )
             continue
-        seen[job.id] = line
+        if shard is not None and not shard.owns(job.id):
+            plan.elsewhere += 1
+            continue
         todo = _what_to_do(previous.get(job.id), resend_unknown)
+        if todo == "send" and max_tokens is not None:
+            budget_spent = budget_spent or plan.tokens + tokens_for(job.request.size) > max_tokens
+            if budget_spent:  # stop starting jobs once the next would pass the budget
+                plan.over_budget += 1
+                continue
         if todo in ("skip", "unknown") and plan.jobs is not None:
             before = previous.get(job.id) or {}
             plan.jobs.append(
@@ -564,17 +668,20 @@ def _validate(
             if todo == "send":
                 plan.to_send += 1
                 plan.tokens += tokens_for(job.request.size)
+                shape = (job.request.model, job.request.size)
+                plan.shapes[shape] = plan.shapes.get(shape, 0) + 1
             else:
                 plan.to_fetch += 1
             plan.outputs.add(job.output)
-            if not errors:
+            if not errors and spool:
                 plan.spool.add(job, todo)
     if plan.total == 0:
         errors.append("no jobs (the file is empty)")
+        error_count += 1
     if errors:
         plan.spool.close()
         shown = errors[:MAX_REPORTED]
-        more = f"\n... and {len(errors) - MAX_REPORTED} more" if len(errors) > MAX_REPORTED else ""
+        more = f"\n... and {error_count - MAX_REPORTED} more" if error_count > MAX_REPORTED else ""
         each = source.objects is not None
         raise InputError(
             ("Some images cannot be edited" if each else "The jobs are invalid")
@@ -596,9 +703,19 @@ class _JobRecord(Record):
     def __init__(self, log: ResultsLog, job: Job) -> None:
         self.log = log
         self.job = job
+        self.begun_at: float | None = None  # before the upload (the billing check's window)
+        self.sent_at: float | None = None
 
     def sent(self) -> None:
-        self.log.append({"id": self.job.id, "line": self.job.line, "status": "sent"})
+        self.sent_at = time.time()
+        self.log.append(
+            {
+                "id": self.job.id,
+                "line": self.job.line,
+                "status": "sent",
+                "sent_at": round(self.sent_at, 3),  # where a billing check looks (SPEC 8)
+            }
+        )
 
     def answered(self, answer: Answer[Blob]) -> None:
         urls = [item.url for item in answer.items if item.url]
@@ -617,20 +734,30 @@ class _JobEvents(Events):
     def warn(self, message: str) -> None:
         self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
 
+    def note(self, message: str) -> None:
+        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
+
 
 def run_batch(
     source: JobSource,
     defaults: Defaults,
     *,
     results: Path | None,
-    concurrency: int = 4,
+    concurrency: Concurrency = 4,
     dry_run: bool = False,
     resend_unknown: bool = False,
     events: BatchEvents | None = None,
     temporaries: Temporaries | None = None,
     make_client: Callable[[Events], Client] | None = None,
+    shard: Shard | None = None,
+    max_tokens: int | None = None,
 ) -> BatchSummary:
     """Run every job that still needs running; raises BatchError when some failed.
+
+    ``concurrency``: jobs at once, or ``"auto"`` (:mod:`dmxedit.concurrency`). ``shard``:
+    run only the jobs of that shard (every line is still checked). ``max_tokens``: stop
+    starting jobs once the estimated tokens of the jobs sent would pass it; those left out
+    get no results line, so a re-run sends them (BatchError, exit 7).
 
     The first KeyboardInterrupt (Ctrl-C, SIGTERM) stops starting jobs and lets the running
     ones finish and save; a second abandons them (their URLs are already recorded).
@@ -645,11 +772,29 @@ def run_batch(
     if not dry_run:
         log.lock()
     book: Ledger | None = None
+    previous: PreviousResults | None = None
+    if max_tokens is not None and max_tokens < 0:
+        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     try:
-        previous = log.previous()
-        plan = _validate(source, defaults, previous, resend_unknown)
+        ids = index_jobs(source)
+        previous = PreviousResults(results, ids)
+        plan = _validate(
+            source,
+            defaults,
+            previous,
+            resend_unknown,
+            ids=ids,
+            shard=shard,
+            max_tokens=max_tokens,
+            spool=not dry_run,
+        )
         summary = BatchSummary(
-            total=plan.total,
+            total=plan.total - plan.elsewhere,
+            jobs_in_file=plan.total,
+            shard=str(shard) if shard else None,
+            over_budget=plan.over_budget,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
             skipped=plan.skipped,
             unknown=plan.unknown,
             to_send=plan.to_send,
@@ -661,21 +806,35 @@ def run_batch(
         )
         try:
             if plan.unknown:
+                check = (
+                    "`--reconcile` checks DMXAPI's billing log for them, "
+                    if defaults.settings.has_account
+                    else ""
+                )
                 events.warn(
                     f"{counted(plan.unknown, 'job')} went out last time without a result and may "
-                    "have been billed; they are not sent again (use --resend-unknown to send them)."
+                    f"have been billed; they are not sent again ({check}use --resend-unknown to "
+                    "send them)."
                 )
+            if plan.shapes and defaults.settings.has_account:
+                summary.estimated_cny = _estimate(defaults.settings, plan.shapes)
             events.plan(summary)
             if dry_run:
                 return summary
             if plan.spool.count:
                 defaults.settings.require_key()  # before any folder is made
+                from .proxies import check_proxy
+
+                check_proxy(defaults.settings.base_url)
                 for folder in sorted(plan.outputs):
                     Saver(folder=folder).prepare()
                 book = ledger.open_ledger(defaults.settings.history)
             log.open()
             started = time.monotonic()
             pacer = Pacer()
+            limit = AdaptiveLimit() if concurrency == "auto" else Limit(max(1, concurrency))
+            limit.on_change = events.concurrency_changed
+            pacer.on_throttle = limit.throttle
 
             def client_for(job_events: Events) -> Client:
                 if make_client is not None:
@@ -687,25 +846,68 @@ def run_batch(
             runner = _Runner(
                 previous, log, summary, events, temporaries, client_for, defaults.options, book
             )
-            runner.run(plan.spool, concurrency)
+            runner.settings = defaults.settings  # for billing checks (SPEC 8)
+            try:
+                runner.run(plan.spool, limit)
+            finally:
+                summary.throttled = limit.throttled
         finally:
             plan.spool.close()
     finally:
         log.close()
+        if previous is not None:
+            previous.close()
         if book is not None:
             book.close()
     summary.elapsed_s = round(time.monotonic() - started, 3)
-    if summary.failed or summary.unknown:
+    if summary.failed or summary.unknown or summary.over_budget:
+        what = []
+        if summary.failed or summary.unknown:
+            what.append(
+                f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did "
+                "not succeed."
+            )
+        if summary.over_budget:
+            what.append(
+                f"{summary.over_budget:,} of {counted(summary.total, 'job')} were not started: "
+                f"they would pass --max-tokens {max_tokens:,} (the jobs sent were estimated at "
+                f"{summary.estimated_tokens:,} tokens). Nothing was billed for them, and the "
+                "results file has no line for them."
+            )
         raise BatchError(
-            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did not "
-            "succeed. " + summary.next_run() + (f" Reasons are in {results}." if results else ""),
+            " ".join(what)
+            + " "
+            + summary.next_run()
+            + (
+                f" Reasons are in {results}."
+                if results and (summary.failed or summary.unknown)
+                else ""
+            ),
             details={"summary": summary.to_dict()},
         )
     return summary
 
 
+def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
+    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
+    from . import billing, ledger
+
+    try:
+        book = ledger.open_ledger(settings.history, create=False)
+    except DmxError:
+        return None
+    try:
+        found = billing.estimate(settings, shapes, book)
+    finally:
+        if book is not None:
+            book.close()
+    return found[0] if found else None
+
+
 class _Runner:
     """The workers of one batch run."""
+
+    settings: Settings | None = None
 
     def __init__(
         self,
@@ -733,18 +935,20 @@ class _Runner:
         self.running = 0
         self.queued = 0
         self.spool: _Spool | None = None
+        self.limit = Limit(4)
 
-    def run(self, spool: _Spool, concurrency: int) -> None:
+    def run(self, spool: _Spool, limit: Limit) -> None:
         self.spool = spool
+        self.limit = limit
         threads = [
             threading.Thread(target=self.worker, name=f"dmxedit-job-{i}", daemon=True)
-            for i in range(max(1, concurrency))
+            for i in range(max(1, min(limit.workers, spool.count)))
         ]
         for thread in threads:
             thread.start()
         try:
             for item in spool:
-                if not self.put(item, concurrency):
+                if not self.put(item):
                     break
             for _ in threads:
                 self.jobs.put(None)
@@ -790,7 +994,12 @@ class _Runner:
         as it now stands (jobs not started, finished, answered, cut off)."""
         if self.spool is None:
             return
-        latest = self.log.previous() if self.log.path is not None else {}
+        latest: Mapping[str, Mapping[str, Any]]
+        if isinstance(self.previous, PreviousResults):
+            self.previous.read()  # the lines this run added
+            latest = self.previous
+        else:
+            latest = self.log.previous() if self.log.path is not None else {}
         summary = self.summary
         summary.retry = summary.refetch = summary.held_back = 0
         for job, _todo in self.spool:
@@ -808,11 +1017,11 @@ class _Runner:
             while thread.is_alive():
                 thread.join(timeout=0.2)
 
-    def put(self, item: tuple[Job, str], concurrency: int) -> bool:
+    def put(self, item: tuple[Job, str]) -> bool:
         """Queue a job once a worker is about to be free; False when the batch stops."""
         while not self.stop.is_set():
             with self.lock:
-                room = self.queued < concurrency * 2
+                room = self.queued < self.limit.limit * 2
                 if room:
                     self.queued += 1
             if room:
@@ -825,21 +1034,53 @@ class _Runner:
         client = self.client_for(Events())
         try:
             while not self.stop.is_set():
+                if not self.limit.acquire(self.stop):  # room under the concurrency limit
+                    return
+                answered = False
                 try:
-                    item = self.jobs.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                if item is None:
-                    return
-                with self.lock:
-                    self.queued -= 1
-                if self.stop.is_set():
-                    return
-                self.run_one(item[0], item[1], client)
+                    try:
+                        item = self.jobs.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
+                    if item is None:
+                        return
+                    with self.lock:
+                        self.queued -= 1
+                    if self.stop.is_set():
+                        return
+                    answered = self.run_one(item[0], item[1], client)
+                finally:
+                    self.limit.release(answered)
         finally:
             client.close()
 
-    def run_one(self, job: Job, todo: str, client: Client) -> None:
+    def check_billing(
+        self,
+        error: DmxError,
+        job: Job,
+        job_record: _JobRecord | None,
+        kept: Any,
+        record: dict[str, Any],
+    ) -> None:
+        """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
+        if self.settings is None or not self.settings.has_account:
+            return
+        from .billing import after_failure
+
+        verdict = after_failure(
+            self.settings,
+            error,
+            model=job.request.model,
+            sent_at=job_record.begun_at if job_record is not None else None,
+            book=self.book,
+            entry_id=kept.entry_id if kept is not None else None,
+            settle_hint="Run the batch again with --reconcile in a minute to settle it.",
+        )
+        if verdict is not None:
+            record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
+
+    def run_one(self, job: Job, todo: str, client: Client) -> bool:
+        """Run one job and write its final line; True when it succeeded."""
         from . import ledger, pipeline
 
         t0 = time.monotonic()
@@ -853,6 +1094,8 @@ class _Runner:
             naming=job.naming,
         )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
+        kept: Any = None
+        job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
                 from .receipt import mismatches
@@ -885,7 +1128,6 @@ class _Runner:
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(str(self.log.path.resolve()), job.id, files)
             else:
-                kept = None
                 if self.book is not None:
                     kept = ledger.LedgerRecord(
                         self.book,
@@ -894,13 +1136,15 @@ class _Runner:
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
+                job_record = _JobRecord(self.log, job)
+                job_record.begun_at = time.time()
                 result = pipeline.execute(
                     job.request,
                     client,
                     saver,
                     events=_JobEvents(self.events, job),
                     save_metadata=self.options.save_metadata,
-                    record=pipeline.Records(_JobRecord(self.log, job), kept),
+                    record=pipeline.Records(job_record, kept),
                     hash_inputs=kept is not None,
                 )
                 record.update(
@@ -913,6 +1157,8 @@ class _Runner:
                     delivered=result.delivered,
                     mismatch=result.mismatch,
                 )
+                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+                    record["inputs"] = result.inputs
         except DmxError as exc:
             record.update(
                 status="failed",
@@ -923,6 +1169,9 @@ class _Runner:
             )
             if exc.details.get("may_be_billed"):
                 record["may_be_billed"] = True
+                if exc.request_id:
+                    record["request_id"] = exc.request_id
+                self.check_billing(exc, job, job_record, kept, record)
         except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
             record.update(
                 status="failed",
@@ -943,3 +1192,4 @@ class _Runner:
             if self.summary.jobs is not None:
                 self.summary.jobs.append({**job_report(job), **record})
         self.events.job_finished(record)
+        return bool(record["status"] == "ok")

@@ -606,10 +606,14 @@ class Client:
         while True:
             attempt += 1
             self.pacer.wait()
+            self.pacer.begin()
             try:
-                return once(), attempt
+                result = once()
             except _Failed as failed:
+                self.pacer.end()
                 decision = self.policy.decide(failed.outcome, attempt)
+                if failed.outcome.status == 429:
+                    self.pacer.throttled()
                 error = failed.build(decision)
                 if not decision.resend:
                     raise error from None
@@ -621,6 +625,12 @@ class Client:
                     )
                 self.events.retry(attempt, decision.wait, reason)
                 self.pacer.hold(decision)
+                continue
+            except BaseException:
+                self.pacer.end()
+                raise
+            self.pacer.end()
+            return result, attempt
 
     def _body(self, request: ImageRequest, hash_inputs: bool) -> MultipartBody | BytesBody:
         if request.kind == "edit":
@@ -698,6 +708,12 @@ class Client:
         total: int,
     ) -> NoReturn:
         host = urlsplit(request.url).netloc
+        if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
+            # Nothing went out: requests refused the proxy (check_proxy normally says so
+            # before the client is made).
+            from .proxies import check_proxy
+
+            check_proxy(request.url)
         if isinstance(exc, requests.exceptions.SSLError):
             raise NetworkError(
                 f"A secure connection to {host} could not be made.",
@@ -1020,6 +1036,15 @@ class Client:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
+        from .proxies import proxy_for
+
+        proxy = proxy_for(url)
+        if proxy is not None and proxy.problem is not None:
+            raise SaveError(
+                f"The image was generated but cannot be downloaded. {proxy.problem}",
+                urls=[url],
+                hint=proxy.hint,
+            )
         if self._downloads is None:
             self._downloads = _session()  # no key on this session, ever
         attempt = 0

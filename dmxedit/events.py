@@ -43,3 +43,7 @@ class Events:
 
     def info(self, message: str) -> None:
         """A detail shown with ``--verbose``."""
+
+    def note(self, message: str) -> None:
+        """A message for the user that is neither a warning nor a detail (what the tool
+        is doing now, e.g. checking the billing log)."""

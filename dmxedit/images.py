@@ -6,12 +6,15 @@ import io
 import stat
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .catalog import MAX_IMAGE_BYTES, MAX_IMAGES
 from .errors import InputError, all_problems
+
+if TYPE_CHECKING:
+    from .prepare import Plan, Preparation
 
 #: The content types the API takes, with the extension a saved file gets.
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -44,13 +47,9 @@ def describe_other(head: bytes) -> str | None:
     for magic, name in _OTHER_FORMATS:
         if head.startswith(magic):
             return name
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
-            return "HEIC"
-        if brand in (b"avif", b"avis"):
-            return "AVIF"
-    return None
+    from .prepare import heif_kind
+
+    return heif_kind(head)
 
 
 def dimensions(stream: BinaryIO, content_type: str) -> tuple[int, int] | None:
@@ -127,6 +126,13 @@ class InputImage:
     height: int | None
     path: Path | None = None
     data: bytes | None = None  # the bytes, for an image read from standard input
+    #: What must change before upload (``prepare.Plan``; content type, size and shape
+    #: are then those planned for the upload, ``size`` the original's bytes).
+    plan: Plan | None = None
+    #: Something to tell the user before sending it (an orientation dmxedit cannot apply).
+    warning: str | None = None
+    #: On the image actually sent after preparation: the original's facts, the changes.
+    prepared: Preparation | None = None
 
     def open(self) -> BinaryIO:
         """A fresh handle on the bytes: every upload attempt reads them anew."""
@@ -143,6 +149,10 @@ class InputImage:
 def _check_bytes(display: str, head: bytes, size: int) -> str:
     if size == 0:
         raise InputError(f"Image {display!r} is empty.", hint="Give a PNG, JPEG or WebP file.")
+    return _check_type(display, head, size)
+
+
+def _check_type(display: str, head: bytes, size: int) -> str:
     if size >= MAX_IMAGE_BYTES:
         raise InputError(
             f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; "
@@ -178,16 +188,56 @@ def _safe_filename(name: str, content_type: str) -> str:
     return name
 
 
-def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> InputImage:
-    """Check one image argument (a path, or ``-`` for standard input)."""
+def _planned(
+    image: InputImage, head: bytes, max_side: int | None, opener: Callable[[], BinaryIO]
+) -> InputImage:
+    """The image with what preparing it will do (``prepare.plan``), or refused."""
+    from . import prepare
+
+    content_type = sniff(head)
+    shape = (image.width, image.height) if image.width and image.height else None
+    planned = prepare.plan(
+        image.display, head, image.size, content_type, shape, opener, max_side=max_side
+    )
+    if planned is None:
+        if content_type is None or image.size >= MAX_IMAGE_BYTES:
+            _check_type(image.display, head, image.size)  # raises the usual refusal
+        return image
+    if isinstance(planned, prepare.Refusal):
+        if planned.warn_only:
+            return replace(image, warning=planned.message + " " + planned.hint)
+        raise InputError(planned.message, hint=planned.hint)
+    ext = EXTENSIONS[planned.target]
+    stem = image.filename.rsplit(".", 1)[0] if "." in image.filename else image.filename
+    return replace(
+        image,
+        content_type=planned.target,
+        filename=f"{stem or 'image'}.{ext}",
+        width=planned.sent_width,
+        height=planned.sent_height,
+        plan=planned,
+    )
+
+
+def _quick_type(head: bytes) -> str:
+    """The content type to start from: sniffed, or PNG for a format to be converted."""
+    return sniff(head) or "image/png"
+
+
+def load_image(
+    arg: str, read_stdin: Callable[[], bytes] | None = None, *, max_side: int | None = None
+) -> InputImage:
+    """Check one image argument (a path, or ``-`` for standard input); ``max_side``
+    (``--max-side``) plans a downscale of a larger image."""
     if arg == "-":
         if read_stdin is None:
             raise InputError("Image '-' (standard input) is not available here.")
         data = read_stdin()
-        content_type = _check_bytes("-", data[:64], len(data))
-        buffer = io.BytesIO(data)
-        shape = dimensions(buffer, content_type)
-        return InputImage(
+        if not data:
+            _check_bytes("-", data, 0)
+        content_type = _quick_type(data[:64])
+        shape = dimensions(io.BytesIO(data), content_type) if sniff(data[:64]) else None
+        image = InputImage(
             display="-",
             filename=f"stdin.{EXTENSIONS[content_type]}",
             content_type=content_type,
@@ -196,6 +246,7 @@ def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> Input
             height=shape[1] if shape else None,
             data=data,
         )
+        return _planned(image, data[:64], max_side, lambda: io.BytesIO(data))
     path = Path(arg).expanduser()
     try:
         info = path.stat()
@@ -210,22 +261,30 @@ def load_image(arg: str, read_stdin: Callable[[], bytes] | None = None) -> Input
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
-            content_type = _check_bytes(arg, head, info.st_size)
-            shape = dimensions(fh, content_type)
+            if info.st_size == 0:
+                _check_bytes(arg, head, 0)
+            content_type = _quick_type(head)
+            shape = dimensions(fh, content_type) if sniff(head) else None
+        image = InputImage(
+            display=printable(arg),
+            filename=_safe_filename(path.name, content_type),
+            content_type=content_type,
+            size=info.st_size,
+            width=shape[0] if shape else None,
+            height=shape[1] if shape else None,
+            path=path,
+        )
+        return _planned(image, head, max_side, lambda: open(path, "rb"))
     except OSError as exc:
         raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
-    return InputImage(
-        display=printable(arg),
-        filename=_safe_filename(path.name, content_type),
-        content_type=content_type,
-        size=info.st_size,
-        width=shape[0] if shape else None,
-        height=shape[1] if shape else None,
-        path=path,
-    )
 
 
-def load_images(args: list[str], read_stdin: Callable[[], bytes] | None = None) -> list[InputImage]:
+def load_images(
+    args: list[str],
+    read_stdin: Callable[[], bytes] | None = None,
+    *,
+    max_side: int | None = None,
+) -> list[InputImage]:
     """Check 1-16 image arguments, in order; at most one may be ``-``."""
     if not args:
         raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
@@ -240,7 +299,7 @@ def load_images(args: list[str], read_stdin: Callable[[], bytes] | None = None) 
     problems: list[InputError] = []
     for arg in args:  # every bad image is named, not only the first
         try:
-            loaded.append(load_image(arg, read_stdin))
+            loaded.append(load_image(arg, read_stdin, max_side=max_side))
         except InputError as exc:
             problems.append(exc)
     if problems:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DmxError, InputError
-from .images import printable
+from .images import InputImage, printable
 from .pipeline import Tracker
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS entries (
     may_be_billed INTEGER,
     billed INTEGER,
     unsaved_urls TEXT,
-    mismatch TEXT
+    mismatch TEXT,
+    billing TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
@@ -76,10 +77,11 @@ JSON_FIELDS = (
     "files",
     "unsaved_urls",
     "mismatch",
+    "billing",
 )
 #: Columns added after the first release, with their types: a ledger made before one
 #: existed gets it when opened.
-ADDED_COLUMNS = {"unsaved_urls": "TEXT", "mismatch": "TEXT"}
+ADDED_COLUMNS = {"unsaved_urls": "TEXT", "mismatch": "TEXT", "billing": "TEXT"}
 
 
 def data_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -142,6 +144,7 @@ class Entry:
     billed: int | None = None
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
     mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
+    billing: Any = None  # the billing check's verdict (SPEC 8), when one was made
 
     @property
     def saved_files(self) -> list[str]:
@@ -293,6 +296,76 @@ class Ledger:
             [],
         )
 
+    def request_ids_between(
+        self, start: float, end: float, *, exclude: int | None = None
+    ) -> set[str]:
+        """The request ids of entries made between two times (but ``exclude``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT request_id FROM entries WHERE created >= ? AND created <= ? "
+                "AND request_id IS NOT NULL AND id != ?",
+                [start, end, -1 if exclude is None else exclude],
+            ).fetchall()
+        return {str(row[0]) for row in rows if row[0]}
+
+    def newest_for_job(self, results_file: str, job_id: str) -> Entry | None:
+        rows = self._select(
+            "WHERE results_file = ? AND job_id = ? ORDER BY id DESC LIMIT 1",
+            [results_file, job_id],
+        )
+        return rows[0] if rows else None
+
+    def sizes_of(self, request_ids: set[str]) -> dict[str, str]:
+        """request id -> the size asked (1K when none was given), for known entries."""
+        out: dict[str, str] = {}
+        ids = sorted(request_ids)
+        for at in range(0, len(ids), 500):
+            chunk = ids[at : at + 500]
+            marks = ", ".join("?" * len(chunk))
+            for entry in self._select(f"WHERE request_id IN ({marks})", chunk):
+                size = (entry.options or {}).get("size") or "1K"
+                if entry.request_id:
+                    out[entry.request_id] = str(size)
+        return out
+
+    def counts_between(self, start: float, end: float, model: str | None = None) -> dict[str, int]:
+        """What the ledger itself says of a period: requests sent, saved, failed, and
+        those that may have been billed (sent, no result), with the checked verdicts."""
+        where = "WHERE created >= ? AND created < ?"
+        args: list[Any] = [start, end]
+        if model:
+            where += " AND model = ?"
+            args.append(model)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT status, may_be_billed, billed, urls IS NOT NULL OR files IS NOT NULL "
+                f"FROM entries {where}",
+                args,
+            ).fetchall()
+        counts = {
+            "entries": len(rows),
+            "sent": 0,
+            "saved": 0,
+            "failed": 0,
+            "may_be_billed": 0,
+            "billed": 0,
+            "not_billed": 0,
+        }
+        for status, may_be_billed, billed, answered in rows:
+            if status != "created":
+                counts["sent"] += 1
+            if status == "saved":
+                counts["saved"] += 1
+            elif status in ("failed", "interrupted"):
+                counts["failed"] += 1
+            if status != "saved" and may_be_billed and not answered:
+                counts["may_be_billed"] += 1
+                if billed == 1:
+                    counts["billed"] += 1
+                elif billed == 0:
+                    counts["not_billed"] += 1
+        return counts
+
     def newest_saved(self) -> Entry | None:
         for entry in self._select("WHERE files IS NOT NULL ORDER BY id DESC", []):
             if any(Path(p).is_file() for p in entry.saved_files):
@@ -352,6 +425,23 @@ def file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return [{"path": str(Path(p).resolve()), "sha256": sha256_of(Path(p))} for p in paths]
 
 
+def _input_item(img: InputImage) -> dict[str, Any]:
+    """An input as the ledger keeps it: the user's file (resolved), its size and type,
+    and for a prepared input (SPEC 9) what was sent and the changes made."""
+    source = img.prepared.source_path if img.prepared is not None else img.path
+    item: dict[str, Any] = {
+        "path": printable(str(source.resolve())) if source else img.display,
+        "bytes": img.size,
+        "content_type": img.content_type,
+    }
+    if img.prepared is not None:
+        from .prepare import input_record
+
+        record = input_record(img)
+        item.update({k: v for k, v in record.items() if k != "path"})
+    return item
+
+
 class LedgerRecord(Tracker):
     """A :class:`dmxedit.pipeline.Record` that keeps one request's entry up to date."""
 
@@ -379,14 +469,7 @@ class LedgerRecord(Tracker):
             model=request.model,
             prompt=request.prompt,
             options={k: v for k, v in request.options().items() if k not in ("prompt", "model")},
-            inputs=[
-                {
-                    "path": printable(str(img.path.resolve())) if img.path else img.display,
-                    "bytes": img.size,
-                    "content_type": img.content_type,
-                }
-                for img in request.images
-            ],
+            inputs=[_input_item(img) for img in request.images],
             output=self.output,
             name=self.name,
             results_file=self.results_file,
@@ -419,7 +502,9 @@ class LedgerRecord(Tracker):
             entry = self.ledger.get(self.entry_id)
             inputs = list(entry.inputs or []) if entry else []
             for item, digest in zip(inputs, answer.input_sha256, strict=False):
-                item["sha256"] = digest
+                if not item.get("changes"):  # a prepared input has its original's hash
+                    item["sha256"] = digest
+                item["sent_sha256"] = digest
             fields["inputs"] = inputs
         self._update(**fields)
 
@@ -439,6 +524,9 @@ class LedgerRecord(Tracker):
     def failed(self, error: DmxError) -> None:
         files = file_items(error.details.get("files") or [])
         unsaved = list(error.details.get("urls") or []) if self.urls else []
+        fields: dict[str, Any] = {}
+        if error.request_id:  # the failing answer's id: the billing check looks it up
+            fields["request_id"] = error.request_id
         self._update(
             status="failed",
             error=error.message,
@@ -446,6 +534,7 @@ class LedgerRecord(Tracker):
             may_be_billed=bool(error.details.get("may_be_billed")) or self.was_sent,
             files=files or None,
             unsaved_urls=unsaved or None,
+            **fields,
         )
 
     def interrupted(self) -> None:

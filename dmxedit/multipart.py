@@ -43,6 +43,9 @@ class MultipartBody:
     ) -> None:
         self.boundary = boundary or f"dmxedit-{os.urandom(16).hex()}"
         self.images = list(images)
+        for img in self.images:
+            if img.plan is not None:  # its bytes are not what the part would announce
+                raise ValueError(f"{img.display} must be prepared (prepare.py) before sending")
         self.chunk_size = chunk_size
         self.on_progress = on_progress
         self.hash_images = hash_images  # SHA-256 costs ~0.6 s per GiB: only when asked

@@ -34,6 +34,7 @@ class ImageOptions:
     retry_server_errors: bool = False
     save_metadata: bool = False
     params: tuple[str, ...] = ()  # raw KEY=VALUE form fields
+    max_side: int | None = None  # downscale inputs whose long side is over this (SPEC 9)
     name: str | None = None  # --name TEMPLATE for saved files (dmxedit.names)
     api_key: str | None = field(default=None, repr=False)
 

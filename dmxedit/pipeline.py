@@ -25,6 +25,7 @@ from .events import Events
 from .images import InputImage, load_images
 from .names import Naming
 from .options import ImageOptions
+from .prepare import check_max_side
 from .request import ImageRequest, Kind, build_request
 from .results import Blob, SavedImage, Saver, write_metadata
 from .settings import Settings, resolve
@@ -55,6 +56,8 @@ class ImageResult:
     attempts: int = 1
     timings: dict[str, float] = field(default_factory=dict)
     metadata_files: list[Path] = field(default_factory=list)
+    #: One per input image: the original and what was sent (``prepare.input_record``).
+    inputs: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)  # per file: format, w, h
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
 
@@ -84,6 +87,8 @@ class ImageResult:
         out["mismatch"] = self.mismatch
         if self.metadata_files:
             out["metadata_files"] = [str(p) for p in self.metadata_files]
+        if self.inputs:
+            out["inputs"] = self.inputs
         return out
 
 
@@ -178,12 +183,13 @@ class Tracker(Record):
 
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
+    out = [img.warning for img in request.images if img.warning]
     if len(request.images) > WARN_IMAGES:
-        return [
+        out.append(
             f"{len(request.images)} images: the endpoint documents 16, but one page of the "
             f"provider's documentation says {WARN_IMAGES}."
-        ]
-    return []
+        )
+    return out
 
 
 def make_client(
@@ -195,10 +201,13 @@ def make_client(
 ) -> Client:
     """A client configured from resolved settings (imports the HTTP machinery)."""
     from .client import Client
+    from .proxies import check_proxy
     from .retry import Policy
 
+    api_key = settings.require_key()
+    check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
     return Client(
-        api_key=settings.require_key(),
+        api_key=api_key,
         timeout=settings.timeout,
         connect_timeout=settings.connect_timeout,
         policy=Policy(settings.retries, options.retry_server_errors),
@@ -220,11 +229,38 @@ def execute(
     """Send a checked request and save what comes back; the path every request takes.
 
     The inputs' SHA-256 are computed as they are sent with ``save_metadata`` or
-    ``hash_inputs`` (the ledger records them)."""
+    ``hash_inputs`` (the ledger records them). Inputs that need preparing (SPEC 9:
+    converted, rotated, downscaled) are prepared first, into temporary files that are
+    removed when the request is over."""
     events = events or Events()
     record = record or Record()
     for message in warnings_for(request):
         events.warn(message)
+    from .prepare import discard, prepare_request
+
+    try:
+        request, made = prepare_request(request, saver.temporaries, events)
+    except DmxError as error:
+        record.failed(error)
+        raise
+    try:
+        return _execute(request, client, saver, events, save_metadata, record, hash_inputs)
+    finally:
+        for name in made:
+            discard(name, saver.temporaries)
+
+
+def _execute(
+    request: ImageRequest,
+    client: Client,
+    saver: Saver,
+    events: Events,
+    save_metadata: bool,
+    record: Record,
+    hash_inputs: bool,
+) -> ImageResult:
+    from .prepare import input_record
+
     record.begin(request)
     started = time.monotonic()
     try:
@@ -260,6 +296,10 @@ def execute(
         created=answer.created,
         attempts=answer.attempts,
         timings=timings,
+        inputs=[
+            input_record(img, answer.input_sha256[i] if i < len(answer.input_sha256) else None)
+            for i, img in enumerate(request.images)
+        ],
     )
     _receipt(request, saved, result, events)
     if save_metadata:
@@ -344,15 +384,7 @@ def _metadata(
     image: SavedImage,
     url: str | None,
 ) -> dict[str, Any]:
-    inputs = [
-        {
-            "name": img.display,
-            "bytes": img.size,
-            "content_type": img.content_type,
-            "sha256": answer.input_sha256[i] if i < len(answer.input_sha256) else None,
-        }
-        for i, img in enumerate(request.images)
-    ]
+    inputs = [{"name": item["path"], **item} for item in result.inputs]
     return {
         "tool": f"dmxedit {__version__}",
         "kind": request.kind,
@@ -416,10 +448,15 @@ def prepare(
     problems: list[InputError] = list(invalid.values())
     images = resolve_refs(images, settings)
     checked: list[InputImage] = []
+    max_side = None
     try:
-        checked = load_images(list(images), read_stdin) if kind == "edit" else []
+        max_side = check_max_side(options.max_side)
+    except InputError as exc:
+        problems.append(exc)
+    try:
+        checked = load_images(list(images), read_stdin, max_side=max_side) if kind == "edit" else []
     except InputError as exc:  # go on: the options' problems are named too
-        problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
     shape_from = settings
     if problems and (settings.ratio or "").lower() == "auto":
         shape_from = replace(settings, ratio=None)  # no image to take a shape from
@@ -428,7 +465,7 @@ def prepare(
             kind, shape_from, prompt=prompt, params=options.params, images=checked
         )
     except InputError as exc:
-        problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
     naming = None
     if not problems:
         try:
@@ -487,6 +524,7 @@ def run(
         folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
         kept = ledger.LedgerRecord(book, output=folder, name=prepared.options.name)
     tracker = Tracker()
+    begun = time.time()  # before the upload: the billing check's window starts here
     try:
         return execute(
             request,
@@ -503,6 +541,20 @@ def run(
         if kept is not None and kept.entry_id is not None:
             error.details["ledger_id"] = kept.entry_id
         raise error from None
+    except DmxError as error:
+        if error.details.get("may_be_billed") and settings.has_account:
+            from .billing import after_failure
+
+            after_failure(
+                settings,
+                error,
+                model=request.model,
+                sent_at=begun if tracker.was_sent else None,
+                book=book,
+                entry_id=kept.entry_id if kept is not None else None,
+                events=events,
+            )
+        raise
     finally:
         client.close()
         if book is not None:

@@ -200,6 +200,11 @@ class ImageRequest:
                     "bytes": img.size,
                     "width": img.width,
                     "height": img.height,
+                    **(
+                        {"source_content_type": img.plan.source_type, "changes": img.plan.changes}
+                        if img.plan is not None
+                        else {}
+                    ),
                 }
                 for img in self.images
             ]

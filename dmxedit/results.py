@@ -205,7 +205,9 @@ def _claim(temp: str, target: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as exc:
-        if exc.errno not in _NO_LINKS:
+        # Windows says EINVAL where the file system has no hard links (FAT, exFAT, some
+        # network shares: ERROR_INVALID_FUNCTION, ERROR_NOT_SUPPORTED).
+        if exc.errno not in _NO_LINKS and not (os.name == "nt" and exc.errno == errno.EINVAL):
             raise
         try:
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE))

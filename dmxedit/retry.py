@@ -178,6 +178,21 @@ class Pacer:
         self._lock = threading.Lock()
         self.sleep = sleep
         self._clock = clock
+        self.on_throttle: Callable[[int], None] | None = None  # a batch's --concurrency auto
+        self.in_flight = 0  # requests out at the API now, of every client sharing this pacer
+
+    def begin(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def throttled(self) -> None:
+        """The API answered 429 (resent or not), with ``in_flight`` others still out."""
+        if self.on_throttle is not None:
+            self.on_throttle(self.in_flight)
 
     def pause(self, seconds: float) -> None:
         with self._lock:

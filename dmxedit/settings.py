@@ -17,6 +17,8 @@ from .errors import ConfigError, InputError
 ENV_KEY = "DMXAPI_API_KEY"
 ENV_BASE_URL = "DMXAPI_BASE_URL"
 ENV_CONFIG = "DMXEDIT_CONFIG"
+ENV_SYSTEM_TOKEN = "DMXAPI_SYSTEM_TOKEN"
+ENV_USER_ID = "DMXAPI_USER_ID"
 
 #: Sources, in the order they win.
 FLAG, ENV, FILE, DEFAULT = "flag", "env", "file", "default"
@@ -113,6 +115,29 @@ def _onoff(key: str, raw: Any) -> bool:
     raise InputError(f"{key} {raw!r} is not on or off.")
 
 
+def _system_token(key: str, raw: Any) -> str:
+    """The account API's token: sent alone in Authorization, so header-safe and bare."""
+    value = _text(key, raw)
+    problem = header_problem(value, "the account API takes the token alone")
+    if problem is not None:
+        raise InputError(
+            f"{key} cannot be sent: {problem}.",
+            hint="Copy the system token again from the DMXAPI console (工作台 → 个人设置 → "
+            "更多选项 → 系统令牌).",
+        )
+    return value
+
+
+def _user_id(key: str, raw: Any) -> str:
+    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    if not text.isascii() or not text.isdigit():
+        raise InputError(
+            f"{key} {raw!r} is not a user id (a number, e.g. 12345).",
+            hint="It is shown in the DMXAPI console under 工作台 → 个人设置.",
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name in the config file and on the command line, the
@@ -140,16 +165,31 @@ KEYS: dict[str, Key] = {
         Key("connect-timeout", "connect_timeout", _positive_float, "seconds to connect"),
         Key("retries", "retries", _count, "retries of calls that are safe to retry"),
         Key("history", "history", _onoff, "keep the ledger of paid requests: on or off"),
+        Key(
+            "system-token",
+            "system_token",
+            _system_token,
+            "DMXAPI system token, for balance, usage and billing checks",
+            ENV_SYSTEM_TOKEN,
+            secret=True,
+        ),
+        Key("user-id", "user_id", _user_id, "your DMXAPI user id (a number)", ENV_USER_ID),
     )
 }
 
 
 def key_problem(key: str) -> str | None:
     """What keeps a pasted key from going into an HTTP header, in words (never the key)."""
+    return header_problem(key, "which dmxedit adds itself")
+
+
+def header_problem(key: str, bearer: str) -> str | None:
+    """What keeps a secret from going into an HTTP header; ``bearer`` says why a pasted
+    ``Bearer `` prefix is wrong."""
     import unicodedata
 
     if key[:7].lower() == "bearer ":
-        return "it starts with 'Bearer ', which dmxedit adds itself"
+        return f"it starts with 'Bearer ', {bearer}"
     for position, char in enumerate(key, start=1):
         if not (33 <= ord(char) <= 126):
             name = unicodedata.name(char, "a control character")
@@ -227,8 +267,8 @@ def _tomllib() -> Any:
 
 
 def insecure_permissions(path: Path, data: Mapping[str, Any]) -> bool:
-    """True when the file holds a key and group or others may read it."""
-    if "api-key" not in data or os.name != "posix":
+    """True when the file holds a key (or system token) and group or others may read it."""
+    if not any(k in data for k in ("api-key", "system-token")) or os.name != "posix":
         return False
     try:
         mode = path.stat().st_mode
@@ -292,6 +332,8 @@ class Settings:
     connect_timeout: float = 10.0
     retries: int = 2
     history: bool = True
+    system_token: str | None = field(default=None, repr=False)
+    user_id: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     warnings: tuple[str, ...] = ()
@@ -331,6 +373,30 @@ class Settings:
                 "`dmxedit config set api-key` asks for it without echo.",
             )
         return self.api_key
+
+    @property
+    def has_account(self) -> bool:
+        """A system token and a user id are set: the account API can be asked."""
+        return bool(self.system_token and self.user_id)
+
+    def require_account(self) -> tuple[str, str]:
+        """The system token and the user id (ConfigError, exit 3, saying how to set them)."""
+        missing = [
+            what
+            for what, value in (("system token", self.system_token), ("user id", self.user_id))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                f"No DMXAPI {' and no '.join(missing)} is set; the account API needs both "
+                "(the API key does not open it).",
+                hint="Run `dmxedit config set system-token` (it asks without echo) and "
+                f"`dmxedit config set user-id NUMBER`, or set {ENV_SYSTEM_TOKEN} and "
+                f"{ENV_USER_ID}. Both are in the DMXAPI console: 工作台 → 个人设置 (user id) "
+                "→ 更多选项 → 系统令牌 (system token).",
+            )
+        assert self.system_token is not None and self.user_id is not None
+        return self.system_token, self.user_id
 
 
 def resolve(
@@ -379,8 +445,9 @@ def resolve(
             sources[name] = DEFAULT
     warnings: tuple[str, ...] = ()
     if insecure_permissions(path, data):
+        held = "API key" if "api-key" in data else "system token"
         warnings = (
-            f"The config file {path} holds your API key and is readable by others; "
+            f"The config file {path} holds your {held} and is readable by others; "
             f"run: chmod 600 {path}",
         )
     return Settings(**values, sources=sources, path=path, warnings=warnings)

@@ -158,6 +158,9 @@ class PlainEvents(Events):
         if self.verbose:
             self._say(message)
 
+    def note(self, message: str) -> None:
+        self._say(message)
+
 
 class QuietEvents(Events):
     """--quiet: nothing but warnings that protect the user's money."""
@@ -259,6 +262,10 @@ class TerminalEvents(Events):
     def warn(self, message: str) -> None:
         self._stop()
         warn(self.ctx, message)
+
+    def note(self, message: str) -> None:
+        self._stop()
+        note(self.ctx, message)
 
     def info(self, message: str) -> None:
         from rich.text import Text

@@ -40,6 +40,17 @@ from typing import Any
 API_PREFIX = "/v1"
 EDITS = API_PREFIX + "/images/edits"
 GENERATIONS = API_PREFIX + "/images/generations"
+# The account API (SPEC 8): on the site root, with the system token and the user id.
+USER_SELF = "/api/user/self"
+LOG_SELF = "/api/log/self"
+SYSTEM_TOKEN = "systok-fake-0123456789abcdef"
+USER_ID = "4242"
+QUOTA_PER_CNY = 500000
+#: What one image request costs in the fake's log (quota units, by size): 0.1 / 0.2 CNY.
+PRICES = {"1K": 50000, "2K": 50000, "4K": 100000}
+#: The request id headers the fake takes as "the answer already has one".
+REQUEST_ID_NAMES = ("x-rixapi-request-id", "x-request-id", "request-id", "x-oneapi-request-id")
+
 MODELS = API_PREFIX + "/models"
 
 
@@ -191,6 +202,10 @@ class Reply:
     chunked: bool = False
     chunk_size: int = 65536
     chunk_pause: float = 0.0
+    #: For an image request: put a charge in the account log (True), none (False), or
+    #: (None) as DMXAPI would: a success, a 5xx other than 503, a drop after the body
+    #: was read, a timeout (the work done) are billed; nothing else is.
+    bill: bool | None = None
 
 
 Hook = Callable[[Recorded], "Reply | None"]
@@ -201,6 +216,19 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
     fake: FakeDMX
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (dmxedit after a 404, a test that kills it) is
+        # not the server's error. Anything else goes to the process's real stderr: the
+        # in-process CLI redirects sys.stderr, and a server thread's traceback must not
+        # land in the output a test checks.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        import traceback
+
+        print(f"fake server: error serving {client_address}", file=sys.__stderr__)
+        traceback.print_exc(file=sys.__stderr__)
 
 
 class FakeDMX:
@@ -214,8 +242,16 @@ class FakeDMX:
         result: bytes | None = None,
         default_delay: float = 0.0,
         keep_bytes: bool = True,
+        capacity: int | None = None,
+        retry_after_ms: int = 200,
     ) -> None:
         self.mode = mode
+        # At most ``capacity`` image requests at once (None: no limit); one more is answered
+        # 429 with a Retry-After of ``retry_after_ms``, as a saturated upstream does.
+        self.capacity = capacity
+        self.retry_after_ms = retry_after_ms
+        self.admitted = 0
+        self.throttled = 0  # 429s answered for capacity
         self.result = result if result is not None else PNG_BYTES
         self.default_delay = default_delay
         self.keep_bytes = keep_bytes
@@ -234,6 +270,14 @@ class FakeDMX:
         # (tests may reset it). Downloads and other paths are not counted.
         self.active = 0
         self.max_active = 0
+        # The account API: the credentials it accepts, the balance, the billing log (newest
+        # last), and ``log_lag``: a charge shows in log queries only after this many more.
+        self.system_token = SYSTEM_TOKEN
+        self.user_id = USER_ID
+        self.quota = 50 * QUOTA_PER_CNY
+        self.log: list[dict[str, Any]] = []
+        self.log_lag = 0
+        self._log_queries = 0
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.fake = self
         self._thread: threading.Thread | None = None
@@ -304,6 +348,107 @@ class FakeDMX:
     def gets(self, path_prefix: str = "/files/") -> list[Recorded]:
         return [r for r in self.requests if r.method == "GET" and r.path.startswith(path_prefix)]
 
+    def account_requests(self) -> list[Recorded]:
+        """Every request to the account API (/api/...)."""
+        return [r for r in self.requests if r.path.startswith("/api/")]
+
+    # -- the account API (SPEC 8) --------------------------------------------------
+    def charge(self, recorded: Recorded, request_id: str, status: int | None) -> dict[str, Any]:
+        """Put one billed request in the log (as DMXAPI does when the work was done)."""
+        if recorded.parts:
+            fields = recorded.fields
+        else:
+            try:
+                fields = {k: str(v) for k, v in json.loads(recorded.body or b"{}").items()}
+            except (ValueError, AttributeError):
+                fields = {}
+        size = (fields.get("size") or "1K").upper()
+        token = recorded.headers.get("authorization", "").removeprefix("Bearer ")
+        with self._lock:
+            self._counter += 1
+            item = {
+                "id": self._counter,
+                "created_at": int(time.time()),
+                "type": 2,
+                "content": f"image request, HTTP {status if status is not None else '-'}",
+                "username": "tester",
+                "token_name": "dmxedit-test" if token else "",
+                "model_name": fields.get("model", ""),
+                "quota": PRICES.get(size, PRICES["1K"]),
+                "prompt_tokens": 0,
+                "completion_tokens": 2000 if size == "4K" else 1210,
+                "use_time": max(0, round(time.monotonic() - recorded.started)),
+                "is_stream": False,
+                "channel": 1,
+                "token_id": 1,
+                "group": "default",
+                "ip": "127.0.0.1",
+                "request_id": request_id,
+                "other": "",
+                "_visible_after": self._log_queries + self.log_lag,
+            }
+            self.log.append(item)
+            self.quota -= PRICES.get(size, PRICES["1K"])
+        return item
+
+    def _account_auth(self, recorded: Recorded) -> Reply | None:
+        """None when the system token and both user id headers are right."""
+        if recorded.headers.get("authorization") != self.system_token:
+            message = "无权进行此操作，access token 无效"
+            return Reply(status=401, json={"success": False, "message": message})
+        for name in ("dmx-api-user", "rix-api-user"):
+            if recorded.headers.get(name) != self.user_id:
+                message = f"无权进行此操作，{name} 与登录用户不匹配"
+                return Reply(json={"success": False, "message": message})
+        return None
+
+    def _account_reply(self, recorded: Recorded) -> Reply:
+        from urllib.parse import parse_qs
+
+        refused = self._account_auth(recorded)
+        if refused is not None:
+            return refused
+        if recorded.path == USER_SELF:
+            with self._lock:
+                used = sum(int(i["quota"]) for i in self.log)
+                data = {
+                    "id": int(self.user_id),
+                    "username": "tester",
+                    "quota": self.quota,
+                    "used_quota": used,
+                    "request_count": len(self.log),
+                    "group": "default",
+                }
+            return Reply(json={"success": True, "message": "", "data": data})
+        query = {k: v[-1] for k, v in parse_qs(recorded.query, keep_blank_values=True).items()}
+
+        def number(name: str, default: int) -> int:
+            try:
+                return int(query.get(name) or default)
+            except ValueError:
+                return default
+
+        page = max(1, number("p", 1))
+        size = min(100, max(1, number("page_size", 10)))
+        start, end = number("start_timestamp", 0), number("end_timestamp", 0)
+        with self._lock:
+            self._log_queries += 1
+            seen = self._log_queries
+            items = [dict(i) for i in self.log if i["_visible_after"] < seen]
+        for name in ("model_name", "token_name", "request_id"):
+            if query.get(name):
+                items = [i for i in items if i[name] == query[name]]
+        if start:
+            items = [i for i in items if i["created_at"] >= start]
+        if end:
+            items = [i for i in items if i["created_at"] <= end]
+        items.reverse()  # newest first, as DMXAPI lists them
+        for item in items:
+            del item["_visible_after"]
+        shown = items[(page - 1) * size : page * size]
+        data = {"page": page, "page_size": size, "total": len(items), "items": shown}
+        return Reply(json={"success": True, "message": "", "data": data})
+
     def _take(self, path: str) -> Reply | None:
         with self._lock:
             queue = self._scripts.get(path)
@@ -323,6 +468,29 @@ class FakeDMX:
     def _leave(self) -> None:
         with self._lock:
             self.active -= 1
+
+    def _admit(self) -> bool:
+        """Room for one more image request under ``capacity`` (always, without one)."""
+        with self._lock:
+            if self.capacity is None:
+                return True
+            if self.admitted >= self.capacity:
+                self.throttled += 1
+                return False
+            self.admitted += 1
+            return True
+
+    def _release(self) -> None:
+        with self._lock:
+            self.admitted -= 1
+
+    def busy_reply(self) -> Reply:
+        seconds = max(1, -(-self.retry_after_ms // 1000))
+        return Reply(
+            status=429,
+            json={"error": {"message": "upstream saturated", "type": "rate_limit"}},
+            headers={"Retry-After": str(seconds), "retry-after-ms": str(self.retry_after_ms)},
+        )
 
     def default_reply(self, recorded: Recorded) -> Reply:
         if recorded.method == "HEAD":
@@ -345,7 +513,31 @@ class FakeDMX:
             if found is None:
                 return Reply(status=404, json={"error": {"message": "no such file"}})
             return Reply(body=found[0], content_type=found[1])
+        if recorded.method == "GET" and recorded.path in (USER_SELF, LOG_SELF):
+            return self._account_reply(recorded)
         return Reply(status=404, json={"error": {"message": f"unknown path {recorded.path}"}})
+
+
+def _with_request_id(reply: Reply, fake: FakeDMX) -> tuple[Reply, str]:
+    """Every answer carries a request id (DMXAPI's header) unless it has one already."""
+    for name, value in reply.headers.items():
+        if name.lower() in REQUEST_ID_NAMES:
+            return reply, value
+    rid = f"2026{fake._next():012d}{os.urandom(4).hex()}"
+    return dataclasses.replace(reply, headers={**reply.headers, "X-Rixapi-Request-Id": rid}), rid
+
+
+def _billed(reply: Reply, recorded: Recorded) -> bool:
+    """Whether DMXAPI would bill this image request: the work was done."""
+    if reply.bill is not None:
+        return reply.bill
+    if not recorded.complete:
+        return False  # the upload was cut: the API never had the whole request
+    if reply.drop or reply.truncate_to is not None:
+        return True  # read whole, worked on, the answer lost on the way
+    if reply.status == 200:
+        return not (isinstance(reply.json, dict) and reply.json.get("error"))
+    return reply.status >= 500 and reply.status != 503
 
 
 class _BodyReader:
@@ -486,6 +678,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
     _counted = False  # this request is an image POST still counted in FakeDMX.active
+    _admitted = False  # this request holds one of FakeDMX.capacity's places
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
@@ -530,6 +723,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self._counted:
             self._counted = False
             self.server.fake._leave()
+        if self._admitted:
+            self._admitted = False
+            self.server.fake._release()
 
     def _serve(self, fake: FakeDMX) -> None:
         path, _, query = self._target().partition("?")
@@ -550,6 +746,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._read_body(recorded, fake)
         recorded.finished = time.monotonic()
         fake._record(recorded)
+        if self._counted and fake.capacity is not None:
+            if not fake._admit():
+                self._answer(fake.busy_reply())
+                return
+            self._admitted = True
         if fake.on_request is not None:
             hooked = fake.on_request(recorded)
             if hooked is not None:
@@ -562,9 +763,12 @@ class _Handler(BaseHTTPRequestHandler):
             reply = dataclasses.replace(
                 reply, json=usual.json, body=usual.body, content_type=usual.content_type
             )
+        reply, rid = _with_request_id(reply, fake)
         if reply.delay and fake.closing.wait(reply.delay):
             self._abort()
             return
+        if self._counted and _billed(reply, recorded):
+            fake.charge(recorded, rid, None if reply.drop else reply.status)
         if reply.drop:
             self._abort()
             return
@@ -654,6 +858,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per image request")
     parser.add_argument("--mode", choices=["url", "b64"], default="url")
     parser.add_argument("--result-bytes", type=int, default=0, help="size of the result PNG")
+    parser.add_argument("--capacity", type=int, default=None, help="image requests at once")
+    parser.add_argument("--retry-after-ms", type=int, default=200, help="the 429's wait")
     args = parser.parse_args(argv)
     result = make_big_png(args.result_bytes) if args.result_bytes else PNG_BYTES
     fake = FakeDMX(
@@ -662,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
         result=result,
         default_delay=args.delay,
         keep_bytes=False,
+        capacity=args.capacity,
+        retry_after_ms=args.retry_after_ms,
     )
     fake.start()
     print(fake.base_url, flush=True)

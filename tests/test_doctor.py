@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import KEY, Run, expect
-from fakeserver import MODELS, FakeDMX, Reply, model_entry
+from fakeserver import MODELS, QUOTA_PER_CNY, SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, model_entry
 
 from dmxedit import doctor
 from dmxedit.errors import ExitCode
-from dmxedit.settings import Settings
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]
@@ -317,8 +316,8 @@ def test_a_socks_proxy_without_pysocks_fails_and_says_what_to_install(
     env = {"ALL_PROXY": "socks5h://127.0.0.1:1080", "NO_PROXY": ""}
     run = expect(cli("doctor", env=env), 3)
     state, rest = lines(run)["proxy"]
-    assert state == "fail" and "ALL_PROXY=socks5h://127.0.0.1:1080" in rest
-    assert "PySocks" in rest and "pip install 'requests[socks]'" in rest
+    assert state == "fail" and "ALL_PROXY (socks5h://127.0.0.1:1080)" in rest
+    assert "SOCKS support is not installed" in rest and "pip install 'requests[socks]'" in rest
     assert status(run)["site"] == "skip" and status(run)["auth"] == "skip"
     assert server.requests == []
 
@@ -551,7 +550,14 @@ def test_a_ledger_that_is_not_a_database_fails(cli: Cli, server: FakeDMX, tmp_pa
     assert status(run)["ledger"] == "fail"
 
 
-# -- 10. the balance (wired to the account module after merging) --------------------------
+# -- 10. the balance (with a system token, SPEC 8) ------------------------------------------
+
+
+def account_env(token: str = SYSTEM_TOKEN, user: str | None = USER_ID) -> dict[str, str]:
+    env = {"DMXAPI_SYSTEM_TOKEN": token}
+    if user is not None:
+        env["DMXAPI_USER_ID"] = user
+    return env
 
 
 def test_no_balance_check_without_a_system_token(cli: Cli, server: FakeDMX) -> None:
@@ -559,40 +565,43 @@ def test_no_balance_check_without_a_system_token(cli: Cli, server: FakeDMX) -> N
 
 
 @pytest.mark.parametrize(
-    ("balance", "state", "code"),
-    [(12.5, "ok", 0), (0.4, "warn", 0), (0.0, "fail", 3), (None, "skip", 0)],
+    ("quota", "state", "code"),
+    [(12.5, "ok", 0), (0.4, "warn", 0), (0.0, "fail", 3)],
 )
 def test_the_balance_with_a_system_token(
-    cli: Cli,
-    server: FakeDMX,
-    monkeypatch: pytest.MonkeyPatch,
-    balance: float | None,
-    state: str,
-    code: int,
+    cli: Cli, server: FakeDMX, quota: float, state: str, code: int
 ) -> None:
-    token = "system-token-never-shown"
-    monkeypatch.setattr(Settings, "system_token", token, raising=False)
-    if balance is not None:
-        monkeypatch.setattr(doctor, "read_balance", lambda settings: balance)
-    run = expect(cli("doctor"), code)
+    server.quota = int(quota * QUOTA_PER_CNY)
+    run = expect(cli("doctor", env=account_env()), code)
     assert list(lines(run))[-1] == "balance" and status(run)["balance"] == state
-    if balance is not None:
-        assert f"{balance:.2f} CNY" in lines(run)["balance"][1]
+    assert f"{quota:.2f} CNY" in lines(run)["balance"][1]
+    assert SYSTEM_TOKEN not in run.stdout + run.stderr
+    assert server.posts() == []
+
+
+def test_a_refused_system_token_fails_with_exit_3_and_is_never_shown(
+    cli: Cli, server: FakeDMX
+) -> None:
+    token = "systok-wrong-0000000000000000"
+    run = expect(cli("doctor", env=account_env(token)), 3)
+    assert status(run)["balance"] == "fail"
     assert token not in run.stdout + run.stderr
 
 
-def test_a_balance_that_cannot_be_read_fails_with_its_error(
-    cli: Cli, server: FakeDMX, monkeypatch: pytest.MonkeyPatch
+def test_a_system_token_without_a_user_id_fails_saying_how_to_set_it(
+    cli: Cli, server: FakeDMX
 ) -> None:
-    from dmxedit.errors import AuthError
+    run = expect(cli("doctor", env=account_env(user=None)), 3)
+    assert status(run)["balance"] == "fail" and "user-id" in lines(run)["balance"][1]
+    assert [r for r in server.requests if r.path.startswith("/api/")] == []
 
-    def refused(settings: object) -> float:
-        raise AuthError("The account API refused the system token.", hint="Set it again.")
 
-    monkeypatch.setattr(Settings, "system_token", "tok", raising=False)
-    monkeypatch.setattr(doctor, "read_balance", refused)
-    run = expect(cli("doctor"), 3)
-    assert "refused the system token" in lines(run)["balance"][1]
+def test_the_balance_is_not_asked_of_a_site_that_cannot_be_reached(
+    cli: Cli, server: FakeDMX, closed_port: int
+) -> None:
+    url = f"http://127.0.0.1:{closed_port}/v1"
+    run = expect(cli("doctor", "--base-url", url, env=account_env()), 5)
+    assert status(run)["balance"] == "skip"
 
 
 # -- the core, as a library ---------------------------------------------------------------

@@ -17,7 +17,8 @@ from dmxedit.cli.app import run
 code = run()
 heavy = sorted(
     name for name in sys.modules
-    if name.split(".")[0] in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3")
+    if name.split(".")[0]
+    in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3", "PIL", "pillow_heif")
     or name in (
         "filelock", "dmxedit.client", "dmxedit.jsonstream", "dmxedit.multipart",
         "dmxedit.results", "dmxedit.ledger", "dmxedit.pipeline",

@@ -15,6 +15,7 @@ from typing import Any
 from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
 from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
 from ..options import ImageOptions
+from ..shards import Shard
 from .context import RunContext
 
 
@@ -50,6 +51,7 @@ class PlainBatchEvents(BatchEvents):
         self.running = 0
         self.started = time.monotonic()
         self.last_status = self.started
+        self.verbose = False
 
     def _say(self, message: str) -> None:
         if not self.quiet:
@@ -64,9 +66,23 @@ class PlainBatchEvents(BatchEvents):
             extra.append(f"{summary.unknown} not resent")
         note = f" ({', '.join(extra)})" if extra else ""
         fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
+        if summary.over_budget:
+            extra.append(f"{summary.over_budget:,} left out by --max-tokens")
+            note = f" ({', '.join(extra)})"
+        head = counted(summary.total, "job")
+        if summary.shard:
+            k, n = summary.shard.split("/")
+            head = f"shard {k} of {n}: {summary.total:,} of the {summary.jobs_in_file:,} jobs"
+        budget = f" (budget {summary.max_tokens:,})" if summary.max_tokens is not None else ""
+        cost = (
+            f", about {summary.estimated_cny:.2f} CNY (prices of your recent DMXAPI charges)"
+            if summary.estimated_cny is not None
+            else ""
+        )
         self._say(
-            f"{counted(summary.total, 'job')}{note}; sending {summary.to_send}{fetching}, about "
-            f"{summary.estimated_tokens:,} tokens"
+            f"{head}{note}; sending {summary.to_send}{fetching}, about "
+            f"{summary.estimated_tokens:,} tokens{cost}{budget}"
+            + (", concurrency auto" if summary.concurrency == "auto" else "")
         )
 
     def job_started(self, job_id: str) -> None:
@@ -103,6 +119,16 @@ class PlainBatchEvents(BatchEvents):
 
     def warn(self, message: str) -> None:
         print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
+
+    def note(self, message: str) -> None:
+        self._say(message)
+
+    def concurrency_changed(self, old: int, new: int, why: str) -> None:
+        if self.verbose or (new < old and not self.quiet):
+            self._note(f"concurrency {old} -> {new} ({why})")
+
+    def _note(self, message: str) -> None:
+        print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
 
     def close(self) -> None:
         pass
@@ -167,6 +193,9 @@ class LiveBatchEvents(PlainBatchEvents):
 
         ui.warn(self.ctx, message)
 
+    def _note(self, message: str) -> None:
+        self.progress.console.print(f"dmxedit: {message}", highlight=False)
+
     def close(self) -> None:
         self.progress.stop()
 
@@ -176,9 +205,11 @@ class BatchFlags:
     """The options of a batch run as such (for `batch` and `edit --each` alike)."""
 
     dry_run: bool = False
-    concurrency: int = 4
+    concurrency: int | str = 4
     results: str | None = None
     resend_unknown: bool = False
+    shard: str | None = None  # K/N or auto/N (batch)
+    max_tokens: int | None = None
 
 
 def _execute(
@@ -187,21 +218,28 @@ def _execute(
     defaults: Defaults,
     flags: BatchFlags,
     default_results: Path | None,
+    shard: Shard | None = None,
 ) -> None:
+    from ..concurrency import parse_concurrency
+
     dry_run = flags.dry_run
+    concurrency = parse_concurrency(flags.concurrency)
     live = ctx.live and not dry_run
     kind = LiveBatchEvents if live else PlainBatchEvents
     events = kind(ctx, ctx.quiet or dry_run, not ctx.json)
+    events.verbose = ctx.verbose
     try:
         summary = run_batch(
             source,
             defaults,
             results=Path(flags.results) if flags.results else default_results,
-            concurrency=flags.concurrency,
+            concurrency=concurrency,
             dry_run=dry_run,
             resend_unknown=flags.resend_unknown,
             events=events,
             temporaries=ctx.temporaries,
+            shard=shard,
+            max_tokens=flags.max_tokens,
         )
     except (BatchError, Interrupted) as error:
         if (
@@ -215,12 +253,20 @@ def _execute(
     if ctx.json:
         ctx.emit_json(summary.to_dict())
     elif dry_run:
+        budget = f", {summary.over_budget} over --max-tokens" if summary.over_budget else ""
+        where = f"Shard {summary.shard}: " if summary.shard else ""
         ctx.emit_lines(
             [
-                f"{counted(summary.total, 'job')}: {summary.to_send} to send, "
+                f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
                 f"{summary.to_fetch} to download again, {summary.skipped} already done, "
-                f"{summary.unknown} held back; "
-                f"about {summary.estimated_tokens:,} tokens. Dry run: nothing sent."
+                f"{summary.unknown} held back{budget}; "
+                f"about {summary.estimated_tokens:,} tokens"
+                + (
+                    f", about {summary.estimated_cny:.2f} CNY"
+                    if summary.estimated_cny is not None
+                    else ""
+                )
+                + ". Dry run: nothing sent."
             ]
         )
 
@@ -230,6 +276,9 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from ..prepare import check_max_side
+
+    check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
     from .. import ui
 
@@ -246,21 +295,23 @@ def run_jobs_file(
     flags: BatchFlags,
 ) -> None:
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
+    from ..shards import parse_shard, results_file
+
+    shard = parse_shard(flags.shard) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))
         base = Path.cwd()
-        default_results = Path("stdin.results.jsonl")
+        default_results = results_file(Path("stdin.jsonl"), shard)
     else:
         path = Path(jobs).expanduser()
         if not path.is_file():
             raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
         base = path.parent
-        name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
-        default_results = path.with_name(f"{name}.results.jsonl")
+        default_results = results_file(path, shard)
     try:
         source = JobSource(path=path, base=base, stdin=jobs == "-")
-        _execute(ctx, source, defaults, flags, default_results)
+        _execute(ctx, source, defaults, flags, default_results, shard)
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)

@@ -62,6 +62,12 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         lines.append(f"{field['name']} = {field['value']!r}")
     for part in described.get("files", []):
         shape = f", {part['width']}x{part['height']}" if part["width"] else ""
+        if "changes" in part:  # prepared before upload (SPEC 9): the planned result
+            lines.append(
+                f"image = @{part['path']} ({part['source_content_type']}, {part['bytes']} "
+                f"bytes; sent as {part['content_type']}{shape}: {', '.join(part['changes'])})"
+            )
+            continue
         lines.append(
             f"image = @{part['path']} ({part['content_type']}, {part['bytes']} bytes{shape})"
         )
@@ -72,6 +78,11 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
         request.curl(),
     ]
+    prepared = [p["path"] for p in described.get("files", []) if "changes" in p]
+    if prepared:
+        lines.append(
+            f"# curl sends files as they are; dmxedit prepares {', '.join(prepared)} first"
+        )
     if api_key and not ctx.env.get("DMXAPI_API_KEY"):
         lines += [
             "# your key is in the config file; to run it, first:",

@@ -43,8 +43,8 @@ def set_(
     value: Annotated[
         str | None,
         typer.Argument(
-            help="The value; for api-key leave it out to type it unseen, or give "
-            "'-' to read it from standard input.",
+            help="The value; for api-key and system-token leave it out to type it unseen, "
+            "or give '-' to read it from standard input.",
             metavar="VALUE",
             show_default=False,
         ),
@@ -54,6 +54,7 @@ def set_(
     from ..settings import config_path, known_key, set_value
 
     spec = known_key(key)
+    what = "API key" if key == "api-key" else key.replace("-", " ")
     if value == "-":
         value = ctx.claim_stdin(key).readline().decode("utf-8", "replace").strip()
         if not value:
@@ -63,21 +64,21 @@ def set_(
             raise InputError(f"Give a value for {key}.", hint=f"dmxedit config set {key} VALUE")
         if not ctx.stdin_isatty:
             raise InputError(
-                "No API key given and standard input is not a terminal.",
-                hint='Pipe it in: printf %s "$KEY" | dmxedit config set api-key -',
+                f"No {what} given and standard input is not a terminal.",
+                hint=f'Pipe it in: printf %s "$SECRET" | dmxedit config set {key} -',
             )
         import getpass
 
-        value = getpass.getpass("API key (input hidden): ").strip()
+        value = getpass.getpass(f"{what[0].upper()}{what[1:]} (input hidden): ").strip()
         if not value:
-            raise InputError("No API key entered.")
+            raise InputError(f"No {what} entered.")
     elif spec.secret:
         from .. import ui
 
         ui.warn(
             ctx,
-            "a key on the command line can end up in your shell history; "
-            "`dmxedit config set api-key` asks for it without echo.",
+            f"a {what} on the command line can end up in your shell history; "
+            f"`dmxedit config set {key}` asks for it without echo.",
         )
     path = config_path(ctx.env)
     stored = set_value(path, key, value)
@@ -92,7 +93,8 @@ def get(
     reveal: Annotated[
         bool,
         typer.Option(
-            "--reveal", help="Print a secret (the API key) in full, as gh auth token does."
+            "--reveal",
+            help="Print a secret (api-key, system-token) in full, as gh auth token does.",
         ),
     ] = False,
 ) -> None:
@@ -103,9 +105,13 @@ def get(
     settings = resolve(env=ctx.env)
     value = settings.value(key)
     if spec.secret and not value:
+        if key == "system-token":
+            settings.require_account()  # says how to set it (exit 3)
         settings.require_key()  # says how to set it (exit 3)
     if reveal and not spec.secret:
-        raise InputError("--reveal is for the API key; other settings are never masked.")
+        raise InputError(
+            "--reveal is for the secrets (api-key, system-token); other settings are never masked."
+        )
     if value is None:
         from .. import ui
 

@@ -28,6 +28,26 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
+def portable_streams() -> None:
+    """Standard output and error that can carry any prompt or path.
+
+    Where a stream is a pipe or a file, Python encodes it with the locale's code page
+    (cp1252, cp936 on Windows, unless UTF-8 mode is on), in which a Chinese prompt in
+    ``--json`` or an emoji in a file name cannot be written. Data then goes out as UTF-8
+    (as JSON must); messages on standard error never fail over a character. A terminal
+    is left alone (Windows writes to its console in UTF-16), and so is an encoding the
+    user chose with PYTHONIOENCODING.
+    """
+    if os.environ.get("PYTHONIOENCODING"):
+        return
+    for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        if encoding not in ("utf8", "utf_8") and not _isatty(stream):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(encoding="utf-8", errors=errors)
+
+
 @dataclass
 class RunContext:
     """Everything a command may touch of the world outside it."""
@@ -49,6 +69,7 @@ class RunContext:
 
     @classmethod
     def from_process(cls) -> RunContext:
+        portable_streams()
         stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
         return cls(
             stdin=stdin,

@@ -114,7 +114,7 @@ def _many(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
-    batch: tuple[int, str | None, bool],
+    batch: tuple[str, str | None, bool],
     each: bool,
     variants: int,
 ) -> bool:
@@ -135,7 +135,7 @@ def _many(
     from .batch_run import BatchFlags, run_each
 
     if variants > 1 and not given:
-        concurrency = max(concurrency, variants)  # the N candidates at once
+        concurrency = str(max(int(concurrency), variants))  # the N candidates at once
     flags = BatchFlags(dry_run, concurrency, results, resend_unknown)
     text = read_prompt(ctx, prompt, prompt_file)
     run_each(ctx, kind, images, options, text, flags, each=each, variants=variants)
@@ -158,7 +158,7 @@ def edit(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
-    concurrency: int,
+    concurrency: str,
     results: str | None,
     resend_unknown: bool,
     each: o.Each = False,
@@ -176,7 +176,7 @@ def edit(
     _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
 
 
-@o.command(image_options=True, json=True, quiet=True, batch=True)
+@o.command(image_options=True, json=True, quiet=True, batch=True, skip=("max_side",))
 def generate(
     ctx: RunContext,
     typer_ctx: typer.Context,
@@ -184,7 +184,7 @@ def generate(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
-    concurrency: int,
+    concurrency: str,
     results: str | None,
     resend_unknown: bool,
     variants: o.Variants = 1,

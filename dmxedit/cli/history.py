@@ -173,6 +173,14 @@ def recover(
             "-o", "--output", help="Save into DIR instead of each entry's folder.", metavar="DIR"
         ),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Also ask DMXAPI's billing log whether each request sent without an answer "
+            "was billed (needs the system token), and record the verdict.",
+        ),
+    ] = False,
 ) -> None:
     """Download every paid result that arrived but was never saved (from the ledger)."""
     from .. import ui
@@ -243,14 +251,49 @@ def recover(
             close = getattr(events, "close", None)
             if close is not None:
                 close()
+        verdicts: dict[int, Any] = {}
+        if check and book is not None and unanswered:
+            from ..billing import check_entries
+
+            verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
+        elif check:
+            settings.require_account()  # says how to set them (exit 3)
         for entry in unanswered:
+            verdict = verdicts.get(entry.id)
+            if verdict is not None:
+                said = verdict.note
+            elif entry.billed is not None:
+                said = "checked before: " + (
+                    "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
+                )
+            else:
+                said = "it may have been billed, and there is nothing to download."
             ui.note(
                 ctx,
                 f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-                "without an answer; it may have been billed, and there is nothing to download.",
+                f"without an answer; {said}",
             )
         if ctx.json:
-            ctx.emit_json({"recovered": report, "unanswered": [e.id for e in unanswered]})
+            out: dict[str, Any] = {
+                "recovered": report,
+                "unanswered": [e.id for e in unanswered],
+            }
+            if check:
+                out["checked"] = [
+                    {
+                        "id": e.id,
+                        **(
+                            verdicts[e.id].to_dict()
+                            if e.id in verdicts
+                            else {
+                                "billed": None if e.billed is None else bool(e.billed),
+                                "how": "recorded",
+                            }
+                        ),
+                    }
+                    for e in unanswered
+                ]
+            ctx.emit_json(out)
         else:
             ctx.emit_lines(
                 [f for item in report for f in item["files"]]

@@ -108,6 +108,14 @@ Param = Annotated[
         "--param", help="Extra request field KEY=VALUE (repeatable).", metavar="KEY=VALUE"
     ),
 ]
+MaxSide = Annotated[
+    int | None,
+    typer.Option(
+        "--max-side",
+        help="Downscale input images whose long side is over N pixels (needs dmxedit[images]).",
+        metavar="N",
+    ),
+]
 Name = Annotated[
     str | None,
     typer.Option(
@@ -137,7 +145,12 @@ DryRun = Annotated[
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Print less on standard error.")]
 Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="Print more on standard error.")]
 Concurrency = Annotated[
-    int, typer.Option("--concurrency", help="Jobs running at once.", metavar="N", min=1, max=64)
+    str,
+    typer.Option(
+        "--concurrency",
+        help="Jobs running at once (1-64), or auto: start at 2, adapt to the API's 429s.",
+        metavar="N|auto",
+    ),
 ]
 Results = Annotated[
     str | None,
@@ -173,6 +186,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "retry_server_errors": (RetryServerErrors, False),
     "save_metadata": (SaveMetadata, False),
     "params": (Param, None),
+    "max_side": (MaxSide, None),
     "name": (Name, None),
 }
 #: What edit, generate and batch take besides the image options, passed through as is.
@@ -183,7 +197,7 @@ PROMPT: dict[str, tuple[Any, Any]] = {
 }
 #: What batch and `edit --each` take besides: passed through as they are.
 BATCH: dict[str, tuple[Any, Any]] = {
-    "concurrency": (Concurrency, 4),
+    "concurrency": (Concurrency, "4"),
     "results": (Results, None),
     "resend_unknown": (ResendUnknown, False),
 }
@@ -208,12 +222,14 @@ def command(
     quiet: bool = False,
     batch: bool = False,
     replace: dict[str, tuple[Any, Any]] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command its context (``ctx``), and with ``image_options`` the shared image
     options (as ``options``) and the prompt options; ``json``/``quiet`` add --json and
     -q/-v, which set the context's output mode before the command runs; ``batch`` adds
     --concurrency, --results and --resend-unknown (passed through). ``replace`` gives
-    a shared option another declaration for this command (batch's -o takes no '-')."""
+    a shared option another declaration for this command (batch's -o takes no '-');
+    ``skip`` leaves shared options out (generate has no input images to --max-side)."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         added: dict[str, tuple[Any, Any]] = {}
@@ -227,6 +243,8 @@ def command(
         if batch:
             added.update(BATCH)
         added.update(replace or {})  # a command's own wording of a shared option
+        for name in skip:
+            added.pop(name, None)
         own = [
             p
             for p in inspect.signature(func).parameters.values()
@@ -259,8 +277,8 @@ def command(
             if ctx.quiet and ctx.verbose:
                 raise InputError("-q/--quiet and -v/--verbose contradict each other; choose one.")
             if image_options:
-                given = {name: kwargs.pop(name) for name in SHARED}
-                given["params"] = tuple(given["params"] or ())
+                given = {name: kwargs.pop(name) for name in SHARED if name in added}
+                given["params"] = tuple(given.get("params") or ())
                 kwargs["options"] = ImageOptions(**given)
             func(ctx=ctx, **kwargs)
 

@@ -20,6 +20,9 @@ NAMES = (
     "batch",
     "history",
     "recover",
+    "report",
+    "balance",
+    "usage",
     "ratios",
     "config",
     "doctor",
@@ -46,7 +49,8 @@ def root(
     Set your key once with `dmxedit config set api-key` (or DMXAPI_API_KEY), then:
     dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
 
-    Environment: DMXAPI_API_KEY, DMXAPI_BASE_URL, DMXEDIT_CONFIG (the config file),
+    Environment: DMXAPI_API_KEY, DMXAPI_BASE_URL, DMXAPI_SYSTEM_TOKEN and DMXAPI_USER_ID
+    (balance, usage, billing checks), DMXEDIT_CONFIG (the config file),
     DMXEDIT_DATA_DIR (the ledger), DMXEDIT_NO_HISTORY=1, DMXEDIT_DEBUG=1, NO_COLOR.
     """
 
@@ -78,10 +82,18 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import batch
 
         return batch.batch
+    if name in ("balance", "usage"):
+        from . import spend
+
+        return spend.balance if name == "balance" else spend.usage
     if name == "ratios":
         from . import ratios
 
         return ratios.ratios
+    if name == "report":
+        from . import report
+
+        return report.report
     if name == "doctor":
         from . import doctor
 

@@ -1,0 +1,276 @@
+"""`dmxedit balance` and `dmxedit usage`: the account's spend (SPEC 8), and the glue of
+`batch --reconcile`."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import InputError, counted
+from ..options import ImageOptions
+from .context import RunContext
+from .options import command
+
+
+@command(json=True)
+def balance(ctx: RunContext) -> None:
+    """The DMXAPI account's balance in CNY (needs the system token and user id)."""
+    from .. import account
+    from ..settings import resolve
+
+    found = account.balance(resolve(env=ctx.env))
+    if ctx.json:
+        ctx.emit_json(found.to_dict())
+        return
+    lines = [f"balance  {found.cny:.4f} CNY"]
+    if found.used_quota is not None:
+        count = ""
+        if found.request_count is not None:
+            plural = "" if found.request_count == 1 else "s"
+            count = f" ({found.request_count:,} request{plural})"
+        lines.append(f"used     {account.cny(found.used_quota):.4f} CNY{count}")
+    lines.append(f"site     {found.site}")
+    ctx.emit_lines(lines)
+
+
+def _day(stamp: float) -> datetime:
+    return datetime.fromtimestamp(stamp).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def period(
+    today: bool, week: bool, month: bool, since: str | None, until: str | None
+) -> tuple[int, int, str]:
+    """The period asked, as unix times (local days) and in words."""
+    from .history import parse_since
+
+    chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
+    if since:
+        chosen.append("--since")
+    if len(chosen) > 1:
+        raise InputError(f"{' and '.join(chosen)} contradict each other; choose one period.")
+    now = time.time()
+    if until and not since:
+        raise InputError(
+            "--until goes with --since.", hint="e.g. --since 2026-11-01 --until 2026-11-30"
+        )
+    if since:
+        start = parse_since(since)
+        end = now
+        if until:
+            try:
+                end = parse_since(until.strip())
+            except InputError as exc:
+                raise InputError(exc.message.replace("--since", "--until"), hint=exc.hint) from None
+            if len(until.strip()) == 10:  # a bare date: up to the end of that day
+                end = (_day(end) + timedelta(days=1)).timestamp() - 1
+        if end < start:
+            raise InputError(f"--until {until!r} is before --since {since!r}.")
+        words = f"since {since}" + (f" until {until}" if until else "")
+    elif week or month:
+        days = 7 if week else 30
+        start = (_day(now) - timedelta(days=days - 1)).timestamp()
+        end, words = now, f"the last {days} days"
+    else:
+        start, end, words = _day(now).timestamp(), now, "today"
+    return int(start), int(end), words
+
+
+def _zone() -> str:
+    offset = datetime.now().astimezone().strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "local"
+
+
+@command(json=True)
+def usage(
+    ctx: RunContext,
+    today: Annotated[bool, typer.Option("--today", help="Today (the default).")] = False,
+    week: Annotated[bool, typer.Option("--week", help="The last 7 days.")] = False,
+    month: Annotated[bool, typer.Option("--month", help="The last 30 days.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From DATE (2026-11-30, or 3d, 12h).", metavar="DATE"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Up to DATE (a date: its end); with --since.", metavar="DATE"),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="Only this model.", metavar="NAME")
+    ] = None,
+) -> None:
+    """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
+    beside dmxedit's own ledger for the same period (local time)."""
+    from .. import account, ledger
+    from ..settings import resolve
+
+    start, end, words = period(today, week, month, since, until)
+    settings = resolve(env=ctx.env)
+    summary, read = account.usage(settings, start, end, model)
+    counts = None
+    book = ledger.open_ledger(settings.history, ctx.env, create=False)
+    if book is not None:
+        try:
+            counts = book.counts_between(start, end + 1, model)
+        finally:
+            book.close()
+    elif ledger.enabled(settings.history, ctx.env):
+        counts = ledger_counts_empty()
+    if not summary.complete:
+        from .. import ui
+
+        ui.warn(
+            ctx,
+            f"the log has {read.total:,} items; dmxedit read the newest {summary.items:,} "
+            f"({read.pages} pages). Ask for a shorter period to see all of it.",
+        )
+    if ctx.json:
+        ctx.emit_json(
+            {
+                "period": {
+                    "start": start,
+                    "end": end,
+                    "from": datetime.fromtimestamp(start).isoformat(timespec="seconds"),
+                    "to": datetime.fromtimestamp(end).isoformat(timespec="seconds"),
+                    "timezone": _zone(),
+                },
+                "site": account.site_root(settings.base_url),
+                **summary.to_dict(),
+                "ledger": counts,
+            }
+        )
+        return
+    _render(ctx, summary, counts, words, model)
+
+
+def ledger_counts_empty() -> dict[str, int]:
+    return dict.fromkeys(
+        ("entries", "sent", "saved", "failed", "may_be_billed", "billed", "not_billed"), 0
+    )
+
+
+def _render(
+    ctx: RunContext, summary: Any, counts: dict[str, int] | None, words: str, model: str | None
+) -> None:
+    def when(stamp: int) -> str:
+        return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
+
+    total = summary.total
+    head = [
+        f"DMXAPI usage, {words}: {when(summary.start)} to {when(summary.end)} "
+        f"(local time, {_zone()})" + (f", model {model}" if model else ""),
+        f"billed {counted(total.requests, 'request')}, {total.quota / 500000:.4f} CNY, "
+        f"{total.prompt_tokens + total.completion_tokens:,} tokens "
+        f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
+    ]
+    if counts is None:
+        ours = "dmxedit's ledger is off: no counts of its own."
+    else:
+        ours = (
+            f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
+            f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
+        )
+        if counts["billed"] or counts["not_billed"]:
+            ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+    models = [
+        [
+            name,
+            f"{t.requests:,}",
+            f"{t.quota / 500000:.4f}",
+            f"{t.prompt_tokens:,}",
+            f"{t.completion_tokens:,}",
+        ]
+        for name, t in summary.models.items()
+    ]
+    days = [
+        [
+            day,
+            f"{t.requests:,}",
+            f"{t.quota / 500000:.4f}",
+            f"{t.prompt_tokens + t.completion_tokens:,}",
+        ]
+        for day, t in summary.days.items()
+    ]
+    model_cols = ["model", "requests", "cost (CNY)", "tokens in", "tokens out"]
+    day_cols = ["day", "requests", "cost (CNY)", "tokens"]
+    if ctx.stdout_isatty:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(
+            file=ctx.stdout,
+            highlight=False,
+            force_terminal=True,
+            no_color=bool(ctx.env.get("NO_COLOR")) or None,
+        )
+        for line in head:
+            console.print(line)
+        for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
+            if not rows:
+                continue
+            table = Table(title=title, title_justify="left")
+            for i, col in enumerate(cols):
+                table.add_column(col, justify="left" if i == 0 else "right")
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+        console.print(ours)
+        return
+    lines = list(head)
+    for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
+        if not rows:
+            continue
+        widths = [max(len(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
+        lines += ["", f"{title}:"]
+        for row in [cols, *rows]:
+            cells = [
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ]
+            lines.append("  " + "  ".join(cells).rstrip())
+    lines += ["", ours]
+    ctx.emit_lines(lines)
+
+
+def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | None) -> None:
+    """`batch JOBS --reconcile`: check the held-back jobs against DMXAPI's billing log."""
+    from .. import ui
+    from ..batch import Defaults, JobSource, spool_stdin
+    from ..billing import reconcile as run
+    from ..settings import resolve
+
+    settings = resolve(options)
+    if jobs == "-":
+        path = spool_stdin(ctx.claim_stdin("jobs"))
+        base, default = Path.cwd(), Path("stdin.results.jsonl")
+    else:
+        path = Path(jobs).expanduser()
+        if not path.is_file():
+            raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+        name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
+        base, default = path.parent, path.with_name(f"{name}.results.jsonl")
+    target = Path(results).expanduser() if results else default
+    try:
+        if not target.is_file():
+            raise InputError(f"There is no results file {target} to reconcile.")
+        found = run(JobSource(path=path, base=base), Defaults(settings, options), target)
+    finally:
+        if jobs == "-":
+            path.unlink(missing_ok=True)
+    if ctx.json:
+        ctx.emit_json(found.to_dict())
+    else:
+        for job in found.checked:
+            ui.note(ctx, f"job {job['id']} (line {job['line']}): {job['note']}")
+    if not found.checked:
+        ui.note(ctx, f"Nothing to reconcile: no job in {target} is held back unchecked.")
+        return
+    ui.note(
+        ctx,
+        f"{found.count(True)} billed, {found.count(False)} not billed, {found.count(None)} "
+        f"still unknown; recorded in {target}. A re-run sends the jobs found not billed "
+        "and still holds back the others (--resend-unknown sends them).",
+    )

@@ -1,0 +1,674 @@
+"""Input preparation (SPEC 9): what an input needs before it can be sent, and doing it.
+
+The API takes PNG, JPEG and WebP under 50 MiB. With the optional extra
+``dmxedit[images]`` (Pillow and pillow-heif) dmxedit also takes HEIC/HEIF, AVIF, GIF
+(its first frame), BMP and TIFF, converting them before upload; applies EXIF
+orientation; downscales to ``--max-side``; and re-encodes an input over 50 MiB to fit.
+
+Two stages, so that validation stays cheap and nothing is converted before it is needed:
+
+- :func:`plan` runs while the inputs are checked (``images.load_image``): it reads the
+  image's header only and says what will change (:class:`Plan`). The formats are told
+  apart by their bytes without Pillow, so without the extra such an input is refused
+  with a message naming the format and ``pip install 'dmxedit[images]'``.
+- :func:`prepare_request` runs just before a request is sent (``pipeline.execute``):
+  it decodes each planned image once, transforms it and encodes it straight into a
+  temporary file (tracked by the run's :class:`~dmxedit.temporaries.Temporaries`, so an
+  interrupt removes it), which is what the multipart body then streams.
+
+Pillow is imported only inside the functions that need it, never by this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from .catalog import MAX_IMAGE_BYTES
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from .events import Events
+    from .images import InputImage
+    from .request import ImageRequest
+    from .temporaries import Temporaries
+
+INSTALL = "pip install 'dmxedit[images]'"
+#: Formats converted before upload, with the content type they are recorded under.
+CONVERTIBLE = {
+    "HEIC": "image/heic",
+    "HEIF": "image/heif",
+    "AVIF": "image/avif",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+SOURCE_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
+#: The smallest --max-side: the model's own outputs are at least 672 pixels on a side.
+MIN_MAX_SIDE = 64
+JPEG_QUALITY = 95
+#: A PNG surely fits when its raw pixels, a filter byte a row and this room do.
+_PNG_ROOM = 1 << 20
+_ORIENT_WORDS = {
+    2: "mirrored",
+    3: "rotated 180°",
+    4: "flipped",
+    5: "mirrored and rotated 90° counter-clockwise",
+    6: "rotated 90° clockwise",
+    7: "mirrored and rotated 90° clockwise",
+    8: "rotated 90° counter-clockwise",
+}
+
+
+def check_max_side(value: Any) -> int | None:
+    """``--max-side``: None, or a whole number of pixels of at least 64."""
+    if value is None:
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if isinstance(value, (bool, float)) or number < MIN_MAX_SIDE:
+        raise InputError(
+            f"--max-side {value!r} is not a whole number of pixels of at least {MIN_MAX_SIDE}.",
+            hint="e.g. --max-side 2048 downscales inputs whose long side is over 2048 pixels.",
+        )
+    return number
+
+
+# -- reading the header without Pillow ------------------------------------------------
+
+
+def heif_kind(head: bytes) -> str | None:
+    """HEIC, HEIF or AVIF from an ISO BMFF ``ftyp`` box (major and compatible brands)."""
+    if head[4:8] != b"ftyp" or len(head) < 12:
+        return None
+    size = int.from_bytes(head[0:4], "big")
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
+    if any(b in (b"avif", b"avis") for b in brands):
+        return "AVIF"
+    if any(
+        b in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
+        for b in brands
+    ):
+        return "HEIC"
+    if any(b in (b"mif1", b"msf1", b"miaf") for b in brands):
+        return "HEIF"
+    return None
+
+
+def _tiff_orientation(data: bytes) -> int:
+    """The Orientation tag (0x0112) of IFD0 in a TIFF structure (EXIF's), else 1."""
+    if data[:2] == b"II":
+        order = "<"
+    elif data[:2] == b"MM":
+        order = ">"
+    else:
+        return 1
+    try:
+        (offset,) = struct.unpack(order + "I", data[4:8])
+        (count,) = struct.unpack(order + "H", data[offset : offset + 2])
+        for i in range(min(count, 512)):
+            entry = data[offset + 2 + 12 * i : offset + 14 + 12 * i]
+            tag, kind = struct.unpack(order + "HH", entry[:4])
+            if tag == 0x0112 and kind == 3:
+                (value,) = struct.unpack(order + "H", entry[8:10])
+                return value if 1 <= value <= 8 else 1
+    except struct.error:
+        return 1
+    return 1
+
+
+def exif_orientation(stream: BinaryIO, content_type: str) -> int:
+    """The EXIF orientation of a JPEG (APP1) or PNG (eXIf) from its header; 1 if none."""
+    try:
+        if content_type == "image/jpeg":
+            return _jpeg_orientation(stream)
+        if content_type == "image/png":
+            return _png_orientation(stream)
+    except (OSError, struct.error, ValueError):
+        return 1
+    return 1
+
+
+def _jpeg_orientation(stream: BinaryIO) -> int:
+    stream.seek(2)
+    for _ in range(64):  # the APP segments come first
+        marker = stream.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xDA, 0xD9):
+            return 1
+        (length,) = struct.unpack(">H", stream.read(2))
+        if marker[1] == 0xE1:
+            data = stream.read(length - 2)
+            if data.startswith(b"Exif\x00\x00"):
+                return _tiff_orientation(data[6:])
+            continue
+        if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
+            return 1  # a frame header: no EXIF before it
+        stream.seek(length - 2, os.SEEK_CUR)
+    return 1
+
+
+def _png_orientation(stream: BinaryIO) -> int:
+    stream.seek(8)
+    for _ in range(256):
+        head = stream.read(8)
+        if len(head) < 8:
+            return 1
+        length, kind = struct.unpack(">I4s", head)
+        if kind in (b"IDAT", b"IEND"):
+            return 1  # eXIf must come before the image data
+        if kind == b"eXIf":
+            return _tiff_orientation(stream.read(length))
+        stream.seek(length + 4, os.SEEK_CUR)
+    return 1
+
+
+# -- the plan --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What preparing one input will do, decided from its header."""
+
+    source: str  # the format's name: "HEIC", "JPEG", ...
+    source_type: str  # its content type: "image/heic", "image/jpeg", ...
+    width: int  # as stored, before the orientation is applied
+    height: int
+    mode: str  # Pillow's mode ("RGB", "RGBA", "P", ...)
+    target: str  # the content type that will be sent
+    sent_width: int
+    sent_height: int
+    orientation: int = 1
+    frames: int = 1
+    max_side: int | None = None
+    convert: bool = False  # not PNG/JPEG/WebP
+    oversize: bool = False  # 50 MiB or more
+
+    @property
+    def changes(self) -> list[str]:
+        """The changes in words, in the order they are made (recorded as they are)."""
+        out: list[str] = []
+        target = SOURCE_NAMES[self.target]
+        if self.convert:
+            out.append(f"converted {self.source} to {target}")
+        if self.frames > 1:
+            out.append(f"kept the first of {self.frames} frames")
+        if self.orientation != 1:
+            out.append(
+                f"applied EXIF orientation {self.orientation} "
+                f"({_ORIENT_WORDS.get(self.orientation, 'transformed')})"
+            )
+        oriented = _oriented(self.width, self.height, self.orientation)
+        if (self.sent_width, self.sent_height) != oriented:
+            why = []
+            if self.max_side and max(oriented) > self.max_side:
+                why.append(f"--max-side {self.max_side}")
+            if self.fit_scale() < 1:
+                why.append("to fit under 50 MiB")
+            out.append(
+                f"downscaled {oriented[0]}x{oriented[1]} to "
+                f"{self.sent_width}x{self.sent_height} ({', '.join(why)})"
+            )
+        if not self.convert:
+            reason = " to fit under 50 MiB" if self.oversize else ""
+            out.append(f"re-encoded as {target}{reason}")
+        return out
+
+    def fit_scale(self) -> float:
+        return _fit_scale(self.width, self.height, self.mode, self.target, self.max_side)
+
+
+def _oriented(width: int, height: int, orientation: int) -> tuple[int, int]:
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _has_alpha(mode: str, info: Mapping[Any, Any] | None = None) -> bool:
+    return "A" in mode or "a" in mode or bool(info and "transparency" in info)
+
+
+def _png_mode(mode: str, alpha: bool) -> str:
+    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"):
+        return mode
+    if mode.startswith("I;16"):
+        return "I;16"
+    return "RGBA" if alpha else "RGB"
+
+
+def _png_bytes_per_pixel(mode: str, alpha: bool) -> float:
+    mode = _png_mode(mode, alpha)
+    return {"1": 0.125, "L": 1, "P": 1, "LA": 2, "I;16": 2, "I": 2, "RGB": 3, "RGBA": 4}[mode]
+
+
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    if scale >= 1:
+        return width, height
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def _max_side_scale(width: int, height: int, max_side: int | None) -> float:
+    if max_side is None or max(width, height) <= max_side:
+        return 1.0
+    return max_side / max(width, height)
+
+
+def _png_fits(width: int, height: int, mode: str, alpha: bool) -> bool:
+    raw = width * height * _png_bytes_per_pixel(mode, alpha) + height
+    return raw + _PNG_ROOM < MAX_IMAGE_BYTES
+
+
+def _fit_scale(width: int, height: int, mode: str, target: str, max_side: int | None) -> float:
+    """For a PNG of an image with transparency that would not fit: the scale at which it
+    surely does (its raw pixels fit), applied after --max-side's."""
+    if target != "image/png":
+        return 1.0
+    w, h = _scaled(width, height, _max_side_scale(width, height, max_side))
+    if _png_fits(w, h, mode, True):
+        return 1.0
+    per_pixel = _png_bytes_per_pixel(mode, True)
+    return math.sqrt((MAX_IMAGE_BYTES - 2 * _PNG_ROOM) / (w * h * per_pixel))
+
+
+def _target(source: str, mode: str, width: int, height: int, alpha: bool) -> str:
+    """PNG, unless the source is a JPEG (it stays one) or a picture without
+    transparency whose PNG might not fit (then JPEG)."""
+    if source == "JPEG":
+        return "image/jpeg"
+    if _png_fits(width, height, mode, alpha) or alpha:
+        return "image/png"
+    return "image/jpeg"
+
+
+def _pillow(heif: bool) -> Any:
+    """``PIL.Image`` (with the HEIF opener registered when ``heif``), or None."""
+    try:
+        from PIL import Image
+
+        if heif:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+    except ImportError:
+        return None
+    return Image
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An input that needs the extra, refused without it (or sent as is, ``warn_only``)."""
+
+    message: str
+    hint: str
+    warn_only: bool = False
+
+
+def plan(
+    display: str,
+    head: bytes,
+    size: int,
+    content_type: str | None,
+    shape: tuple[int, int] | None,
+    open_stream: Callable[[], BinaryIO],
+    *,
+    max_side: int | None = None,
+) -> Plan | Refusal | None:
+    """What this input needs before upload: None (send it as it is), a :class:`Plan`,
+    or, without the extra, a :class:`Refusal`. Raises InputError for an unreadable or
+    unsupported image. Reads the header only."""
+    other = heif_kind(head) if content_type is None else None
+    if content_type is None and other is None:
+        from .images import describe_other
+
+        other = describe_other(head)
+        if other not in CONVERTIBLE:
+            return None  # not an image dmxedit handles: images.py says so
+    source = other or SOURCE_NAMES[content_type or ""]
+    orientation = 1
+    if content_type in ("image/jpeg", "image/png"):
+        with open_stream() as fh:
+            orientation = exif_orientation(fh, content_type)
+    oversize = size >= MAX_IMAGE_BYTES
+    too_big = bool(max_side and shape and max(shape) > max_side)
+    unknown_shape = bool(max_side and shape is None)
+    if content_type and not (oversize or too_big or unknown_shape or orientation != 1):
+        return None
+    image = _pillow(heif=source in ("HEIC", "HEIF"))
+    if image is None:
+        return _refusal(display, source, size, content_type, orientation, oversize, too_big)
+    try:
+        with _big_photos(image), open_stream() as fh, image.open(fh) as im:
+            width, height = im.size
+            mode = im.mode
+            frames = getattr(im, "n_frames", 1) if source == "GIF" else 1
+            alpha = _has_alpha(mode, im.info)
+            if content_type not in ("image/jpeg", "image/png"):
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+                orientation = orientation if 1 <= orientation <= 8 else 1
+    except Exception as exc:  # Pillow raises many kinds for a file it cannot read
+        if isinstance(exc, image.DecompressionBombError):
+            raise InputError(
+                f"Image {display!r} has too many pixels to decode safely: {exc}",
+                hint="Downscale it first with an image editor.",
+            ) from None
+        if oversize:
+            raise InputError(
+                f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
+                f"under 50 MiB, and it cannot be read to re-encode it ({exc}).",
+                hint="Shrink or recompress it first.",
+            ) from None
+        raise InputError(
+            f"Image {display!r} looks like a {source} file but cannot be read: {exc}.",
+            hint="Check that the file is complete; open it in an image viewer.",
+        ) from None
+    oriented = _oriented(width, height, orientation)
+    scale = _max_side_scale(*oriented, max_side)
+    too_big = scale < 1
+    if content_type and not (oversize or too_big or orientation != 1):
+        return None  # the header gave no shape, and Pillow's says it is small enough
+    target = _target(source, mode, *_scaled(*oriented, scale), alpha)
+    sent = _scaled(*oriented, scale)
+    planned = Plan(
+        source=source,
+        source_type=content_type or CONVERTIBLE[source],
+        width=width,
+        height=height,
+        mode=mode,
+        target=target,
+        sent_width=sent[0],
+        sent_height=sent[1],
+        orientation=orientation,
+        frames=frames,
+        max_side=max_side,
+        convert=content_type is None,
+        oversize=oversize,
+    )
+    fit = planned.fit_scale()
+    if fit < 1:
+        sent = _scaled(*sent, fit)
+        planned = replace(planned, sent_width=sent[0], sent_height=sent[1])
+    return planned
+
+
+def _refusal(
+    display: str,
+    source: str,
+    size: int,
+    content_type: str | None,
+    orientation: int,
+    oversize: bool,
+    too_big: bool,
+) -> Refusal:
+    if content_type is None:
+        return Refusal(
+            f"Image {display!r} is a {source} file; the API takes PNG, JPEG and WebP.",
+            f"dmxedit converts it before upload with the optional extra: {INSTALL} "
+            "(or convert it yourself; the type is read from the file's bytes, not its name).",
+        )
+    if oversize:
+        return Refusal(
+            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; "
+            "the API takes images under 50 MiB.",
+            f"Shrink or recompress it first, or {INSTALL} and dmxedit re-encodes it to fit.",
+        )
+    if too_big:
+        return Refusal(
+            f"--max-side needs the optional extra to downscale {display!r}.",
+            f"{INSTALL}, or leave --max-side out.",
+        )
+    return Refusal(
+        f"{display} has EXIF orientation {orientation} "
+        f"({_ORIENT_WORDS.get(orientation, 'transformed')}); it is sent as it is, and the "
+        "model may see it the wrong way round.",
+        f"{INSTALL} and dmxedit rotates it before upload (or rotate it yourself).",
+        warn_only=True,
+    )
+
+
+# -- doing it --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """What was done to an input: the original's facts and the changes made."""
+
+    source_path: Path | None  # the user's file (None for standard input)
+    source_type: str
+    source_bytes: int
+    source_sha256: str
+    source_width: int
+    source_height: int
+    changes: tuple[str, ...]
+    sent_sha256: str
+
+
+def input_record(image: InputImage, sent_sha256: str | None = None) -> dict[str, Any]:
+    """One input as ``--json``, the metadata sidecar and the ledger record it: the
+    original's path, size, SHA-256 and shape, what was sent, and the changes made."""
+    prepared = image.prepared
+    if prepared is None:
+        return {
+            "path": image.display,
+            "bytes": image.size,
+            "content_type": image.content_type,
+            "sha256": sent_sha256,
+            "width": image.width,
+            "height": image.height,
+            "sent_bytes": image.size,
+            "sent_content_type": image.content_type,
+            "sent_sha256": sent_sha256,
+            "sent_width": image.width,
+            "sent_height": image.height,
+            "changes": [],
+        }
+    return {
+        "path": image.display,
+        "bytes": prepared.source_bytes,
+        "content_type": prepared.source_type,
+        "sha256": prepared.source_sha256,
+        "width": prepared.source_width,
+        "height": prepared.source_height,
+        "sent_bytes": image.size,
+        "sent_content_type": image.content_type,
+        "sent_sha256": prepared.sent_sha256,
+        "sent_width": image.width,
+        "sent_height": image.height,
+        "changes": list(prepared.changes),
+    }
+
+
+def _sha256(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _mib(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
+
+
+_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # orientation -> Image.Transpose
+
+
+@contextmanager
+def _held(temporaries: Temporaries, suffix: str) -> Iterator[tuple[int, str]]:
+    import tempfile  # only when an input is prepared: ratios --for stays light
+
+    fd, name = tempfile.mkstemp(prefix="dmxedit-upload-", suffix=suffix)
+    temporaries.track(name)
+    try:
+        yield fd, name
+    except BaseException:
+        discard(name, temporaries)
+        raise
+
+
+def discard(name: str, temporaries: Temporaries) -> None:
+    """Remove one prepared file (after its request, or when preparing it failed)."""
+    temporaries.untrack(name)
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+
+
+@contextmanager
+def _big_photos(image_mod: Any) -> Iterator[None]:
+    """No Python warning on standard error for a photo over Pillow's first pixel limit
+    (89 MP: a 100 MP camera makes such photos); its error at twice that still stands."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", image_mod.DecompressionBombWarning)
+        yield
+
+
+def _decode(image_mod: Any, img: InputImage, planned: Plan, box: tuple[int, int]) -> Image:
+    """Decode once, at the smallest scale the JPEG decoder offers above ``box``."""
+    with _big_photos(image_mod), img.open() as fh:
+        im = image_mod.open(fh)
+        if planned.source == "JPEG" and box != (planned.width, planned.height):
+            im.draft(None, box)  # DCT scaling: decodes 1/2, 1/4 or 1/8 of the pixels
+        im.load()
+    return im  # type: ignore[no-any-return]
+
+
+def _encode(im: Image, target: str, fd: int, icc: Any) -> int:
+    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    with os.fdopen(fd, "wb", closefd=False) as out:
+        if target == "image/jpeg":
+            im.save(out, "JPEG", quality=JPEG_QUALITY, **extra)
+        else:
+            im.save(out, "PNG", compress_level=6, **extra)
+        out.flush()
+        return os.fstat(fd).st_size
+
+
+def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
+    """Decode, orient, downscale and encode one planned input into a tracked temporary
+    file; returns the image that is sent instead."""
+    from .images import EXTENSIONS, InputImage
+
+    planned = img.plan
+    assert isinstance(planned, Plan)
+    image_mod = _pillow(heif=planned.source in ("HEIC", "HEIF"))
+    if image_mod is None:  # the extra went away since the plan was made
+        raise InputError(f"Preparing {img.display!r} needs the optional extra: {INSTALL}.")
+    with img.open() as fh:
+        source_sha256 = _sha256(fh)
+    orientation = planned.orientation
+    sent = (planned.sent_width, planned.sent_height)
+    box = _oriented(*sent, orientation)  # the size wanted, in the file's own orientation
+    try:
+        im = _decode(image_mod, img, planned, box)
+        icc = im.info.get("icc_profile")
+        if im.size != box:
+            im = im.resize(box, image_mod.Resampling.LANCZOS, reducing_gap=3.0)
+        im = _convert(im, planned.target)
+        if orientation != 1:
+            im = im.transpose(image_mod.Transpose(_TRANSPOSE[orientation]))
+    except InputError:
+        raise
+    except Exception as exc:  # corrupt data past the header, an unsupported variant
+        raise InputError(
+            f"Image {img.display!r} ({planned.source}) could not be decoded: {exc}.",
+            hint="Check that the file is complete; open it in an image viewer.",
+        ) from None
+    changes = planned.changes
+    ext = EXTENSIONS[planned.target]
+    with _held(temporaries, "." + ext) as (fd, name):
+        try:
+            size = _encode(im, planned.target, fd, icc)
+            for _ in range(4):  # a JPEG of noise can still be too big: smaller until it fits
+                if size < MAX_IMAGE_BYTES:
+                    break
+                scale = math.sqrt(MAX_IMAGE_BYTES * 0.85 / size)
+                im = im.resize(_scaled(*im.size, scale), image_mod.Resampling.LANCZOS)
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                size = _encode(im, planned.target, fd, icc)
+                changes = [*changes, f"downscaled to {im.size[0]}x{im.size[1]} to fit under 50 MiB"]
+            if size >= MAX_IMAGE_BYTES:
+                raise InputError(f"Image {img.display!r} could not be made to fit under 50 MiB.")
+        finally:
+            os.close(fd)
+        with open(name, "rb") as fh:
+            sent_sha256 = _sha256(fh)
+    width, height = im.size
+    del im
+    stem = Path(img.filename).stem or "image"
+    return InputImage(
+        display=img.display,
+        filename=f"{stem}.{ext}",
+        content_type=planned.target,
+        size=size,
+        width=width,
+        height=height,
+        path=Path(name),
+        prepared=Preparation(
+            source_path=img.path,
+            source_type=planned.source_type,
+            source_bytes=img.size,
+            source_sha256=source_sha256,
+            source_width=planned.width,
+            source_height=planned.height,
+            changes=tuple(changes),
+            sent_sha256=sent_sha256,
+        ),
+    )
+
+
+def _convert(im: Image, target: str) -> Image:
+    """The mode the target format can hold, converting only when needed."""
+    mode = im.mode
+    if target == "image/jpeg":
+        if mode in ("L", "RGB", "CMYK"):
+            return im
+        if mode.startswith("I"):  # 16-bit grey: scale to 8 bits, not clip
+            im = (im if mode == "I" else im.convert("I")).point(lambda v: v / 256)
+            return im.convert("L")
+        return im.convert("RGB")
+    alpha = _has_alpha(mode, im.info)
+    wanted = _png_mode(mode, alpha)
+    return im if wanted == mode else im.convert(wanted)
+
+
+def prepare_request(
+    request: ImageRequest, temporaries: Temporaries, events: Events
+) -> tuple[ImageRequest, list[str]]:
+    """The request with every planned input prepared, and the temporary files made
+    (the caller removes them with :func:`discard` once the request is over)."""
+    if not any(isinstance(img.plan, Plan) for img in request.images):
+        return request, []
+    made: list[str] = []
+    images = []
+    try:
+        for img in request.images:
+            if not isinstance(img.plan, Plan):
+                images.append(img)
+                continue
+            sent = prepare_image(img, temporaries)
+            assert sent.path is not None and sent.prepared is not None
+            made.append(str(sent.path))
+            images.append(sent)
+            events.note(
+                f"{img.display}: {', '.join(sent.prepared.changes)}; sending "
+                f"{sent.width}x{sent.height}, {_mib(sent.size)} "
+                f"(was {_mib(sent.prepared.source_bytes)})"
+            )
+    except BaseException:
+        for name in made:
+            discard(name, temporaries)
+        raise
+    return replace(request, images=tuple(images)), made
