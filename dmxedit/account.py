@@ -310,6 +310,7 @@ class Account:
             read.total = _int(data.get("total"))
             if not isinstance(items, list) or not items:
                 break
+            added = 0
             for raw in items:
                 if not isinstance(raw, dict):
                     continue
@@ -320,7 +321,13 @@ class Account:
                     continue
                 seen.add(ident)
                 read.items.append(item)
-            if len(seen) >= read.total:
+                added += 1
+            if read.total > 0 and len(seen) >= read.total:
+                break
+            if read.total <= 0 and len(items) < page_size:
+                break  # a site that gives no total: a short page is the last one
+            if not added:  # the same page again (a site that ignores p): stop, say so
+                read.complete = False
                 break
             page += 1
         else:

@@ -200,6 +200,17 @@ class BatchSummary:
             return "A re-run will skip every finished job."
         return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
+    def next_run_unrecorded(self) -> str:
+        """What running the same command again will do when no results file was kept
+        (`edit --each` or `--variants` without --results): everything again."""
+        said = (
+            "No results file was kept, so running the same command again sends every job "
+            "again, the finished ones too (--results FILE makes it resumable)."
+        )
+        if self.refetch:
+            said += " `dmxedit recover` downloads the paid results that were not saved."
+        return said
+
 
 class BatchEvents:
     """Callbacks of a batch (no-ops); the CLI shows them as one live display."""
@@ -877,7 +888,7 @@ def run_batch(
         raise BatchError(
             " ".join(what)
             + " "
-            + summary.next_run()
+            + (summary.next_run() if log.path is not None else summary.next_run_unrecorded())
             + (
                 f" Reasons are in {results}."
                 if results and (summary.failed or summary.unknown)
@@ -985,7 +996,7 @@ class _Runner:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
             f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            f"{summary.next_run()}",
+            + (summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()),
             details={"summary": summary.to_dict()},
         )
 
@@ -1111,22 +1122,28 @@ class _Runner:
                     error=None,
                     exit_code=0,
                     delivered=[image.delivered for image in saved],
-                    mismatch=[
-                        problem
-                        for image in saved
-                        for problem in mismatches(
-                            request.model,
-                            request.ratio,
-                            request.size,
-                            request.params,
-                            image.delivered,
-                        )
-                    ],
+                    mismatch=[],
                 )
-                for problem in record["mismatch"]:
-                    self.events.warn(f"job {job.id} (line {job.line}): {problem}.")
+                for image in saved:  # the receipt, worded as pipeline._receipt words it
+                    for problem in mismatches(
+                        request.model, request.ratio, request.size, request.params, image.delivered
+                    ):
+                        where = str(image.path)
+                        record["mismatch"].append(
+                            problem if len(saved) == 1 else f"{where}: {problem}"
+                        )
+                        self.events.warn(
+                            f"job {job.id} (line {job.line}): {where}: {problem}. It was saved "
+                            "as delivered (and billed)."
+                        )
                 if self.book is not None and self.log.path is not None:
-                    self.book.job_saved(str(self.log.path.resolve()), job.id, files)
+                    self.book.job_saved(
+                        str(self.log.path.resolve()),
+                        job.id,
+                        files,
+                        delivered=record["delivered"],
+                        mismatch=record["mismatch"],
+                    )
             else:
                 if self.book is not None:
                     kept = ledger.LedgerRecord(

@@ -216,7 +216,9 @@ def claimed_ids(book: Ledger | None, target: Target, entry_id: int | None = None
 def record(book: Ledger | None, entry_id: int | None, verdict: Verdict) -> None:
     """Write a verdict into a ledger entry."""
     if book is not None and entry_id is not None:
-        book.update(entry_id, billed=verdict.billed, billing=verdict.to_dict())
+        # Not touched: ``updated`` stays the time the request failed, which the next
+        # check's window is measured from (else each check would widen it).
+        book.update(entry_id, touch=False, billed=verdict.billed, billing=verdict.to_dict())
 
 
 def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:

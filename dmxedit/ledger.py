@@ -222,10 +222,13 @@ class Ledger:
         assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
 
-    def update(self, entry_id: int, **fields: Any) -> None:
-        """Change an entry; committed when this returns (autocommit)."""
+    def update(self, entry_id: int, *, touch: bool = True, **fields: Any) -> None:
+        """Change an entry; committed when this returns (autocommit). ``touch=False``
+        keeps ``updated``: a note about the entry (a billing verdict) is not a step of its
+        request, and the billing check reads ``updated`` as the time the request ended."""
         fields = {k: _encode(k, v) for k, v in fields.items()}
-        fields["updated"] = time.time()
+        if touch:
+            fields["updated"] = time.time()
         sets = ", ".join(f"{name} = ?" for name in fields)
         with self._lock:
             self._db.execute(
@@ -271,17 +274,29 @@ class Ledger:
         )
         return [e for e in rows if e.unsaved_urls or e.data_paths]
 
-    def job_saved(self, results_file: str, job_id: str, files: list[str]) -> None:
-        """A batch re-run saved a job's paid result: its newest entry says so."""
+    def job_saved(
+        self,
+        results_file: str,
+        job_id: str,
+        files: list[str],
+        delivered: Sequence[Any] = (),
+        mismatch: Sequence[str] = (),
+    ) -> None:
+        """A batch re-run saved a job's paid result: its newest entry says so, with the
+        receipt (what each file delivered, what differs from what was asked)."""
         rows = self._select(
             "WHERE results_file = ? AND job_id = ? ORDER BY id DESC LIMIT 1",
             [results_file, job_id],
         )
         if rows:
+            items = file_items(files)
+            for item, got in zip(items, delivered, strict=False):
+                item["delivered"] = got
             self.update(
                 rows[0].id,
                 status="saved",
-                files=[*(rows[0].files or []), *file_items(files)],
+                files=[*(rows[0].files or []), *items],
+                mismatch=[*(rows[0].mismatch or []), *mismatch] or None,
                 unsaved_urls=None,
                 error=None,
                 exit_code=0,

@@ -9,6 +9,7 @@ separator, ``..``) or that no file system can hold is invalid usage.
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ FIELDS = ("stem", "ts", "i", "id", "variant", "ratio", "size", "model")
 _NUMBERS = ("i", "variant")  # formatted as numbers: {i:03d} works
 _MAX_BYTES = 200  # leaves room for "-NNNN", the extension and the ".json" of a sidecar
 _SAMPLE_TS = "20260101_000000"
+_WINDOWS = os.name == "nt"  # its file names cannot hold <>:"|?*, end in a dot, be CON...
+_WINDOWS_CHARS = '<>:"|?*'
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)
+}
 
 
 def _shown(value: str | None, missing: str) -> str:
@@ -63,7 +69,7 @@ class Naming:
             "variant": variant,
             "ratio": _shown(ratio, "default").replace(":", "x"),
             "size": _shown(size, "default"),
-            "model": model,
+            "model": model.replace("/", "_").replace("\\", "_"),  # "org/model": one name
         }
         return cls(prefix, template, values, variants > 1)
 
@@ -94,9 +100,9 @@ def check_template(template: str) -> None:
     """The template's own syntax and fields, before any request is known."""
     try:
         parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
+    except ValueError:
         raise InputError(
-            f"The name template {template!r} is not valid ({exc}).",
+            f"The name template {template!r} is not valid: a brace is without its pair.",
             hint="Fields go in braces, e.g. --name '{stem}_{ratio}_{i}'; write {{ for a brace.",
         ) from None
     unknown = sorted(
@@ -114,6 +120,11 @@ def check_template(template: str) -> None:
         )
     if any(name and ("." in name or "[" in name) for _, name, _, _ in parsed):
         raise InputError(f"The name template {template!r}: fields take no attributes or indexes.")
+    if any(conversion for _, _, _, conversion in parsed):
+        raise InputError(
+            f"The name template {template!r}: fields take no conversions (!r, !s, !a).",
+            hint="Write the field alone, e.g. {stem}, or with a format, e.g. {i:03d}.",
+        )
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
@@ -123,8 +134,13 @@ def render(template: str, values: Mapping[str, Any]) -> str:
         name = template.format_map(
             {k: (v if k in _NUMBERS else ("" if v is None else str(v))) for k, v in values.items()}
         )
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"The name template {template!r} cannot be filled in ({exc}).") from None
+    except (ValueError, TypeError, KeyError):
+        raise InputError(
+            f"The name template {template!r} cannot be filled in: a format after ':' does not "
+            "suit its field.",
+            hint="{i} and {variant} are numbers (e.g. {i:03d}); the other fields are text "
+            "(e.g. {stem:.20} keeps 20 characters).",
+        ) from None
     problem = _problem(name)
     if problem:
         raise InputError(
@@ -147,4 +163,12 @@ def _problem(name: str) -> str | None:
         return "which holds a control character"
     if len(name.encode("utf-8", "surrogateescape")) > _MAX_BYTES:
         return f"longer than {_MAX_BYTES} bytes"
+    if _WINDOWS:
+        bad = next((c for c in name if c in _WINDOWS_CHARS), None)
+        if bad is not None:
+            return f"which holds {bad!r}, a character Windows does not allow in a file name"
+        if name[-1] in ". ":
+            return "which ends in a dot or a space, which Windows drops from a file name"
+        if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+            return "which is a device name on Windows, not a file name"
     return None

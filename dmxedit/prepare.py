@@ -237,9 +237,9 @@ def _has_alpha(mode: str, info: Mapping[Any, Any] | None = None) -> bool:
 
 
 def _png_mode(mode: str, alpha: bool) -> str:
-    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16", "I"):
+    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
         return mode
-    if mode.startswith("I;16"):
+    if mode.startswith("I"):  # 32-bit grey ("I") cannot be written as PNG: 16 bits can
         return "I;16"
     return "RGBA" if alpha else "RGB"
 
@@ -356,17 +356,18 @@ def plan(
     except Exception as exc:  # Pillow raises many kinds for a file it cannot read
         if isinstance(exc, image.DecompressionBombError):
             raise InputError(
-                f"Image {display!r} has too many pixels to decode safely: {exc}",
+                f"Image {display!r} has too many pixels to decode safely (more than "
+                f"{2 * (image.MAX_IMAGE_PIXELS or 0):,}).",
                 hint="Downscale it first with an image editor.",
             ) from None
         if oversize:
             raise InputError(
                 f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
-                f"under 50 MiB, and it cannot be read to re-encode it ({exc}).",
+                f"under 50 MiB, and it cannot be read to re-encode it ({_why(exc)}).",
                 hint="Shrink or recompress it first.",
             ) from None
         raise InputError(
-            f"Image {display!r} looks like a {source} file but cannot be read: {exc}.",
+            f"Image {display!r} looks like a {source} file but cannot be read: {_why(exc)}.",
             hint="Check that the file is complete; open it in an image viewer.",
         ) from None
     oriented = _oriented(width, height, orientation)
@@ -523,14 +524,24 @@ def discard(name: str, temporaries: Temporaries) -> None:
         pass
 
 
+def _why(exc: BaseException) -> str:
+    """Pillow's reason, as words for the message: never the repr of a Python object."""
+    text = str(exc).strip().rstrip(".")
+    if not text or text.startswith("cannot identify image file") or "<_io." in text:
+        return "Pillow does not recognise its data"
+    return text
+
+
 @contextmanager
 def _big_photos(image_mod: Any) -> Iterator[None]:
-    """No Python warning on standard error for a photo over Pillow's first pixel limit
-    (89 MP: a 100 MP camera makes such photos); its error at twice that still stands."""
+    """No Python warning on standard error while Pillow reads or changes an image: not
+    for a photo over its first pixel limit (89 MP: a 100 MP camera makes such photos; its
+    error at twice that still stands), nor its "Corrupt EXIF data" and other warnings
+    (the user gets dmxedit's own sentences, not Python's warning lines)."""
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", image_mod.DecompressionBombWarning)
+        warnings.simplefilter("ignore")
         yield
 
 
@@ -571,18 +582,19 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
     sent = (planned.sent_width, planned.sent_height)
     box = _oriented(*sent, orientation)  # the size wanted, in the file's own orientation
     try:
-        im = _decode(image_mod, img, planned, box)
-        icc = im.info.get("icc_profile")
-        if im.size != box:
-            im = im.resize(box, image_mod.Resampling.LANCZOS, reducing_gap=3.0)
-        im = _convert(im, planned.target)
-        if orientation != 1:
-            im = im.transpose(image_mod.Transpose(_TRANSPOSE[orientation]))
+        with _big_photos(image_mod):
+            im = _decode(image_mod, img, planned, box)
+            icc = im.info.get("icc_profile")
+            if im.size != box:
+                im = im.resize(box, image_mod.Resampling.LANCZOS, reducing_gap=3.0)
+            im = _convert(im, planned.target)
+            if orientation != 1:
+                im = im.transpose(image_mod.Transpose(_TRANSPOSE[orientation]))
     except InputError:
         raise
     except Exception as exc:  # corrupt data past the header, an unsupported variant
         raise InputError(
-            f"Image {img.display!r} ({planned.source}) could not be decoded: {exc}.",
+            f"Image {img.display!r} ({planned.source}) could not be decoded: {_why(exc)}.",
             hint="Check that the file is complete; open it in an image viewer.",
         ) from None
     changes = planned.changes

@@ -104,7 +104,9 @@ def internal_panel(ctx: RunContext, exc: BaseException) -> None:
 
 def warn(ctx: RunContext, message: str) -> None:
     if not ctx.stderr_isatty:  # plain text needs no rich (and its import time)
-        print(f"warning: {message}", file=ctx.stderr, flush=True)
+        # Named like the error lines and the progress events' warnings, so a CI log can
+        # be grepped for "dmxedit: warning:" with or without --quiet.
+        print(f"dmxedit: warning: {message}", file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 

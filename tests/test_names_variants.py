@@ -263,3 +263,8 @@ def test_each_with_variants_runs_every_image_n_times(
     )
     assert sorted(names(run)) == ["a-1.png", "a-2.png", "b-1.png", "b-2.png"]
     assert os.path.isdir(tmp_path / "output")
+
+
+def test_a_model_with_a_slash_gives_one_file_name(cli: Cli, server: FakeDMX, png: Path) -> None:
+    run = expect(cli("edit", str(png), "-p", "x", "-m", "org/model-1", "--name", "{model}_{i}"))
+    assert names(run) == ["org_model-1_1.png"]

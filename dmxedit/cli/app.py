@@ -108,7 +108,18 @@ def _usage_error(ctx: RunContext, exc: Any) -> None:
     hint = None
     if usage is not None:
         hint = f"See `{usage.command_path} --help`."
-    ui.plain_error(ctx, exc.format_message(), [], hint)
+    ui.plain_error(ctx, _sentence(exc.format_message()), [], hint)
+
+
+def _sentence(message: str) -> str:
+    """Click's "Got unexpected extra argument(s) (a b)" in words a person writes."""
+    import re
+
+    found = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
+    if found is None:
+        return message
+    extra = found.group(1)
+    return f"Unexpected extra argument{'s' if ' ' in extra else ''}: {extra}."
 
 
 def _traceback(ctx: RunContext) -> None:

@@ -45,6 +45,7 @@ class PlainBatchEvents(BatchEvents):
         self.quiet = quiet
         self.print_files = print_files
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()  # one whole line at a time on stderr
         self.total = 0
         self.done = 0
         self.failed = 0
@@ -53,9 +54,16 @@ class PlainBatchEvents(BatchEvents):
         self.last_status = self.started
         self.verbose = False
 
+    def _line(self, text: str) -> None:
+        """One line on stderr in one write: print() writes the text and the newline
+        apart, so lines from two job threads could run into each other."""
+        with self.write_lock:
+            self.ctx.stderr.write(text + "\n")
+            self.ctx.stderr.flush()
+
     def _say(self, message: str) -> None:
         if not self.quiet:
-            print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
+            self._line(f"dmxedit: {message}")
 
     def plan(self, summary: BatchSummary) -> None:
         self.total = summary.to_send + summary.to_fetch
@@ -107,7 +115,7 @@ class PlainBatchEvents(BatchEvents):
             if self.print_files:
                 self.ctx.emit_lines(_data_lines(record))
             if record["status"] != "ok":
-                print(f"dmxedit: {_failure(record)}", file=self.ctx.stderr, flush=True)
+                self._line(f"dmxedit: {_failure(record)}")
             now = time.monotonic()
             step = max(1, self.total // 10)  # every 10 % of the jobs, or every 10 s
             if now - self.last_status >= 10 or position == self.total or position % step == 0:
@@ -118,7 +126,7 @@ class PlainBatchEvents(BatchEvents):
                 )
 
     def warn(self, message: str) -> None:
-        print(f"dmxedit: warning: {message}", file=self.ctx.stderr, flush=True)
+        self._line(f"dmxedit: warning: {message}")
 
     def note(self, message: str) -> None:
         self._say(message)

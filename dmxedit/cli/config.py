@@ -77,7 +77,8 @@ def set_(
 
         ui.warn(
             ctx,
-            f"a {what} on the command line can end up in your shell history; "
+            f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what} on the command line can "
+            "end up in your shell history; "
             f"`dmxedit config set {key}` asks for it without echo.",
         )
     path = config_path(ctx.env)

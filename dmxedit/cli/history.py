@@ -199,32 +199,39 @@ def recover(
         try:
             for entry in entries:
                 folder = Path(output or entry.output or settings.output).expanduser()
+                prefix = "edited" if entry.kind == "edit" else "generated"
                 saver = Saver(
                     folder=folder,
-                    prefix="edited" if entry.kind == "edit" else "generated",
+                    prefix=prefix,
                     temporaries=ctx.temporaries,
+                    naming=_naming(entry, prefix),
                 )
                 saver.prepare()
                 files: list[Path] = []
+                got: list[Any] = []
                 dead: list[str] = []
                 lost: list[str] = []
                 for url in entry.unsaved_urls or []:
                     try:
-                        files.append(_path(saver.finish(client.download(url, saver.new_blob), url)))
+                        got.append(saver.finish(client.download(url, saver.new_blob), url))
                     except SaveError:
                         dead.append(url)
                 for kept in entry.data_paths or []:
                     if Path(kept).is_file():
-                        files.append(_path(_adopt(saver, Path(kept))))
+                        got.append(_adopt(saver, Path(kept)))
                     else:
                         lost.append(kept)
+                files = [_path(image) for image in got]
                 dead_any = dead_any or bool(dead) or bool(lost)
                 from ..ledger import file_items
 
+                items = file_items(files)
+                mismatch = _receipt(ctx, entry, got, items)
                 book.update(
                     entry.id,
                     status="saved" if not dead and not lost else "failed",
-                    files=[*(entry.files or []), *file_items(files)] or None,
+                    files=[*(entry.files or []), *items] or None,
+                    mismatch=[*(entry.mismatch or []), *mismatch] or None,
                     unsaved_urls=dead or None,
                     data_paths=None,
                     error=None if not dead and not lost else entry.error,
@@ -303,6 +310,61 @@ def recover(
             ui.note(ctx, "Nothing to recover: every answered request was saved.")
         if dead_any:
             raise typer.Exit(int(ExitCode.NOT_SAVED))
+
+
+def _naming(entry: Any, prefix: str) -> Any:
+    """The names the entry's own run would have given (its --name template, its variant):
+    None (the default names) when it had no template."""
+    from ..names import Naming
+
+    if not entry.name:
+        return None
+    variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
+    inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
+    options = entry.options or {}
+    naming = Naming.make(
+        prefix,
+        entry.name,
+        inputs=inputs,
+        ratio=options.get("aspect_ratio"),
+        size=options.get("size"),
+        model=entry.model or "",
+        job_id=entry.job_id,
+        variant=int(variant.group(1)) if variant else 1,
+    )
+    try:
+        naming.check()
+    except InputError:
+        return None  # a template this entry cannot fill in any more: the default names
+    return naming
+
+
+def _receipt(
+    ctx: RunContext, entry: Any, saved: list[Any], items: list[dict[str, Any]]
+) -> list[str]:
+    """SPEC 9's receipt for recovered images: what was delivered against what was asked,
+    a warning for each difference; the ledger's file items get what was delivered."""
+    from .. import ui
+    from ..receipt import mismatches
+
+    options = entry.options or {}
+    found: list[str] = []
+    for image, item in zip(saved, items, strict=False):
+        item["delivered"] = image.delivered
+        for problem in mismatches(
+            entry.model or "",
+            options.get("aspect_ratio"),
+            options.get("size"),
+            options.get("params") or {},
+            image.delivered,
+        ):
+            found.append(problem if len(saved) == 1 else f"{image.path}: {problem}")
+            ui.warn(
+                ctx,
+                f"entry {entry.id}: {image.path}: {problem}. It was saved as delivered "
+                "(and billed).",
+            )
+    return found
 
 
 def _path(saved: Any) -> Path:

@@ -74,11 +74,16 @@ def report(
     paths = list(results or [])
     if not paths and not history:
         raise InputError(
-            "Name the results file(s) to report on, or pass --history for the ledger.",
+            "Name the results files to report on, or pass --history for the ledger.",
             hint="dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)",
         )
     if since is not None and not history:
         raise InputError("--since goes with --history (a results file is reported whole).")
+    if ctx.json and output == "-":
+        raise InputError(
+            "--json prints an object on standard output, where -o - writes the page; choose one.",
+            hint="dmxedit report RESULTS --json -o report.html",
+        )
     if embed:
         core.require_pillow()  # before reading anything: the answer does not depend on it
     parts: list[core.Report] = []
