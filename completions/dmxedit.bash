@@ -36,12 +36,16 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "config"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")); fi ;;
+    "doctor"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --base-url -m --model -o --output --connect-timeout -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "edit"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "generate"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "history"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --limit -n --failed --since --grep --file -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "show" -- "$cur")); fi ;;
+    "models"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --all --base-url --connect-timeout --retries -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "ratios"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "recover"*)
@@ -51,7 +55,7 @@ _dmxedit() {
     "usage"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --today --week --month --since --until -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch config edit generate history ratios recover report usage" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch config doctor edit generate history models ratios recover report usage" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit

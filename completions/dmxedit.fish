@@ -3,9 +3,11 @@ complete -c dmxedit -f
 complete -c dmxedit -n '__fish_use_subcommand' -a balance
 complete -c dmxedit -n '__fish_use_subcommand' -a batch
 complete -c dmxedit -n '__fish_use_subcommand' -a config
+complete -c dmxedit -n '__fish_use_subcommand' -a doctor
 complete -c dmxedit -n '__fish_use_subcommand' -a edit
 complete -c dmxedit -n '__fish_use_subcommand' -a generate
 complete -c dmxedit -n '__fish_use_subcommand' -a history
+complete -c dmxedit -n '__fish_use_subcommand' -a models
 complete -c dmxedit -n '__fish_use_subcommand' -a ratios
 complete -c dmxedit -n '__fish_use_subcommand' -a recover
 complete -c dmxedit -n '__fish_use_subcommand' -a report
@@ -59,6 +61,14 @@ complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subc
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from set' -a 'api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and __fish_seen_subcommand_from unset' -a 'api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l json -d 'Print the checks as a JSON list on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s v -l verbose -d 'Print more on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s m -l model -x -d 'Model [default: nano-banana-2]'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s o -l output -r -F -d 'Output folder [default: output]'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -l connect-timeout -x -d 'Seconds to wait for a connection [default: 10]'
+complete -c dmxedit -n '__fish_seen_subcommand_from doctor' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l prompt-file -r -F -d 'Read the prompt from a file (\'-\': standard input)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l dry-run -d 'Check everything, print the request and a curl command; send nothing'
@@ -121,6 +131,14 @@ complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print the models as a JSON list on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -s v -l verbose -d 'Print more on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l all -d 'List every model, not only the image models'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l connect-timeout -x -d 'Seconds to wait for a connection [default: 10]'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -l retries -x -d 'Retries of calls that are safe to retry [default: 2]'
+complete -c dmxedit -n '__fish_seen_subcommand_from models' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -s s -l size -x -a '1K 2K 4K' -d 'Show one size only: 1K, 2K or 4K'
 complete -c dmxedit -n '__fish_seen_subcommand_from ratios' -l for -r -F -d 'Mark the ratio closest to this image\'s shape'

@@ -85,3 +85,35 @@ def parse_ratio(value: str) -> tuple[int, int] | None:
     if w <= 0 or h <= 0:
         return None
     return w, h
+
+
+#: DMXAPI's sites (host -> what it is). A key works only on the site that issued it.
+SITES: Final[dict[str, str]] = {
+    "www.dmxapi.cn": "DMXAPI's China site, prices in CNY",
+    "www.dmxapi.com": "DMXAPI's international site, prices in USD",
+    "ssvip.dmxapi.com": "DMXAPI's SSVIP site, prices in USD",
+}
+
+#: Words in a model id that make it an image model (SPEC section 11).
+IMAGE_MODEL_WORDS: Final = ("banana", "image", "imagen", "dall-e", "gpt-image", "flux", "seedream")
+
+
+def is_dmxapi_host(host: str) -> bool:
+    """A host under dmxapi.cn or dmxapi.com (one of the sites or not)."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in ("dmxapi.cn", "dmxapi.com"))
+
+
+def other_sites(host: str) -> list[str]:
+    """DMXAPI's sites other than ``host``, as base URLs (``https://www.dmxapi.com/v1``)."""
+    host = host.lower().rstrip(".")
+    return [f"https://{site}/v1" for site in SITES if site != host]
+
+
+def is_image_model(model_id: str, endpoint_types: tuple[str, ...] | list[str] = ()) -> bool:
+    """An image model: its id names one of the image families, or one of its
+    ``supported_endpoint_types`` (new-api's list, e.g. ``image-generation``) is an image one."""
+    lowered = model_id.lower()
+    if any(word in lowered for word in IMAGE_MODEL_WORDS):
+        return True
+    return any("image" in str(kind).lower() for kind in endpoint_types)

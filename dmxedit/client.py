@@ -25,7 +25,7 @@ import urllib3.exceptions
 from requests.auth import AuthBase
 
 from ._version import __version__
-from .catalog import MAX_RESULT_BYTES
+from .catalog import MAX_RESULT_BYTES, SITES, is_image_model, other_sites
 from .errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
 from .events import Events
 from .jsonstream import Base64Decoder, JSONStreamError, parse
@@ -73,6 +73,7 @@ class Sink(Protocol):
 
 
 S = TypeVar("S", bound=Sink)
+T = TypeVar("T")
 
 
 @dataclass
@@ -233,6 +234,230 @@ def network_words(exc: BaseException) -> str:
     return "the transfer failed"
 
 
+MODELS_ADVICE = "Run `dmxedit models` to see the models your key can use."
+MODELS_LIMIT = 16 * 1024 * 1024  # a model list is far smaller; refuse a runaway body
+# What relays of the new-api / one-api family say when no channel serves the model name
+# ("当前分组 default 下对于模型 x 无可用渠道", "No available channel for model x under group
+# default", code model_not_found), what OpenAI-style APIs say for an unknown model, and
+# new-api's 403 for a key limited to other models ("该令牌无权访问模型 x").
+_NO_CHANNEL = re.compile(
+    r"no available channel|无可用渠道|model_not_found|model\b.{0,200}\b(?:does not exist|not found)"
+    r"|模型.{0,100}不存在|不支持(?:该|此)?模型",
+    re.I | re.S,
+)
+_FORBIDDEN_MODEL = re.compile(
+    r"无权访问.{0,20}模型|not allowed to (?:use|access) (?:the )?model|"
+    r"(?:no|without) (?:access|permission) to (?:the )?model",
+    re.I | re.S,
+)
+
+
+def model_unusable(body: bytes, said: str | None = None) -> str | None:
+    """Whether an error body says the model cannot be used: ``"forbidden"`` (the key is
+    limited to other models), ``"no channel"`` (no channel serves that name: a typo, or a
+    model outside the key's group), or None."""
+    text = said if said is not None else api_message(body[:ERROR_BODY_LIMIT]) or ""
+    if _FORBIDDEN_MODEL.search(text):
+        return "forbidden"
+    if _NO_CHANNEL.search(text) or b'"model_not_found"' in body[:ERROR_BODY_LIMIT]:
+        return "no channel"  # the message, or new-api's error code
+    return None
+
+
+def site_hint(base_url: str) -> str:
+    """What a 401 from ``base_url`` should make the user check: the key's site."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    hint = (
+        "A key works only on the DMXAPI site that issued it: check that the base URL "
+        f"({base_url}) matches the key's site."
+    )
+    if host in SITES:
+        others = other_sites(host)
+        hint += (
+            f" A key made on another site needs its base URL: {' or '.join(others)} "
+            "(dmxedit config set base-url URL)."
+        )
+    return hint
+
+
+def _reason(exc: BaseException) -> BaseException | None:
+    """The urllib3 error under a requests ConnectionError (MaxRetryError unwrapped)."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    return reason if isinstance(reason, BaseException) else None
+
+
+def connection_problem(
+    exc: BaseException, host: str, timeout: float, read_timeout: float | None = None
+) -> tuple[str, str]:
+    """Why a request to ``host`` failed, and what to do, in words (never a repr);
+    ``timeout`` is the connect timeout, ``read_timeout`` the answer's (default: the same)."""
+    from .proxies import SOCKS_INSTALL
+
+    reason = _reason(exc)
+    cause = (reason.__cause__ or reason.__context__) if reason is not None else None
+    if isinstance(exc, requests.exceptions.InvalidSchema) and "socks" in str(exc).lower():
+        return (
+            "the proxy is a SOCKS proxy, and SOCKS support (PySocks) is not installed",
+            f"Install it: {SOCKS_INSTALL} (or use an http:// proxy).",
+        )
+    if isinstance(exc, requests.exceptions.ProxyError) and "407" in str(exc):
+        return (
+            "the proxy asks for a user name and password (HTTP 407)",
+            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
+        )
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return (
+            "the proxy could not be used",
+            "Check the proxy variables (HTTPS_PROXY, ALL_PROXY) and that the proxy runs; "
+            "NO_PROXY lists hosts that bypass it.",
+        )
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return (
+                f"the certificate of {host} could not be verified",
+                "A proxy or firewall that inspects HTTPS needs its own CA certificate: "
+                "point REQUESTS_CA_BUNDLE at it.",
+            )
+        return (
+            f"the secure connection (TLS) to {host} failed",
+            "Check the base URL (https for DMXAPI) and any proxy between you and the site.",
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return (
+            f"no connection to {host} within {timeout:g} s",
+            "Check your network, firewall or proxy; --connect-timeout waits longer.",
+        )
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return (
+            f"{host} accepted the connection but did not answer within "
+            f"{read_timeout or timeout:g} s",
+            "The site or a proxy in between may be overloaded; try again later.",
+        )
+    resolution = getattr(urllib3.exceptions, "NameResolutionError", ())
+    if (resolution and isinstance(reason, resolution)) or "resolve" in str(reason).lower():
+        return (
+            f"the name {urlsplit('//' + host).hostname or host} could not be resolved (DNS)",
+            "Check the base URL's host name and your network's DNS.",
+        )
+    if isinstance(cause, ConnectionRefusedError) or "refused" in str(reason).lower():
+        return (
+            f"the connection to {host} was refused (nothing answers on that port)",
+            "Check the base URL's host and port.",
+        )
+    return network_words(exc), "Check your network and the base URL."
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model of ``GET /models``: its id, owner and (new-api) endpoint types."""
+
+    id: str
+    owned_by: str | None = None
+    endpoint_types: tuple[str, ...] = ()
+
+    @property
+    def image(self) -> bool:
+        return is_image_model(self.id, self.endpoint_types)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owned_by": self.owned_by,
+            "supported_endpoint_types": list(self.endpoint_types),
+            "image": self.image,
+        }
+
+
+def parse_models(
+    raw: bytes, content_type: str, base_url: str, status: int = 200, rid: str | None = None
+) -> list[ModelInfo]:
+    """The models of a ``/models`` answer: OpenAI's ``{"object": "list", "data": [...]}``
+    (new-api adds ``supported_endpoint_types``), or a bare list; ApiError otherwise."""
+    info: dict[str, Any] = {"status": status, "request_id": rid}
+    no_v1 = not base_url.rstrip("/").endswith("/v1")
+    v1_hint = (
+        f"The base URL {base_url} does not end in /v1: DMXAPI's is like "
+        "https://www.dmxapi.cn/v1 (dmxedit config set base-url URL)."
+        if no_v1
+        else None
+    )
+    if len(raw) > MODELS_LIMIT:
+        raise ApiError(f"The model list is over {_mib(MODELS_LIMIT)}; it was refused.", **info)
+    text = decode_text(raw, content_type).strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        page = "html" in content_type.lower() or text[:200].lower().startswith(
+            ("<!doctype", "<html")
+        )
+        raise ApiError(
+            f"The API answered {status} with "
+            + ("a web page" if page else "something that is not JSON")
+            + ", not a model list.",
+            hint=v1_hint or "Check the base URL (dmxedit config get base-url).",
+            **info,
+        ) from None
+    if isinstance(body, dict) and (body.get("success") is False or body.get("error")):
+        said = api_message(raw, content_type) or "no message"
+        raise ApiError(f"The API answered {status} with an error: {said}", **info)
+    entries = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(entries, list):
+        raise ApiError(
+            f"The API answered {status} with a body that is not a model list.",
+            hint=v1_hint,
+            **info,
+        )
+    models: list[ModelInfo] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = {"id": entry}
+        if not isinstance(entry, dict):
+            continue
+        model_id = entry.get("id")
+        if not isinstance(model_id, str) or not model_id.strip() or model_id in seen:
+            continue
+        seen.add(model_id)
+        kinds = entry.get("supported_endpoint_types")
+        owner = entry.get("owned_by")
+        models.append(
+            ModelInfo(
+                id=model_id,
+                owned_by=owner if isinstance(owner, str) else None,
+                endpoint_types=tuple(str(k) for k in kinds) if isinstance(kinds, list) else (),
+            )
+        )
+    return models
+
+
+@dataclass(frozen=True)
+class Reached:
+    """A site that answered: its HTTP status, and how long the connection and the
+    status line took."""
+
+    status: int
+    seconds: float
+
+
+def reach(url: str, timeout: float) -> Reached:
+    """Connect to ``url``'s site as an edit would (DNS, proxy, TCP, TLS) and read the
+    status of a HEAD of it (no body, no key), each step within ``timeout`` seconds.
+    NetworkError, in words, when it cannot be reached."""
+    host = urlsplit(url).netloc
+    session = _session()
+    started = time.monotonic()
+    try:
+        with session.head(url, timeout=(timeout, timeout), allow_redirects=False) as response:
+            return Reached(response.status_code, time.monotonic() - started)
+    except requests.exceptions.RequestException as exc:
+        problem, hint = connection_problem(exc, host, timeout)
+        raise NetworkError(f"{host} cannot be reached: {problem}.", hint=hint) from None
+    finally:
+        session.close()
+
+
 def _session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
@@ -369,13 +594,21 @@ class Client:
         before its last piece goes to the network: from then on it may be billed.
         ``hash_inputs`` records each input image's SHA-256 as it is sent.
         """
+        answer, attempts = self._retrying(
+            lambda: self._attempt(request, open_sink, on_sent, hash_inputs)
+        )
+        answer.attempts = attempts
+        return answer
+
+    def _retrying(self, once: Callable[[], T]) -> tuple[T, int]:
+        """Call ``once`` until it succeeds or the retry policy says stop; (result, attempts)."""
         attempt = 0
         while True:
             attempt += 1
             self.pacer.wait()
             self.pacer.begin()
             try:
-                answer = self._attempt(request, open_sink, on_sent, hash_inputs)
+                result = once()
             except _Failed as failed:
                 self.pacer.end()
                 decision = self.policy.decide(failed.outcome, attempt)
@@ -397,8 +630,7 @@ class Client:
                 self.pacer.end()
                 raise
             self.pacer.end()
-            answer.attempts = attempt
-            return answer
+            return result, attempt
 
     def _body(self, request: ImageRequest, hash_inputs: bool) -> MultipartBody | BytesBody:
         if request.kind == "edit":
@@ -536,10 +768,21 @@ class Client:
         )
         if 200 <= status < 300:
             return self._success(request, response, open_sink, rid)
+        self._refused(response, request.base_url, model=request.model)
+
+    def _refused(
+        self, response: requests.Response, base_url: str, *, model: str | None = None
+    ) -> NoReturn:
+        """The error an answer with an HTTP error status stands for (raised, or handed to
+        the retry policy). ``model`` is the model the request asked for (None for a GET
+        of the model list, which is never billed and may always be resent)."""
+        status = response.status_code
+        rid = request_id(response.headers)
         raw = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""
         said = api_message(raw, response.headers.get("Content-Type", ""))
         text = self._redact(f"HTTP {status}" + (f": {said}" if said else ""))
         info: dict[str, Any] = {"status": status, "request_id": rid}
+        unusable = model_unusable(raw, said) if model else None
         if 300 <= status < 400:
             where = response.headers.get("Location", "?")
             raise ConfigError(
@@ -548,23 +791,42 @@ class Client:
                 hint="Set the base URL to the right address (dmxedit config set base-url URL).",
                 **info,
             )
+        if status in (401, 403) and unusable == "forbidden":
+            raise AuthError(
+                f"The key may not use the model {model!r} ({text}). {MODELS_ADVICE}",
+                hint="A key's settings on your DMXAPI site can limit its models: allow this "
+                "one there, or choose another with --model.",
+                **info,
+            )
         if status in (401, 403):
             raise AuthError(
                 f"The API refused the key ({text}).",
-                hint="A key works only on the DMXAPI site that issued it: check that the base "
-                f"URL ({request.base_url}) matches the key's site, and that the key is valid.",
+                hint=site_hint(base_url) + " Check also that the key is valid.",
+                **info,
+            )
+        if unusable is not None:
+            # A statement about the model name, not about load: resending cannot help.
+            error: type[DmxError] = NetworkError if status >= 500 else ApiError
+            raise error(
+                f"The API has no channel for the model {model!r} ({text}): the name may be "
+                f"mistyped, or your key cannot use it. {MODELS_ADVICE}",
+                hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
                 **info,
             )
         fault = classify_status(status)
         if fault is Fault.REFUSED:
             hint = None
-            if status == 404 and not request.base_url.rstrip("/").endswith("/v1"):
+            if status == 404 and not base_url.rstrip("/").endswith("/v1"):
                 hint = (
-                    f"The base URL {request.base_url} does not end in /v1: DMXAPI's is like "
+                    f"The base URL {base_url} does not end in /v1: DMXAPI's is like "
                     "https://www.dmxapi.cn/v1 (dmxedit config set base-url URL)."
                 )
             raise ApiError(f"The API refused the request ({text}).", hint=hint, **info)
-        outcome = Outcome(fault, status=status, headers=dict(response.headers))
+        billable = model is not None
+        # A GET is never billed: a 5xx is resent like a 503, by the same rules.
+        outcome = Outcome(
+            fault if billable else Fault.BUSY, status=status, headers=dict(response.headers)
+        )
 
         def build(decision: Decision) -> DmxError:
             if fault is Fault.BUSY:
@@ -584,6 +846,59 @@ class Client:
             return NetworkError(message, hint=hint, details=details, **info)
 
         raise _Failed(outcome, build)
+
+    # -- the model list ----------------------------------------------------------------
+
+    def list_models(self, base_url: str) -> list[ModelInfo]:
+        """``GET {base_url}/models`` with the key: the models it can use. Costs nothing;
+        resent (it is a GET) where the retry policy allows. Errors as for an edit."""
+        models, _ = self._retrying(lambda: self._models_once(base_url))
+        return models
+
+    def _models_once(self, base_url: str) -> list[ModelInfo]:
+        url = base_url.rstrip("/") + "/models"
+        host = urlsplit(url).netloc
+        session = _session()
+        try:
+            try:
+                response = session.get(
+                    url,
+                    headers={"Accept": "application/json"},
+                    auth=self._auth,
+                    timeout=(self.connect_timeout, self.timeout),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.RequestException as exc:
+                problem, hint = connection_problem(exc, host, self.connect_timeout, self.timeout)
+                error = NetworkError(f"The model list could not be read: {problem}.", hint=hint)
+                if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+                    exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)
+                ):
+                    raise _Failed(Outcome(Fault.NO_CONNECTION), lambda d: error) from None
+                raise error from None
+            with response:
+                status = response.status_code
+                rid = request_id(response.headers)
+                self.events.info(f"models: HTTP {status}, request id {rid or '-'}")
+                if not 200 <= status < 300:
+                    self._refused(response, base_url)
+                try:
+                    raw = response.raw.read(MODELS_LIMIT + 1, decode_content=True) or b""
+                except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
+                    raise _Failed(
+                        Outcome(Fault.NO_CONNECTION),
+                        lambda d: NetworkError(
+                            "The model list was cut off while it was being received.",
+                            status=status,
+                            request_id=rid,
+                        ),
+                    ) from None
+                return parse_models(
+                    raw, response.headers.get("Content-Type", ""), base_url, status, rid
+                )
+        finally:
+            session.close()
 
     def _success(
         self,
@@ -653,18 +968,26 @@ class Client:
                 ) from None
             if big:
                 self.events.download_done()
-            return self._items(body, status, rid)
+            return self._items(body, status, rid, request.model)
         except BaseException:
             for sink in opened:
                 sink.discard()
             raise
 
-    def _items(self, body: Any, status: int, rid: str | None) -> Answer[S]:
+    def _items(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
             raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
         if body.get("error"):
-            said = self._redact(api_message(json.dumps(body).encode()) or "no message")
+            encoded = json.dumps(body, ensure_ascii=False).encode()
+            said = self._redact(api_message(encoded) or "no message")
+            if model_unusable(encoded, said) is not None:
+                raise ApiError(
+                    f"The API answered {status} with an error about the model {model!r}: "
+                    f"{said} {MODELS_ADVICE}",
+                    hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
+                    **info,
+                )
             raise ApiError(f"The API answered {status} with an error: {said}", **info)
         data = body.get("data")
         items: list[AnswerItem[S]] = []
@@ -803,4 +1126,18 @@ class Client:
         return None
 
 
-__all__ = ["Answer", "AnswerItem", "Client", "Sink", "DOWNLOAD_ATTEMPTS", "request_id"]
+__all__ = [
+    "Answer",
+    "AnswerItem",
+    "Client",
+    "ModelInfo",
+    "Reached",
+    "Sink",
+    "DOWNLOAD_ATTEMPTS",
+    "connection_problem",
+    "model_unusable",
+    "parse_models",
+    "reach",
+    "request_id",
+    "site_hint",
+]

@@ -197,6 +197,17 @@ class Ledger:
         with self._lock:
             self._db.close()
 
+    def check_writable(self) -> int:
+        """Take the write lock and release it at once, writing nothing (``dmxedit
+        doctor``); the number of entries. sqlite3.Error when it cannot be written."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT count(*) FROM entries").fetchone()
+            finally:
+                self._db.execute("ROLLBACK")
+        return int(row[0])
+
     # -- writing ----------------------------------------------------------------------
 
     def create(self, **fields: Any) -> int:

@@ -139,4 +139,39 @@ def check_proxy(url: str) -> Proxy | None:
     return proxy
 
 
-__all__ = ["Proxy", "SOCKS_INSTALL", "check_proxy", "masked", "proxy_for"]
+def configured(url: str) -> Proxy | None:
+    """The proxy set for ``url``'s scheme (or for all) before NO_PROXY is applied: beside
+    :func:`proxy_for`, it tells "no proxy" from "a proxy NO_PROXY bypasses" (doctor)."""
+    from urllib.request import getproxies
+
+    import requests.utils
+
+    proxies = {k: v for k, v in getproxies().items() if k != "no" and v}
+    chosen = requests.utils.select_proxy(url, proxies)
+    if not chosen:
+        return None
+    key = next(k for k, v in proxies.items() if v == chosen)
+    return Proxy(masked(chosen), _source(key.split("://")[0], chosen, os.environ))
+
+
+def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Proxy variables set in both cases with different values (the lower-case one wins,
+    which surprises whoever changed the other)."""
+    environ = os.environ if environ is None else environ
+    found = []
+    for key in ("https", "http", "all", "no"):
+        lower, upper = environ.get(f"{key}_proxy"), environ.get(f"{key.upper()}_PROXY")
+        if lower and upper and lower != upper:
+            found.append(f"{key}_proxy and {key.upper()}_PROXY differ; {key}_proxy is used")
+    return found
+
+
+__all__ = [
+    "Proxy",
+    "SOCKS_INSTALL",
+    "case_conflicts",
+    "check_proxy",
+    "configured",
+    "masked",
+    "proxy_for",
+]

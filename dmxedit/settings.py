@@ -405,17 +405,19 @@ def resolve(
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
     invalid: dict[str, InputError] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Every setting from option > environment > config file > default, with its source.
 
     ``options`` is any object whose attributes are named like the :class:`Settings`
     attributes (an :class:`dmxedit.options.ImageOptions`); a None attribute is "not given".
     With ``invalid``, a value that fails its check is put there (by setting name) and the
-    default stands in for it, instead of raising.
+    default stands in for it, instead of raising. ``data`` is the config file's table when
+    the caller has read (and checked) it already.
     """
     env = os.environ if env is None else env
     path = config_path(env) if path is None else path
-    data = read_config(path)
+    data = read_config(path) if data is None else data
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, key in KEYS.items():

@@ -51,6 +51,31 @@ PRICES = {"1K": 50000, "2K": 50000, "4K": 100000}
 #: The request id headers the fake takes as "the answer already has one".
 REQUEST_ID_NAMES = ("x-rixapi-request-id", "x-request-id", "request-id", "x-oneapi-request-id")
 
+MODELS = API_PREFIX + "/models"
+
+
+def model_entry(model_id: str, owner: str = "custom", *kinds: str) -> dict[str, Any]:
+    """One model of ``GET /v1/models`` as new-api relays list it."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": 1626777600,
+        "owned_by": owner,
+        "supported_endpoint_types": list(kinds or ("openai",)),
+    }
+
+
+#: What the fake's ``GET /v1/models`` lists by default: image models and others.
+DEFAULT_MODELS = [
+    model_entry("nano-banana-2", "vertex-ai", "image-generation"),
+    model_entry("gemini-3-pro-image-preview", "vertex-ai", "gemini", "openai"),
+    model_entry("gpt-image-1", "openai", "image-generation"),
+    model_entry("seedream-4.0", "volcengine"),
+    model_entry("gpt-4o", "openai", "openai"),
+    model_entry("deepseek-chat", "deepseek", "openai"),
+    model_entry("hunyuan-t2i", "tencent", "image-generation"),  # an image model by its types
+]
+
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(kind + data) & 0xFFFFFFFF
@@ -233,6 +258,10 @@ class FakeDMX:
         self.requests: list[Recorded] = []
         self.files: dict[str, tuple[bytes, str]] = {}
         self.on_request: Hook | None = None
+        # GET /v1/models: the models listed (new-api style), and the one key it accepts
+        # (None: any key; a wrong one gets new-api's 401).
+        self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
+        self.key: str | None = None
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._counter = 0
@@ -464,6 +493,15 @@ class FakeDMX:
         )
 
     def default_reply(self, recorded: Recorded) -> Reply:
+        if recorded.method == "HEAD":
+            return Reply(status=200, body=b"", content_type="text/html")
+        if recorded.method == "GET" and recorded.path == MODELS:
+            sent = recorded.headers.get("authorization", "")
+            token = sent[7:] if sent.lower().startswith("bearer ") else sent
+            if not token or (self.key is not None and token != self.key):
+                said = "无效的令牌" if token else "未提供令牌"
+                return Reply(status=401, json={"error": {"message": said, "type": "new_api_error"}})
+            return Reply(json={"object": "list", "data": self.models, "success": True})
         if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
             if self.mode == "b64":
                 return Reply(json=self.b64_result(self.result), delay=self.default_delay)
@@ -651,9 +689,21 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:  # dmxedit doctor's reachability probe
+        self._handle()
+
+    def _target(self) -> str:
+        """The request target as a path: an absolute-form one (``GET http://host/v1/models``,
+        what a client sends to an HTTP proxy) loses its scheme and host, so the fake can
+        stand in for a named site (www.dmxapi.cn) as a proxy."""
+        if self.path.startswith("http://"):
+            rest = self.path[len("http://") :]
+            return "/" + rest.partition("/")[2]
+        return self.path
+
     def _handle(self) -> None:
         fake = self.server.fake
-        path = self.path.partition("?")[0]
+        path = self._target().partition("?")[0]
         self._counted = self.command == "POST" and path in (EDITS, GENERATIONS)
         if self._counted:
             fake._enter()
@@ -678,7 +728,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.fake._release()
 
     def _serve(self, fake: FakeDMX) -> None:
-        path, _, query = self.path.partition("?")
+        path, _, query = self._target().partition("?")
         recorded = Recorded(
             method=self.command,
             path=path,
@@ -748,6 +798,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _answer(self, reply: Reply) -> None:
+        if self.command == "HEAD":
+            reply = dataclasses.replace(reply, body=b"", json=None, chunked=False)
         if reply.body is not None:
             body = reply.body
             content_type = reply.content_type or "application/octet-stream"

@@ -25,6 +25,8 @@ NAMES = (
     "usage",
     "ratios",
     "config",
+    "doctor",
+    "models",
 )
 
 
@@ -110,6 +112,14 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from . import report
 
         return report.report
+    if name == "doctor":
+        from . import doctor
+
+        return doctor.doctor
+    if name == "models":
+        from . import models
+
+        return models.models
     if name in ("history", "recover"):
         from . import history
 

@@ -1,0 +1,63 @@
+"""`dmxedit doctor`: check the setup, one line a check, without generating anything."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..options import ImageOptions
+from .context import RunContext
+from .options import BaseUrl, ConnectTimeout, FolderOnly, Model, command
+
+
+def _line(check: object) -> str:
+    from ..doctor import OK, Check
+
+    assert isinstance(check, Check)
+    line = f"{check.status:<4}  {check.name:<8}  {check.detail}"
+    if check.hint and check.status != OK:
+        line += f"  -> {check.hint}"
+    return line
+
+
+JsonList = Annotated[
+    bool, typer.Option("--json", help="Print the checks as a JSON list on standard output.")
+]
+
+
+@command(json=True, quiet=True, replace={"json_out": (JsonList, False)})
+def doctor(
+    ctx: RunContext,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    output: FolderOnly = None,
+    connect_timeout: ConnectTimeout = None,
+) -> None:
+    """Check the config, key, base URL, proxy, site, model and folders (costs nothing)."""
+    from .. import doctor as core
+
+    options = ImageOptions(
+        base_url=base_url, model=model, output=output, connect_timeout=connect_timeout
+    )
+
+    def show(check: core.Check) -> None:
+        if not ctx.json:
+            ctx.emit_lines([_line(check)])
+
+    checks = core.run(options, env=ctx.env, on_check=show)
+    if ctx.json:
+        ctx.emit_json([check.to_dict() for check in checks])
+    code = core.exit_code(checks)
+    if not ctx.quiet:
+        failed = sum(1 for c in checks if c.status == core.FAIL)
+        warned = sum(1 for c in checks if c.status == core.WARN)
+        counts = [f"{failed} failed"] if failed else []
+        counts += [f"{warned} warning{'s' if warned != 1 else ''}"] if warned else []
+        if not counts:
+            summary = "Everything dmxedit needs is in order."
+        else:
+            summary = f"{', '.join(counts)}" + (f" (exit {code})." if code else ".")
+        print(f"dmxedit doctor: {summary}", file=ctx.stderr, flush=True)
+    if code:
+        raise typer.Exit(code)
