@@ -69,6 +69,8 @@ SUMMARIES = {
     "beside dmxedit's own ledger for the same period (local time).",
     "ratios": "Aspect ratios of nano-banana-2 with their pixel sizes and token cost.",
     "history": "Every paid request dmxedit made (newest first); `history show ID` for one.",
+    "doctor": "Check the config, key, base URL, proxy, site, model and folders (costs nothing).",
+    "models": "The models your key can use (image models; --all for every one); costs nothing.",
     "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
 }
 
