@@ -307,9 +307,37 @@ def load_images(
     return loaded
 
 
+#: How much of standard input is read when the ``images`` extra can re-encode an image
+#: over the API's limit (the bytes are held in memory, as any image from a pipe is).
+PREPARED_STDIN_BYTES = 256 * 1024 * 1024
+
+
+def _pillow_installed() -> bool:
+    """Whether Pillow can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("PIL") is not None
+    except (ImportError, ValueError):  # blocked (sys.modules["PIL"] = None) or broken
+        return False
+
+
 def read_limited(stream: BinaryIO, what: str) -> bytes:
-    """Read an image from a stream, refusing more than the API's limit."""
-    data = stream.read(MAX_IMAGE_BYTES)
-    if len(data) >= MAX_IMAGE_BYTES:
-        raise InputError(f"The image on {what} is 50 MiB or more; the API takes less.")
+    """Read an image from a stream, refusing more than the API's limit, or, with the
+    ``images`` extra installed (which re-encodes a larger image to fit), more than
+    :data:`PREPARED_STDIN_BYTES`."""
+    can_prepare = _pillow_installed()
+    cap = max(PREPARED_STDIN_BYTES, MAX_IMAGE_BYTES) if can_prepare else MAX_IMAGE_BYTES
+    data = stream.read(cap)
+    if len(data) >= cap:
+        limit = f"{cap // (1024 * 1024)} MiB"
+        if can_prepare:
+            raise InputError(
+                f"The image on {what} is {limit} or more; dmxedit re-encodes images up to "
+                f"{limit} to fit the API's 50 MiB."
+            )
+        raise InputError(
+            f"The image on {what} is {limit} or more; the API takes less.",
+            hint="pip install 'dmxedit[images]' re-encodes a larger image to fit.",
+        )
     return data

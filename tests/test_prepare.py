@@ -265,6 +265,18 @@ def test_an_oversize_image_with_transparency_stays_png_downscaled(
     assert part.size < small_limit and image.size[0] < 400
 
 
+def test_an_oversize_image_on_standard_input_is_re_encoded_too(
+    cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, small_limit: int
+) -> None:
+    path = tmp_path / "noise.png"
+    noise(pil, (400, 300), "RGB").save(path, compress_level=0)
+    assert path.stat().st_size > small_limit
+    expect(cli("edit", "-", "-p", "x", input=path.read_bytes()), 0, "re-encoded as JPEG")
+    part, image = sent(server, pil)
+    assert part.content_type == "image/jpeg" and part.size < small_limit
+    assert image.size == (400, 300)
+
+
 def test_a_real_input_over_50_mib_is_re_encoded(
     cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, own_tmp: Path
 ) -> None:
