@@ -181,13 +181,17 @@ class Ledger:
         if not path.exists():  # created 0600 before SQLite writes anything into it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(SCHEMA)
-        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-        for column, kind in ADDED_COLUMNS.items():
-            if column not in columns:  # a ledger made before this column existed
-                db.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in columns:  # a ledger made before this column existed
+                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
+        except BaseException:
+            db.close()  # not a ledger (or not writable): never leave the connection open
+            raise
         for extra in (f"{path}-wal", f"{path}-shm"):
             if os.path.exists(extra) and hasattr(os, "chmod"):
                 os.chmod(extra, 0o600)
