@@ -1109,33 +1109,29 @@ class _Runner:
         job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
-                from .receipt import mismatches
+                from .receipt import receipt
 
                 urls = list(self.previous[job.id].get("urls") or [])
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
                 files = [str(image.path) for image in saved]
                 request = job.request
+                delivered, found = receipt(
+                    request.model,
+                    request.ratio,
+                    request.size,
+                    request.params,
+                    saved,
+                    lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
+                )
                 record.update(
                     status="ok",
                     files=files,
                     urls=urls,
                     error=None,
                     exit_code=0,
-                    delivered=[image.delivered for image in saved],
-                    mismatch=[],
+                    delivered=delivered,
+                    mismatch=found,
                 )
-                for image in saved:  # the receipt, worded as pipeline._receipt words it
-                    for problem in mismatches(
-                        request.model, request.ratio, request.size, request.params, image.delivered
-                    ):
-                        where = str(image.path)
-                        record["mismatch"].append(
-                            problem if len(saved) == 1 else f"{where}: {problem}"
-                        )
-                        self.events.warn(
-                            f"job {job.id} (line {job.line}): {where}: {problem}. It was saved "
-                            "as delivered (and billed)."
-                        )
                 if self.book is not None and self.log.path is not None:
                     self.book.job_saved(
                         str(self.log.path.resolve()),

@@ -320,13 +320,13 @@ def _receipt(
     request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
 ) -> None:
     """Compare what was delivered with what was asked; warn about each difference."""
-    for image in saved:
-        result.delivered.append(dict(image.delivered))
-        found = _mismatch_of(request, image)
-        where = str(image.path) if image.path is not None else "the image"
-        for problem in found:
-            result.mismatch.append(problem if len(saved) == 1 else f"{where}: {problem}")
-            events.warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+    from .receipt import receipt
+
+    delivered, found = receipt(
+        request.model, request.ratio, request.size, request.params, saved, events.warn
+    )
+    result.delivered.extend(delivered)
+    result.mismatch.extend(found)
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:

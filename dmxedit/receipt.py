@@ -10,8 +10,9 @@ results line.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from .catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
 from .images import dimensions
@@ -85,3 +86,30 @@ def mismatches(
     if not ok:
         out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
     return out
+
+
+class _Saved(Protocol):
+    path: Path | None
+    delivered: dict[str, Any]
+
+
+def receipt(
+    model: str,
+    ratio: str | None,
+    size: str | None,
+    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    saved: Sequence[_Saved],
+    warn: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """What each saved image delivered, and what differs from the request (each
+    difference named by file when there are several, and warned about): the one receipt
+    of a request, a batch job's download again and ``recover``."""
+    delivered: list[dict[str, Any]] = []
+    found: list[str] = []
+    for image in saved:
+        delivered.append(dict(image.delivered))
+        where = str(image.path) if image.path is not None else "the image"
+        for problem in mismatches(model, ratio, size, params, image.delivered):
+            found.append(problem if len(saved) == 1 else f"{where}: {problem}")
+            warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+    return delivered, found

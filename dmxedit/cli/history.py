@@ -345,25 +345,19 @@ def _receipt(
     """SPEC 9's receipt for recovered images: what was delivered against what was asked,
     a warning for each difference; the ledger's file items get what was delivered."""
     from .. import ui
-    from ..receipt import mismatches
+    from ..receipt import receipt
 
     options = entry.options or {}
-    found: list[str] = []
-    for image, item in zip(saved, items, strict=False):
-        item["delivered"] = image.delivered
-        for problem in mismatches(
-            entry.model or "",
-            options.get("aspect_ratio"),
-            options.get("size"),
-            options.get("params") or {},
-            image.delivered,
-        ):
-            found.append(problem if len(saved) == 1 else f"{image.path}: {problem}")
-            ui.warn(
-                ctx,
-                f"entry {entry.id}: {image.path}: {problem}. It was saved as delivered "
-                "(and billed).",
-            )
+    delivered, found = receipt(
+        entry.model or "",
+        options.get("aspect_ratio"),
+        options.get("size"),
+        options.get("params") or {},
+        saved,
+        lambda text: ui.warn(ctx, f"entry {entry.id}: {text}"),
+    )
+    for item, got in zip(items, delivered, strict=False):
+        item["delivered"] = got
     return found
 
 
