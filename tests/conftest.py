@@ -255,6 +255,32 @@ def start(
     )
 
 
+@pytest.fixture
+def pil() -> Any:
+    """PIL.Image with the HEIF opener; skipped without the extra, but never on CI (it
+    installs dmxedit[images], so a missing Pillow there is a broken setup)."""
+    try:
+        import pillow_heif
+        from PIL import Image
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must install dmxedit[images] (Pillow, pillow-heif)")
+        pytest.skip("needs the optional extra dmxedit[images]")
+    pillow_heif.register_heif_opener()
+    return Image
+
+
+def block_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The world without the extra: importing PIL or pillow_heif fails from now on."""
+    for name in ("PIL", "PIL.Image", "pillow_heif"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    block_pillow(monkeypatch)
+
+
 def jobs_file(tmp_path: Path, count: int) -> Path:
     """``jobs/jobs.jsonl`` with ``count`` edit jobs j0.. (prompts job-0..), images beside it."""
     from fakeserver import make_png
@@ -299,6 +325,7 @@ __all__ = [
     "partial_files",
     "start",
     "jobs_file",
+    "block_pillow",
     "wait_until",
     "close_pipes",
 ]

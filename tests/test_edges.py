@@ -7,7 +7,6 @@ import base64
 import io
 import random
 import struct
-import sys
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterable
@@ -232,12 +231,6 @@ def stdin_of(size: int) -> io.BufferedReader:
     return io.BufferedReader(ZeroPipe(size))
 
 
-@pytest.fixture
-def no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The base install: without the images extra nothing can re-encode a large image."""
-    monkeypatch.setitem(sys.modules, "PIL", None)
-
-
 @pytest.mark.parametrize("size", [MAX_IMAGE_BYTES, MAX_IMAGE_BYTES + 1])
 def test_standard_input_of_50_mib_or_more_is_refused(size: int, no_pillow: None) -> None:
     with pytest.raises(InputError) as caught:
@@ -248,9 +241,8 @@ def test_standard_input_of_50_mib_or_more_is_refused(size: int, no_pillow: None)
 
 
 def test_with_the_images_extra_standard_input_may_be_larger_up_to_its_own_cap(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, pil: Any
 ) -> None:
-    pytest.importorskip("PIL")
     import dmxedit.images as images_mod
 
     monkeypatch.setattr(images_mod, "PREPARED_STDIN_BYTES", MAX_IMAGE_BYTES + 10)

@@ -19,39 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import expect
+from conftest import block_pillow, expect
 from fakeserver import FakeDMX, make_png
 
 from dmxedit import images as images_mod
 from dmxedit import prepare
 
 INSTALL = "pip install 'dmxedit[images]'"
-
-
-@pytest.fixture
-def pil() -> Any:
-    """PIL.Image with the HEIF opener; skipped without the extra, but never on CI (it
-    installs dmxedit[images], so a missing Pillow there is a broken setup)."""
-    try:
-        import pillow_heif
-        from PIL import Image
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must install dmxedit[images] (Pillow, pillow-heif)")
-        pytest.skip("needs the optional extra dmxedit[images]")
-    pillow_heif.register_heif_opener()
-    return Image
-
-
-def block_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The world without the extra: importing PIL or pillow_heif fails from now on."""
-    for name in ("PIL", "PIL.Image", "pillow_heif"):
-        monkeypatch.setitem(sys.modules, name, None)
-
-
-@pytest.fixture
-def no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
-    block_pillow(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

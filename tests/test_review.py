@@ -10,15 +10,6 @@ import pytest
 from conftest import expect
 
 
-@pytest.fixture
-def pil() -> Any:
-    try:
-        from PIL import Image
-    except ImportError:
-        pytest.skip("needs the optional extra dmxedit[images]")
-    return Image
-
-
 def _gif(pil: Any) -> bytes:
     out = io.BytesIO()
     pil.new("RGB", (30, 20), "red").save(out, "GIF")
