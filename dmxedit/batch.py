@@ -31,7 +31,7 @@ from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, cou
 from .events import Events
 from .images import InputImage, load_images
 from .jobindex import IdTable, PreviousResults, index_jobs
-from .names import Naming, check_template
+from .names import Naming
 from .options import ImageOptions
 from .pipeline import Record
 from .prepare import check_max_side
@@ -367,8 +367,6 @@ def build_job(
         output = Path(settings.output).expanduser()
     own_id = entry_id(obj, variant, variants)
     template = obj.get("name", defaults.options.name)
-    if template is not None:
-        check_template(template)
     naming = Naming.make(
         request.prefix,
         template,
