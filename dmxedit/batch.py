@@ -40,6 +40,7 @@ from .results import Saver
 from .settings import Settings
 from .shards import Shard
 from .temporaries import Temporaries
+from .text import dumps
 
 if TYPE_CHECKING:
     from .client import Answer, Client
@@ -237,7 +238,7 @@ def job_id(obj: Mapping[str, Any]) -> str:
     if own is not None:
         return str(own)
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def entry_id(obj: Mapping[str, Any], variant: int = 1, variants: int = 1) -> str:
@@ -523,7 +524,7 @@ class ResultsLog:
     def append(self, record: Mapping[str, Any]) -> None:
         if self._fd < 0:
             return
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (dumps(record) + "\n").encode("utf-8")
         with self._lock:
             self._write(line)  # the whole line and its newline in one write
             os.fsync(self._fd)

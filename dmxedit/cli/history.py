@@ -246,7 +246,9 @@ def recover(
                     }
                 )
                 for url in dead:
-                    ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+                    ui.warn(
+                        ctx, f"entry {entry.id}: the result URL no longer works: {ui.field(url)}"
+                    )
                 for kept in lost:
                     ui.warn(
                         ctx,

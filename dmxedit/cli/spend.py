@@ -175,9 +175,11 @@ def _render(
         )
         if counts["billed"] or counts["not_billed"]:
             ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+    from ..ui import field
+
     models = [
         [
-            name,
+            field(name),  # a model name from the server's log
             f"{t.requests:,}",
             f"{t.quota / 500000:.4f}",
             f"{t.prompt_tokens:,}",
@@ -206,8 +208,10 @@ def _render(
             force_terminal=True,
             no_color=bool(ctx.env.get("NO_COLOR")) or None,
         )
+        from rich.text import Text
+
         for line in head:
-            console.print(line)
+            console.print(line, markup=False)
         for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
             if not rows:
                 continue
@@ -215,9 +219,9 @@ def _render(
             for i, col in enumerate(cols):
                 table.add_column(col, justify="left" if i == 0 else "right")
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))  # text, never markup
             console.print(table)
-        console.print(ours)
+        console.print(ours, markup=False)
         return
     lines = list(head)
     for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
