@@ -150,7 +150,9 @@ def list_(ctx: RunContext) -> None:
                 "source": settings.sources[name],
             }
             if name in invalid:
-                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name].message)
+                raw = ctx.env.get(spec.env or "")
+                shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
+                item.update(value=shown, invalid=invalid[name].message)
             out[name] = item
         ctx.emit_json({"path": str(settings.path), "settings": out})
         return

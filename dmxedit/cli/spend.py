@@ -16,13 +16,23 @@ from .context import RunContext
 from .options import command
 
 
+def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
+    """The settings, their warnings shown (a plain-http base URL) before anything is sent."""
+    from .. import ui
+    from ..settings import resolve
+
+    settings = resolve(options, env=ctx.env)
+    for message in settings.warnings:
+        ui.warn(ctx, message)
+    return settings
+
+
 @command(json=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
     from .. import account
-    from ..settings import resolve
 
-    found = account.balance(resolve(env=ctx.env))
+    found = account.balance(_settings(ctx))
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
@@ -105,10 +115,9 @@ def usage(
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
     from .. import account, ledger
-    from ..settings import resolve
 
     start, end, words = period(today, week, month, since, until)
-    settings = resolve(env=ctx.env)
+    settings = _settings(ctx)
     summary, read = account.usage(settings, start, end, model)
     counts = None
     book = ledger.open_ledger(settings.history, ctx.env, create=False)
@@ -244,9 +253,8 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     from .. import ui
     from ..batch import Defaults, JobSource, spool_stdin
     from ..billing import reconcile as run
-    from ..settings import resolve
 
-    settings = resolve(options)
+    settings = _settings(ctx, options)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))
         base, default = Path.cwd(), Path("stdin.results.jsonl")
