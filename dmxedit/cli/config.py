@@ -56,7 +56,8 @@ def set_(
     spec = known_key(key)
     what = "API key" if key == "api-key" else key.replace("-", " ")
     if value == "-":
-        value = ctx.claim_stdin(key).readline().decode("utf-8", "replace").strip()
+        # All of it: a key split over two lines is refused, never stored half.
+        value = ctx.claim_stdin(key).read(64 * 1024).decode("utf-8", "replace").strip()
         if not value:
             raise InputError(f"No value for {key} on standard input.")
     elif value is None:
