@@ -133,3 +133,22 @@ def test_text_that_is_not_utf8_is_exit_2_before_sending(
     run = expect(cli("edit", str(png), *args), 2, "not UTF-8 text")
     assert server.requests == []
     assert "Traceback" not in run.stderr
+
+
+def test_history_grep_for_bytes_that_are_not_utf8_is_exit_2(cli: Cli) -> None:
+    if os.name != "posix":
+        pytest.skip("command lines are text on Windows")
+    expect(cli("history", "--grep", os.fsdecode(b"caf\xe9")), 2, "not UTF-8 text")
+
+
+def test_a_jobs_file_so_named_and_its_results_file(
+    cli: Cli, server: FakeDMX, tmp_path: Path, latin1: Path
+) -> None:
+    jobs = _raw_name(tmp_path, b"jobs\xe9.jsonl")
+    jobs.write_text(json.dumps({"images": [latin1.name], "prompt": "x"}) + "\n", "utf-8")
+    expect(cli("batch", str(jobs)))
+    results = _raw_name(tmp_path, b"jobs\xe9.results.jsonl")
+    assert results.exists()
+    status = expect(cli("batch", str(jobs), "--status"))
+    assert b"1 done" in status.stdout_bytes
+    expect(cli("report", str(results)))
