@@ -34,13 +34,13 @@ from pathlib import Path
 
 from _common import machine
 
-from dmxedit.client import Answer, AnswerItem
-from dmxedit.images import load_images
-from dmxedit.ledger import ENV_DATA_DIR, Ledger, LedgerRecord, ledger_path
-from dmxedit.pipeline import ImageResult, Record
-from dmxedit.request import ImageRequest, build_request
-from dmxedit.results import Blob
-from dmxedit.settings import Settings
+from dmxedit.api.client import Answer, AnswerItem
+from dmxedit.api.request import ImageRequest, build_request
+from dmxedit.core.settings import Settings
+from dmxedit.engine.pipeline import ImageResult, Record
+from dmxedit.media.images import load_images
+from dmxedit.store.ledger import ENV_DATA_DIR, Ledger, LedgerRecord, ledger_path
+from dmxedit.store.results import Blob
 
 WARMUP = 10
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fakeserver import make_png
 
-from dmxedit import pipeline
+from dmxedit.api.client import Client
 from dmxedit.cli.app import run
-from dmxedit.client import Client
-from dmxedit.results import Saver
+from dmxedit.engine import pipeline
+from dmxedit.store.results import Saver
 
 
 @pytest.fixture

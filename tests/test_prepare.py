@@ -22,8 +22,8 @@ import pytest
 from conftest import block_pillow, expect
 from fakeserver import FakeDMX, make_png
 
-from dmxedit import images as images_mod
-from dmxedit import prepare
+from dmxedit.media import images as images_mod
+from dmxedit.media import prepare
 
 INSTALL = "pip install 'dmxedit[images]'"
 
@@ -167,7 +167,7 @@ def test_max_side_downscales(cli: Any, server: FakeDMX, pil: Any, tmp_path: Path
 
 
 def test_max_side_decodes_a_jpeg_at_a_reduced_scale(pil: Any, tmp_path: Path) -> None:
-    from dmxedit.temporaries import Temporaries
+    from dmxedit.core.temporaries import Temporaries
 
     path = rotated_jpeg(pil, tmp_path / "phone.jpg", 8, size=(1600, 1200))
     image = images_mod.load_image(str(path), max_side=200)
@@ -375,7 +375,7 @@ def test_the_prepared_file_is_removed_after_a_failure_and_an_interrupt(
         raise KeyboardInterrupt
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("dmxedit.client.Client.send", interrupt)
+        patch.setattr("dmxedit.api.client.Client.send", interrupt)
         expect(cli("edit", str(path), "-p", "x"), 130, "nothing was billed")
     assert list(own_tmp.iterdir()) == []
 
@@ -474,7 +474,7 @@ def test_check_max_side() -> None:
 
 
 def test_an_unprepared_plan_is_never_sent(pil: Any, tmp_path: Path) -> None:
-    from dmxedit.multipart import MultipartBody
+    from dmxedit.api.multipart import MultipartBody
 
     image = images_mod.load_image(str(make(pil, tmp_path / "a.heic", "HEIF")))
     assert image.plan is not None

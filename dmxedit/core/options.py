@@ -1,10 +1,10 @@
 """The image options shared by the library, batch jobs and the command line, typed once.
 
-A field whose name is also a :class:`dmxedit.settings.Settings` attribute is a setting:
+A field whose name is also a :class:`dmxedit.core.settings.Settings` attribute is a setting:
 given (not None) it wins over the environment, the config file and the default
 (``settings.resolve`` reads it by that name, the one mapping of options to settings).
 
-Adding a shared option: a field here; a :class:`dmxedit.settings.Key` when it is also a
+Adding a shared option: a field here; a :class:`dmxedit.core.settings.Key` when it is also a
 setting; its Typer declaration in ``dmxedit/cli/options.py`` (``SHARED``); and the code
 that uses it. Then regenerate the completions (``scripts/gen_completions.py``) and
 document it in the README. See docs/ARCHITECTURE.md.
@@ -35,7 +35,7 @@ class ImageOptions:
     save_metadata: bool = False
     params: tuple[str, ...] = ()  # raw KEY=VALUE form fields
     max_side: int | None = None  # downscale inputs whose long side is over this (SPEC 9)
-    name: str | None = None  # --name TEMPLATE for saved files (dmxedit.names)
+    name: str | None = None  # --name TEMPLATE for saved files (dmxedit.store.names)
     api_key: str | None = field(default=None, repr=False)
 
     @classmethod

@@ -1,6 +1,6 @@
 """What the user sees on standard error: progress, messages, error panels (rich).
 
-Only the CLI imports this module; the core reports through :class:`dmxedit.events.Events`.
+Only the CLI imports this module; the core reports through :class:`dmxedit.core.events.Events`.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .events import Events
+from dmxedit.core.events import Events
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from .cli.context import RunContext
-    from .errors import DmxError
+    from dmxedit.cli.context import RunContext
+    from dmxedit.core.errors import DmxError
 
 
 def _mib(n: int | None) -> str:

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import DEFAULT_BASE_URL, DEFAULT_MODEL, FORMATS, SIZES, normalize_size, parse_ratio
-from .errors import ConfigError, InputError
+from dmxedit.core.catalog import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MODEL,
+    FORMATS,
+    SIZES,
+    normalize_size,
+    parse_ratio,
+)
+from dmxedit.core.errors import ConfigError, InputError
 
 ENV_KEY = "DMXAPI_API_KEY"
 ENV_BASE_URL = "DMXAPI_BASE_URL"
@@ -410,7 +417,7 @@ def resolve(
     """Every setting from option > environment > config file > default, with its source.
 
     ``options`` is any object whose attributes are named like the :class:`Settings`
-    attributes (an :class:`dmxedit.options.ImageOptions`); a None attribute is "not given".
+    attributes (an :class:`dmxedit.core.options.ImageOptions`); a None attribute is "not given".
     With ``invalid``, a value that fails its check is put there (by setting name) and the
     default stands in for it, instead of raising. ``data`` is the config file's table when
     the caller has read (and checked) it already.

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
-from .images import dimensions
+from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
+from dmxedit.media.images import dimensions
 
 FORMAT_NAMES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 _FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}

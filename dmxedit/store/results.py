@@ -21,10 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import InputError, SaveError
-from .images import EXTENSIONS, sniff
-from .names import Naming
-from .temporaries import Temporaries
+from dmxedit.core.errors import InputError, SaveError
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.media.images import EXTENSIONS, sniff
+from dmxedit.store.names import Naming
 
 _TEMP_PREFIX = ".dmxedit-"
 
@@ -299,7 +299,7 @@ class Saver:
                 urls=[url] if url else [],
                 hint="Open the URL to see what the API sent." if url else None,
             )
-        from .receipt import delivered
+        from dmxedit.media.receipt import delivered
 
         naming = self.naming or Naming(self.prefix)
         stem = naming.stem(self.stamp, index)

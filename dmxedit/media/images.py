@@ -10,11 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from .catalog import MAX_IMAGE_BYTES, MAX_IMAGES
-from .errors import InputError, all_problems
+from dmxedit.core.catalog import MAX_IMAGE_BYTES, MAX_IMAGES
+from dmxedit.core.errors import InputError, all_problems
 
 if TYPE_CHECKING:
-    from .prepare import Plan, Preparation
+    from dmxedit.media.prepare import Plan, Preparation
 
 #: The content types the API takes, with the extension a saved file gets.
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -47,7 +47,7 @@ def describe_other(head: bytes) -> str | None:
     for magic, name in _OTHER_FORMATS:
         if head.startswith(magic):
             return name
-    from .prepare import heif_kind
+    from dmxedit.media.prepare import heif_kind
 
     return heif_kind(head)
 
@@ -192,7 +192,7 @@ def _planned(
     image: InputImage, head: bytes, max_side: int | None, opener: Callable[[], BinaryIO]
 ) -> InputImage:
     """The image with what preparing it will do (``prepare.plan``), or refused."""
-    from . import prepare
+    from dmxedit.media import prepare
 
     content_type = sniff(head)
     shape = (image.width, image.height) if image.width and image.height else None

@@ -5,7 +5,7 @@ in use: by one a success up to
 the most that worked before the last 429 (the *ceiling*; none at first), then, above it,
 by one at most every ``probe_every`` seconds, once a whole window of that many answers
 came back without a 429. A 429 halves it (besides the shared pause of
-:class:`dmxedit.retry.Pacer`) and sets the ceiling to the number of other requests that
+:class:`dmxedit.api.retry.Pacer`) and sets the ceiling to the number of other requests that
 were out at the API when it came (the pacer counts them), less each of them that was
 refused as well. The 429s of requests already out before a decrease do not halve
 it again: one overload is one decrease.
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from .errors import InputError
+from dmxedit.core.errors import InputError
 
 Concurrency = int | Literal["auto"]
 MAX_FIXED = 64

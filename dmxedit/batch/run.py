@@ -25,26 +25,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .catalog import tokens_for
-from .concurrency import AdaptiveLimit, Concurrency, Limit
-from .errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
-from .events import Events
-from .images import InputImage, load_images
-from .jobindex import IdTable, PreviousResults, index_jobs
-from .names import Naming
-from .options import ImageOptions
-from .pipeline import Record
-from .prepare import check_max_side
-from .request import ImageRequest, build_request
-from .results import Saver
-from .settings import Settings
-from .shards import Shard
-from .temporaries import Temporaries
+from dmxedit.api.request import ImageRequest, build_request
+from dmxedit.batch.concurrency import AdaptiveLimit, Concurrency, Limit
+from dmxedit.batch.jobindex import IdTable, PreviousResults, index_jobs
+from dmxedit.batch.shards import Shard
+from dmxedit.core.catalog import tokens_for
+from dmxedit.core.errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
+from dmxedit.core.events import Events
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import Settings
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.pipeline import Record
+from dmxedit.media.images import InputImage, load_images
+from dmxedit.media.prepare import check_max_side
+from dmxedit.store.names import Naming
+from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
-    from .client import Answer, Client
-    from .ledger import Ledger
-    from .results import Blob
+    from dmxedit.api.client import Answer, Client
+    from dmxedit.store.ledger import Ledger
+    from dmxedit.store.results import Blob
 
 JOB_KEYS = {
     "id",
@@ -763,7 +763,7 @@ def run_batch(
 ) -> BatchSummary:
     """Run every job that still needs running; raises BatchError when some failed.
 
-    ``concurrency``: jobs at once, or ``"auto"`` (:mod:`dmxedit.concurrency`). ``shard``:
+    ``concurrency``: jobs at once, or ``"auto"`` (:mod:`dmxedit.batch.concurrency`). ``shard``:
     run only the jobs of that shard (every line is still checked). ``max_tokens``: stop
     starting jobs once the estimated tokens of the jobs sent would pass it; those left out
     get no results line, so a re-run sends them (BatchError, exit 7).
@@ -772,8 +772,9 @@ def run_batch(
     ones finish and save; a second abandons them (their URLs are already recorded).
     Either way the run ends with :class:`Interrupted`.
     """
-    from . import ledger, pipeline
-    from .retry import Pacer
+    from dmxedit.api.retry import Pacer
+    from dmxedit.engine import pipeline
+    from dmxedit.store import ledger
 
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
@@ -832,7 +833,7 @@ def run_batch(
                 return summary
             if plan.spool.count:
                 defaults.settings.require_key()  # before any folder is made
-                from .proxies import check_proxy
+                from dmxedit.api.proxies import check_proxy
 
                 check_proxy(defaults.settings.base_url)
                 for folder in sorted(plan.outputs):
@@ -899,7 +900,8 @@ def run_batch(
 
 def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
     """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
-    from . import billing, ledger
+    from dmxedit.engine import billing
+    from dmxedit.store import ledger
 
     try:
         book = ledger.open_ledger(settings.history, create=False)
@@ -1074,7 +1076,7 @@ class _Runner:
         """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
         if self.settings is None or not self.settings.has_account:
             return
-        from .billing import after_failure
+        from dmxedit.engine.billing import after_failure
 
         verdict = after_failure(
             self.settings,
@@ -1090,7 +1092,8 @@ class _Runner:
 
     def run_one(self, job: Job, todo: str, client: Client) -> bool:
         """Run one job and write its final line; True when it succeeded."""
-        from . import ledger, pipeline
+        from dmxedit.engine import pipeline
+        from dmxedit.store import ledger
 
         t0 = time.monotonic()
         with self.lock:
@@ -1107,7 +1110,7 @@ class _Runner:
         job_record: _JobRecord | None = None
         try:
             if todo == "fetch":
-                from .receipt import receipt
+                from dmxedit.media.receipt import receipt
 
                 urls = list(self.previous[job.id].get("urls") or [])
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]

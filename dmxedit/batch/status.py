@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .jobindex import _parse, entry_ids, index_jobs
-from .shards import Shard, shard_of
+from dmxedit.batch.jobindex import _parse, entry_ids, index_jobs
+from dmxedit.batch.shards import Shard, shard_of
+from dmxedit.core.errors import InputError
 
 NONE, DONE, FAILED, REFETCH, HELD = range(5)
 _CATEGORY = {"skip": DONE, "send": FAILED, "fetch": REFETCH, "unknown": HELD}
@@ -109,7 +109,7 @@ def batch_status(
 ) -> BatchStatus:
     """Count the jobs of ``source`` by their deciding records in ``files`` (read in that
     order), in total and for each shard in ``shards`` (with its results file, if any)."""
-    from .batch import _what_to_do
+    from dmxedit.batch.run import _what_to_do
 
     ids = index_jobs(source)
     state = array("B", [NONE]) * ids.size

@@ -18,22 +18,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ._version import __version__
-from .catalog import WARN_IMAGES
-from .errors import DmxError, InputError, Interrupted, SaveError, all_problems
-from .events import Events
-from .images import InputImage, load_images
-from .names import Naming
-from .options import ImageOptions
-from .prepare import check_max_side
-from .request import ImageRequest, Kind, build_request
-from .results import Blob, SavedImage, Saver, write_metadata
-from .settings import Settings, resolve
-from .temporaries import Temporaries
+from dmxedit._version import __version__
+from dmxedit.api.request import ImageRequest, Kind, build_request
+from dmxedit.core.catalog import WARN_IMAGES
+from dmxedit.core.errors import DmxError, InputError, Interrupted, SaveError, all_problems
+from dmxedit.core.events import Events
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import Settings, resolve
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.media.images import InputImage, load_images
+from dmxedit.media.prepare import check_max_side
+from dmxedit.store.names import Naming
+from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
 
 if TYPE_CHECKING:
-    from .client import Answer, Client
-    from .retry import Pacer
+    from dmxedit.api.client import Answer, Client
+    from dmxedit.api.retry import Pacer
 
 
 @dataclass
@@ -200,9 +200,9 @@ def make_client(
     pacer: Pacer | None = None,
 ) -> Client:
     """A client configured from resolved settings (imports the HTTP machinery)."""
-    from .client import Client
-    from .proxies import check_proxy
-    from .retry import Policy
+    from dmxedit.api.client import Client
+    from dmxedit.api.proxies import check_proxy
+    from dmxedit.api.retry import Policy
 
     api_key = settings.require_key()
     check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
@@ -236,7 +236,7 @@ def execute(
     record = record or Record()
     for message in warnings_for(request):
         events.warn(message)
-    from .prepare import discard, prepare_request
+    from dmxedit.media.prepare import discard, prepare_request
 
     try:
         request, made = prepare_request(request, saver.temporaries, events)
@@ -259,7 +259,7 @@ def _execute(
     record: Record,
     hash_inputs: bool,
 ) -> ImageResult:
-    from .prepare import input_record
+    from dmxedit.media.prepare import input_record
 
     record.begin(request)
     started = time.monotonic()
@@ -320,7 +320,7 @@ def _receipt(
     request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
 ) -> None:
     """Compare what was delivered with what was asked; warn about each difference."""
-    from .receipt import receipt
+    from dmxedit.media.receipt import receipt
 
     delivered, found = receipt(
         request.model, request.ratio, request.size, request.params, saved, events.warn
@@ -330,7 +330,7 @@ def _receipt(
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    from .receipt import mismatches
+    from dmxedit.media.receipt import mismatches
 
     return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
 
@@ -408,7 +408,7 @@ def _metadata(
 
 def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
     """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
-    from . import ledger
+    from dmxedit.store import ledger
 
     if not any(ledger.is_ref(arg) for arg in images):
         return list(images)
@@ -516,7 +516,7 @@ def run(
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
-    from . import ledger
+    from dmxedit.store import ledger
 
     book = ledger.open_ledger(settings.history)
     kept = None
@@ -543,7 +543,7 @@ def run(
         raise error from None
     except DmxError as error:
         if error.details.get("may_be_billed") and settings.has_account:
-            from .billing import after_failure
+            from dmxedit.engine.billing import after_failure
 
             after_failure(
                 settings,
@@ -595,11 +595,11 @@ def edit_image(
 ) -> ImageResult:
     """Edit 1-16 images with a prompt and save the result.
 
-    Options come as an :class:`dmxedit.options.ImageOptions` or as its field names
+    Options come as an :class:`dmxedit.core.options.ImageOptions` or as its field names
     (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
     out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
     config file, then the defaults. ``output`` is a folder (default ``output``) or a
-    binary stream. Raises a :class:`dmxedit.errors.DmxError` subclass whose
+    binary stream. Raises a :class:`dmxedit.core.errors.DmxError` subclass whose
     ``exit_code`` is the CLI's.
     """
     return _library("edit", images, prompt, options, output, events, given)

@@ -13,7 +13,7 @@ Two stages, so that validation stays cheap and nothing is converted before it is
   with a message naming the format and ``pip install 'dmxedit[images]'``.
 - :func:`prepare_request` runs just before a request is sent (``pipeline.execute``):
   it decodes each planned image once, transforms it and encodes it straight into a
-  temporary file (tracked by the run's :class:`~dmxedit.temporaries.Temporaries`, so an
+  temporary file (tracked by the run's :class:`~dmxedit.core.temporaries.Temporaries`, so an
   interrupt removes it), which is what the multipart body then streams.
 
 Pillow is imported only inside the functions that need it, never by this module.
@@ -31,16 +31,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .catalog import MAX_IMAGE_BYTES
-from .errors import InputError
+from dmxedit.core.catalog import MAX_IMAGE_BYTES
+from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from .events import Events
-    from .images import InputImage
-    from .request import ImageRequest
-    from .temporaries import Temporaries
+    from dmxedit.api.request import ImageRequest
+    from dmxedit.core.events import Events
+    from dmxedit.core.temporaries import Temporaries
+    from dmxedit.media.images import InputImage
 
 INSTALL = "pip install 'dmxedit[images]'"
 #: Formats converted before upload, with the content type they are recorded under.
@@ -326,7 +326,7 @@ def plan(
     unsupported image. Reads the header only."""
     other = heif_kind(head) if content_type is None else None
     if content_type is None and other is None:
-        from .images import describe_other
+        from dmxedit.media.images import describe_other
 
         other = describe_other(head)
         if other not in CONVERTIBLE:
@@ -569,7 +569,7 @@ def _encode(im: Image, target: str, fd: int, icc: Any) -> int:
 def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
     """Decode, orient, downscale and encode one planned input into a tracked temporary
     file; returns the image that is sent instead."""
-    from .images import EXTENSIONS, InputImage
+    from dmxedit.media.images import EXTENSIONS, InputImage
 
     planned = img.plan
     assert isinstance(planned, Plan)

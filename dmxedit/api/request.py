@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .catalog import (
+from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
     MAX_PROMPT_CHARS,
@@ -24,9 +24,9 @@ from .catalog import (
     closest_ratio,
     parse_ratio,
 )
-from .errors import InputError, all_problems
-from .images import InputImage
-from .settings import Settings, mask
+from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.settings import Settings, mask
+from dmxedit.media.images import InputImage
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}

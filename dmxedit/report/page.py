@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._version import __version__
-from .catalog import RATIOS, SIZES, pixels
-from .errors import InputError
+from dmxedit._version import __version__
+from dmxedit.core.catalog import RATIOS, SIZES, pixels
+from dmxedit.core.errors import InputError
 
 #: The generator tag that marks a page as a dmxedit report (which may be replaced).
 GENERATOR = "dmxedit report"
@@ -164,7 +164,7 @@ def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path 
 
 def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
     """The job objects on the ``wanted`` lines of a jobs file (unreadable ones left out)."""
-    from .batch import JobSource
+    from dmxedit.batch.run import JobSource
 
     found: dict[int, dict[str, Any]] = {}
     if not wanted:
@@ -181,7 +181,7 @@ def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
 def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
     """The jobs of batch results files: per job id the line that decides (as a re-run of
     the batch reads it: the last, except that an ``ok`` is final), in job order."""
-    from .batch import ResultsLog, job_id
+    from dmxedit.batch.run import ResultsLog, job_id
 
     cwd = Path.cwd() if cwd is None else cwd
     jobs: list[ReportJob] = []
@@ -507,7 +507,7 @@ def _thumbnail(path: str, side: int) -> str | None:
 
 
 def _asset(name: str) -> str:
-    return resources.files("dmxedit").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("dmxedit.report").joinpath(name).read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:

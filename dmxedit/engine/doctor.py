@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .catalog import SITES, is_dmxapi_host
-from .errors import ConfigError, DmxError, ExitCode, InputError
-from .settings import (
+from dmxedit.core.catalog import SITES, is_dmxapi_host
+from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
+from dmxedit.core.settings import (
     DEFAULT,
     ENV,
     ENV_CONFIG,
@@ -38,7 +38,7 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
-    from .client import ModelInfo
+    from dmxedit.api.client import ModelInfo
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: Read timeout of the model list (a few hundred kB); connecting waits connect-timeout.
@@ -283,7 +283,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
 
 def check_proxy(url: str) -> Check:
     """The proxy requests will use for the base URL, and whether it can be used."""
-    from .proxies import case_conflicts, configured, proxy_for
+    from dmxedit.api.proxies import case_conflicts, configured, proxy_for
 
     name = "proxy"
     host = urlsplit(url).hostname or url
@@ -307,7 +307,7 @@ def check_proxy(url: str) -> Check:
 
 def check_site(url: str, connect_timeout: float) -> Check:
     """The site answers: DNS, proxy, TCP and TLS within the connect timeout."""
-    from .client import reach
+    from dmxedit.api.client import reach
 
     name = "site"
     parts = urlsplit(url)
@@ -342,8 +342,8 @@ def check_site(url: str, connect_timeout: float) -> Check:
 
 def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | None]:
     """``GET /models`` with the key answers 200: the key is accepted on this site."""
-    from .client import Client
-    from .retry import Policy
+    from dmxedit.api.client import Client
+    from dmxedit.api.retry import Policy
 
     name = "auth"
     client = Client(
@@ -446,7 +446,7 @@ def check_output(settings: Settings) -> Check:
     """The output folder can be written (or created); enough free space for a result."""
     import shutil
 
-    from .catalog import MAX_RESULT_BYTES
+    from dmxedit.core.catalog import MAX_RESULT_BYTES
 
     name = "output"
     folder = Path(settings.output).expanduser()
@@ -491,7 +491,7 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
     """The ledger can be written (or created); it is private. Creates nothing."""
     import sqlite3
 
-    from .ledger import ENV_DATA_DIR, ENV_NO_HISTORY, enabled, ledger_path, open_ledger
+    from dmxedit.store.ledger import ENV_DATA_DIR, ENV_NO_HISTORY, enabled, ledger_path, open_ledger
 
     name = "ledger"
     if not enabled(settings.history, env):
@@ -542,7 +542,7 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
 
 def read_balance(settings: Settings) -> float:
     """The account's balance in CNY, read with the system token and user id (SPEC 8)."""
-    from .account import Account
+    from dmxedit.api.account import Account
 
     with Account(settings, read_timeout=MODELS_READ_TIMEOUT) as account:
         return account.balance().cny

@@ -27,14 +27,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .account import Account, LogItem, cny
-from .errors import DmxError, InputError, counted
-from .events import Events
-from .settings import Settings
+from dmxedit.api.account import Account, LogItem, cny
+from dmxedit.core.errors import DmxError, InputError, counted
+from dmxedit.core.events import Events
+from dmxedit.core.settings import Settings
 
 if TYPE_CHECKING:
-    from .batch import Defaults, JobSource
-    from .ledger import Entry, Ledger
+    from dmxedit.batch.run import Defaults, JobSource
+    from dmxedit.store.ledger import Entry, Ledger
 
 LOG_LAG = 5.0  # seconds DMXAPI may take to list a charge
 WINDOW_AFTER = 60.0  # the window ends this long after the failure (SPEC 8)
@@ -223,7 +223,7 @@ def record(book: Ledger | None, entry_id: int | None, verdict: Verdict) -> None:
 
 def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
     """Put the verdict into an error: its message, hint and details (``billed``)."""
-    from .client import MAY_BE_BILLED
+    from dmxedit.api.client import MAY_BE_BILLED
 
     error.details["billed"] = verdict.billed
     error.details["billing"] = verdict.to_dict()
@@ -327,8 +327,8 @@ class Reconciled:
 def reconcile(source: JobSource, defaults: Defaults, results: Path) -> Reconciled:
     """Check every job of a results file held back as "may have been billed" and append
     a line with the verdict: a re-run then resends the jobs found not billed."""
-    from . import ledger
-    from .batch import ResultsLog, _what_to_do, job_id
+    from dmxedit.batch.run import ResultsLog, _what_to_do, job_id
+    from dmxedit.store import ledger
 
     settings = defaults.settings
     settings.require_account()

@@ -4,8 +4,8 @@ The account API answers on the site of the base URL (the base URL without ``/v1`
 takes the account's *system token* (raw, in ``Authorization``) and the user id (in both
 ``Dmx-Api-User`` and ``Rix-Api-User``), never the API key. The token is never shown: any
 text that comes back has it masked. ``"success": false``, 401 and 403 are
-:class:`~dmxedit.errors.AuthError` (exit 3) with the API's message; a network failure is
-a :class:`~dmxedit.errors.NetworkError` (exit 5).
+:class:`~dmxedit.core.errors.AuthError` (exit 3) with the API's message; a network failure is
+a :class:`~dmxedit.core.errors.NetworkError` (exit 5).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from .errors import ApiError, AuthError, ConfigError, NetworkError
-from .settings import Settings, mask
+from dmxedit.core.errors import ApiError, AuthError, ConfigError, NetworkError
+from dmxedit.core.settings import Settings, mask
 
 QUOTA_PER_CNY = 500000  # DMXAPI's quota units per yuan
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
@@ -170,7 +170,7 @@ class Account:
         server's clock minus ours."""
         import requests
 
-        from .client import _session, api_message, network_words, one_line, request_id
+        from dmxedit.api.client import _session, api_message, network_words, one_line, request_id
 
         url = self.root + path
         headers = {

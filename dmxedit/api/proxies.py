@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import ConfigError
+from dmxedit.core.errors import ConfigError
 
 SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
 SOCKS_INSTALL = "pip install 'requests[socks]'"

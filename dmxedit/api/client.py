@@ -2,8 +2,8 @@
 
 The client knows no files. It streams each image of an answer (decoded ``b64_json`` or
 a ``data:`` URL, or a downloaded result URL) into a *sink* the caller hands it: any
-object with ``write(bytes)`` and ``discard()`` (``dmxedit.results.Blob`` in practice).
-What is resent and when is decided by :mod:`dmxedit.retry`; each error is built here
+object with ``write(bytes)`` and ``discard()`` (``dmxedit.store.results.Blob`` in practice).
+What is resent and when is decided by :mod:`dmxedit.api.retry`; each error is built here
 once, complete, with the key never in it. Downloads use a session that never carries
 the key.
 """
@@ -24,14 +24,11 @@ import requests.adapters
 import urllib3.exceptions
 from requests.auth import AuthBase
 
-from ._version import __version__
-from .catalog import MAX_RESULT_BYTES, SITES, is_image_model, other_sites
-from .errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
-from .events import Events
-from .jsonstream import Base64Decoder, JSONStreamError, parse
-from .multipart import BytesBody, MultipartBody
-from .request import ImageRequest
-from .retry import (
+from dmxedit._version import __version__
+from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.api.multipart import BytesBody, MultipartBody
+from dmxedit.api.request import ImageRequest
+from dmxedit.api.retry import (
     DOWNLOAD_ATTEMPTS,
     Decision,
     Fault,
@@ -41,7 +38,10 @@ from .retry import (
     classify_status,
     download_decision,
 )
-from .settings import mask
+from dmxedit.core.catalog import MAX_RESULT_BYTES, SITES, is_image_model, other_sites
+from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
+from dmxedit.core.events import Events
+from dmxedit.core.settings import mask
 
 USER_AGENT = f"dmxedit/{__version__} python-requests/{requests.__version__}"
 REQUEST_ID_HEADERS = (
@@ -293,7 +293,7 @@ def connection_problem(
 ) -> tuple[str, str]:
     """Why a request to ``host`` failed, and what to do, in words (never a repr);
     ``timeout`` is the connect timeout, ``read_timeout`` the answer's (default: the same)."""
-    from .proxies import SOCKS_INSTALL
+    from dmxedit.api.proxies import SOCKS_INSTALL
 
     reason = _reason(exc)
     cause = (reason.__cause__ or reason.__context__) if reason is not None else None
@@ -711,7 +711,7 @@ class Client:
         if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
             # Nothing went out: requests refused the proxy (check_proxy normally says so
             # before the client is made).
-            from .proxies import check_proxy
+            from dmxedit.api.proxies import check_proxy
 
             check_proxy(request.url)
         if isinstance(exc, requests.exceptions.SSLError):
@@ -1036,7 +1036,7 @@ class Client:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
-        from .proxies import proxy_for
+        from dmxedit.api.proxies import proxy_for
 
         proxy = proxy_for(url)
         if proxy is not None and proxy.problem is not None:

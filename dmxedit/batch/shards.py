@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from dmxedit.core.errors import InputError
 
 #: The environment variable Kubernetes Indexed Jobs set (zero-based).
 INDEX_ENV = "JOB_COMPLETION_INDEX"

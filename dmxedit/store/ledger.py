@@ -25,15 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, DmxError, InputError
-from .images import InputImage, printable
-from .pipeline import Tracker
+from dmxedit.core.errors import ConfigError, DmxError, InputError
+from dmxedit.engine.pipeline import Tracker
+from dmxedit.media.images import InputImage, printable
 
 if TYPE_CHECKING:
-    from .client import Answer
-    from .pipeline import ImageResult
-    from .request import ImageRequest
-    from .results import Blob
+    from dmxedit.api.client import Answer
+    from dmxedit.api.request import ImageRequest
+    from dmxedit.engine.pipeline import ImageResult
+    from dmxedit.store.results import Blob
 
 ENV_DATA_DIR = "DMXEDIT_DATA_DIR"
 ENV_NO_HISTORY = "DMXEDIT_NO_HISTORY"
@@ -454,7 +454,7 @@ def _input_item(img: InputImage) -> dict[str, Any]:
         "content_type": img.content_type,
     }
     if img.prepared is not None:
-        from .prepare import input_record
+        from dmxedit.media.prepare import input_record
 
         record = input_record(img)
         item.update({k: v for k, v in record.items() if k != "path"})
@@ -462,7 +462,7 @@ def _input_item(img: InputImage) -> dict[str, Any]:
 
 
 class LedgerRecord(Tracker):
-    """A :class:`dmxedit.pipeline.Record` that keeps one request's entry up to date."""
+    """A :class:`dmxedit.engine.pipeline.Record` that keeps one request's entry up to date."""
 
     def __init__(
         self,

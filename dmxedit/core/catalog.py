@@ -6,7 +6,7 @@ import math
 import re
 from typing import Final
 
-from .errors import InputError
+from dmxedit.core.errors import InputError
 
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"

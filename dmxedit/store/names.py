@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from .errors import InputError
+from dmxedit.core.errors import InputError
 
 FIELDS = ("stem", "ts", "i", "id", "variant", "ratio", "size", "model")
 _NUMBERS = ("i", "variant")  # formatted as numbers: {i:03d} works
