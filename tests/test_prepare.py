@@ -22,8 +22,8 @@ import pytest
 from conftest import block_pillow, expect
 from fakeserver import FakeDMX, make_png
 
+from dmxedit.media import formats, inputs, prepare
 from dmxedit.media import images as images_mod
-from dmxedit.media import prepare
 
 INSTALL = "pip install 'dmxedit[images]'"
 
@@ -206,7 +206,8 @@ def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
     limit = 200 * 1024
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", limit)
     monkeypatch.setattr(prepare, "MAX_IMAGE_BYTES", limit)
-    monkeypatch.setattr(prepare, "_PNG_ROOM", 4096)
+    monkeypatch.setattr(inputs, "MAX_IMAGE_BYTES", limit)
+    monkeypatch.setattr(inputs, "PNG_ROOM", 4096)
     return limit
 
 
@@ -445,11 +446,11 @@ def test_the_library_takes_max_side(
 
 
 def test_formats_are_told_by_their_bytes_without_pillow(no_pillow: None) -> None:
-    assert prepare.heif_kind(b"\0\0\0\x1cftypheic\0\0\0\0mif1heic") == "HEIC"
-    assert prepare.heif_kind(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avif") == "AVIF"  # compatible brand
-    assert prepare.heif_kind(b"\0\0\0\x18ftypmif1\0\0\0\0mif1") == "HEIF"
-    assert prepare.heif_kind(b"\0\0\0\x18ftypisom\0\0\0\0isom") is None  # an MP4
-    assert images_mod.describe_other(b"\0\0\0 ftypavif\0\0\0\0avifmif1") == "AVIF"
+    assert formats.heif_kind(b"\0\0\0\x1cftypheic\0\0\0\0mif1heic") == "HEIC"
+    assert formats.heif_kind(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avif") == "AVIF"  # compatible brand
+    assert formats.heif_kind(b"\0\0\0\x18ftypmif1\0\0\0\0mif1") == "HEIF"
+    assert formats.heif_kind(b"\0\0\0\x18ftypisom\0\0\0\0isom") is None  # an MP4
+    assert formats.describe_other(b"\0\0\0 ftypavif\0\0\0\0avifmif1") == "AVIF"
 
 
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
@@ -461,8 +462,8 @@ def test_exif_orientation_is_read_without_pillow(
     for fmt, kind in (("JPEG", "image/jpeg"), ("PNG", "image/png")):
         buffer = io.BytesIO()
         halves(pil).save(buffer, fmt, exif=exif.tobytes())
-        assert prepare.exif_orientation(buffer, kind) == orientation
-    assert prepare.exif_orientation(io.BytesIO(make_png(4, 4)), "image/png") == 1
+        assert formats.exif_orientation(buffer, kind) == orientation
+    assert formats.exif_orientation(io.BytesIO(make_png(4, 4)), "image/png") == 1
 
 
 def test_check_max_side() -> None:

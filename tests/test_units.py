@@ -29,7 +29,8 @@ from dmxedit.core.errors import ConfigError, ExitCode, InputError, SaveError
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, config_path, mask, read_config, resolve, set_value
 from dmxedit.core.temporaries import Temporaries
-from dmxedit.media.images import load_image, load_images, sniff
+from dmxedit.media.formats import sniff
+from dmxedit.media.images import load_image, load_images
 from dmxedit.store.results import Saver, write_metadata
 
 # -- Retry-After and backoff ------------------------------------------------------------------
@@ -177,7 +178,7 @@ def test_a_retry_rebuilds_the_body_from_fresh_file_handles(
     request = _request([image])
     body = MultipartBody(request.fields(), request.images)
     opened: list[Any] = []
-    from dmxedit.media import images as images_module
+    from dmxedit.media import inputs as images_module
 
     def counting_open(path: Any, mode: str = "r") -> Any:
         handle = open(path, mode)  # noqa: SIM115 - closed by the body, checked below

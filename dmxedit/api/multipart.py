@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 
-from dmxedit.media.images import InputImage
+from dmxedit.media.inputs import InputImage
 
 CHUNK = 1 << 20  # 1 MiB: large sends keep the upload near curl's speed
 

@@ -26,7 +26,7 @@ from dmxedit.core.catalog import (
 )
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.settings import Settings, mask
-from dmxedit.media.images import InputImage
+from dmxedit.media.inputs import InputImage
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}

@@ -36,7 +36,8 @@ from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.pipeline import Record
-from dmxedit.media.images import InputImage, load_images
+from dmxedit.media.images import load_images
+from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.names import Naming
 from dmxedit.store.results import Saver

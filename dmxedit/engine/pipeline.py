@@ -26,8 +26,10 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.core.temporaries import Temporaries
-from dmxedit.media.images import InputImage, load_images
-from dmxedit.media.prepare import check_max_side
+from dmxedit.media.images import load_images
+from dmxedit.media.inputs import InputImage
+from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
+from dmxedit.media.receipt import mismatches, receipt
 from dmxedit.store.names import Naming
 from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
 
@@ -236,10 +238,9 @@ def execute(
     record = record or Record()
     for message in warnings_for(request):
         events.warn(message)
-    from dmxedit.media.prepare import discard, prepare_request
-
     try:
-        request, made = prepare_request(request, saver.temporaries, events)
+        sent_images, made = prepare_images(request.images, saver.temporaries, events)
+        request = replace(request, images=tuple(sent_images))
     except DmxError as error:
         record.failed(error)
         raise
@@ -259,8 +260,6 @@ def _execute(
     record: Record,
     hash_inputs: bool,
 ) -> ImageResult:
-    from dmxedit.media.prepare import input_record
-
     record.begin(request)
     started = time.monotonic()
     try:
@@ -320,8 +319,6 @@ def _receipt(
     request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
 ) -> None:
     """Compare what was delivered with what was asked; warn about each difference."""
-    from dmxedit.media.receipt import receipt
-
     delivered, found = receipt(
         request.model, request.ratio, request.size, request.params, saved, events.warn
     )
@@ -330,8 +327,6 @@ def _receipt(
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    from dmxedit.media.receipt import mismatches
-
     return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
 
 

@@ -4,146 +4,19 @@ from __future__ import annotations
 
 import io
 import stat
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from dmxedit.core.catalog import MAX_IMAGE_BYTES, MAX_IMAGES
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.media import prepare
+from dmxedit.media.formats import EXTENSIONS, describe_other, dimensions, printable, sniff
+from dmxedit.media.inputs import InputImage, Refusal
 
 if TYPE_CHECKING:
-    from dmxedit.media.prepare import Plan, Preparation
-
-#: The content types the API takes, with the extension a saved file gets.
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-
-_OTHER_FORMATS = (
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"%PDF", "PDF"),
-    (b"<svg", "SVG"),
-    (b"<?xml", "XML/SVG"),
-)
-
-
-def sniff(head: bytes) -> str | None:
-    """The content type of image bytes (PNG, JPEG or WebP) from their first bytes."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def describe_other(head: bytes) -> str | None:
-    """A name for a known but unsupported format (GIF, HEIC, ...), for error messages."""
-    for magic, name in _OTHER_FORMATS:
-        if head.startswith(magic):
-            return name
-    from dmxedit.media.prepare import heif_kind
-
-    return heif_kind(head)
-
-
-def dimensions(stream: BinaryIO, content_type: str) -> tuple[int, int] | None:
-    """(width, height) read from the image's header, or None when it can't be found."""
-    stream.seek(0)
-    head = stream.read(64)
-    try:
-        if content_type == "image/png" and len(head) >= 24 and head[12:16] == b"IHDR":
-            w, h = struct.unpack(">II", head[16:24])
-            return (w, h) if w and h else None
-        if content_type == "image/webp":
-            return _webp_dimensions(head)
-        if content_type == "image/jpeg":
-            return _jpeg_dimensions(stream)
-    except (struct.error, OSError, ValueError):
-        return None
-    return None
-
-
-def _webp_dimensions(head: bytes) -> tuple[int, int] | None:
-    chunk = head[12:16]
-    if chunk == b"VP8X" and len(head) >= 30:
-        w = int.from_bytes(head[24:27], "little") + 1
-        h = int.from_bytes(head[27:30], "little") + 1
-        return w, h
-    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
-        bits = int.from_bytes(head[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
-        w, h = struct.unpack("<HH", head[26:30])
-        return w & 0x3FFF, h & 0x3FFF
-    return None
-
-
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-
-
-def _jpeg_dimensions(stream: BinaryIO) -> tuple[int, int] | None:
-    stream.seek(2)
-    for _ in range(1000):
-        byte = stream.read(1)
-        while byte == b"\xff":
-            byte = stream.read(1)
-        if not byte:
-            return None
-        marker = byte[0]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            continue
-        if marker == 0xD9:
-            return None
-        length_bytes = stream.read(2)
-        if len(length_bytes) < 2:
-            return None
-        (length,) = struct.unpack(">H", length_bytes)
-        if marker in _SOF:
-            data = stream.read(5)
-            if len(data) < 5:
-                return None
-            h, w = struct.unpack(">HH", data[1:5])
-            return (w, h) if w and h else None
-        stream.seek(length - 2, io.SEEK_CUR)
-    return None
-
-
-@dataclass(frozen=True)
-class InputImage:
-    """One validated input image: where its bytes are, what they are, how big."""
-
-    display: str  # what the user named ("photo.png", "-")
-    filename: str  # the file name sent in the multipart part
-    content_type: str
-    size: int
-    width: int | None
-    height: int | None
-    path: Path | None = None
-    data: bytes | None = None  # the bytes, for an image read from standard input
-    #: What must change before upload (``prepare.Plan``; content type, size and shape
-    #: are then those planned for the upload, ``size`` the original's bytes).
-    plan: Plan | None = None
-    #: Something to tell the user before sending it (an orientation dmxedit cannot apply).
-    warning: str | None = None
-    #: On the image actually sent after preparation: the original's facts, the changes.
-    prepared: Preparation | None = None
-
-    def open(self) -> BinaryIO:
-        """A fresh handle on the bytes: every upload attempt reads them anew."""
-        if self.data is not None:
-            return io.BytesIO(self.data)
-        assert self.path is not None
-        return open(self.path, "rb")
-
-    @property
-    def extension(self) -> str:
-        return EXTENSIONS[self.content_type]
+    pass
 
 
 def _check_bytes(display: str, head: bytes, size: int) -> str:
@@ -171,11 +44,6 @@ def _check_type(display: str, head: bytes, size: int) -> str:
     return content_type
 
 
-def printable(name: str) -> str:
-    """A path as text that can be printed: bytes that are not UTF-8 become U+FFFD."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _safe_filename(name: str, content_type: str) -> str:
     """The file name for the multipart part: the real one when it is valid UTF-8 text
     without control characters, else a neutral ``image.<ext>``."""
@@ -192,7 +60,6 @@ def _planned(
     image: InputImage, head: bytes, max_side: int | None, opener: Callable[[], BinaryIO]
 ) -> InputImage:
     """The image with what preparing it will do (``prepare.plan``), or refused."""
-    from dmxedit.media import prepare
 
     content_type = sniff(head)
     shape = (image.width, image.height) if image.width and image.height else None
@@ -203,7 +70,7 @@ def _planned(
         if content_type is None or image.size >= MAX_IMAGE_BYTES:
             _check_type(image.display, head, image.size)  # raises the usual refusal
         return image
-    if isinstance(planned, prepare.Refusal):
+    if isinstance(planned, Refusal):
         if planned.warn_only:
             return replace(image, warning=planned.message + " " + planned.hint)
         raise InputError(planned.message, hint=planned.hint)

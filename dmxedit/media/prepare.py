@@ -11,7 +11,7 @@ Two stages, so that validation stays cheap and nothing is converted before it is
   image's header only and says what will change (:class:`Plan`). The formats are told
   apart by their bytes without Pillow, so without the extra such an input is refused
   with a message naming the format and ``pip install 'dmxedit[images]'``.
-- :func:`prepare_request` runs just before a request is sent (``pipeline.execute``):
+- :func:`prepare_images` runs just before a request is sent (``pipeline.execute``):
   it decodes each planned image once, transforms it and encodes it straight into a
   temporary file (tracked by the run's :class:`~dmxedit.core.temporaries.Temporaries`, so an
   interrupt removes it), which is what the multipart body then streams.
@@ -24,23 +24,35 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import struct
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmxedit.core.catalog import MAX_IMAGE_BYTES
 from dmxedit.core.errors import InputError
+from dmxedit.media.formats import EXTENSIONS, describe_other, exif_orientation, heif_kind
+from dmxedit.media.inputs import (
+    ORIENT_WORDS,
+    SOURCE_NAMES,
+    InputImage,
+    Plan,
+    Preparation,
+    Refusal,
+    has_alpha,
+    max_side_scale,
+    oriented_size,
+    png_mode,
+    scaled,
+    target_type,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from dmxedit.api.request import ImageRequest
     from dmxedit.core.events import Events
     from dmxedit.core.temporaries import Temporaries
-    from dmxedit.media.images import InputImage
 
 INSTALL = "pip install 'dmxedit[images]'"
 #: Formats converted before upload, with the content type they are recorded under.
@@ -52,21 +64,9 @@ CONVERTIBLE = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
 }
-SOURCE_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
 #: The smallest --max-side: the model's own outputs are at least 672 pixels on a side.
 MIN_MAX_SIDE = 64
 JPEG_QUALITY = 95
-#: A PNG surely fits when its raw pixels, a filter byte a row and this room do.
-_PNG_ROOM = 1 << 20
-_ORIENT_WORDS = {
-    2: "mirrored",
-    3: "rotated 180°",
-    4: "flipped",
-    5: "mirrored and rotated 90° counter-clockwise",
-    6: "rotated 90° clockwise",
-    7: "mirrored and rotated 90° clockwise",
-    8: "rotated 90° counter-clockwise",
-}
 
 
 def check_max_side(value: Any) -> int | None:
@@ -88,204 +88,7 @@ def check_max_side(value: Any) -> int | None:
 # -- reading the header without Pillow ------------------------------------------------
 
 
-def heif_kind(head: bytes) -> str | None:
-    """HEIC, HEIF or AVIF from an ISO BMFF ``ftyp`` box (major and compatible brands)."""
-    if head[4:8] != b"ftyp" or len(head) < 12:
-        return None
-    size = int.from_bytes(head[0:4], "big")
-    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, min(size, len(head)) - 3, 4)]
-    if any(b in (b"avif", b"avis") for b in brands):
-        return "AVIF"
-    if any(
-        b in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs")
-        for b in brands
-    ):
-        return "HEIC"
-    if any(b in (b"mif1", b"msf1", b"miaf") for b in brands):
-        return "HEIF"
-    return None
-
-
-def _tiff_orientation(data: bytes) -> int:
-    """The Orientation tag (0x0112) of IFD0 in a TIFF structure (EXIF's), else 1."""
-    if data[:2] == b"II":
-        order = "<"
-    elif data[:2] == b"MM":
-        order = ">"
-    else:
-        return 1
-    try:
-        (offset,) = struct.unpack(order + "I", data[4:8])
-        (count,) = struct.unpack(order + "H", data[offset : offset + 2])
-        for i in range(min(count, 512)):
-            entry = data[offset + 2 + 12 * i : offset + 14 + 12 * i]
-            tag, kind = struct.unpack(order + "HH", entry[:4])
-            if tag == 0x0112 and kind == 3:
-                (value,) = struct.unpack(order + "H", entry[8:10])
-                return value if 1 <= value <= 8 else 1
-    except struct.error:
-        return 1
-    return 1
-
-
-def exif_orientation(stream: BinaryIO, content_type: str) -> int:
-    """The EXIF orientation of a JPEG (APP1) or PNG (eXIf) from its header; 1 if none."""
-    try:
-        if content_type == "image/jpeg":
-            return _jpeg_orientation(stream)
-        if content_type == "image/png":
-            return _png_orientation(stream)
-    except (OSError, struct.error, ValueError):
-        return 1
-    return 1
-
-
-def _jpeg_orientation(stream: BinaryIO) -> int:
-    stream.seek(2)
-    for _ in range(64):  # the APP segments come first
-        marker = stream.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF or marker[1] in (0xDA, 0xD9):
-            return 1
-        (length,) = struct.unpack(">H", stream.read(2))
-        if marker[1] == 0xE1:
-            data = stream.read(length - 2)
-            if data.startswith(b"Exif\x00\x00"):
-                return _tiff_orientation(data[6:])
-            continue
-        if 0xC0 <= marker[1] <= 0xCF and marker[1] not in (0xC4, 0xC8, 0xCC):
-            return 1  # a frame header: no EXIF before it
-        stream.seek(length - 2, os.SEEK_CUR)
-    return 1
-
-
-def _png_orientation(stream: BinaryIO) -> int:
-    stream.seek(8)
-    for _ in range(256):
-        head = stream.read(8)
-        if len(head) < 8:
-            return 1
-        length, kind = struct.unpack(">I4s", head)
-        if kind in (b"IDAT", b"IEND"):
-            return 1  # eXIf must come before the image data
-        if kind == b"eXIf":
-            return _tiff_orientation(stream.read(length))
-        stream.seek(length + 4, os.SEEK_CUR)
-    return 1
-
-
 # -- the plan --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What preparing one input will do, decided from its header."""
-
-    source: str  # the format's name: "HEIC", "JPEG", ...
-    source_type: str  # its content type: "image/heic", "image/jpeg", ...
-    width: int  # as stored, before the orientation is applied
-    height: int
-    mode: str  # Pillow's mode ("RGB", "RGBA", "P", ...)
-    target: str  # the content type that will be sent
-    sent_width: int
-    sent_height: int
-    orientation: int = 1
-    frames: int = 1
-    max_side: int | None = None
-    convert: bool = False  # not PNG/JPEG/WebP
-    oversize: bool = False  # 50 MiB or more
-
-    @property
-    def changes(self) -> list[str]:
-        """The changes in words, in the order they are made (recorded as they are)."""
-        out: list[str] = []
-        target = SOURCE_NAMES[self.target]
-        if self.convert:
-            out.append(f"converted {self.source} to {target}")
-        if self.frames > 1:
-            out.append(f"kept the first of {self.frames} frames")
-        if self.orientation != 1:
-            out.append(
-                f"applied EXIF orientation {self.orientation} "
-                f"({_ORIENT_WORDS.get(self.orientation, 'transformed')})"
-            )
-        oriented = _oriented(self.width, self.height, self.orientation)
-        if (self.sent_width, self.sent_height) != oriented:
-            why = []
-            if self.max_side and max(oriented) > self.max_side:
-                why.append(f"--max-side {self.max_side}")
-            if self.fit_scale() < 1:
-                why.append("to fit under 50 MiB")
-            out.append(
-                f"downscaled {oriented[0]}x{oriented[1]} to "
-                f"{self.sent_width}x{self.sent_height} ({', '.join(why)})"
-            )
-        if not self.convert:
-            reason = " to fit under 50 MiB" if self.oversize else ""
-            out.append(f"re-encoded as {target}{reason}")
-        return out
-
-    def fit_scale(self) -> float:
-        return _fit_scale(self.width, self.height, self.mode, self.target, self.max_side)
-
-
-def _oriented(width: int, height: int, orientation: int) -> tuple[int, int]:
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
-def _has_alpha(mode: str, info: Mapping[Any, Any] | None = None) -> bool:
-    return "A" in mode or "a" in mode or bool(info and "transparency" in info)
-
-
-def _png_mode(mode: str, alpha: bool) -> str:
-    if mode in ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"):
-        return mode
-    if mode.startswith("I"):  # 32-bit grey ("I") cannot be written as PNG: 16 bits can
-        return "I;16"
-    return "RGBA" if alpha else "RGB"
-
-
-def _png_bytes_per_pixel(mode: str, alpha: bool) -> float:
-    mode = _png_mode(mode, alpha)
-    return {"1": 0.125, "L": 1, "P": 1, "LA": 2, "I;16": 2, "I": 2, "RGB": 3, "RGBA": 4}[mode]
-
-
-def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
-    if scale >= 1:
-        return width, height
-    return max(1, int(width * scale)), max(1, int(height * scale))
-
-
-def _max_side_scale(width: int, height: int, max_side: int | None) -> float:
-    if max_side is None or max(width, height) <= max_side:
-        return 1.0
-    return max_side / max(width, height)
-
-
-def _png_fits(width: int, height: int, mode: str, alpha: bool) -> bool:
-    raw = width * height * _png_bytes_per_pixel(mode, alpha) + height
-    return raw + _PNG_ROOM < MAX_IMAGE_BYTES
-
-
-def _fit_scale(width: int, height: int, mode: str, target: str, max_side: int | None) -> float:
-    """For a PNG of an image with transparency that would not fit: the scale at which it
-    surely does (its raw pixels fit), applied after --max-side's."""
-    if target != "image/png":
-        return 1.0
-    w, h = _scaled(width, height, _max_side_scale(width, height, max_side))
-    if _png_fits(w, h, mode, True):
-        return 1.0
-    per_pixel = _png_bytes_per_pixel(mode, True)
-    return math.sqrt((MAX_IMAGE_BYTES - 2 * _PNG_ROOM) / (w * h * per_pixel))
-
-
-def _target(source: str, mode: str, width: int, height: int, alpha: bool) -> str:
-    """PNG, unless the source is a JPEG (it stays one) or a picture without
-    transparency whose PNG might not fit (then JPEG)."""
-    if source == "JPEG":
-        return "image/jpeg"
-    if _png_fits(width, height, mode, alpha) or alpha:
-        return "image/png"
-    return "image/jpeg"
 
 
 def _pillow(heif: bool) -> Any:
@@ -300,15 +103,6 @@ def _pillow(heif: bool) -> Any:
     except ImportError:
         return None
     return Image
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An input that needs the extra, refused without it (or sent as is, ``warn_only``)."""
-
-    message: str
-    hint: str
-    warn_only: bool = False
 
 
 def plan(
@@ -326,8 +120,6 @@ def plan(
     unsupported image. Reads the header only."""
     other = heif_kind(head) if content_type is None else None
     if content_type is None and other is None:
-        from dmxedit.media.images import describe_other
-
         other = describe_other(head)
         if other not in CONVERTIBLE:
             return None  # not an image dmxedit handles: images.py says so
@@ -349,7 +141,7 @@ def plan(
             width, height = im.size
             mode = im.mode
             frames = getattr(im, "n_frames", 1) if source == "GIF" else 1
-            alpha = _has_alpha(mode, im.info)
+            alpha = has_alpha(mode, im.info)
             if content_type not in ("image/jpeg", "image/png"):
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
                 orientation = orientation if 1 <= orientation <= 8 else 1
@@ -370,13 +162,13 @@ def plan(
             f"Image {display!r} looks like a {source} file but cannot be read: {_why(exc)}.",
             hint="Check that the file is complete; open it in an image viewer.",
         ) from None
-    oriented = _oriented(width, height, orientation)
-    scale = _max_side_scale(*oriented, max_side)
+    oriented = oriented_size(width, height, orientation)
+    scale = max_side_scale(*oriented, max_side)
     too_big = scale < 1
     if content_type and not (oversize or too_big or orientation != 1):
         return None  # the header gave no shape, and Pillow's says it is small enough
-    target = _target(source, mode, *_scaled(*oriented, scale), alpha)
-    sent = _scaled(*oriented, scale)
+    target = target_type(source, mode, *scaled(*oriented, scale), alpha)
+    sent = scaled(*oriented, scale)
     planned = Plan(
         source=source,
         source_type=content_type or CONVERTIBLE[source],
@@ -394,7 +186,7 @@ def plan(
     )
     fit = planned.fit_scale()
     if fit < 1:
-        sent = _scaled(*sent, fit)
+        sent = scaled(*sent, fit)
         planned = replace(planned, sent_width=sent[0], sent_height=sent[1])
     return planned
 
@@ -427,7 +219,7 @@ def _refusal(
         )
     return Refusal(
         f"{display} has EXIF orientation {orientation} "
-        f"({_ORIENT_WORDS.get(orientation, 'transformed')}); it is sent as it is, and the "
+        f"({ORIENT_WORDS.get(orientation, 'transformed')}); it is sent as it is, and the "
         "model may see it the wrong way round.",
         f"{INSTALL} and dmxedit rotates it before upload (or rotate it yourself).",
         warn_only=True,
@@ -435,20 +227,6 @@ def _refusal(
 
 
 # -- doing it --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Preparation:
-    """What was done to an input: the original's facts and the changes made."""
-
-    source_path: Path | None  # the user's file (None for standard input)
-    source_type: str
-    source_bytes: int
-    source_sha256: str
-    source_width: int
-    source_height: int
-    changes: tuple[str, ...]
-    sent_sha256: str
 
 
 def input_record(image: InputImage, sent_sha256: str | None = None) -> dict[str, Any]:
@@ -569,7 +347,6 @@ def _encode(im: Image, target: str, fd: int, icc: Any) -> int:
 def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
     """Decode, orient, downscale and encode one planned input into a tracked temporary
     file; returns the image that is sent instead."""
-    from dmxedit.media.images import EXTENSIONS, InputImage
 
     planned = img.plan
     assert isinstance(planned, Plan)
@@ -580,7 +357,7 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
         source_sha256 = _sha256(fh)
     orientation = planned.orientation
     sent = (planned.sent_width, planned.sent_height)
-    box = _oriented(*sent, orientation)  # the size wanted, in the file's own orientation
+    box = oriented_size(*sent, orientation)  # the size wanted, in the file's own orientation
     try:
         with _big_photos(image_mod):
             im = _decode(image_mod, img, planned, box)
@@ -606,7 +383,7 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
                 if size < MAX_IMAGE_BYTES:
                     break
                 scale = math.sqrt(MAX_IMAGE_BYTES * 0.85 / size)
-                im = im.resize(_scaled(*im.size, scale), image_mod.Resampling.LANCZOS)
+                im = im.resize(scaled(*im.size, scale), image_mod.Resampling.LANCZOS)
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 size = _encode(im, planned.target, fd, icc)
@@ -651,29 +428,27 @@ def _convert(im: Image, target: str) -> Image:
             im = (im if mode == "I" else im.convert("I")).point(lambda v: v / 256)
             return im.convert("L")
         return im.convert("RGB")
-    alpha = _has_alpha(mode, im.info)
-    wanted = _png_mode(mode, alpha)
+    alpha = has_alpha(mode, im.info)
+    wanted = png_mode(mode, alpha)
     return im if wanted == mode else im.convert(wanted)
 
 
-def prepare_request(
-    request: ImageRequest, temporaries: Temporaries, events: Events
-) -> tuple[ImageRequest, list[str]]:
-    """The request with every planned input prepared, and the temporary files made
-    (the caller removes them with :func:`discard` once the request is over)."""
-    if not any(isinstance(img.plan, Plan) for img in request.images):
-        return request, []
+def prepare_images(
+    images: Sequence[InputImage], temporaries: Temporaries, events: Events
+) -> tuple[list[InputImage], list[str]]:
+    """The inputs with every planned one prepared, and the temporary files made (the
+    caller removes them with :func:`discard` once the request is over)."""
     made: list[str] = []
-    images = []
+    out: list[InputImage] = []
     try:
-        for img in request.images:
+        for img in images:
             if not isinstance(img.plan, Plan):
-                images.append(img)
+                out.append(img)
                 continue
             sent = prepare_image(img, temporaries)
             assert sent.path is not None and sent.prepared is not None
             made.append(str(sent.path))
-            images.append(sent)
+            out.append(sent)
             events.note(
                 f"{img.display}: {', '.join(sent.prepared.changes)}; sending "
                 f"{sent.width}x{sent.height}, {_mib(sent.size)} "
@@ -683,4 +458,4 @@ def prepare_request(
         for name in made:
             discard(name, temporaries)
         raise
-    return replace(request, images=tuple(images)), made
+    return out, made

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
-from dmxedit.media.images import dimensions
+from dmxedit.media.formats import dimensions
 
 FORMAT_NAMES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 _FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}

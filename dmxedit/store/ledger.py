@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.errors import ConfigError, DmxError, InputError
 from dmxedit.engine.pipeline import Tracker
-from dmxedit.media.images import InputImage, printable
+from dmxedit.media.formats import printable
+from dmxedit.media.inputs import InputImage
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer

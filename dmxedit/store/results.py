@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from dmxedit.core.errors import InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
-from dmxedit.media.images import EXTENSIONS, sniff
+from dmxedit.media.formats import EXTENSIONS, sniff
 from dmxedit.store.names import Naming
 
 _TEMP_PREFIX = ".dmxedit-"
