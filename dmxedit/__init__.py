@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     )
     from dmxedit.core.events import Events
     from dmxedit.core.options import ImageOptions
-    from dmxedit.engine.pipeline import ImageResult, edit_image, generate_image
+    from dmxedit.engine.pipeline import edit_image, generate_image
+    from dmxedit.engine.result import ImageResult
 
 __all__ = [
     "__version__",
@@ -58,7 +59,7 @@ __all__ = [
 _HOMES = {
     "edit_image": "engine.pipeline",
     "generate_image": "engine.pipeline",
-    "ImageResult": "engine.pipeline",
+    "ImageResult": "engine.result",
     "ImageOptions": "core.options",
     "run_batch": "batch.run",
     "BatchSummary": "batch.run",

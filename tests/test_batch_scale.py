@@ -17,7 +17,8 @@ from fakeserver import FakeDMX, Reply, make_png
 
 from dmxedit.batch import jobindex
 from dmxedit.batch.jobindex import IdTable, PreviousResults, index_jobs
-from dmxedit.batch.run import Defaults, JobSource, run_batch
+from dmxedit.batch.jobs import Defaults, JobSource
+from dmxedit.batch.run import run_batch
 from dmxedit.batch.shards import Shard, parse_shard, results_file, shard_of
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import resolve

@@ -21,7 +21,8 @@ from dmxedit.api.retry import Pacer, Policy
 from dmxedit.core.catalog import MAX_RESULT_BYTES
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
 from dmxedit.core.settings import Settings
-from dmxedit.engine.pipeline import ImageResult, execute
+from dmxedit.engine.pipeline import execute
+from dmxedit.engine.result import ImageResult
 from dmxedit.media.images import load_images
 from dmxedit.store.results import Saver
 

@@ -34,7 +34,7 @@ from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Reply, make_png
 from dmxedit.api.client import Client
 from dmxedit.api.request import build_request
 from dmxedit.api.retry import Pacer, Policy
-from dmxedit.batch import run as batch_module
+from dmxedit.batch import jobs as batch_module
 from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -311,7 +311,7 @@ def test_each_batch_job_is_built_once(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[list[str]] = []
-    real = batch_module.load_images  # type: ignore[attr-defined]
+    real = batch_module.load_images
 
     def counting(args: list[str], *rest: Any, **given: Any) -> Any:
         calls.append(args)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
-    from dmxedit.batch.run import JobSource
+    from dmxedit.batch.jobs import JobSource
 
 OK_BIT = 1 << 63  # in PreviousResults' offsets: the deciding line is an ``ok`` (final)
 LOAD = 0.75  # the most of the table's slots in use
@@ -133,7 +133,7 @@ def count_lines(path: Path) -> int:
 
 def entry_ids(source: JobSource) -> Iterator[tuple[int, str]]:
     """(line, job id) of every job of ``source``: each line once per variant."""
-    from dmxedit.batch.run import entry_id
+    from dmxedit.batch.jobs import entry_id
 
     variants = source.variants
     for line, obj in source.lines():

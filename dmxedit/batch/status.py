@@ -109,7 +109,7 @@ def batch_status(
 ) -> BatchStatus:
     """Count the jobs of ``source`` by their deciding records in ``files`` (read in that
     order), in total and for each shard in ``shards`` (with its results file, if any)."""
-    from dmxedit.batch.run import _what_to_do
+    from dmxedit.batch.resultsfile import what_to_do
 
     ids = index_jobs(source)
     state = array("B", [NONE]) * ids.size
@@ -124,7 +124,7 @@ def batch_status(
                     at = ids.slot(str(record["id"]))
                     if at < 0 or state[at] == DONE:
                         continue  # not a job of this file, or already done (final)
-                    state[at] = _CATEGORY[_what_to_do(record, resend_unknown=False)]
+                    state[at] = _CATEGORY[what_to_do(record, resend_unknown=False)]
         except FileNotFoundError:
             continue
         except OSError as exc:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dmxedit.batch.run import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
+from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
 from dmxedit.batch.shards import Shard
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
     """Read the jobs file and every results file of it; print the counts. Sends nothing."""
-    from dmxedit.batch.run import JobSource, spool_stdin
+    from dmxedit.batch.jobs import JobSource, spool_stdin
     from dmxedit.batch.shards import INDEX_ENV, Shard, parse_shard, results_file, shard_files
     from dmxedit.batch.status import batch_status
 

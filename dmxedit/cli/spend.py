@@ -238,10 +238,10 @@ def _render(
 
 def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | None) -> None:
     """`batch JOBS --reconcile`: check the held-back jobs against DMXAPI's billing log."""
-    from dmxedit.batch.run import Defaults, JobSource, spool_stdin
+    from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+    from dmxedit.batch.reconcile import reconcile as run
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
-    from dmxedit.engine.billing import reconcile as run
 
     settings = resolve(options)
     if jobs == "-":

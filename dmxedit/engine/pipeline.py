@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from dmxedit._version import __version__
 from dmxedit.api.request import ImageRequest, Kind, build_request
 from dmxedit.core.catalog import WARN_IMAGES
-from dmxedit.core.errors import DmxError, InputError, Interrupted, SaveError, all_problems
+from dmxedit.core.errors import DmxError, InputError, SaveError, all_problems
 from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
+from dmxedit.engine.result import ImageResult
 from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
@@ -36,151 +38,6 @@ from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer, Client
     from dmxedit.api.retry import Pacer
-
-
-@dataclass
-class ImageResult:
-    """What one request produced: the saved files and what the API said."""
-
-    files: list[Path]
-    urls: list[str]
-    model: str
-    prompt: str
-    aspect_ratio: str | None
-    size: str | None
-    response_format: str
-    elapsed_s: float
-    kind: str = "edit"
-    revised_prompt: str | None = None
-    usage: Any = None
-    request_id: str | None = None
-    created: Any = None
-    attempts: int = 1
-    timings: dict[str, float] = field(default_factory=dict)
-    metadata_files: list[Path] = field(default_factory=list)
-    #: One per input image: the original and what was sent (``prepare.input_record``).
-    inputs: list[dict[str, Any]] = field(default_factory=list)
-    delivered: list[dict[str, Any]] = field(default_factory=list)  # per file: format, w, h
-    mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
-
-    def to_dict(self) -> dict[str, Any]:
-        """The object ``--json`` prints."""
-        out: dict[str, Any] = {
-            "files": [str(p) for p in self.files],
-            "urls": list(self.urls),
-            "model": self.model,
-            "prompt": self.prompt,
-            "aspect_ratio": self.aspect_ratio,
-            "size": self.size,
-            "response_format": self.response_format,
-            "elapsed_s": self.elapsed_s,
-        }
-        if self.revised_prompt is not None:
-            out["revised_prompt"] = self.revised_prompt
-        if self.usage is not None:
-            out["usage"] = self.usage
-        if self.request_id:
-            out["request_id"] = self.request_id
-        if self.created is not None:
-            out["created"] = self.created
-        out["attempts"] = self.attempts
-        out["timings"] = self.timings
-        out["delivered"] = self.delivered
-        out["mismatch"] = self.mismatch
-        if self.metadata_files:
-            out["metadata_files"] = [str(p) for p in self.metadata_files]
-        if self.inputs:
-            out["inputs"] = self.inputs
-        return out
-
-
-class Record:
-    """The durable record of one request; each method is called as that happens and
-    must have recorded it when it returns. These are no-ops: the batch results file
-    and (later) the ledger override them."""
-
-    def begin(self, request: ImageRequest) -> None:
-        """Before anything is sent."""
-
-    def sent(self) -> None:
-        """The whole body is about to go out: from now on it may be billed."""
-
-    def answered(self, answer: Answer[Blob]) -> None:
-        """The answer arrived (URLs, or b64 data being kept); before any download."""
-
-    def saved(self, result: ImageResult) -> None:
-        """Every image is saved."""
-
-    def failed(self, error: DmxError) -> None:
-        """The request ended with this error."""
-
-    def interrupted(self) -> None:
-        """Ctrl-C (or SIGTERM, SIGHUP) stopped the request."""
-
-
-class Records(Record):
-    """Several records of one request, told in order (a results file and the ledger)."""
-
-    def __init__(self, *records: Record | None) -> None:
-        self.records = [r for r in records if r is not None]
-
-    def begin(self, request: ImageRequest) -> None:
-        for r in self.records:
-            r.begin(request)
-
-    def sent(self) -> None:
-        for r in self.records:
-            r.sent()
-
-    def answered(self, answer: Answer[Blob]) -> None:
-        for r in self.records:
-            r.answered(answer)
-
-    def saved(self, result: ImageResult) -> None:
-        for r in self.records:
-            r.saved(result)
-
-    def failed(self, error: DmxError) -> None:
-        for r in self.records:
-            r.failed(error)
-
-    def interrupted(self) -> None:
-        for r in self.records:
-            r.interrupted()
-
-
-class Tracker(Record):
-    """What is known of a request so far: whether it went out, its result URLs."""
-
-    def __init__(self) -> None:
-        self.was_sent = False
-        self.urls: list[str] = []
-
-    def sent(self) -> None:
-        self.was_sent = True
-
-    def answered(self, answer: Answer[Blob]) -> None:
-        self.urls = [item.url for item in answer.items if item.url]
-
-    def interruption(self) -> Interrupted:
-        """The error an interrupt of this request ends with."""
-        if not self.was_sent:
-            message = "Interrupted before the request was completely sent; nothing was billed."
-        elif self.urls:
-            message = (
-                "Interrupted while the result was being saved. The image was generated (and "
-                "billed); its URL is printed so it is not lost."
-            )
-        else:
-            message = "Interrupted after the request was sent: it may have been billed."
-        hint = None
-        if self.was_sent:
-            hint = "`dmxedit recover` fetches results that arrived but were not saved."
-        return Interrupted(
-            message,
-            hint=hint,
-            details={"urls": list(self.urls), "may_be_billed": self.was_sent},
-        )
 
 
 def warnings_for(request: ImageRequest) -> list[str]:
@@ -517,7 +374,7 @@ def run(
     kept = None
     if book is not None:
         folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
-        kept = ledger.LedgerRecord(book, output=folder, name=prepared.options.name)
+        kept = LedgerRecord(book, output=folder, name=prepared.options.name)
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:

@@ -164,7 +164,7 @@ def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path 
 
 def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
     """The job objects on the ``wanted`` lines of a jobs file (unreadable ones left out)."""
-    from dmxedit.batch.run import JobSource
+    from dmxedit.batch.jobs import JobSource
 
     found: dict[int, dict[str, Any]] = {}
     if not wanted:
@@ -181,7 +181,8 @@ def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
 def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
     """The jobs of batch results files: per job id the line that decides (as a re-run of
     the batch reads it: the last, except that an ``ok`` is final), in job order."""
-    from dmxedit.batch.run import ResultsLog, job_id
+    from dmxedit.batch.jobs import job_id
+    from dmxedit.batch.resultsfile import ResultsLog
 
     cwd = Path.cwd() if cwd is None else cwd
     jobs: list[ReportJob] = []
