@@ -311,7 +311,7 @@ def test_each_batch_job_is_built_once(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[list[str]] = []
-    real = batch_module.load_images
+    real = batch_module.load_images  # type: ignore[attr-defined]
 
     def counting(args: list[str], *rest: Any, **given: Any) -> Any:
         calls.append(args)
