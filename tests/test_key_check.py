@@ -97,7 +97,7 @@ def test_a_quoted_key_in_the_config_file_is_refused_before_anything_is_sent(
 
 def test_a_library_option_key_is_checked_the_same_way(server: FakeDMX, png: Path) -> None:
     from dmxedit import edit_image
-    from dmxedit.errors import ConfigError
+    from dmxedit.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="wrapped in quotes") as caught:
         edit_image([png], "x", api_key=f'"{KEY}"', base_url=server.base_url)

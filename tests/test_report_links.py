@@ -85,7 +85,7 @@ def test_an_http_url_is_still_a_link(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_web_url_unit() -> None:
-    from dmxedit.report import web_url
+    from dmxedit.report.page import web_url
 
     assert web_url("https://a.example/x.png") and web_url("HTTP://a.example/x")
     for url in HOSTILE:

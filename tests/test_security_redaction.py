@@ -203,7 +203,7 @@ def test_an_account_answer_echoing_the_key_is_masked(
 
 
 def test_redact_masks_texts_inside_json_values() -> None:
-    from dmxedit.text import redact
+    from dmxedit.core.text import redact
 
     value = {"a": [f"x{KEY}y", 1, None], KEY: (KEY,), "n": 2.5}
     assert redact(value, KEY, None) == {

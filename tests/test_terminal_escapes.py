@@ -145,7 +145,7 @@ def test_dry_run_keeps_its_own_lines_and_escapes_the_rest(cli: Cli, png: Path) -
 
 
 def test_escaped_and_dumps_units() -> None:
-    from dmxedit.text import dumps, escaped
+    from dmxedit.core.text import dumps, escaped
 
     assert escaped("a\x1b[2J\nb\t\x7f\x9b\u202e\udce9é中") == (
         "a\\x1b[2J\\nb\\t\\x7f\\x9b\\u202e\\xe9é中"

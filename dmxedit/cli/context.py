@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from ..errors import InputError
-from ..temporaries import Temporaries
+from dmxedit.core.errors import InputError
+from dmxedit.core.temporaries import Temporaries
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -132,7 +132,7 @@ class RunContext:
     def emit_json(self, data: Any) -> None:
         """One JSON document: every value exact (control characters and a file name's
         undecodable bytes as ``\\u`` escapes, which JSON readers turn back)."""
-        from ..text import dumps
+        from dmxedit.core.text import dumps
 
         self.stdout.write(dumps(data, indent=2) + "\n")
         self.stdout.flush()
@@ -143,7 +143,7 @@ class RunContext:
         ``multiline`` (dmxedit's own text with line breaks). A file name's undecodable
         bytes go out as they are, as the file system names the file; to a terminal they
         are shown as ``\\xNN``."""
-        from ..text import escaped, undecodable
+        from dmxedit.core.text import escaped, undecodable
 
         raw = not self.stdout_isatty
         for line in lines:
@@ -179,7 +179,7 @@ class RunContext:
             raise InputError(f"The {what} on standard input is not UTF-8 text.") from None
 
     def read_stdin_image(self) -> bytes:
-        from ..images import read_limited
+        from dmxedit.media.images import read_limited
 
         return read_limited(self.claim_stdin("image"), "standard input")
 

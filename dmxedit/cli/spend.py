@@ -10,16 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError, counted
-from ..options import ImageOptions
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import InputError, counted
+from dmxedit.core.options import ImageOptions
 
 
 def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
     """The settings, their warnings shown (a plain-http base URL) before anything is sent."""
-    from .. import ui
-    from ..settings import resolve
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
 
     settings = resolve(options, env=ctx.env)
     for message in settings.warnings:
@@ -30,7 +30,7 @@ def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
 @command(json=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
-    from .. import account
+    from dmxedit.api import account
 
     found = account.balance(_settings(ctx))
     if ctx.json:
@@ -55,7 +55,7 @@ def period(
     today: bool, week: bool, month: bool, since: str | None, until: str | None
 ) -> tuple[int, int, str]:
     """The period asked, as unix times (local days) and in words."""
-    from .history import parse_since
+    from dmxedit.cli.history import parse_since
 
     chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
     if since:
@@ -114,7 +114,8 @@ def usage(
 ) -> None:
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
-    from .. import account, ledger
+    from dmxedit.api import account
+    from dmxedit.store import ledger
 
     start, end, words = period(today, week, month, since, until)
     settings = _settings(ctx)
@@ -129,7 +130,7 @@ def usage(
     elif ledger.enabled(settings.history, ctx.env):
         counts = ledger_counts_empty()
     if not summary.complete:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(
             ctx,
@@ -184,7 +185,7 @@ def _render(
         )
         if counts["billed"] or counts["not_billed"]:
             ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
-    from ..ui import field
+    from dmxedit.cli.ui import field
 
     models = [
         [
@@ -250,9 +251,9 @@ def _render(
 
 def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | None) -> None:
     """`batch JOBS --reconcile`: check the held-back jobs against DMXAPI's billing log."""
-    from .. import ui
-    from ..batch import Defaults, JobSource, spool_stdin
-    from ..billing import reconcile as run
+    from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+    from dmxedit.batch.reconcile import reconcile as run
+    from dmxedit.cli import ui
 
     settings = _settings(ctx, options)
     if jobs == "-":
