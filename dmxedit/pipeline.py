@@ -493,6 +493,20 @@ def _naming(request: ImageRequest, template: str | None) -> Naming | None:
     return naming
 
 
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = (
+        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
+        "-o DIR saves it elsewhere)."
+    )
+    error.hint = f"{fix} {error.hint}" if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)
+
+
 def run(
     prepared: Prepared,
     *,
@@ -542,6 +556,8 @@ def run(
             error.details["ledger_id"] = kept.entry_id
         raise error from None
     except DmxError as error:
+        if isinstance(error, SaveError) and book is not None and kept is not None:
+            recover_hint(error, book, kept.entry_id)
         if error.details.get("may_be_billed") and settings.has_account:
             from .billing import after_failure
 
