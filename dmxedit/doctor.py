@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .catalog import SITES, is_dmxapi_host
+from .catalog import ENDPOINTS, SITES, is_dmxapi_host
 from .errors import ConfigError, DmxError, ExitCode, InputError
 from .settings import (
     DEFAULT,
@@ -46,7 +46,6 @@ MODELS_READ_TIMEOUT = 30.0
 #: Below this, a balance gets a warning (CNY).
 LOW_BALANCE = 1.0
 #: Path ends a pasted endpoint URL has instead of the base URL.
-ENDPOINTS = ("/images/edits", "/images/generations", "/chat/completions", "/models")
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
@@ -252,14 +251,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
                 f"Use the part before {end}: dmxedit config set base-url {base}",
                 ExitCode.USAGE,
             )
-    if not path.endswith("/v1"):
-        if is_dmxapi_host(host):
-            return _fail(
-                name,
-                f"{url} (from {source}) does not end in /v1, so DMXAPI answers 404.",
-                f"dmxedit config set base-url {origin}/v1",
-                ExitCode.USAGE,
-            )
+    if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
         warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
         hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
     if parts.scheme == "http" and host not in LOOPBACK:
@@ -607,6 +599,10 @@ def run(
     base = done.add(check_base_url(settings, invalid))
     url = settings.base_url
     blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
+    wrong = invalid.get("base-url")
+    if wrong is not None and wrong.details.get("fixed"):
+        url = str(wrong.details["base_url"])  # only its path is wrong: its site can be checked
+        blocked = None
     proxy = done.add(check_proxy(url) if blocked is None else _skip("proxy", blocked))
     if proxy.status == FAIL:
         blocked = "the proxy cannot be used"
