@@ -15,6 +15,8 @@ complete -c dmxedit -n '__fish_use_subcommand' -a usage
 complete -c dmxedit -n '__fish_use_subcommand' -l version -d 'Print the version and exit'
 complete -c dmxedit -n '__fish_use_subcommand' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from balance' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l prompt-file -r -F -d 'Read the prompt from a file (\'-\': standard input)'
@@ -129,6 +131,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l file -x -d 'The entry that made this file (by path or SHA-256)'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print the models as a JSON list on standard output'
@@ -161,6 +165,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from report' -l force -d 'Replace
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from usage' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from usage' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l today -d 'Today (the default)'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l week -d 'The last 7 days'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l month -d 'The last 30 days'

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .catalog import ENDPOINTS, SITES, is_dmxapi_host
 from .errors import ConfigError, DmxError, ExitCode, InputError
+from .events import Events
 from .settings import (
     DEFAULT,
     ENV,
@@ -332,7 +333,9 @@ def check_site(url: str, connect_timeout: float) -> Check:
 # -- 6. the key accepted, 7. the model --------------------------------------------------------
 
 
-def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | None]:
+def check_auth(
+    settings: Settings, key: str, events: Events | None = None
+) -> tuple[Check, list[ModelInfo] | None]:
     """``GET /models`` with the key answers 200: the key is accepted on this site."""
     from .client import Client
     from .retry import Policy
@@ -343,6 +346,7 @@ def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | N
         timeout=max(settings.connect_timeout, MODELS_READ_TIMEOUT),
         connect_timeout=settings.connect_timeout,
         policy=Policy(retries=0),
+        events=events,
     )
     try:
         models = client.list_models(settings.base_url)
@@ -532,20 +536,20 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
 # -- 10. the balance (with a system token) ----------------------------------------------------
 
 
-def read_balance(settings: Settings) -> float:
+def read_balance(settings: Settings, events: Events | None = None) -> float:
     """The account's balance in CNY, read with the system token and user id (SPEC 8)."""
     from .account import Account
 
-    with Account(settings, read_timeout=MODELS_READ_TIMEOUT) as account:
+    with Account(settings, read_timeout=MODELS_READ_TIMEOUT, events=events) as account:
         return account.balance().cny
 
 
-def check_balance(settings: Settings) -> Check:
+def check_balance(settings: Settings, events: Events | None = None) -> Check:
     """With a system token: the balance can be read (the user id is set too), and is not
     used up."""
     name = "balance"
     try:
-        cny = read_balance(settings)
+        cny = read_balance(settings, events)
     except DmxError as exc:
         return _fail(name, exc.message, exc.hint, exc.exit_code)
     if cny <= 0:
@@ -582,9 +586,11 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     on_check: Callable[[Check], None] | None = None,
+    events: Events | None = None,
 ) -> list[Check]:
     """Every check, in SPEC order; ``on_check`` sees each one as it is made. ``options``
-    is any object with Settings-named attributes (None = not given), as for ``resolve``."""
+    is any object with Settings-named attributes (None = not given), as for ``resolve``;
+    ``events.info`` hears of each request made (``--verbose``)."""
     env = os.environ if env is None else env
     done = _Run(on_check=on_check)
     path = config_path(env)
@@ -618,7 +624,7 @@ def run(
         blocked = "there is no key that can be sent"
     models: list[ModelInfo] | None = None
     if blocked is None:
-        auth, models = check_auth(settings, settings.api_key or "")
+        auth, models = check_auth(settings, settings.api_key or "", events)
         done.add(auth)
         blocked = "the key was not accepted" if models is None else None
     else:
@@ -627,7 +633,11 @@ def run(
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))
     if settings.system_token:
-        check = check_balance(settings) if unreachable is None else _skip("balance", unreachable)
+        check = (
+            check_balance(settings, events)
+            if unreachable is None
+            else _skip("balance", unreachable)
+        )
         done.add(check)
     return done.checks
 

@@ -16,13 +16,13 @@ from .context import RunContext
 from .options import command
 
 
-@command(json=True)
+@command(json=True, quiet=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
-    from .. import account
+    from .. import account, ui
     from ..settings import resolve
 
-    found = account.balance(resolve(env=ctx.env))
+    found = account.balance(resolve(env=ctx.env), events=ui.make_events(ctx))
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
@@ -84,7 +84,7 @@ def _zone() -> str:
     return f"UTC{offset[:3]}:{offset[3:]}" if offset else "local"
 
 
-@command(json=True)
+@command(json=True, quiet=True)
 def usage(
     ctx: RunContext,
     today: Annotated[bool, typer.Option("--today", help="Today (the default).")] = False,
@@ -104,12 +104,12 @@ def usage(
 ) -> None:
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
-    from .. import account, ledger
+    from .. import account, ledger, ui
     from ..settings import resolve
 
     start, end, words = period(today, week, month, since, until)
     settings = resolve(env=ctx.env)
-    summary, read = account.usage(settings, start, end, model)
+    summary, read = account.usage(settings, start, end, model, events=ui.make_events(ctx))
     counts = None
     book = ledger.open_ledger(settings.history, ctx.env, create=False)
     if book is not None:
@@ -120,8 +120,6 @@ def usage(
     elif ledger.enabled(settings.history, ctx.env):
         counts = ledger_counts_empty()
     if not summary.complete:
-        from .. import ui
-
         ui.warn(
             ctx,
             f"the log has {read.total:,} items; dmxedit read the newest {summary.items:,} "
