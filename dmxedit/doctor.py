@@ -275,8 +275,9 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
 
 
 def check_proxy(url: str) -> Check:
-    """The proxy requests will use for the base URL, and whether it can be used."""
-    from .proxies import case_conflicts, configured, proxy_for
+    """The proxy requests will use for the base URL, and whether it can be used; and the
+    one result downloads from other hosts go through, when it is another."""
+    from .proxies import case_conflicts, configured, proxy_for, proxy_for_downloads
 
     name = "proxy"
     host = urlsplit(url).hostname or url
@@ -290,6 +291,23 @@ def check_proxy(url: str) -> Check:
         detail = f"{set_for.source} is set, but NO_PROXY excludes {host}: direct connection."
     else:
         detail = "No proxy is set for it: dmxedit connects directly."
+    downloads = proxy_for_downloads()
+    if downloads is not None and downloads != proxy:
+        if downloads.problem is not None:
+            # The request would go out and be paid for; only its download would fail.
+            return Check(
+                name,
+                WARN,
+                f"{detail} But result images are downloaded from other hosts, through a "
+                f"proxy that cannot be used: {downloads.problem} Each download would fail "
+                "after the image is paid for "
+                "(exit 6; `dmxedit recover` fetches it once this is fixed).",
+                f"{downloads.hint} Or add the result hosts to NO_PROXY, or use --format "
+                "b64_json (no download).",
+            )
+        detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
+            f"{downloads.source})."
+        )
     if conflicts:
         return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", "Set one of them.")
     return Check(name, OK, detail)
