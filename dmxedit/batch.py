@@ -450,6 +450,16 @@ def spool_stdin(stream: IO[bytes]) -> Path:
     return Path(name)
 
 
+def absolute_files(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A results line whose saved files resolve from anywhere: each path absolute (the
+    output folder may be relative to the folder the batch ran in, which a reader of the
+    results file cannot know)."""
+    files = record.get("files")
+    if not isinstance(files, list) or not files:
+        return dict(record)
+    return {**record, "files": [os.path.abspath(f) if isinstance(f, str) else f for f in files]}
+
+
 class ResultsLog:
     """The results file: one JSON line per event, each written whole in one write and
     synced; read back ignoring a torn last line (even one cut inside a character)."""
@@ -1196,7 +1206,7 @@ class _Runner:
             self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         record.update(job.fields())
-        self.log.append(record)
+        self.log.append(absolute_files(record))
         with self.lock:
             self.running -= 1
             self.summary.count(record)
