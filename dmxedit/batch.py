@@ -36,7 +36,7 @@ from .options import ImageOptions
 from .pipeline import Record
 from .prepare import check_max_side
 from .request import ImageRequest, build_request
-from .results import Saver
+from .results import Saver, file_target
 from .settings import Settings
 from .shards import Shard
 from .temporaries import Temporaries
@@ -79,8 +79,9 @@ class Job:
     line: int
     id: str
     request: ImageRequest
-    output: Path
+    output: Path  # the folder
     naming: Naming | None = None
+    exact: Path | None = None  # output NAME.png: the job's one result, under that name
     obj: dict[str, Any] | None = None  # the job as its line wrote it
     jobs_file: str | None = None  # the jobs file's absolute path (None: stdin, --each)
     variant: int | None = None  # 1..N with --variants N
@@ -360,9 +361,21 @@ def build_job(
         params=params,
         images=images,
     )
+    exact = None
     if "output" in obj:
         output = Path(obj["output"]).expanduser()
         output = output if output.is_absolute() else base / output
+        if file_target(obj["output"]) is not None and not output.is_dir():
+            exact, output = output, output.parent  # SPEC 2's -o NAME.png, for one job
+            if variants > 1:
+                raise InputError(
+                    f"output {obj['output']!r} names one file, and --variants {variants} "
+                    "saves several; give a folder"
+                )
+            if "name" in obj:
+                raise InputError(
+                    f"output {obj['output']!r} names the file already; name goes with a folder"
+                )
     else:
         output = Path(settings.output).expanduser()
     own_id = entry_id(obj, variant, variants)
@@ -385,6 +398,7 @@ def build_job(
         request=request,
         output=output,
         naming=naming,
+        exact=exact,
         obj=obj,
         jobs_file=jobs_file,
         variant=variant if variants > 1 else None,
@@ -627,6 +641,7 @@ def _validate(
     checks = ImageChecks()
     budget_spent = False
     jobs_file = source.jobs_file  # resolved once, not once a job
+    files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -679,6 +694,19 @@ def _validate(
                     "urls": list(before.get("urls") or []),
                 }
             )
+        if job.exact is not None and todo in ("send", "fetch"):
+            taken = files.setdefault(job.exact.absolute(), line)
+            named = (job.obj or {}).get("output", str(job.exact))
+            problem = None
+            if taken != line:
+                problem = f"output {named!r} is line {taken}'s output too"
+            elif todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
+                problem = f"output {named!r} exists, and dmxedit never replaces a file"
+            if problem is not None:
+                error_count += 1
+                if len(errors) < MAX_KEPT_ERRORS:
+                    errors.append(f"{where}: {problem}")
+                continue
         if todo == "skip":
             plan.skipped += 1
         elif todo == "unknown":
@@ -1111,6 +1139,7 @@ class _Runner:
             prefix=job.request.prefix,
             temporaries=self.temporaries,
             naming=job.naming,
+            exact=job.exact,
         )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         kept: Any = None
@@ -1121,6 +1150,8 @@ class _Runner:
 
                 urls = list(self.previous[job.id].get("urls") or [])
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
+                for note in (n for image in saved for n in saver.notes(image)):
+                    self.events.warn(f"job {job.id} (line {job.line}): {note}")
                 files = [str(image.path) for image in saved]
                 request = job.request
                 delivered, found = receipt(
@@ -1150,10 +1181,13 @@ class _Runner:
                     )
             else:
                 if self.book is not None:
+                    template = job.naming.template if job.naming else None
+                    if job.exact is not None:
+                        template = pipeline.literal_template(job.exact.stem)
                     kept = ledger.LedgerRecord(
                         self.book,
                         output=str(job.output.resolve()),
-                        name=job.naming.template if job.naming else None,
+                        name=template,
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )

@@ -27,7 +27,7 @@ from .names import Naming
 from .options import ImageOptions
 from .prepare import check_max_side
 from .request import ImageRequest, Kind, build_request
-from .results import Blob, SavedImage, Saver, write_metadata
+from .results import Blob, SavedImage, Saver, check_file_target, file_target, write_metadata
 from .settings import Settings, resolve
 from .temporaries import Temporaries
 
@@ -357,6 +357,8 @@ def _save_all(
             saved.append(image)
             if image.path is not None:
                 events.saved(str(image.path))
+            for note in saver.notes(image):
+                events.warn(note)
     finally:
         for blob in pending:
             blob.discard()
@@ -431,6 +433,7 @@ class Prepared:
     settings: Settings
     options: ImageOptions
     naming: Naming | None = None
+    target: Path | None = None  # -o NAME.png: the one result's file (SPEC 2)
 
 
 def prepare(
@@ -472,9 +475,27 @@ def prepare(
             naming = _naming(request, options.name)
         except InputError as exc:
             problems.append(exc)
+    target = file_target(options.output)  # given here (a flag), not a configured folder
+    if target is not None:
+        try:
+            check_file_target(target)
+        except InputError as exc:
+            problems.append(exc)
+        if options.name is not None:
+            problems.append(
+                InputError(
+                    f"-o {options.output!r} names the file already; --name goes with a folder."
+                )
+            )
     if problems:
         raise all_problems(problems)
-    return Prepared(request, settings, options, naming)
+    return Prepared(request, settings, options, naming, target)
+
+
+def literal_template(stem: str) -> str:
+    """A --name template that gives exactly ``stem`` (``recover`` names a file it saves
+    for an ``-o NAME.png`` request so)."""
+    return stem.replace("{", "{{").replace("}", "}}")
 
 
 def _naming(request: ImageRequest, template: str | None) -> Naming | None:
@@ -521,12 +542,15 @@ def run(
     for message in prepared.settings.warnings:
         events.warn(message)
     request, settings = prepared.request, prepared.settings
+    target = prepared.target if stream is None else None
+    folder_path = target.parent if target is not None else Path(settings.output).expanduser()
     saver = Saver(
-        folder=None if stream is not None else Path(settings.output).expanduser(),
+        folder=None if stream is not None else folder_path,
         prefix=request.prefix,
         stream=stream,
         temporaries=temporaries or Temporaries(),
         naming=prepared.naming,
+        exact=target,
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
@@ -535,8 +559,9 @@ def run(
     book = ledger.open_ledger(settings.history)
     kept = None
     if book is not None:
-        folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
-        kept = ledger.LedgerRecord(book, output=folder, name=prepared.options.name)
+        folder = None if stream is not None else str(folder_path.resolve())
+        name = literal_template(target.stem) if target is not None else prepared.options.name
+        kept = ledger.LedgerRecord(book, output=folder, name=name)
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
@@ -614,9 +639,10 @@ def edit_image(
     Options come as an :class:`dmxedit.options.ImageOptions` or as its field names
     (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
     out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
-    config file, then the defaults. ``output`` is a folder (default ``output``) or a
-    binary stream. Raises a :class:`dmxedit.errors.DmxError` subclass whose
-    ``exit_code`` is the CLI's.
+    config file, then the defaults. ``output`` is a folder (default ``output``), a file
+    name ending in .png, .jpg, .jpeg or .webp that is not a folder (the result is saved
+    under exactly that name; an existing file is refused), or a binary stream. Raises a
+    :class:`dmxedit.errors.DmxError` subclass whose ``exit_code`` is the CLI's.
     """
     return _library("edit", images, prompt, options, output, events, given)
 
