@@ -2,6 +2,7 @@
 complete -c dmxedit -f
 complete -c dmxedit -n '__fish_use_subcommand' -a balance
 complete -c dmxedit -n '__fish_use_subcommand' -a batch
+complete -c dmxedit -n '__fish_use_subcommand' -a completion
 complete -c dmxedit -n '__fish_use_subcommand' -a config
 complete -c dmxedit -n '__fish_use_subcommand' -a doctor
 complete -c dmxedit -n '__fish_use_subcommand' -a edit
@@ -47,6 +48,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l status -d 'Report 
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l reconcile -d 'Check the jobs held back as \'may have been billed\' against DMXAPI\'s billing log (needs the system token) and record the verdicts; sends nothing'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -F
+complete -c dmxedit -n '__fish_seen_subcommand_from completion' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a get
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a list
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a path
