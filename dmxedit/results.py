@@ -361,7 +361,9 @@ class Saver:
         if self.exact is None or image.path is None:
             return []
         out = []
-        if image.path.name != self.exact.name:
+        if image.path.name != self.exact.name and self._count > 1:
+            out.append(f"the answer held several images; this one was saved as {image.path}.")
+        elif image.path.name != self.exact.name:
             out.append(
                 f"{self.exact} appeared while the image was being made; it was saved as "
                 f"{image.path} instead (dmxedit never replaces a file)."

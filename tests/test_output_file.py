@@ -178,3 +178,10 @@ def test_batch_o_with_a_file_name_is_refused(cli: Cli, server: FakeDMX, tmp_path
     path = _jobs(tmp_path / "proj", [{"id": "a", "images": ["i0.png"], "prompt": "x"}])
     expect(cli("batch", str(path), "-o", "all.png"), 2, "names one file", "output key")
     assert server.requests == []
+
+
+def test_an_answer_with_two_images_keeps_both(cli: Cli, server: FakeDMX, png: Path) -> None:
+    two = {"data": [{"b64_json": server.b64_result()["data"][0]["b64_json"]}] * 2}
+    server.script(EDITS, Reply(json=two))
+    run = expect(cli("edit", str(png), "-p", "x", "-o", "pair.png"), 0, "held several images")
+    assert run.stdout.split() == ["pair.png", "pair-2.png"]
