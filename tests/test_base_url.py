@@ -11,8 +11,8 @@ from conftest import Run, expect
 from fakeserver import FakeDMX
 
 from dmxedit import edit_image
-from dmxedit.errors import InputError
-from dmxedit.settings import v1_fix
+from dmxedit.core.errors import InputError
+from dmxedit.core.settings import v1_fix
 
 Cli = Callable[..., Run]
 

@@ -13,8 +13,8 @@ from conftest import KEY, Run, expect
 from fakeserver import JPEG_BYTES, PNG_BYTES, FakeDMX, Recorded, Reply, make_png
 
 from dmxedit import edit_image
-from dmxedit.client import DOWNLOAD_ATTEMPTS
-from dmxedit.errors import InputError
+from dmxedit.api.client import DOWNLOAD_ATTEMPTS
+from dmxedit.core.errors import InputError
 
 Cli = Callable[..., Run]
 EDITS = "/v1/images/edits"

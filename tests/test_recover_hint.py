@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import Run, expect
 from fakeserver import PNG_BYTES, FakeDMX, Reply
 
-from dmxedit.client import DOWNLOAD_ATTEMPTS
+from dmxedit.api.client import DOWNLOAD_ATTEMPTS
 
 Cli = Callable[..., Run]
 EDITS = "/v1/images/edits"

@@ -17,7 +17,7 @@ import pytest
 from conftest import Run, expect
 from fakeserver import SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, make_png
 
-from dmxedit import report as core
+from dmxedit.report import page as core
 
 Cli = Callable[..., Run]
 EDITS = "/v1/images/edits"

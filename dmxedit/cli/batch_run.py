@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
-from ..options import ImageOptions
-from ..shards import Shard
-from .context import RunContext
+from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
+from dmxedit.batch.shards import Shard
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted
+from dmxedit.core.options import ImageOptions
 
 
 def _data_lines(record: Mapping[str, Any]) -> list[str]:
@@ -197,7 +198,7 @@ class LiveBatchEvents(PlainBatchEvents):
             )
 
     def warn(self, message: str) -> None:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(self.ctx, message)
 
@@ -228,7 +229,7 @@ def _execute(
     default_results: Path | None,
     shard: Shard | None = None,
 ) -> None:
-    from ..concurrency import parse_concurrency
+    from dmxedit.batch.concurrency import parse_concurrency
 
     dry_run = flags.dry_run
     concurrency = parse_concurrency(flags.concurrency)
@@ -280,11 +281,11 @@ def _execute(
 
 
 def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Defaults:
-    from ..settings import resolve
+    from dmxedit.core.settings import resolve
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
-    from ..results import file_target
+    from dmxedit.store.results import file_target
 
     if file_target(options.output) is not None:  # -o NAME.png: one file, several results
         raise InputError(
@@ -292,11 +293,11 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
             "(a batch, --each, --variants).",
             hint="Give -o a folder. In a jobs file, a job's output key may name its own file.",
         )
-    from ..prepare import check_max_side
+    from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
-    from .. import ui
+    from dmxedit.cli import ui
 
     for message in settings.warnings:
         ui.warn(ctx, message)
@@ -311,7 +312,7 @@ def run_jobs_file(
     flags: BatchFlags,
 ) -> None:
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
-    from ..shards import parse_shard, results_file
+    from dmxedit.batch.shards import parse_shard, results_file
 
     shard = parse_shard(flags.shard) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
@@ -350,7 +351,7 @@ def run_each(
         what = "--each" if each else "--variants"
         raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
-    from ..pipeline import resolve_refs
+    from dmxedit.engine.pipeline import resolve_refs
 
     images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
     if kind == "generate":

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import InputError
-from ..request import ImageRequest
-from .context import RunContext
+from dmxedit.api.request import ImageRequest
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import InputError
 
 
 def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) -> str | None:
@@ -17,7 +17,7 @@ def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) ->
         raise InputError("Give the prompt with -p or --prompt-file, not both.")
     if prompt == "-" or prompt_file == "-":
         if ctx.stdin_isatty and ctx.stdin_used_by is None:
-            from .. import ui
+            from dmxedit.cli import ui
 
             ui.note(ctx, "Reading the prompt from standard input (end it with Ctrl-D)...")
         return ctx.read_stdin_text("prompt")
@@ -53,7 +53,7 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
     """The request with every input that dmxedit would convert before upload (SPEC 9)
     converted now, into a folder that stays, so that the curl command sends the same
     bytes as dmxedit would; the files made (none when no input needs it)."""
-    from ..prepare import Plan
+    from dmxedit.media.inputs import Plan
 
     if not any(isinstance(img.plan, Plan) for img in request.images):
         return request, []
@@ -61,15 +61,15 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
     import tempfile
     from dataclasses import replace
 
-    from .. import ui
-    from ..prepare import prepare_request
+    from dmxedit.cli import ui
+    from dmxedit.media.prepare import discard, prepare_images
 
-    sent, made = prepare_request(request, ctx.temporaries, ui.make_events(ctx))
+    sent, made = prepare_images(request.images, ctx.temporaries, ui.make_events(ctx))
     folder = Path(tempfile.mkdtemp(prefix="dmxedit-dry-run-"))
     images = []
     kept: list[str] = []
     try:
-        for img in sent.images:
+        for img in sent:
             if img.prepared is None or img.path is None:
                 images.append(img)
                 continue
@@ -87,10 +87,8 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
     finally:
         for name in made:  # any not moved (an error above)
             if os.path.exists(name):
-                from ..prepare import discard
-
                 discard(name, ctx.temporaries)
-    return replace(sent, images=tuple(images)), kept
+    return replace(request, images=tuple(images)), kept
 
 
 def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None:
@@ -138,7 +136,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
             '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',
         ]
     if not api_key:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
     ctx.emit_lines(lines)

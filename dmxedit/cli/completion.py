@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import InputError
 
 #: The shells, and each one's script in dmxedit/completions/.
 SCRIPTS = {"bash": "dmxedit.bash", "zsh": "_dmxedit", "fish": "dmxedit.fish"}
