@@ -32,7 +32,7 @@ from dmxedit.batch.jobs import (
     build_job,
     job_report,
 )
-from dmxedit.batch.resultsfile import ResultsLog, what_to_do
+from dmxedit.batch.resultsfile import ResultsLog, absolute_files, what_to_do
 from dmxedit.batch.shards import Shard
 from dmxedit.core.catalog import tokens_for
 from dmxedit.core.errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
@@ -41,6 +41,7 @@ from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.records import LedgerRecord, Record, Records
+from dmxedit.store.names import literal_template
 from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
@@ -234,6 +235,7 @@ def _validate(
     checks = ImageChecks()
     budget_spent = False
     jobs_file = source.jobs_file  # resolved once, not once a job
+    files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -286,6 +288,19 @@ def _validate(
                     "urls": list(before.get("urls") or []),
                 }
             )
+        if job.exact is not None and todo in ("send", "fetch"):
+            taken = files.setdefault(job.exact.absolute(), line)
+            named = (job.obj or {}).get("output", str(job.exact))
+            problem = None
+            if taken != line:
+                problem = f"output {named!r} is line {taken}'s output too"
+            elif todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
+                problem = f"output {named!r} exists, and dmxedit never replaces a file"
+            if problem is not None:
+                error_count += 1
+                if len(errors) < MAX_KEPT_ERRORS:
+                    errors.append(f"{where}: {problem}")
+                continue
         if todo == "skip":
             plan.skipped += 1
         elif todo == "unknown":
@@ -720,6 +735,7 @@ class _Runner:
             prefix=job.request.prefix,
             temporaries=self.temporaries,
             naming=job.naming,
+            exact=job.exact,
         )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         kept: Any = None
@@ -730,6 +746,8 @@ class _Runner:
 
                 urls = list(self.previous[job.id].get("urls") or [])
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
+                for note in (n for image in saved for n in saver.notes(image)):
+                    self.events.warn(f"job {job.id} (line {job.line}): {note}")
                 files = [str(image.path) for image in saved]
                 request = job.request
                 delivered, found = receipt(
@@ -759,10 +777,13 @@ class _Runner:
                     )
             else:
                 if self.book is not None:
+                    template = job.naming.template if job.naming else None
+                    if job.exact is not None:
+                        template = literal_template(job.exact.stem)
                     kept = LedgerRecord(
                         self.book,
                         output=str(job.output.resolve()),
-                        name=job.naming.template if job.naming else None,
+                        name=template,
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
@@ -815,7 +836,7 @@ class _Runner:
             self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         record.update(job.fields())
-        self.log.append(record)
+        self.log.append(absolute_files(record))
         with self.lock:
             self.running -= 1
             self.summary.count(record)
