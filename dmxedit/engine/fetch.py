@@ -17,17 +17,27 @@ if TYPE_CHECKING:
 
 
 def fetch_again(client: Client, saver: Saver, url: str) -> SavedImage:
-    """Download ``url`` and save it through ``saver``; SaveError (with the URL) otherwise."""
+    """Download ``url`` and save it through ``saver``; SaveError (with the URL) otherwise.
+    Bytes downloaded but not saved by an unforeseen failure go to the rescue folder."""
     try:
-        return saver.finish(client.download(url, saver.new_blob), url)
+        blob = client.download(url, saver.new_blob)
     except (SaveError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever it was, the URL is kept
-        text = str(exc)[:200]
         raise SaveError(
-            f"The result could not be downloaded ({type(exc).__name__}"
-            + (f": {text}" if text else "")
-            + "); its URL is printed so it is not lost.",
+            f"The result could not be downloaded ({_describe(exc)}); its URL is printed so "
+            "it is not lost.",
             urls=[url],
             hint="`dmxedit recover` tries again while the URL works.",
         ) from exc
+    try:
+        return saver.finish(blob, url)
+    except (SaveError, KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the bytes are paid for: kept
+        raise saver.keep(blob, url, _describe(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
