@@ -116,10 +116,10 @@ def _busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def retrying(action: Callable[[], T], *, patience: float = RETRY_FOR_S) -> T:
+def retrying(action: Callable[[], T], *, patience: float | None = None) -> T:
     """Run ``action``, again while another process holds the ledger's lock (SQLite
     gives up at once in a few cases its busy timeout does not cover)."""
-    deadline = time.monotonic() + patience
+    deadline = time.monotonic() + (RETRY_FOR_S if patience is None else patience)
     wait = 0.01
     while True:
         try:
