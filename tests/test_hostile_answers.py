@@ -46,9 +46,9 @@ def half_emoji(server: FakeDMX) -> Callable[[Recorded], Reply | None]:
             return None
         url = server.url_result()["data"][0]["url"]
         body = (
-            '{"created": 1, "data": [{"url": "%s", "revised_prompt": "a cat \\ud83d"}], '
-            '"usage": {"note": "\\ud83d\\u0000", "total_tokens": 10}}' % url
-        )
+            '{"created": 1, "data": [{"url": "URL", "revised_prompt": "a cat \\ud83d"}], '
+            '"usage": {"note": "\\ud83d\\u0000", "total_tokens": 10}}'
+        ).replace("URL", url)
         return Reply(body=body.encode(), content_type="application/json")
 
     return reply
@@ -84,7 +84,8 @@ def nested(server: FakeDMX, depth: int = 200_000) -> Callable[[Recorded], Reply 
         if recorded.method != "POST":
             return None
         url = server.url_result()["data"][0]["url"]
-        body = '{"data": [{"url": "%s"}], "x": ' % url + "[" * depth + "]" * depth + "}"
+        body = '{"data": [{"url": "URL"}], "x": '.replace("URL", url)
+        body += "[" * depth + "]" * depth + "}"
         return Reply(body=body.encode(), content_type="application/json")
 
     return reply

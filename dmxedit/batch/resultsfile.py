@@ -47,8 +47,7 @@ class ResultsLog:
         except OSError as exc:  # its folder is a file, cannot be made, is read-only...
             raise InputError(
                 f"Cannot write the results file {self.path}: {exc.strerror or exc}.",
-                hint="Choose another --results file (its folder must be a folder you can "
-                "write).",
+                hint="Choose another --results file (its folder must be a folder you can write).",
             ) from None
         self._file_lock = lock
 

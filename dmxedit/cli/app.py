@@ -150,9 +150,7 @@ def _report(ctx: RunContext, error: Any) -> None:
         # standard output itself is what failed (-o - into a closed pipe or a full disk),
         # standard error still gets every path and URL below.
         try:
-            ctx.emit_lines(
-                [*error.file_list, *error.url_list]
-            )
+            ctx.emit_lines([*error.file_list, *error.url_list])
         except (OSError, ValueError):
             if ctx.stdout is sys.stdout:
                 _silence_stdout()
