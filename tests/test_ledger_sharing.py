@@ -87,7 +87,7 @@ def test_a_busy_ledger_is_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyP
             raise sqlite3.OperationalError("database is locked")
         return 7
 
-    monkeypatch.setattr(ledger_module.time, "sleep", lambda s: None)
+    monkeypatch.setattr("dmxedit.store.ledger.time.sleep", lambda s: None)
     assert ledger_module.retrying(flaky) == 7 and calls[0] == 4
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         ledger_module.retrying(
