@@ -124,3 +124,23 @@ def test_eight_shards_started_at_once_all_run(server: FakeDMX, tmp_path: Path) -
         for line in shard.read_text(encoding="utf-8").splitlines()
     ]
     assert sum(1 for r in lines if r["status"] == "ok") == 16
+
+
+@pytest.mark.parametrize("step", ["_wal", "migrate"])
+def test_opening_waits_out_a_lock_sqlite_gives_up_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    real = getattr(ledger_module, step)
+    calls = [0]
+
+    def flaky(db: sqlite3.Connection) -> object:
+        calls[0] += 1
+        if calls[0] < 3:  # another process switching to WAL or migrating right now
+            raise sqlite3.OperationalError("database is locked")
+        return real(db)
+
+    monkeypatch.setattr(ledger_module, step, flaky)
+    monkeypatch.setattr("dmxedit.store.ledger.time.sleep", lambda s: None)
+    book = Ledger(tmp_path / "ledger.db")
+    assert book.create(kind="edit", status="created") == 1 and calls[0] == 3
+    book.close()
