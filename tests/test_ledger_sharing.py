@@ -95,15 +95,15 @@ def test_a_busy_ledger_is_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyP
         )
 
 
-def test_text_sqlite_refuses_is_stored_escaped(tmp_path: Path) -> None:
+def test_text_sqlite_refuses_never_fails_a_write(tmp_path: Path) -> None:
     book = Ledger(tmp_path / "ledger.db")
     entry = book.create(kind="edit", status="created", prompt="a\x00b", revised_prompt="\ud83d")
-    book.update(entry, usage={"k\udc00": ["\ud83d"]}, error="x\x00")
+    book.update(entry, usage={"k\udc00": ["\ud83d"]}, error="x\ud83d")
     got = book.get(entry)
-    assert got is not None
-    assert (got.prompt, got.revised_prompt, got.error) == ("a\\u0000b", "\\ud83d", "x\\u0000")
-    assert got.usage == {"k\\udc00": ["\\ud83d"]}
+    assert got is not None and got.prompt == "a\x00b"
+    assert got.usage == {"k\udc00": ["\ud83d"]}  # JSON keeps it exact
     book.close()
+    assert storable({"t": ["\ud83d\x00"]}) == {"t": ["\\ud83d\\u0000"]}
     assert storable("fine ✓") == "fine ✓"
 
 

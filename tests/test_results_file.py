@@ -28,7 +28,7 @@ def test_a_torn_tail_is_cut_before_appending(tmp_path: Path, tail: bytes) -> Non
     log.close()
     lines = path.read_bytes().decode("utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["j0", "j1"]
-    assert json.loads(lines[1])["note"] == "\\ud83d half"
+    assert json.loads(lines[1])["note"] == "\ud83d half"  # exact, and the file is UTF-8
 
 
 def test_a_file_that_is_all_torn_is_emptied(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.errors import ExitCode, InputError
-from dmxedit.store.ledger import storable
+from dmxedit.core.text import dumps
 
 if TYPE_CHECKING:
     pass
@@ -112,8 +112,7 @@ class ResultsLog:
     def append(self, record: Mapping[str, Any]) -> None:
         if self._fd < 0:
             return
-        # text a relay cut (a lone surrogate) or NUL is kept escaped: the line stays UTF-8
-        line = (json.dumps(storable(record), ensure_ascii=False) + "\n").encode("utf-8")
+        line = (dumps(record) + "\n").encode("utf-8")
         with self._lock:
             self._write(line)  # the whole line and its newline in one write
             os.fsync(self._fd)

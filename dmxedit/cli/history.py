@@ -26,7 +26,7 @@ app = typer.Typer(
 
 
 @contextlib.contextmanager
-def _ledger(ctx: RunContext) -> Iterator[Any]:
+def reading_ledger(ctx: RunContext) -> Iterator[Any]:
     """The ledger for reading (None when it was never written), closed afterwards."""
     from dmxedit.core.settings import resolve
     from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
@@ -114,7 +114,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -125,6 +125,10 @@ def history(
             _show(ctx, entry)
             return
         started = parse_since(since) if since else None
+        if grep is not None:
+            from dmxedit.api.request import check_text
+
+            check_text("--grep text", grep)  # prompts are UTF-8 text; bytes match none
         entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
         if ctx.json:
             ctx.emit_json([e.to_dict() for e in entries])
@@ -158,7 +162,7 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
@@ -195,7 +199,7 @@ def recover(
     from dmxedit.core.settings import resolve
     from dmxedit.engine.recover import recover as recover_all
 
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         settings = resolve(env=ctx.env)
         events = ui.make_events(ctx)
         try:
@@ -215,7 +219,7 @@ def recover(
                 close()
         for item in done.recovered:
             for url in item.dead_urls:
-                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {url}")
+                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
             for kept in item.lost:
                 ui.warn(
                     ctx,

@@ -14,7 +14,7 @@ from dmxedit.engine.result import ImageResult
 from dmxedit.media.formats import printable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import input_record
-from dmxedit.store.ledger import Ledger, file_items
+from dmxedit.store.ledger import Ledger, file_items, storable
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer
@@ -228,9 +228,10 @@ class LedgerRecord(Tracker):
             "unsaved_urls": self.urls or None,
             "data_paths": paths or None,
             "request_id": answer.request_id,
-            "usage": answer.usage,
-            "revised_prompt": next(
-                (i.revised_prompt for i in answer.items if i.revised_prompt), None
+            # a relay that cut a string (half an emoji) or sent NUL: kept escaped
+            "usage": storable(answer.usage),
+            "revised_prompt": storable(
+                next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
             ),
         }
         if answer.input_sha256 and self.entry_id is not None:
