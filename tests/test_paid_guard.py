@@ -258,3 +258,17 @@ def test_the_guard_covers_generations_and_edits_alike(
     expect(cli("edit", str(png), "-p", "x"), 4, "MemoryError", "may have done the work")
     assert [p.path for p in server.posts()] == [EDITS]
     assert GENERATIONS not in [p.path for p in server.posts()]
+
+
+def test_recover_whose_stdout_fails_puts_the_paths_on_stderr(
+    cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = client_module.Client.download
+    monkeypatch.setattr(client_module.Client, "download", boom(RuntimeError))
+    expect(cli("generate", "-p", "x", "-o", str(tmp_path / "out")), 6)
+    monkeypatch.setattr(client_module.Client, "download", real)
+    monkeypatch.setattr(RunContext, "emit_lines", boom(OSError))
+    run = expect(cli("recover"), 6, "Standard output could not be written")
+    (saved,) = list((tmp_path / "out").iterdir())
+    assert str(saved) in run.stderr
+    assert rows(tmp_path)[0]["status"] == "saved"
