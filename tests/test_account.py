@@ -288,7 +288,9 @@ def test_recover_check_finds_a_drop_was_not_billed_once_the_window_closed(
     later.offset = 200
     run = clean(cli("recover", "--check", env=ACCOUNT), 0, "it was not billed")
     assert ledger_rows(tmp_path)[0]["billed"] == 0
-    again = clean(cli("recover", env=ACCOUNT), 0, "checked before: DMXAPI did not bill it")
+    settled = clean(cli("recover", env=ACCOUNT), 0, "Nothing to recover")  # SPEC 7: settled
+    assert "entry 1" not in settled.stderr
+    again = clean(cli("recover", "--all", env=ACCOUNT), 0, "checked before: DMXAPI did not bill it")
     assert len(log_queries(server)) == 1 and "it was not billed" in run.stderr + again.stderr
 
 
