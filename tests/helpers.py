@@ -207,19 +207,19 @@ def close_pipes(proc: subprocess.Popen[bytes]) -> None:
 Cli = Callable[..., Run]
 
 
-# from test_redesign
+# Used by tests of more than one layer.
+
+
 def blob_of(folder: Path, data: bytes = PNG_BYTES) -> Blob:
     blob = Blob(folder, Temporaries())
     blob.write(data)
     return blob
 
 
-# from test_redesign
 def read_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-# from test_redesign
 def fifteen_images(tmp_path: Path) -> list[str]:
     paths = []
     for i in range(15):
@@ -229,26 +229,21 @@ def fifteen_images(tmp_path: Path) -> list[str]:
     return paths
 
 
-# from test_edges
 MiB = 1024 * 1024
 
 
-# from test_edges
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-# from test_edges
 WIDTH, HEIGHT = 640, 480
 
 
-# from test_edges
 def png_header(width: int = WIDTH, height: int = HEIGHT) -> bytes:
     """A PNG signature and IHDR chunk (with its CRC): enough for sniffing and the shape."""
     ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return PNG_SIGNATURE + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
 
 
-# from test_edges
 def sparse_png(path: Path, size: int, tail: bytes = b"") -> Path:
     """A ``size``-byte file: a PNG header, a hole of zeros (no disk used), then ``tail``."""
     with open(path, "wb") as fh:
@@ -261,7 +256,6 @@ def sparse_png(path: Path, size: int, tail: bytes = b"") -> Path:
     return path
 
 
-# from test_units
 def unit_request(images: list[Path], **kwargs: Any) -> Any:
     params = kwargs.pop("params", ())
     return build_request(
@@ -273,7 +267,6 @@ def unit_request(images: list[Path], **kwargs: Any) -> Any:
     )
 
 
-# from test_units
 def finished(
     folder: Path, data: bytes, prefix: str = "edited", stamp: str = "20260101_000000"
 ) -> Path:
@@ -286,12 +279,10 @@ def finished(
     return saved.path
 
 
-# from test_fault_suite
 def images_in(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.png")) if folder.is_dir() else []
 
 
-# from test_fault_suite
 def answer_with_url(server: FakeDMX, name: str = "r.png", data: bytes = PNG_BYTES) -> str:
     url = server.add_file(name, data)
     server.script(EDITS, Reply(json={"data": [{"url": url}]}))

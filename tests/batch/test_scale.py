@@ -22,6 +22,8 @@ from dmxedit.batch.shards import Shard, parse_shard, results_file, shard_of
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import resolve
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
 
 def write_jobs(path: Path, jobs: list[dict[str, Any] | str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

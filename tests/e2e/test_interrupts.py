@@ -35,6 +35,8 @@ from helpers import (
     wait_until,
 )
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 _jobs = jobs_file
 
 

@@ -17,6 +17,8 @@ from fakeserver import EDITS, FakeDMX, Reply, make_big_png
 from helpers import KEY, Run, dmxedit_command
 
 pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(120),
     pytest.mark.e2e,
     pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal"),
 ]

@@ -252,6 +252,8 @@ def test_an_oversize_image_on_standard_input_is_re_encoded_too(
     assert image.size == (400, 300)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_real_input_over_50_mib_is_re_encoded(
     cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, own_tmp: Path
 ) -> None:

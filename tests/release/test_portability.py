@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "dmxedit"
 POSIX_ONLY_MODULES = ("fcntl", "pty", "resource", "termios", "tty", "grp", "pwd")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_FOLDERS = ("tests", "completions", "docs", "scripts", "benchmarks")
 SHIPPED_FILES = (
@@ -97,7 +99,7 @@ def test_the_sdist_holds_the_tests_completions_docs_and_scripts(
     for folder in SHIPPED_FOLDERS:
         wanted |= _source_files(ROOT / folder)
     assert sorted(wanted - members) == []
-    assert any(m.startswith("tests/test_") for m in members) and "tests/conftest.py" in members
+    assert any(m.startswith("tests/cli/test_") for m in members) and "tests/conftest.py" in members
     junk = [m for m in members if JUNK.intersection(m.split("/")) or m.endswith((".pyc", ".part"))]
     assert junk == []
     assert not any(m.startswith((".git/", "output/", "build/")) for m in members)

@@ -1,7 +1,7 @@
 """`dmxedit report` (SPEC 10, issue 14) without a browser: the page is parsed as HTML.
 
 The page's behaviour in a real browser (filters, keys, the redo export) is in
-tests/test_report_browser.py; here: what is read, what the page holds, where it goes.
+tests/report/test_report_browser.py; here: what is read, what the page holds, where it goes.
 """
 
 from __future__ import annotations

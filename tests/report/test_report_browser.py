@@ -23,6 +23,8 @@ from reports import EVIL, demo, png, write_lines
 
 from dmxedit.report import page as core
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 INSTALL = (
     "install Chromium and its driver (Debian/Ubuntu: `apt-get install chromium "
     "chromium-driver`) and selenium (`pip install -e '.[dev]'`)"

@@ -187,6 +187,8 @@ def _expected_code(sig: int) -> int:
     return -signal.SIGKILL if sig == signal.SIGKILL else 130
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_interrupt_while_the_model_works(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, sig: int
@@ -217,6 +219,8 @@ def _slow_download(server: FakeDMX) -> tuple[str, bytes]:
     return url, big
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_interrupt_during_the_download_keeps_the_paid_result(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, sig: int
@@ -245,6 +249,8 @@ def test_interrupt_during_the_download_keeps_the_paid_result(
     assert expect(cli("recover")).stdout == ""  # nothing left
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", SIGNALS[:3], ids=lambda s: signal.Signals(s).name)
 def test_interrupt_while_a_b64_answer_streams_in(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, sig: int
@@ -264,6 +270,8 @@ def test_interrupt_while_a_b64_answer_streams_in(
     assert entries()[0].status == "interrupted"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_interrupt_during_the_upload_was_not_billed(
     cli: Cli, png: Path, server: FakeDMX, tmp_path: Path, sig: int
