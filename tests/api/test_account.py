@@ -256,6 +256,8 @@ def test_a_500_that_was_not_billed_says_running_it_again_is_safe(
     assert ledger_rows(tmp_path)[0]["billed"] == 0
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_timeout_is_checked_by_model_and_time_and_settled_later_by_recover_check(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, later: FakeTime
 ) -> None:

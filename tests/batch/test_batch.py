@@ -229,6 +229,8 @@ def test_empty_or_missing_jobs_file_is_exit_2(cli: Cli, server: FakeDMX, tmp_pat
 # -- 3. concurrency, shared backoff, results file ----------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_concurrency_default_is_4_and_the_option_is_honoured(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
@@ -242,6 +244,8 @@ def test_concurrency_default_is_4_and_the_option_is_honoured(
     assert len(server.posts()) == 16
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
     server.default_delay = 0.15
     limited: list[Recorded] = []
@@ -270,6 +274,8 @@ def test_a_429_pauses_every_worker(cli: Cli, server: FakeDMX, tmp_path: Path) ->
     )
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_each_finished_job_is_on_disk_while_the_batch_runs(server: FakeDMX, tmp_path: Path) -> None:
     server.default_delay = 0.15
     jobs = edit_jobs(tmp_path, 6)
@@ -325,6 +331,8 @@ def test_a_failed_download_is_fetched_again_without_a_new_generation(
     assert (tmp_path / final(log)["j0"]["files"][0]).read_bytes() == PNG_BYTES
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_batch_resumes_without_paying_twice(
     cli: Cli, server: FakeDMX, tmp_path: Path, sig: int
@@ -430,6 +438,8 @@ def test_mixed_failures_are_each_recorded_with_their_exit_code(
 # -- streaming: a big jobs file is never held in memory -----------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_10000_line_jobs_file_is_planned_without_sending(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:

@@ -10,6 +10,8 @@ import pytest
 from fakeserver import PNG_BYTES, FakeDMX
 from helpers import KEY, default_signals, dmxedit_command
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
 
 @pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="pipes")

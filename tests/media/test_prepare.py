@@ -528,6 +528,8 @@ def test_unreadable_input_is_a_sentence_not_a_python_repr(cli, tmp_path: Path, p
     assert "cannot identify image file" not in run.stderr, run.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_pillow_warnings_never_reach_stderr(cli_process, tmp_path: Path, pil: Any) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"II*\x00" + b"\xff" * 100)  # Pillow warns "Corrupt EXIF data"

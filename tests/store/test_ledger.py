@@ -333,6 +333,8 @@ def test_a_torn_last_line_is_ignored_and_the_next_starts_on_its_own(
     assert [p.fields["prompt"] for p in server.posts()].count("job-1") == 2
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_a_second_batch_on_the_same_results_file_is_refused(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
@@ -495,6 +497,8 @@ def test_a_dry_run_with_at_last_makes_no_ledger(png: Path) -> None:
     assert not ledger_file().exists()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_after_a_first_ctrl_c_the_message_counts_jobs_not_started(
     server: FakeDMX, tmp_path: Path
 ) -> None:

@@ -76,6 +76,8 @@ def test_b64_result_with_an_unusable_output_folder_is_rescued(
     assert len(server.posts()) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
 def test_disk_full_while_saving_prints_the_url(server: FakeDMX, png: Path, tmp_path: Path) -> None:
@@ -98,6 +100,8 @@ def test_disk_full_while_saving_prints_the_url(server: FakeDMX, png: Path, tmp_p
     assert images_in(tmp_path / "output") == [] and partials(tmp_path) == []
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.e2e
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
 def test_disk_full_everywhere_for_a_b64_result_is_exit_6_not_a_crash(

@@ -123,6 +123,8 @@ def test_a_killed_runs_temporary_files_are_removed_by_the_next_run_not_a_live_on
     assert live.exists() and elsewhere.exists()  # a running run's, another machine's
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.e2e
 @pytest.mark.skipif(os.name != "posix", reason="file modes")
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
