@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 @contextlib.contextmanager
-def _ledger(ctx: RunContext) -> Iterator[Any]:
+def reading_ledger(ctx: RunContext) -> Iterator[Any]:
     """The ledger for reading (None when it was never written), closed afterwards."""
     from dmxedit.core.settings import resolve
     from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
@@ -113,7 +113,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -157,7 +157,7 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
@@ -188,7 +188,7 @@ def recover(
     from dmxedit.core.settings import resolve
     from dmxedit.store.results import Saver
 
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         settings = resolve(env=ctx.env)
         entries = book.unsaved() if book is not None else []
         unanswered = book.unanswered() if book is not None else []
