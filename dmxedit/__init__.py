@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     )
     from dmxedit.core.events import Events
     from dmxedit.core.options import ImageOptions
-    from dmxedit.engine.pipeline import edit_image, generate_image
+    from dmxedit.engine.library import edit_image, generate_image
     from dmxedit.engine.result import ImageResult
 
 __all__ = [
@@ -57,8 +57,8 @@ __all__ = [
 ]
 
 _HOMES = {
-    "edit_image": "engine.pipeline",
-    "generate_image": "engine.pipeline",
+    "edit_image": "engine.library",
+    "generate_image": "engine.library",
     "ImageResult": "engine.result",
     "ImageOptions": "core.options",
     "run_batch": "batch.run",

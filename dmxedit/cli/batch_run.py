@@ -363,7 +363,7 @@ def run_each(
         what = "--each" if each else "--variants"
         raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
-    from dmxedit.engine.pipeline import resolve_refs
+    from dmxedit.engine.prepared import resolve_refs
 
     images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
     if kind == "generate":

@@ -11,7 +11,7 @@ from dmxedit.core.errors import InputError
 from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
-    from dmxedit.engine import pipeline as pipeline_t
+    from dmxedit.engine import prepared as prepared_t
 from dmxedit.cli import options as o
 from dmxedit.cli.common import deliver, read_prompt, stdout_target
 from dmxedit.cli.common import dry_run as show_dry_run
@@ -29,6 +29,7 @@ def _single(
 ) -> None:
     from dmxedit.cli import ui
     from dmxedit.engine import pipeline
+    from dmxedit.engine.prepared import prepare
 
     if "-" in images and ctx.stdin_isatty:
         ui.note(ctx, "Reading the image from standard input (end it with Ctrl-D)...")
@@ -42,7 +43,7 @@ def _single(
             raise InputError("--save-metadata needs an output folder, not -o -.")
         if options.name is not None:
             raise InputError("--name names files in a folder; -o - writes to standard output.")
-    prepared = pipeline.prepare(
+    prepared = prepare(
         kind,
         images,
         text,
@@ -74,7 +75,7 @@ def _single(
         deliver(ctx, lambda: ctx.emit_lines(paths), paths)
 
 
-def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
+def _verbose_request(prepared: prepared_t.Prepared) -> list[str]:
     """What -v shows before sending: settings with their sources, the request (key masked)."""
     from dmxedit.core.settings import KEYS, mask
 

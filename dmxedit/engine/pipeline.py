@@ -5,49 +5,45 @@
 :class:`Record` what happens as it happens (begun, sent, answered, saved, failed) so
 that a durable record of the request (a batch results file, the ledger) is written
 before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request: the
-library and the CLI use them alike.
+library and the CLI use them alike (:func:`prepare` and :class:`Prepared` live in
+:mod:`dmxedit.engine.prepared`, the library's entry points in :mod:`dmxedit.engine.library`).
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmxedit._version import __version__
-from dmxedit.api.request import ImageRequest, Kind, build_request
+from dmxedit.api.request import ImageRequest
 from dmxedit.core.catalog import WARN_IMAGES
-from dmxedit.core.errors import DmxError, InputError, SaveError, all_problems
+from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
-from dmxedit.core.settings import Settings, resolve
+from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
+from dmxedit.engine.prepared import Prepared
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.digests import Digests
-from dmxedit.media.images import load_images
-from dmxedit.media.inputs import InputImage
-from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
+from dmxedit.media.prepare import discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
 from dmxedit.store.ledger import storable
-from dmxedit.store.names import Naming, literal_template
+from dmxedit.store.names import literal_template
 from dmxedit.store.results import (
     Blob,
     SavedImage,
     Saver,
-    check_file_target,
-    file_target,
     write_metadata,
 )
 
 if TYPE_CHECKING:
-    from dmxedit.api.client import Answer, Client
+    from dmxedit.api.client import Answer, AnswerItem, Client
     from dmxedit.api.retry import Pacer
 
 
@@ -264,17 +260,7 @@ def _save_all(
     try:
         for item in answer.items:
             try:
-                if item.sink is not None:
-                    pending.remove(item.sink)
-                    try:
-                        image = saver.finish(item.sink, item.url)
-                    except (SaveError, KeyboardInterrupt, SystemExit):
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - kept, never thrown away
-                        raise saver.keep(item.sink, item.url, describe(exc)) from exc
-                else:
-                    assert item.url is not None
-                    image = fetch_again(client, saver, item.url)
+                image = _save_one(item, client, saver, pending)
             except SaveError as exc:
                 failures.append(exc)
                 if delivery is not None:
@@ -282,32 +268,55 @@ def _save_all(
                     delivery.saved_urls += exc.rescued
                 continue
             saved.append(image)
-            if delivery is not None:
-                delivery.kept(image)
-            if image.path is not None:
-                events.saved(str(image.path))
-            for note in saver.notes(image):
-                events.warn(note)
+            _tell_saved(image, saver, events, delivery)
     finally:
         for blob in pending:
             blob.discard()
     if failures:
-        first = failures[0]
-        message = (
-            first.message
-            if len(failures) == 1
-            else f"{len(failures)} images could not be saved. "
-            + " ".join(f.message for f in failures)
-        )
-        raise SaveError(
-            message,
-            urls=[u for f in failures for u in f.url_list],
-            files=[str(s.path) for s in saved if s.path]
-            + [p for f in failures for p in f.file_list],
-            hint=first.hint,
-            rescued=[u for f in failures for u in f.rescued],
-        )
+        raise _save_failure(failures, saved)
     return saved
+
+
+def _save_one(
+    item: AnswerItem[Blob], client: Client, saver: Saver, pending: list[Blob]
+) -> SavedImage:
+    """One item saved: its received bytes, or its URL downloaded (a SaveError if not)."""
+    if item.sink is None:
+        assert item.url is not None
+        return fetch_again(client, saver, item.url)
+    pending.remove(item.sink)
+    try:
+        return saver.finish(item.sink, item.url)
+    except (SaveError, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - kept, never thrown away
+        raise saver.keep(item.sink, item.url, describe(exc)) from exc
+
+
+def _tell_saved(image: SavedImage, saver: Saver, events: Events, delivery: Delivery | None) -> None:
+    if delivery is not None:
+        delivery.kept(image)
+    if image.path is not None:
+        events.saved(str(image.path))
+    for note in saver.notes(image):
+        events.warn(note)
+
+
+def _save_failure(failures: list[SaveError], saved: list[SavedImage]) -> SaveError:
+    """The one error for the items that could not be saved (what was saved listed)."""
+    first = failures[0]
+    message = (
+        first.message
+        if len(failures) == 1
+        else f"{len(failures)} images could not be saved. " + " ".join(f.message for f in failures)
+    )
+    return SaveError(
+        message,
+        urls=[u for f in failures for u in f.url_list],
+        files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.file_list],
+        hint=first.hint,
+        rescued=[u for f in failures for u in f.rescued],
+    )
 
 
 def _metadata(
@@ -339,106 +348,6 @@ def _metadata(
     }
 
 
-def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
-    """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
-    from dmxedit.store import ledger
-
-    if not any(ledger.is_ref(arg) for arg in images):
-        return list(images)
-    book = ledger.open_ledger(settings.history, create=False)  # reading makes no ledger
-    try:
-        return [
-            ledger.resolve_image_ref(a, book, settings.history) if ledger.is_ref(a) else a
-            for a in images
-        ]
-    finally:
-        if book is not None:
-            book.close()
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A checked request with the settings and options it was made from."""
-
-    request: ImageRequest
-    settings: Settings
-    options: ImageOptions
-    naming: Naming | None = None
-    target: Path | None = None  # -o NAME.png: the one result's file (SPEC 2)
-
-
-def prepare(
-    kind: Kind,
-    images: Sequence[str],
-    prompt: str | None,
-    options: ImageOptions,
-    *,
-    read_stdin: Callable[[], bytes] | None = None,
-    settings: Settings | None = None,
-) -> Prepared:
-    """Resolve the settings, check the images and options; nothing is sent."""
-    invalid: dict[str, InputError] = {}
-    settings = settings or resolve(options, invalid=invalid)
-    problems: list[InputError] = list(invalid.values())
-    images = resolve_refs(images, settings)
-    checked: list[InputImage] = []
-    max_side = None
-    try:
-        max_side = check_max_side(options.max_side)
-    except InputError as exc:
-        problems.append(exc)
-    try:
-        checked = load_images(list(images), read_stdin, max_side=max_side) if kind == "edit" else []
-    except InputError as exc:  # go on: the options' problems are named too
-        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
-    shape_from = settings
-    if problems and (settings.ratio or "").lower() == "auto":
-        shape_from = replace(settings, ratio=None)  # no image to take a shape from
-    try:
-        request = build_request(
-            kind, shape_from, prompt=prompt, params=options.params, images=checked
-        )
-    except InputError as exc:
-        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
-    naming = None
-    if not problems:
-        try:
-            naming = _naming(request, options.name)
-        except InputError as exc:
-            problems.append(exc)
-    target = file_target(options.output)  # given here (a flag), not a configured folder
-    if target is not None:
-        try:
-            check_file_target(target)
-        except InputError as exc:
-            problems.append(exc)
-        if options.name is not None:
-            problems.append(
-                InputError(
-                    f"-o {options.output!r} names the file already; --name goes with a folder."
-                )
-            )
-    if problems:
-        raise all_problems(problems)
-    return Prepared(request, settings, options, naming, target)
-
-
-def _naming(request: ImageRequest, template: str | None) -> Naming | None:
-    """The names of a single request's results, checked now (before anything is sent)."""
-    if template is None:
-        return None
-    naming = Naming.make(
-        request.prefix,
-        template,
-        inputs=[img.display for img in request.images],
-        ratio=request.ratio,
-        size=request.size,
-        model=request.model,
-    )
-    naming.check()
-    return naming
-
-
 def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
     """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
     aside): the error's hint names that fix first, before "open the URL yourself"."""
@@ -467,26 +376,13 @@ def run(
     for message in prepared.settings.warnings:
         events.warn(message)
     request, settings = prepared.request, prepared.settings
-    target = prepared.target if stream is None else None
-    folder_path = target.parent if target is not None else Path(settings.output).expanduser()
-    saver = Saver(
-        folder=None if stream is not None else folder_path,
-        prefix=request.prefix,
-        stream=stream,
-        temporaries=temporaries or Temporaries(),
-        naming=prepared.naming,
-        exact=target,
-    )
+    saver, folder = _saver(prepared, stream, temporaries)
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
     from dmxedit.store import ledger
 
     book = ledger.open_ledger(settings.history)
-    kept = None
-    if book is not None:
-        folder = None if stream is not None else str(folder_path.resolve())
-        name = literal_template(target.stem) if target is not None else prepared.options.name
-        kept = LedgerRecord(book, output=folder, name=name)
+    kept = _ledger_record(book, prepared, folder, saver.exact)
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
@@ -501,28 +397,13 @@ def run(
         )
     except KeyboardInterrupt:
         saver.temporaries.remove_all()
-        error = tracker.interruption()
-        if kept is not None and kept.entry_id is not None:
-            error.details["ledger_id"] = kept.entry_id
-        raise error from None
+        raise _interruption(tracker, kept) from None
     except DmxError as error:
-        if isinstance(error, SaveError) and book is not None and kept is not None:
-            recover_hint(error, book, kept.entry_id)
-        if error.may_be_billed and settings.has_account:
-            from dmxedit.engine.billing import after_failure
-
-            try:
-                after_failure(
-                    settings,
-                    error,
-                    model=request.model,
-                    sent_at=begun if tracker.was_sent else None,
-                    book=book,
-                    entry_id=kept.entry_id if kept is not None else None,
-                    events=events,
-                )
-            except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
-                events.warn(f"The billing check failed: {describe(exc)}")
+        entry_id = kept.entry_id if kept is not None else None
+        if isinstance(error, SaveError) and kept is not None:
+            recover_hint(error, book, entry_id)
+        sent_at = begun if tracker.was_sent else None
+        _billing_check(prepared, error, sent_at, book, entry_id, events)
         raise
     finally:
         client.close()
@@ -530,58 +411,69 @@ def run(
             book.close()
 
 
-# -- the library's entry points --------------------------------------------------------
+def _saver(
+    prepared: Prepared, stream: BinaryIO | None, temporaries: Temporaries | None
+) -> tuple[Saver, Path | None]:
+    """The saver of a request's results and the folder they go to (None: ``stream``)."""
+    target = prepared.target if stream is None else None
+    folder_path = (
+        target.parent if target is not None else Path(prepared.settings.output).expanduser()
+    )
+    folder = None if stream is not None else folder_path
+    saver = Saver(
+        folder=folder,
+        prefix=prepared.request.prefix,
+        stream=stream,
+        temporaries=temporaries or Temporaries(),
+        naming=prepared.naming,
+        exact=target,
+    )
+    return saver, folder
 
 
-def _library(
-    kind: Kind,
-    images: Sequence[str | os.PathLike[str]],
-    prompt: str,
-    options: ImageOptions | None,
-    output: str | os.PathLike[str] | BinaryIO | None,
-    events: Events | None,
-    given: dict[str, Any],
-) -> ImageResult:
-    stream: BinaryIO | None = None
-    if output is not None and hasattr(output, "write"):
-        stream = output  # type: ignore[assignment]
-    elif output is not None:
-        given["output"] = output
-    parsed = ImageOptions.of(**given)  # an unknown name is a TypeError
-    opts = replace(options or ImageOptions(), **{name: getattr(parsed, name) for name in given})
-    prepared = prepare(kind, [os.fspath(p) for p in images], prompt, opts)
-    return run(prepared, events=events, stream=stream)
+def _interruption(tracker: Tracker, kept: LedgerRecord | None) -> DmxError:
+    """Ctrl-C during a request: the error that says what became of it."""
+    error = tracker.interruption()
+    if kept is not None and kept.entry_id is not None:
+        error.details["ledger_id"] = kept.entry_id
+    return error
 
 
-def edit_image(
-    images: Sequence[str | os.PathLike[str]],
-    prompt: str,
-    options: ImageOptions | None = None,
-    *,
-    output: str | os.PathLike[str] | BinaryIO | None = None,
-    events: Events | None = None,
-    **given: Any,
-) -> ImageResult:
-    """Edit 1-16 images with a prompt and save the result.
-
-    Options come as an :class:`dmxedit.core.options.ImageOptions` or as its field names
-    (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
-    out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
-    config file, then the defaults. ``output`` is a folder (default ``output``), a file
-    name ending in .png, .jpg, .jpeg or .webp that is not a folder (the result is saved
-    under exactly that name; an existing file is refused), or a binary stream. Raises a
-    :class:`dmxedit.core.errors.DmxError` subclass whose ``exit_code`` is the CLI's.
-    """
-    return _library("edit", images, prompt, options, output, events, given)
+def _ledger_record(
+    book: Any, prepared: Prepared, folder: Path | None, target: Path | None
+) -> LedgerRecord | None:
+    """The ledger's record of the request (none without a ledger); ``folder`` is None
+    for a stream. The name template it keeps for -o NAME.png is that name, literally."""
+    if book is None:
+        return None
+    name = literal_template(target.stem) if target is not None else prepared.options.name
+    output = str(folder.resolve()) if folder is not None else None
+    return LedgerRecord(book, output=output, name=name)
 
 
-def generate_image(
-    prompt: str,
-    options: ImageOptions | None = None,
-    *,
-    output: str | os.PathLike[str] | BinaryIO | None = None,
-    events: Events | None = None,
-    **given: Any,
-) -> ImageResult:
-    """Make an image from a prompt alone; options as for :func:`edit_image`."""
-    return _library("generate", (), prompt, options, output, events, given)
+def _billing_check(
+    prepared: Prepared,
+    error: DmxError,
+    sent_at: float | None,
+    book: Any,
+    entry_id: int | None,
+    events: Events,
+) -> None:
+    """A failure that may have been billed: the account's log says (when there is one)."""
+    settings = prepared.settings
+    if not (error.may_be_billed and settings.has_account):
+        return
+    from dmxedit.engine.billing import after_failure
+
+    try:
+        after_failure(
+            settings,
+            error,
+            model=prepared.request.model,
+            sent_at=sent_at,
+            book=book,
+            entry_id=entry_id,
+            events=events,
+        )
+    except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
+        events.warn(f"The billing check failed: {describe(exc)}")
