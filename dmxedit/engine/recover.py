@@ -127,8 +127,26 @@ def _recover_entry(
     prefix = "edited" if entry.kind == "edit" else "generated"
     saver = Saver(folder=folder, prefix=prefix, temporaries=temporaries, naming=naming_of(entry))
     saver.prepare()
-    got: list[SavedImage] = []
     done = Recovered(entry.id)
+    got, rescued = _download(entry, client, saver, done)
+    for kept in entry.data_paths or []:
+        if Path(kept).is_file():
+            got.append(_adopt(saver, Path(kept)))
+        else:
+            done.lost.append(kept)
+    done.files = [str(image.path) for image in got if image.path is not None] + rescued
+    items = file_items(done.files)
+    mismatch = _receipt(entry, got, items, warn)
+    _record(entry, book, done, items, mismatch, warn)
+    return done
+
+
+def _download(
+    entry: Entry, client: Any, saver: Saver, done: Recovered
+) -> tuple[list[SavedImage], list[str]]:
+    """The entry's unsaved URLs downloaded: the saved images and the files rescued (a
+    URL that worked but could not be saved); a dead URL goes to ``done.dead_urls``."""
+    got: list[SavedImage] = []
     rescued: list[str] = []
     for url in entry.unsaved_urls or []:
         try:
@@ -138,14 +156,18 @@ def _recover_entry(
                 rescued += exc.file_list
             else:
                 done.dead_urls.append(url)
-    for kept in entry.data_paths or []:
-        if Path(kept).is_file():
-            got.append(_adopt(saver, Path(kept)))
-        else:
-            done.lost.append(kept)
-    done.files = [str(image.path) for image in got if image.path is not None] + rescued
-    items = file_items(done.files)
-    mismatch = _receipt(entry, got, items, warn)
+    return got, rescued
+
+
+def _record(
+    entry: Entry,
+    book: Ledger,
+    done: Recovered,
+    items: list[dict[str, Any]],
+    mismatch: list[str],
+    warn: Callable[[str], None],
+) -> None:
+    """The ledger entry updated with what the recovery saved (a failure only warns)."""
     ok = not done.dead_urls and not done.lost
     try:
         book.update(
@@ -160,7 +182,6 @@ def _recover_entry(
         )
     except Exception as exc:  # noqa: BLE001 - the files are saved; the ledger lags behind
         warn(f"entry {entry.id}: the ledger could not record the saved files ({exc}).")
-    return done
 
 
 def naming_of(entry: Entry) -> Any:
