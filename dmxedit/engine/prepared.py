@@ -21,16 +21,15 @@ from dmxedit.store.results import check_file_target, file_target
 
 def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
     """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
-    from dmxedit.store import ledger
+    from dmxedit.store.refs import is_ref, resolve_image_ref
 
-    if not any(ledger.is_ref(arg) for arg in images):
+    if not any(is_ref(arg) for arg in images):
         return list(images)
-    book = ledger.open_ledger(settings.history, create=False)  # reading makes no ledger
+    from dmxedit.store.ledger import open_ledger
+
+    book = open_ledger(settings.history, create=False)  # reading makes no ledger
     try:
-        return [
-            ledger.resolve_image_ref(a, book, settings.history) if ledger.is_ref(a) else a
-            for a in images
-        ]
+        return [resolve_image_ref(a, book, settings.history) if is_ref(a) else a for a in images]
     finally:
         if book is not None:
             book.close()

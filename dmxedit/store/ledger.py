@@ -9,7 +9,8 @@ paid result is never known only to the process's memory. The key is never stored
 ``ledger.db`` lives in ``platformdirs.user_data_path("dmxedit")`` (``DMXEDIT_DATA_DIR``
 overrides the folder), mode 0600 in a 0700 folder, in WAL mode. ``config set history
 off`` or ``DMXEDIT_NO_HISTORY=1`` turn it off. Only commands that send (or read the
-history) open it.
+history) open it. Its schema and migrations are in :mod:`dmxedit.store.migrations`;
+``@last`` and ``@N`` image arguments are read in :mod:`dmxedit.store.refs`.
 """
 
 from __future__ import annotations
@@ -24,13 +25,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from dmxedit.core.errors import ConfigError, InputError
+from dmxedit.core.errors import ConfigError
 from dmxedit.core.text import dumps, undecodable
-
-if TYPE_CHECKING:
-    pass
+from dmxedit.store.migrations import migrate
 
 ENV_DATA_DIR = "DMXEDIT_DATA_DIR"
 ENV_NO_HISTORY = "DMXEDIT_NO_HISTORY"
@@ -46,70 +45,11 @@ JSON_FIELDS = (
     "mismatch",
     "billing",
 )
-FIRST_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    model TEXT,
-    prompt TEXT,
-    options TEXT,
-    inputs TEXT,
-    output TEXT,
-    name TEXT,
-    results_file TEXT,
-    job_id TEXT,
-    urls TEXT,
-    data_paths TEXT,
-    request_id TEXT,
-    usage TEXT,
-    revised_prompt TEXT,
-    files TEXT,
-    error TEXT,
-    exit_code INTEGER,
-    may_be_billed INTEGER,
-    billed INTEGER
-);
-CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
-"""
-#: The whole table as the migrations leave it (a ledger made before they existed has it).
-SCHEMA = FIRST_SCHEMA.replace(
-    "    billed INTEGER\n",
-    "    billed INTEGER,\n    unsaved_urls TEXT,\n    mismatch TEXT,\n    billing TEXT\n",
-)
 #: How long a write waits for another process's lock (SQLite's busy timeout), and how
 #: long dmxedit keeps retrying one that SQLite gives up on before the timeout (opening
 #: a fresh ledger, switching to WAL, a read that must become a write).
 BUSY_TIMEOUT_S = 30.0
 RETRY_FOR_S = 60.0
-
-
-def _add_column(name: str, kind: str) -> Callable[[sqlite3.Connection], None]:
-    def add(db: sqlite3.Connection) -> None:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-        if name not in columns:  # a ledger made before this column existed
-            db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
-
-    return add
-
-
-def _first(db: sqlite3.Connection) -> None:
-    for statement in FIRST_SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-#: The schema's changes, in order: each applied once (inside one ``BEGIN IMMEDIATE``
-#: transaction with its record in ``migrations``), so a ledger of any earlier version,
-#: or a fresh one opened by several processes at once, ends the same. Append only.
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
-    ("0001-entries", _first),
-    ("0002-unsaved-urls", _add_column("unsaved_urls", "TEXT")),
-    ("0003-mismatch", _add_column("mismatch", "TEXT")),
-    ("0004-billing", _add_column("billing", "TEXT")),
-]
 
 
 def _busy(exc: BaseException) -> bool:
@@ -519,33 +459,6 @@ def _wal(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA journal_mode=WAL")
 
 
-def migrate(db: sqlite3.Connection) -> list[str]:
-    """Apply the migrations this ledger lacks, in order, in one ``BEGIN IMMEDIATE``
-    transaction (another process opening it waits, then finds them applied); the names
-    applied now."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-    if all(name in done for name, _ in MIGRATIONS):
-        return []
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-        applied = []
-        for name, step in MIGRATIONS:
-            if name in done:
-                continue
-            step(db)
-            db.execute("INSERT INTO migrations (name, applied) VALUES (?, ?)", [name, time.time()])
-            applied.append(name)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return applied
-
-
 def _decode(name: str, value: Any) -> Any:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
@@ -568,38 +481,3 @@ def open_ledger(
 
 def file_items(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return [{"path": str(Path(p).resolve()), "sha256": sha256_of(Path(p))} for p in paths]
-
-
-def resolve_image_ref(ref: str, ledger: Ledger | None, history: bool = True) -> str:
-    """``@last`` or ``@N`` -> the path of that ledger entry's saved image."""
-    if ledger is None:
-        if not enabled(history):
-            raise InputError(
-                f"{ref} needs the ledger, which is turned off.",
-                hint="Turn it on with `dmxedit config set history on`.",
-            )
-        raise InputError(f"{ref}: dmxedit has saved no result yet (the ledger is empty).")
-    if ref == "@last":
-        entry = ledger.newest_saved()
-        if entry is None:
-            raise InputError("@last: no saved result in the ledger still exists.")
-    else:
-        try:
-            number = int(ref[1:])
-        except ValueError:
-            raise InputError(f"{ref!r} is not @last or @N (a ledger entry number).") from None
-        found = ledger.get(number)
-        if found is None:
-            raise InputError(f"{ref}: there is no ledger entry {number}.")
-        entry = found
-    for path in entry.saved_files:
-        if Path(path).is_file():
-            return path
-    raise InputError(
-        f"{ref}: ledger entry {entry.id} has no saved image that still exists.",
-        hint=f"See `dmxedit history show {entry.id}`.",
-    )
-
-
-def is_ref(arg: str) -> bool:
-    return arg == "@last" or (arg.startswith("@") and arg[1:].isdigit())

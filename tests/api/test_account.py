@@ -521,10 +521,10 @@ def test_the_fake_log_filters_and_pages(server: FakeDMX) -> None:
 def test_a_ledger_made_before_the_billing_column_keeps_working(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, later: FakeTime
 ) -> None:
-    from dmxedit.store import ledger
+    from dmxedit.store import migrations
 
-    old_schema = ledger.SCHEMA.replace(",\n    billing TEXT", "")
-    assert old_schema != ledger.SCHEMA
+    old_schema = migrations.SCHEMA.replace(",\n    billing TEXT", "")
+    assert old_schema != migrations.SCHEMA
     (tmp_path / "data").mkdir()
     db = sqlite3.connect(tmp_path / "data" / "ledger.db")
     db.executescript(old_schema)

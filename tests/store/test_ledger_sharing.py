@@ -15,7 +15,9 @@ from fakeserver import FakeDMX
 from helpers import jobs_file, start
 
 from dmxedit.store import ledger as ledger_module
-from dmxedit.store.ledger import MIGRATIONS, SCHEMA, Ledger, storable
+from dmxedit.store import migrations as migrations_module
+from dmxedit.store.ledger import Ledger, storable
+from dmxedit.store.migrations import MIGRATIONS, SCHEMA
 
 OPENER = textwrap.dedent(
     """
@@ -70,7 +72,7 @@ def test_a_ledger_made_before_the_migrations_gets_the_missing_ones(tmp_path: Pat
     assert entry is not None and entry.billing is None and entry.mismatch is None
     book.close()
     book = Ledger(path)  # opened again: nothing left to apply
-    assert ledger_module.migrate(book._db) == []
+    assert migrations_module.migrate(book._db) == []
     book.close()
 
 
