@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from dmxedit._version import __version__
 
 if TYPE_CHECKING:
-    from dmxedit.batch.run import BatchSummary, run_batch
+    from dmxedit.batch.run import run_batch
+    from dmxedit.batch.summary import BatchSummary
     from dmxedit.core.errors import (
         ApiError,
         AuthError,
@@ -62,7 +63,7 @@ _HOMES = {
     "ImageResult": "engine.result",
     "ImageOptions": "core.options",
     "run_batch": "batch.run",
-    "BatchSummary": "batch.run",
+    "BatchSummary": "batch.summary",
     "Events": "core.events",
 }
 

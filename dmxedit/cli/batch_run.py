@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
-from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
+from dmxedit.batch.run import run_batch
 from dmxedit.batch.shards import Shard
+from dmxedit.batch.summary import BatchEvents, BatchSummary
 from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted

@@ -240,10 +240,10 @@ def test_a_batch_whose_stdout_fails_stops_naming_the_jobs_not_run(
 def test_a_worker_that_dies_stops_the_batch_naming_the_jobs_not_run(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dmxedit.batch import run as run_module
+    from dmxedit.batch import runner as runner_module
 
     jobs = jobs_file(tmp_path, 3)
-    monkeypatch.setattr(run_module._Runner, "run_one", boom(Weird))
+    monkeypatch.setattr(runner_module.Runner, "run_one", boom(Weird))
     run = expect(cli("batch", str(jobs), "--concurrency", "1"), 1, "did not run", "Weird")
     assert "j0" in run.stderr and server.posts() == []
 
