@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dmxedit.batch.jobindex import entry_ids, index_jobs, parse_record
+from dmxedit.batch.jobindex import IdTable, entry_ids, index_jobs, parse_record
 from dmxedit.batch.shards import Shard, shard_of
 from dmxedit.core.errors import InputError
 
@@ -104,32 +104,36 @@ class BatchStatus:
         }
 
 
+def _read_results(path: Path, ids: IdTable, state: array[int]) -> bool:
+    """Each job's category from one results file, into ``state`` (a job done stays
+    done); False when the file does not exist."""
+    from dmxedit.batch.resultsfile import what_to_do
+
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                record = parse_record(raw)
+                if record is None:
+                    continue
+                at = ids.slot(str(record["id"]))
+                if at < 0 or state[at] == DONE:
+                    continue  # not a job of this file, or already done (final)
+                state[at] = _CATEGORY[what_to_do(record, resend_unknown=False)]
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
+    return True
+
+
 def batch_status(
     source: Any, jobs: str, files: list[Path], shards: dict[Shard, Path | None]
 ) -> BatchStatus:
     """Count the jobs of ``source`` by their deciding records in ``files`` (read in that
     order), in total and for each shard in ``shards`` (with its results file, if any)."""
-    from dmxedit.batch.resultsfile import what_to_do
-
     ids = index_jobs(source)
     state = array("B", [NONE]) * ids.size
-    read: list[str] = []
-    for path in files:
-        try:
-            with open(path, "rb") as fh:
-                for raw in fh:
-                    record = parse_record(raw)
-                    if record is None:
-                        continue
-                    at = ids.slot(str(record["id"]))
-                    if at < 0 or state[at] == DONE:
-                        continue  # not a job of this file, or already done (final)
-                    state[at] = _CATEGORY[what_to_do(record, resend_unknown=False)]
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
-        read.append(str(path))
+    read = [str(path) for path in files if _read_results(path, ids, state)]
     status = BatchStatus(
         jobs=jobs,
         counts=Counts(),

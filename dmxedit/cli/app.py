@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import typer
 
     from dmxedit.cli.context import RunContext
+    from dmxedit.core.errors import DmxError
 
 
 def __getattr__(name: str) -> Any:
@@ -49,32 +50,13 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     ctx = context or RunContext.from_process()
     import typer
 
-    from dmxedit.cli.tree import build, click_command, command_of, help_first
+    from dmxedit.cli.tree import help_first
 
     args = help_first(args)
     try:
-        try:
-            with _streams(ctx):
-                code = click_command(build(command_of(args)))(
-                    args=args,
-                    prog_name="dmxedit",
-                    standalone_mode=False,
-                    obj=ctx,
-                )
-        except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
-            code = ExitCode.INTERRUPTED
-        if code == ExitCode.INTERRUPTED:
-            ctx.temporaries.remove_all()
-            print("\ndmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
-            return int(ExitCode.INTERRUPTED)
-        return int(code) if isinstance(code, int) else 0
+        return _invoke(ctx, args)
     except DmxError as error:
-        if error.exit_code == ExitCode.INTERRUPTED:
-            ctx.temporaries.remove_all()
-        if ctx.debug:
-            _traceback(ctx)
-        _report(ctx, error)
-        return int(error.exit_code)
+        return _failed(ctx, error)
     except typer.Exit as exc:  # pragma: no cover - typer returns these as codes
         return int(exc.exit_code)
     except _click_exception() as exc:
@@ -90,6 +72,42 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
 
         ui.internal_panel(ctx, exc)
         return int(ExitCode.INTERNAL)
+
+
+def _invoke(ctx: RunContext, args: list[str]) -> int:
+    """The command run; Ctrl-C ends it with exit 130 and no partial file left behind."""
+    import typer
+
+    from dmxedit.cli.tree import build, click_command, command_of
+    from dmxedit.core.errors import ExitCode
+
+    try:
+        with _streams(ctx):
+            code = click_command(build(command_of(args)))(
+                args=args,
+                prog_name="dmxedit",
+                standalone_mode=False,
+                obj=ctx,
+            )
+    except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
+        code = ExitCode.INTERRUPTED
+    if code == ExitCode.INTERRUPTED:
+        ctx.temporaries.remove_all()
+        print("\ndmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
+        return int(ExitCode.INTERRUPTED)
+    return int(code) if isinstance(code, int) else 0
+
+
+def _failed(ctx: RunContext, error: DmxError) -> int:
+    """A DmxError said on stderr (a traceback first with --debug); its exit code."""
+    from dmxedit.core.errors import ExitCode
+
+    if error.exit_code == ExitCode.INTERRUPTED:
+        ctx.temporaries.remove_all()
+    if ctx.debug:
+        _traceback(ctx)
+    _report(ctx, error)
+    return int(error.exit_code)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
-from dmxedit.core.settings import KEYS
+from dmxedit.core.settings import KEYS, Settings
 
 app = typer.Typer(
     help="Show and change settings (stored in a TOML file, see `dmxedit config path`).",
@@ -134,6 +134,25 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
         print(f"{key} was not set in {path}", file=ctx.stderr)
 
 
+def _as_json(ctx: RunContext, settings: Settings, invalid: dict[str, InputError]) -> dict[str, Any]:
+    """`config list --json`'s settings: each one's value and source (and why invalid)."""
+    from dmxedit.core.settings import mask
+
+    out: dict[str, Any] = {}
+    for name, spec in KEYS.items():
+        value = settings.value(name)
+        item: dict[str, Any] = {
+            "value": _show(name, value) if spec.secret and value else value,
+            "source": settings.sources[name],
+        }
+        if name in invalid:
+            raw = ctx.env.get(spec.env or "")
+            shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
+            item.update(value=shown, invalid=invalid[name].message)
+        out[name] = item
+    return out
+
+
 @app.command("list")
 @command(json=True)
 def list_(ctx: RunContext) -> None:
@@ -143,19 +162,7 @@ def list_(ctx: RunContext) -> None:
     invalid: dict[str, InputError] = {}
     settings = resolve(env=ctx.env, invalid=invalid)
     if ctx.json:
-        out: dict[str, Any] = {}
-        for name, spec in KEYS.items():
-            value = settings.value(name)
-            item: dict[str, Any] = {
-                "value": _show(name, value) if spec.secret and value else value,
-                "source": settings.sources[name],
-            }
-            if name in invalid:
-                raw = ctx.env.get(spec.env or "")
-                shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
-                item.update(value=shown, invalid=invalid[name].message)
-            out[name] = item
-        ctx.emit_json({"path": str(settings.path), "settings": out})
+        ctx.emit_json({"path": str(settings.path), "settings": _as_json(ctx, settings, invalid)})
         return
     rows = []
     for name, spec in KEYS.items():

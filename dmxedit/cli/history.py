@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,10 @@ from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
+
+if TYPE_CHECKING:
+    from dmxedit.engine.recover import Recovery
+    from dmxedit.store.ledger import Entry
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -169,6 +173,39 @@ def show(
         _show(ctx, entry)
 
 
+def _tell_recovery(ctx: RunContext, done: Recovery) -> None:
+    """What could not be recovered, and the requests sent without an answer."""
+    from dmxedit.cli import ui
+
+    for item in done.recovered:
+        for url in item.dead_urls:
+            ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
+        for kept in item.lost:
+            ui.warn(
+                ctx,
+                f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
+                "there is nothing to download.",
+            )
+    for entry in done.unanswered:
+        ui.note(
+            ctx,
+            f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
+            f"without an answer; {_unanswered_said(done, entry)}",
+        )
+
+
+def _unanswered_said(done: Recovery, entry: Entry) -> str:
+    """What is known of the billing of a request sent without an answer."""
+    verdict = done.verdicts.get(entry.id)
+    if verdict is not None:
+        return verdict.note
+    if entry.billed is not None:
+        return "checked before: " + (
+            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
+        )
+    return "it may have been billed, and there is nothing to download."
+
+
 @command(json=True, quiet=True)
 def recover(
     ctx: RunContext,
@@ -217,30 +254,7 @@ def recover(
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        for item in done.recovered:
-            for url in item.dead_urls:
-                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
-            for kept in item.lost:
-                ui.warn(
-                    ctx,
-                    f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
-                    "there is nothing to download.",
-                )
-        for entry in done.unanswered:
-            verdict = done.verdicts.get(entry.id)
-            if verdict is not None:
-                said = verdict.note
-            elif entry.billed is not None:
-                said = "checked before: " + (
-                    "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
-                )
-            else:
-                said = "it may have been billed, and there is nothing to download."
-            ui.note(
-                ctx,
-                f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-                f"without an answer; {said}",
-            )
+        _tell_recovery(ctx, done)
         lines = [f for item in done.recovered for f in item.files] + [
             u for item in done.recovered for u in item.dead_urls
         ]

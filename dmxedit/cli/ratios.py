@@ -27,44 +27,67 @@ def ratios(
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    sizes = [check_size(size)] if size else list(SIZES)
+    sizes: list[str | None] = [check_size(size)] if size else list(SIZES)
     closest: str | None = None
     shape: tuple[int, int] | None = None
     if for_image is not None:
-        from dmxedit.media.images import load_image
-
-        image = load_image(for_image)
-        if image.width is None or image.height is None:
-            raise InputError(f"Cannot read the width and height of {for_image!r}.")
-        shape = (image.width, image.height)
+        shape = _shape_of(for_image)
         closest = closest_ratio(*shape)
     if ctx.json:
-        rows = [
-            {
-                "ratio": ratio,
-                "sizes": {
-                    s: {
-                        "width": pixels(ratio, s)[0],
-                        "height": pixels(ratio, s)[1],
-                        "tokens": TOKENS[s],
-                    }
-                    for s in sizes
-                    if s
-                },
-                **({"closest": ratio == closest} if closest else {}),
-            }
-            for ratio in RATIOS
-        ]
-        out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
-        if shape and closest:
-            out["for"] = {
-                "image": for_image,
-                "width": shape[0],
-                "height": shape[1],
-                "closest": closest,
-            }
-        ctx.emit_json(out)
+        ctx.emit_json(_as_json(sizes, closest, shape, for_image))
         return
+    ctx.emit_lines(_as_lines(sizes, closest, shape, for_image))
+
+
+def _shape_of(for_image: str) -> tuple[int, int]:
+    """--for IMAGE: the image's width and height."""
+    from dmxedit.media.images import load_image
+
+    image = load_image(for_image)
+    if image.width is None or image.height is None:
+        raise InputError(f"Cannot read the width and height of {for_image!r}.")
+    return (image.width, image.height)
+
+
+def _as_json(
+    sizes: list[str | None],
+    closest: str | None,
+    shape: tuple[int, int] | None,
+    for_image: str | None,
+) -> dict[str, object]:
+    rows = [
+        {
+            "ratio": ratio,
+            "sizes": {
+                s: {
+                    "width": pixels(ratio, s)[0],
+                    "height": pixels(ratio, s)[1],
+                    "tokens": TOKENS[s],
+                }
+                for s in sizes
+                if s
+            },
+            **({"closest": ratio == closest} if closest else {}),
+        }
+        for ratio in RATIOS
+    ]
+    out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
+    if shape and closest:
+        out["for"] = {
+            "image": for_image,
+            "width": shape[0],
+            "height": shape[1],
+            "closest": closest,
+        }
+    return out
+
+
+def _as_lines(
+    sizes: list[str | None],
+    closest: str | None,
+    shape: tuple[int, int] | None,
+    for_image: str | None,
+) -> list[str]:
     header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
     table = [header] + [
         [ratio + (" *" if ratio == closest else "")]
@@ -78,4 +101,4 @@ def ratios(
     ]
     if closest and shape:
         lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
-    ctx.emit_lines(lines)
+    return lines

@@ -56,7 +56,6 @@ def period(
     today: bool, week: bool, month: bool, since: str | None, until: str | None
 ) -> tuple[int, int, str]:
     """The period asked, as unix times (local days) and in words."""
-    from dmxedit.cli.history import parse_since
 
     chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
     if since:
@@ -69,18 +68,7 @@ def period(
             "--until goes with --since.", hint="e.g. --since 2026-11-01 --until 2026-11-30"
         )
     if since:
-        start = parse_since(since)
-        end = now
-        if until:
-            try:
-                end = parse_since(until.strip())
-            except InputError as exc:
-                raise InputError(exc.message.replace("--since", "--until"), hint=exc.hint) from None
-            if len(until.strip()) == 10:  # a bare date: up to the end of that day
-                end = (_day(end) + timedelta(days=1)).timestamp() - 1
-        if end < start:
-            raise InputError(f"--until {until!r} is before --since {since!r}.")
-        words = f"since {since}" + (f" until {until}" if until else "")
+        start, end, words = _since_until(since, until, now)
     elif week or month:
         days = 7 if week else 30
         start = (_day(now) - timedelta(days=days - 1)).timestamp()
@@ -88,6 +76,25 @@ def period(
     else:
         start, end, words = _day(now).timestamp(), now, "today"
     return int(start), int(end), words
+
+
+def _since_until(since: str, until: str | None, now: float) -> tuple[float, float, str]:
+    """--since DATE [--until DATE] as unix times (an --until date: to its end), in words."""
+    from dmxedit.cli.history import parse_since
+
+    start = parse_since(since)
+    end = now
+    if until:
+        try:
+            end = parse_since(until.strip())
+        except InputError as exc:
+            raise InputError(exc.message.replace("--since", "--until"), hint=exc.hint) from None
+        if len(until.strip()) == 10:  # a bare date: up to the end of that day
+            end = (_day(end) + timedelta(days=1)).timestamp() - 1
+    if end < start:
+        raise InputError(f"--until {until!r} is before --since {since!r}.")
+    words = f"since {since}" + (f" until {until}" if until else "")
+    return start, end, words
 
 
 def _zone() -> str:
@@ -176,15 +183,32 @@ def _render(
         f"{total.prompt_tokens + total.completion_tokens:,} tokens "
         f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
     ]
-    if counts is None:
-        ours = "dmxedit's ledger is off: no counts of its own."
+    ours = _ours(counts)
+    tables = _tables(summary)
+    if ctx.stdout_isatty:
+        _render_rich(ctx, head, tables, ours)
     else:
-        ours = (
-            f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
-            f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
-        )
-        if counts["billed"] or counts["not_billed"]:
-            ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+        _render_plain(ctx, head, tables, ours)
+
+
+def _ours(counts: dict[str, int] | None) -> str:
+    """The ledger's own counts for the same period, in a line."""
+    if counts is None:
+        return "dmxedit's ledger is off: no counts of its own."
+    ours = (
+        f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
+        f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
+    )
+    if counts["billed"] or counts["not_billed"]:
+        ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+    return ours
+
+
+_Table = tuple[str, list[str], list[list[str]]]
+
+
+def _tables(summary: Any) -> list[_Table]:
+    """The per-model and per-day tables: (title, columns, rows)."""
     from dmxedit.cli.ui import field
 
     models = [
@@ -208,33 +232,38 @@ def _render(
     ]
     model_cols = ["model", "requests", "cost (CNY)", "tokens in", "tokens out"]
     day_cols = ["day", "requests", "cost (CNY)", "tokens"]
-    if ctx.stdout_isatty:
-        from rich.console import Console
-        from rich.table import Table
+    return [("per model", model_cols, models), ("per day", day_cols, days)]
 
-        console = Console(
-            file=ctx.stdout,
-            highlight=False,
-            force_terminal=True,
-            no_color=bool(ctx.env.get("NO_COLOR")) or None,
-        )
-        from rich.text import Text
 
-        for line in head:
-            console.print(line, markup=False)
-        for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
-            if not rows:
-                continue
-            table = Table(title=title, title_justify="left")
-            for i, col in enumerate(cols):
-                table.add_column(col, justify="left" if i == 0 else "right")
-            for row in rows:
-                table.add_row(*(Text(cell) for cell in row))  # text, never markup
-            console.print(table)
-        console.print(ours, markup=False)
-        return
+def _render_rich(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(
+        file=ctx.stdout,
+        highlight=False,
+        force_terminal=True,
+        no_color=bool(ctx.env.get("NO_COLOR")) or None,
+    )
+    from rich.text import Text
+
+    for line in head:
+        console.print(line, markup=False)
+    for title, cols, rows in tables:
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for i, col in enumerate(cols):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))  # text, never markup
+        console.print(table)
+    console.print(ours, markup=False)
+
+
+def _render_plain(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
     lines = list(head)
-    for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
+    for title, cols, rows in tables:
         if not rows:
             continue
         widths = [max(len(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
