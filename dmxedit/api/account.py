@@ -18,8 +18,22 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from dmxedit.core.errors import ApiError, AuthError, ConfigError, NetworkError
-from dmxedit.core.settings import Settings, mask
+from dmxedit.api.http import (
+    BODY_ERRORS,
+    Deadline,
+    Party,
+    api_message,
+    loads,
+    new_session,
+    one_line,
+    read_error,
+    redact,
+    request_id,
+    status_error,
+)
+from dmxedit.api.network import network_words
+from dmxedit.core.errors import ApiError, AuthError, NetworkError
+from dmxedit.core.settings import Settings
 
 QUOTA_PER_CNY = 500000  # DMXAPI's quota units per yuan
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
@@ -163,16 +177,13 @@ class Account:
         self.close()
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.token, mask(self.token)) if self.token else text
+        return redact(text, self.token)
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
-        """GET ``path`` on the site root: the ``data`` of a successful answer, and the
-        server's clock minus ours."""
+    def _fetch(self, url: str, params: Mapping[str, Any] | None) -> tuple[bytes, Any]:
+        """GET ``url``: the body of a successful answer (at most 16 MiB) and its headers;
+        the error an error status stands for, whether its body can be read or not."""
         import requests
 
-        from dmxedit.api.client import _session, api_message, network_words, one_line, request_id
-
-        url = self.root + path
         headers = {
             "Dmx-Api-User": self.user_id,
             "Rix-Api-User": self.user_id,
@@ -180,68 +191,62 @@ class Account:
         }
         with self._lock:
             if self._session is None:
-                self._session = _session()
+                self._session = new_session()
             session = self._session
+            deadline = Deadline(self.timeout[1])
             try:
-                response = session.get(
-                    url,
-                    params=dict(params or {}),
-                    headers=headers,
-                    auth=_raw_token(self.token),  # so a ~/.netrc entry never replaces it
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-                body = response.content[: 1 << 24]
+                with (
+                    deadline,
+                    session.get(
+                        url,
+                        params=dict(params or {}),
+                        headers=headers,
+                        auth=_RawToken(self.token),  # so a ~/.netrc entry never replaces it
+                        timeout=self.timeout,
+                        allow_redirects=False,
+                        stream=True,
+                    ) as response,
+                ):
+                    if not 200 <= response.status_code < 300:
+                        raise status_error(read_error(response, self.token), self._party())
+                    body = response.raw.read(1 << 24, decode_content=True) or b""
+                    return body, response
             except requests.exceptions.RequestException as exc:
+                words = "no answer came in time" if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API at {self.root} could not be reached: {network_words(exc)}.",
+                    f"The account API at {self.root} could not be reached: {words}.",
                     hint="Check your network and the base URL (dmxedit config get base-url).",
                 ) from None
-        status = response.status_code
-        rid = request_id(response.headers)
-        skew = _skew(response.headers.get("Date"))
-        content_type = response.headers.get("Content-Type", "")
-        info: dict[str, Any] = {"status": status, "request_id": rid}
-        said = api_message(body, content_type)
-        said = self._redact(said) if said else None
-        if 300 <= status < 400:
-            raise ConfigError(
-                f"The account API answered {status} with a redirect; dmxedit does not follow "
-                "it with your system token.",
-                hint="Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
-                **info,
-            )
-        if status in (401, 403):
-            raise AuthError(
-                f"The account API refused the system token (HTTP {status}"
-                + (f": {said}" if said else "")
-                + ").",
-                hint=_AUTH_HINT,
-                **info,
-            )
-        if status >= 500:
-            raise NetworkError(
-                f"The account API failed (HTTP {status}" + (f": {said}" if said else "") + ").",
-                hint="Try again later.",
-                **info,
-            )
-        if status >= 400:
-            raise ApiError(
-                f"The account API at {self.root} answered HTTP {status}"
-                + (f": {said}" if said else "")
-                + ".",
-                hint="The account API answers on the site of the base URL (the base URL "
-                "without /v1); check it with `dmxedit config get base-url`.",
-                **info,
-            )
-        import json
+            except BODY_ERRORS as exc:
+                words = "it did not all come in time" if deadline.expired else network_words(exc)
+                raise NetworkError(
+                    f"The account API's answer could not be read: {words}.",
+                    hint="Try again later.",
+                ) from None
 
+    def _party(self) -> Party:
+        return Party(
+            name="The account API",
+            credential="the system token",
+            auth_hint=_AUTH_HINT,
+            refused_hint=f"The account API answers on the site of the base URL ({self.root}, "
+            "the base URL without /v1); check it with `dmxedit config get base-url`.",
+            redirect_hint="Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
+        )
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
+        """GET ``path`` on the site root: the ``data`` of a successful answer, and the
+        server's clock minus ours."""
+        body, response = self._fetch(self.root + path, params)
+        status = response.status_code
+        info: dict[str, Any] = {"status": status, "request_id": request_id(response.headers)}
         try:
-            answer = json.loads(body.decode("utf-8-sig", "replace"))
+            answer = loads(body.decode("utf-8-sig", "replace"))
         except ValueError:
+            said = api_message(body, response.headers.get("Content-Type", ""))
             raise ApiError(
                 f"The account API answered {status} with a body that is not JSON"
-                + (f" ({one_line(said, 120)})" if said else "")
+                + (f" ({self._redact(one_line(said, 120))})" if said else "")
                 + ".",
                 hint="The account API answers on the site of the base URL; check the base URL.",
                 **info,
@@ -254,7 +259,7 @@ class Account:
             raise AuthError(
                 f"The account API refused the request: {text}.", hint=_AUTH_HINT, **info
             )
-        return answer.get("data"), skew
+        return answer.get("data"), _skew(response.headers.get("Date"))
 
     def balance(self) -> Balance:
         """The balance (``quota / 500000`` CNY)."""
@@ -289,19 +294,7 @@ class Account:
         seen: set[Any] = set()
         page = 1
         while page <= max_pages:
-            params = {
-                "p": page,
-                "page_size": page_size,
-                "type": 0,
-                "token_name": token_name or "",
-                "token_group": "",
-                "model_name": model or "",
-                "start_timestamp": int(start),
-                "end_timestamp": int(end),
-                "ip": "",
-                "response_id": "",
-                "request_id": request_id or "",
-            }
+            params = _log_params(page, page_size, start, end, model, request_id, token_name)
             data, read.skew = self._get("/api/log/self", params)
             read.pages = page
             if not isinstance(data, dict):
@@ -310,18 +303,7 @@ class Account:
             read.total = _int(data.get("total"))
             if not isinstance(items, list) or not items:
                 break
-            added = 0
-            for raw in items:
-                if not isinstance(raw, dict):
-                    continue
-                item = LogItem.of(raw)
-                # A charge logged while we read pushes the others down a place: seen twice.
-                ident = item.id if item.id is not None else tuple(sorted(raw.items(), key=str))
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                read.items.append(item)
-                added += 1
+            added = _add_items(read, items, seen)
             if read.total > 0 and len(seen) >= read.total:
                 break
             if read.total <= 0 and len(items) < page_size:
@@ -334,15 +316,67 @@ class Account:
             read.complete = False
         # The server filters; so does dmxedit, in case a site ignores a parameter.
         read.items = [
-            i
-            for i in read.items
-            if (not model or i.model_name == model)
-            and (not request_id or i.request_id == request_id)
-            and (not token_name or i.token_name == token_name)
-            and (not start or i.created_at >= start)
-            and (not end or i.created_at <= end)
+            i for i in read.items if _wanted(i, start, end, model, request_id, token_name)
         ]
         return read
+
+
+def _log_params(
+    page: int,
+    page_size: int,
+    start: int,
+    end: int,
+    model: str | None,
+    request_id: str | None,
+    token_name: str | None,
+) -> dict[str, Any]:
+    return {
+        "p": page,
+        "page_size": page_size,
+        "type": 0,
+        "token_name": token_name or "",
+        "token_group": "",
+        "model_name": model or "",
+        "start_timestamp": int(start),
+        "end_timestamp": int(end),
+        "ip": "",
+        "response_id": "",
+        "request_id": request_id or "",
+    }
+
+
+def _add_items(read: LogRead, items: list[Any], seen: set[Any]) -> int:
+    """Add a page's items not seen before; how many were new."""
+    added = 0
+    for raw in items:
+        if not isinstance(raw, dict):
+            continue
+        item = LogItem.of(raw)
+        # A charge logged while we read pushes the others down a place: seen twice.
+        ident = item.id if item.id is not None else tuple(sorted(raw.items(), key=str))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        read.items.append(item)
+        added += 1
+    return added
+
+
+def _wanted(
+    item: LogItem,
+    start: int,
+    end: int,
+    model: str | None,
+    request_id: str | None,
+    token_name: str | None,
+) -> bool:
+    return (
+        (not model or item.model_name == model)
+        and (not request_id or item.request_id == request_id)
+        and (not token_name or item.token_name == token_name)
+        and (not start or item.created_at >= start)
+        and (not end or item.created_at <= end)
+    )
 
 
 _AUTH_HINT = (
@@ -352,16 +386,15 @@ _AUTH_HINT = (
 )
 
 
-def _raw_token(token: str) -> Any:
+class _RawToken:
     """The system token as a request auth, raw in Authorization (no ``Bearer``)."""
-    from requests.auth import AuthBase
 
-    class RawToken(AuthBase):
-        def __call__(self, r: Any) -> Any:
-            r.headers["Authorization"] = token
-            return r
+    def __init__(self, token: str) -> None:
+        self.token = token
 
-    return RawToken()
+    def __call__(self, r: Any) -> Any:
+        r.headers["Authorization"] = self.token
+        return r
 
 
 def _skew(date: str | None) -> float:
