@@ -8,7 +8,6 @@ runs under a guard (:func:`within`) that fails the test instead of hanging it.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,7 +75,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 if not self.connection.recv(1):
                     return
-            except socket.timeout:
+            except TimeoutError:
                 continue
 
 
@@ -177,7 +176,7 @@ URL = "http://127.0.0.1:9/r/first.png"
 COMPLETE = b'{"created": 1, "data": [{"url": "' + URL.encode() + b'"}]}'
 
 
-def json_head(handler: Handler, status: int = 200, **headers: str) -> None:
+def json_head(handler: Handler, status: int = 200, /, **headers: str) -> None:
     handler.head(status, {"Content-Type": "application/json", **headers})
 
 
@@ -260,7 +259,7 @@ def test_a_download_trickling_a_byte_at_a_time_ends_at_the_download_deadline(
         error = expect(SaveError, lambda: within(lambda: made.download(url, Sink)))
     finally:
         made.close()
-    assert error.urls == [url]
+    assert isinstance(error, SaveError) and error.urls == [url]
     assert "did not finish within 1 s" in error.message
     assert error.exit_code == ExitCode.NOT_SAVED
 
@@ -340,7 +339,9 @@ def test_an_error_body_nested_100k_deep_still_gives_the_status(hostile: Hostile)
 def test_an_error_body_in_an_unknown_encoding_still_gives_the_status(hostile: Hostile) -> None:
     def odd(h: Handler) -> None:
         body = b"\xff\xfe bad \x80 bytes"
-        h.head(400, {"Content-Type": "text/plain; charset=base64", "Content-Length": "16"})
+        h.head(
+            400, {"Content-Type": "text/plain; charset=base64", "Content-Length": str(len(body))}
+        )
         h.raw(body)
 
     hostile.on(GENERATIONS, odd)

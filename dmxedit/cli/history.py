@@ -193,7 +193,12 @@ def recover(
         entries = book.unsaved() if book is not None else []
         unanswered = book.unanswered() if book is not None else []
         events = ui.make_events(ctx)
-        client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
+        client = Client(
+            api_key="",
+            connect_timeout=settings.connect_timeout,
+            download_timeout=settings.download_timeout,
+            events=events,
+        )
         report: list[dict[str, Any]] = []
         dead_any = False
         try:

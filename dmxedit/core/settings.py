@@ -170,6 +170,12 @@ KEYS: dict[str, Key] = {
         Key("format", "response_format", _format, "response format: url or b64_json"),
         Key("timeout", "timeout", _positive_float, "seconds to wait for the answer"),
         Key("connect-timeout", "connect_timeout", _positive_float, "seconds to connect"),
+        Key(
+            "download-timeout",
+            "download_timeout",
+            _positive_float,
+            "seconds a result download may take",
+        ),
         Key("retries", "retries", _count, "retries of calls that are safe to retry"),
         Key("history", "history", _onoff, "keep the ledger of paid requests: on or off"),
         Key(
@@ -337,6 +343,7 @@ class Settings:
     response_format: str = "url"
     timeout: float = 600.0
     connect_timeout: float = 10.0
+    download_timeout: float = 300.0
     retries: int = 2
     history: bool = True
     system_token: str | None = field(default=None, repr=False)
