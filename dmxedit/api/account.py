@@ -159,6 +159,7 @@ class Account:
 
     def __init__(self, settings: Settings, *, read_timeout: float = READ_TIMEOUT) -> None:
         self.token, self.user_id = settings.require_account()
+        self._secrets = (self.token, settings.api_key)  # masked in all that comes back
         self.root = site_root(settings.base_url)
         self.timeout = (settings.connect_timeout, read_timeout)
         self._lock = threading.Lock()
@@ -176,8 +177,8 @@ class Account:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _redact(self, text: str) -> str:
-        return redact(text, self.token)
+    def _redact(self, value: Any) -> Any:
+        return redact(value, *self._secrets)
 
     def _fetch(self, url: str, params: Mapping[str, Any] | None) -> tuple[bytes, Any]:
         """GET ``url``: the body of a successful answer (at most 16 MiB) and its headers;
@@ -208,7 +209,7 @@ class Account:
                     ) as response,
                 ):
                     if not 200 <= response.status_code < 300:
-                        raise status_error(read_error(response, self.token), self._party())
+                        raise status_error(read_error(response, *self._secrets), self._party())
                     body = response.raw.read(1 << 24, decode_content=True) or b""
                     return body, response
             except requests.exceptions.RequestException as exc:
@@ -239,9 +240,10 @@ class Account:
         server's clock minus ours."""
         body, response = self._fetch(self.root + path, params)
         status = response.status_code
-        info: dict[str, Any] = {"status": status, "request_id": request_id(response.headers)}
+        rid = self._redact(request_id(response.headers))
+        info: dict[str, Any] = {"status": status, "request_id": rid}
         try:
-            answer = loads(body.decode("utf-8-sig", "replace"))
+            answer = self._redact(loads(body.decode("utf-8-sig", "replace")))
         except ValueError:
             said = api_message(body, response.headers.get("Content-Type", ""))
             raise ApiError(

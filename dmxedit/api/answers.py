@@ -123,7 +123,7 @@ class UrlSink(Generic[S]):
             return DataUrl(self.inner.finish())
         url = self.text.decode("utf-8", "replace")
         if url.strip():
-            self.reader.urls.append(url.strip())
+            self.reader.urls.append(self.reader.redact(url.strip()))
         return url
 
 
@@ -164,7 +164,7 @@ class AnswerReader(Generic[S]):
         self,
         open_sink: Callable[[], S],
         limit: int,
-        redact: Callable[[str], str],
+        redact: Callable[[Any], Any],
     ) -> None:
         self.open_sink = open_sink
         self.limit = limit
@@ -203,7 +203,7 @@ class AnswerReader(Generic[S]):
         items: list[AnswerItem[S]] = []
         for entry in data if isinstance(data, list) else ():
             if isinstance(entry, dict):
-                item = item_of(entry)
+                item = self.item(entry)
                 if item.url or item.sink is not None:
                     items.append(item)
         if not items:
@@ -219,9 +219,28 @@ class AnswerReader(Generic[S]):
             items=items,
             status=status,
             request_id=rid,
-            created=body.get("created"),
-            usage=body.get("usage"),
+            created=self.redact(body.get("created")),
+            usage=self.redact(body.get("usage")),
         )
+
+    def item(self, entry: Mapping[str, Any]) -> AnswerItem[S]:
+        """One entry of ``data``: its URL, its decoded image, its revised prompt."""
+        url, blob = entry.get("url"), entry.get("b64_json")
+        revised = entry.get("revised_prompt")
+        item: AnswerItem[S] = AnswerItem()
+        item.revised_prompt = self.redact(revised) if isinstance(revised, str) else None
+        if isinstance(url, DataUrl):
+            item.sink = url.sink
+        elif isinstance(url, str) and url.strip():
+            # A URL that holds the key is never fetched (the key would go to the download
+            # host) nor shown or stored: its masked form stands in for it.
+            item.url = self.redact(url.strip())
+        if blob is not None and not isinstance(blob, (str, int, float, bool, list, dict)):
+            if item.sink is None:
+                item.sink = blob  # the decoded b64_json
+            else:
+                blob.discard()  # the same image twice: saved once
+        return item
 
     def _error(self, body: Mapping[str, Any], status: int, model: str, info: Any) -> None:
         import json
@@ -238,21 +257,16 @@ class AnswerReader(Generic[S]):
         raise ApiError(f"The API answered {status} with an error: {said}", **info)
 
 
-def item_of(entry: Mapping[str, Any]) -> AnswerItem[Any]:
-    """One entry of ``data``: its URL, its decoded image, its revised prompt."""
-    url, blob, revised = entry.get("url"), entry.get("b64_json"), entry.get("revised_prompt")
-    item: AnswerItem[Any] = AnswerItem()
-    item.revised_prompt = revised if isinstance(revised, str) else None
-    if isinstance(url, DataUrl):
-        item.sink = url.sink
-    elif isinstance(url, str) and url.strip():
-        item.url = url.strip()
-    if blob is not None and not isinstance(blob, (str, int, float, bool, list, dict)):
-        if item.sink is None:
-            item.sink = blob  # the decoded b64_json
-        else:
-            blob.discard()  # the same image twice: saved once
-    return item
+def kept(urls: list[str]) -> dict[str, Any]:
+    """The details of an error after the answer began: the URLs that had come."""
+    return {"urls": list(urls)} if urls else {}
+
+
+def kept_words(urls: list[str]) -> str:
+    """The same, in words for an error's message."""
+    if not urls:
+        return ""
+    return " The result URLs that had arrived: " + " ".join(urls) + "."
 
 
 __all__ = [
@@ -266,5 +280,6 @@ __all__ = [
     "TooLarge",
     "UrlSink",
     "empty_reason",
-    "item_of",
+    "kept",
+    "kept_words",
 ]

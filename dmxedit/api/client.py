@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
 
-from dmxedit.api.answers import Answer, AnswerItem, AnswerReader, Sink, TooLarge
+from dmxedit.api.answers import (
+    Answer,
+    AnswerItem,
+    AnswerReader,
+    Sink,
+    TooLarge,
+    kept,
+    kept_words,
+)
 from dmxedit.api.downloads import DOWNLOAD_TIMEOUT, Downloader
 from dmxedit.api.http import (
     BODY_ERRORS,
@@ -32,6 +40,7 @@ from dmxedit.api.http import (
     api_message,
     body_chunks,
     new_session,
+    one_line,
     read_error,
     redact,
     request_id,
@@ -90,17 +99,6 @@ class _Bearer(AuthBase):
         return r
 
 
-def _kept(urls: list[str]) -> dict[str, Any]:
-    """The details of an error after the answer began: the URLs that had come."""
-    return {"urls": list(urls)} if urls else {}
-
-
-def _kept_words(urls: list[str]) -> str:
-    if not urls:
-        return ""
-    return " The result URLs that had arrived: " + " ".join(urls) + "."
-
-
 class Client:
     """Sends image requests and downloads their results."""
 
@@ -132,9 +130,16 @@ class Client:
             self._downloads.close()
             self._downloads = None
 
-    def _redact(self, text: str) -> str:
-        """An API that echoes the key back does not get it shown."""
-        return redact(text, self._auth.key)
+    def _redact(self, value: T) -> T:
+        """An API that echoes the key back does not get it shown or stored: every text
+        of an answer (message, header, URL, request id, revised prompt) goes through
+        this before it leaves the client."""
+        redacted: T = redact(value, self._auth.key)
+        return redacted
+
+    def _rid(self, headers: Mapping[str, str]) -> str | None:
+        """The answer's request id (redacted: a relay may echo anything there)."""
+        return self._redact(request_id(headers))
 
     # -- the POST -------------------------------------------------------------------
 
@@ -289,9 +294,9 @@ class Client:
         return Failed(
             Outcome(Fault.TIMEOUT),
             lambda d: NetworkError(
-                f"The API{what} within {self.timeout:g} s.{_kept_words(urls)}{self._billing(d)}",
+                f"The API{what} within {self.timeout:g} s.{kept_words(urls)}{self._billing(d)}",
                 hint="A 4K edit of many images can take minutes: raise --timeout.",
-                details={"may_be_billed": True, **_kept(urls)},
+                details={"may_be_billed": True, **kept(urls)},
                 **info,
             ),
         )
@@ -304,15 +309,17 @@ class Client:
         deadline: Deadline,
     ) -> Answer[S]:
         status = response.status_code
-        rid = request_id(response.headers)
+        rid = self._rid(response.headers)
         self.events.answered(status)
         headers = response.headers
-        self.events.info(
+        encoding = headers.get("Content-Encoding")
+        said = (
             f"answer: HTTP {status}, request id {rid or '-'}, "
             f"{headers.get('Content-Type') or 'no content type'}, "
             f"{headers.get('Content-Length') or 'unknown'} bytes"
-            + (f", {headers['Content-Encoding']}" if headers.get("Content-Encoding") else "")
+            + (f", {encoding}" if encoding else "")
         )
+        self.events.info(self._redact(one_line(said)))
         if 200 <= status < 300:
             return self._success(request, response, open_sink, rid, deadline)
         self._refused(response, request.base_url, model=request.model)
@@ -366,7 +373,7 @@ class Client:
 
     def _model_list(self, response: requests.Response, base_url: str) -> list[ModelInfo]:
         status = response.status_code
-        rid = request_id(response.headers)
+        rid = self._rid(response.headers)
         self.events.info(f"models: HTTP {status}, request id {rid or '-'}")
         if not 200 <= status < 300:
             self._refused(response, base_url)
@@ -381,7 +388,8 @@ class Client:
                     request_id=rid,
                 ),
             ) from None
-        return parse_models(raw, response.headers.get("Content-Type", ""), base_url, status, rid)
+        content_type = response.headers.get("Content-Type", "")
+        return parse_models(raw, content_type, base_url, status, rid, secrets=(self._auth.key,))
 
     # -- a successful answer -----------------------------------------------------------
 
@@ -451,16 +459,16 @@ class Client:
         if isinstance(exc, JSONStreamError):
             status = info["status"]
             return ApiError(
-                f"The API answered {status} with a malformed body ({exc}).{_kept_words(urls)}",
-                details=_kept(urls),
+                f"The API answered {status} with a malformed body ({exc}).{kept_words(urls)}",
+                details=kept(urls),
                 **info,
             )
         return Failed(
             Outcome(Fault.DROPPED),
             lambda d: NetworkError(
                 "The answer was cut off while it was being received."
-                f"{_kept_words(urls)}{self._billing(d)}",
-                details={"may_be_billed": True, **_kept(urls)},
+                f"{kept_words(urls)}{self._billing(d)}",
+                details={"may_be_billed": True, **kept(urls)},
                 **info,
             ),
         )

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import requests
 
 from dmxedit.api.answers import Capped, Sink, TooLarge
-from dmxedit.api.http import BODY_ERRORS, Deadline, body_chunks, new_session
+from dmxedit.api.http import BODY_ERRORS, Deadline, body_chunks, new_session, one_line
 from dmxedit.api.models import mib
 from dmxedit.api.network import network_words
 from dmxedit.api.retry import download_decision
@@ -53,7 +53,7 @@ class Downloader:
         """GET a result URL into a new sink; retried on its own, never re-generates."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
+            raise SaveError(f"The result URL is not http(s): {one_line(url, 200)}", urls=[url])
         from dmxedit.api.proxies import proxy_for
 
         proxy = proxy_for(url)

@@ -28,7 +28,7 @@ import urllib3.exceptions
 
 from dmxedit._version import __version__
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError
-from dmxedit.core.settings import mask
+from dmxedit.core.text import redact
 
 USER_AGENT = f"dmxedit/{__version__} python-requests/{requests.__version__}"
 REQUEST_ID_HEADERS = (
@@ -45,18 +45,6 @@ ERROR_BODY_LIMIT = 64 * 1024
 BOM = b"\xef\xbb\xbf"
 #: What reading a body can raise besides a disk error: the network, the encoding.
 BODY_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)
-
-
-# -- redaction -----------------------------------------------------------------------
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with every secret in it masked: what a server echoes back is shown only
-    so. The one redaction of server-sent text, for the client and the account API."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, mask(secret))
-    return text
 
 
 # -- the deadline --------------------------------------------------------------------
@@ -177,8 +165,8 @@ def body_chunks(response: requests.Response, size: int = 1 << 18) -> Iterator[by
 def request_id(headers: Mapping[str, str]) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
-        if value:
-            return value.strip()[:200]
+        if value and value.strip():
+            return one_line(value, 200)  # a folded header's line break is no line of ours
     return None
 
 
@@ -266,10 +254,8 @@ class ErrorAnswer:
     body: bytes
     readable: bool  # False: the body broke off, did not decode or did not come in time
     said: str | None  # the API's words, redacted
-
-    @property
-    def request_id(self) -> str | None:
-        return request_id(self.headers)
+    request_id: str | None = None  # redacted: a relay may echo anything there
+    location: str = "?"  # a redirect's, redacted
 
     @property
     def text(self) -> str:
@@ -295,12 +281,15 @@ def read_error(
     except (*BODY_ERRORS, OSError):
         raw, readable = b"", False
     said = api_message(raw, response.headers.get("Content-Type", ""))
+    location = one_line(response.headers.get("Location") or "?", 200)
     return ErrorAnswer(
         status=response.status_code,
         headers=response.headers,
         body=raw,
         readable=readable,
         said=redact(said, *secrets) if said else None,
+        request_id=redact(request_id(response.headers), *secrets),
+        location=redact(location, *secrets),
     )
 
 
@@ -321,7 +310,7 @@ def status_error(answer: ErrorAnswer, party: Party) -> DmxError:
     ApiError."""
     status, info = answer.status, answer.info
     if 300 <= status < 400:
-        where = answer.headers.get("Location", "?")
+        where = answer.location
         return ConfigError(
             f"{party.name} answered {status} with a redirect to {where}; dmxedit does not "
             f"follow redirects with {party.credential}.",

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dmxedit.api.http import ERROR_BODY_LIMIT, api_message, decode_text, loads
 from dmxedit.core.catalog import SITES, is_image_model, other_sites
 from dmxedit.core.errors import ApiError
+from dmxedit.core.text import redact
 
 MODELS_ADVICE = "Run `dmxedit models` to see the models your key can use."
 MODELS_LIMIT = 16 * 1024 * 1024  # a model list is far smaller; refuse a runaway body
@@ -111,13 +112,17 @@ class ModelInfo:
 
 
 def _model_list_body(
-    raw: bytes, content_type: str, base_url: str, info: dict[str, Any]
+    raw: bytes,
+    content_type: str,
+    base_url: str,
+    info: dict[str, Any],
+    secrets: tuple[str | None, ...],
 ) -> list[Any]:
     """The entries of a model list answer; ApiError when it is not one."""
     status = info["status"]
     if len(raw) > MODELS_LIMIT:
         raise ApiError(f"The model list is over {mib(MODELS_LIMIT)}; it was refused.", **info)
-    text = decode_text(raw, content_type).strip()
+    text = redact(decode_text(raw, content_type).strip(), *secrets)
     try:
         body = loads(text)
     except ValueError:
@@ -132,7 +137,7 @@ def _model_list_body(
             **info,
         ) from None
     if isinstance(body, dict) and (body.get("success") is False or body.get("error")):
-        said = api_message(raw, content_type) or "no message"
+        said = redact(api_message(raw, content_type) or "no message", *secrets)
         raise ApiError(f"The API answered {status} with an error: {said}", **info)
     entries = body.get("data") if isinstance(body, dict) else body
     if not isinstance(entries, list):
@@ -145,14 +150,21 @@ def _model_list_body(
 
 
 def parse_models(
-    raw: bytes, content_type: str, base_url: str, status: int = 200, rid: str | None = None
+    raw: bytes,
+    content_type: str,
+    base_url: str,
+    status: int = 200,
+    rid: str | None = None,
+    *,
+    secrets: tuple[str | None, ...] = (),
 ) -> list[ModelInfo]:
     """The models of a ``/models`` answer: OpenAI's ``{"object": "list", "data": [...]}``
-    (new-api adds ``supported_endpoint_types``), or a bare list; ApiError otherwise."""
+    (new-api adds ``supported_endpoint_types``), or a bare list; ApiError otherwise.
+    Every text of it is redacted of ``secrets``."""
     info: dict[str, Any] = {"status": status, "request_id": rid}
     models: list[ModelInfo] = []
     seen: set[str] = set()
-    for entry in _model_list_body(raw, content_type, base_url, info):
+    for entry in _model_list_body(raw, content_type, base_url, info, secrets):
         model = ModelInfo.of(entry)
         if model is not None and model.id not in seen:
             seen.add(model.id)

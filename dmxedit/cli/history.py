@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 @contextlib.contextmanager
-def _ledger(ctx: RunContext) -> Iterator[Any]:
+def reading_ledger(ctx: RunContext) -> Iterator[Any]:
     """The ledger for reading (None when it was never written), closed afterwards."""
     from dmxedit.core.settings import resolve
     from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
@@ -113,7 +113,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -124,6 +124,10 @@ def history(
             _show(ctx, entry)
             return
         started = parse_since(since) if since else None
+        if grep is not None:
+            from dmxedit.api.request import check_text
+
+            check_text("--grep text", grep)  # prompts are UTF-8 text; bytes match none
         entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
         if ctx.json:
             ctx.emit_json([e.to_dict() for e in entries])
@@ -157,7 +161,7 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
@@ -188,7 +192,7 @@ def recover(
     from dmxedit.core.settings import resolve
     from dmxedit.store.results import Saver
 
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         settings = resolve(env=ctx.env)
         entries = book.unsaved() if book is not None else []
         unanswered = book.unanswered() if book is not None else []
@@ -251,7 +255,9 @@ def recover(
                     }
                 )
                 for url in dead:
-                    ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+                    ui.warn(
+                        ctx, f"entry {entry.id}: the result URL no longer works: {ui.field(url)}"
+                    )
                 for kept in lost:
                     ui.warn(
                         ctx,

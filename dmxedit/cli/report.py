@@ -90,10 +90,10 @@ def report(
     if paths:
         parts.append(core.read_results(paths))
     if history:
-        from dmxedit.cli.history import _ledger, parse_since
+        from dmxedit.cli.history import parse_since, reading_ledger
 
         started = parse_since(since) if since else None
-        with _ledger(ctx) as book:
+        with reading_ledger(ctx) as book:
             if book is None:
                 raise InputError("The ledger is empty: dmxedit has sent no request yet.")
             found, more = core.read_history(book, since=started, limit=limit)
