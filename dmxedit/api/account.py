@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -32,10 +30,20 @@ from dmxedit.api.http import (
     status_error,
 )
 from dmxedit.api.network import network_words
+from dmxedit.api.quota import (
+    QUOTA_PER_CNY,
+    Balance,
+    LogItem,
+    LogRead,
+    Tally,
+    Usage,
+    as_int,
+    cny,
+)
 from dmxedit.core.errors import ApiError, AuthError, NetworkError
+from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
 
-QUOTA_PER_CNY = 500000  # DMXAPI's quota units per yuan
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
 MAX_PAGES = 500  # a log read stops there (50,000 items) and says it is incomplete
 READ_TIMEOUT = 30.0
@@ -49,119 +57,21 @@ def site_root(base_url: str) -> str:
     return root
 
 
-def cny(quota: int | float) -> float:
-    return float(quota) / QUOTA_PER_CNY
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-@dataclass(frozen=True)
-class Balance:
-    """What ``/api/user/self`` says: the quota left (and, when given, the quota used)."""
-
-    quota: int
-    used_quota: int | None = None
-    request_count: int | None = None
-    username: str | None = None
-    site: str = ""
-
-    @property
-    def cny(self) -> float:
-        return cny(self.quota)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "balance_cny": round(self.cny, 6),
-            "quota": self.quota,
-            "used_cny": None if self.used_quota is None else round(cny(self.used_quota), 6),
-            "request_count": self.request_count,
-            "username": self.username,
-            "site": self.site,
-        }
-
-
-@dataclass(frozen=True)
-class LogItem:
-    """One item of the billing log (``/api/log/self``)."""
-
-    created_at: int
-    model_name: str = ""
-    token_name: str = ""
-    quota: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    use_time: int = 0
-    request_id: str = ""
-    type: int | None = None
-    id: int | None = None
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any]) -> LogItem:
-        kind = raw.get("type")
-        ident = raw.get("id")
-        return cls(
-            created_at=_int(raw.get("created_at")),
-            model_name=str(raw.get("model_name") or ""),
-            token_name=str(raw.get("token_name") or ""),
-            quota=_int(raw.get("quota")),
-            prompt_tokens=_int(raw.get("prompt_tokens")),
-            completion_tokens=_int(raw.get("completion_tokens")),
-            use_time=_int(raw.get("use_time")),
-            request_id=str(raw.get("request_id") or ""),
-            type=kind if isinstance(kind, int) and not isinstance(kind, bool) else None,
-            id=ident if isinstance(ident, int) and not isinstance(ident, bool) else None,
-        )
-
-    @property
-    def cost_cny(self) -> float:
-        return cny(self.quota)
-
-    @property
-    def charged(self) -> bool:
-        """A charge: a consumption (type 2, or no type given) that cost something."""
-        return self.quota > 0 and self.type in (None, 2)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "created_at": self.created_at,
-            "time": datetime.fromtimestamp(self.created_at).isoformat(timespec="seconds"),
-            "model": self.model_name,
-            "token_name": self.token_name,
-            "cost_cny": round(self.cost_cny, 6),
-            "quota": self.quota,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "use_time": self.use_time,
-            "request_id": self.request_id,
-        }
-
-
-@dataclass
-class LogRead:
-    """Every item of a log query, and how far the reading got."""
-
-    items: list[LogItem] = field(default_factory=list)
-    total: int = 0
-    pages: int = 0
-    complete: bool = True
-    skew: float = 0.0  # the server's clock minus ours, from its Date header (seconds)
-
-
 class Account:
     """A conversation with the account API; safe to share between threads."""
 
-    def __init__(self, settings: Settings, *, read_timeout: float = READ_TIMEOUT) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        events: Events | None = None,
+    ) -> None:
         self.token, self.user_id = settings.require_account()
         self._secrets = (self.token, settings.api_key)  # masked in all that comes back
         self.root = site_root(settings.base_url)
         self.timeout = (settings.connect_timeout, read_timeout)
+        self.events = events or Events()  # ``info``: each request and its answer (-v)
         self._lock = threading.Lock()
         self._session: Any = None
 
@@ -195,6 +105,7 @@ class Account:
                 self._session = new_session()
             session = self._session
             deadline = Deadline(self.timeout[1])
+            started = time.monotonic()
             try:
                 with (
                     deadline,
@@ -208,6 +119,7 @@ class Account:
                         stream=True,
                     ) as response,
                 ):
+                    self._heard(response, started)
                     if not 200 <= response.status_code < 300:
                         raise status_error(read_error(response, *self._secrets), self._party())
                     body = response.raw.read(1 << 24, decode_content=True) or b""
@@ -224,6 +136,13 @@ class Account:
                     f"The account API's answer could not be read: {words}.",
                     hint="Try again later.",
                 ) from None
+
+    def _heard(self, response: Any, started: float) -> None:
+        rid = self._redact(request_id(response.headers))
+        self.events.info(
+            f"GET {response.url} -> HTTP {response.status_code} in "
+            f"{time.monotonic() - started:.2f} s" + (f", request id {rid}" if rid else "")
+        )
 
     def _party(self) -> Party:
         return Party(
@@ -272,9 +191,9 @@ class Account:
         count = data.get("request_count")
         name = data.get("username")
         return Balance(
-            quota=_int(data.get("quota")),
-            used_quota=None if used is None else _int(used),
-            request_count=None if count is None else _int(count),
+            quota=as_int(data.get("quota")),
+            used_quota=None if used is None else as_int(used),
+            request_count=None if count is None else as_int(count),
             username=str(name) if name else None,
             site=self.root,
         )
@@ -302,7 +221,7 @@ class Account:
             if not isinstance(data, dict):
                 raise ApiError("The account API's log answer has no data.")
             items = data.get("items") or []
-            read.total = _int(data.get("total"))
+            read.total = as_int(data.get("total"))
             if not isinstance(items, list) or not items:
                 break
             added = _add_items(read, items, seen)
@@ -408,84 +327,24 @@ def _skew(date: str | None) -> float:
         return 0.0
 
 
-def balance(settings: Settings) -> Balance:
+def balance(settings: Settings, events: Events | None = None) -> Balance:
     """The account's balance, from settings with a system token and user id (the one
     call ``dmxedit balance`` and ``dmxedit doctor`` make). Raises ConfigError (exit 3)
-    without them, AuthError (exit 3), NetworkError (exit 5)."""
-    with Account(settings) as account:
+    without them, AuthError (exit 3), NetworkError (exit 5). ``events.info`` hears of
+    each request (``--verbose``)."""
+    with Account(settings, events=events) as account:
         return account.balance()
 
 
-# -- usage: the log summed per model and per day ----------------------------------------
-
-
-@dataclass
-class Tally:
-    requests: int = 0
-    quota: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, item: LogItem) -> None:
-        self.requests += 1
-        self.quota += item.quota
-        self.prompt_tokens += item.prompt_tokens
-        self.completion_tokens += item.completion_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "cost_cny": round(cny(self.quota), 6),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-        }
-
-
-@dataclass
-class Usage:
-    """The billing log of a period, summed per model and per (local) day."""
-
-    start: int
-    end: int
-    model: str | None
-    total: Tally = field(default_factory=Tally)
-    models: dict[str, Tally] = field(default_factory=dict)
-    days: dict[str, Tally] = field(default_factory=dict)
-    complete: bool = True
-    items: int = 0
-
-    @classmethod
-    def of(cls, items: Iterable[LogItem], start: int, end: int, model: str | None = None) -> Usage:
-        usage = cls(start=start, end=end, model=model)
-        for item in items:
-            if item.type not in (None, 2):
-                continue  # top-ups, errors, management: not spend
-            usage.items += 1
-            usage.total.add(item)
-            usage.models.setdefault(item.model_name or "(none)", Tally()).add(item)
-            day = datetime.fromtimestamp(item.created_at).strftime("%Y-%m-%d")
-            usage.days.setdefault(day, Tally()).add(item)
-        usage.models = dict(sorted(usage.models.items(), key=lambda kv: -kv[1].quota))
-        usage.days = dict(sorted(usage.days.items()))
-        return usage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "end": self.end,
-            "model": self.model,
-            "complete": self.complete,
-            "total": self.total.to_dict(),
-            "models": {k: v.to_dict() for k, v in self.models.items()},
-            "days": {k: v.to_dict() for k, v in self.days.items()},
-        }
-
-
 def usage(
-    settings: Settings, start: int, end: int, model: str | None = None
+    settings: Settings,
+    start: int,
+    end: int,
+    model: str | None = None,
+    events: Events | None = None,
 ) -> tuple[Usage, LogRead]:
     """Read every page of the log between two unix times and sum it."""
-    with Account(settings) as account:
+    with Account(settings, events=events) as account:
         read = account.log(start=start, end=end, model=model)
     summary = Usage.of(read.items, start, end, model)
     summary.complete = read.complete
@@ -498,8 +357,10 @@ __all__ = [
     "LogItem",
     "LogRead",
     "QUOTA_PER_CNY",
+    "Tally",
     "Usage",
     "balance",
+    "cny",
     "site_root",
     "usage",
 ]

@@ -257,9 +257,9 @@ class AnswerReader(Generic[S]):
         raise ApiError(f"The API answered {status} with an error: {said}", **info)
 
 
-def kept(urls: list[str]) -> dict[str, Any]:
-    """The details of an error after the answer began: the URLs that had come."""
-    return {"urls": list(urls)} if urls else {}
+def kept(urls: list[str]) -> list[str] | None:
+    """The URLs of an error after the answer began: those that had come (None: none)."""
+    return list(urls) or None
 
 
 def kept_words(urls: list[str]) -> str:

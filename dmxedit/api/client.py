@@ -283,7 +283,7 @@ class Client:
                 lambda d: NetworkError(
                     f"The connection to {host} was dropped after the upload, before an "
                     f"answer.{self._billing(d)}",
-                    details={"may_be_billed": True},
+                    may_be_billed=True,
                 ),
             )
         raise NetworkError(f"The request to {host} failed: {network_words(exc)}.") from None
@@ -296,7 +296,8 @@ class Client:
             lambda d: NetworkError(
                 f"The API{what} within {self.timeout:g} s.{kept_words(urls)}{self._billing(d)}",
                 hint="A 4K edit of many images can take minutes: raise --timeout.",
-                details={"may_be_billed": True, **kept(urls)},
+                may_be_billed=True,
+                urls=kept(urls),
                 **info,
             ),
         )
@@ -374,7 +375,7 @@ class Client:
     def _model_list(self, response: requests.Response, base_url: str) -> list[ModelInfo]:
         status = response.status_code
         rid = self._rid(response.headers)
-        self.events.info(f"models: HTTP {status}, request id {rid or '-'}")
+        self.events.info(f"GET {response.url} -> HTTP {status}, request id {rid or '-'}")
         if not 200 <= status < 300:
             self._refused(response, base_url)
         try:
@@ -460,7 +461,7 @@ class Client:
             status = info["status"]
             return ApiError(
                 f"The API answered {status} with a malformed body ({exc}).{kept_words(urls)}",
-                details=kept(urls),
+                urls=kept(urls),
                 **info,
             )
         return Failed(
@@ -468,7 +469,8 @@ class Client:
             lambda d: NetworkError(
                 "The answer was cut off while it was being received."
                 f"{kept_words(urls)}{self._billing(d)}",
-                details={"may_be_billed": True, **kept(urls)},
+                may_be_billed=True,
+                urls=kept(urls),
                 **info,
             ),
         )

@@ -72,7 +72,7 @@ def failed_error(
     message = status_error(answer, party("", answer.status)).message
     if fault is not Fault.BUSY:
         message += billing(decision)
-    details: dict[str, Any] = {"may_be_billed": True} if decision.may_be_billed else {}
+    details: dict[str, Any] = {}
     hint = None
     if decision.wait_too_long is not None:
         wait = decision.wait_too_long
@@ -82,7 +82,13 @@ def failed_error(
         )
         hint = f"Try again in {max(1, round(wait / 60))} min or later."
         details["retry_after_s"] = round(wait, 3)
-    return NetworkError(message, hint=hint, details=details, **answer.info)
+    return NetworkError(
+        message,
+        hint=hint,
+        details=details,
+        may_be_billed=True if decision.may_be_billed else None,
+        **answer.info,
+    )
 
 
 __all__ = ["MODEL_HINT", "failed_error", "party", "refused"]
