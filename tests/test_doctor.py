@@ -16,7 +16,7 @@ from conftest import KEY, Run, expect
 from fakeserver import MODELS, QUOTA_PER_CNY, SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, model_entry
 
 from dmxedit.core.errors import ExitCode
-from dmxedit.engine import doctor
+from dmxedit.engine import checks, doctor
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]
@@ -464,14 +464,14 @@ def test_an_output_folder_that_cannot_be_written_fails(
 ) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    real = doctor._probe
+    real = checks._probe
 
     def refuse(path: Path) -> None:
         if path == folder:
             raise PermissionError(13, "Permission denied")
         real(path)
 
-    monkeypatch.setattr(doctor, "_probe", refuse)  # root writes anywhere: fake the refusal
+    monkeypatch.setattr(checks, "_probe", refuse)  # root writes anywhere: fake the refusal
     run = expect(cli("doctor", "-o", str(folder)), 2)
     state, rest = lines(run)["output"]
     assert state == "fail" and "cannot be written: Permission denied" in rest

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from dmxedit.api.request import ImageRequest
 from dmxedit.cli.context import RunContext
+from dmxedit.core.env import has_key
 from dmxedit.core.errors import InputError
 
 
@@ -83,7 +84,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         lines.append(
             f"# curl sends files as they are; dmxedit prepares {', '.join(prepared)} first"
         )
-    if api_key and not ctx.env.get("DMXAPI_API_KEY"):
+    if api_key and not has_key(ctx.env):
         lines += [
             "# your key is in the config file; to run it, first:",
             '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',

@@ -137,6 +137,7 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
 @command(json=True)
 def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
+    from dmxedit.core.env import setting
     from dmxedit.core.settings import mask, resolve
 
     invalid: dict[str, InputError] = {}
@@ -150,7 +151,7 @@ def list_(ctx: RunContext) -> None:
                 "source": settings.sources[name],
             }
             if name in invalid:
-                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name].message)
+                item.update(value=setting(ctx.env, spec.env), invalid=invalid[name].message)
             out[name] = item
         ctx.emit_json({"path": str(settings.path), "settings": out})
         return
@@ -158,7 +159,7 @@ def list_(ctx: RunContext) -> None:
     for name, spec in KEYS.items():
         shown = _show(name, settings.value(name))
         if name in invalid:
-            raw = ctx.env.get(spec.env or "", "")
+            raw = setting(ctx.env, spec.env) or ""
             shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
         rows.append((name, shown, settings.sources[name]))
     widths = [max(len(r[i]) for r in rows) for i in range(2)]

@@ -12,6 +12,7 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
+from dmxedit.core.env import no_color
 from dmxedit.core.errors import InputError, counted
 from dmxedit.core.options import ImageOptions
 
@@ -205,7 +206,7 @@ def _render(
             file=ctx.stdout,
             highlight=False,
             force_terminal=True,
-            no_color=bool(ctx.env.get("NO_COLOR")) or None,
+            no_color=no_color(ctx.env) or None,
         )
         for line in head:
             console.print(line)
@@ -243,7 +244,7 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
 
-    settings = resolve(options)
+    settings = resolve(options, env=ctx.env)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))
         base, default = Path.cwd(), Path("stdin.results.jsonl")

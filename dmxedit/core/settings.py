@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dmxedit.core import env as environment
 from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
@@ -21,11 +22,11 @@ from dmxedit.core.catalog import (
 )
 from dmxedit.core.errors import ConfigError, InputError
 
-ENV_KEY = "DMXAPI_API_KEY"
-ENV_BASE_URL = "DMXAPI_BASE_URL"
-ENV_CONFIG = "DMXEDIT_CONFIG"
-ENV_SYSTEM_TOKEN = "DMXAPI_SYSTEM_TOKEN"
-ENV_USER_ID = "DMXAPI_USER_ID"
+ENV_KEY = environment.API_KEY
+ENV_BASE_URL = environment.BASE_URL
+ENV_CONFIG = environment.CONFIG
+ENV_SYSTEM_TOKEN = environment.SYSTEM_TOKEN
+ENV_USER_ID = environment.USER_ID
 
 #: Sources, in the order they win.
 FLAG, ENV, FILE, DEFAULT = "flag", "env", "file", "default"
@@ -222,8 +223,7 @@ def default_config_path() -> Path:
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The config file: ``$DMXEDIT_CONFIG`` or platformdirs' user config folder."""
-    env = os.environ if env is None else env
-    override = env.get(ENV_CONFIG)
+    override = environment.config_file(environment.given(env))
     if override:
         return Path(override).expanduser()
     return default_config_path()
@@ -406,6 +406,21 @@ class Settings:
         return self.system_token, self.user_id
 
 
+def _source(
+    name: str, key: Key, options: Any, env: Mapping[str, str], data: Mapping[str, Any], path: Path
+) -> tuple[str, Any, str]:
+    """Where one setting comes from: (source, raw value, the name its errors give)."""
+    flag = getattr(options, key.attr, None) if options is not None else None
+    if flag is not None:
+        return FLAG, flag, f"--{name}"
+    value = environment.setting(env, key.env)
+    if value is not None and key.env:
+        return ENV, value, key.env
+    if name in data:
+        return FILE, data[name], f"{name} in {path}"
+    return DEFAULT, None, ""
+
+
 def resolve(
     options: Any = None,
     *,
@@ -422,34 +437,24 @@ def resolve(
     default stands in for it, instead of raising. ``data`` is the config file's table when
     the caller has read (and checked) it already.
     """
-    env = os.environ if env is None else env
+    env = environment.given(env)
     path = config_path(env) if path is None else path
     data = read_config(path) if data is None else data
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, key in KEYS.items():
-        flag = getattr(options, key.attr, None) if options is not None else None
-        if flag is not None:
-            try:
-                values[key.attr] = key.check(f"--{name}", flag)
-            except InputError as exc:
-                if invalid is None:
-                    raise
-                invalid[name] = exc  # the caller reports it with the others it finds
-            sources[name] = FLAG
-        elif key.env and env.get(key.env):
-            try:
-                values[key.attr] = key.check(key.env, env[key.env])
-            except InputError as exc:
-                if invalid is None:
-                    raise
-                invalid[name] = exc  # `config list` shows it, marked invalid
-            sources[name] = ENV
-        elif name in data:
-            values[key.attr] = key.check(f"{name} in {path}", data[name])
-            sources[name] = FILE
-        else:
-            sources[name] = DEFAULT
+        source, raw, label = _source(name, key, options, env, data, path)
+        sources[name] = source
+        if source == DEFAULT:
+            continue
+        try:
+            values[key.attr] = key.check(label, raw)
+        except InputError as exc:
+            if invalid is None or source == FILE:
+                raise
+            # the caller reports it with the others it finds (`config list` marks it
+            # invalid); the default stands in for it
+            invalid[name] = exc
     warnings: tuple[str, ...] = ()
     if insecure_permissions(path, data):
         held = "API key" if "api-key" in data else "system token"
