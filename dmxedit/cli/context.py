@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
@@ -66,6 +67,10 @@ class RunContext:
     verbose: bool = False
     temporaries: Temporaries = field(default_factory=Temporaries)
     stdin_used_by: str | None = None
+    #: The clock (unix time) and sleep of the run: the billing check waits and reads the
+    #: time through them (tests pass fakes, so none waits).
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     _console: Console | None = None
 
     @classmethod

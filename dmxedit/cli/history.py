@@ -262,7 +262,10 @@ def recover(
         if check and book is not None and unanswered:
             from dmxedit.engine.billing import check_entries
 
-            verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
+            checked = check_entries(
+                settings, book, unanswered, clock=ctx.clock, sleep=ctx.sleep
+            )
+            verdicts = {e.id: v for e, v in checked}
         elif check:
             settings.require_account()  # says how to set them (exit 3)
         for entry in unanswered:

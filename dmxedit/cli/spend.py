@@ -258,7 +258,13 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     try:
         if not target.is_file():
             raise InputError(f"There is no results file {target} to reconcile.")
-        found = run(JobSource(path=path, base=base), Defaults(settings, options), target)
+        found = run(
+            JobSource(path=path, base=base),
+            Defaults(settings, options),
+            target,
+            env=ctx.env,
+            clock=ctx.clock,
+        )
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)
