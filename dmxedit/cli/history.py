@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +10,8 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.errors import ExitCode, InputError, SaveError
+from dmxedit.core.errors import ExitCode, InputError
+from dmxedit.engine.history import parse_since, reading
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -22,47 +19,6 @@ app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode=None,
 )
-
-
-@contextlib.contextmanager
-def _ledger(ctx: RunContext) -> Iterator[Any]:
-    """The ledger for reading (None when it was never written), closed afterwards."""
-    from dmxedit.core.settings import resolve
-    from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
-
-    settings = resolve(env=ctx.env)
-    path = ledger_path(ctx.env)
-    if not enabled(settings.history, ctx.env):
-        raise InputError(
-            "The ledger is turned off, so there is no history.",
-            hint=f"Turn it on with `dmxedit config set history on` (and unset {ENV_NO_HISTORY}).",
-        )
-    if not path.exists():
-        yield None
-        return
-    book = Ledger(path)
-    try:
-        yield book
-    finally:
-        book.close()
-
-
-_RELATIVE = re.compile(r"(\d+)\s*([dhm])")
-
-
-def parse_since(text: str) -> float:
-    """``2026-11-30``, ``2026-11-30T08:00`` or a relative ``3d``, ``12h``, ``30m``."""
-    relative = _RELATIVE.fullmatch(text.strip())
-    if relative:
-        seconds = {"d": 86400, "h": 3600, "m": 60}[relative.group(2)]
-        return time.time() - int(relative.group(1)) * seconds
-    try:
-        return datetime.fromisoformat(text.strip()).timestamp()
-    except ValueError:
-        raise InputError(
-            f"--since {text!r} is not a date.",
-            hint="Use 2026-11-30, 2026-11-30T08:00, or 3d / 12h / 30m ago.",
-        ) from None
 
 
 def _when(stamp: float) -> str:
@@ -113,7 +69,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with _ledger(ctx) as book:
+    with reading(ctx.env) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -157,7 +113,7 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with _ledger(ctx) as book:
+    with reading(ctx.env) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
@@ -186,68 +142,31 @@ def recover(
     from dmxedit.api.client import Client
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
-    from dmxedit.store.results import Saver
+    from dmxedit.engine.recover import checked, recover_entry, unanswered_note
 
-    with _ledger(ctx) as book:
+    with reading(ctx.env) as book:
         settings = resolve(env=ctx.env)
         entries = book.unsaved() if book is not None else []
         unanswered = book.unanswered() if book is not None else []
         events = ui.make_events(ctx)
         client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
-        report: list[dict[str, Any]] = []
-        dead_any = False
+        report = []
         try:
             for entry in entries:
-                folder = Path(output or entry.output or settings.output).expanduser()
-                prefix = "edited" if entry.kind == "edit" else "generated"
-                saver = Saver(
-                    folder=folder,
-                    prefix=prefix,
+                assert book is not None
+                done = recover_entry(
+                    book,
+                    entry,
+                    client,
+                    settings=settings,
+                    output=output,
                     temporaries=ctx.temporaries,
-                    naming=_naming(entry, prefix),
+                    warn=lambda text: ui.warn(ctx, text),
                 )
-                saver.prepare()
-                files: list[Path] = []
-                got: list[Any] = []
-                dead: list[str] = []
-                lost: list[str] = []
-                for url in entry.unsaved_urls or []:
-                    try:
-                        got.append(saver.finish(client.download(url, saver.new_blob), url))
-                    except SaveError:
-                        dead.append(url)
-                for kept in entry.data_paths or []:
-                    if Path(kept).is_file():
-                        got.append(_adopt(saver, Path(kept)))
-                    else:
-                        lost.append(kept)
-                files = [_path(image) for image in got]
-                dead_any = dead_any or bool(dead) or bool(lost)
-                from dmxedit.store.ledger import file_items
-
-                items = file_items(files)
-                mismatch = _receipt(ctx, entry, got, items)
-                book.update(
-                    entry.id,
-                    status="saved" if not dead and not lost else "failed",
-                    files=[*(entry.files or []), *items] or None,
-                    mismatch=[*(entry.mismatch or []), *mismatch] or None,
-                    unsaved_urls=dead or None,
-                    data_paths=None,
-                    error=None if not dead and not lost else entry.error,
-                    exit_code=0 if not dead and not lost else ExitCode.NOT_SAVED,
-                )
-                report.append(
-                    {
-                        "id": entry.id,
-                        "files": [str(p) for p in files],
-                        "dead_urls": dead,
-                        "lost": lost,
-                    }
-                )
-                for url in dead:
+                report.append(done)
+                for url in done.dead_urls:
                     ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
-                for kept in lost:
+                for kept in done.lost:
                     ui.warn(
                         ctx,
                         f"entry {entry.id}: its b64 result was not kept ({kept} is gone); "
@@ -258,123 +177,40 @@ def recover(
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        verdicts: dict[int, Any] = {}
-        if check and book is not None and unanswered:
-            from dmxedit.engine.billing import check_entries
-
-            checked = check_entries(
-                settings, book, unanswered, clock=ctx.clock, sleep=ctx.sleep
-            )
-            verdicts = {e.id: v for e, v in checked}
-        elif check:
-            settings.require_account()  # says how to set them (exit 3)
+        verdicts = _check_billing(ctx, settings, book, unanswered) if check else {}
         for entry in unanswered:
-            verdict = verdicts.get(entry.id)
-            if verdict is not None:
-                said = verdict.note
-            elif entry.billed is not None:
-                said = "checked before: " + (
-                    "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
-                )
-            else:
-                said = "it may have been billed, and there is nothing to download."
             ui.note(
                 ctx,
                 f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-                f"without an answer; {said}",
+                f"without an answer; {unanswered_note(entry, verdicts.get(entry.id))}",
             )
         if ctx.json:
             out: dict[str, Any] = {
-                "recovered": report,
+                "recovered": [done.to_dict() for done in report],
                 "unanswered": [e.id for e in unanswered],
             }
             if check:
-                out["checked"] = [
-                    {
-                        "id": e.id,
-                        **(
-                            verdicts[e.id].to_dict()
-                            if e.id in verdicts
-                            else {
-                                "billed": None if e.billed is None else bool(e.billed),
-                                "how": "recorded",
-                            }
-                        ),
-                    }
-                    for e in unanswered
-                ]
+                out["checked"] = [checked(e, verdicts.get(e.id)) for e in unanswered]
             ctx.emit_json(out)
         else:
             ctx.emit_lines(
-                [f for item in report for f in item["files"]]
-                + [u for item in report for u in item["dead_urls"]]
+                [str(f) for done in report for f in done.files]
+                + [u for done in report for u in done.dead_urls]
             )
         if not entries and not unanswered:
             ui.note(ctx, "Nothing to recover: every answered request was saved.")
-        if dead_any:
+        if not all(done.complete for done in report):
             raise typer.Exit(int(ExitCode.NOT_SAVED))
 
 
-def _naming(entry: Any, prefix: str) -> Any:
-    """The names the entry's own run would have given (its --name template, its variant):
-    None (the default names) when it had no template."""
-    from dmxedit.store.names import Naming
+def _check_billing(
+    ctx: RunContext, settings: Any, book: Any, unanswered: list[Any]
+) -> dict[int, Any]:
+    """``recover --check``: each unanswered request's billing verdict, by entry id."""
+    if book is None or not unanswered:
+        settings.require_account()  # says how to set them (exit 3)
+        return {}
+    from dmxedit.engine.billing import check_entries
 
-    if not entry.name:
-        return None
-    variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
-    inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
-    options = entry.options or {}
-    naming = Naming.make(
-        prefix,
-        entry.name,
-        inputs=inputs,
-        ratio=options.get("aspect_ratio"),
-        size=options.get("size"),
-        model=entry.model or "",
-        job_id=entry.job_id,
-        variant=int(variant.group(1)) if variant else 1,
-    )
-    try:
-        naming.check()
-    except InputError:
-        return None  # a template this entry cannot fill in any more: the default names
-    return naming
-
-
-def _receipt(
-    ctx: RunContext, entry: Any, saved: list[Any], items: list[dict[str, Any]]
-) -> list[str]:
-    """SPEC 9's receipt for recovered images: what was delivered against what was asked,
-    a warning for each difference; the ledger's file items get what was delivered."""
-    from dmxedit.cli import ui
-    from dmxedit.media.receipt import receipt
-
-    options = entry.options or {}
-    delivered, found = receipt(
-        entry.model or "",
-        options.get("aspect_ratio"),
-        options.get("size"),
-        options.get("params") or {},
-        saved,
-        lambda text: ui.warn(ctx, f"entry {entry.id}: {text}"),
-    )
-    for item, got in zip(items, delivered, strict=False):
-        item["delivered"] = got
-    return found
-
-
-def _path(saved: Any) -> Path:
-    assert saved.path is not None
-    return Path(saved.path)
-
-
-def _adopt(saver: Any, kept: Path) -> Any:
-    """A b64 result left in a temporary file by an interrupted run, saved properly."""
-    blob = saver.new_blob()
-    with open(kept, "rb") as fh:
-        for piece in iter(lambda: fh.read(1 << 20), b""):
-            blob.write(piece)
-    saved = saver.finish(blob)
-    kept.unlink()
-    return saved
+    found = check_entries(settings, book, unanswered, clock=ctx.clock, sleep=ctx.sleep)
+    return {entry.id: verdict for entry, verdict in found}

@@ -46,7 +46,7 @@ def period(
     today: bool, week: bool, month: bool, since: str | None, until: str | None
 ) -> tuple[int, int, str]:
     """The period asked, as unix times (local days) and in words."""
-    from dmxedit.cli.history import parse_since
+    from dmxedit.engine.history import parse_since
 
     chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
     if since:

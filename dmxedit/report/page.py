@@ -1,4 +1,6 @@
 """`dmxedit report`: one HTML page to look at a batch (or the ledger) instead of reading it.
+(The jobs it shows are read by :mod:`dmxedit.report.read`; the command's steps are
+:func:`dmxedit.report.make.make_report`.)
 
 Per job it shows the inputs and outputs side by side, the prompt, the requested and the
 delivered size (the receipt), the status, the error and the tokens, with filters, keyboard
@@ -22,10 +24,8 @@ import html
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -33,352 +33,14 @@ from typing import Any
 from urllib.parse import quote
 
 from dmxedit._version import __version__
-from dmxedit.core.catalog import RATIOS, SIZES, pixels
 from dmxedit.core.errors import InputError
+from dmxedit.report.read import Report, ReportJob, read_history, read_results, tokens_of
 
 #: The generator tag that marks a page as a dmxedit report (which may be replaced).
 GENERATOR = "dmxedit report"
 #: The longest side of an embedded thumbnail, in pixels.
 THUMBNAIL_SIDE = 512
 IMAGES_HINT = "pip install 'dmxedit[images]'"
-_STATUS_OF_ENTRY = {"saved": "ok", "interrupted": "failed"}
-_FILLED = ("prompt", "ratio", "size", "model")  # taken from the results line when a job omits it
-
-
-@dataclass
-class ReportJob:
-    """One job of the page, from a results line or a ledger entry."""
-
-    id: str
-    source: str
-    status: str
-    line: int | None = None
-    variant: int | None = None
-    settings_known: bool = False  # the line says which ratio and size were asked (None: unset)
-    error: str | None = None
-    exit_code: int | None = None
-    may_be_billed: bool = False
-    prompt: str | None = None
-    inputs: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-    model: str | None = None
-    ratio: str | None = None
-    size: str | None = None
-    delivered: list[dict[str, Any]] | None = None
-    mismatch: list[str] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
-    elapsed_s: float | None = None
-    created: float | None = None
-    redo: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def tokens(self) -> int | None:
-        return tokens_of(self.usage)
-
-    def requested(self) -> str | None:
-        """``16:9 4K (5504x3072)``, as far as the ratio and size are known."""
-        shape = " ".join(x for x in (self.ratio, self.size) if x)
-        if self.ratio in RATIOS and self.size in SIZES:
-            assert self.ratio is not None and self.size is not None
-            width, height = pixels(self.ratio, self.size)
-            shape += f" ({width}x{height})"
-        return shape or None
-
-
-@dataclass
-class Report:
-    """What a page shows: its jobs and where they came from."""
-
-    jobs: list[ReportJob]
-    sources: list[str]
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "jobs": len(self.jobs),
-            "ok": sum(j.ok for j in self.jobs),
-            "failed": sum(not j.ok for j in self.jobs),
-            "mismatch": sum(bool(j.mismatch) for j in self.jobs),
-        }
-
-
-def tokens_of(usage: Any) -> int | None:
-    """The tokens a usage object reports (total, else input + output), if any."""
-    if not isinstance(usage, Mapping):
-        return None
-    total = usage.get("total_tokens")
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
-    for pair in (("input_tokens", "output_tokens"), ("prompt_tokens", "completion_tokens")):
-        values = [usage.get(k) for k in pair]
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return int(values[0]) + int(values[1])  # type: ignore[arg-type]
-    return None
-
-
-# -- reading ----------------------------------------------------------------------------
-
-
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list):
-        return [str(v) for v in value if isinstance(v, (str, int, float)) and v != ""]
-    return []
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _locate(path: str, bases: Sequence[Path]) -> str:
-    """An absolute path for ``path``: itself, or under the first base where it exists
-    (relative result paths are relative to where the batch ran), else under the first."""
-    given = Path(path).expanduser()
-    if given.is_absolute():
-        return str(given)
-    for base in bases:
-        if (base / given).exists():
-            return str((base / given).absolute())
-    return str((bases[0] / given).absolute())
-
-
-def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path | None:
-    """The jobs file a results file came from: named in its lines (``jobs_file``), else
-    ``NAME.jsonl`` beside ``NAME.results.jsonl`` (batch's default name), if it exists."""
-    for record in records:
-        named = record.get("jobs_file")
-        if isinstance(named, str) and named:
-            return Path(named)
-    name = results.name
-    if name.endswith(".results.jsonl"):
-        sibling = results.with_name(name[: -len(".results.jsonl")] + ".jsonl")
-        if sibling.is_file():
-            return sibling
-    return None
-
-
-def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
-    """The job objects on the ``wanted`` lines of a jobs file (unreadable ones left out)."""
-    from dmxedit.batch.jobs import JobSource
-
-    found: dict[int, dict[str, Any]] = {}
-    if not wanted:
-        return found
-    try:
-        for number, obj in JobSource(path=path).lines():
-            if number in wanted and isinstance(obj, dict):
-                found[number] = obj
-    except OSError:
-        return {}
-    return found
-
-
-def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
-    """The jobs of batch results files: per job id the line that decides (as a re-run of
-    the batch reads it: the last, except that an ``ok`` is final), in job order."""
-    from dmxedit.batch.jobs import job_id
-    from dmxedit.batch.resultsfile import ResultsLog
-
-    cwd = Path.cwd() if cwd is None else cwd
-    jobs: list[ReportJob] = []
-    for path in paths:
-        if not path.is_file():
-            raise InputError(
-                f"The results file {path} does not exist."
-                if not path.exists()
-                else f"{path} is not a file.",
-                hint="Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl "
-                "beside the jobs file, or its --results FILE).",
-            )
-        records = list(ResultsLog(path).previous().values())
-        if not records:
-            raise InputError(
-                f"{path} holds no batch results (no line with an id and a status).",
-                hint="Name the results file (JOBS.results.jsonl), not the jobs file."
-                if _looks_like_jobs(path)
-                else "Name the JSON Lines file `dmxedit batch` wrote.",
-            )
-        results_dir = path.parent.absolute()
-        jobs_file = _jobs_file_for(path, records)
-        base = jobs_file.parent.absolute() if jobs_file is not None else results_dir
-        missing = {
-            r["line"]
-            for r in records
-            if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
-        }
-        originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
-        order = sorted(
-            enumerate(records),
-            key=lambda pair: (_line_of(pair[1]) or sys.maxsize, _variant(pair[1]), pair[0]),
-        )
-        for _, record in order:
-            rid = str(record["id"])
-            original = record.get("job")
-            if not isinstance(original, dict):
-                guess = originals.get(_line_of(record) or -1)
-                # the jobs file may have changed since: only the job with this id counts
-                original = guess if guess is not None and job_id(guess) == rid else None
-            jobs.append(_from_record(record, rid, path, original, base, [cwd, results_dir]))
-    return Report(jobs=jobs, sources=[str(p) for p in paths])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _variant(record: Mapping[str, Any]) -> int:
-    variant = record.get("variant")
-    return variant if isinstance(variant, int) and not isinstance(variant, bool) else 0
-
-
-def _line_of(record: Mapping[str, Any]) -> int | None:
-    line = record.get("line")
-    return line if _is_int(line) else None
-
-
-def _looks_like_jobs(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            first = json.loads(fh.readline().decode("utf-8-sig") or "null")
-    except (OSError, ValueError):
-        return False
-    return isinstance(first, dict) and ("images" in first or "prompt" in first)
-
-
-def _from_record(
-    record: Mapping[str, Any],
-    rid: str,
-    path: Path,
-    original: dict[str, Any] | None,
-    base: Path,
-    bases: list[Path],
-) -> ReportJob:
-    job = original or {}
-    if _texts(record.get("images")):
-        inputs = [_locate(p, bases) for p in _texts(record.get("images"))]
-    else:
-        inputs = [_locate(p, [base]) for p in _texts(job.get("images"))]
-    status = str(record.get("status") or "unknown")
-    delivered = record.get("delivered")
-    item = ReportJob(
-        id=rid,
-        source=path.name,
-        status=status,
-        line=_line_of(record),
-        variant=_variant(record) or None,
-        settings_known="ratio" in record or "size" in record,
-        error=_text(record.get("error")),
-        exit_code=record.get("exit_code") if _is_int(record.get("exit_code")) else None,
-        may_be_billed=bool(record.get("may_be_billed")),
-        prompt=_text(record.get("prompt")) or _text(job.get("prompt")),
-        inputs=inputs,
-        outputs=[_locate(p, bases) for p in _texts(record.get("files"))],
-        urls=_texts(record.get("urls")),
-        model=_text(record.get("model")) or _text(job.get("model")),
-        ratio=_text(record.get("ratio")) or _text(job.get("ratio")),
-        size=_text(record.get("size")) or _text(job.get("size")),
-        delivered=[d for d in delivered if isinstance(d, dict)]
-        if isinstance(delivered, list)
-        else None,
-        mismatch=_texts(record.get("mismatch")),
-        usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
-        elapsed_s=record.get("elapsed_s")
-        if isinstance(record.get("elapsed_s"), (int, float))
-        else None,
-    )
-    if status in ("sent", "answered") and not item.error:
-        item.error = (
-            "The batch stopped after this job's request went out; it may have been billed."
-            if status == "sent"
-            else "The answer arrived but the images were not saved yet; a re-run of the "
-            "batch downloads them."
-        )
-    item.redo = _redo_line(rid, job, base, item)
-    return item
-
-
-def _redo_line(rid: str, job: Mapping[str, Any], base: Path, item: ReportJob) -> dict[str, Any]:
-    """The job again, as a line of a new jobs file that runs from any folder: the original
-    object with its id, the input and output paths made absolute, and the prompt, ratio,
-    size and model it ran with filled in where the line left them to the command."""
-    line: dict[str, Any] = {"id": rid}
-    line.update((k, v) for k, v in job.items() if k != "id")
-    if item.inputs:
-        line["images"] = list(item.inputs)
-    output = job.get("output")
-    if isinstance(output, str) and output:
-        folder = Path(output).expanduser()
-        line["output"] = str(folder if folder.is_absolute() else (base / folder).absolute())
-    for key in _FILLED:
-        value = getattr(item, key)
-        if key not in line and value:
-            line[key] = value
-    return line
-
-
-def read_history(
-    book: Any, *, since: float | None = None, limit: int | None = None
-) -> tuple[Report, int | None]:
-    """The ledger's entries (newest first), with how many more ``limit`` left out (None:
-    none)."""
-    entries = book.query(limit=None if limit is None else limit + 1, since=since)
-    more = None
-    if limit is not None and len(entries) > limit:
-        entries = entries[:limit]
-        more = 1  # at least one; counting them all is not worth a second query
-    jobs = [_from_entry(e) for e in entries]
-    return Report(jobs=jobs, sources=[f"ledger {book.path}"]), more
-
-
-def _from_entry(entry: Any) -> ReportJob:
-    options = entry.options if isinstance(entry.options, dict) else {}
-    inputs = [str(i["path"]) for i in entry.inputs or [] if isinstance(i, dict) and i.get("path")]
-    rid = f"ledger-{entry.id}"
-    item = ReportJob(
-        id=rid,
-        source="ledger",
-        status=_STATUS_OF_ENTRY.get(entry.status, entry.status),
-        error=entry.error,
-        exit_code=entry.exit_code,
-        may_be_billed=bool(entry.may_be_billed) and entry.status != "saved",
-        prompt=entry.prompt,
-        inputs=inputs,
-        outputs=list(entry.saved_files),
-        urls=list(entry.unsaved_urls or []) if entry.status != "saved" else list(entry.urls or []),
-        model=entry.model,
-        ratio=_text(options.get("aspect_ratio")),
-        size=_text(options.get("size")),
-        usage=entry.usage if isinstance(entry.usage, dict) else None,
-        created=entry.created,
-        settings_known=True,
-    )
-    receipts = [f.get("delivered") for f in entry.files or [] if isinstance(f, dict)]
-    if any(isinstance(r, dict) for r in receipts):  # a ledger with receipts
-        item.delivered = [r for r in receipts if isinstance(r, dict)]
-    item.mismatch = _texts(getattr(entry, "mismatch", None))
-    redo: dict[str, Any] = {"id": rid}
-    if inputs:
-        redo["images"] = inputs
-    for key, value in (
-        ("prompt", entry.prompt),
-        ("model", entry.model),
-        ("ratio", item.ratio),
-        ("size", item.size),
-        ("format", _text(options.get("response_format"))),
-        ("output", entry.output),
-    ):
-        if value:
-            redo[key] = value
-    params = options.get("params")
-    if isinstance(params, dict) and params:
-        redo["params"] = params
-    item.redo = redo
-    return item
 
 
 # -- where the page goes ----------------------------------------------------------------
@@ -789,3 +451,24 @@ def _facts(job: ReportJob) -> str:
     rows.append(("From", where))
     body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     return f'<dl class="facts">{body}</dl>'
+
+
+__all__ = [
+    "GENERATOR",
+    "THUMBNAIL_SIDE",
+    "Report",
+    "ReportJob",
+    "default_output",
+    "href",
+    "is_report",
+    "read_history",
+    "read_results",
+    "render",
+    "require_pillow",
+    "script_json",
+    "target_path",
+    "thumbnails",
+    "tokens_of",
+    "unique_redo_ids",
+    "write_page",
+]
