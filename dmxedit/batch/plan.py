@@ -219,13 +219,18 @@ def validate(
     return plan
 
 
-def estimate_cost(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
-    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
+def estimate_cost(
+    settings: Settings,
+    shapes: Mapping[tuple[str, str | None], int],
+    env: Mapping[str, str] | None = None,
+) -> float | None:
+    """The plan's cost in CNY from recent charges; None when unknown (never an error).
+    ``env`` is the environment the ledger is found from (the process's by default)."""
     from dmxedit.engine import billing
     from dmxedit.store import ledger
 
     try:
-        book = ledger.open_ledger(settings.history, create=False)
+        book = ledger.open_ledger(settings.history, env, create=False)
     except DmxError:
         return None
     try:
