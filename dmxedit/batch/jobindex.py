@@ -203,7 +203,7 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
                     start, offset = offset, offset + len(raw)
                     if not raw.endswith(b"\n"):
                         offset = start  # torn, or still being written: read again next time
-                    record = _parse(raw)
+                    record = parse_record(raw)
                     if record is None:
                         continue
                     at = table.slot(str(record["id"]))
@@ -226,10 +226,10 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
                 data = self._fh.read(1 << 16)
                 end = data.find(b"\n")
                 if end >= 0:
-                    return _parse(line + data[:end])
+                    return parse_record(line + data[:end])
                 line += data
                 if not data:
-                    return _parse(line)
+                    return parse_record(line)
 
     def _scan(self, job_id: str) -> dict[str, Any] | None:
         """The deciding record of ``job_id``, read from the whole file (after a collision)."""
@@ -237,7 +237,7 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
         found: dict[str, Any] | None = None
         with open(self.path, "rb") as fh:
             for raw in fh:
-                record = _parse(raw)
+                record = parse_record(raw)
                 if record is not None and str(record["id"]) == job_id:
                     if found is None or found.get("status") != "ok":
                         found = record
@@ -279,7 +279,7 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
             self._fh = None
 
 
-def _parse(raw: bytes) -> dict[str, Any] | None:
+def parse_record(raw: bytes) -> dict[str, Any] | None:
     """A results line as a record with an id and a status, or None (torn, not a record)."""
     try:
         record = json.loads(raw.decode("utf-8"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dmxedit.batch.jobindex import _parse, entry_ids, index_jobs
+from dmxedit.batch.jobindex import entry_ids, index_jobs, parse_record
 from dmxedit.batch.shards import Shard, shard_of
 from dmxedit.core.errors import InputError
 
@@ -118,7 +118,7 @@ def batch_status(
         try:
             with open(path, "rb") as fh:
                 for raw in fh:
-                    record = _parse(raw)
+                    record = parse_record(raw)
                     if record is None:
                         continue
                     at = ids.slot(str(record["id"]))
