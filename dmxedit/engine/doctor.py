@@ -226,6 +226,34 @@ class _Run:
         return check
 
 
+def _reach(done: _Run, settings: Settings, bad_url: bool, env: Mapping[str, str]) -> str | None:
+    """The proxy and site checks; why the site cannot be used (None: it can)."""
+    url = settings.base_url
+    blocked: str | None = "the base URL is not usable" if bad_url else None
+    proxy = done.add(check_proxy(url, env) if blocked is None else skip("proxy", blocked))
+    if proxy.status == FAIL:
+        blocked = "the proxy cannot be used"
+    site = done.add(
+        check_site(url, settings.connect_timeout) if blocked is None else skip("site", blocked)
+    )
+    if site.status == FAIL:
+        blocked = "the site cannot be reached"
+    return blocked
+
+
+def _auth_and_model(done: _Run, settings: Settings, blocked: str | None) -> None:
+    """The key accepted (``GET /models``) and the model among the key's, unless
+    ``blocked`` says why they cannot be checked."""
+    models: list[ModelInfo] | None = None
+    if blocked is None:
+        auth, models = check_auth(settings, settings.api_key or "")
+        done.add(auth)
+        blocked = "the key was not accepted" if models is None else None
+    else:
+        done.add(skip("auth", blocked))
+    done.add(check_model(settings, models) if models is not None else skip("model", str(blocked)))
+
+
 def run(
     options: Any = None,
     *,
@@ -246,29 +274,13 @@ def run(
             raise exc  # a bad option is a usage error, as for any command
     key = done.add(check_key(settings, data, invalid))
     base = done.add(check_base_url(settings, invalid))
-    url = settings.base_url
-    blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
-    proxy = done.add(check_proxy(url, env) if blocked is None else skip("proxy", blocked))
-    if proxy.status == FAIL:
-        blocked = "the proxy cannot be used"
-    site = done.add(
-        check_site(url, settings.connect_timeout) if blocked is None else skip("site", blocked)
-    )
-    if site.status == FAIL:
-        blocked = "the site cannot be reached"
-    unreachable = blocked  # the account API is on the same site
+    unreachable = _reach(done, settings, "base-url" in invalid, env)
+    blocked = unreachable  # the account API is on the same site
     if blocked is None and base.status == FAIL:
         blocked = "the base URL is wrong"  # its host answers; its path would not
     if blocked is None and key.status == FAIL:
         blocked = "there is no key that can be sent"
-    models: list[ModelInfo] | None = None
-    if blocked is None:
-        auth, models = check_auth(settings, settings.api_key or "")
-        done.add(auth)
-        blocked = "the key was not accepted" if models is None else None
-    else:
-        done.add(skip("auth", blocked))
-    done.add(check_model(settings, models) if models is not None else skip("model", str(blocked)))
+    _auth_and_model(done, settings, blocked)
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))
     if settings.system_token:
