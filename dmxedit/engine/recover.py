@@ -69,6 +69,17 @@ def recover_entry(
     )
     saver.prepare()
     done = Recovered(entry.id)
+    got = _collect(entry, saver, client, done)
+    done.files = [_path(image) for image in got]
+    items = file_items(done.files)
+    mismatch = _receipt(entry, got, items, warn)
+    _record(book, entry, done, items, mismatch)
+    return done
+
+
+def _collect(entry: Entry, saver: Saver, client: Client, done: Recovered) -> list[Any]:
+    """The entry's results saved: its URLs downloaded, its kept b64 results adopted;
+    ``done`` gets the URLs that no longer work and the kept files that are gone."""
     got: list[Any] = []
     for url in entry.unsaved_urls or []:
         try:
@@ -80,9 +91,13 @@ def recover_entry(
             got.append(_adopt(saver, Path(kept)))
         else:
             done.lost.append(kept)
-    done.files = [_path(image) for image in got]
-    items = file_items(done.files)
-    mismatch = _receipt(entry, got, items, warn)
+    return got
+
+
+def _record(
+    book: Ledger, entry: Entry, done: Recovered, items: list[dict[str, Any]], mismatch: list[str]
+) -> None:
+    """The ledger entry after recovering: saved, or failed with what is left."""
     book.update(
         entry.id,
         status="saved" if done.complete else "failed",
@@ -93,7 +108,6 @@ def recover_entry(
         error=None if done.complete else entry.error,
         exit_code=0 if done.complete else ExitCode.NOT_SAVED,
     )
-    return done
 
 
 def unanswered_note(entry: Entry, verdict: Verdict | None) -> str:
