@@ -254,8 +254,6 @@ def render(
         "export_name": export_name,
         "jobs": [{"id": j.id, "redo": j.redo} for j in jobs],
     }
-    tokens = sum(t for t in (j.tokens for j in jobs) if t is not None)
-    stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
     out: list[str] = [
         "<!doctype html>",
         '<html lang="en">',
@@ -273,12 +271,7 @@ def render(
         '<a class="skip" href="#jobs">Skip to the jobs</a>',
         '<header class="top">',
         f"<h1>{_e(title)}</h1>",
-        '<p class="summary">'
-        f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
-        f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
-        f"with a size mismatch{f'; {tokens} tokens' if tokens else ''}. "
-        f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
-        "</p>",
+        _summary(report, counts, now),
         '<nav class="controls" aria-label="Filters and redo">',
         '<div class="filters" role="group" aria-label="Show">',
         _filter_button("all", "All", counts["jobs"], pressed=True),
@@ -319,6 +312,20 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+def _summary(report: Report, counts: Mapping[str, int], now: float | None) -> str:
+    """The page's summary line: the counts, the tokens, when and from what."""
+    tokens = sum(t for t in (j.tokens for j in report.jobs) if t is not None)
+    stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
+    return (
+        '<p class="summary">'
+        f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
+        f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
+        f"with a size mismatch{f'; {tokens} tokens' if tokens else ''}. "
+        f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
+        "</p>"
+    )
 
 
 def _filter_button(name: str, label: str, count: int, *, pressed: bool = False) -> str:
@@ -421,22 +428,39 @@ def _facts(job: ReportJob) -> str:
         rows.append(("Error", f'<span class="error">{_e(job.error)}</span>'))
     if job.may_be_billed and not job.ok:
         rows.append(("Billing", "may have been billed"))
-    requested = job.requested()
-    if requested:
-        rows.append(("Requested", _e(requested)))
-    else:
-        unset = "no ratio or size set (the model's default)"
-        rows.append(("Requested", unset if job.settings_known else "not recorded"))
+    rows.append(("Requested", _requested(job)))
     if job.delivered is not None:
-        delivered = ", ".join(
-            f"{d.get('width', '?')}x{d.get('height', '?')}"
-            + (f" {str(d['format']).upper()}" if d.get("format") else "")
-            for d in job.delivered
-        )
-        rows.append(("Delivered", _e(delivered) if delivered else "nothing"))
+        rows.append(("Delivered", _delivered(job.delivered)))
     if job.mismatch:
         items = "".join(f"<li>{_e(m)}</li>" for m in job.mismatch)
         rows.append(("Mismatch", f'<ul class="mismatch">{items}</ul>'))
+    rows += _details(job)
+    where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
+    where += f", variant {job.variant}" if job.variant is not None else ""
+    rows.append(("From", where))
+    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
+    return f'<dl class="facts">{body}</dl>'
+
+
+def _requested(job: ReportJob) -> str:
+    requested = job.requested()
+    if requested:
+        return _e(requested)
+    return "no ratio or size set (the model's default)" if job.settings_known else "not recorded"
+
+
+def _delivered(delivered: list[dict[str, Any]]) -> str:
+    shown = ", ".join(
+        f"{d.get('width', '?')}x{d.get('height', '?')}"
+        + (f" {str(d['format']).upper()}" if d.get("format") else "")
+        for d in delivered
+    )
+    return _e(shown) if shown else "nothing"
+
+
+def _details(job: ReportJob) -> list[tuple[str, str]]:
+    """The tokens, model, time taken and date of a job, those known."""
+    rows: list[tuple[str, str]] = []
     tokens = job.tokens
     if tokens is not None:
         rows.append(("Tokens", str(tokens)))
@@ -446,11 +470,7 @@ def _facts(job: ReportJob) -> str:
         rows.append(("Time", f"{job.elapsed_s:.1f} s"))
     if job.created is not None:
         rows.append(("When", _e(datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M"))))
-    where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
-    where += f", variant {job.variant}" if job.variant is not None else ""
-    rows.append(("From", where))
-    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
-    return f'<dl class="facts">{body}</dl>'
+    return rows
 
 
 __all__ = [

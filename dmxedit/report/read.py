@@ -155,50 +155,64 @@ def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
 def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
     """The jobs of batch results files: per job id the line that decides (as a re-run of
     the batch reads it: the last, except that an ``ok`` is final), in job order."""
-    from dmxedit.batch.jobs import job_id
-    from dmxedit.batch.resultsfile import ResultsLog
 
     cwd = Path.cwd() if cwd is None else cwd
     jobs: list[ReportJob] = []
     for path in paths:
-        if not path.is_file():
-            raise InputError(
-                f"The results file {path} does not exist."
-                if not path.exists()
-                else f"{path} is not a file.",
-                hint="Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl "
-                "beside the jobs file, or its --results FILE).",
-            )
-        records = list(ResultsLog(path).previous().values())
-        if not records:
-            raise InputError(
-                f"{path} holds no batch results (no line with an id and a status).",
-                hint="Name the results file (JOBS.results.jsonl), not the jobs file."
-                if _looks_like_jobs(path)
-                else "Name the JSON Lines file `dmxedit batch` wrote.",
-            )
-        results_dir = path.parent.absolute()
-        jobs_file = _jobs_file_for(path, records)
-        base = jobs_file.parent.absolute() if jobs_file is not None else results_dir
-        missing = {
-            r["line"]
-            for r in records
-            if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
-        }
-        originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
-        order = sorted(
-            enumerate(records),
-            key=lambda pair: (_line_of(pair[1]) or sys.maxsize, _variant(pair[1]), pair[0]),
-        )
-        for _, record in order:
-            rid = str(record["id"])
-            original = record.get("job")
-            if not isinstance(original, dict):
-                guess = originals.get(_line_of(record) or -1)
-                # the jobs file may have changed since: only the job with this id counts
-                original = guess if guess is not None and job_id(guess) == rid else None
-            jobs.append(_from_record(record, rid, path, original, base, [cwd, results_dir]))
+        jobs += _read_one(path, cwd)
     return Report(jobs=jobs, sources=[str(p) for p in paths])
+
+
+def _read_one(path: Path, cwd: Path) -> list[ReportJob]:
+    """The jobs of one results file, in job order."""
+    from dmxedit.batch.jobs import job_id
+
+    records = _records(path)
+    results_dir = path.parent.absolute()
+    jobs_file = _jobs_file_for(path, records)
+    base = jobs_file.parent.absolute() if jobs_file is not None else results_dir
+    missing = {
+        r["line"] for r in records if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
+    }
+    originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
+    jobs: list[ReportJob] = []
+    order = sorted(
+        enumerate(records),
+        key=lambda pair: (_line_of(pair[1]) or sys.maxsize, _variant(pair[1]), pair[0]),
+    )
+    for _, record in order:
+        rid = str(record["id"])
+        original = record.get("job")
+        if not isinstance(original, dict):
+            guess = originals.get(_line_of(record) or -1)
+            # the jobs file may have changed since: only the job with this id counts
+            original = guess if guess is not None and job_id(guess) == rid else None
+        jobs.append(_from_record(record, rid, path, original, base, [cwd, results_dir]))
+    return jobs
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    """The deciding record of each job id in a results file; InputError when there is
+    no such file or it holds none."""
+    from dmxedit.batch.resultsfile import ResultsLog
+
+    if not path.is_file():
+        raise InputError(
+            f"The results file {path} does not exist."
+            if not path.exists()
+            else f"{path} is not a file.",
+            hint="Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl "
+            "beside the jobs file, or its --results FILE).",
+        )
+    records = list(ResultsLog(path).previous().values())
+    if not records:
+        raise InputError(
+            f"{path} holds no batch results (no line with an id and a status).",
+            hint="Name the results file (JOBS.results.jsonl), not the jobs file."
+            if _looks_like_jobs(path)
+            else "Name the JSON Lines file `dmxedit batch` wrote.",
+        )
+    return records
 
 
 def _is_int(value: Any) -> bool:
