@@ -58,8 +58,10 @@ class PlainBatchEvents(BatchEvents):
     def _line(self, text: str) -> None:
         """One line on stderr in one write: print() writes the text and the newline
         apart, so lines from two job threads could run into each other."""
+        from dmxedit.cli.ui import shown
+
         with self.write_lock:
-            self.ctx.stderr.write(text + "\n")
+            self.ctx.stderr.write(shown(text) + "\n")
             self.ctx.stderr.flush()
 
     def _say(self, message: str) -> None:
@@ -137,7 +139,7 @@ class PlainBatchEvents(BatchEvents):
             self._note(f"concurrency {old} -> {new} ({why})")
 
     def _note(self, message: str) -> None:
-        print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
+        self._line(f"dmxedit: {message}")
 
     def close(self) -> None:
         pass
@@ -177,6 +179,8 @@ class LiveBatchEvents(PlainBatchEvents):
         self.progress.update(self.task, counts=self._counts())
 
     def job_finished(self, record: Mapping[str, Any]) -> None:
+        from dmxedit.cli.ui import field, shown
+
         with self.lock:
             self.running -= 1
             if self.print_files:
@@ -185,14 +189,18 @@ class LiveBatchEvents(PlainBatchEvents):
                     # The same terminal: print above the live line, through its console,
                     # or the paths and the line overwrite each other.
                     for line in lines:
-                        self.progress.console.print(line, highlight=False, soft_wrap=True)
+                        self.progress.console.print(
+                            field(line), highlight=False, soft_wrap=True, markup=False
+                        )
                 else:
                     self.ctx.emit_lines(lines)
             if record["status"] == "ok":
                 self.done += 1
             else:
                 self.failed += 1
-                self.progress.console.print(_failure(record), style="red", highlight=False)
+                self.progress.console.print(
+                    shown(_failure(record)), style="red", highlight=False, markup=False
+                )
             self.progress.update(
                 self.task, completed=self.done + self.failed, counts=self._counts()
             )
@@ -203,7 +211,9 @@ class LiveBatchEvents(PlainBatchEvents):
         ui.warn(self.ctx, message)
 
     def _note(self, message: str) -> None:
-        self.progress.console.print(f"dmxedit: {message}", highlight=False)
+        from dmxedit.cli.ui import shown
+
+        self.progress.console.print(f"dmxedit: {shown(message)}", highlight=False, markup=False)
 
     def close(self) -> None:
         self.progress.stop()

@@ -56,7 +56,8 @@ def set_(
     spec = known_key(key)
     what = "API key" if key == "api-key" else key.replace("-", " ")
     if value == "-":
-        value = ctx.claim_stdin(key).readline().decode("utf-8", "replace").strip()
+        # All of it: a key split over two lines is refused, never stored half.
+        value = ctx.claim_stdin(key).read(64 * 1024).decode("utf-8", "replace").strip()
         if not value:
             raise InputError(f"No value for {key} on standard input.")
     elif value is None:
@@ -159,6 +160,7 @@ def list_(ctx: RunContext) -> None:
 def _as_json(ctx: RunContext, settings: Any, invalid: dict[str, InputError]) -> dict[str, Any]:
     """Each setting's value (masked when secret) and source; an invalid one as given."""
     from dmxedit.core.env import setting
+    from dmxedit.core.settings import mask
 
     out: dict[str, Any] = {}
     for name, spec in KEYS.items():
@@ -168,7 +170,9 @@ def _as_json(ctx: RunContext, settings: Any, invalid: dict[str, InputError]) -> 
             "source": settings.sources[name],
         }
         if name in invalid:
-            item.update(value=setting(ctx.env, spec.env), invalid=invalid[name].message)
+            raw = setting(ctx.env, spec.env)
+            shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
+            item.update(value=shown, invalid=invalid[name].message)
         out[name] = item
     return out
 

@@ -17,13 +17,23 @@ from dmxedit.core.errors import InputError, counted
 from dmxedit.core.options import ImageOptions
 
 
+def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
+    """The settings, their warnings shown (a plain-http base URL) before anything is sent."""
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
+
+    settings = resolve(options, env=ctx.env)
+    for message in settings.warnings:
+        ui.warn(ctx, message)
+    return settings
+
+
 @command(json=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
     from dmxedit.api import account
-    from dmxedit.core.settings import resolve
 
-    found = account.balance(resolve(env=ctx.env))
+    found = account.balance(_settings(ctx))
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
@@ -112,11 +122,10 @@ def usage(
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
     from dmxedit.api import account
-    from dmxedit.core.settings import resolve
     from dmxedit.store import ledger
 
     start, end, words = period(today, week, month, since, until)
-    settings = resolve(env=ctx.env)
+    settings = _settings(ctx)
     summary, read = account.usage(settings, start, end, model)
     counts = None
     book = ledger.open_ledger(settings.history, ctx.env, create=False)
@@ -169,9 +178,11 @@ def _render(
 ) -> None:
     head = _head(summary, words, model)
     ours = _ours(counts)
+    from dmxedit.cli.ui import field
+
     models = [
         [
-            name,
+            field(name),  # a model name from the server's log
             f"{t.requests:,}",
             f"{t.quota / 500000:.4f}",
             f"{t.prompt_tokens:,}",
@@ -228,6 +239,7 @@ _Table = tuple[str, list[str], list[list[str]]]
 def _rich_tables(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(
         file=ctx.stdout,
@@ -236,15 +248,15 @@ def _rich_tables(ctx: RunContext, head: list[str], tables: list[_Table], ours: s
         no_color=no_color(ctx.env) or None,
     )
     for line in head:
-        console.print(line)
+        console.print(line, markup=False)
     for title, cols, rows in tables:
         table = Table(title=title, title_justify="left")
         for i, col in enumerate(cols):
             table.add_column(col, justify="left" if i == 0 else "right")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # text, never markup
         console.print(table)
-    console.print(ours)
+    console.print(ours, markup=False)
 
 
 def _plain_tables(head: list[str], tables: list[_Table], ours: str) -> list[str]:
@@ -266,9 +278,8 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
     from dmxedit.batch.reconcile import reconcile as run
     from dmxedit.cli import ui
-    from dmxedit.core.settings import resolve
 
-    settings = resolve(options, env=ctx.env)
+    settings = _settings(ctx, options)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))
         base, default = Path.cwd(), Path("stdin.results.jsonl")

@@ -21,11 +21,10 @@ import base64
 import contextlib
 import hashlib
 import html
-import io
-import json
 import os
+import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -34,13 +33,12 @@ from urllib.parse import quote
 
 from dmxedit._version import __version__
 from dmxedit.core.errors import InputError
+from dmxedit.core.text import dumps
 from dmxedit.report.read import Report, ReportJob, read_history, read_results, tokens_of
+from dmxedit.report.thumbs import THUMBNAIL_SIDE, require_pillow, thumbnails
 
 #: The generator tag that marks a page as a dmxedit report (which may be replaced).
 GENERATOR = "dmxedit report"
-#: The longest side of an embedded thumbnail, in pixels.
-THUMBNAIL_SIDE = 512
-IMAGES_HINT = "pip install 'dmxedit[images]'"
 
 
 # -- where the page goes ----------------------------------------------------------------
@@ -111,61 +109,6 @@ def _umask() -> int:
     return mask
 
 
-# -- thumbnails (--embed) ---------------------------------------------------------------
-
-
-def require_pillow() -> None:
-    """Pillow is there (the ``images`` extra), or an InputError naming the extra."""
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        raise InputError(
-            "--embed needs Pillow to make the thumbnails, and it is not installed.",
-            hint=f"Install the images extra: {IMAGES_HINT} (or leave out --embed: the page "
-            "then links the images beside it).",
-        ) from None
-
-
-def thumbnails(paths: Iterable[str], side: int = THUMBNAIL_SIDE) -> dict[str, str | None]:
-    """A ``data:`` URI of each image downscaled to ``side`` pixels at most (None for a
-    file that is missing or cannot be read), made on a few threads."""
-    require_pillow()
-    try:  # HEIC/HEIF inputs, when pillow-heif is there too
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:
-        pass
-    from concurrent.futures import ThreadPoolExecutor
-
-    unique = list(dict.fromkeys(paths))
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2))) as pool:
-        made = list(pool.map(lambda p: _thumbnail(p, side), unique))
-    return dict(zip(unique, made, strict=True))
-
-
-def _thumbnail(path: str, side: int) -> str | None:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced scale
-            image.seek(0)
-            picture = ImageOps.exif_transpose(image)
-            picture.thumbnail((side, side))
-            alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
-            out = io.BytesIO()
-            if alpha:
-                picture.convert("RGBA").save(out, "PNG", optimize=True)
-                kind = "image/png"
-            else:
-                picture.convert("RGB").save(out, "JPEG", quality=82, optimize=True)
-                kind = "image/jpeg"
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        return None
-    return f"data:{kind};base64," + base64.b64encode(out.getvalue()).decode("ascii")
-
-
 # -- the page ---------------------------------------------------------------------------
 
 
@@ -181,7 +124,7 @@ def _csp_hash(text: str) -> str:
 def script_json(data: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``<``, ``>``, ``&`` or line
     separators as themselves (``</script>`` in a prompt cannot end the element)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(data, separators=(",", ":"))
     for char, escaped in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
@@ -201,11 +144,23 @@ def href(path: str, folder: Path) -> str:
     except ValueError:
         return Path(path).absolute().as_uri()
     parts = Path(relative).parts
-    return "/".join(quote(part, safe="") for part in parts) or "."
+    # The bytes the file system names each part by (a name that is not UTF-8 too).
+    return "/".join(quote(os.fsencode(part), safe="") for part in parts) or "."
+
+
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f-\x9f]+", re.I)
+
+
+def web_url(url: str) -> bool:
+    """An http(s) URL, the only kind the page links to: a results file may hold anything
+    (``javascript:``, ``data:``, a scheme hidden behind spaces or control characters)."""
+    return _WEB_URL.fullmatch(url) is not None
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for the page: HTML-escaped, a file name's undecodable bytes as U+FFFD."""
+    return html.escape(_UNDECODABLE.sub("\ufffd", str(value)), quote=True)
 
 
 def _short(text: str, width: int = 160) -> str:
@@ -380,10 +335,11 @@ def _job_html(
     else:
         parts.append('<p class="none">No image saved.</p>')
     for url in job.urls if not job.outputs else []:
-        parts.append(
-            f'<p class="url">Not saved; its URL: <a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
-            "</p>"
-        )
+        if web_url(url):
+            shown = f'<a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
+        else:  # javascript:, data:, file:... from a results file: text, never a link
+            shown = f"<code>{_e(url)}</code>"
+        parts.append(f'<p class="url">Not saved; its URL: {shown}</p>')
     parts.append("</div></section>")
     parts.append("</div>")
     parts.append(_facts(job))
