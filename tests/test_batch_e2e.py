@@ -93,7 +93,9 @@ def test_batch_runs_every_job_and_writes_the_results_file(
         (file,) = record["files"]
         assert (tmp_path / file).read_bytes() == PNG_BYTES
         assert record["urls"][0].startswith(server.origin)
-    assert sorted(run.stdout.split()) == sorted(r["files"][0] for r in out.values())
+    # stdout as an edit prints them; the results file absolute (it is read from anywhere)
+    printed = sorted(str(tmp_path / line) for line in run.stdout.split())
+    assert printed == sorted(r["files"][0] for r in out.values())
     # Images are sent from the paths relative to the jobs file, with sniffed types.
     sent = {p.fields["prompt"]: p.images[0] for p in server.posts()}
     assert sent["job-1"].data == (tmp_path / "jobs" / "in" / "img1.png").read_bytes()

@@ -50,6 +50,8 @@ def test_the_wheel_holds_every_module_and_the_console_script(
         assert "dmxedit/py.typed" in names
         # the report page's style and script
         assert {"dmxedit/report/report.css", "dmxedit/report/report.js"} <= names
+        shells = {"dmxedit.bash", "_dmxedit", "dmxedit.fish"}
+        assert {f"dmxedit/completions/{n}" for n in shells} <= names  # `dmxedit completion`
         (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
         assert "dmxedit = dmxedit.cli.app:main" in zf.read(entry_points).decode()
         (metadata,) = [n for n in names if n.endswith("METADATA")]
@@ -64,7 +66,7 @@ def test_the_installed_package_runs_outside_the_source_tree(
 ) -> None:
     _, target = installed
     env = dict(os.environ, PYTHONPATH=str(target))
-    for args in (["--version"], ["ratios", "--json"]):
+    for args in (["--version"], ["ratios", "--json"], ["completion", "zsh"]):
         proc = subprocess.run(
             [sys.executable, "-m", "dmxedit", *args],
             capture_output=True,

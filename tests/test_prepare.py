@@ -322,18 +322,22 @@ def test_the_light_path_does_not_import_pillow(
 # -- what is shown and recorded ------------------------------------------------------------
 
 
-def test_dry_run_shows_the_plan_and_makes_nothing(
+def test_dry_run_shows_the_plan_and_keeps_only_the_file_curl_sends(
     cli: Any, server: FakeDMX, pil: Any, tmp_path: Path, own_tmp: Path
 ) -> None:
     path = make(pil, tmp_path / "photo.heic", "HEIF")
     run = expect(cli("edit", str(path), "-p", "x", "--dry-run"))
     assert "sent as image/png, 300x200: converted HEIC to PNG" in run.stdout
-    assert "dmxedit prepares" in run.stdout
+    assert "was converted for this command" in run.stdout
     described = json.loads(expect(cli("edit", str(path), "-p", "x", "--dry-run", "--json")).stdout)
     (part,) = described["request"]["files"]
     assert part["content_type"] == "image/png" and part["source_content_type"] == "image/heic"
     assert part["changes"] == ["converted HEIC to PNG"]
-    assert server.posts() == [] and list(own_tmp.iterdir()) == []
+    assert server.posts() == []
+    # no temporary upload file is left: only the folders holding the file curl sends
+    kept = sorted(p.relative_to(own_tmp).parts[1] for p in own_tmp.rglob("*") if p.is_file())
+    assert kept == ["photo.png", "photo.png"]
+    assert all(p.name.startswith("dmxedit-dry-run-") for p in own_tmp.iterdir())
 
 
 def test_metadata_and_ledger_record_original_and_sent(

@@ -21,6 +21,7 @@ from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.names import Naming
+from dmxedit.store.results import file_target
 
 if TYPE_CHECKING:
     pass
@@ -58,8 +59,9 @@ class Job:
     line: int
     id: str
     request: ImageRequest
-    output: Path
+    output: Path  # the folder
     naming: Naming | None = None
+    exact: Path | None = None  # output NAME.png: the job's one result, under that name
     obj: dict[str, Any] | None = None  # the job as its line wrote it
     jobs_file: str | None = None  # the jobs file's absolute path (None: stdin, --each)
     variant: int | None = None  # 1..N with --variants N
@@ -195,12 +197,27 @@ def _job_images(
     return load_images(image_args, max_side=max_side)
 
 
-def _job_output(obj: dict[str, Any], base: Path, default: str) -> Path:
-    """A job's output folder: its own (relative to ``base``), else the setting."""
+def _job_output(
+    obj: dict[str, Any], base: Path, default: str, variants: int
+) -> tuple[Path, Path | None]:
+    """A job's output folder: its own (relative to ``base``), else the setting; and its
+    one result's own file when its ``output`` names one (SPEC 2's -o NAME.png)."""
     if "output" not in obj:
-        return Path(default).expanduser()
+        return Path(default).expanduser(), None
     output = Path(obj["output"]).expanduser()
-    return output if output.is_absolute() else base / output
+    output = output if output.is_absolute() else base / output
+    if file_target(obj["output"]) is None or output.is_dir():
+        return output, None
+    if variants > 1:
+        raise InputError(
+            f"output {obj['output']!r} names one file, and --variants {variants} "
+            "saves several; give a folder"
+        )
+    if "name" in obj:
+        raise InputError(
+            f"output {obj['output']!r} names the file already; name goes with a folder"
+        )
+    return output.parent, output
 
 
 def build_job(
@@ -231,7 +248,7 @@ def build_job(
         params=params,
         images=images,
     )
-    output = _job_output(obj, base, settings.output)
+    output, exact = _job_output(obj, base, settings.output, variants)
     own_id = entry_id(obj, variant, variants)
     template = obj.get("name", defaults.options.name)
     naming = Naming.make(
@@ -252,6 +269,7 @@ def build_job(
         request=request,
         output=output,
         naming=naming,
+        exact=exact,
         obj=obj,
         jobs_file=jobs_file,
         variant=variant if variants > 1 else None,

@@ -161,6 +161,21 @@ def _duplicate(job: Job, obj: Any, line: int, ids: IdTable) -> str | None:
     return f"line {line}: the same job as line {first} (give each an id to run both)"
 
 
+def _exact_problem(job: Job, todo: str, line: int, files: dict[Path, int]) -> str | None:
+    """Why a job's own output file (``-o NAME.png``, a job's ``output``) cannot be
+    written: another line's output too, or (to send) it exists already. ``files`` holds
+    the output files of the lines before."""
+    if job.exact is None or todo not in ("send", "fetch"):
+        return None
+    taken = files.setdefault(job.exact.absolute(), line)
+    named = (job.obj or {}).get("output", str(job.exact))
+    if taken != line:
+        return f"output {named!r} is line {taken}'s output too"
+    if todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
+        return f"output {named!r} exists, and dmxedit never replaces a file"
+    return None
+
+
 def validate(
     source: JobSource,
     defaults: Defaults,
@@ -180,6 +195,7 @@ def validate(
     ids = index_jobs(source) if ids is None else ids
     checks = ImageChecks()
     jobs_file = source.jobs_file  # resolved once, not once a job
+    files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -209,6 +225,10 @@ def validate(
             continue
         todo = what_to_do(previous.get(job.id), resend_unknown)
         if plan.over_budget_with(job, todo, max_tokens):
+            continue
+        problem = _exact_problem(job, todo, line, files)
+        if problem is not None:
+            problems.add(f"{where}: {problem}")
             continue
         plan.take(job, todo, previous.get(job.id), spool=spool and not problems)
     if plan.total == 0:

@@ -19,6 +19,16 @@ if TYPE_CHECKING:
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 
 
+def absolute_files(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A results line whose saved files resolve from anywhere: each path absolute (the
+    output folder may be relative to the folder the batch ran in, which a reader of the
+    results file cannot know)."""
+    files = record.get("files")
+    if not isinstance(files, list) or not files:
+        return dict(record)
+    return {**record, "files": [os.path.abspath(f) if isinstance(f, str) else f for f in files]}
+
+
 class ResultsLog:
     """The results file: one JSON line per event, each written whole in one write and
     synced; read back ignoring a torn last line (even one cut inside a character)."""

@@ -29,7 +29,7 @@ from dmxedit.batch.jobs import (
 from dmxedit.batch.plan import Spool as _Spool
 from dmxedit.batch.plan import estimate_cost as _estimate
 from dmxedit.batch.plan import validate as _validate
-from dmxedit.batch.resultsfile import ResultsLog, what_to_do
+from dmxedit.batch.resultsfile import ResultsLog, absolute_files, what_to_do
 from dmxedit.batch.shards import Shard
 from dmxedit.core.errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
 from dmxedit.core.events import Events
@@ -37,6 +37,7 @@ from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.records import LedgerRecord, Record, Records
+from dmxedit.store.names import literal_template
 from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
@@ -552,6 +553,7 @@ class _Runner:
             prefix=job.request.prefix,
             temporaries=self.temporaries,
             naming=job.naming,
+            exact=job.exact,
         )
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         kept: Any = None
@@ -562,6 +564,8 @@ class _Runner:
 
                 urls = list(self.previous[job.id].get("urls") or [])
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
+                for note in (n for image in saved for n in saver.notes(image)):
+                    self.events.warn(f"job {job.id} (line {job.line}): {note}")
                 files = [str(image.path) for image in saved]
                 request = job.request
                 delivered, found = receipt(
@@ -591,10 +595,13 @@ class _Runner:
                     )
             else:
                 if self.book is not None:
+                    template = job.naming.template if job.naming else None
+                    if job.exact is not None:
+                        template = literal_template(job.exact.stem)
                     kept = LedgerRecord(
                         self.book,
                         output=str(job.output.resolve()),
-                        name=job.naming.template if job.naming else None,
+                        name=template,
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
@@ -647,7 +654,7 @@ class _Runner:
             self.stop.set()
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         record.update(job.fields())
-        self.log.append(record)
+        self.log.append(absolute_files(record))
         with self.lock:
             self.running -= 1
             self.summary.count(record)

@@ -295,6 +295,14 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from dmxedit.store.results import file_target
+
+    if file_target(options.output) is not None:  # -o NAME.png: one file, several results
+        raise InputError(
+            f"-o {options.output!r} names one file, and this run saves several images "
+            "(a batch, --each, --variants).",
+            hint="Give -o a folder. In a jobs file, a job's output key may name its own file.",
+        )
     from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line

@@ -114,7 +114,7 @@ def _show(ctx: RunContext, entry: Any) -> None:
 
 
 @app.command("show")
-@command(json=True)
+@command(json=True, quiet=True)
 def show(
     ctx: RunContext,
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],

@@ -27,6 +27,7 @@ NAMES = (
     "config",
     "doctor",
     "models",
+    "completion",
 )
 
 
@@ -72,6 +73,7 @@ SUMMARIES = {
     "doctor": "Check the config, key, base URL, proxy, site, model and folders (costs nothing).",
     "models": "The models your key can use (image models; --all for every one); costs nothing.",
     "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
 }
 
 
@@ -126,6 +128,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from dmxedit.cli import history
 
         return history.app if name == "history" else history.recover
+    if name == "completion":
+        from dmxedit.cli import completion
+
+        return completion.completion
     from dmxedit.cli import config
 
     return config.app

@@ -11,8 +11,10 @@ from typing import Any
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
+    ENDPOINTS,
     FORMATS,
     SIZES,
+    is_dmxapi_host,
     normalize_size,
     parse_ratio,
 )
@@ -53,7 +55,49 @@ def _base_url(key: str, raw: Any) -> str:
             problem = "its port is not a number from 1 to 65535"
     if problem is not None:
         raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
+    assert parts is not None
+    fixed = v1_fix(value)
+    if fixed is not None and is_dmxapi_host(parts.hostname or ""):
+        # Refused before anything is sent: DMXAPI answers 404 to every request on it.
+        raise InputError(
+            f"{key} {raw!r} is not usable: it does not end in /v1, so DMXAPI answers 404.",
+            hint=_v1_hint(key, fixed),
+            details={"base_url": value, "fixed": fixed},
+        )
     return value
+
+
+def _v1_hint(key: str, fixed: str) -> str:
+    """How to give the base URL ``fixed`` where ``key`` (an option, the environment
+    variable, the config file) gave a wrong one."""
+    if key.startswith("--"):
+        return f"Use {key} {fixed} (or store it: dmxedit config set base-url {fixed})."
+    if key == ENV_BASE_URL:
+        return (
+            f"Set {ENV_BASE_URL}={fixed}, or unset it and store the URL: "
+            f"dmxedit config set base-url {fixed}"
+        )
+    return f"Run: dmxedit config set base-url {fixed}"
+
+
+def v1_fix(url: str) -> str | None:
+    """The base URL to use instead of ``url`` when it does not end in /v1 (None when it
+    does): without a pasted endpoint path (``/images/edits``...) and with ``/v1``; on a
+    DMXAPI site always the site's own ``/v1``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/v1"):
+        return None
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if is_dmxapi_host(parts.hostname or ""):
+        return origin + "/v1"
+    for end in ENDPOINTS:
+        if path.endswith(end):
+            path = path[: -len(end)]
+            break
+    return origin + (path if path.lower().endswith("/v1") else path + "/v1")
 
 
 def _size(key: str, raw: Any) -> str:
@@ -260,4 +304,13 @@ def known_key(name: str) -> Key:
         ) from None
 
 
-__all__ = ["KEYS", "Key", "check_api_key", "header_problem", "key_problem", "known_key", "mask"]
+__all__ = [
+    "KEYS",
+    "Key",
+    "check_api_key",
+    "header_problem",
+    "key_problem",
+    "known_key",
+    "mask",
+    "v1_fix",
+]

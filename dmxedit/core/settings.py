@@ -24,6 +24,7 @@ from dmxedit.core.keys import header_problem as header_problem
 from dmxedit.core.keys import key_problem as key_problem
 from dmxedit.core.keys import known_key as known_key
 from dmxedit.core.keys import mask as mask
+from dmxedit.core.keys import v1_fix as v1_fix
 
 ENV_KEY = environment.API_KEY
 ENV_BASE_URL = environment.BASE_URL
@@ -345,6 +346,13 @@ def resolve(
         warnings.append(
             f"The config file {path} holds your {held} and is readable by others; "
             f"run: chmod 600 {path}",
+        )
+    base_url = values.get("base_url", DEFAULT_BASE_URL)
+    fixed = v1_fix(base_url)
+    if fixed is not None:  # not DMXAPI (refused above): maybe a relay with other paths
+        warnings.append(
+            f"The base URL {base_url} does not end in /v1, as OpenAI-style base URLs do; "
+            f"if requests get 404, use {fixed}."
         )
     unencrypted = plain_http(values.get("base_url", DEFAULT_BASE_URL))
     if unencrypted is not None:

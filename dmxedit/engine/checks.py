@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dmxedit.core import env as environment
-from dmxedit.core.catalog import SITES, is_dmxapi_host
+from dmxedit.core.catalog import ENDPOINTS, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
 from dmxedit.core.settings import (
     DEFAULT,
@@ -34,8 +34,6 @@ from dmxedit.core.settings import (
 )
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
-#: Path ends a pasted endpoint URL has instead of the base URL.
-ENDPOINTS = ("/images/edits", "/images/generations", "/chat/completions", "/models")
 
 
 @dataclass(frozen=True)
@@ -240,14 +238,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
                 f"Use the part before {end}: dmxedit config set base-url {base}",
                 ExitCode.USAGE,
             )
-    if not path.endswith("/v1"):
-        if is_dmxapi_host(host):
-            return fail(
-                name,
-                f"{url} (from {source}) does not end in /v1, so DMXAPI answers 404.",
-                f"dmxedit config set base-url {origin}/v1",
-                ExitCode.USAGE,
-            )
+    if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
         warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
         hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
     if plain_http(url) is not None:

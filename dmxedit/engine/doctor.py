@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
+from dmxedit.core.events import Events
 from dmxedit.core.settings import FLAG, Settings, config_path, resolve
 from dmxedit.engine.checks import (
     FAIL,
@@ -49,8 +50,9 @@ LOW_BALANCE = 1.0
 
 
 def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
-    """The proxy requests will use for the base URL, and whether it can be used."""
-    from dmxedit.api.proxies import case_conflicts, configured, proxy_for
+    """The proxy requests will use for the base URL, and whether it can be used; and the
+    one result downloads from other hosts go through, when it is another."""
+    from dmxedit.api.proxies import case_conflicts, configured, proxy_for, proxy_for_downloads
 
     name = "proxy"
     host = urlsplit(url).hostname or url
@@ -64,6 +66,23 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
         detail = f"{set_for.source} is set, but NO_PROXY excludes {host}: direct connection."
     else:
         detail = "No proxy is set for it: dmxedit connects directly."
+    downloads = proxy_for_downloads()
+    if downloads is not None and downloads != proxy:
+        if downloads.problem is not None:
+            # The request would go out and be paid for; only its download would fail.
+            return Check(
+                name,
+                WARN,
+                f"{detail} But result images are downloaded from other hosts, through a "
+                f"proxy that cannot be used: {downloads.problem} Each download would fail "
+                "after the image is paid for "
+                "(exit 6; `dmxedit recover` fetches it once this is fixed).",
+                f"{downloads.hint} Or add the result hosts to NO_PROXY, or use --format "
+                "b64_json (no download).",
+            )
+        detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
+            f"{downloads.source})."
+        )
     if conflicts:
         return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", "Set one of them.")
     return Check(name, OK, detail)
@@ -107,7 +126,9 @@ def check_site(url: str, connect_timeout: float) -> Check:
 # -- 6. the key accepted, 7. the model --------------------------------------------------------
 
 
-def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | None]:
+def check_auth(
+    settings: Settings, key: str, events: Events | None = None
+) -> tuple[Check, list[ModelInfo] | None]:
     """``GET /models`` with the key answers 200: the key is accepted on this site."""
     from dmxedit.api.client import Client
     from dmxedit.api.retry import Policy
@@ -118,6 +139,7 @@ def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | N
         timeout=max(settings.connect_timeout, MODELS_READ_TIMEOUT),
         connect_timeout=settings.connect_timeout,
         policy=Policy(retries=0),
+        events=events,
     )
     try:
         models = client.list_models(settings.base_url)
@@ -181,20 +203,20 @@ def check_model(settings: Settings, models: list[ModelInfo]) -> Check:
 # -- 10. the balance (with a system token) ----------------------------------------------------
 
 
-def read_balance(settings: Settings) -> float:
+def read_balance(settings: Settings, events: Events | None = None) -> float:
     """The account's balance in CNY, read with the system token and user id (SPEC 8)."""
     from dmxedit.api.account import Account
 
-    with Account(settings, read_timeout=MODELS_READ_TIMEOUT) as account:
+    with Account(settings, read_timeout=MODELS_READ_TIMEOUT, events=events) as account:
         return account.balance().cny
 
 
-def check_balance(settings: Settings) -> Check:
+def check_balance(settings: Settings, events: Events | None = None) -> Check:
     """With a system token: the balance can be read (the user id is set too), and is not
     used up."""
     name = "balance"
     try:
-        cny = read_balance(settings)
+        cny = read_balance(settings, events)
     except DmxError as exc:
         return fail(name, exc.message, exc.hint, exc.exit_code)
     if cny <= 0:
@@ -226,10 +248,16 @@ class _Run:
         return check
 
 
-def _reach(done: _Run, settings: Settings, bad_url: bool, env: Mapping[str, str]) -> str | None:
+def _reach(
+    done: _Run, settings: Settings, invalid: Mapping[str, InputError], env: Mapping[str, str]
+) -> str | None:
     """The proxy and site checks; why the site cannot be used (None: it can)."""
     url = settings.base_url
-    blocked: str | None = "the base URL is not usable" if bad_url else None
+    blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
+    wrong = invalid.get("base-url")
+    if wrong is not None and wrong.details.get("fixed"):
+        url = str(wrong.details["base_url"])  # only its path is wrong: its site can be checked
+        blocked = None
     proxy = done.add(check_proxy(url, env) if blocked is None else skip("proxy", blocked))
     if proxy.status == FAIL:
         blocked = "the proxy cannot be used"
@@ -241,12 +269,14 @@ def _reach(done: _Run, settings: Settings, bad_url: bool, env: Mapping[str, str]
     return blocked
 
 
-def _auth_and_model(done: _Run, settings: Settings, blocked: str | None) -> None:
+def _auth_and_model(
+    done: _Run, settings: Settings, blocked: str | None, events: Events | None
+) -> None:
     """The key accepted (``GET /models``) and the model among the key's, unless
     ``blocked`` says why they cannot be checked."""
     models: list[ModelInfo] | None = None
     if blocked is None:
-        auth, models = check_auth(settings, settings.api_key or "")
+        auth, models = check_auth(settings, settings.api_key or "", events)
         done.add(auth)
         blocked = "the key was not accepted" if models is None else None
     else:
@@ -259,9 +289,11 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     on_check: Callable[[Check], None] | None = None,
+    events: Events | None = None,
 ) -> list[Check]:
     """Every check, in SPEC order; ``on_check`` sees each one as it is made. ``options``
-    is any object with Settings-named attributes (None = not given), as for ``resolve``."""
+    is any object with Settings-named attributes (None = not given), as for ``resolve``;
+    ``events.info`` hears of each request made (``--verbose``)."""
     env = environment.given(env)
     done = _Run(on_check=on_check)
     path = config_path(env)
@@ -274,17 +306,19 @@ def run(
             raise exc  # a bad option is a usage error, as for any command
     key = done.add(check_key(settings, data, invalid))
     base = done.add(check_base_url(settings, invalid))
-    unreachable = _reach(done, settings, "base-url" in invalid, env)
+    unreachable = _reach(done, settings, invalid, env)
     blocked = unreachable  # the account API is on the same site
     if blocked is None and base.status == FAIL:
         blocked = "the base URL is wrong"  # its host answers; its path would not
     if blocked is None and key.status == FAIL:
         blocked = "there is no key that can be sent"
-    _auth_and_model(done, settings, blocked)
+    _auth_and_model(done, settings, blocked, events)
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))
     if settings.system_token:
-        check = check_balance(settings) if unreachable is None else skip("balance", unreachable)
+        check = (
+            check_balance(settings, events) if unreachable is None else skip("balance", unreachable)
+        )
         done.add(check)
     return done.checks
 

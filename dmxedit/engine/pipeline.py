@@ -32,8 +32,15 @@ from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
-from dmxedit.store.names import Naming
-from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
+from dmxedit.store.names import Naming, literal_template
+from dmxedit.store.results import (
+    Blob,
+    SavedImage,
+    Saver,
+    check_file_target,
+    file_target,
+    write_metadata,
+)
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer, Client
@@ -209,6 +216,8 @@ def _save_all(
             saved.append(image)
             if image.path is not None:
                 events.saved(str(image.path))
+            for note in saver.notes(image):
+                events.warn(note)
     finally:
         for blob in pending:
             blob.discard()
@@ -283,6 +292,7 @@ class Prepared:
     settings: Settings
     options: ImageOptions
     naming: Naming | None = None
+    target: Path | None = None  # -o NAME.png: the one result's file (SPEC 2)
 
 
 def prepare(
@@ -324,9 +334,21 @@ def prepare(
             naming = _naming(request, options.name)
         except InputError as exc:
             problems.append(exc)
+    target = file_target(options.output)  # given here (a flag), not a configured folder
+    if target is not None:
+        try:
+            check_file_target(target)
+        except InputError as exc:
+            problems.append(exc)
+        if options.name is not None:
+            problems.append(
+                InputError(
+                    f"-o {options.output!r} names the file already; --name goes with a folder."
+                )
+            )
     if problems:
         raise all_problems(problems)
-    return Prepared(request, settings, options, naming)
+    return Prepared(request, settings, options, naming, target)
 
 
 def _naming(request: ImageRequest, template: str | None) -> Naming | None:
@@ -345,6 +367,20 @@ def _naming(request: ImageRequest, template: str | None) -> Naming | None:
     return naming
 
 
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = (
+        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
+        "-o DIR saves it elsewhere)."
+    )
+    error.hint = f"{fix} {error.hint}" if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)
+
+
 def run(
     prepared: Prepared,
     *,
@@ -359,12 +395,15 @@ def run(
     for message in prepared.settings.warnings:
         events.warn(message)
     request, settings = prepared.request, prepared.settings
+    target = prepared.target if stream is None else None
+    folder_path = target.parent if target is not None else Path(settings.output).expanduser()
     saver = Saver(
-        folder=None if stream is not None else Path(settings.output).expanduser(),
+        folder=None if stream is not None else folder_path,
         prefix=request.prefix,
         stream=stream,
         temporaries=temporaries or Temporaries(),
         naming=prepared.naming,
+        exact=target,
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
@@ -373,8 +412,9 @@ def run(
     book = ledger.open_ledger(settings.history)
     kept = None
     if book is not None:
-        folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
-        kept = LedgerRecord(book, output=folder, name=prepared.options.name)
+        folder = None if stream is not None else str(folder_path.resolve())
+        name = literal_template(target.stem) if target is not None else prepared.options.name
+        kept = LedgerRecord(book, output=folder, name=name)
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
@@ -394,6 +434,8 @@ def run(
             error.details["ledger_id"] = kept.entry_id
         raise error from None
     except DmxError as error:
+        if isinstance(error, SaveError) and book is not None and kept is not None:
+            recover_hint(error, book, kept.entry_id)
         if error.details.get("may_be_billed") and settings.has_account:
             from dmxedit.engine.billing import after_failure
 
@@ -450,9 +492,10 @@ def edit_image(
     Options come as an :class:`dmxedit.core.options.ImageOptions` or as its field names
     (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
     out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
-    config file, then the defaults. ``output`` is a folder (default ``output``) or a
-    binary stream. Raises a :class:`dmxedit.core.errors.DmxError` subclass whose
-    ``exit_code`` is the CLI's.
+    config file, then the defaults. ``output`` is a folder (default ``output``), a file
+    name ending in .png, .jpg, .jpeg or .webp that is not a folder (the result is saved
+    under exactly that name; an existing file is refused), or a binary stream. Raises a
+    :class:`dmxedit.core.errors.DmxError` subclass whose ``exit_code`` is the CLI's.
     """
     return _library("edit", images, prompt, options, output, events, given)
 

@@ -271,13 +271,16 @@ def render(
 
 def _summary(report: Report, counts: Mapping[str, int], now: float | None) -> str:
     """The page's summary line: the counts, the tokens, when and from what."""
-    tokens = sum(t for t in (j.tokens for j in report.jobs) if t is not None)
+    counted_tokens = [j.token_text()[0] for j in report.jobs]
+    tokens = sum(t for t in counted_tokens if t is not None)
+    guessed = any(j.tokens is None and t for j, t in zip(report.jobs, counted_tokens, strict=True))
     stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
     return (
         '<p class="summary">'
         f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
         f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
-        f"with a size mismatch{f'; {tokens} tokens' if tokens else ''}. "
+        f"with a size mismatch"
+        f"{f'; {tokens} tokens' if tokens else ''}{' (some estimated)' if guessed else ''}. "
         f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
         "</p>"
     )
@@ -378,12 +381,35 @@ def _figure(
     )
 
 
+def _billing_text(job: ReportJob) -> str | None:
+    """The billing verdict in words: billed (with the cost when the check found it), not
+    billed, or may have been billed (unchecked)."""
+    details = job.billing or {}
+    if job.billed is True:
+        cost = details.get("cost_cny")
+        at = details.get("charged_at")
+        said = "billed"
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            said += f": {cost:.4f} CNY"
+            if isinstance(at, (int, float)) and not isinstance(at, bool):
+                said += f" at {datetime.fromtimestamp(at).strftime('%Y-%m-%d %H:%M')}"
+        return said + " (DMXAPI's billing log)"
+    if job.billed is False:
+        return "not billed (no charge in DMXAPI's billing log)"
+    if job.paid is None:
+        return "may have been billed (not checked; `batch --reconcile` or `recover --check`)"
+    if job.ok:
+        return "billed"
+    return "not billed" if job.paid is False else "billed (the image was made)"
+
+
 def _facts(job: ReportJob) -> str:
     rows: list[tuple[str, str]] = [("Status", _e(job.status))]
     if job.error:
         rows.append(("Error", f'<span class="error">{_e(job.error)}</span>'))
-    if job.may_be_billed and not job.ok:
-        rows.append(("Billing", "may have been billed"))
+    billing = _billing_text(job)
+    if billing:
+        rows.append(("Billing", _e(billing)))
     rows.append(("Requested", _requested(job)))
     if job.delivered is not None:
         rows.append(("Delivered", _delivered(job.delivered)))
@@ -416,10 +442,7 @@ def _delivered(delivered: list[dict[str, Any]]) -> str:
 
 def _details(job: ReportJob) -> list[tuple[str, str]]:
     """The tokens, model, time taken and date of a job, those known."""
-    rows: list[tuple[str, str]] = []
-    tokens = job.tokens
-    if tokens is not None:
-        rows.append(("Tokens", str(tokens)))
+    rows: list[tuple[str, str]] = [("Tokens", _e(job.token_text()[1]))]
     if job.model:
         rows.append(("Model", _e(job.model)))
     if job.elapsed_s is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dmxedit.core.catalog import RATIOS, SIZES, pixels
+from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels, tokens_for
 from dmxedit.core.errors import InputError
 
 _STATUS_OF_ENTRY = {"saved": "ok", "interrupted": "failed"}
@@ -45,6 +45,8 @@ class ReportJob:
     elapsed_s: float | None = None
     created: float | None = None
     redo: dict[str, Any] = field(default_factory=dict)
+    billed: bool | None = None  # the billing check's verdict (None: none was made)
+    billing: dict[str, Any] | None = None  # the verdict's details (cost, time, note)
 
     @property
     def ok(self) -> bool:
@@ -53,6 +55,35 @@ class ReportJob:
     @property
     def tokens(self) -> int | None:
         return tokens_of(self.usage)
+
+    @property
+    def paid(self) -> bool | None:
+        """Whether DMXAPI billed the request: True when it made an image (or the billing
+        check says so), False when it cannot have (or the check found no charge), None
+        when it may have been billed and nobody knows."""
+        if self.billed is not None:
+            return self.billed
+        if self.ok or self.outputs or self.urls or self.status == "answered":
+            return True
+        if self.may_be_billed or self.status == "sent":
+            return None
+        return False
+
+    def token_text(self) -> tuple[int | None, str]:
+        """The job's tokens and how to say them: the answer's usage, else the documented
+        cost of what was asked (estimated), 0 when it was not billed, unknown otherwise."""
+        if self.tokens is not None:
+            return self.tokens, str(self.tokens)
+        paid = self.paid
+        if paid is False:
+            return 0, "0 (not billed)"
+        if paid is None:
+            return None, "unknown (may have been billed)"
+        if self.model in (None, DEFAULT_MODEL) and (self.size is None or self.size in SIZES):
+            count = max(1, len(self.outputs) or len(self.urls))
+            estimate = tokens_for(self.size) * count
+            return estimate, f"{estimate} (estimated from the size; the API sent no usage)"
+        return None, "not recorded (the API sent no usage)"
 
     def requested(self) -> str | None:
         """``16:9 4K (5504x3072)``, as far as the ratio and size are known."""
@@ -110,15 +141,16 @@ def _text(value: Any) -> str | None:
 
 
 def _locate(path: str, bases: Sequence[Path]) -> str:
-    """An absolute path for ``path``: itself, or under the first base where it exists
-    (relative result paths are relative to where the batch ran), else under the first."""
+    """An absolute path for ``path``: itself, or under the first base where it exists,
+    else under the last (a results file records absolute paths; older ones recorded them
+    relative to the folder the batch ran in, which the last base stands for)."""
     given = Path(path).expanduser()
     if given.is_absolute():
         return str(given)
     for base in bases:
         if (base / given).exists():
             return str((base / given).absolute())
-    return str((bases[0] / given).absolute())
+    return str((bases[-1] / given).absolute())
 
 
 def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path | None:
@@ -187,7 +219,9 @@ def _read_one(path: Path, cwd: Path) -> list[ReportJob]:
             guess = originals.get(_line_of(record) or -1)
             # the jobs file may have changed since: only the job with this id counts
             original = guess if guess is not None and job_id(guess) == rid else None
-        jobs.append(_from_record(record, rid, path, original, base, [cwd, results_dir]))
+        # relative paths (older results files): beside the results file, else as
+        # recorded (relative to where the batch ran: here, with luck)
+        jobs.append(_from_record(record, rid, path, original, base, [results_dir, cwd]))
     return jobs
 
 
@@ -273,6 +307,8 @@ def _from_record(
         mismatch=_texts(record.get("mismatch")),
         usage=_dict(record.get("usage")),
         elapsed_s=_number(record.get("elapsed_s")),
+        billed=record["billed"] if isinstance(record.get("billed"), bool) else None,
+        billing=_dict(record.get("billing")),
     )
     item.redo = _redo_line(rid, job, base, item)
     return item
@@ -368,6 +404,8 @@ def _from_entry(entry: Any) -> ReportJob:
         settings_known=True,
         delivered=_receipts(entry.files),
         mismatch=_texts(getattr(entry, "mismatch", None)),
+        billed=None if entry.billed is None else bool(entry.billed),
+        billing=_dict(entry.billing),
     )
     item.redo = _entry_redo(item, entry, options)
     return item

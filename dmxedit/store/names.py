@@ -96,6 +96,12 @@ class Naming:
             self.stem(_SAMPLE_TS, 1)
 
 
+def literal_template(stem: str) -> str:
+    """A --name template that gives exactly ``stem`` (so ``recover`` names the file of
+    an ``-o NAME.png`` request, and a job's ``output`` file, as asked)."""
+    return stem.replace("{", "{{").replace("}", "}}")
+
+
 def check_template(template: str) -> None:
     """The template's own syntax and fields, before any request is known."""
     try:
