@@ -155,6 +155,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s q -l quiet -d 'P
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s o -l output -r -F -d 'Save into DIR instead of each entry\'s folder'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -l check -d 'Also ask DMXAPI\'s billing log whether each request sent without an answer was billed (needs the system token), and record the verdict'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -l all -d 'Also list the requests sent without an answer whose billing is settled'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -s q -l quiet -d 'Print less on standard error'

@@ -45,14 +45,19 @@ class ResultsLog:
             return
         from filelock import FileLock, Timeout
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path.resolve()) + ".lock", timeout=0)  # one lock per file
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.path.resolve()) + ".lock", timeout=0)  # one per file
             lock.acquire()
         except Timeout:
             raise InputError(
                 f"Another dmxedit batch is writing {self.path} right now.",
                 hint="Wait for it to finish, or give this run its own --results file.",
+            ) from None
+        except OSError as exc:  # its folder is a file, cannot be made, is read-only...
+            raise InputError(
+                f"Cannot write the results file {self.path}: {exc.strerror or exc}.",
+                hint="Choose another --results file (its folder must be a folder you can write).",
             ) from None
         self._file_lock = lock
 
@@ -83,16 +88,31 @@ class ResultsLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
-            size = os.fstat(self._fd).st_size
-            if size:
-                with open(self.path, "rb") as fh:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":  # a torn last line: start on a line of our own
-                        self._write(b"\n")
+            self._cut_torn_tail()
         except OSError as exc:
             raise InputError(
                 f"Cannot write the results file {self.path}: {exc.strerror or exc}."
             ) from None
+
+    def _cut_torn_tail(self) -> None:
+        """A last line without its newline (a kill mid-write) is cut off, under the lock,
+        so the file stays whole JSON Lines: that job's step is written again anyway."""
+        size = os.fstat(self._fd).st_size
+        if not size:
+            return
+        end = size
+        with open(self.path, "rb") as fh:  # type: ignore[arg-type]
+            while end > 0:
+                start = max(0, end - (1 << 16))
+                fh.seek(start)
+                block = fh.read(end - start)
+                at = block.rfind(b"\n")
+                if at >= 0:
+                    end = start + at + 1
+                    break
+                end = start
+        if end != size:
+            os.ftruncate(self._fd, end)
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

@@ -15,6 +15,7 @@ from typing import Any
 from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
 from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
 from dmxedit.batch.shards import Shard
+from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted
 from dmxedit.core.options import ImageOptions
@@ -116,7 +117,8 @@ class PlainBatchEvents(BatchEvents):
                 self.failed += 1
             position = self.done + self.failed
             if self.print_files:
-                self.ctx.emit_lines(_data_lines(record))
+                lines = _data_lines(record)
+                deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
             if record["status"] != "ok":
                 self._line(f"dmxedit: {_failure(record)}")
             now = time.monotonic()
@@ -193,7 +195,7 @@ class LiveBatchEvents(PlainBatchEvents):
                             field(line), highlight=False, soft_wrap=True, markup=False
                         )
                 else:
-                    self.ctx.emit_lines(lines)
+                    deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
             if record["status"] == "ok":
                 self.done += 1
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,3 +142,27 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
 
         ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
     ctx.emit_lines(lines, multiline=True)
+
+
+def deliver(ctx: RunContext, write: Callable[[], None], lines: list[str]) -> None:
+    """Write data to standard output with ``write``; when that fails in any way (full,
+    closed, a pipe gone), ``lines`` (the saved paths and URLs) go to standard error and
+    the run ends with OutputError (non-zero): a saved result's path is never lost."""
+    try:
+        write()
+    except Exception as exc:  # noqa: BLE001 - whatever stdout did, the paths go to stderr
+        for line in lines:
+            try:
+                print(f"dmxedit: result: {line}", file=ctx.stderr, flush=True)
+            except Exception:  # noqa: BLE001, S110 - both streams gone: the ledger has them
+                pass
+        from dmxedit.core.errors import OutputError
+
+        raise OutputError(
+            f"Standard output could not be written ({type(exc).__name__}: {exc}); "
+            + (
+                "the saved paths are on standard error above."
+                if lines
+                else "nothing that was saved is missing."
+            ),
+        ) from None

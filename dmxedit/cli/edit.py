@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from dmxedit.engine import pipeline as pipeline_t
     from dmxedit.engine.result import ImageResult
 from dmxedit.cli import options as o
+from dmxedit.cli.common import deliver, read_prompt, stdout_target
 from dmxedit.cli.common import dry_run as show_dry_run
-from dmxedit.cli.common import read_prompt, stdout_target
 from dmxedit.cli.context import RunContext
 
 
@@ -52,10 +52,11 @@ def _single(
         show_dry_run(ctx, prepared.request, prepared.settings.api_key)
         return
     result = _send(ctx, prepared, stream)
+    paths = [str(p) for p in result.files]
     if ctx.json:
-        ctx.emit_json(result.to_dict())
+        deliver(ctx, lambda: ctx.emit_json(result.to_dict()), paths)
     elif stream is None:
-        ctx.emit_lines([str(p) for p in result.files])
+        deliver(ctx, lambda: ctx.emit_lines(paths), paths)
 
 
 def _to_stdout(options: ImageOptions) -> ImageOptions:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.errors import ExitCode, InputError
+from dmxedit.core.errors import InputError
 from dmxedit.engine.history import parse_since, reading
-
-if TYPE_CHECKING:
-    from dmxedit.engine.recover import Recovered
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -144,102 +142,63 @@ def recover(
             "was billed (needs the system token), and record the verdict.",
         ),
     ] = False,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list the requests sent without an answer whose billing is settled.",
+        ),
+    ] = False,
 ) -> None:
     """Download every paid result that arrived but was never saved (from the ledger)."""
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
+    from dmxedit.engine.recover import recover as recover_all
     from dmxedit.engine.recover import unanswered_note
 
     with reading(ctx.env) as book:
         settings = resolve(env=ctx.env)
-        entries = book.unsaved() if book is not None else []
-        unanswered = book.unanswered() if book is not None else []
-        report = _recover_all(ctx, book, entries, settings, output)
-        verdicts = _check_billing(ctx, settings, book, unanswered) if check else {}
-        for entry in unanswered:
+        events = ui.make_events(ctx)
+        try:
+            done = recover_all(
+                settings,
+                book,
+                output=output,
+                check=check,
+                settled=show_all,
+                events=events,
+                temporaries=ctx.temporaries,
+                warn=lambda text: ui.warn(ctx, text),
+                clock=ctx.clock,
+                sleep=ctx.sleep,
+            )
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        for item in done.recovered:
+            for url in item.dead_urls:
+                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
+            for kept in item.lost:
+                ui.warn(
+                    ctx,
+                    f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
+                    "there is nothing to download.",
+                )
+        for entry in done.unanswered:
             ui.note(
                 ctx,
                 f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-                f"without an answer; {unanswered_note(entry, verdicts.get(entry.id))}",
+                f"without an answer; {unanswered_note(entry, done.verdicts.get(entry.id))}",
             )
-        _emit_recovered(ctx, report, unanswered, verdicts if check else None)
-        if not entries and not unanswered:
+        lines = [f for item in done.recovered for f in item.files] + [
+            u for item in done.recovered for u in item.dead_urls
+        ]
+        if ctx.json:
+            deliver(ctx, lambda: ctx.emit_json(done.to_dict()), lines)
+        else:
+            deliver(ctx, lambda: ctx.emit_lines(lines), lines)
+        if not done.recovered and not done.unanswered:
             ui.note(ctx, "Nothing to recover: every answered request was saved.")
-        if not all(done.complete for done in report):
-            raise typer.Exit(int(ExitCode.NOT_SAVED))
-
-
-def _recover_all(
-    ctx: RunContext, book: Any, entries: list[Any], settings: Any, output: str | None
-) -> list[Recovered]:
-    """Each entry's unsaved results saved, with a warning for each that cannot be."""
-    from dmxedit.api.client import Client
-    from dmxedit.cli import ui
-    from dmxedit.engine.recover import recover_entry
-
-    events = ui.make_events(ctx)
-    client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
-    report = []
-    try:
-        for entry in entries:
-            done = recover_entry(
-                book,
-                entry,
-                client,
-                settings=settings,
-                output=output,
-                temporaries=ctx.temporaries,
-                warn=lambda text: ui.warn(ctx, text),
-            )
-            report.append(done)
-            for url in done.dead_urls:
-                ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {ui.field(url)}")
-            for kept in done.lost:
-                ui.warn(
-                    ctx,
-                    f"entry {entry.id}: its b64 result was not kept ({kept} is gone); "
-                    "there is nothing to download.",
-                )
-    finally:
-        client.close()
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
-    return report
-
-
-def _emit_recovered(
-    ctx: RunContext,
-    report: list[Recovered],
-    unanswered: list[Any],
-    verdicts: dict[int, Any] | None,
-) -> None:
-    """The files saved and the dead URLs (or the JSON: with ``--check``, ``verdicts``)."""
-    from dmxedit.engine.recover import checked
-
-    if ctx.json:
-        out: dict[str, Any] = {
-            "recovered": [done.to_dict() for done in report],
-            "unanswered": [e.id for e in unanswered],
-        }
-        if verdicts is not None:
-            out["checked"] = [checked(e, verdicts.get(e.id)) for e in unanswered]
-        ctx.emit_json(out)
-    else:
-        ctx.emit_lines(
-            [str(f) for done in report for f in done.files]
-            + [u for done in report for u in done.dead_urls]
-        )
-
-
-def _check_billing(
-    ctx: RunContext, settings: Any, book: Any, unanswered: list[Any]
-) -> dict[int, Any]:
-    """``recover --check``: each unanswered request's billing verdict, by entry id."""
-    if book is None or not unanswered:
-        settings.require_account()  # says how to set them (exit 3)
-        return {}
-    from dmxedit.engine.billing import check_entries
-
-    found = check_entries(settings, book, unanswered, clock=ctx.clock, sleep=ctx.sleep)
-    return {entry.id: verdict for entry, verdict in found}
+        if done.exit_code:
+            raise typer.Exit(done.exit_code)

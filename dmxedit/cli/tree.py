@@ -57,7 +57,7 @@ def root(
 
 
 #: The commands' summaries for the root's listing, which must not import every command
-#: (tests/test_hardening.py checks each against the command's own help).
+#: (tests/cli/test_help.py checks each against the command's own help).
 SUMMARIES = {
     "edit": "Edit images with a prompt and save the result.",
     "generate": "Make an image from a prompt alone (text to image).",

@@ -26,12 +26,15 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.delivery import Delivery, describe, verdict
+from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
+from dmxedit.store.ledger import storable
 from dmxedit.store.names import Naming, literal_template
 from dmxedit.store.results import (
     Blob,
@@ -124,26 +127,55 @@ def _execute(
     record: Record,
     hash_inputs: bool,
 ) -> ImageResult:
-    record.begin(request)
+    """The guarded steps: whatever stops them after the body starts going out ends as
+    :func:`delivery.verdict` says (URLs kept, "may have been billed" told), recorded."""
+    delivery = Delivery()
+    records = Records(delivery, record, events=events)
+    records.begin(request)  # a record that cannot begin stops here: nothing was sent
     started = time.monotonic()
     try:
         answer = client.send(
-            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata or hash_inputs
+            request, saver.new_blob, on_sent=records.sent, hash_inputs=save_metadata or hash_inputs
         )
-        record.answered(answer)
+        records.answered(answer)
         received = time.monotonic()
-        saved = _save_all(answer, client, saver, events)
-    except DmxError as error:
-        record.failed(error)
-        raise
-    except KeyboardInterrupt:
-        record.interrupted()
-        raise
+        saved = _save_all(answer, client, saver, events, delivery)
+        result = _result(request, answer, saved, started, received)
+    except BaseException as exc:
+        error = verdict(exc, delivery)
+        if error is None:  # KeyboardInterrupt, SystemExit: they keep their meaning
+            records.interrupted()
+            raise
+        records.failed(error)
+        error.warnings = [*error.warnings, *records.warnings]
+        if error is exc:
+            raise
+        raise error from exc
+    # Every image is saved: what follows can only add warnings, never lose the result.
+    for step in (_receipt, _metadata_files):
+        try:
+            step(request, answer, saved, result, events, saver, save_metadata)
+        except Exception as exc:  # noqa: BLE001 - the images are saved; say what failed
+            message = f"{step.__doc__ or step.__name__} failed: {describe(exc)}"
+            records.warnings.append(message)
+            events.warn(message)
+    records.saved(result)
+    result.warnings = list(records.warnings)
+    return result
+
+
+def _result(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    started: float,
+    received: float,
+) -> ImageResult:
     elapsed = round(time.monotonic() - started, 3)
     timings = dict(answer.timings)
     timings["download_s"] = round(time.monotonic() - received, 3)
     timings["total_s"] = elapsed
-    result = ImageResult(
+    return ImageResult(
         files=[s.path for s in saved if s.path is not None],
         urls=[item.url for item in answer.items if item.url],
         model=request.model,
@@ -153,10 +185,14 @@ def _execute(
         response_format=request.response_format,
         elapsed_s=elapsed,
         kind=request.kind,
-        revised_prompt=next((i.revised_prompt for i in answer.items if i.revised_prompt), None),
-        usage=answer.usage,
+        # text a relay cut (half an emoji) is kept escaped: files, terminals and SQLite
+        # refuse a lone surrogate
+        revised_prompt=storable(
+            next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
+        ),
+        usage=storable(answer.usage),
         request_id=answer.request_id,
-        created=answer.created,
+        created=storable(answer.created),
         attempts=answer.attempts,
         timings=timings,
         inputs=[
@@ -164,25 +200,41 @@ def _execute(
             for i, img in enumerate(request.images)
         ],
     )
-    _receipt(request, saved, result, events)
-    if save_metadata:
-        for image, item in zip(saved, answer.items, strict=False):
-            if image.path is None:
-                continue
-            meta = _metadata(request, answer, result, image, item.url)
-            written = write_metadata(image.path, meta, saver.temporaries)
-            if written is None:
-                events.warn(f"{image.path}.json already exists; metadata not written.")
-            else:
-                result.metadata_files.append(written)
-    record.saved(result)
-    return result
+
+
+def _metadata_files(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    result: ImageResult,
+    events: Events,
+    saver: Saver,
+    save_metadata: bool,
+) -> None:
+    """Writing the metadata sidecars"""
+    if not save_metadata:
+        return
+    for image, item in zip(saved, answer.items, strict=False):
+        if image.path is None:
+            continue
+        meta = _metadata(request, answer, result, image, item.url)
+        written = write_metadata(image.path, meta, saver.temporaries)
+        if written is None:
+            events.warn(f"{image.path}.json already exists; metadata not written.")
+        else:
+            result.metadata_files.append(written)
 
 
 def _receipt(
-    request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    result: ImageResult,
+    events: Events,
+    saver: Saver,
+    save_metadata: bool,
 ) -> None:
-    """Compare what was delivered with what was asked; warn about each difference."""
+    """Checking what was delivered against what was asked"""
     delivered, found = receipt(
         request.model, request.ratio, request.size, request.params, saved, events.warn
     )
@@ -195,9 +247,14 @@ def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
 
 
 def _save_all(
-    answer: Answer[Blob], client: Client, saver: Saver, events: Events
+    answer: Answer[Blob],
+    client: Client,
+    saver: Saver,
+    events: Events,
+    delivery: Delivery | None = None,
 ) -> list[SavedImage]:
-    """Save every item; an item that fails does not stop the others from being saved."""
+    """Save every item; an item that fails (in any way) does not stop the others from
+    being saved, and received bytes that cannot be saved go to the rescue folder."""
     saved: list[SavedImage] = []
     failures: list[SaveError] = []
     pending = [item.sink for item in answer.items if item.sink is not None]
@@ -206,14 +263,24 @@ def _save_all(
             try:
                 if item.sink is not None:
                     pending.remove(item.sink)
-                    image = saver.finish(item.sink, item.url)
+                    try:
+                        image = saver.finish(item.sink, item.url)
+                    except (SaveError, KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - kept, never thrown away
+                        raise saver.keep(item.sink, item.url, describe(exc)) from exc
                 else:
                     assert item.url is not None
-                    image = saver.finish(client.download(item.url, saver.new_blob), item.url)
+                    image = fetch_again(client, saver, item.url)
             except SaveError as exc:
                 failures.append(exc)
+                if delivery is not None:
+                    delivery.files += exc.file_list
+                    delivery.saved_urls += exc.rescued
                 continue
             saved.append(image)
+            if delivery is not None:
+                delivery.kept(image)
             if image.path is not None:
                 events.saved(str(image.path))
             for note in saver.notes(image):
@@ -231,9 +298,11 @@ def _save_all(
         )
         raise SaveError(
             message,
-            urls=[u for f in failures for u in f.urls],
-            files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.files],
+            urls=[u for f in failures for u in f.url_list],
+            files=[str(s.path) for s in saved if s.path]
+            + [p for f in failures for p in f.file_list],
             hint=first.hint,
+            rescued=[u for f in failures for u in f.rescued],
         )
     return saved
 
@@ -436,18 +505,21 @@ def run(
     except DmxError as error:
         if isinstance(error, SaveError) and book is not None and kept is not None:
             recover_hint(error, book, kept.entry_id)
-        if error.details.get("may_be_billed") and settings.has_account:
+        if error.may_be_billed and settings.has_account:
             from dmxedit.engine.billing import after_failure
 
-            after_failure(
-                settings,
-                error,
-                model=request.model,
-                sent_at=begun if tracker.was_sent else None,
-                book=book,
-                entry_id=kept.entry_id if kept is not None else None,
-                events=events,
-            )
+            try:
+                after_failure(
+                    settings,
+                    error,
+                    model=request.model,
+                    sent_at=begun if tracker.was_sent else None,
+                    book=book,
+                    entry_id=kept.entry_id if kept is not None else None,
+                    events=events,
+                )
+            except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
+                events.warn(f"The billing check failed: {describe(exc)}")
         raise
     finally:
         client.close()

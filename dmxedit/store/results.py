@@ -349,6 +349,7 @@ class Saver:
                 f"The image could not be written to {self.folder}; it was kept at {path}.",
                 files=[str(path)],
                 urls=[url] if url else [],
+                rescued=[url] if url else [],
                 hint="Move it where you want it; nothing was lost.",
             )
         return SavedImage(
@@ -376,6 +377,21 @@ class Saver:
                 f"{self.exact.name} says; it was saved under that name as asked."
             )
         return out
+
+    def keep(self, blob: Blob, url: str | None, why: str) -> SaveError:
+        """An unforeseen failure while saving ``blob``: its bytes go to the rescue folder
+        (a paid result is never thrown away); the SaveError that says where."""
+        try:
+            blob.close()
+        except OSError:
+            pass
+        ext = EXTENSIONS.get(blob.content_type or "", "bin")
+        stem = f"{self.prefix}_{self.stamp}_rescued"
+        try:
+            self._rescue(blob, stem, ext, url, OSError(why))
+        except SaveError as error:
+            return error
+        raise AssertionError("_rescue always raises")  # pragma: no cover
 
     def _to_stream(
         self, blob: Blob, content_type: str, stem: str, ext: str, url: str | None
@@ -415,6 +431,7 @@ class Saver:
             f"The image could not be saved to {where} ({reason}); it was kept at {path}.",
             files=[str(path)],
             urls=[url] if url else [],
+            rescued=[url] if url else [],
             hint="Move it where you want it; nothing was lost.",
         )
 
