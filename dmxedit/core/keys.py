@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import (
@@ -19,6 +19,9 @@ from dmxedit.core.catalog import (
     parse_ratio,
 )
 from dmxedit.core.errors import InputError
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 ENV_KEY = environment.API_KEY
 ENV_BASE_URL = environment.BASE_URL
@@ -34,26 +37,10 @@ def _text(key: str, raw: Any) -> str:
 
 def _base_url(key: str, raw: Any) -> str:
     """An http(s) URL checked whole: host, port range, no spaces, query or fragment."""
-    from urllib.parse import urlsplit
-
     value = _text(key, raw).rstrip("/")
-    hint = f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1)."
-    problem = None
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # ValueError when out of range or not a number
-    except ValueError:
-        parts, port, problem = None, None, "its port is not a number from 1 to 65535"
-    if parts is not None:
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            problem = "it is not an http(s) URL with a host"
-        elif any(c.isspace() for c in value):
-            problem = "it contains a space"
-        elif parts.query or parts.fragment or "?" in value or "#" in value:
-            problem = "it has a query or a fragment (?...#...), which an API base cannot have"
-        elif port == 0:
-            problem = "its port is not a number from 1 to 65535"
+    parts, problem = _url_problem(value)
     if problem is not None:
+        hint = f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1)."
         raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
     assert parts is not None
     fixed = v1_fix(value)
@@ -65,6 +52,26 @@ def _base_url(key: str, raw: Any) -> str:
             details={"base_url": value, "fixed": fixed},
         )
     return value
+
+
+def _url_problem(value: str) -> tuple[SplitResult | None, str | None]:
+    """The URL's parts, and what keeps it from being an API base (None: nothing)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError when out of range or not a number
+    except ValueError:
+        return None, "its port is not a number from 1 to 65535"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return parts, "it is not an http(s) URL with a host"
+    if any(c.isspace() for c in value):
+        return parts, "it contains a space"
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        return parts, "it has a query or a fragment (?...#...), which an API base cannot have"
+    if port == 0:
+        return parts, "its port is not a number from 1 to 65535"
+    return parts, None
 
 
 def _v1_hint(key: str, fixed: str) -> str:
