@@ -9,11 +9,11 @@ still gives the ones that came.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from dmxedit.api.http import api_message, one_line
+from dmxedit.api.http import BOM, api_message, one_line
 from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
 from dmxedit.api.models import MODELS_ADVICE, model_unusable
 from dmxedit.core.errors import ApiError
@@ -52,7 +52,7 @@ class Answer(Generic[S]):
     usage: Any = None
     attempts: int = 1
     timings: dict[str, float] = field(default_factory=dict)
-    input_sha256: list[str] = field(default_factory=list)
+    input_sha256: list[str | None] = field(default_factory=list)
 
 
 class TooLarge(Exception):
@@ -153,6 +153,24 @@ def empty_reason(body: Mapping[str, Any]) -> str | None:
             if isinstance(value, str) and value.strip():
                 reasons.append(f"{key}: {one_line(value, 200)}")
     return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def answer_chunks(
+    chunks: Iterable[bytes], progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """An answer's body as it comes, a leading BOM dropped (RFC 8259 lets a parser ignore
+    it); ``progress`` hears the bytes received so far."""
+    received = 0
+    first = True
+    for chunk in chunks:
+        received += len(chunk)
+        if progress is not None:
+            progress(received)
+        if first:
+            first = False
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM) :]
+        yield chunk
 
 
 class AnswerReader(Generic[S]):
@@ -278,6 +296,7 @@ __all__ = [
     "DataUrl",
     "Sink",
     "TooLarge",
+    "answer_chunks",
     "UrlSink",
     "empty_reason",
     "kept",

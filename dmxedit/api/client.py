@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -29,13 +29,13 @@ from dmxedit.api.answers import (
     AnswerReader,
     Sink,
     TooLarge,
+    answer_chunks,
     kept,
     kept_words,
 )
 from dmxedit.api.downloads import DOWNLOAD_TIMEOUT, Downloader
 from dmxedit.api.http import (
     BODY_ERRORS,
-    BOM,
     Deadline,
     api_message,
     body_chunks,
@@ -394,20 +394,6 @@ class Client:
 
     # -- a successful answer -----------------------------------------------------------
 
-    def _chunks(self, response: requests.Response, big: bool) -> Iterator[bytes]:
-        """The body as it comes (a leading BOM dropped), its progress told when ``big``."""
-        received = 0
-        first = True
-        for chunk in body_chunks(response):
-            received += len(chunk)
-            if big:
-                self.events.download_progress(received)
-            if first:
-                first = False
-                if chunk.startswith(BOM):  # RFC 8259 lets a parser ignore it
-                    chunk = chunk[len(BOM) :]
-            yield chunk
-
     def _success(
         self,
         request: ImageRequest,
@@ -427,7 +413,8 @@ class Client:
         info: dict[str, Any] = {"status": status, "request_id": rid}
         try:
             try:
-                body = reader.read(self._chunks(response, big))
+                progress = self.events.download_progress if big else None
+                body = reader.read(answer_chunks(body_chunks(response), progress))
             except TooLarge:
                 raise SaveError(
                     f"The image was generated but it is over the {mib(self.limit)} dmxedit "
