@@ -10,6 +10,7 @@ skipped, and jobs cut off after their request went out are not resent unless ask
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -200,14 +201,15 @@ class BatchSummary:
             return "A re-run will skip every finished job."
         return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
-    def next_run_unrecorded(self) -> str:
+    def next_run_unrecorded(self, ledger: bool = True) -> str:
         """What running the same command again will do when no results file was kept
-        (`edit --each` or `--variants` without --results): everything again."""
+        (`edit --each` or `--variants` without --results): everything again. ``ledger``:
+        the ledger kept the paid results not saved (`dmxedit recover` fetches them)."""
         said = (
             "No results file was kept, so running the same command again sends every job "
             "again, the finished ones too (--results FILE makes it resumable)."
         )
-        if self.refetch:
+        if self.refetch and ledger:
             said += " `dmxedit recover` downloads the paid results that were not saved."
         return said
 
@@ -377,6 +379,7 @@ def build_job(
         job_id=own_id,
         variant=variant,
         variants=variants,
+        id_in_default=True,  # which job made a file shows in its default name
     )
     naming.check()
     return Job(
@@ -450,6 +453,80 @@ def spool_stdin(stream: IO[bytes]) -> Path:
     return Path(name)
 
 
+class ResultsLock:
+    """An exclusive lock on ``path`` that the OS drops when its process dies; the file is
+    removed when the lock is released, so none is left beside a results file.
+
+    On POSIX it is ``flock`` on the file, and the holder unlinks the file while it still
+    holds the lock. A second batch that opened the file before that unlink may get its
+    flock just after, on a file no longer at ``path``: so after each flock the path's
+    file is compared with the one locked (device and inode), and on a difference the
+    lock is taken again on the file now there. Whoever holds the lock on the file at
+    ``path`` is the one holder; anyone else is refused. Elsewhere (Windows, or a file
+    system without flock) ``filelock`` does it (on Windows it removes the file too).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = -1
+        self._fallback: Any = None
+
+    def acquire(self) -> bool:
+        """Take the lock at once; False when another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return self._acquire_fallback()
+        for _ in range(100):  # each round means another batch just released the file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                    return False
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    return self._acquire_fallback()  # a file system without flock
+                raise
+            if self._is_at_path(fd):
+                self._fd = fd
+                return True
+            os.close(fd)  # unlinked (and perhaps made again) since it was opened
+        return False
+
+    def _is_at_path(self, fd: int) -> bool:
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
+    def _acquire_fallback(self) -> bool:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return False
+        self._fallback = lock
+        return True
+
+    def release(self) -> None:
+        if self._fallback is not None:
+            self._fallback.release()
+            self._fallback = None
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        try:
+            if self._is_at_path(fd):  # never another's file (if someone removed ours)
+                self.path.unlink()  # still holding the lock: see the class's words
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # and with it the lock
+
+
 class ResultsLog:
     """The results file: one JSON line per event, each written whole in one write and
     synced; read back ignoring a torn last line (even one cut inside a character)."""
@@ -461,20 +538,17 @@ class ResultsLog:
         self._file_lock: Any = None
 
     def lock(self) -> None:
-        """One batch at a time per results file; released when this process dies."""
+        """One batch at a time per results file; released when this process dies, and
+        its lock file (``<results>.lock``) removed when the batch ends."""
         if self.path is None:
             return
-        from filelock import FileLock, Timeout
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path.resolve()) + ".lock", timeout=0)  # one lock per file
-        try:
-            lock.acquire()
-        except Timeout:
+        lock = ResultsLock(Path(str(self.path.resolve()) + ".lock"))  # one lock per file
+        if not lock.acquire():
             raise InputError(
                 f"Another dmxedit batch is writing {self.path} right now.",
                 hint="Wait for it to finish, or give this run its own --results file.",
-            ) from None
+            )
         self._file_lock = lock
 
     def previous(self) -> dict[str, dict[str, Any]]:
@@ -709,9 +783,15 @@ def _validate(
 class _JobRecord(Record):
     """A job's progress in the results file: ``sent`` just before its last byte goes out."""
 
-    def __init__(self, log: ResultsLog, job: Job) -> None:
+    def __init__(
+        self,
+        log: ResultsLog,
+        job: Job,
+        on_urls: Callable[[Job, list[str]], None] | None = None,
+    ) -> None:
         self.log = log
         self.job = job
+        self.on_urls = on_urls
         self.begun_at: float | None = None  # before the upload (the billing check's window)
         self.sent_at: float | None = None
 
@@ -731,6 +811,8 @@ class _JobRecord(Record):
         self.log.append(
             {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": urls}
         )
+        if self.on_urls is not None:
+            self.on_urls(self.job, urls)
 
 
 class _JobEvents(Events):
@@ -777,13 +859,13 @@ def run_batch(
 
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
+    if max_tokens is not None and max_tokens < 0:
+        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     log = ResultsLog(results)
     if not dry_run:
         log.lock()
     book: Ledger | None = None
     previous: PreviousResults | None = None
-    if max_tokens is not None and max_tokens < 0:
-        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     try:
         ids = index_jobs(source)
         previous = PreviousResults(results, ids)
@@ -886,7 +968,11 @@ def run_batch(
         raise BatchError(
             " ".join(what)
             + " "
-            + (summary.next_run() if log.path is not None else summary.next_run_unrecorded())
+            + (
+                summary.next_run()
+                if log.path is not None
+                else summary.next_run_unrecorded(ledger=book is not None)
+            )
             + (
                 f" Reasons are in {results}."
                 if results and (summary.failed or summary.unknown)
@@ -945,6 +1031,15 @@ class _Runner:
         self.queued = 0
         self.spool: _Spool | None = None
         self.limit = Limit(4)
+        # The result URLs of the jobs running now that have them (answered, not yet
+        # saved): what a second Ctrl-C abandons is printed, as a single edit prints it.
+        self.answered: dict[str, list[str]] = {}
+
+    def got_urls(self, job: Job, urls: list[str]) -> None:
+        """A running job has its result URLs (its answer came, or it downloads again)."""
+        if urls:
+            with self.lock:
+                self.answered[job.id] = list(urls)
 
     def run(self, spool: _Spool, limit: Limit) -> None:
         self.spool = spool
@@ -982,20 +1077,42 @@ class _Runner:
 
     def interrupted(self, abandoned: bool) -> Interrupted:
         summary = self.summary
-        self.next_run_after_interrupt()
         with self.lock:
             running = self.running
+            urls = [url for found in self.answered.values() for url in found]
+        self.next_run_after_interrupt()
+        details: dict[str, Any] = {"summary": summary.to_dict()}
         if abandoned:
-            what = (
-                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
-                "they had received is in the results file and the ledger)."
-            )
+            what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
+            kept = [
+                where
+                for where, there in (
+                    ("the results file", self.log.path is not None),
+                    ("the ledger", self.book is not None),
+                )
+                if there
+            ]
+            if urls:
+                # Paid results not saved: their URLs go to standard output, as a single
+                # edit's do, so a script keeps them even without a results file.
+                details["urls"] = urls
+                what += (
+                    f" The {counted(len(urls), 'result URL')} they had received "
+                    + ("is" if len(urls) == 1 else "are")
+                    + " printed"
+                    + (f" and kept in {' and '.join(kept)}" if kept else "")
+                    + "."
+                )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
             f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            + (summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()),
-            details={"summary": summary.to_dict()},
+            + (
+                summary.next_run()
+                if self.log.path is not None
+                else summary.next_run_unrecorded(ledger=self.book is not None)
+            ),
+            details=details,
         )
 
     def next_run_after_interrupt(self) -> None:
@@ -1004,11 +1121,17 @@ class _Runner:
         if self.spool is None:
             return
         latest: Mapping[str, Mapping[str, Any]]
-        if isinstance(self.previous, PreviousResults):
+        if self.log.path is None:  # no results file: what this run knows of its jobs
+            with self.lock:
+                latest = {
+                    job_id: {"status": "answered", "urls": urls}
+                    for job_id, urls in self.answered.items()
+                }
+        elif isinstance(self.previous, PreviousResults):
             self.previous.read()  # the lines this run added
             latest = self.previous
         else:
-            latest = self.log.previous() if self.log.path is not None else {}
+            latest = self.log.previous()
         summary = self.summary
         summary.retry = summary.refetch = summary.held_back = 0
         for job, _todo in self.spool:
@@ -1110,6 +1233,7 @@ class _Runner:
                 from .receipt import receipt
 
                 urls = list(self.previous[job.id].get("urls") or [])
+                self.got_urls(job, urls)
                 saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
                 files = [str(image.path) for image in saved]
                 request = job.request
@@ -1147,7 +1271,7 @@ class _Runner:
                         results_file=str(self.log.path.resolve()) if self.log.path else None,
                         job_id=job.id,
                     )
-                job_record = _JobRecord(self.log, job)
+                job_record = _JobRecord(self.log, job, self.got_urls)
                 job_record.begun_at = time.time()
                 result = pipeline.execute(
                     job.request,
@@ -1198,6 +1322,7 @@ class _Runner:
         record.update(job.fields())
         self.log.append(record)
         with self.lock:
+            self.answered.pop(job.id, None)
             self.running -= 1
             self.summary.count(record)
             if self.summary.jobs is not None:

@@ -566,6 +566,7 @@ class Client:
         self.pacer = pacer or Pacer(sleep=sleep)
         self.limit = limit
         self._downloads: requests.Session | None = None
+        self._attempt_number = 1  # the attempt of the POST now failing (see _billing)
 
     def close(self) -> None:
         if self._downloads is not None:
@@ -614,14 +615,14 @@ class Client:
                 decision = self.policy.decide(failed.outcome, attempt)
                 if failed.outcome.status == 429:
                     self.pacer.throttled()
+                self._attempt_number = attempt  # for the error's words on billing
                 error = failed.build(decision)
                 if not decision.resend:
                     raise error from None
-                reason = error.message
+                reason = error.message  # says nothing of billing: said once, here
                 if decision.billed_twice_risk:
                     reason += (
-                        " Resending because of --retry-server-errors: the first attempt "
-                        "may have been billed."
+                        " It may have been billed; resending because of --retry-server-errors."
                     )
                 self.events.retry(attempt, decision.wait, reason)
                 self.pacer.hold(decision)
@@ -691,13 +692,17 @@ class Client:
             session.close()
 
     def _billing(self, decision: Decision) -> str:
-        if not decision.may_be_billed:
+        """What an error says of billing: nothing when it is resent (the retry line says
+        it), else whether this and any earlier attempt may have been billed."""
+        if not decision.may_be_billed or decision.resend:
             return ""
         if self.policy.retry_server_errors:
-            return (
-                " It was sent again because of --retry-server-errors; every attempt may have "
-                "been billed."
-            )
+            if self._attempt_number > 1:
+                return (
+                    " It was sent again because of --retry-server-errors; every attempt may "
+                    "have been billed."
+                )
+            return " It may have been billed."
         return " " + MAY_BE_BILLED
 
     def _transport_failure(

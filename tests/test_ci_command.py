@@ -19,7 +19,7 @@ def readme_command(name: str) -> str:
     """The one command of the "Running the tests" section's code block."""
     text = (ROOT / name).read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
-    commands = [b.strip() for b in blocks if "pytest" in b]
+    commands = [str(b).strip() for b in blocks if "pytest" in b]
     assert len(commands) == 1, commands
     return commands[0]
 

@@ -444,9 +444,7 @@ def test_hundreds_of_jobs_make_one_page(tmp_path: Path) -> None:
 # -- --embed --------------------------------------------------------------------------------
 
 
-def test_embed_makes_a_self_contained_page_with_small_thumbnails(
-    tmp_path: Path, pil: Any
-) -> None:
+def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path, pil: Any) -> None:
     Image = pil  # Pillow: skipped without the extra, except under CI
     results = demo(tmp_path)
     png(tmp_path / "output" / "r0.png", 2000, 1000)  # a big result: downscaled

@@ -129,6 +129,19 @@ def history(
             ctx.emit_json([e.to_dict() for e in entries])
         else:
             ctx.emit_lines([_line(e) for e in entries])
+            if not entries:
+                from .. import ui
+
+                ui.note(ctx, _nothing(failed, since, grep))
+
+
+def _nothing(failed: bool, since: str | None, grep: str | None) -> str:
+    """What `history` says when no entry is shown, naming the filters that left none."""
+    what = "failed or interrupted request" if failed else "request"
+    where = [f"since {since}"] if since else []
+    if grep:
+        where.append(f"with {grep!r} in the prompt")
+    return f"No {what} in the ledger" + (" " + " and ".join(where) if where else "") + "."
 
 
 def _show(ctx: RunContext, entry: Any) -> None:
@@ -313,24 +326,28 @@ def recover(
 
 
 def _naming(entry: Any, prefix: str) -> Any:
-    """The names the entry's own run would have given (its --name template, its variant):
-    None (the default names) when it had no template."""
+    """The names the entry's own run would have given: its --name template, else the
+    default names with its variant (``--variants``) or its batch job's id; None (the
+    default names of a single request) when it had neither."""
     from ..names import Naming
 
-    if not entry.name:
-        return None
     variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
+    if not entry.name and not entry.job_id:
+        return None
     inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
     options = entry.options or {}
+    number = int(variant.group(1)) if variant else 1
     naming = Naming.make(
         prefix,
-        entry.name,
+        entry.name or None,
         inputs=inputs,
         ratio=options.get("aspect_ratio"),
         size=options.get("size"),
         model=entry.model or "",
         job_id=entry.job_id,
-        variant=int(variant.group(1)) if variant else 1,
+        variant=number,
+        variants=max(number, 2) if variant else 1,  # the default names carry v<N>
+        id_in_default=True,
     )
     try:
         naming.check()
