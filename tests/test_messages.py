@@ -241,9 +241,10 @@ def test_the_byte_bar_shows_sizes_and_speed_in_binary_units() -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    progress = Progress(*ui.byte_columns(), console=Console(width=120))
-    task = progress.add_task("x", total=8 * 1024 * 1024, completed=4 * 1024 * 1024)
-    progress.tasks[0].finished_speed = 3 * 1024 * 1024
-    text = " ".join(str(column.render(progress.tasks[0])) for column in progress.columns[1:3])
+    columns = ui.byte_columns()
+    progress = Progress(*columns, console=Console(width=120))
+    progress.add_task("x", total=8 * 1024 * 1024, completed=4 * 1024 * 1024)
+    task = progress.tasks[0]
+    task.finished_speed = 3 * 1024 * 1024
+    text = " ".join(str(column.render(task)) for column in columns[1:3])
     assert text == "4.0/8.0 MiB 3.0 MiB/s", text
-    assert task is not None
