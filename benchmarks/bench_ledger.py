@@ -5,7 +5,7 @@ network: ``begin`` (a real edit ``ImageRequest`` with one small PNG), ``sent``,
 ``answered`` (one URL and the input's SHA-256, as a send with the ledger on carries;
 that makes the ledger read the entry back) and ``saved`` (an ``ImageResult`` with one
 small real file, whose SHA-256 the ledger computes). Each is a committed SQLite write.
-The baseline is the no-op ``pipeline.Record`` run the same way in the same process;
+The baseline is the no-op ``records.Record`` run the same way in the same process;
 then the same with several threads sharing one ``Ledger``, as batch workers do.
 
 The database is in a temporary folder (``DMXEDIT_DATA_DIR`` points there, never the
@@ -34,13 +34,14 @@ from pathlib import Path
 
 from _common import machine
 
-from dmxedit.client import Answer, AnswerItem
-from dmxedit.images import load_images
-from dmxedit.ledger import ENV_DATA_DIR, Ledger, LedgerRecord, ledger_path
-from dmxedit.pipeline import ImageResult, Record
-from dmxedit.request import ImageRequest, build_request
-from dmxedit.results import Blob
-from dmxedit.settings import Settings
+from dmxedit.api.client import Answer, AnswerItem
+from dmxedit.api.request import ImageRequest, build_request
+from dmxedit.core.settings import Settings
+from dmxedit.engine.records import LedgerRecord, Record
+from dmxedit.engine.result import ImageResult
+from dmxedit.media.images import load_images
+from dmxedit.store.ledger import ENV_DATA_DIR, Ledger, ledger_path
+from dmxedit.store.results import Blob
 
 WARMUP = 10
 

@@ -30,14 +30,14 @@ IMPORT_ONLY = """
 from PIL import Image
 import pillow_heif
 pillow_heif.register_heif_opener()
-import dmxedit.prepare, dmxedit.images, dmxedit.temporaries
+import dmxedit.media.prepare, dmxedit.media.images, dmxedit.core.temporaries
 """
 
 PREPARE = """
 import sys
-from dmxedit.images import load_image
-from dmxedit.prepare import discard, prepare_image
-from dmxedit.temporaries import Temporaries
+from dmxedit.media.images import load_image
+from dmxedit.media.prepare import discard, prepare_image
+from dmxedit.core.temporaries import Temporaries
 max_side = int(sys.argv[2]) if len(sys.argv) > 2 else None
 image = load_image(sys.argv[1], max_side=max_side)
 assert image.plan is not None, "nothing to prepare"
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     with workdir() as work:
         files = photo(work, heic=not args.no_heic)
         floor = max(measure([py, "-c", IMPORT_ONLY]).peak_mib for _ in range(args.runs))
-        print(f"# interpreter + Pillow + dmxedit.prepare imported: {floor:.1f} MiB")
+        print(f"# interpreter + Pillow + dmxedit.media.prepare imported: {floor:.1f} MiB")
         cases = [
             ("JPEG, EXIF orientation 6 -> rotated JPEG", files["jpeg"], []),
             ("JPEG, orientation 6, --max-side 2048", files["jpeg"], ["2048"]),

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from dmxedit._version import __version__
 
 if TYPE_CHECKING:
-    from .batch import BatchSummary, run_batch
-    from .errors import (
+    from dmxedit.batch.run import BatchSummary, run_batch
+    from dmxedit.core.errors import (
         ApiError,
         AuthError,
         BatchError,
@@ -30,9 +30,10 @@ if TYPE_CHECKING:
         NetworkError,
         SaveError,
     )
-    from .events import Events
-    from .options import ImageOptions
-    from .pipeline import ImageResult, edit_image, generate_image
+    from dmxedit.core.events import Events
+    from dmxedit.core.options import ImageOptions
+    from dmxedit.engine.pipeline import edit_image, generate_image
+    from dmxedit.engine.result import ImageResult
 
 __all__ = [
     "__version__",
@@ -56,13 +57,13 @@ __all__ = [
 ]
 
 _HOMES = {
-    "edit_image": "pipeline",
-    "generate_image": "pipeline",
-    "ImageResult": "pipeline",
-    "ImageOptions": "options",
-    "run_batch": "batch",
-    "BatchSummary": "batch",
-    "Events": "events",
+    "edit_image": "engine.pipeline",
+    "generate_image": "engine.pipeline",
+    "ImageResult": "engine.result",
+    "ImageOptions": "core.options",
+    "run_batch": "batch.run",
+    "BatchSummary": "batch.run",
+    "Events": "core.events",
 }
 
 
@@ -70,6 +71,6 @@ def __getattr__(name: str) -> Any:
     if name in _HOMES or name in __all__:
         import importlib
 
-        module = importlib.import_module(f".{_HOMES.get(name, 'errors')}", __name__)
+        module = importlib.import_module(f".{_HOMES.get(name, 'core.errors')}", __name__)
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from dmxedit.settings import KEYS as SETTING_KEYS
+from dmxedit.core.settings import KEYS as SETTING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "completions"

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=OUT, help="The PNG to write.")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from dmxedit import report
+    from dmxedit.report import page as report
 
     with tempfile.TemporaryDirectory() as temp:
         folder = (args.keep or Path(temp) / "demo").absolute()

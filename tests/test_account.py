@@ -17,7 +17,7 @@ import pytest
 from conftest import KEY, Run, expect, jobs_file
 from fakeserver import EDITS, LOG_SELF, SYSTEM_TOKEN, USER_ID, USER_SELF, FakeDMX, Reply
 
-from dmxedit import billing
+from dmxedit.engine import billing
 
 Cli = Callable[..., Run]
 ACCOUNT = {"DMXAPI_SYSTEM_TOKEN": SYSTEM_TOKEN, "DMXAPI_USER_ID": USER_ID}
@@ -519,7 +519,7 @@ def test_the_fake_log_filters_and_pages(server: FakeDMX) -> None:
 def test_a_ledger_made_before_the_billing_column_keeps_working(
     cli: Cli, server: FakeDMX, png: Path, tmp_path: Path, later: FakeTime
 ) -> None:
-    from dmxedit import ledger
+    from dmxedit.store import ledger
 
     old_schema = ledger.SCHEMA.replace(",\n    billing TEXT", "")
     assert old_schema != ledger.SCHEMA
@@ -583,13 +583,13 @@ class StubAccount:
     """An Account that answers log queries from a list (the check's logic alone)."""
 
     def __init__(self, items: list[dict[str, Any]]) -> None:
-        from dmxedit.account import LogItem
+        from dmxedit.api.account import LogItem
 
         self.items = [LogItem.of(i) for i in items]
         self.asked: list[dict[str, Any]] = []
 
     def log(self, **query: Any) -> Any:
-        from dmxedit.account import LogRead
+        from dmxedit.api.account import LogRead
 
         self.asked.append(query)
         found = [

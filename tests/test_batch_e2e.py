@@ -434,7 +434,7 @@ def test_the_jobs_file_is_read_line_by_line(
 ) -> None:
     import io
 
-    from dmxedit import batch
+    from dmxedit.batch import jobs as batch
 
     jobs = write_jobs(
         tmp_path / "big.jsonl", [{"prompt": "x" * 900 + str(i)} for i in range(10_000)]

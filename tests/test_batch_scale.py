@@ -15,12 +15,13 @@ import pytest
 from conftest import Run, expect
 from fakeserver import FakeDMX, Reply, make_png
 
-from dmxedit import jobindex
-from dmxedit.batch import Defaults, JobSource, run_batch
-from dmxedit.jobindex import IdTable, PreviousResults, index_jobs
-from dmxedit.options import ImageOptions
-from dmxedit.settings import resolve
-from dmxedit.shards import Shard, parse_shard, results_file, shard_of
+from dmxedit.batch import jobindex
+from dmxedit.batch.jobindex import IdTable, PreviousResults, index_jobs
+from dmxedit.batch.jobs import Defaults, JobSource
+from dmxedit.batch.run import run_batch
+from dmxedit.batch.shards import Shard, parse_shard, results_file, shard_of
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import resolve
 
 Cli = Callable[..., Run]
 

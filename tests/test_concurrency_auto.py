@@ -13,8 +13,8 @@ import pytest
 from conftest import Run, expect
 from fakeserver import FakeDMX, make_png
 
-from dmxedit.concurrency import AdaptiveLimit, Limit, parse_concurrency
-from dmxedit.errors import InputError
+from dmxedit.batch.concurrency import AdaptiveLimit, Limit, parse_concurrency
+from dmxedit.core.errors import InputError
 
 Cli = Callable[..., Run]
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import KEY, Run, expect
 from fakeserver import MODELS, QUOTA_PER_CNY, SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, model_entry
 
-from dmxedit import doctor
-from dmxedit.errors import ExitCode
+from dmxedit.core.errors import ExitCode
+from dmxedit.engine import doctor
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dmxedit.catalog import MAX_IMAGE_BYTES
-from dmxedit.errors import InputError
-from dmxedit.images import load_image, read_limited
-from dmxedit.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.core.catalog import MAX_IMAGE_BYTES
+from dmxedit.core.errors import InputError
+from dmxedit.media.images import load_image, read_limited
 
 if TYPE_CHECKING:
-    from dmxedit.multipart import MultipartBody
+    from dmxedit.api.multipart import MultipartBody
 else:
     try:
-        from dmxedit.multipart import MultipartBody
+        from dmxedit.api.multipart import MultipartBody
     except ImportError:  # before the body moved out of dmxedit.transfer
         from dmxedit.transfer import MultipartBody
 
@@ -243,7 +243,7 @@ def test_standard_input_of_50_mib_or_more_is_refused(size: int, no_pillow: None)
 def test_with_the_images_extra_standard_input_may_be_larger_up_to_its_own_cap(
     monkeypatch: pytest.MonkeyPatch, pil: Any
 ) -> None:
-    import dmxedit.images as images_mod
+    import dmxedit.media.images as images_mod
 
     monkeypatch.setattr(images_mod, "PREPARED_STDIN_BYTES", MAX_IMAGE_BYTES + 10)
     assert len(read_limited(stdin_of(MAX_IMAGE_BYTES + 1), "standard input")) > MAX_IMAGE_BYTES

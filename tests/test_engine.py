@@ -11,20 +11,21 @@ from typing import Any
 import pytest
 from fakeserver import make_png
 
-from dmxedit import pipeline
+from dmxedit.api.client import Client
 from dmxedit.cli.app import run
-from dmxedit.client import Client
-from dmxedit.results import Saver
+from dmxedit.engine import pipeline
+from dmxedit.engine.result import ImageResult
+from dmxedit.store.results import Saver
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
 
-    def fake_execute(request: Any, client: Any, saver: Any, **kwargs: Any) -> pipeline.ImageResult:
+    def fake_execute(request: Any, client: Any, saver: Any, **kwargs: Any) -> ImageResult:
         assert type(client) is Client and type(saver) is Saver
         seen.append((request.kind, request.prompt))
-        return pipeline.ImageResult(
+        return ImageResult(
             files=[],
             urls=[],
             model=request.model,

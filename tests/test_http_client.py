@@ -15,15 +15,16 @@ import responses
 import urllib3
 from fakeserver import JPEG_BYTES, PNG_BYTES, make_png
 
-from dmxedit.catalog import MAX_RESULT_BYTES
-from dmxedit.client import Client, api_message, request_id
-from dmxedit.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
-from dmxedit.images import load_images
-from dmxedit.pipeline import ImageResult, execute
-from dmxedit.request import ImageRequest, build_request
-from dmxedit.results import Saver
-from dmxedit.retry import Pacer, Policy
-from dmxedit.settings import Settings
+from dmxedit.api.client import Client, api_message, request_id
+from dmxedit.api.request import ImageRequest, build_request
+from dmxedit.api.retry import Pacer, Policy
+from dmxedit.core.catalog import MAX_RESULT_BYTES
+from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
+from dmxedit.core.settings import Settings
+from dmxedit.engine.pipeline import execute
+from dmxedit.engine.result import ImageResult
+from dmxedit.media.images import load_images
+from dmxedit.store.results import Saver
 
 BASE = "https://api.example.test/v1"
 EDITS = BASE + "/images/edits"
@@ -310,7 +311,7 @@ def test_retry_server_errors_resends_and_says_it_may_bill_twice(
 
 
 def transfer_events() -> type:
-    from dmxedit.events import Events
+    from dmxedit.core.events import Events
 
     return Events
 

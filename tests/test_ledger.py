@@ -26,7 +26,7 @@ from conftest import (
 )
 from fakeserver import EDITS, PNG_BYTES, FakeDMX, Reply, make_big_png, make_png
 
-from dmxedit.ledger import Entry, Ledger
+from dmxedit.store.ledger import Entry, Ledger
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]

@@ -124,7 +124,7 @@ def test_the_library_needs_neither_typer_nor_rich() -> None:
         "import sys, dmxedit\n"
         "light = 'requests' in sys.modules\n"
         "from dmxedit import edit_image, generate_image, DmxError\n"
-        "import dmxedit.pipeline, dmxedit.client, dmxedit.batch\n"
+        "import dmxedit.engine.pipeline, dmxedit.api.client, dmxedit.batch.run\n"
         "print(light, 'typer' in sys.modules, 'rich' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

@@ -15,9 +15,9 @@ import pytest
 from conftest import Run, expect
 from fakeserver import EDITS, FakeDMX, Reply
 
-from dmxedit import batch as batch_module
-from dmxedit import ui
-from dmxedit.retry import DOWNLOAD_ATTEMPTS
+from dmxedit.api.retry import DOWNLOAD_ATTEMPTS
+from dmxedit.batch import run as batch_module
+from dmxedit.cli import ui
 
 Cli = Callable[..., Run]
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import KEY, Run, expect, jobs_file
 from fakeserver import EDITS, GENERATIONS, MODELS, FakeDMX, Reply
 
-from dmxedit.catalog import is_image_model, other_sites
-from dmxedit.client import model_unusable, parse_models, site_hint
-from dmxedit.errors import ApiError
+from dmxedit.api.client import model_unusable, parse_models, site_hint
+from dmxedit.core.catalog import is_image_model, other_sites
+from dmxedit.core.errors import ApiError
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]

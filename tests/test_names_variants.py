@@ -12,8 +12,8 @@ import pytest
 from conftest import Run, expect
 from fakeserver import EDITS, GENERATIONS, JPEG_BYTES, FakeDMX, Recorded, Reply, make_png
 
-from dmxedit.errors import InputError
-from dmxedit.names import Naming, render
+from dmxedit.core.errors import InputError
+from dmxedit.store.names import Naming, render
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]

@@ -48,7 +48,8 @@ def test_the_wheel_holds_every_module_and_the_console_script(
         sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "dmxedit").rglob("*.py")}
         assert sources <= names
         assert "dmxedit/py.typed" in names
-        assert {"dmxedit/report.css", "dmxedit/report.js"} <= names  # the report page's
+        # the report page's style and script
+        assert {"dmxedit/report/report.css", "dmxedit/report/report.js"} <= names
         (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
         assert "dmxedit = dmxedit.cli.app:main" in zf.read(entry_points).decode()
         (metadata,) = [n for n in names if n.endswith("METADATA")]

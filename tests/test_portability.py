@@ -191,7 +191,7 @@ def test_a_file_system_without_hard_links_on_windows_still_saves(
     exclusive-create fallback there (on POSIX, EINVAL stays an error)."""
     import errno
 
-    from dmxedit import results
+    from dmxedit.store import results
 
     temp = tmp_path / "temp.part"
     temp.write_bytes(b"image")

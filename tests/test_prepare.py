@@ -22,8 +22,8 @@ import pytest
 from conftest import block_pillow, expect
 from fakeserver import FakeDMX, make_png
 
-from dmxedit import images as images_mod
-from dmxedit import prepare
+from dmxedit.media import formats, inputs, prepare
+from dmxedit.media import images as images_mod
 
 INSTALL = "pip install 'dmxedit[images]'"
 
@@ -167,7 +167,7 @@ def test_max_side_downscales(cli: Any, server: FakeDMX, pil: Any, tmp_path: Path
 
 
 def test_max_side_decodes_a_jpeg_at_a_reduced_scale(pil: Any, tmp_path: Path) -> None:
-    from dmxedit.temporaries import Temporaries
+    from dmxedit.core.temporaries import Temporaries
 
     path = rotated_jpeg(pil, tmp_path / "phone.jpg", 8, size=(1600, 1200))
     image = images_mod.load_image(str(path), max_side=200)
@@ -206,7 +206,8 @@ def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
     limit = 200 * 1024
     monkeypatch.setattr(images_mod, "MAX_IMAGE_BYTES", limit)
     monkeypatch.setattr(prepare, "MAX_IMAGE_BYTES", limit)
-    monkeypatch.setattr(prepare, "_PNG_ROOM", 4096)
+    monkeypatch.setattr(inputs, "MAX_IMAGE_BYTES", limit)
+    monkeypatch.setattr(inputs, "PNG_ROOM", 4096)
     return limit
 
 
@@ -375,7 +376,7 @@ def test_the_prepared_file_is_removed_after_a_failure_and_an_interrupt(
         raise KeyboardInterrupt
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("dmxedit.client.Client.send", interrupt)
+        patch.setattr("dmxedit.api.client.Client.send", interrupt)
         expect(cli("edit", str(path), "-p", "x"), 130, "nothing was billed")
     assert list(own_tmp.iterdir()) == []
 
@@ -445,11 +446,11 @@ def test_the_library_takes_max_side(
 
 
 def test_formats_are_told_by_their_bytes_without_pillow(no_pillow: None) -> None:
-    assert prepare.heif_kind(b"\0\0\0\x1cftypheic\0\0\0\0mif1heic") == "HEIC"
-    assert prepare.heif_kind(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avif") == "AVIF"  # compatible brand
-    assert prepare.heif_kind(b"\0\0\0\x18ftypmif1\0\0\0\0mif1") == "HEIF"
-    assert prepare.heif_kind(b"\0\0\0\x18ftypisom\0\0\0\0isom") is None  # an MP4
-    assert images_mod.describe_other(b"\0\0\0 ftypavif\0\0\0\0avifmif1") == "AVIF"
+    assert formats.heif_kind(b"\0\0\0\x1cftypheic\0\0\0\0mif1heic") == "HEIC"
+    assert formats.heif_kind(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avif") == "AVIF"  # compatible brand
+    assert formats.heif_kind(b"\0\0\0\x18ftypmif1\0\0\0\0mif1") == "HEIF"
+    assert formats.heif_kind(b"\0\0\0\x18ftypisom\0\0\0\0isom") is None  # an MP4
+    assert formats.describe_other(b"\0\0\0 ftypavif\0\0\0\0avifmif1") == "AVIF"
 
 
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
@@ -461,8 +462,8 @@ def test_exif_orientation_is_read_without_pillow(
     for fmt, kind in (("JPEG", "image/jpeg"), ("PNG", "image/png")):
         buffer = io.BytesIO()
         halves(pil).save(buffer, fmt, exif=exif.tobytes())
-        assert prepare.exif_orientation(buffer, kind) == orientation
-    assert prepare.exif_orientation(io.BytesIO(make_png(4, 4)), "image/png") == 1
+        assert formats.exif_orientation(buffer, kind) == orientation
+    assert formats.exif_orientation(io.BytesIO(make_png(4, 4)), "image/png") == 1
 
 
 def test_check_max_side() -> None:
@@ -474,7 +475,7 @@ def test_check_max_side() -> None:
 
 
 def test_an_unprepared_plan_is_never_sent(pil: Any, tmp_path: Path) -> None:
-    from dmxedit.multipart import MultipartBody
+    from dmxedit.api.multipart import MultipartBody
 
     image = images_mod.load_image(str(make(pil, tmp_path / "a.heic", "HEIF")))
     assert image.plan is not None

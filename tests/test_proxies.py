@@ -20,12 +20,12 @@ import requests.adapters
 from conftest import KEY, Run, expect
 from fakeserver import FakeDMX
 
-from dmxedit.client import Client
-from dmxedit.errors import ConfigError, SaveError
-from dmxedit.proxies import SOCKS_INSTALL, check_proxy, masked, proxy_for
-from dmxedit.request import build_request
-from dmxedit.retry import Policy
-from dmxedit.settings import resolve
+from dmxedit.api.client import Client
+from dmxedit.api.proxies import SOCKS_INSTALL, check_proxy, masked, proxy_for
+from dmxedit.api.request import build_request
+from dmxedit.api.retry import Policy
+from dmxedit.core.errors import ConfigError, SaveError
+from dmxedit.core.settings import resolve
 
 Cli = Callable[..., Run]
 SOCKS = "socks5h://127.0.0.1:9"  # nothing listens there: the tests must not need it

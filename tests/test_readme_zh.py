@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from gen_completions import walk  # noqa: E402
 
-from dmxedit.errors import ExitCode  # noqa: E402
-from dmxedit.settings import KEYS  # noqa: E402
+from dmxedit.core.errors import ExitCode  # noqa: E402
+from dmxedit.core.settings import KEYS  # noqa: E402
 
 
 def cli_surface() -> dict[str, list[str]]:

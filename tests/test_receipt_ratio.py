@@ -13,7 +13,7 @@ from conftest import Run, expect
 from fakeserver import EDITS, FakeDMX, Reply
 from test_receipts import png_of
 
-from dmxedit.receipt import mismatches
+from dmxedit.media.receipt import mismatches
 
 Cli = Callable[..., Run]
 

@@ -17,7 +17,7 @@ import pytest
 from conftest import Run, expect
 from fakeserver import EDITS, GENERATIONS, JPEG_BYTES, WEBP_BYTES, FakeDMX, Reply
 
-from dmxedit import receipt
+from dmxedit.media import receipt
 
 pytestmark = pytest.mark.e2e
 Cli = Callable[..., Run]

@@ -31,15 +31,15 @@ from conftest import (
 )
 from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Reply, make_png
 
-from dmxedit import batch as batch_module
-from dmxedit.client import Client
-from dmxedit.events import Events
-from dmxedit.images import load_images
-from dmxedit.request import build_request
-from dmxedit.results import Blob, Saver, write_metadata
-from dmxedit.retry import Pacer, Policy
-from dmxedit.settings import Settings
-from dmxedit.temporaries import Temporaries
+from dmxedit.api.client import Client
+from dmxedit.api.request import build_request
+from dmxedit.api.retry import Pacer, Policy
+from dmxedit.batch import jobs as batch_module
+from dmxedit.core.events import Events
+from dmxedit.core.settings import Settings
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.media.images import load_images
+from dmxedit.store.results import Blob, Saver, write_metadata
 
 Cli = Callable[..., Run]
 
@@ -325,7 +325,7 @@ def test_each_batch_job_is_built_once(
 def test_a_bug_inside_a_batch_job_is_exit_1_not_a_failed_job(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dmxedit import pipeline
+    from dmxedit.engine import pipeline
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("a bug")
@@ -405,7 +405,7 @@ def test_more_than_14_images_is_warned_about_in_a_batch(
 def test_the_config_folder_mode_is_corrected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dmxedit.settings import default_config_path
+    from dmxedit.core.settings import default_config_path
 
     monkeypatch.delenv("DMXEDIT_CONFIG")
     folder = default_config_path().parent
@@ -437,7 +437,7 @@ def test_in_process_runs_share_no_state(cli: Cli, server: FakeDMX, png: Path) ->
 def test_a_killed_runs_temporary_files_are_removed_by_the_next_run_not_a_live_ones(
     tmp_path: Path,
 ) -> None:
-    from dmxedit.results import _host
+    from dmxedit.store.results import _host
 
     host = _host()
 

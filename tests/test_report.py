@@ -22,7 +22,7 @@ import pytest
 from conftest import Run, expect
 from fakeserver import FakeDMX, Recorded, Reply, make_png
 
-from dmxedit import report as core
+from dmxedit.report import page as core
 
 Cli = Callable[..., Run]
 EVIL = '</script><img src=x onerror="window.pwned=1"> & "quotes" <b>bold</b>'
@@ -122,7 +122,7 @@ def demo(tmp: Path, *, new_fields: bool = True) -> Path:
         {"images": ["in/p2.png"], "prompt": "make it blue"},
     ]
     write_lines(folder / "shoes.jsonl", list(jobs))
-    from dmxedit.batch import job_id
+    from dmxedit.batch.jobs import job_id
 
     third = job_id(jobs[2])
     records: list[dict[str, Any] | str] = [
@@ -372,12 +372,12 @@ def test_redo_lines_are_jobs_batch_runs_from_any_folder(tmp_path: Path) -> None:
         "size": "2K",
     }
     # a job without an id keeps the id its results have, so the redo is recognisable
-    from dmxedit.batch import job_id
+    from dmxedit.batch.jobs import job_id
 
     assert redo[2]["id"] == job_id({"images": ["in/p2.png"], "prompt": "make it blue"})
     # every line is a valid job for batch, wherever the file is saved
-    from dmxedit.batch import Defaults, build_job
-    from dmxedit.settings import resolve
+    from dmxedit.batch.jobs import Defaults, build_job
+    from dmxedit.core.settings import resolve
 
     elsewhere = tmp_path / "Downloads"
     elsewhere.mkdir()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from test_report import EVIL, demo, png, write_lines
 
-from dmxedit import report as core
+from dmxedit.report import page as core
 
 INSTALL = (
     "install Chromium and its driver (Debian/Ubuntu: `apt-get install chromium "

@@ -16,7 +16,7 @@ import pytest
 from conftest import Run, expect
 from fakeserver import FakeDMX, make_png
 
-from dmxedit.batch import ResultsLock
+from dmxedit.batch.resultsfile import ResultsLock
 
 Cli = Callable[..., Run]
 posix = pytest.mark.skipif(os.name != "posix", reason="flock: Windows removes it its own way")

@@ -59,7 +59,8 @@ def test_a_billing_verdict_keeps_the_time_the_request_ended(
     after ``updated`` (its failure): recording a verdict must not move ``updated``, or
     each later check of an open verdict would search a wider window and count other
     requests' charges as this one's."""
-    from dmxedit import billing, ledger
+    from dmxedit.engine import billing
+    from dmxedit.store import ledger
 
     book = ledger.Ledger(tmp_path / "ledger.db")
     entry = book.create(kind="edit", status="sent", model="nano-banana-2")
@@ -67,7 +68,7 @@ def test_a_billing_verdict_keeps_the_time_the_request_ended(
     ended = book.get(entry)
     assert ended is not None
     later = ended.updated + 3600.0
-    monkeypatch.setattr("dmxedit.ledger.time.time", lambda: later)
+    monkeypatch.setattr("dmxedit.store.ledger.time.time", lambda: later)
     billing.record(book, entry, billing.Verdict(None, "unavailable", "no answer", [], later))
     after = book.get(entry)
     assert after is not None and after.billing is not None
@@ -82,7 +83,7 @@ def test_recover_names_files_by_the_runs_template_and_gives_a_receipt(  # type: 
     any saved image (SPEC 9): the warning names both sizes; the ledger records it."""
     from fakeserver import EDITS, PNG_BYTES, Reply
 
-    from dmxedit.ledger import Ledger, ledger_path
+    from dmxedit.store.ledger import Ledger, ledger_path
 
     url = server.add_file("late.png", PNG_BYTES)
     server.script(EDITS, Reply(json={"data": [{"url": url}]}))
@@ -170,7 +171,7 @@ def test_on_windows_a_name_windows_cannot_hold_is_refused_before_sending(  # typ
     cli, server, png: Path, monkeypatch: pytest.MonkeyPatch, template: str, phrase: str
 ) -> None:
     """Else the request is paid for and then cannot be saved (exit 6)."""
-    from dmxedit import names
+    from dmxedit.store import names
 
     monkeypatch.setattr(names, "_WINDOWS", True)
     expect(cli("edit", str(png), "-p", "x", "--name", template), 2, phrase)
@@ -178,7 +179,7 @@ def test_on_windows_a_name_windows_cannot_hold_is_refused_before_sending(  # typ
 
 
 def test_elsewhere_a_colon_in_a_name_is_fine(cli, server, png: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from dmxedit import names
+    from dmxedit.store import names
 
     assert names._WINDOWS is False
     run = expect(cli("edit", str(png), "-p", "x", "--name", "shot:{i}", "-o", str(tmp_path)))
@@ -213,7 +214,7 @@ def test_a_batch_re_run_that_downloads_records_the_receipt_in_the_ledger(  # typ
 
     from fakeserver import EDITS, PNG_BYTES, Reply
 
-    from dmxedit.ledger import Ledger, ledger_path
+    from dmxedit.store.ledger import Ledger, ledger_path
 
     jobs = tmp_path / "jobs.jsonl"
     job = {"id": "j1", "images": [str(png)], "prompt": "x", "ratio": "16:9", "size": "4K"}

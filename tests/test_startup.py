@@ -20,8 +20,8 @@ heavy = sorted(
     if name.split(".")[0]
     in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3", "PIL", "pillow_heif")
     or name in (
-        "filelock", "dmxedit.client", "dmxedit.jsonstream", "dmxedit.multipart",
-        "dmxedit.results", "dmxedit.ledger", "dmxedit.pipeline",
+        "filelock", "dmxedit.api.client", "dmxedit.api.jsonstream", "dmxedit.api.multipart",
+        "dmxedit.store.results", "dmxedit.store.ledger", "dmxedit.engine.pipeline",
     )
 )
 sys.stdout.flush()
@@ -68,7 +68,7 @@ def test_the_probe_would_see_http_imports(png: Path, monkeypatch: pytest.MonkeyP
     assert result["code"] == 5
     heavy = result["heavy"]
     assert isinstance(heavy, list)
-    assert "requests" in heavy and "dmxedit.client" in heavy
+    assert "requests" in heavy and "dmxedit.api.client" in heavy
 
 
 def test_the_root_help_imports_no_command_module() -> None:

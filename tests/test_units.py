@@ -20,16 +20,18 @@ from fakeserver import JPEG_BYTES, PNG_BYTES, WEBP_BYTES, _MultipartParser, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dmxedit import catalog, retry
-from dmxedit.errors import ConfigError, ExitCode, InputError, SaveError
-from dmxedit.images import load_image, load_images, sniff
-from dmxedit.jsonstream import Base64Decoder, JSONStreamError, parse
-from dmxedit.multipart import MultipartBody
-from dmxedit.options import ImageOptions
-from dmxedit.request import build_request
-from dmxedit.results import Saver, write_metadata
-from dmxedit.settings import Settings, config_path, mask, read_config, resolve, set_value
-from dmxedit.temporaries import Temporaries
+from dmxedit.api import retry
+from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.api.multipart import MultipartBody
+from dmxedit.api.request import build_request
+from dmxedit.core import catalog
+from dmxedit.core.errors import ConfigError, ExitCode, InputError, SaveError
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import Settings, config_path, mask, read_config, resolve, set_value
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.media.formats import sniff
+from dmxedit.media.images import load_image, load_images
+from dmxedit.store.results import Saver, write_metadata
 
 # -- Retry-After and backoff ------------------------------------------------------------------
 
@@ -176,7 +178,7 @@ def test_a_retry_rebuilds_the_body_from_fresh_file_handles(
     request = _request([image])
     body = MultipartBody(request.fields(), request.images)
     opened: list[Any] = []
-    from dmxedit import images as images_module
+    from dmxedit.media import inputs as images_module
 
     def counting_open(path: Any, mode: str = "r") -> Any:
         handle = open(path, mode)  # noqa: SIM115 - closed by the body, checked below

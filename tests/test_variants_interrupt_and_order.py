@@ -24,7 +24,7 @@ from conftest import (
 )
 from fakeserver import EDITS, FakeDMX, Recorded, Reply
 
-from dmxedit.batch import BatchSummary
+from dmxedit.batch.run import BatchSummary
 from dmxedit.cli.batch_run import PlainBatchEvents
 from dmxedit.cli.context import RunContext
 

@@ -15,18 +15,18 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
+from dmxedit._version import __version__
 
 if TYPE_CHECKING:
     import typer
 
-    from .context import RunContext
+    from dmxedit.cli.context import RunContext
 
 
 def __getattr__(name: str) -> Any:
     # ``app``: the whole Typer tree, for tools that walk it (the completions script).
     if name == "app":
-        from .tree import build
+        from dmxedit.cli.tree import build
 
         return build()
     raise AttributeError(name)
@@ -43,13 +43,13 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
         out = context.stdout if context is not None else sys.stdout
         print(f"dmxedit {__version__}", file=out)
         return 0
-    from ..errors import DmxError, ExitCode
-    from .context import RunContext
+    from dmxedit.cli.context import RunContext
+    from dmxedit.core.errors import DmxError, ExitCode
 
     ctx = context or RunContext.from_process()
     import typer
 
-    from .tree import build, click_command, command_of, help_first
+    from dmxedit.cli.tree import build, click_command, command_of, help_first
 
     args = help_first(args)
     try:
@@ -87,7 +87,7 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     except Exception as exc:  # an unknown exception is a bug: exit 1, say so
         if ctx.debug or ctx.verbose:
             _traceback(ctx)
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.internal_panel(ctx, exc)
         return int(ExitCode.INTERNAL)
@@ -103,7 +103,7 @@ def _streams(ctx: RunContext) -> Iterator[None]:
 
 def _usage_error(ctx: RunContext, exc: Any) -> None:
     """The option parser's errors look like dmxedit's own (and exit 2)."""
-    from .. import ui
+    from dmxedit.cli import ui
 
     usage = getattr(exc, "ctx", None)
     hint = None
@@ -141,7 +141,7 @@ def _click_exception() -> type[typer.BadParameter]:
 
 
 def _report(ctx: RunContext, error: Any) -> None:
-    from ..errors import Interrupted, SaveError
+    from dmxedit.core.errors import Interrupted, SaveError
 
     if ctx.json:
         if not error.json_printed:
@@ -157,7 +157,7 @@ def _report(ctx: RunContext, error: Any) -> None:
         except (OSError, ValueError):
             if ctx.stdout is sys.stdout:
                 _silence_stdout()
-    from .. import ui
+    from dmxedit.cli import ui
 
     ui.error_panel(ctx, error)
 

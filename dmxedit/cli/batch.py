@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError
-from ..options import ImageOptions
-from . import options as o
-from .context import RunContext
+from dmxedit.cli import options as o
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import InputError
+from dmxedit.core.options import ImageOptions
 
 
 @o.command(
@@ -76,16 +76,16 @@ def batch(
             raise InputError(
                 "--reconcile sends nothing; it goes without --dry-run and --resend-unknown."
             )
-        from .spend import reconcile as reconcile_jobs
+        from dmxedit.cli.spend import reconcile as reconcile_jobs
 
         reconcile_jobs(ctx, jobs, options, results)
         return
-    from .batch_run import BatchFlags, run_jobs_file
-    from .common import read_prompt
+    from dmxedit.cli.batch_run import BatchFlags, run_jobs_file
+    from dmxedit.cli.common import read_prompt
 
     flags = BatchFlags(dry_run, concurrency, results, resend_unknown, shard, max_tokens)
     if status:
-        from .batch_status import show_status
+        from dmxedit.cli.batch_status import show_status
 
         show_status(ctx, jobs, flags)
         return

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..batch import BatchEvents, BatchSummary, Defaults, JobSource, run_batch, spool_stdin
-from ..errors import BatchError, ExitCode, InputError, Interrupted, counted
-from ..options import ImageOptions
-from ..shards import Shard
-from .context import RunContext
+from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
+from dmxedit.batch.shards import Shard
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted
+from dmxedit.core.options import ImageOptions
 
 
 def _data_lines(record: Mapping[str, Any]) -> list[str]:
@@ -236,7 +237,7 @@ class LiveBatchEvents(PlainBatchEvents):
             )
 
     def warn(self, message: str) -> None:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(self.ctx, message)
 
@@ -276,7 +277,7 @@ def _execute(
     default_results: Path | None,
     shard: Shard | None = None,
 ) -> None:
-    from ..concurrency import parse_concurrency
+    from dmxedit.batch.concurrency import parse_concurrency
 
     dry_run = flags.dry_run
     concurrency = parse_concurrency(flags.concurrency)
@@ -332,15 +333,15 @@ def _execute(
 
 
 def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Defaults:
-    from ..settings import resolve
+    from dmxedit.core.settings import resolve
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
-    from ..prepare import check_max_side
+    from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options)
-    from .. import ui
+    from dmxedit.cli import ui
 
     for message in settings.warnings:
         ui.warn(ctx, message)
@@ -355,7 +356,7 @@ def run_jobs_file(
     flags: BatchFlags,
 ) -> None:
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
-    from ..shards import parse_shard, results_file
+    from dmxedit.batch.shards import parse_shard, results_file
 
     shard = parse_shard(flags.shard) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
@@ -394,7 +395,7 @@ def run_each(
         what = "--each" if each else "--variants"
         raise InputError(f"{what} takes image files, not standard input ('-').")
     defaults = _defaults(ctx, options, prompt)
-    from ..pipeline import resolve_refs
+    from dmxedit.engine.pipeline import resolve_refs
 
     images = [str(Path(i).resolve()) for i in resolve_refs(images, defaults.settings)]  # @last
     if kind == "generate":

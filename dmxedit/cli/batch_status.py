@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
-from .context import RunContext
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
-    from .batch_run import BatchFlags
+    from dmxedit.cli.batch_run import BatchFlags
 
 
 def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
     """Read the jobs file and every results file of it; print the counts. Sends nothing."""
-    from ..batch import JobSource, spool_stdin
-    from ..shards import INDEX_ENV, Shard, parse_shard, results_file, shard_files
-    from ..status import batch_status
+    from dmxedit.batch.jobs import JobSource, spool_stdin
+    from dmxedit.batch.shards import INDEX_ENV, Shard, parse_shard, results_file, shard_files
+    from dmxedit.batch.status import batch_status
 
     if flags.dry_run or flags.resend_unknown or flags.max_tokens is not None:
         raise InputError(

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import InputError
-from ..request import ImageRequest
-from .context import RunContext
+from dmxedit.api.request import ImageRequest
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import InputError
 
 
 def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) -> str | None:
@@ -17,7 +17,7 @@ def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) ->
         raise InputError("Give the prompt with -p or --prompt-file, not both.")
     if prompt == "-" or prompt_file == "-":
         if ctx.stdin_isatty and ctx.stdin_used_by is None:
-            from .. import ui
+            from dmxedit.cli import ui
 
             ui.note(ctx, "Reading the prompt from standard input (end it with Ctrl-D)...")
         return ctx.read_stdin_text("prompt")
@@ -89,7 +89,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
             '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',
         ]
     if not api_key:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
     ctx.emit_lines(lines)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError
-from ..settings import KEYS
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import InputError
+from dmxedit.core.settings import KEYS
 
 app = typer.Typer(
     help="Show and change settings (stored in a TOML file, see `dmxedit config path`).",
@@ -24,7 +24,7 @@ KeyArg = Annotated[
 
 
 def _show(name: str, value: object) -> str:
-    from ..settings import display
+    from dmxedit.core.settings import display
 
     return display(name, value)
 
@@ -45,7 +45,7 @@ def set_(
     ] = None,
 ) -> None:
     """Store a setting in the config file."""
-    from ..settings import config_path, known_key, set_value
+    from dmxedit.core.settings import config_path, known_key, set_value
 
     spec = known_key(key)
     what = "API key" if key == "api-key" else key.replace("-", " ")
@@ -67,7 +67,7 @@ def set_(
         if not value:
             raise InputError(f"No {what} entered.")
     elif spec.secret:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(
             ctx,
@@ -77,7 +77,7 @@ def set_(
         )
     path = config_path(ctx.env)
     stored = set_value(path, key, value)
-    from .. import ui
+    from dmxedit.cli import ui
 
     ui.note(ctx, f"{key} = {_show(key, stored)} (saved to {path})")
 
@@ -96,7 +96,7 @@ def get(
     ] = False,
 ) -> None:
     """Print a setting's value in effect (the API key masked unless --reveal)."""
-    from ..settings import known_key, resolve
+    from dmxedit.core.settings import known_key, resolve
 
     spec = known_key(key)
     settings = resolve(env=ctx.env)
@@ -110,7 +110,7 @@ def get(
             "--reveal is for the secrets (api-key, system-token); other settings are never masked."
         )
     if value is None:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.note(ctx, f"{key} is not set (the API's default applies).")
     ctx.emit_lines([str(value) if reveal else _show(key, value)])
@@ -120,8 +120,8 @@ def get(
 @command()
 def unset(ctx: RunContext, key: KeyArg) -> None:
     """Remove a setting from the config file."""
-    from .. import ui
-    from ..settings import config_path, unset_value
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import config_path, unset_value
 
     path = config_path(ctx.env)
     if unset_value(path, key):
@@ -134,7 +134,7 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
 @command(json=True)
 def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
-    from ..settings import mask, resolve
+    from dmxedit.core.settings import mask, resolve
 
     invalid: dict[str, InputError] = {}
     settings = resolve(env=ctx.env, invalid=invalid)
@@ -163,7 +163,7 @@ def list_(ctx: RunContext) -> None:
         [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
     )
     if settings.warnings:
-        from .. import ui
+        from dmxedit.cli import ui
 
         for message in settings.warnings:
             ui.warn(ctx, message)
@@ -173,6 +173,6 @@ def list_(ctx: RunContext) -> None:
 @command()
 def path(ctx: RunContext) -> None:
     """Print the config file's path."""
-    from ..settings import config_path
+    from dmxedit.core.settings import config_path
 
     ctx.emit_lines([str(config_path(ctx.env))])

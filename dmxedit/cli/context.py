@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from ..errors import InputError
-from ..temporaries import Temporaries
+from dmxedit.core.errors import InputError
+from dmxedit.core.temporaries import Temporaries
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -162,7 +162,7 @@ class RunContext:
             raise InputError(f"The {what} on standard input is not UTF-8 text.") from None
 
     def read_stdin_image(self) -> bytes:
-        from ..images import read_limited
+        from dmxedit.media.images import read_limited
 
         return read_limited(self.claim_stdin("image"), "standard input")
 

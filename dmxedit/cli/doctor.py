@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ..options import ImageOptions
-from .context import RunContext
-from .options import BaseUrl, ConnectTimeout, FolderOnly, Model, command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import BaseUrl, ConnectTimeout, FolderOnly, Model, command
+from dmxedit.core.options import ImageOptions
 
 
 def _line(check: object) -> str:
-    from ..doctor import OK, Check
+    from dmxedit.engine.doctor import OK, Check
 
     assert isinstance(check, Check)
     line = f"{check.status:<4}  {check.name:<8}  {check.detail}"
@@ -35,7 +35,7 @@ def doctor(
     connect_timeout: ConnectTimeout = None,
 ) -> None:
     """Check the config, key, base URL, proxy, site, model and folders (costs nothing)."""
-    from .. import doctor as core
+    from dmxedit.engine import doctor as core
 
     options = ImageOptions(
         base_url=base_url, model=model, output=output, connect_timeout=connect_timeout

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import InputError
-from ..options import ImageOptions
-from ..request import Kind
+from dmxedit.api.request import Kind
+from dmxedit.core.errors import InputError
+from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
-    from .. import pipeline as pipeline_t
-from . import options as o
-from .common import dry_run as show_dry_run
-from .common import read_prompt, stdout_target
-from .context import RunContext
+    from dmxedit.engine import pipeline as pipeline_t
+from dmxedit.cli import options as o
+from dmxedit.cli.common import dry_run as show_dry_run
+from dmxedit.cli.common import read_prompt, stdout_target
+from dmxedit.cli.context import RunContext
 
 
 def _single(
@@ -27,7 +27,8 @@ def _single(
     prompt_file: str | None,
     dry_run: bool,
 ) -> None:
-    from .. import pipeline, ui
+    from dmxedit.cli import ui
+    from dmxedit.engine import pipeline
 
     if "-" in images and ctx.stdin_isatty:
         ui.note(ctx, "Reading the image from standard input (end it with Ctrl-D)...")
@@ -74,7 +75,7 @@ def _single(
 
 def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
     """What -v shows before sending: settings with their sources, the request (key masked)."""
-    from ..settings import KEYS, display
+    from dmxedit.core.settings import KEYS, display
 
     settings, request = prepared.settings, prepared.request
     lines = []
@@ -131,7 +132,7 @@ def _many(
         return False
     if options.output == "-" and variants > 1:
         raise InputError(f"--variants {variants} saves {variants} files; -o - writes one image.")
-    from .batch_run import BatchFlags, run_each
+    from dmxedit.cli.batch_run import BatchFlags, run_each
 
     if variants > 1 and not given:
         concurrency = str(max(int(concurrency), variants))  # the N candidates at once

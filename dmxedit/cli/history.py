@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import ExitCode, InputError, SaveError
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import ExitCode, InputError, SaveError
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -25,10 +25,10 @@ app = typer.Typer(
 
 
 @contextlib.contextmanager
-def _ledger(ctx: RunContext) -> Iterator[Any]:
+def reading_ledger(ctx: RunContext) -> Iterator[Any]:
     """The ledger for reading (None when it was never written), closed afterwards."""
-    from ..ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
-    from ..settings import resolve
+    from dmxedit.core.settings import resolve
+    from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
 
     settings = resolve(env=ctx.env)
     path = ledger_path(ctx.env)
@@ -113,7 +113,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -130,7 +130,7 @@ def history(
         else:
             ctx.emit_lines([_line(e) for e in entries])
             if not entries:
-                from .. import ui
+                from dmxedit.cli import ui
 
                 ui.note(ctx, _nothing(failed, since, grep))
 
@@ -170,7 +170,7 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
@@ -196,12 +196,12 @@ def recover(
     ] = False,
 ) -> None:
     """Download every paid result that arrived but was never saved (from the ledger)."""
-    from .. import ui
-    from ..client import Client
-    from ..results import Saver
-    from ..settings import resolve
+    from dmxedit.api.client import Client
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
+    from dmxedit.store.results import Saver
 
-    with _ledger(ctx) as book:
+    with reading_ledger(ctx) as book:
         settings = resolve(env=ctx.env)
         entries = book.unsaved() if book is not None else []
         unanswered = book.unanswered() if book is not None else []
@@ -236,7 +236,7 @@ def recover(
                         lost.append(kept)
                 files = [_path(image) for image in got]
                 dead_any = dead_any or bool(dead) or bool(lost)
-                from ..ledger import file_items
+                from dmxedit.store.ledger import file_items
 
                 items = file_items(files)
                 mismatch = _receipt(ctx, entry, got, items)
@@ -273,7 +273,7 @@ def recover(
                 close()
         verdicts: dict[int, Any] = {}
         if check and book is not None and unanswered:
-            from ..billing import check_entries
+            from dmxedit.engine.billing import check_entries
 
             verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
         elif check:
@@ -329,7 +329,7 @@ def _naming(entry: Any, prefix: str) -> Any:
     """The names the entry's own run would have given: its --name template, else the
     default names with its variant (``--variants``) or its batch job's id; None (the
     default names of a single request) when it had neither."""
-    from ..names import Naming
+    from dmxedit.store.names import Naming
 
     variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
     if not entry.name and not entry.job_id:
@@ -361,8 +361,8 @@ def _receipt(
 ) -> list[str]:
     """SPEC 9's receipt for recovered images: what was delivered against what was asked,
     a warning for each difference; the ledger's file items get what was delivered."""
-    from .. import ui
-    from ..receipt import receipt
+    from dmxedit.cli import ui
+    from dmxedit.media.receipt import receipt
 
     options = entry.options or {}
     delivered, found = receipt(

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ..options import ImageOptions
-from .context import RunContext
-from .options import BaseUrl, ConnectTimeout, Retries, command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import BaseUrl, ConnectTimeout, Retries, command
+from dmxedit.core.options import ImageOptions
 
 #: How long to wait for the list once connected (the model list is small).
 READ_TIMEOUT = 60.0
@@ -30,10 +30,10 @@ def models(
     retries: Retries = None,
 ) -> None:
     """The models your key can use (image models; --all for every one); costs nothing."""
-    from .. import ui
-    from ..client import Client
-    from ..retry import Policy
-    from ..settings import resolve
+    from dmxedit.api.client import Client
+    from dmxedit.api.retry import Policy
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
 
     options = ImageOptions(base_url=base_url, connect_timeout=connect_timeout, retries=retries)
     settings = resolve(options, env=ctx.env)

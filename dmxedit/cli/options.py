@@ -1,7 +1,7 @@
 """Options shared by several commands, declared once, and the decorator that gives a
 command its shared options and its run context.
 
-``SHARED`` maps each field of :class:`dmxedit.options.ImageOptions` that the command
+``SHARED`` maps each field of :class:`dmxedit.core.options.ImageOptions` that the command
 line offers to its Typer declaration; :func:`command` adds them (and the output flags)
 to a command's signature and hands the function one ``ImageOptions`` and the
 :class:`~dmxedit.cli.context.RunContext`, so no command repeats the list.
@@ -16,9 +16,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError
-from ..options import ImageOptions
-from .context import RunContext
+from dmxedit.cli.context import RunContext
+from dmxedit.core.errors import InputError
+from dmxedit.core.options import ImageOptions
 
 Prompt = Annotated[
     str | None,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ..catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
-from ..errors import InputError
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
+from dmxedit.core.errors import InputError
 
 
 @command(json=True)
@@ -31,7 +31,7 @@ def ratios(
     closest: str | None = None
     shape: tuple[int, int] | None = None
     if for_image is not None:
-        from ..images import load_image
+        from dmxedit.media.images import load_image
 
         image = load_image(for_image)
         if image.width is None or image.height is None:

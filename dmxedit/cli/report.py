@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..errors import InputError, counted
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import InputError, counted
 
 
 @command(json=True, quiet=True)
@@ -68,8 +68,8 @@ def report(
 ) -> None:
     """Write one HTML page to look at a batch: inputs and outputs side by side, filters,
     and redo marks that export a jobs file."""
-    from .. import report as core
-    from .. import ui
+    from dmxedit.cli import ui
+    from dmxedit.report import page as core
 
     paths = list(results or [])
     if not paths and not history:
@@ -90,10 +90,10 @@ def report(
     if paths:
         parts.append(core.read_results(paths))
     if history:
-        from .history import _ledger, parse_since
+        from dmxedit.cli.history import parse_since, reading_ledger
 
         started = parse_since(since) if since else None
-        with _ledger(ctx) as book:
+        with reading_ledger(ctx) as book:
             if book is None:
                 raise InputError("The ledger is empty: dmxedit has sent no request yet.")
             found, more = core.read_history(book, since=started, limit=limit)

@@ -10,17 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InputError, counted
-from ..options import ImageOptions
-from .context import RunContext
-from .options import command
+from dmxedit.cli.context import RunContext
+from dmxedit.cli.options import command
+from dmxedit.core.errors import InputError, counted
+from dmxedit.core.options import ImageOptions
 
 
 @command(json=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
-    from .. import account
-    from ..settings import resolve
+    from dmxedit.api import account
+    from dmxedit.core.settings import resolve
 
     found = account.balance(resolve(env=ctx.env))
     if ctx.json:
@@ -45,7 +45,7 @@ def period(
     today: bool, week: bool, month: bool, since: str | None, until: str | None
 ) -> tuple[int, int, str]:
     """The period asked, as unix times (local days) and in words."""
-    from .history import parse_since
+    from dmxedit.cli.history import parse_since
 
     chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
     if since:
@@ -104,8 +104,9 @@ def usage(
 ) -> None:
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
-    from .. import account, ledger
-    from ..settings import resolve
+    from dmxedit.api import account
+    from dmxedit.core.settings import resolve
+    from dmxedit.store import ledger
 
     start, end, words = period(today, week, month, since, until)
     settings = resolve(env=ctx.env)
@@ -120,7 +121,7 @@ def usage(
     elif ledger.enabled(settings.history, ctx.env):
         counts = ledger_counts_empty()
     if not summary.complete:
-        from .. import ui
+        from dmxedit.cli import ui
 
         ui.warn(
             ctx,
@@ -237,10 +238,10 @@ def _render(
 
 def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | None) -> None:
     """`batch JOBS --reconcile`: check the held-back jobs against DMXAPI's billing log."""
-    from .. import ui
-    from ..batch import Defaults, JobSource, spool_stdin
-    from ..billing import reconcile as run
-    from ..settings import resolve
+    from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
+    from dmxedit.batch.reconcile import reconcile as run
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
 
     settings = resolve(options)
     if jobs == "-":

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._version import __version__
+from dmxedit._version import __version__
 
 NAMES = (
     "edit",
@@ -95,38 +95,38 @@ def help_first(args: list[str]) -> list[str]:
 def _command(name: str) -> Callable[..., Any] | typer.Typer:
     """The function (or sub-app) behind a command; imports only its own module."""
     if name in ("edit", "generate"):
-        from . import edit
+        from dmxedit.cli import edit
 
         return edit.edit if name == "edit" else edit.generate
     if name == "batch":
-        from . import batch
+        from dmxedit.cli import batch
 
         return batch.batch
     if name in ("balance", "usage"):
-        from . import spend
+        from dmxedit.cli import spend
 
         return spend.balance if name == "balance" else spend.usage
     if name == "ratios":
-        from . import ratios
+        from dmxedit.cli import ratios
 
         return ratios.ratios
     if name == "report":
-        from . import report
+        from dmxedit.cli import report
 
         return report.report
     if name == "doctor":
-        from . import doctor
+        from dmxedit.cli import doctor
 
         return doctor.doctor
     if name == "models":
-        from . import models
+        from dmxedit.cli import models
 
         return models.models
     if name in ("history", "recover"):
-        from . import history
+        from dmxedit.cli import history
 
         return history.app if name == "history" else history.recover
-    from . import config
+    from dmxedit.cli import config
 
     return config.app
 

@@ -1,0 +1,1 @@
+"""Many requests: jobs, the results file, the index, shards, concurrency, the runner, status."""

@@ -1,0 +1,306 @@
+"""What the user sees on standard error: progress, messages, error panels (rich).
+
+Only the CLI imports this module; the core reports through :class:`dmxedit.core.events.Events`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from dmxedit.core.events import Events
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from dmxedit.cli.context import RunContext
+    from dmxedit.core.errors import DmxError
+
+
+def _mib(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def _details(error: DmxError) -> list[str]:
+    extra: list[str] = []
+    if error.status is not None:
+        extra.append(f"HTTP status: {error.status}")
+    if error.request_id:
+        extra.append(f"Request id: {error.request_id}")
+    for url in error.details.get("urls") or []:
+        extra.append(f"Result URL: {url}")
+    for path in error.details.get("files") or []:
+        extra.append(f"Saved file: {path}")
+    return extra
+
+
+def plain_error(ctx: RunContext, message: str, details: list[str], hint: str | None) -> None:
+    """An error for logs and CI: ``dmxedit: error: ...`` and indented details, no boxes."""
+    lines = message.splitlines() or [""]
+    out = [f"dmxedit: error: {lines[0]}", *(f"  {line}" for line in lines[1:])]
+    out += [f"  {line}" for line in details]
+    if hint:
+        out += [f"  hint: {line}" for line in hint.splitlines()]
+    print("\n".join(out), file=ctx.stderr, flush=True)
+
+
+def error_panel(ctx: RunContext, error: DmxError) -> None:
+    """The error: a panel on a terminal, plain lines elsewhere (SPEC section 3)."""
+    if not ctx.stderr_isatty:
+        plain_error(ctx, error.message, _details(error), error.hint)
+        return
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = Text(error.message)
+    extra = _details(error)
+    if extra:
+        body.append("\n\n" + "\n".join(extra))
+    if error.hint:
+        body.append("\n\n")
+        body.append(error.hint, style="bold")
+    ctx.console().print(
+        Panel(
+            body,
+            title=f"{escape(error.title)} (exit {int(error.exit_code)})",
+            title_align="left",
+            border_style="red",
+            expand=False,
+        )
+    )
+
+
+def internal_panel(ctx: RunContext, exc: BaseException) -> None:
+    if not ctx.stderr_isatty:
+        plain_error(
+            ctx,
+            f"internal error: {type(exc).__name__}: {exc}",
+            [],
+            "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, "
+            "and report it.",
+        )
+        return
+    from rich.panel import Panel
+    from rich.text import Text
+
+    ctx.console().print(
+        Panel(
+            Text(
+                f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
+                "DMXEDIT_DEBUG=1 to see the traceback, and report it."
+            ),
+            title="Internal error (exit 1)",
+            title_align="left",
+            border_style="red",
+            expand=False,
+        )
+    )
+
+
+def warn(ctx: RunContext, message: str) -> None:
+    if not ctx.stderr_isatty:  # plain text needs no rich (and its import time)
+        # Named like the error lines and the progress events' warnings, so a CI log can
+        # be grepped for "dmxedit: warning:" with or without --quiet.
+        print(f"dmxedit: warning: {message}", file=ctx.stderr, flush=True)
+        return
+    from rich.text import Text
+
+    ctx.console().print(Text("warning: ", style="yellow bold") + Text(message))
+
+
+def note(ctx: RunContext, message: str) -> None:
+    if not ctx.stderr_isatty:
+        # Every line dmxedit writes on standard error off a terminal starts with
+        # "dmxedit:" (its errors, warnings and progress lines do too).
+        print(f"dmxedit: {message}", file=ctx.stderr, flush=True)
+        return
+    from rich.text import Text
+
+    ctx.console().print(Text(message))
+
+
+def speed(bytes_per_second: float | None) -> str:
+    """A transfer speed in the units of the sizes beside it (KiB/s, MiB/s)."""
+    if bytes_per_second is None:
+        return "?"
+    return f"{_mib(int(bytes_per_second))}/s"
+
+
+def byte_columns() -> list[Any]:
+    """The columns of a bar that counts bytes: sizes and speed both in binary units
+    (rich's own speed column says MB/s beside a MiB size)."""
+    from rich.progress import BarColumn, DownloadColumn, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class BinarySpeedColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(speed(task.finished_speed or task.speed), style="progress.data.speed")
+
+    return [
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        BinarySpeedColumn(),
+        TimeRemainingColumn(),
+    ]
+
+
+class PlainEvents(Events):
+    """One plain line per stage: for logs, CI and anything that is not a terminal."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.verbose = ctx.verbose
+        self._lock = threading.Lock()
+
+    def _say(self, message: str) -> None:
+        with self._lock:
+            print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
+
+    def upload_start(self, total: int, parts: int) -> None:
+        what = f"{parts} image{'s' if parts != 1 else ''}, " if parts else ""
+        self._say(f"sending the request ({what}{_mib(total)})")
+
+    def waiting(self) -> None:
+        self._say("sent; waiting for the model")
+
+    def answered(self, status: int) -> None:
+        self._say(f"answered: HTTP {status}")
+
+    def download_start(self, total: int | None, what: str) -> None:
+        self._say(f"receiving the image ({_mib(total)})")
+
+    def saved(self, path: str) -> None:
+        self._say(f"saved {path}")
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        self._say(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+
+    def warn(self, message: str) -> None:
+        self._say(f"warning: {message}")
+
+    def info(self, message: str) -> None:
+        if self.verbose:
+            self._say(message)
+
+    def note(self, message: str) -> None:
+        self._say(message)
+
+
+class QuietEvents(Events):
+    """--quiet: nothing but warnings that protect the user's money."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def warn(self, message: str) -> None:
+        warn(self.ctx, message)
+
+
+class TerminalEvents(Events):
+    """Progress on a terminal: an upload bar, a spinner while the model works, a
+    download bar."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.verbose = ctx.verbose
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def _start(self, kind: str, description: str, total: float | None) -> None:
+        from rich.progress import (
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._stop()
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        if kind == "bytes":
+            columns += byte_columns()
+        else:
+            columns += [TimeElapsedColumn()]
+        self._progress = Progress(
+            *columns,
+            console=self.ctx.console(),
+            transient=True,
+            redirect_stdout=False,  # standard output carries data only
+            redirect_stderr=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def _update(self, completed: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed)
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def upload_start(self, total: int, parts: int) -> None:
+        what = f"Uploading {parts} image{'s' if parts != 1 else ''}" if parts else "Sending"
+        self._start("bytes", what, total)
+
+    def upload_progress(self, sent: int) -> None:
+        self._update(sent)
+
+    def waiting(self) -> None:
+        self._start("spinner", "Waiting for the model", None)
+
+    def answered(self, status: int) -> None:
+        self._stop()
+        if self.verbose:
+            note(self.ctx, f"Answer: HTTP {status}")
+
+    def download_start(self, total: int | None, what: str) -> None:
+        self._start("bytes", "Receiving the image", total)
+
+    def download_progress(self, received: int) -> None:
+        self._update(received)
+
+    def download_done(self) -> None:
+        self._stop()
+
+    def saved(self, path: str) -> None:
+        from rich.text import Text
+
+        self._stop()
+        self.ctx.console().print(Text("Saved ", style="green") + Text(path))
+
+    def retry(self, attempt: int, delay: float, reason: str) -> None:
+        self._stop()
+        warn(self.ctx, f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+
+    def warn(self, message: str) -> None:
+        self._stop()
+        warn(self.ctx, message)
+
+    def note(self, message: str) -> None:
+        self._stop()
+        note(self.ctx, message)
+
+    def info(self, message: str) -> None:
+        from rich.text import Text
+
+        if self.verbose:
+            self.ctx.console().print(Text(message, style="dim"))
+
+    def close(self) -> None:
+        self._stop()
+
+
+def make_events(ctx: RunContext) -> Events:
+    """Progress callbacks for this run: quiet, a live display, or plain lines."""
+    if ctx.quiet:
+        return QuietEvents(ctx)
+    if ctx.stderr_isatty:
+        return TerminalEvents(ctx)
+    return PlainEvents(ctx)

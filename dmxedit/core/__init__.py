@@ -1,0 +1,1 @@
+"""The kernel: errors, events, options, settings, the model table. Imports no other layer."""

@@ -1,0 +1,345 @@
+"""The billing check (SPEC 8): did DMXAPI bill a request that ended "may have been billed"?
+
+A request cut off after it went out (a 5xx other than 503, a timeout, a dropped
+connection) may or may not have been billed. With a system token set, dmxedit looks it up
+in the account's billing log:
+
+- by its **request id** when the API sent one (an answer came from DMXAPI itself): a charge
+  under that id is proof that it was billed; none, once the log has had time to list it,
+  and no unexplained charge of that model around it, means it was not;
+- otherwise by **model and time**: a window from the send to a minute after the failure.
+  A charge of that model in the window (not one whose request id the ledger knows belongs
+  to another request) reads as billed; this cannot tell two requests of the same model
+  made at the same moment apart (another tool, another key of the same account). No
+  charge is only conclusive once the window has closed: until then the API may still be
+  working on it, and the verdict stays open (``billed`` null).
+
+The verdict is ``billed`` true / false / null with the log items that support it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dmxedit.api.account import Account, LogItem, cny
+from dmxedit.core.errors import DmxError, counted
+from dmxedit.core.events import Events
+from dmxedit.core.settings import Settings
+
+if TYPE_CHECKING:
+    from dmxedit.store.ledger import Entry, Ledger
+
+LOG_LAG = 5.0  # seconds DMXAPI may take to list a charge
+WINDOW_AFTER = 60.0  # the window ends this long after the failure (SPEC 8)
+SLACK = 3.0  # seconds added on both sides of the window for the clocks
+UPLOAD_BEFORE = 30.0  # without a ledger entry: how long before ``sent`` sending may have begun
+SKEW_MIN = 2.0  # the server's clock is trusted to differ only beyond this (Date: 1 s steps)
+RETRY_DELAYS = (1.0, 2.0, 2.0)  # right after a failure: at most 5 s of waiting for the log
+ESTIMATE_DAYS = 7  # the cost estimate reads the last week's log, one bounded page
+ESTIMATE_ITEMS = 100
+
+# The clock and sleep a check uses (tests replace them: no test sleeps).
+_clock: Callable[[], float] = time.time
+_sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Target:
+    """A request to look up: its model, when sending it began and when it failed (local
+    unix time), its request id if the API gave one, and request ids known to be other
+    requests'."""
+
+    model: str
+    sent_at: float
+    failed_at: float
+    request_id: str | None = None
+    claimed: frozenset[str] = frozenset()
+
+
+@dataclass
+class Verdict:
+    """Whether DMXAPI billed a request: ``billed`` true/false/null, how it was found
+    (``request_id``, ``window``, ``pending``, ``ambiguous``, ``unavailable``) and the
+    charges that support it."""
+
+    billed: bool | None
+    how: str
+    note: str
+    items: list[LogItem] = field(default_factory=list)
+    checked_at: float = 0.0
+
+    @property
+    def cost_cny(self) -> float | None:
+        return cny(self.items[0].quota) if self.billed and self.items else None
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.items[0] if self.billed and self.items else None
+        return {
+            "billed": self.billed,
+            "how": self.how,
+            "cost_cny": None if first is None else round(first.cost_cny, 6),
+            "charged_at": None if first is None else first.created_at,
+            "request_id": None if first is None else (first.request_id or None),
+            "candidates": len(self.items) if self.how == "window" else None,
+            "checked_at": round(self.checked_at, 3),
+            "note": self.note,
+        }
+
+
+def now() -> float:
+    """The time by the billing check's clock (tests replace it)."""
+    return _clock()
+
+
+def _when(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _charge(item: LogItem) -> str:
+    rid = f", request id {item.request_id}" if item.request_id else ""
+    return f"{item.cost_cny:.4f} CNY at {_when(item.created_at)}{rid}"
+
+
+def check(
+    account: Account,
+    target: Target,
+    *,
+    delays: Iterable[float] = RETRY_DELAYS,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Verdict:
+    """Look the request up, waiting (``delays``) while the log may not list it yet."""
+    clock = clock or _clock
+    sleep = sleep or _sleep
+    waits = list(delays)
+    while True:
+        verdict = _look(account, target, clock())
+        if verdict.how != "pending" or not waits:
+            return verdict
+        sleep(waits.pop(0))
+
+
+def _look(account: Account, target: Target, now: float) -> Verdict:
+    rid = target.request_id
+    skew = 0.0
+    if rid:
+        read = account.log(
+            start=int(target.sent_at - 3600),
+            end=int(max(now, target.failed_at) + 3600),
+            request_id=rid,
+        )
+        charged = [i for i in read.items if i.charged]
+        if charged:
+            note = f"DMXAPI billed it: {_charge(charged[0])}."
+            return Verdict(True, "request_id", note, charged, now)
+        if read.items:
+            note = f"DMXAPI's log lists request id {rid} without a charge: it was not billed."
+            return Verdict(False, "request_id", note, [], now)
+        skew = read.skew if abs(read.skew) > SKEW_MIN else 0.0
+
+    def window(skew: float) -> tuple[int, int]:
+        start = int(target.sent_at + skew - SLACK)
+        return start, int(target.failed_at + WINDOW_AFTER + skew + SLACK) + 1
+
+    start, end = window(skew)
+    read = account.log(start=start, end=end, model=target.model)
+    seen_skew = read.skew if abs(read.skew) > SKEW_MIN else 0.0
+    if abs(seen_skew - skew) > SLACK:  # the server's clock is off: ask again, shifted
+        skew = seen_skew
+        start, end = window(skew)
+        read = account.log(start=start, end=end, model=target.model)
+    server_now = now + skew
+    latest_start = target.failed_at + skew + SLACK + 1  # use_time is in whole seconds
+    others = [
+        i
+        for i in read.items
+        if i.charged
+        and i.request_id not in target.claimed
+        and (not rid or i.request_id != rid)
+        # work that began after this request was given up on is another request's
+        and i.created_at - i.use_time <= latest_start
+    ]
+    others.sort(key=lambda i: abs(i.created_at - (target.failed_at + skew)))
+    span = f"between {_when(start - skew)} and {_when(end - skew)}"
+    if rid:
+        settled = server_now >= target.failed_at + skew + LOG_LAG
+        if others and not all(i.request_id for i in others):
+            note = (
+                f"No charge under request id {rid}, but {counted(len(others), 'charge')} of "
+                f"{target.model} {span} carry no request id to tell them apart; dmxedit "
+                "cannot tell whether it was billed."
+            )
+            return Verdict(None, "ambiguous", note, others, now)
+        if not settled:
+            return Verdict(None, "pending", _PENDING, [], now)
+        note = f"DMXAPI's log has no charge under its request id {rid}: it was not billed."
+        return Verdict(False, "request_id", note, [], now)
+    if others:
+        note = (
+            f"DMXAPI's log has {counted(len(others), 'charge')} of {target.model} {span}, the "
+            f"nearest {_charge(others[0])}. Found by model and time (the request had no "
+            "request id), so it may be another request of the same model made at the same time."
+        )
+        return Verdict(True, "window", note, others, now)
+    if server_now < end + LOG_LAG:
+        return Verdict(None, "pending", _PENDING, [], now)
+    note = f"DMXAPI's log has no charge of {target.model} {span}: it was not billed."
+    return Verdict(False, "window", note, [], now)
+
+
+_PENDING = (
+    "No charge found in DMXAPI's log yet, but the API may still bill it (a request cut off "
+    "may still be running there)."
+)
+
+
+def safe_check(account: Account, target: Target, **kwargs: Any) -> Verdict:
+    """:func:`check`, with an unreachable or refusing account API as an open verdict."""
+    try:
+        return check(account, target, **kwargs)
+    except DmxError as error:
+        note = f"The billing check could not be made: {error.message}"
+        return Verdict(None, "unavailable", note, [], (kwargs.get("clock") or _clock)())
+
+
+def claimed_ids(book: Ledger | None, target: Target, entry_id: int | None = None) -> Target:
+    """The target with the request ids the ledger knows for other requests around it."""
+    if book is None:
+        return target
+    ids = book.request_ids_between(target.sent_at - 3600, target.failed_at + 3600, exclude=entry_id)
+    ids.discard(target.request_id or "")
+    return Target(target.model, target.sent_at, target.failed_at, target.request_id, frozenset(ids))
+
+
+def record(book: Ledger | None, entry_id: int | None, verdict: Verdict) -> None:
+    """Write a verdict into a ledger entry."""
+    if book is not None and entry_id is not None:
+        # Not touched: ``updated`` stays the time the request failed, which the next
+        # check's window is measured from (else each check would widen it).
+        book.update(entry_id, touch=False, billed=verdict.billed, billing=verdict.to_dict())
+
+
+def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
+    """Put the verdict into an error: its message, hint and details (``billed``)."""
+    from dmxedit.api.client import MAY_BE_BILLED
+
+    error.details["billed"] = verdict.billed
+    error.details["billing"] = verdict.to_dict()
+    said = f"Billing check: {verdict.note}"
+    if verdict.billed is not None and MAY_BE_BILLED in error.message:
+        error.message = error.message.replace(MAY_BE_BILLED, said)
+    else:
+        error.message = f"{error.message} {said}"
+    if verdict.billed is False:
+        error.hint = "Running it again is safe: it will be billed once."
+    elif verdict.billed is True:
+        error.hint = "It was billed without a result to save; running it again bills it again."
+    elif verdict.billed is None and verdict.how in ("pending", "unavailable"):
+        error.hint = settle_hint
+
+
+def after_failure(
+    settings: Settings,
+    error: DmxError,
+    *,
+    model: str,
+    sent_at: float | None,
+    book: Ledger | None = None,
+    entry_id: int | None = None,
+    events: Events | None = None,
+    account: Account | None = None,
+    settle_hint: str = "Run `dmxedit recover --check` in a minute to settle it.",
+) -> Verdict | None:
+    """After a request failed: with a system token set and the error "may have been
+    billed", check the log, record the verdict in the ledger and explain it in the error.
+    Nothing happens (None) otherwise."""
+    if not error.details.get("may_be_billed") or not settings.has_account:
+        return None
+    failed_at = _clock()
+    rid = error.request_id
+    target = Target(model, sent_at if sent_at is not None else failed_at, failed_at, rid)
+    target = claimed_ids(book, target, entry_id)
+    if events is not None:
+        events.note("Checking DMXAPI's billing log for the request (a few seconds)...")
+    own = account is None
+    try:
+        account = account or Account(settings, read_timeout=15.0)
+    except DmxError as exc:
+        verdict = Verdict(None, "unavailable", f"The billing check could not be made: {exc}")
+    else:
+        try:
+            verdict = safe_check(account, target)
+        finally:
+            if own:
+                account.close()
+    record(book, entry_id, verdict)
+    explain(error, verdict, settle_hint)
+    return verdict
+
+
+# -- earlier entries: `recover --check` ---------------------------------------------------
+
+
+def check_entries(
+    settings: Settings, book: Ledger, entries: Iterable[Entry], *, recheck: bool = False
+) -> list[tuple[Entry, Verdict]]:
+    """Check ledger entries that may have been billed; record each verdict."""
+    settings.require_account()
+    out: list[tuple[Entry, Verdict]] = []
+    with Account(settings) as account:
+        for entry in entries:
+            if entry.billed is not None and not recheck:
+                continue
+            target = Target(
+                entry.model or settings.model, entry.created, entry.updated, entry.request_id
+            )
+            verdict = safe_check(account, claimed_ids(book, target, entry.id))
+            record(book, entry.id, verdict)
+            out.append((entry, verdict))
+    return out
+
+
+# -- a batch's held-back jobs: `batch --reconcile` ----------------------------------------
+
+
+def estimate(
+    settings: Settings, shapes: Mapping[tuple[str, str | None], int], book: Ledger | None
+) -> tuple[float, dict[str, float]] | None:
+    """The estimated cost in CNY of sending ``shapes`` ((model, size) -> jobs), from the
+    prices of recent charges whose request ids the ledger knows (so their size is known).
+    One bounded log query; None when a price is unknown or the account API fails."""
+    if not shapes or not settings.has_account or book is None:
+        return None
+    models = {model for model, _size in shapes}
+    now = _clock()
+    try:
+        with Account(settings, read_timeout=10.0) as account:
+            read = account.log(
+                start=int(now - ESTIMATE_DAYS * 86400),
+                end=int(now + 3600),
+                model=next(iter(models)) if len(models) == 1 else None,
+                page_size=ESTIMATE_ITEMS,
+                max_pages=1,
+            )
+    except DmxError:
+        return None
+    sizes = book.sizes_of({i.request_id for i in read.items if i.request_id})
+    prices: dict[tuple[str, str | None], int] = {}
+    for item in read.items:  # newest first: the newest price of each shape wins
+        size = sizes.get(item.request_id)
+        key = (item.model_name, size)
+        if item.charged and size is not None and key not in prices:
+            prices[key] = item.quota
+    total = 0
+    each: dict[str, float] = {}
+    for (model, size), count in shapes.items():
+        price = prices.get((model, size or "1K"))
+        if price is None:
+            return None
+        total += price * count
+        each[f"{model} {size or '1K'}"] = round(cny(price), 6)
+    return round(cny(total), 6), each

@@ -1,0 +1,469 @@
+"""One edit or generation, from a validated request to saved results.
+
+:func:`execute` is the one path every image request takes: ``edit_image``,
+``generate_image``, the CLI's ``edit``/``generate`` and every batch job. It tells a
+:class:`Record` what happens as it happens (begun, sent, answered, saved, failed) so
+that a durable record of the request (a batch results file, the ledger) is written
+before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request: the
+library and the CLI use them alike.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from dmxedit._version import __version__
+from dmxedit.api.request import ImageRequest, Kind, build_request
+from dmxedit.core.catalog import WARN_IMAGES
+from dmxedit.core.errors import DmxError, InputError, SaveError, all_problems
+from dmxedit.core.events import Events
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import Settings, resolve
+from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
+from dmxedit.engine.result import ImageResult
+from dmxedit.media.images import load_images
+from dmxedit.media.inputs import InputImage
+from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
+from dmxedit.media.receipt import mismatches, receipt
+from dmxedit.store.names import Naming
+from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
+
+if TYPE_CHECKING:
+    from dmxedit.api.client import Answer, Client
+    from dmxedit.api.retry import Pacer
+
+
+def warnings_for(request: ImageRequest) -> list[str]:
+    """What the user should know about a request before it is sent."""
+    out = [img.warning for img in request.images if img.warning]
+    if len(request.images) > WARN_IMAGES:
+        out.append(
+            f"{len(request.images)} images: the endpoint documents 16, but one page of the "
+            f"provider's documentation says {WARN_IMAGES}."
+        )
+    return out
+
+
+def make_client(
+    settings: Settings,
+    options: ImageOptions,
+    *,
+    events: Events | None = None,
+    pacer: Pacer | None = None,
+) -> Client:
+    """A client configured from resolved settings (imports the HTTP machinery)."""
+    from dmxedit.api.client import Client
+    from dmxedit.api.proxies import check_proxy
+    from dmxedit.api.retry import Policy
+
+    api_key = settings.require_key()
+    check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
+    return Client(
+        api_key=api_key,
+        timeout=settings.timeout,
+        connect_timeout=settings.connect_timeout,
+        policy=Policy(settings.retries, options.retry_server_errors),
+        events=events,
+        pacer=pacer,
+    )
+
+
+def execute(
+    request: ImageRequest,
+    client: Client,
+    saver: Saver,
+    *,
+    events: Events | None = None,
+    save_metadata: bool = False,
+    record: Record | None = None,
+    hash_inputs: bool = False,
+) -> ImageResult:
+    """Send a checked request and save what comes back; the path every request takes.
+
+    The inputs' SHA-256 are computed as they are sent with ``save_metadata`` or
+    ``hash_inputs`` (the ledger records them). Inputs that need preparing (SPEC 9:
+    converted, rotated, downscaled) are prepared first, into temporary files that are
+    removed when the request is over."""
+    events = events or Events()
+    record = record or Record()
+    for message in warnings_for(request):
+        events.warn(message)
+    try:
+        sent_images, made = prepare_images(request.images, saver.temporaries, events)
+        request = replace(request, images=tuple(sent_images))
+    except DmxError as error:
+        record.failed(error)
+        raise
+    try:
+        return _execute(request, client, saver, events, save_metadata, record, hash_inputs)
+    finally:
+        for name in made:
+            discard(name, saver.temporaries)
+
+
+def _execute(
+    request: ImageRequest,
+    client: Client,
+    saver: Saver,
+    events: Events,
+    save_metadata: bool,
+    record: Record,
+    hash_inputs: bool,
+) -> ImageResult:
+    record.begin(request)
+    started = time.monotonic()
+    try:
+        answer = client.send(
+            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata or hash_inputs
+        )
+        record.answered(answer)
+        received = time.monotonic()
+        saved = _save_all(answer, client, saver, events)
+    except DmxError as error:
+        record.failed(error)
+        raise
+    except KeyboardInterrupt:
+        record.interrupted()
+        raise
+    elapsed = round(time.monotonic() - started, 3)
+    timings = dict(answer.timings)
+    timings["download_s"] = round(time.monotonic() - received, 3)
+    timings["total_s"] = elapsed
+    result = ImageResult(
+        files=[s.path for s in saved if s.path is not None],
+        urls=[item.url for item in answer.items if item.url],
+        model=request.model,
+        prompt=request.prompt,
+        aspect_ratio=request.ratio,
+        size=request.size,
+        response_format=request.response_format,
+        elapsed_s=elapsed,
+        kind=request.kind,
+        revised_prompt=next((i.revised_prompt for i in answer.items if i.revised_prompt), None),
+        usage=answer.usage,
+        request_id=answer.request_id,
+        created=answer.created,
+        attempts=answer.attempts,
+        timings=timings,
+        inputs=[
+            input_record(img, answer.input_sha256[i] if i < len(answer.input_sha256) else None)
+            for i, img in enumerate(request.images)
+        ],
+    )
+    _receipt(request, saved, result, events)
+    if save_metadata:
+        for image, item in zip(saved, answer.items, strict=False):
+            if image.path is None:
+                continue
+            meta = _metadata(request, answer, result, image, item.url)
+            written = write_metadata(image.path, meta, saver.temporaries)
+            if written is None:
+                events.warn(f"{image.path}.json already exists; metadata not written.")
+            else:
+                result.metadata_files.append(written)
+    record.saved(result)
+    return result
+
+
+def _receipt(
+    request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
+) -> None:
+    """Compare what was delivered with what was asked; warn about each difference."""
+    delivered, found = receipt(
+        request.model, request.ratio, request.size, request.params, saved, events.warn
+    )
+    result.delivered.extend(delivered)
+    result.mismatch.extend(found)
+
+
+def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
+    return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
+
+
+def _save_all(
+    answer: Answer[Blob], client: Client, saver: Saver, events: Events
+) -> list[SavedImage]:
+    """Save every item; an item that fails does not stop the others from being saved."""
+    saved: list[SavedImage] = []
+    failures: list[SaveError] = []
+    pending = [item.sink for item in answer.items if item.sink is not None]
+    try:
+        for item in answer.items:
+            try:
+                if item.sink is not None:
+                    pending.remove(item.sink)
+                    image = saver.finish(item.sink, item.url)
+                else:
+                    assert item.url is not None
+                    image = saver.finish(client.download(item.url, saver.new_blob), item.url)
+            except SaveError as exc:
+                failures.append(exc)
+                continue
+            saved.append(image)
+            if image.path is not None:
+                events.saved(str(image.path))
+    finally:
+        for blob in pending:
+            blob.discard()
+    if failures:
+        first = failures[0]
+        message = (
+            first.message
+            if len(failures) == 1
+            else f"{len(failures)} images could not be saved. "
+            + " ".join(f.message for f in failures)
+        )
+        raise SaveError(
+            message,
+            urls=[u for f in failures for u in f.urls],
+            files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.files],
+            hint=first.hint,
+        )
+    return saved
+
+
+def _metadata(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    result: ImageResult,
+    image: SavedImage,
+    url: str | None,
+) -> dict[str, Any]:
+    inputs = [{"name": item["path"], **item} for item in result.inputs]
+    return {
+        "tool": f"dmxedit {__version__}",
+        "kind": request.kind,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "file": image.path.name if image.path else None,
+        "content_type": image.content_type,
+        "bytes": image.size,
+        "delivered": image.delivered,
+        "mismatch": _mismatch_of(request, image),
+        **request.options(),
+        "inputs": inputs,
+        "url": url,
+        "revised_prompt": result.revised_prompt,
+        "usage": answer.usage,
+        "request_id": answer.request_id,
+        "created": answer.created,
+        "attempts": answer.attempts,
+        "timings": result.timings,
+    }
+
+
+def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
+    """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
+    from dmxedit.store import ledger
+
+    if not any(ledger.is_ref(arg) for arg in images):
+        return list(images)
+    book = ledger.open_ledger(settings.history, create=False)  # reading makes no ledger
+    try:
+        return [
+            ledger.resolve_image_ref(a, book, settings.history) if ledger.is_ref(a) else a
+            for a in images
+        ]
+    finally:
+        if book is not None:
+            book.close()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request with the settings and options it was made from."""
+
+    request: ImageRequest
+    settings: Settings
+    options: ImageOptions
+    naming: Naming | None = None
+
+
+def prepare(
+    kind: Kind,
+    images: Sequence[str],
+    prompt: str | None,
+    options: ImageOptions,
+    *,
+    read_stdin: Callable[[], bytes] | None = None,
+    settings: Settings | None = None,
+) -> Prepared:
+    """Resolve the settings, check the images and options; nothing is sent."""
+    invalid: dict[str, InputError] = {}
+    settings = settings or resolve(options, invalid=invalid)
+    problems: list[InputError] = list(invalid.values())
+    images = resolve_refs(images, settings)
+    checked: list[InputImage] = []
+    max_side = None
+    try:
+        max_side = check_max_side(options.max_side)
+    except InputError as exc:
+        problems.append(exc)
+    try:
+        checked = load_images(list(images), read_stdin, max_side=max_side) if kind == "edit" else []
+    except InputError as exc:  # go on: the options' problems are named too
+        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
+    shape_from = settings
+    if problems and (settings.ratio or "").lower() == "auto":
+        shape_from = replace(settings, ratio=None)  # no image to take a shape from
+    try:
+        request = build_request(
+            kind, shape_from, prompt=prompt, params=options.params, images=checked
+        )
+    except InputError as exc:
+        problems += [InputError(m, hint=exc.hint) for m in exc.details.get("problems", [])] or [exc]
+    naming = None
+    if not problems:
+        try:
+            naming = _naming(request, options.name)
+        except InputError as exc:
+            problems.append(exc)
+    if problems:
+        raise all_problems(problems)
+    return Prepared(request, settings, options, naming)
+
+
+def _naming(request: ImageRequest, template: str | None) -> Naming | None:
+    """The names of a single request's results, checked now (before anything is sent)."""
+    if template is None:
+        return None
+    naming = Naming.make(
+        request.prefix,
+        template,
+        inputs=[img.display for img in request.images],
+        ratio=request.ratio,
+        size=request.size,
+        model=request.model,
+    )
+    naming.check()
+    return naming
+
+
+def run(
+    prepared: Prepared,
+    *,
+    events: Events | None = None,
+    stream: BinaryIO | None = None,
+    temporaries: Temporaries | None = None,
+    record: Record | None = None,
+) -> ImageResult:
+    """Send a prepared request and save its results into the output folder (or
+    ``stream``): the client and saver made, used and closed."""
+    events = events or Events()
+    for message in prepared.settings.warnings:
+        events.warn(message)
+    request, settings = prepared.request, prepared.settings
+    saver = Saver(
+        folder=None if stream is not None else Path(settings.output).expanduser(),
+        prefix=request.prefix,
+        stream=stream,
+        temporaries=temporaries or Temporaries(),
+        naming=prepared.naming,
+    )
+    client = make_client(settings, prepared.options, events=events)
+    saver.prepare()  # after the key check: a missing key creates no folder
+    from dmxedit.store import ledger
+
+    book = ledger.open_ledger(settings.history)
+    kept = None
+    if book is not None:
+        folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
+        kept = LedgerRecord(book, output=folder, name=prepared.options.name)
+    tracker = Tracker()
+    begun = time.time()  # before the upload: the billing check's window starts here
+    try:
+        return execute(
+            request,
+            client,
+            saver,
+            events=events,
+            save_metadata=prepared.options.save_metadata,
+            record=Records(tracker, kept, record),
+            hash_inputs=kept is not None,
+        )
+    except KeyboardInterrupt:
+        saver.temporaries.remove_all()
+        error = tracker.interruption()
+        if kept is not None and kept.entry_id is not None:
+            error.details["ledger_id"] = kept.entry_id
+        raise error from None
+    except DmxError as error:
+        if error.details.get("may_be_billed") and settings.has_account:
+            from dmxedit.engine.billing import after_failure
+
+            after_failure(
+                settings,
+                error,
+                model=request.model,
+                sent_at=begun if tracker.was_sent else None,
+                book=book,
+                entry_id=kept.entry_id if kept is not None else None,
+                events=events,
+            )
+        raise
+    finally:
+        client.close()
+        if book is not None:
+            book.close()
+
+
+# -- the library's entry points --------------------------------------------------------
+
+
+def _library(
+    kind: Kind,
+    images: Sequence[str | os.PathLike[str]],
+    prompt: str,
+    options: ImageOptions | None,
+    output: str | os.PathLike[str] | BinaryIO | None,
+    events: Events | None,
+    given: dict[str, Any],
+) -> ImageResult:
+    stream: BinaryIO | None = None
+    if output is not None and hasattr(output, "write"):
+        stream = output  # type: ignore[assignment]
+    elif output is not None:
+        given["output"] = output
+    parsed = ImageOptions.of(**given)  # an unknown name is a TypeError
+    opts = replace(options or ImageOptions(), **{name: getattr(parsed, name) for name in given})
+    prepared = prepare(kind, [os.fspath(p) for p in images], prompt, opts)
+    return run(prepared, events=events, stream=stream)
+
+
+def edit_image(
+    images: Sequence[str | os.PathLike[str]],
+    prompt: str,
+    options: ImageOptions | None = None,
+    *,
+    output: str | os.PathLike[str] | BinaryIO | None = None,
+    events: Events | None = None,
+    **given: Any,
+) -> ImageResult:
+    """Edit 1-16 images with a prompt and save the result.
+
+    Options come as an :class:`dmxedit.core.options.ImageOptions` or as its field names
+    (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
+    out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
+    config file, then the defaults. ``output`` is a folder (default ``output``) or a
+    binary stream. Raises a :class:`dmxedit.core.errors.DmxError` subclass whose
+    ``exit_code`` is the CLI's.
+    """
+    return _library("edit", images, prompt, options, output, events, given)
+
+
+def generate_image(
+    prompt: str,
+    options: ImageOptions | None = None,
+    *,
+    output: str | os.PathLike[str] | BinaryIO | None = None,
+    events: Events | None = None,
+    **given: Any,
+) -> ImageResult:
+    """Make an image from a prompt alone; options as for :func:`edit_image`."""
+    return _library("generate", (), prompt, options, output, events, given)

@@ -1,0 +1,63 @@
+"""What one request produced: the saved files and what the API said."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ImageResult:
+    """What one request produced: the saved files and what the API said."""
+
+    files: list[Path]
+    urls: list[str]
+    model: str
+    prompt: str
+    aspect_ratio: str | None
+    size: str | None
+    response_format: str
+    elapsed_s: float
+    kind: str = "edit"
+    revised_prompt: str | None = None
+    usage: Any = None
+    request_id: str | None = None
+    created: Any = None
+    attempts: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+    metadata_files: list[Path] = field(default_factory=list)
+    #: One per input image: the original and what was sent (``prepare.input_record``).
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # per file: format, w, h
+    mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
+
+    def to_dict(self) -> dict[str, Any]:
+        """The object ``--json`` prints."""
+        out: dict[str, Any] = {
+            "files": [str(p) for p in self.files],
+            "urls": list(self.urls),
+            "model": self.model,
+            "prompt": self.prompt,
+            "aspect_ratio": self.aspect_ratio,
+            "size": self.size,
+            "response_format": self.response_format,
+            "elapsed_s": self.elapsed_s,
+        }
+        if self.revised_prompt is not None:
+            out["revised_prompt"] = self.revised_prompt
+        if self.usage is not None:
+            out["usage"] = self.usage
+        if self.request_id:
+            out["request_id"] = self.request_id
+        if self.created is not None:
+            out["created"] = self.created
+        out["attempts"] = self.attempts
+        out["timings"] = self.timings
+        out["delivered"] = self.delivered
+        out["mismatch"] = self.mismatch
+        if self.metadata_files:
+            out["metadata_files"] = [str(p) for p in self.metadata_files]
+        if self.inputs:
+            out["inputs"] = self.inputs
+        return out

@@ -1,0 +1,1 @@
+"""Input images: formats, checks, preparation, receipts of what was delivered."""

@@ -1,0 +1,115 @@
+"""The receipt of a saved image: what was delivered (read from its bytes) against what
+was asked.
+
+A relay may answer a 4K request with a 1K image, or send JPEG bytes when PNG was asked
+for. The image is paid and saved either way (the exit code stays 0); the difference is
+a warning and is recorded with the result, its metadata, the ledger and a batch's
+results line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
+from dmxedit.media.formats import dimensions
+
+FORMAT_NAMES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
+_FORMAT_PARAMS = ("output_format", "format", "mime_type")
+_RATIO_TOLERANCE = 0.02  # on a log scale: 1376x768 is 16:9, 1024x1024 is not
+
+
+def delivered(path: str, content_type: str) -> dict[str, Any]:
+    """``{"format", "width", "height"}`` of the image in the file at ``path`` (width and
+    height None when its header does not say)."""
+    size: tuple[int, int] | None = None
+    try:
+        with open(path, "rb") as fh:
+            size = dimensions(fh, content_type)
+    except OSError:
+        size = None
+    return {
+        "format": FORMAT_NAMES.get(content_type, content_type),
+        "width": size[0] if size else None,
+        "height": size[1] if size else None,
+    }
+
+
+def asked(model: str, ratio: str | None, size: str | None) -> str:
+    """What was asked, in words: "4K 16:9 (5504x3072)"."""
+    words = " ".join(w for w in (size, ratio) if w)
+    if model == DEFAULT_MODEL and ratio in RATIOS and size in SIZES:
+        w, h = pixels(ratio, size)
+        return f"{words} ({w}x{h})"
+    return words
+
+
+def mismatches(
+    model: str,
+    ratio: str | None,
+    size: str | None,
+    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    got: Mapping[str, Any],
+) -> list[str]:
+    """What differs between the request and one delivered image, as sentences; empty
+    when it matches or when nothing can be compared (a model without a size table)."""
+    out: list[str] = []
+    pairs = params.items() if isinstance(params, Mapping) else params
+    wanted = next(
+        (
+            _FORMAT_ALIASES[str(v).lower()]
+            for k, v in pairs
+            if k in _FORMAT_PARAMS and str(v).lower() in _FORMAT_ALIASES
+        ),
+        None,
+    )
+    if wanted and got.get("format") != wanted:
+        out.append(f"asked for {wanted.upper()}, got {str(got.get('format')).upper()}")
+    width, height = got.get("width"), got.get("height")
+    if model != DEFAULT_MODEL or not width or not height:
+        return out
+    table_ratio = ratio if ratio in RATIOS else None
+    table_size = size if size in SIZES else None
+    if table_ratio and table_size:
+        ok = (width, height) == pixels(table_ratio, table_size)
+    elif table_size:
+        ok = (width, height) in {pixels(r, table_size) for r in RATIOS}
+    elif table_ratio:
+        w, h = (int(x) for x in table_ratio.split(":"))
+        ok = abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
+    else:
+        return out
+    if not ok:
+        out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
+    return out
+
+
+class _Saved(Protocol):
+    path: Path | None
+    delivered: dict[str, Any]
+
+
+def receipt(
+    model: str,
+    ratio: str | None,
+    size: str | None,
+    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    saved: Sequence[_Saved],
+    warn: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """What each saved image delivered, and what differs from the request (each
+    difference named by file when there are several, and warned about): the one receipt
+    of a request, a batch job's download again and ``recover``."""
+    delivered: list[dict[str, Any]] = []
+    found: list[str] = []
+    for image in saved:
+        delivered.append(dict(image.delivered))
+        where = str(image.path) if image.path is not None else "the image"
+        for problem in mismatches(model, ratio, size, params, image.delivered):
+            found.append(problem if len(saved) == 1 else f"{where}: {problem}")
+            warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+    return delivered, found

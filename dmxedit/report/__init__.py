@@ -1,0 +1,1 @@
+"""The report page: results files or ledger entries to one HTML page."""

@@ -1,0 +1,1 @@
+"""Plain storage: saving results under free names, name templates, the ledger."""
