@@ -148,21 +148,24 @@ def test_a_config_file_readable_by_others_is_a_warning(
     assert status(expect(cli("doctor", key=None)))["config"] == "ok"
 
 
-def test_a_config_file_others_can_change_is_a_warning(
+def test_a_config_file_others_can_change_is_refused(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
-    config_file(tmp_path, 'model = "nano-banana-2"\n', 0o666)
-    run = expect(cli("doctor"), 0)
-    assert status(run)["config"] == "warn" and "others can change it" in lines(run)["config"][1]
+    path = config_file(tmp_path, 'model = "nano-banana-2"\n', 0o666)
+    run = expect(cli("doctor"), 3)
+    state, rest = lines(run)["config"]
+    assert state == "fail" and "writable by group and others" in rest
+    assert f"chmod go-w {path}" in rest
 
 
-def test_a_config_folder_anyone_can_write_is_a_warning(
+def test_a_config_folder_anyone_can_write_is_refused(
     cli: Cli, server: FakeDMX, tmp_path: Path
 ) -> None:
     path = config_file(tmp_path, 'model = "nano-banana-2"\n')
     path.parent.chmod(0o777)
-    run = expect(cli("doctor"), 0)
-    assert "anyone can replace it" in lines(run)["config"][1]
+    run = expect(cli("doctor"), 3)
+    state, rest = lines(run)["config"]
+    assert state == "fail" and f"chmod go-w {path.parent}" in rest
 
 
 def test_an_unparsable_config_file_fails_and_the_rest_is_still_checked(

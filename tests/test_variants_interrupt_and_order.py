@@ -76,7 +76,7 @@ def test_a_second_ctrl_c_prints_the_urls_and_recover_names_the_files_by_variant(
     run = expect(cli("recover"))
     names = sorted(Path(p).name for p in run.stdout.split())
     assert len(names) == 3, run.output
-    assert [n.rsplit("_", 1)[1] for n in names] == ["v1.png", "v2.png", "v3.png"], names
+    assert sorted(n.rsplit("_", 1)[1] for n in names) == ["v1.png", "v2.png", "v3.png"], names
 
 
 def test_the_saved_paths_come_out_in_variant_order(cli: Cli, server: FakeDMX, png: Path) -> None:

@@ -19,7 +19,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, NetworkError
-from dmxedit.core.settings import Settings, mask
+from dmxedit.core.settings import Settings
+from dmxedit.core.text import redact
 
 QUOTA_PER_CNY = 500000  # DMXAPI's quota units per yuan
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
@@ -145,6 +146,7 @@ class Account:
 
     def __init__(self, settings: Settings, *, read_timeout: float = READ_TIMEOUT) -> None:
         self.token, self.user_id = settings.require_account()
+        self._secrets = (self.token, settings.api_key)  # masked in all that comes back
         self.root = site_root(settings.base_url)
         self.timeout = (settings.connect_timeout, read_timeout)
         self._lock = threading.Lock()
@@ -162,8 +164,8 @@ class Account:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self.token, mask(self.token)) if self.token else text
+    def _redact(self, value: Any) -> Any:
+        return redact(value, *self._secrets)
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
         """GET ``path`` on the site root: the ``data`` of a successful answer, and the
@@ -198,7 +200,7 @@ class Account:
                     hint="Check your network and the base URL (dmxedit config get base-url).",
                 ) from None
         status = response.status_code
-        rid = request_id(response.headers)
+        rid = self._redact(request_id(response.headers))
         skew = _skew(response.headers.get("Date"))
         content_type = response.headers.get("Content-Type", "")
         info: dict[str, Any] = {"status": status, "request_id": rid}
@@ -237,7 +239,7 @@ class Account:
         import json
 
         try:
-            answer = json.loads(body.decode("utf-8-sig", "replace"))
+            answer = self._redact(json.loads(body.decode("utf-8-sig", "replace")))
         except ValueError:
             raise ApiError(
                 f"The account API answered {status} with a body that is not JSON"

@@ -41,7 +41,7 @@ from dmxedit.api.retry import (
 from dmxedit.core.catalog import MAX_RESULT_BYTES, SITES, is_image_model, other_sites
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError, SaveError
 from dmxedit.core.events import Events
-from dmxedit.core.settings import mask
+from dmxedit.core.text import redact
 
 USER_AGENT = f"dmxedit/{__version__} python-requests/{requests.__version__}"
 REQUEST_ID_HEADERS = (
@@ -122,8 +122,8 @@ class _Bearer(AuthBase):
 def request_id(headers: Mapping[str, str]) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = headers.get(name)
-        if value:
-            return value.strip()[:200]
+        if value and value.strip():
+            return one_line(value, 200)  # a folded header's line break is no line of ours
     return None
 
 
@@ -371,10 +371,17 @@ class ModelInfo:
 
 
 def parse_models(
-    raw: bytes, content_type: str, base_url: str, status: int = 200, rid: str | None = None
+    raw: bytes,
+    content_type: str,
+    base_url: str,
+    status: int = 200,
+    rid: str | None = None,
+    *,
+    secrets: tuple[str | None, ...] = (),
 ) -> list[ModelInfo]:
     """The models of a ``/models`` answer: OpenAI's ``{"object": "list", "data": [...]}``
-    (new-api adds ``supported_endpoint_types``), or a bare list; ApiError otherwise."""
+    (new-api adds ``supported_endpoint_types``), or a bare list; ApiError otherwise.
+    Every text of it is redacted of ``secrets``."""
     info: dict[str, Any] = {"status": status, "request_id": rid}
     no_v1 = not base_url.rstrip("/").endswith("/v1")
     v1_hint = (
@@ -385,7 +392,7 @@ def parse_models(
     )
     if len(raw) > MODELS_LIMIT:
         raise ApiError(f"The model list is over {_mib(MODELS_LIMIT)}; it was refused.", **info)
-    text = decode_text(raw, content_type).strip()
+    text = redact(decode_text(raw, content_type).strip(), *secrets)
     try:
         body = json.loads(text)
     except ValueError:
@@ -400,7 +407,7 @@ def parse_models(
             **info,
         ) from None
     if isinstance(body, dict) and (body.get("success") is False or body.get("error")):
-        said = api_message(raw, content_type) or "no message"
+        said = redact(api_message(raw, content_type) or "no message", *secrets)
         raise ApiError(f"The API answered {status} with an error: {said}", **info)
     entries = body.get("data") if isinstance(body, dict) else body
     if not isinstance(entries, list):
@@ -573,10 +580,16 @@ class Client:
             self._downloads.close()
             self._downloads = None
 
-    def _redact(self, text: str) -> str:
-        """An API that echoes the key back does not get it shown."""
-        key = self._auth.key
-        return text.replace(key, mask(key)) if key else text
+    def _redact(self, value: T) -> T:
+        """An API that echoes the key back does not get it shown or stored: every text
+        of an answer (message, header, URL, request id, revised prompt) goes through
+        this before it leaves the client."""
+        redacted: T = redact(value, self._auth.key)
+        return redacted
+
+    def _rid(self, headers: Mapping[str, str]) -> str | None:
+        """The answer's request id (redacted: a relay may echo anything there)."""
+        return self._redact(request_id(headers))
 
     # -- the POST -------------------------------------------------------------------
 
@@ -762,15 +775,17 @@ class Client:
         self, request: ImageRequest, response: requests.Response, open_sink: Callable[[], S]
     ) -> Answer[S]:
         status = response.status_code
-        rid = request_id(response.headers)
+        rid = self._rid(response.headers)
         self.events.answered(status)
         headers = response.headers
-        self.events.info(
+        encoding = headers.get("Content-Encoding")
+        said = (
             f"answer: HTTP {status}, request id {rid or '-'}, "
             f"{headers.get('Content-Type') or 'no content type'}, "
             f"{headers.get('Content-Length') or 'unknown'} bytes"
-            + (f", {headers['Content-Encoding']}" if headers.get("Content-Encoding") else "")
+            + (f", {encoding}" if encoding else "")
         )
+        self.events.info(self._redact(one_line(said)))
         if 200 <= status < 300:
             return self._success(request, response, open_sink, rid)
         self._refused(response, request.base_url, model=request.model)
@@ -782,14 +797,14 @@ class Client:
         the retry policy). ``model`` is the model the request asked for (None for a GET
         of the model list, which is never billed and may always be resent)."""
         status = response.status_code
-        rid = request_id(response.headers)
+        rid = self._rid(response.headers)
         raw = response.raw.read(ERROR_BODY_LIMIT, decode_content=True) or b""
         said = api_message(raw, response.headers.get("Content-Type", ""))
         text = self._redact(f"HTTP {status}" + (f": {said}" if said else ""))
         info: dict[str, Any] = {"status": status, "request_id": rid}
         unusable = model_unusable(raw, said) if model else None
         if 300 <= status < 400:
-            where = response.headers.get("Location", "?")
+            where = self._redact(one_line(response.headers.get("Location") or "?", 200))
             raise ConfigError(
                 f"The API answered {status} with a redirect to {where}; dmxedit does not "
                 "follow redirects with your key.",
@@ -884,7 +899,7 @@ class Client:
                 raise error from None
             with response:
                 status = response.status_code
-                rid = request_id(response.headers)
+                rid = self._rid(response.headers)
                 self.events.info(f"models: HTTP {status}, request id {rid or '-'}")
                 if not 200 <= status < 300:
                     self._refused(response, base_url)
@@ -900,7 +915,12 @@ class Client:
                         ),
                     ) from None
                 return parse_models(
-                    raw, response.headers.get("Content-Type", ""), base_url, status, rid
+                    raw,
+                    response.headers.get("Content-Type", ""),
+                    base_url,
+                    status,
+                    rid,
+                    secrets=(self._auth.key,),
                 )
         finally:
             session.close()
@@ -1015,18 +1035,20 @@ class Client:
             items=items,
             status=status,
             request_id=rid,
-            created=body.get("created"),
-            usage=body.get("usage"),
+            created=self._redact(body.get("created")),
+            usage=self._redact(body.get("usage")),
         )
 
     def _item(self, entry: Mapping[str, Any]) -> AnswerItem[S]:
         url, blob, revised = entry.get("url"), entry.get("b64_json"), entry.get("revised_prompt")
         item: AnswerItem[S] = AnswerItem()
-        item.revised_prompt = revised if isinstance(revised, str) else None
+        item.revised_prompt = self._redact(revised) if isinstance(revised, str) else None
         if isinstance(url, _DataUrl):
             item.sink = url.sink
         elif isinstance(url, str) and url.strip():
-            item.url = url.strip()
+            # A URL that holds the key is never fetched (the key would go to the download
+            # host) nor shown or stored: its masked form stands in for it.
+            item.url = self._redact(url.strip())
         if blob is not None and not isinstance(blob, (str, int, float, bool, list, dict)):
             if item.sink is None:
                 item.sink = blob  # the decoded b64_json
@@ -1040,7 +1062,7 @@ class Client:
         """GET a result URL into a new sink; retried on its own, never re-generates."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise SaveError(f"The result URL is not http(s): {url}", urls=[url])
+            raise SaveError(f"The result URL is not http(s): {one_line(url, 200)}", urls=[url])
         from dmxedit.api.proxies import proxy_for
 
         proxy = proxy_for(url)

@@ -26,6 +26,7 @@ from dmxedit.core.catalog import (
 )
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.settings import Settings, mask
+from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
 
 Kind = Literal["edit", "generate"]
@@ -41,6 +42,17 @@ RESERVED = {
 }
 
 
+def check_text(what: str, text: str) -> str:
+    """A text that goes to the API as it is: it must be text (bytes that are not UTF-8,
+    from a command line or a file name in another encoding, cannot be sent)."""
+    if undecodable(text):
+        raise InputError(
+            f"The {what} holds bytes that are not UTF-8 text; it cannot be sent.",
+            hint="Give it as UTF-8 text (a file in another encoding: convert it first).",
+        )
+    return text
+
+
 def check_prompt(text: str | None) -> str:
     """The prompt with surrounding whitespace removed; 1-32000 characters."""
     if text is None:
@@ -54,7 +66,7 @@ def check_prompt(text: str | None) -> str:
         raise InputError(
             f"The prompt has {len(stripped)} characters; the API takes at most {MAX_PROMPT_CHARS}."
         )
-    return stripped
+    return check_text("prompt", stripped)
 
 
 def check_format(value: str | None) -> str:
@@ -109,7 +121,7 @@ def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
             )
         if key in RESERVED:
             raise InputError(f"--param {key} is set by dmxedit: {RESERVED[key]}.")
-        pairs.append((key, value))
+        pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
     return pairs
 
 
@@ -263,6 +275,7 @@ def build_request(
             )
         )
         ratio = None
+    checked(lambda: check_text("model name", model))
     fields = {
         "prompt": checked(lambda: check_prompt(prompt)),
         "ratio": checked(lambda: check_ratio(ratio, model, images)),

@@ -89,7 +89,7 @@ def job_id(obj: Mapping[str, Any]) -> str:
     if own is not None:
         return str(own)
     canonical = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def entry_id(obj: Mapping[str, Any], variant: int = 1, variants: int = 1) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.errors import ExitCode, InputError
+from dmxedit.core.text import dumps
 
 if TYPE_CHECKING:
     pass
@@ -163,7 +164,7 @@ class ResultsLog:
     def append(self, record: Mapping[str, Any]) -> None:
         if self._fd < 0:
             return
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (dumps(record) + "\n").encode("utf-8")
         with self._lock:
             self._write(line)  # the whole line and its newline in one write
             os.fsync(self._fd)

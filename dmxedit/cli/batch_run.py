@@ -93,8 +93,10 @@ class PlainBatchEvents(BatchEvents):
     def _line(self, text: str) -> None:
         """One line on stderr in one write: print() writes the text and the newline
         apart, so lines from two job threads could run into each other."""
+        from dmxedit.cli.ui import shown
+
         with self.write_lock:
-            self.ctx.stderr.write(text + "\n")
+            self.ctx.stderr.write(shown(text) + "\n")
             self.ctx.stderr.flush()
 
     def _say(self, message: str) -> None:
@@ -215,15 +217,21 @@ class LiveBatchEvents(PlainBatchEvents):
         self.progress.update(self.task, counts=self._counts())
 
     def emit(self, lines: list[str]) -> None:
+        from dmxedit.cli.ui import field
+
         if self.ctx.stdout_isatty:
             # The same terminal: print above the live line, through its console, or the
             # paths and the line overwrite each other.
             for line in lines:
-                self.progress.console.print(line, highlight=False, soft_wrap=True)
+                self.progress.console.print(
+                    field(line), highlight=False, soft_wrap=True, markup=False
+                )
         else:
             self.ctx.emit_lines(lines)
 
     def job_finished(self, record: Mapping[str, Any]) -> None:
+        from dmxedit.cli.ui import shown
+
         with self.lock:
             self.running -= 1
             self.data(record)
@@ -231,7 +239,9 @@ class LiveBatchEvents(PlainBatchEvents):
                 self.done += 1
             else:
                 self.failed += 1
-                self.progress.console.print(_failure(record), style="red", highlight=False)
+                self.progress.console.print(
+                    shown(_failure(record)), style="red", highlight=False, markup=False
+                )
             self.progress.update(
                 self.task, completed=self.done + self.failed, counts=self._counts()
             )
@@ -242,7 +252,9 @@ class LiveBatchEvents(PlainBatchEvents):
         ui.warn(self.ctx, message)
 
     def _note(self, message: str) -> None:
-        self.progress.console.print(f"dmxedit: {message}", highlight=False)
+        from dmxedit.cli.ui import shown
+
+        self.progress.console.print(f"dmxedit: {shown(message)}", highlight=False, markup=False)
 
     def finished(self, summary: BatchSummary) -> None:
         # After the live line: it stays as the last state of the bar, with this below it.
@@ -250,7 +262,9 @@ class LiveBatchEvents(PlainBatchEvents):
         if not self.quiet:
             from rich.text import Text
 
-            self.ctx.console().print(Text(_closing(summary), style="green"))
+            from dmxedit.cli.ui import shown
+
+            self.ctx.console().print(Text(shown(_closing(summary)), style="green"))
 
     def close(self) -> None:
         self.progress.stop()

@@ -92,4 +92,4 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         from dmxedit.cli import ui
 
         ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
-    ctx.emit_lines(lines)
+    ctx.emit_lines(lines, multiline=True)

@@ -50,7 +50,8 @@ def set_(
     spec = known_key(key)
     what = "API key" if key == "api-key" else key.replace("-", " ")
     if value == "-":
-        value = ctx.claim_stdin(key).readline().decode("utf-8", "replace").strip()
+        # All of it: a key split over two lines is refused, never stored half.
+        value = ctx.claim_stdin(key).read(64 * 1024).decode("utf-8", "replace").strip()
         if not value:
             raise InputError(f"No value for {key} on standard input.")
     elif value is None:
@@ -147,7 +148,9 @@ def list_(ctx: RunContext) -> None:
                 "source": settings.sources[name],
             }
             if name in invalid:
-                item.update(value=ctx.env.get(spec.env or ""), invalid=invalid[name].message)
+                raw = ctx.env.get(spec.env or "")
+                shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
+                item.update(value=shown, invalid=invalid[name].message)
             out[name] = item
         ctx.emit_json({"path": str(settings.path), "settings": out})
         return

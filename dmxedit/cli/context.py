@@ -130,14 +130,31 @@ class RunContext:
     # -- data on standard output -------------------------------------------------------
 
     def emit_json(self, data: Any) -> None:
-        import json
+        """One JSON document: every value exact (control characters and a file name's
+        undecodable bytes as ``\\u`` escapes, which JSON readers turn back)."""
+        from dmxedit.core.text import dumps
 
-        self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        self.stdout.write(dumps(data, indent=2) + "\n")
         self.stdout.flush()
 
-    def emit_lines(self, lines: list[str]) -> None:
+    def emit_lines(self, lines: list[str], *, multiline: bool = False) -> None:
+        """Lines of data. A control character in a line (from a server, a file name) is
+        written as an escape (``\\x1b``), a newline inside a line too unless
+        ``multiline`` (dmxedit's own text with line breaks). A file name's undecodable
+        bytes go out as they are, as the file system names the file; to a terminal they
+        are shown as ``\\xNN``."""
+        from dmxedit.core.text import escaped, undecodable
+
+        raw = not self.stdout_isatty
         for line in lines:
-            self.stdout.write(line + "\n")
+            for part in line.split("\n") if multiline else [line]:
+                text = escaped(part, keep_undecodable=raw)
+                if raw and undecodable(text):
+                    self.stdout.flush()
+                    self.stdout_bytes.write(text.encode("utf-8", "surrogateescape") + b"\n")
+                    self.stdout_bytes.flush()
+                else:
+                    self.stdout.write(text + "\n")
         self.stdout.flush()
 
     # -- standard input, read at most once ----------------------------------------------

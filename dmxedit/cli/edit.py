@@ -50,7 +50,7 @@ def _single(
         read_stdin=(lambda: stdin_image) if stdin_image is not None else None,
     )
     if dry_run:
-        for message in pipeline.warnings_for(prepared.request):
+        for message in (*prepared.settings.warnings, *pipeline.warnings_for(prepared.request)):
             ui.warn(ctx, message)
         show_dry_run(ctx, prepared.request, prepared.settings.api_key)
         return

@@ -124,6 +124,10 @@ def history(
             _show(ctx, entry)
             return
         started = parse_since(since) if since else None
+        if grep is not None:
+            from dmxedit.api.request import check_text
+
+            check_text("--grep text", grep)  # prompts are UTF-8 text; bytes match none
         entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []
         if ctx.json:
             ctx.emit_json([e.to_dict() for e in entries])
@@ -259,7 +263,9 @@ def recover(
                     }
                 )
                 for url in dead:
-                    ui.warn(ctx, f"entry {entry.id}: the result URL no longer works: {url}")
+                    ui.warn(
+                        ctx, f"entry {entry.id}: the result URL no longer works: {ui.field(url)}"
+                    )
                 for kept in lost:
                     ui.warn(
                         ctx,

@@ -16,13 +16,23 @@ from dmxedit.core.errors import InputError, counted
 from dmxedit.core.options import ImageOptions
 
 
+def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
+    """The settings, their warnings shown (a plain-http base URL) before anything is sent."""
+    from dmxedit.cli import ui
+    from dmxedit.core.settings import resolve
+
+    settings = resolve(options, env=ctx.env)
+    for message in settings.warnings:
+        ui.warn(ctx, message)
+    return settings
+
+
 @command(json=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
     from dmxedit.api import account
-    from dmxedit.core.settings import resolve
 
-    found = account.balance(resolve(env=ctx.env))
+    found = account.balance(_settings(ctx))
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
@@ -105,11 +115,10 @@ def usage(
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
     from dmxedit.api import account
-    from dmxedit.core.settings import resolve
     from dmxedit.store import ledger
 
     start, end, words = period(today, week, month, since, until)
-    settings = resolve(env=ctx.env)
+    settings = _settings(ctx)
     summary, read = account.usage(settings, start, end, model)
     counts = None
     book = ledger.open_ledger(settings.history, ctx.env, create=False)
@@ -176,9 +185,11 @@ def _render(
         )
         if counts["billed"] or counts["not_billed"]:
             ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+    from dmxedit.cli.ui import field
+
     models = [
         [
-            name,
+            field(name),  # a model name from the server's log
             f"{t.requests:,}",
             f"{t.quota / 500000:.4f}",
             f"{t.prompt_tokens:,}",
@@ -207,8 +218,10 @@ def _render(
             force_terminal=True,
             no_color=bool(ctx.env.get("NO_COLOR")) or None,
         )
+        from rich.text import Text
+
         for line in head:
-            console.print(line)
+            console.print(line, markup=False)
         for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
             if not rows:
                 continue
@@ -216,9 +229,9 @@ def _render(
             for i, col in enumerate(cols):
                 table.add_column(col, justify="left" if i == 0 else "right")
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))  # text, never markup
             console.print(table)
-        console.print(ours)
+        console.print(ours, markup=False)
         return
     lines = list(head)
     for title, cols, rows in (("per model", model_cols, models), ("per day", day_cols, days)):
@@ -241,9 +254,8 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
     from dmxedit.batch.reconcile import reconcile as run
     from dmxedit.cli import ui
-    from dmxedit.core.settings import resolve
 
-    settings = resolve(options)
+    settings = _settings(ctx, options)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))
         base, default = Path.cwd(), Path("stdin.results.jsonl")

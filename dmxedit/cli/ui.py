@@ -1,6 +1,9 @@
 """What the user sees on standard error: progress, messages, error panels (rich).
 
 Only the CLI imports this module; the core reports through :class:`dmxedit.core.events.Events`.
+Every text goes out through :func:`shown` (a message, which may have lines of its own) or
+:func:`field` (one value: a URL, a request id, a path): control characters from a server
+or a file name are shown as escapes, never sent to the terminal raw.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.events import Events
+from dmxedit.core.text import escaped
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -25,27 +29,39 @@ def _mib(n: int | None) -> str:
     return f"{n / 1024 / 1024:.1f} MiB"
 
 
+def shown(message: str) -> str:
+    """A message for the terminal: its own line breaks kept, every other control
+    character (from a server's words or a file name) shown as an escape."""
+    return escaped(message, keep_newlines=True)
+
+
+def field(value: object) -> str:
+    """One value (a URL, a request id, a path) for the terminal, on one line: every
+    control character, a newline too, shown as an escape."""
+    return escaped(str(value))
+
+
 def _details(error: DmxError) -> list[str]:
     extra: list[str] = []
     if error.status is not None:
         extra.append(f"HTTP status: {error.status}")
     if error.request_id:
-        extra.append(f"Request id: {error.request_id}")
+        extra.append(f"Request id: {field(error.request_id)}")
     for url in error.details.get("urls") or []:
-        extra.append(f"Result URL: {url}")
+        extra.append(f"Result URL: {field(url)}")
     for path in error.details.get("files") or []:
-        extra.append(f"Saved file: {path}")
+        extra.append(f"Saved file: {field(path)}")
     return extra
 
 
 def plain_error(ctx: RunContext, message: str, details: list[str], hint: str | None) -> None:
     """An error for logs and CI: ``dmxedit: error: ...`` and indented details, no boxes."""
-    lines = message.splitlines() or [""]
+    lines = message.split("\n")
     out = [f"dmxedit: error: {lines[0]}", *(f"  {line}" for line in lines[1:])]
     out += [f"  {line}" for line in details]
     if hint:
-        out += [f"  hint: {line}" for line in hint.splitlines()]
-    print("\n".join(out), file=ctx.stderr, flush=True)
+        out += [f"  hint: {line}" for line in hint.split("\n")]
+    print(shown("\n".join(out)), file=ctx.stderr, flush=True)
 
 
 def error_panel(ctx: RunContext, error: DmxError) -> None:
@@ -57,17 +73,17 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
-    body = Text(error.message)
+    body = Text(shown(error.message))
     extra = _details(error)
     if extra:
-        body.append("\n\n" + "\n".join(extra))
+        body.append("\n\n" + shown("\n".join(extra)))
     if error.hint:
         body.append("\n\n")
-        body.append(error.hint, style="bold")
+        body.append(shown(error.hint), style="bold")
     ctx.console().print(
         Panel(
             body,
-            title=f"{escape(error.title)} (exit {int(error.exit_code)})",
+            title=f"{escape(field(error.title))} (exit {int(error.exit_code)})",
             title_align="left",
             border_style="red",
             expand=False,
@@ -91,7 +107,7 @@ def internal_panel(ctx: RunContext, exc: BaseException) -> None:
     ctx.console().print(
         Panel(
             Text(
-                f"{type(exc).__name__}: {exc}\n\nThis is a bug in dmxedit. Run again with "
+                f"{type(exc).__name__}: {field(exc)}\n\nThis is a bug in dmxedit. Run again with "
                 "DMXEDIT_DEBUG=1 to see the traceback, and report it."
             ),
             title="Internal error (exit 1)",
@@ -106,22 +122,22 @@ def warn(ctx: RunContext, message: str) -> None:
     if not ctx.stderr_isatty:  # plain text needs no rich (and its import time)
         # Named like the error lines and the progress events' warnings, so a CI log can
         # be grepped for "dmxedit: warning:" with or without --quiet.
-        print(f"dmxedit: warning: {message}", file=ctx.stderr, flush=True)
+        print(f"dmxedit: warning: {shown(message)}", file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 
-    ctx.console().print(Text("warning: ", style="yellow bold") + Text(message))
+    ctx.console().print(Text("warning: ", style="yellow bold") + Text(shown(message)))
 
 
 def note(ctx: RunContext, message: str) -> None:
     if not ctx.stderr_isatty:
         # Every line dmxedit writes on standard error off a terminal starts with
         # "dmxedit:" (its errors, warnings and progress lines do too).
-        print(f"dmxedit: {message}", file=ctx.stderr, flush=True)
+        print(f"dmxedit: {shown(message)}", file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 
-    ctx.console().print(Text(message))
+    ctx.console().print(Text(shown(message)))
 
 
 def speed(bytes_per_second: float | None) -> str:
@@ -159,7 +175,7 @@ class PlainEvents(Events):
 
     def _say(self, message: str) -> None:
         with self._lock:
-            print(f"dmxedit: {message}", file=self.ctx.stderr, flush=True)
+            print(f"dmxedit: {shown(message)}", file=self.ctx.stderr, flush=True)
 
     def upload_start(self, total: int, parts: int) -> None:
         what = f"{parts} image{'s' if parts != 1 else ''}, " if parts else ""
@@ -175,7 +191,7 @@ class PlainEvents(Events):
         self._say(f"receiving the image ({_mib(total)})")
 
     def saved(self, path: str) -> None:
-        self._say(f"saved {path}")
+        self._say(f"saved {field(path)}")
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self._say(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
@@ -273,7 +289,7 @@ class TerminalEvents(Events):
         from rich.text import Text
 
         self._stop()
-        self.ctx.console().print(Text("Saved ", style="green") + Text(path))
+        self.ctx.console().print(Text("Saved ", style="green") + Text(field(path)))
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self._stop()
@@ -291,7 +307,7 @@ class TerminalEvents(Events):
         from rich.text import Text
 
         if self.verbose:
-            self.ctx.console().print(Text(message, style="dim"))
+            self.ctx.console().print(Text(shown(message), style="dim"))
 
     def close(self) -> None:
         self._stop()

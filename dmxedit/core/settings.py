@@ -186,22 +186,66 @@ KEYS: dict[str, Key] = {
 
 
 def key_problem(key: str) -> str | None:
-    """What keeps a pasted key from going into an HTTP header, in words (never the key)."""
+    """What keeps a pasted key from being sent, in words saying what to remove (never
+    the key itself). The one check of a key, from any source: option, environment,
+    config file, standard input."""
     return header_problem(key, "which dmxedit adds itself")
 
 
-def header_problem(key: str, bearer: str) -> str | None:
-    """What keeps a secret from going into an HTTP header; ``bearer`` says why a pasted
-    ``Bearer `` prefix is wrong."""
+# Quotes a shell, a .env file or a chat window wraps a pasted secret in: straight, curly,
+# CJK corner brackets.
+_QUOTES = "\"'`\u201c\u201d\u2018\u2019\u300c\u300d\u300e\u300f"
+
+
+def _char_name(char: str) -> str:
     import unicodedata
 
-    if key[:7].lower() == "bearer ":
-        return f"it starts with 'Bearer ', {bearer}"
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'a control character')}"
+
+
+def header_problem(key: str, bearer: str) -> str | None:
+    """What keeps a secret from going into an HTTP header as it should, in words that say
+    what to remove (never the secret): quotes around it, a pasted ``Bearer `` or header
+    name (``bearer`` says why that is wrong), whitespace or a character a header cannot
+    carry."""
+    lowered = key.lower()
+    if lowered.startswith("authorization:"):
+        return "it starts with 'Authorization:', the header's name: remove it, keep the key only"
+    if lowered.startswith("bearer ") or lowered == "bearer":
+        return f"it starts with 'Bearer ', {bearer}: remove it"
+    first, last = key[:1], key[-1:]
+    if first in _QUOTES and last in _QUOTES and len(key) > 1:
+        return (
+            f"it is wrapped in quotes ({_char_name(first)} ... {_char_name(last)}), which "
+            "would be sent as part of it: remove them"
+        )
+    if first and first in _QUOTES:
+        return f"it starts with a quote ({_char_name(first)}): remove it"
+    if last and last in _QUOTES:
+        return f"it ends with a quote ({_char_name(last)}): remove it"
     for position, char in enumerate(key, start=1):
+        if char.isspace():
+            return (
+                f"character {position} is whitespace ({_char_name(char)}), which no key has: "
+                "remove it (a key is one word)"
+            )
         if not (33 <= ord(char) <= 126):
-            name = unicodedata.name(char, "a control character")
-            return f"character {position} is U+{ord(char):04X} {name}, which a header cannot carry"
+            return (
+                f"character {position} is {_char_name(char)}, which a header cannot carry: "
+                "remove it (retype the key if it was copied from a formatted page)"
+            )
     return None
+
+
+def check_api_key(where: str, key: str) -> str:
+    """``key`` if it can be sent as it is; InputError (exit 2) saying what to remove."""
+    problem = key_problem(key)
+    if problem is not None:
+        raise InputError(
+            f"The API key {where} cannot be used: {problem}.",
+            hint="Copy the key again from your DMXAPI site's token page (sk-...), alone.",
+        )
+    return key
 
 
 def mask(secret: str | None) -> str:
@@ -242,7 +286,9 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """The config file's table; an empty one when the file does not exist."""
+    """The config file's table; an empty one when the file does not exist. A file that
+    others could have written is refused (:func:`check_trusted`)."""
+    check_trusted(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -283,6 +329,68 @@ def _tomllib() -> Any:
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
     return tomllib
+
+
+def _mode(mode: int) -> str:
+    return f"{stat.S_IMODE(mode):04o}"
+
+
+def check_trusted(path: Path) -> None:
+    """Refuse a config file that someone else could have written (POSIX; like ssh's
+    StrictModes): its ``base-url`` would receive the key. ConfigError (exit 3), with the
+    fix, when the file is writable by group or others or owned by another user, or when
+    its folder is: dmxedit's own folder always, a folder named through DMXEDIT_CONFIG
+    unless it is sticky (like /tmp, where others cannot replace a file of yours). Nothing
+    is checked when the file does not exist."""
+    if os.name == "posix":  # Windows has ACLs, not these modes
+        _check_trusted_posix(path)
+
+
+def _check_trusted_posix(path: Path) -> None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # missing (or unreadable: reading it says so)
+    me = os.geteuid()
+    problem = _untrusted(info, me)
+    if problem is not None:
+        fix = f"chmod go-w {path}" if problem.startswith("writable") else None
+        raise ConfigError(
+            f"The config file {path} is {problem}: dmxedit does not use it, because "
+            "whoever can change it can point base-url elsewhere and receive your API key.",
+            hint=f"Run: {fix}" if fix else f"Use a config file of your own (see {ENV_CONFIG}).",
+        )
+    own = default_config_path().parent
+    folders = dict.fromkeys([path.parent, Path(os.path.realpath(path)).parent])
+    for folder in folders:
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue
+        mine = os.path.realpath(folder) == os.path.realpath(own)
+        if not mine and info.st_mode & stat.S_ISVTX:
+            continue  # a sticky folder: nobody else can replace the file
+        problem = _untrusted(info, me)
+        if problem is not None:
+            fix = f"chmod {'700' if mine else 'go-w'} {folder}"
+            raise ConfigError(
+                f"The folder of the config file {path} is {problem}: dmxedit does not use "
+                "the file, because whoever can replace it can point base-url elsewhere and "
+                "receive your API key.",
+                hint=f"Run: {fix}" if problem.startswith("writable") else None,
+            )
+
+
+def _untrusted(info: os.stat_result, me: int) -> str | None:
+    """Why a file or folder with this stat is not the user's alone, or None."""
+    if info.st_uid not in (me, 0):
+        return f"owned by another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "group and others" if info.st_mode & stat.S_IWOTH else "its group"
+        if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_IWGRP:
+            who = "others"
+        return f"writable by {who} (mode {_mode(info.st_mode)})"
+    return None
 
 
 def insecure_permissions(path: Path, data: Mapping[str, Any]) -> bool:
@@ -462,20 +570,50 @@ def resolve(
             sources[name] = FILE
         else:
             sources[name] = DEFAULT
-    warnings: tuple[str, ...] = ()
+    warnings: list[str] = []
     if insecure_permissions(path, data):
         held = "API key" if "api-key" in data else "system token"
-        warnings = (
+        warnings.append(
             f"The config file {path} holds your {held} and is readable by others; "
             f"run: chmod 600 {path}",
         )
-    return Settings(**values, sources=sources, path=path, warnings=warnings)
+    unencrypted = plain_http(values.get("base_url", DEFAULT_BASE_URL))
+    if unencrypted is not None:
+        warnings.append(unencrypted)
+    return Settings(**values, sources=sources, path=path, warnings=tuple(warnings))
+
+
+def plain_http(base_url: str) -> str | None:
+    """A warning when ``base_url`` is plain http:// to another machine (the key would
+    cross the network unencrypted); None for https and for this machine (loopback)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    import ipaddress
+
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"The base URL {base_url} is plain http:// to {host}: your API key (and system "
+        "token) would cross the network unencrypted, readable by anyone on the way. "
+        "Use https://."
+    )
 
 
 def set_value(path: Path, name: str, raw: str) -> Any:
     """Check a value and store it in the config file; returns the stored value."""
     key = known_key(name)
     value = key.check(name, raw)
+    if key.attr == "api_key":
+        check_api_key("given", value)  # never stored as it could not be sent
     data = read_config(path)
     data[name] = value
     write_config(path, data)

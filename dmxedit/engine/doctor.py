@@ -33,6 +33,7 @@ from dmxedit.core.settings import (
     insecure_permissions,
     key_problem,
     mask,
+    plain_http,
     read_config,
     resolve,
 )
@@ -47,7 +48,6 @@ MODELS_READ_TIMEOUT = 30.0
 LOW_BALANCE = 1.0
 #: Path ends a pasted endpoint URL has instead of the base URL.
 ENDPOINTS = ("/images/edits", "/images/generations", "/chat/completions", "/models")
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -153,19 +153,14 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             pass
         if mode is not None and folder_mode is not None:
             found.append(f"mode {_mode(mode)}, folder {_mode(folder_mode)}")
+            # A file or folder others can write was refused when it was read.
             if insecure_permissions(path, data):
                 warnings.append(f"it holds your API key and others can read it ({_mode(mode)})")
-                fixes.append(f"chmod 600 {path}")
-            elif mode & (stat.S_IWGRP | stat.S_IWOTH):
-                warnings.append(f"others can change it ({_mode(mode)}), and so its base URL")
                 fixes.append(f"chmod 600 {path}")
             own = path.parent == default_config_path().parent
             if own and folder_mode & 0o077:
                 warnings.append(f"its folder is {_mode(folder_mode)}, not 0700")
                 fixes.append(f"chmod 700 {path.parent}")
-            elif folder_mode & stat.S_IWOTH and not folder_mode & stat.S_ISVTX:
-                warnings.append("anyone can replace it: its folder is writable by others")
-                fixes.append(f"chmod o-w {path.parent}")
     if warnings:
         return Check(
             name, WARN, "; ".join([found[0], *warnings]) + ".", "Run: " + "; ".join(fixes)
@@ -199,13 +194,6 @@ def check_key(
     problem = key_problem(key)
     if problem is not None:
         return _fail(name, f"The key from {source} cannot be sent: {problem}.", fix, ExitCode.AUTH)
-    if key[0] in "\"'" or key[-1] in "\"'":
-        return _fail(
-            name,
-            f"The key from {source} is wrapped in quotes, which would be sent as part of it.",
-            fix,
-            ExitCode.AUTH,
-        )
     shown = f"{mask(key)} from {source}"
     stored = file_data.get("api-key")
     if settings.sources.get("api-key") == ENV and isinstance(stored, str) and stored != key:
@@ -262,7 +250,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
             )
         warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
         hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
-    if parts.scheme == "http" and host not in LOOPBACK:
+    if plain_http(url) is not None:
         warnings.append("it is plain http, so the key travels unencrypted")
         hints.append("Use https://.")
     if host in SITES:

@@ -22,6 +22,7 @@ import html
 import io
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ from urllib.parse import quote
 from dmxedit._version import __version__
 from dmxedit.core.catalog import RATIOS, SIZES, pixels
 from dmxedit.core.errors import InputError
+from dmxedit.core.text import dumps
 
 #: The generator tag that marks a page as a dmxedit report (which may be replaced).
 GENERATOR = "dmxedit report"
@@ -519,7 +521,7 @@ def _csp_hash(text: str) -> str:
 def script_json(data: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``<``, ``>``, ``&`` or line
     separators as themselves (``</script>`` in a prompt cannot end the element)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(data, separators=(",", ":"))
     for char, escaped in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
@@ -539,11 +541,23 @@ def href(path: str, folder: Path) -> str:
     except ValueError:
         return Path(path).absolute().as_uri()
     parts = Path(relative).parts
-    return "/".join(quote(part, safe="") for part in parts) or "."
+    # The bytes the file system names each part by (a name that is not UTF-8 too).
+    return "/".join(quote(os.fsencode(part), safe="") for part in parts) or "."
+
+
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f-\x9f]+", re.I)
+
+
+def web_url(url: str) -> bool:
+    """An http(s) URL, the only kind the page links to: a results file may hold anything
+    (``javascript:``, ``data:``, a scheme hidden behind spaces or control characters)."""
+    return _WEB_URL.fullmatch(url) is not None
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for the page: HTML-escaped, a file name's undecodable bytes as U+FFFD."""
+    return html.escape(_UNDECODABLE.sub("\ufffd", str(value)), quote=True)
 
 
 def _short(text: str, width: int = 160) -> str:
@@ -711,10 +725,11 @@ def _job_html(
     else:
         parts.append('<p class="none">No image saved.</p>')
     for url in job.urls if not job.outputs else []:
-        parts.append(
-            f'<p class="url">Not saved; its URL: <a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
-            "</p>"
-        )
+        if web_url(url):
+            shown = f'<a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
+        else:  # javascript:, data:, file:... from a results file: text, never a link
+            shown = f"<code>{_e(url)}</code>"
+        parts.append(f'<p class="url">Not saved; its URL: {shown}</p>')
     parts.append("</div></section>")
     parts.append("</div>")
     parts.append(_facts(job))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.errors import ConfigError, InputError
+from dmxedit.core.text import dumps, undecodable
 
 if TYPE_CHECKING:
     pass
@@ -412,14 +413,24 @@ class Ledger:
 
 
 def _encode(name: str, value: Any) -> Any:
+    """A value as its column keeps it. A path whose name is not UTF-8 (a lone surrogate
+    for each undecodable byte) stays exact: escaped in JSON, or (a text column) kept as
+    the bytes the file system names it by, which SQLite stores as a BLOB."""
     if name in JSON_FIELDS:
-        return None if value is None else json.dumps(value, ensure_ascii=False)
+        return None if value is None else dumps(value)
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str) and undecodable(value):
+        try:
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate no file name has: kept as it reads
+            return value.encode("utf-8", "replace")
     return value
 
 
 def _decode(name: str, value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "surrogateescape")
     if name in JSON_FIELDS and isinstance(value, str):
         return json.loads(value)
     return value

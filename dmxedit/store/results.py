@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import json
 import os
 import re
 import shutil
@@ -23,6 +22,7 @@ from typing import Any, BinaryIO
 
 from dmxedit.core.errors import InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.core.text import dumps
 from dmxedit.media.formats import EXTENSIONS, sniff
 from dmxedit.store.names import Naming
 
@@ -381,7 +381,7 @@ def write_metadata(image: Path, data: dict[str, Any], temporaries: Temporaries) 
     """Write ``<image>.json`` beside a saved image; never replaces an existing file
     (None then). Works where the file system has no hard links."""
     target = image.with_name(image.name + ".json")
-    body = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    body = dumps(data, indent=2) + "\n"
     fd, temp = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=image.parent)
     temporaries.track(temp)
     try:
