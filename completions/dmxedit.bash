@@ -29,11 +29,13 @@ _dmxedit() {
     "config unset"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id" -- "$cur")); fi ;;
     "history show"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "balance"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "batch"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+    "completion"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); fi ;;
     "config"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")); fi ;;
     "doctor"*)
@@ -49,13 +51,13 @@ _dmxedit() {
     "ratios"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "recover"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output --check -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output --check --all -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "report"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output --embed --history --since --limit -n --force -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "usage"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --today --week --month --since --until -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --today --week --month --since --until -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch config doctor edit generate history models ratios recover report usage" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch completion config doctor edit generate history models ratios recover report usage" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit

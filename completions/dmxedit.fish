@@ -2,6 +2,7 @@
 complete -c dmxedit -f
 complete -c dmxedit -n '__fish_use_subcommand' -a balance
 complete -c dmxedit -n '__fish_use_subcommand' -a batch
+complete -c dmxedit -n '__fish_use_subcommand' -a completion
 complete -c dmxedit -n '__fish_use_subcommand' -a config
 complete -c dmxedit -n '__fish_use_subcommand' -a doctor
 complete -c dmxedit -n '__fish_use_subcommand' -a edit
@@ -15,6 +16,8 @@ complete -c dmxedit -n '__fish_use_subcommand' -a usage
 complete -c dmxedit -n '__fish_use_subcommand' -l version -d 'Print the version and exit'
 complete -c dmxedit -n '__fish_use_subcommand' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from balance' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from balance' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l prompt-file -r -F -d 'Read the prompt from a file (\'-\': standard input)'
@@ -45,6 +48,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l status -d 'Report 
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l reconcile -d 'Check the jobs held back as \'may have been billed\' against DMXAPI\'s billing log (needs the system token) and record the verdicts; sends nothing'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -F
+complete -c dmxedit -n '__fish_seen_subcommand_from completion' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a get
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a list
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a path
@@ -76,7 +81,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s r -l ratio -x -a 'a
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s s -l size -x -a '1K 2K 4K' -d 'Output size: 1K, 2K or 4K (any case)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s m -l model -x -d 'Model [default: nano-banana-2]'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l format -x -a 'url b64_json' -d 'Response format: url or b64_json [default: url]'
-complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s o -l output -r -F -d 'Output folder [default: output]; \'-\' writes the image to standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s o -l output -r -F -d 'Output folder [default: output]; NAME'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l timeout -x -d 'Seconds to wait for the answer [default: 600]'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l connect-timeout -x -d 'Seconds to wait for a connection [default: 10]'
@@ -103,7 +108,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s r -l ratio -x -
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s s -l size -x -a '1K 2K 4K' -d 'Output size: 1K, 2K or 4K (any case)'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s m -l model -x -d 'Model [default: nano-banana-2]'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -l format -x -a 'url b64_json' -d 'Response format: url or b64_json [default: url]'
-complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s o -l output -r -F -d 'Output folder [default: output]; \'-\' writes the image to standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s o -l output -r -F -d 'Output folder [default: output]; NAME'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -l timeout -x -d 'Seconds to wait for the answer [default: 600]'
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -l connect-timeout -x -d 'Seconds to wait for a connection [default: 10]'
@@ -129,6 +134,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -l file -x -d 'The entry that made this file (by path or SHA-256)'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print the models as a JSON list on standard output'
@@ -148,6 +155,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s q -l quiet -d 'P
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s o -l output -r -F -d 'Save into DIR instead of each entry\'s folder'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -l check -d 'Also ask DMXAPI\'s billing log whether each request sent without an answer was billed (needs the system token), and record the verdict'
+complete -c dmxedit -n '__fish_seen_subcommand_from recover' -l all -d 'Also list the requests sent without an answer whose billing is settled'
 complete -c dmxedit -n '__fish_seen_subcommand_from recover' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -l json -d 'Print one JSON object on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -s q -l quiet -d 'Print less on standard error'
@@ -161,6 +169,8 @@ complete -c dmxedit -n '__fish_seen_subcommand_from report' -l force -d 'Replace
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from report' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from usage' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from usage' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l today -d 'Today (the default)'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l week -d 'The last 7 days'
 complete -c dmxedit -n '__fish_seen_subcommand_from usage' -l month -d 'The last 30 days'

@@ -4,7 +4,9 @@
     python scripts/gen_completions.py --check  # exit 1 when completions/ is stale
 
 The scripts are static (no call back into dmxedit at each Tab), so they are fast and
-can be reviewed; a test runs --check so they never drift from the CLI.
+can be reviewed; a test runs --check so they never drift from the CLI. The same files
+are written into the package (dmxedit/completions/), which `dmxedit completion SHELL`
+prints: an install with pip or pipx has no completions/ folder.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dmxedit.core.settings import KEYS as SETTING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "completions"
+PACKAGED = ROOT / "dmxedit" / "completions"  # package data: what `dmxedit completion` prints
 CHOICES = {
     "--size": ["1K", "2K", "4K"],
     "--format": ["url", "b64_json"],
@@ -27,6 +30,8 @@ CHOICES = {
 }
 KEYS = list(SETTING_KEYS)
 FILE_OPTIONS = {"--prompt-file", "--output", "--results", "--for"}
+#: Commands whose argument is one of a few words, not a file.
+ARGUMENT_WORDS = {"completion": ["bash", "zsh", "fish"]}
 
 
 @dataclass
@@ -111,6 +116,8 @@ def bash(commands: list[Command]) -> str:
             alt = 'COMPREPLY=($(compgen -f -- "$cur"))' if cmd.files else "COMPREPLY=()"
             if cmd.path[1:2] == ["config"] and cmd.files:
                 alt = f'COMPREPLY=($(compgen -W "{" ".join(KEYS)}" -- "$cur"))'
+            if key in ARGUMENT_WORDS:
+                alt = f'COMPREPLY=($(compgen -W "{" ".join(ARGUMENT_WORDS[key])}" -- "$cur"))'
             lines.append(f"    {pattern})")
             lines.append(f'      if [[ "$cur" == -* ]]; then {body.strip()}; else {alt}; fi ;;')
     lines += ["  esac", "}", "complete -o filenames -F _dmxedit dmxedit", ""]
@@ -152,6 +159,8 @@ def zsh(commands: list[Command]) -> str:
             specs.append("'*::arg:->args'")
         elif cmd.path[1:2] == ["config"] and cmd.files:
             specs.append("'1:key:(" + " ".join(KEYS) + ")'")
+        elif _key(cmd) in ARGUMENT_WORDS:
+            specs.append("'1:shell:(" + " ".join(ARGUMENT_WORDS[_key(cmd)]) + ")'")
         elif cmd.files:
             specs.append("'*:file:_files'")
         lines.append("  local state")
@@ -165,7 +174,13 @@ def zsh(commands: list[Command]) -> str:
             lines.append("  esac ;; esac")
         lines.append("}")
         lines.append("")
-    lines.append('_dmxedit "$@"')
+    # Autoloaded from $fpath, the file runs as the function _dmxedit; sourced (`source
+    # <(dmxedit completion zsh)`), it registers the function instead.
+    lines.append('if [ "$funcstack[1]" = "_dmxedit" ]; then')
+    lines.append('  _dmxedit "$@"')
+    lines.append("else")
+    lines.append("  compdef _dmxedit dmxedit")
+    lines.append("fi")
     lines.append("")
     return "\n".join(lines)
 
@@ -206,6 +221,9 @@ def fish(commands: list[Command]) -> str:
             lines.append(" ".join(parts))
         if cmd.path[1:2] == ["config"] and cmd.files:
             lines.append(f"complete -c dmxedit -n '{cond}' -a '{' '.join(KEYS)}'")
+        elif _key(cmd) in ARGUMENT_WORDS:
+            words = " ".join(ARGUMENT_WORDS[_key(cmd)])
+            lines.append(f"complete -c dmxedit -n '{cond}' -a '{words}'")
         elif cmd.files and not cmd.subcommands and len(cmd.path) > 1:
             lines.append(f"complete -c dmxedit -n '{cond}' -F")
     lines.append("")
@@ -223,11 +241,13 @@ def render() -> dict[str, str]:
 
 def main(argv: list[str]) -> int:
     files = render()
+    folders = (OUT, PACKAGED)
     if "--check" in argv:
         stale = [
-            n
+            str(folder / n)
+            for folder in folders
             for n, text in files.items()
-            if not (OUT / n).exists() or (OUT / n).read_text(encoding="utf-8") != text
+            if not (folder / n).exists() or (folder / n).read_text(encoding="utf-8") != text
         ]
         if stale:
             print(
@@ -236,10 +256,12 @@ def main(argv: list[str]) -> int:
             )
             return 1
         return 0
-    OUT.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (OUT / name).write_text(text, encoding="utf-8")
-        print(f"wrote completions/{name}")
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+        for name, text in files.items():
+            # newline="\n": the same bytes on Windows (the scripts are for POSIX shells)
+            (folder / name).write_text(text, encoding="utf-8", newline="\n")
+            print(f"wrote {folder.relative_to(ROOT).as_posix()}/{name}")
     return 0
 
 

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, NetworkError
+from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
 from dmxedit.core.text import redact
 
@@ -144,11 +145,18 @@ class LogRead:
 class Account:
     """A conversation with the account API; safe to share between threads."""
 
-    def __init__(self, settings: Settings, *, read_timeout: float = READ_TIMEOUT) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        events: Events | None = None,
+    ) -> None:
         self.token, self.user_id = settings.require_account()
         self._secrets = (self.token, settings.api_key)  # masked in all that comes back
         self.root = site_root(settings.base_url)
         self.timeout = (settings.connect_timeout, read_timeout)
+        self.events = events or Events()  # ``info``: each request and its answer (-v)
         self._lock = threading.Lock()
         self._session: Any = None
 
@@ -184,6 +192,7 @@ class Account:
             if self._session is None:
                 self._session = _session()
             session = self._session
+            started = time.monotonic()
             try:
                 response = session.get(
                     url,
@@ -201,6 +210,10 @@ class Account:
                 ) from None
         status = response.status_code
         rid = self._redact(request_id(response.headers))
+        self.events.info(
+            f"GET {response.url} -> HTTP {status} in {time.monotonic() - started:.2f} s"
+            + (f", request id {rid}" if rid else "")
+        )
         skew = _skew(response.headers.get("Date"))
         content_type = response.headers.get("Content-Type", "")
         info: dict[str, Any] = {"status": status, "request_id": rid}
@@ -375,11 +388,12 @@ def _skew(date: str | None) -> float:
         return 0.0
 
 
-def balance(settings: Settings) -> Balance:
+def balance(settings: Settings, events: Events | None = None) -> Balance:
     """The account's balance, from settings with a system token and user id (the one
     call ``dmxedit balance`` and ``dmxedit doctor`` make). Raises ConfigError (exit 3)
-    without them, AuthError (exit 3), NetworkError (exit 5)."""
-    with Account(settings) as account:
+    without them, AuthError (exit 3), NetworkError (exit 5). ``events.info`` hears of
+    each request (``--verbose``)."""
+    with Account(settings, events=events) as account:
         return account.balance()
 
 
@@ -449,10 +463,14 @@ class Usage:
 
 
 def usage(
-    settings: Settings, start: int, end: int, model: str | None = None
+    settings: Settings,
+    start: int,
+    end: int,
+    model: str | None = None,
+    events: Events | None = None,
 ) -> tuple[Usage, LogRead]:
     """Read every page of the log between two unix times and sum it."""
-    with Account(settings) as account:
+    with Account(settings, events=events) as account:
         read = account.log(start=start, end=end, model=model)
     summary = Usage.of(read.items, start, end, model)
     summary.complete = read.complete

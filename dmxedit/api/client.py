@@ -900,7 +900,7 @@ class Client:
             with response:
                 status = response.status_code
                 rid = self._rid(response.headers)
-                self.events.info(f"models: HTTP {status}, request id {rid or '-'}")
+                self.events.info(f"GET {url} -> HTTP {status}, request id {rid or '-'}")
                 if not 200 <= status < 300:
                     self._refused(response, base_url)
                 try:

@@ -126,6 +126,18 @@ def proxy_for(url: str) -> Proxy | None:
     return Proxy(shown, source)
 
 
+#: Result images come from storage hosts, not the API's: a host no NO_PROXY names stands
+#: for them (``.invalid`` never resolves, and nothing is sent to it).
+DOWNLOAD_HOSTS = ("https://result-host.invalid/", "http://result-host.invalid/")
+
+
+def proxy_for_downloads() -> Proxy | None:
+    """The proxy a result download from another host than the API's goes through: the
+    first that cannot be used (https, then http URLs), else the https one."""
+    found = [proxy_for(url) for url in DOWNLOAD_HOSTS]
+    return next((p for p in found if p is not None and not p.usable), found[0])
+
+
 def check_proxy(url: str) -> Proxy | None:
     """:func:`proxy_for`, raising :class:`ConfigError` (exit 3) when the proxy that
     applies to ``url`` cannot be used; called before anything is sent."""
@@ -174,4 +186,5 @@ __all__ = [
     "configured",
     "masked",
     "proxy_for",
+    "proxy_for_downloads",
 ]

@@ -237,6 +237,8 @@ class ImageRequest:
                 lines.append(f"--form-string {shlex.quote(f'{key}={value}')}")
             for img in self.images:
                 source = "-" if img.data is not None else img.display
+                if img.prepared is not None and img.path is not None:
+                    source = str(img.path)  # the converted file (SPEC 9), not the original
                 lines.append(f"-F {shlex.quote(f'image=@{source};type={img.content_type}')}")
         else:
             lines.append("-H 'Content-Type: application/json'")

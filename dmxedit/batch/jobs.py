@@ -21,6 +21,7 @@ from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.names import Naming
+from dmxedit.store.results import file_target
 
 if TYPE_CHECKING:
     pass
@@ -58,8 +59,9 @@ class Job:
     line: int
     id: str
     request: ImageRequest
-    output: Path
+    output: Path  # the folder
     naming: Naming | None = None
+    exact: Path | None = None  # output NAME.png: the job's one result, under that name
     obj: dict[str, Any] | None = None  # the job as its line wrote it
     jobs_file: str | None = None  # the jobs file's absolute path (None: stdin, --each)
     variant: int | None = None  # 1..N with --variants N
@@ -212,9 +214,21 @@ def build_job(
         params=params,
         images=images,
     )
+    exact = None
     if "output" in obj:
         output = Path(obj["output"]).expanduser()
         output = output if output.is_absolute() else base / output
+        if file_target(obj["output"]) is not None and not output.is_dir():
+            exact, output = output, output.parent  # SPEC 2's -o NAME.png, for one job
+            if variants > 1:
+                raise InputError(
+                    f"output {obj['output']!r} names one file, and --variants {variants} "
+                    "saves several; give a folder"
+                )
+            if "name" in obj:
+                raise InputError(
+                    f"output {obj['output']!r} names the file already; name goes with a folder"
+                )
     else:
         output = Path(settings.output).expanduser()
     own_id = entry_id(obj, variant, variants)
@@ -238,6 +252,7 @@ def build_job(
         request=request,
         output=output,
         naming=naming,
+        exact=exact,
         obj=obj,
         jobs_file=jobs_file,
         variant=variant if variants > 1 else None,

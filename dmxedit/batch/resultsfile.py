@@ -94,6 +94,16 @@ class ResultsLock:
             os.close(fd)  # and with it the lock
 
 
+def absolute_files(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A results line whose saved files resolve from anywhere: each path absolute (the
+    output folder may be relative to the folder the batch ran in, which a reader of the
+    results file cannot know)."""
+    files = record.get("files")
+    if not isinstance(files, list) or not files:
+        return dict(record)
+    return {**record, "files": [os.path.abspath(f) if isinstance(f, str) else f for f in files]}
+
+
 class ResultsLog:
     """The results file: one JSON line per event, each written whole in one write and
     synced; read back ignoring a torn last line (even one cut inside a character)."""
@@ -109,9 +119,16 @@ class ResultsLog:
         its lock file (``<results>.lock``) removed when the batch ends."""
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = ResultsLock(Path(str(self.path.resolve()) + ".lock"))  # one lock per file
-        if not lock.acquire():
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = ResultsLock(Path(str(self.path.resolve()) + ".lock"))  # one per file
+            acquired = lock.acquire()
+        except OSError as exc:  # its folder is a file, cannot be made, is read-only...
+            raise InputError(
+                f"Cannot write the results file {self.path}: {exc.strerror or exc}.",
+                hint="Choose another --results file (its folder must be a folder you can write).",
+            ) from None
+        if not acquired:
             raise InputError(
                 f"Another dmxedit batch is writing {self.path} right now.",
                 hint="Wait for it to finish, or give this run its own --results file.",
@@ -145,16 +162,31 @@ class ResultsLog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, _APPEND_FLAGS, 0o666)
-            size = os.fstat(self._fd).st_size
-            if size:
-                with open(self.path, "rb") as fh:
-                    fh.seek(size - 1)
-                    if fh.read(1) != b"\n":  # a torn last line: start on a line of our own
-                        self._write(b"\n")
+            self._cut_torn_tail()
         except OSError as exc:
             raise InputError(
                 f"Cannot write the results file {self.path}: {exc.strerror or exc}."
             ) from None
+
+    def _cut_torn_tail(self) -> None:
+        """A last line without its newline (a kill mid-write) is cut off, under the lock,
+        so the file stays whole JSON Lines: that job's step is written again anyway."""
+        size = os.fstat(self._fd).st_size
+        if not size:
+            return
+        end = size
+        with open(self.path, "rb") as fh:  # type: ignore[arg-type]
+            while end > 0:
+                start = max(0, end - (1 << 16))
+                fh.seek(start)
+                block = fh.read(end - start)
+                at = block.rfind(b"\n")
+                if at >= 0:
+                    end = start + at + 1
+                    break
+                end = start
+        if end != size:
+            os.ftruncate(self._fd, end)
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

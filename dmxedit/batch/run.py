@@ -32,15 +32,25 @@ from dmxedit.batch.jobs import (
     build_job,
     job_report,
 )
-from dmxedit.batch.resultsfile import ResultsLog, what_to_do
+from dmxedit.batch.resultsfile import ResultsLog, absolute_files, what_to_do
 from dmxedit.batch.shards import Shard
 from dmxedit.core.catalog import tokens_for
-from dmxedit.core.errors import BatchError, DmxError, ExitCode, InputError, Interrupted, counted
+from dmxedit.core.errors import (
+    BatchError,
+    DmxError,
+    InputError,
+    InternalError,
+    Interrupted,
+    counted,
+)
 from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
-from dmxedit.engine.records import LedgerRecord, Record, Records
+from dmxedit.engine.delivery import Delivery, verdict
+from dmxedit.engine.fetch import fetch_again
+from dmxedit.engine.records import LedgerRecord, Records
+from dmxedit.store.names import literal_template
 from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
@@ -235,6 +245,7 @@ def _validate(
     checks = ImageChecks()
     budget_spent = False
     jobs_file = source.jobs_file  # resolved once, not once a job
+    files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
     for line, obj, variant in source.entries():
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
@@ -287,6 +298,19 @@ def _validate(
                     "urls": list(before.get("urls") or []),
                 }
             )
+        if job.exact is not None and todo in ("send", "fetch"):
+            taken = files.setdefault(job.exact.absolute(), line)
+            named = (job.obj or {}).get("output", str(job.exact))
+            problem = None
+            if taken != line:
+                problem = f"output {named!r} is line {taken}'s output too"
+            elif todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
+                problem = f"output {named!r} exists, and dmxedit never replaces a file"
+            if problem is not None:
+                error_count += 1
+                if len(errors) < MAX_KEPT_ERRORS:
+                    errors.append(f"{where}: {problem}")
+                continue
         if todo == "skip":
             plan.skipped += 1
         elif todo == "unknown":
@@ -324,22 +348,28 @@ def _validate(
     return plan
 
 
-class _JobRecord(Record):
-    """A job's progress in the results file: ``sent`` just before its last byte goes out."""
+class _JobRecord(Delivery):
+    """A job's progress in the results file: ``sent`` just before its last byte goes out.
+
+    A line that cannot be written never stops the job (its result is paid for); it stops
+    the batch from starting more jobs (``on_trouble``), since a re-run could not tell
+    what this run did."""
 
     def __init__(
-        self,
-        log: ResultsLog,
-        job: Job,
-        on_urls: Callable[[Job, list[str]], None] | None = None,
+        self, log: ResultsLog, job: Job, on_trouble: Callable[[str], None] | None = None
     ) -> None:
+        super().__init__()
         self.log = log
         self.job = job
-        self.on_urls = on_urls
+        self.on_trouble = on_trouble
         self.begun_at: float | None = None  # before the upload (the billing check's window)
         self.sent_at: float | None = None
+        self.kept_record: LedgerRecord | None = None  # the job's ledger entry, if any
+        # Told the result URLs the moment they arrive (a second Ctrl-C prints them).
+        self.on_urls: Callable[[Job, list[str]], None] | None = None
 
     def sent(self) -> None:
+        super().sent()
         self.sent_at = time.time()
         self.log.append(
             {
@@ -351,12 +381,21 @@ class _JobRecord(Record):
         )
 
     def answered(self, answer: Answer[Blob]) -> None:
-        urls = [item.url for item in answer.items if item.url]
+        super().answered(answer)
         self.log.append(
-            {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": urls}
+            {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": self.urls}
         )
         if self.on_urls is not None:
-            self.on_urls(self.job, urls)
+            self.on_urls(self.job, self.urls)
+
+    def trouble(self, step: str, exc: BaseException) -> str:
+        message = (
+            f"the results file {self.log.path} could not record that job {self.job.id} was "
+            f"{step} ({type(exc).__name__}: {exc})"
+        )
+        if self.on_trouble is not None:
+            self.on_trouble(message)
+        return message[0].upper() + message[1:] + "; no new job starts."
 
 
 class _JobEvents(Events):
@@ -573,6 +612,9 @@ class _Runner:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.crashes: list[BaseException] = []
+        self.problems: list[str] = []
+        self.started: set[str] = set()
+        self.threads: list[threading.Thread] = []
         self.running = 0
         self.queued = 0
         self.spool: _Spool | None = None
@@ -594,6 +636,7 @@ class _Runner:
             threading.Thread(target=self.worker, name=f"dmxedit-job-{i}", daemon=True)
             for i in range(max(1, min(limit.workers, spool.count)))
         ]
+        self.threads = threads
         for thread in threads:
             thread.start()
         try:
@@ -618,8 +661,40 @@ class _Runner:
             except KeyboardInterrupt:
                 raise self.interrupted(abandoned=True) from None
             raise self.interrupted(abandoned=False) from None
-        if self.crashes:
-            raise self.crashes[0]
+        not_run: list[str] = []
+        if len(self.started) < spool.count:
+            not_run = [job.id for job, _ in spool if job.id not in self.started]
+        if self.crashes or self.problems or not_run:
+            raise self.stopped(not_run)
+
+    def trouble(self, message: str) -> None:
+        """Something the batch cannot go on without failed (the results file, standard
+        output, a worker): no new job starts; the run ends with an error saying it."""
+        with self.lock:
+            self.problems.append(message)
+        self.stop.set()
+
+    def stopped(self, not_run: list[str]) -> DmxError:
+        """The error a batch that stopped early ends with: why, and the jobs not run."""
+        summary = self.summary
+        if not_run:
+            summary.retry += len(not_run)
+        reasons = [f"{type(c).__name__}: {c}" for c in self.crashes] + self.problems
+        shown = ", ".join(not_run[:10])
+        if len(not_run) > 10:
+            shown += f" and {len(not_run) - 10:,} more"
+        message = "The batch stopped early: " + "; ".join(reasons or ["a worker stopped"]) + "."
+        if not_run:
+            message += f" {counted(len(not_run), 'job')} did not run: {shown}."
+        message += " " + (
+            summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()
+        )
+        details = {"summary": summary.to_dict(), "not_run": not_run}
+        if self.crashes and not self.problems:
+            return InternalError(
+                message, hint="This is a bug in dmxedit: please report it.", details=details
+            )
+        return BatchError(message, details=details)
 
     def interrupted(self, abandoned: bool) -> Interrupted:
         summary = self.summary
@@ -627,7 +702,7 @@ class _Runner:
             running = self.running
             urls = [url for found in self.answered.values() for url in found]
         self.next_run_after_interrupt()
-        details: dict[str, Any] = {"summary": summary.to_dict()}
+        printed: list[str] | None = None
         if abandoned:
             what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
             kept = [
@@ -641,7 +716,7 @@ class _Runner:
             if urls:
                 # Paid results not saved: their URLs go to standard output, as a single
                 # edit's do, so a script keeps them even without a results file.
-                details["urls"] = urls
+                printed = urls
                 what += (
                     f" The {counted(len(urls), 'result URL')} they had received "
                     + ("is" if len(urls) == 1 else "are")
@@ -658,7 +733,8 @@ class _Runner:
                 if self.log.path is not None
                 else summary.next_run_unrecorded(ledger=self.book is not None)
             ),
-            details=details,
+            details={"summary": summary.to_dict()},
+            urls=printed,
         )
 
     def next_run_after_interrupt(self) -> None:
@@ -698,6 +774,8 @@ class _Runner:
     def put(self, item: tuple[Job, str]) -> bool:
         """Queue a job once a worker is about to be free; False when the batch stops."""
         while not self.stop.is_set():
+            if self.threads and not any(t.is_alive() for t in self.threads):
+                return False  # every worker is gone: nobody would take it (never a hang)
             with self.lock:
                 room = self.queued < self.limit.limit * 2
                 if room:
@@ -709,6 +787,14 @@ class _Runner:
         return False
 
     def worker(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # noqa: BLE001 - a worker never dies silently
+            with self.lock:
+                self.crashes.append(exc)
+            self.stop.set()
+
+    def _work(self) -> None:
         client = self.client_for(Events())
         try:
             while not self.stop.is_set():
@@ -758,120 +844,165 @@ class _Runner:
             record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
 
     def run_one(self, job: Job, todo: str, client: Client) -> bool:
-        """Run one job and write its final line; True when it succeeded."""
-        from dmxedit.engine import pipeline
-
+        """Run one job and write its final line; True when it succeeded. Whatever
+        happens, the line says what the pipeline's verdict says (never a bare failure
+        after the request went out), and nothing escapes to kill the worker."""
         t0 = time.monotonic()
         with self.lock:
             self.running += 1
-        self.events.job_started(job.id)
-        saver = Saver(
-            folder=job.output,
-            prefix=job.request.prefix,
-            temporaries=self.temporaries,
-            naming=job.naming,
-        )
+            self.started.add(job.id)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
-        kept: Any = None
-        job_record: _JobRecord | None = None
+        state = _JobRecord(self.log, job, self.trouble)
+        state.on_urls = self.got_urls
         try:
+            self.events.job_started(job.id)
             if todo == "fetch":
-                from dmxedit.media.receipt import receipt
-
-                urls = list(self.previous[job.id].get("urls") or [])
-                self.got_urls(job, urls)
-                saved = [saver.finish(client.download(u, saver.new_blob), u) for u in urls]
-                files = [str(image.path) for image in saved]
-                request = job.request
-                delivered, found = receipt(
-                    request.model,
-                    request.ratio,
-                    request.size,
-                    request.params,
-                    saved,
-                    lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
-                )
-                record.update(
-                    status="ok",
-                    files=files,
-                    urls=urls,
-                    error=None,
-                    exit_code=0,
-                    delivered=delivered,
-                    mismatch=found,
-                )
-                if self.book is not None and self.log.path is not None:
-                    self.book.job_saved(
-                        str(self.log.path.resolve()),
-                        job.id,
-                        files,
-                        delivered=record["delivered"],
-                        mismatch=record["mismatch"],
-                    )
+                state.was_sent = True  # paid last time: only downloaded now
+                state.urls = list(self.previous[job.id].get("urls") or [])
+                self.got_urls(job, state.urls)
+                self.fetch(job, client, record, state)
             else:
-                if self.book is not None:
-                    kept = LedgerRecord(
-                        self.book,
-                        output=str(job.output.resolve()),
-                        name=job.naming.template if job.naming else None,
-                        results_file=str(self.log.path.resolve()) if self.log.path else None,
-                        job_id=job.id,
-                    )
-                job_record = _JobRecord(self.log, job, self.got_urls)
-                job_record.begun_at = time.time()
-                result = pipeline.execute(
-                    job.request,
-                    client,
-                    saver,
-                    events=_JobEvents(self.events, job),
-                    save_metadata=self.options.save_metadata,
-                    record=Records(job_record, kept),
-                    hash_inputs=kept is not None,
-                )
-                record.update(
-                    status="ok",
-                    files=[str(p) for p in result.files],
-                    urls=result.urls,
-                    error=None,
-                    exit_code=0,
-                    usage=result.usage,
-                    delivered=result.delivered,
-                    mismatch=result.mismatch,
-                )
-                if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
-                    record["inputs"] = result.inputs
-        except DmxError as exc:
-            record.update(
-                status="failed",
-                files=list(exc.details.get("files") or []),
-                urls=list(exc.details.get("urls") or []),
-                error=exc.message,
-                exit_code=int(exc.exit_code),
-            )
-            if exc.details.get("may_be_billed"):
-                record["may_be_billed"] = True
-                if exc.request_id:
-                    record["request_id"] = exc.request_id
-                self.check_billing(exc, job, job_record, kept, record)
-        except Exception as exc:  # a bug: record it, stop the batch, surface it (exit 1)
-            record.update(
-                status="failed",
-                files=[],
-                urls=[],
-                error=f"internal error: {type(exc).__name__}: {exc}",
-                exit_code=int(ExitCode.INTERNAL),
-            )
-            with self.lock:
-                self.crashes.append(exc)
-            self.stop.set()
+                self.send(job, client, record, state)
+        except BaseException as exc:
+            error = verdict(exc, state)
+            if error is None:  # KeyboardInterrupt, SystemExit keep their meaning
+                with self.lock:
+                    self.running -= 1
+                raise
+            self.failed(error, job, state, record)
         record["elapsed_s"] = round(time.monotonic() - t0, 3)
         record.update(job.fields())
-        self.log.append(record)
+        try:
+            self.log.append(absolute_files(record))
+        except Exception as exc:  # noqa: BLE001 - the job's result stands; the batch stops
+            self.trouble(
+                f"the results file {self.log.path} could not record job {job.id} "
+                f"({type(exc).__name__}: {exc})"
+            )
         with self.lock:
             self.answered.pop(job.id, None)
             self.running -= 1
             self.summary.count(record)
             if self.summary.jobs is not None:
                 self.summary.jobs.append({**job_report(job), **record})
-        self.events.job_finished(record)
+        try:
+            self.events.job_finished(record)
+        except Exception as exc:  # noqa: BLE001 - e.g. standard output gone
+            self.trouble(f"job {job.id}'s outcome could not be shown ({type(exc).__name__}: {exc})")
         return bool(record["status"] == "ok")
+
+    def fetch(self, job: Job, client: Client, record: dict[str, Any], state: _JobRecord) -> None:
+        """A job paid for last time: download its result again, never generate it again."""
+        from dmxedit.media.receipt import receipt
+
+        saver = self.saver(job)
+        saved = []
+        for url in state.urls:
+            saved.append(fetch_again(client, saver, url))
+            state.kept(saved[-1])
+        for note in (n for image in saved for n in saver.notes(image)):
+            self.events.warn(f"job {job.id} (line {job.line}): {note}")
+        files = [str(image.path) for image in saved]
+        request = job.request
+        delivered, found = receipt(
+            request.model,
+            request.ratio,
+            request.size,
+            request.params,
+            saved,
+            lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
+        )
+        record.update(
+            status="ok",
+            files=files,
+            urls=state.urls,
+            error=None,
+            exit_code=0,
+            delivered=delivered,
+            mismatch=found,
+        )
+        if self.book is not None and self.log.path is not None:
+            try:
+                self.book.job_saved(
+                    str(self.log.path.resolve()),
+                    job.id,
+                    files,
+                    delivered=record["delivered"],
+                    mismatch=record["mismatch"],
+                )
+            except Exception as exc:  # noqa: BLE001 - saved: the ledger only lags behind
+                self.events.warn(
+                    f"job {job.id} (line {job.line}): the ledger could not record the saved "
+                    f"files ({type(exc).__name__}: {exc})."
+                )
+
+    def saver(self, job: Job) -> Saver:
+        return Saver(
+            folder=job.output,
+            prefix=job.request.prefix,
+            temporaries=self.temporaries,
+            naming=job.naming,
+            exact=job.exact,
+        )
+
+    def send(self, job: Job, client: Client, record: dict[str, Any], state: _JobRecord) -> None:
+        """Send a job's request through the pipeline."""
+        from dmxedit.engine import pipeline
+
+        kept = None
+        if self.book is not None:
+            template = job.naming.template if job.naming else None
+            if job.exact is not None:
+                template = literal_template(job.exact.stem)
+            kept = LedgerRecord(
+                self.book,
+                output=str(job.output.resolve()),
+                name=template,
+                results_file=str(self.log.path.resolve()) if self.log.path else None,
+                job_id=job.id,
+            )
+        state.begun_at = time.time()
+        state.kept_record = kept
+        result = pipeline.execute(
+            job.request,
+            client,
+            self.saver(job),
+            events=_JobEvents(self.events, job),
+            save_metadata=self.options.save_metadata,
+            record=Records(state, kept),
+            hash_inputs=kept is not None,
+        )
+        record.update(
+            status="ok",
+            files=[str(p) for p in result.files],
+            urls=result.urls,
+            error=None,
+            exit_code=0,
+            usage=result.usage,
+            delivered=result.delivered,
+            mismatch=result.mismatch,
+        )
+        if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
+            record["inputs"] = result.inputs
+
+    def failed(self, error: DmxError, job: Job, state: _JobRecord, record: dict[str, Any]) -> None:
+        """The job's final line from the verdict: what a re-run must do follows from it."""
+        record.update(
+            status="failed",
+            files=error.file_list,
+            urls=error.url_list,
+            error=error.message,
+            exit_code=int(error.exit_code),
+        )
+        if error.may_be_billed:
+            record["may_be_billed"] = True
+            if error.request_id:
+                record["request_id"] = error.request_id
+            try:
+                self.check_billing(error, job, state, state.kept_record, record)
+            except Exception as exc:  # noqa: BLE001 - the check is extra; the verdict stands
+                self.events.warn(f"job {job.id}: the billing check failed: {exc}")
+        if isinstance(error, InternalError):  # a bug, before anything was sent: stop
+            with self.lock:
+                self.crashes.append(error)
+            self.stop.set()

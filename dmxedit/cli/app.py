@@ -146,14 +146,12 @@ def _report(ctx: RunContext, error: Any) -> None:
     if ctx.json:
         if not error.json_printed:
             ctx.emit_json({"error": error.to_dict()})
-    elif isinstance(error, (SaveError, Interrupted)):
+    elif isinstance(error, (SaveError, Interrupted)) or error.urls:
         # Data, so a script keeps the paid result even with stderr thrown away; when
         # standard output itself is what failed (-o - into a closed pipe or a full disk),
         # standard error still gets every path and URL below.
         try:
-            ctx.emit_lines(
-                [*(error.details.get("files") or []), *(error.details.get("urls") or [])]
-            )
+            ctx.emit_lines([*error.file_list, *error.url_list])
         except (OSError, ValueError):
             if ctx.stdout is sys.stdout:
                 _silence_stdout()

@@ -15,6 +15,7 @@ from typing import Any
 from dmxedit.batch.jobs import Defaults, JobSource, spool_stdin
 from dmxedit.batch.run import BatchEvents, BatchSummary, run_batch
 from dmxedit.batch.shards import Shard
+from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted
 from dmxedit.core.options import ImageOptions
@@ -83,12 +84,13 @@ class PlainBatchEvents(BatchEvents):
             self.emit(lines)
 
     def emit(self, lines: list[str]) -> None:
-        self.ctx.emit_lines(lines)
+        deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
 
     def flush_held(self) -> None:
         held, self._held = self._held, []
-        for _, lines in sorted(held, key=lambda item: item[0]):
-            self.ctx.emit_lines(lines)
+        lines = [line for _, each in sorted(held, key=lambda item: item[0]) for line in each]
+        if lines:
+            PlainBatchEvents.emit(self, lines)  # after the live line: plain lines
 
     def _line(self, text: str) -> None:
         """One line on stderr in one write: print() writes the text and the newline
@@ -227,7 +229,7 @@ class LiveBatchEvents(PlainBatchEvents):
                     field(line), highlight=False, soft_wrap=True, markup=False
                 )
         else:
-            self.ctx.emit_lines(lines)
+            deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
 
     def job_finished(self, record: Mapping[str, Any]) -> None:
         from dmxedit.cli.ui import shown
@@ -351,6 +353,14 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
 
     if options.output == "-":
         raise InputError("A batch cannot write images to standard output (-o -).")
+    from dmxedit.store.results import file_target
+
+    if file_target(options.output) is not None:  # -o NAME.png: one file, several results
+        raise InputError(
+            f"-o {options.output!r} names one file, and this run saves several images "
+            "(a batch, --each, --variants).",
+            hint="Give -o a folder. In a jobs file, a job's output key may name its own file.",
+        )
     from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,11 +50,58 @@ def stdout_target(ctx: RunContext, output: str | None) -> BinaryIO | None:
     return ctx.stdout_bytes
 
 
+def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageRequest, list[str]]:
+    """The request with every input that dmxedit would convert before upload (SPEC 9)
+    converted now, into a folder that stays, so that the curl command sends the same
+    bytes as dmxedit would; the files made (none when no input needs it)."""
+    from dmxedit.media.inputs import Plan
+
+    if not any(isinstance(img.plan, Plan) for img in request.images):
+        return request, []
+    import os
+    import tempfile
+    from dataclasses import replace
+
+    from dmxedit.cli import ui
+    from dmxedit.media.prepare import discard, prepare_images
+
+    sent, made = prepare_images(request.images, ctx.temporaries, ui.make_events(ctx))
+    folder = Path(tempfile.mkdtemp(prefix="dmxedit-dry-run-"))
+    images = []
+    kept: list[str] = []
+    try:
+        for img in sent:
+            if img.prepared is None or img.path is None:
+                images.append(img)
+                continue
+            target = folder / img.filename
+            n = 1
+            while target.exists():  # two inputs of the same name
+                n += 1
+                target = folder / f"{Path(img.filename).stem}-{n}{Path(img.filename).suffix}"
+            os.replace(img.path, target)
+            ctx.temporaries.untrack(str(img.path))
+            kept.append(str(target))
+            images.append(replace(img, path=target))
+    except OSError as exc:
+        raise InputError(f"The converted input could not be kept in {folder}: {exc}.") from None
+    finally:
+        for name in made:  # any not moved (an error above)
+            if os.path.exists(name):
+                discard(name, ctx.temporaries)
+    return replace(request, images=tuple(images)), kept
+
+
 def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None:
-    """Print the request that would be sent (key masked) and an equivalent curl command."""
+    """Print the request that would be sent (key masked) and an equivalent curl command:
+    an input dmxedit converts before upload is converted now, so that curl sends it too."""
     described = request.describe(api_key)
+    converted, kept = converted_for_curl(ctx, request)
     if ctx.json:
-        ctx.emit_json({"dry_run": True, "request": described, "curl": request.curl()})
+        out = {"dry_run": True, "request": described, "curl": converted.curl()}
+        if kept:
+            out["converted_files"] = kept
+        ctx.emit_json(out)
         return
     lines = [f"POST {described['url']}"]
     lines += [f"{k}: {v}" for k, v in described["headers"].items()]
@@ -76,12 +124,12 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
     lines += [
         "",
         "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
-        request.curl(),
+        converted.curl(),
     ]
-    prepared = [p["path"] for p in described.get("files", []) if "changes" in p]
-    if prepared:
+    for img, path in zip((i for i in converted.images if i.prepared), kept, strict=True):
         lines.append(
-            f"# curl sends files as they are; dmxedit prepares {', '.join(prepared)} first"
+            f"# {img.display} was converted for this command as dmxedit converts it before "
+            f"upload; curl sends {path} (delete it when done)"
         )
     if api_key and not ctx.env.get("DMXAPI_API_KEY"):
         lines += [
@@ -93,3 +141,27 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
 
         ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
     ctx.emit_lines(lines, multiline=True)
+
+
+def deliver(ctx: RunContext, write: Callable[[], None], lines: list[str]) -> None:
+    """Write data to standard output with ``write``; when that fails in any way (full,
+    closed, a pipe gone), ``lines`` (the saved paths and URLs) go to standard error and
+    the run ends with OutputError (non-zero): a saved result's path is never lost."""
+    try:
+        write()
+    except Exception as exc:  # noqa: BLE001 - whatever stdout did, the paths go to stderr
+        for line in lines:
+            try:
+                print(f"dmxedit: result: {line}", file=ctx.stderr, flush=True)
+            except Exception:  # noqa: BLE001, S110 - both streams gone: the ledger has them
+                pass
+        from dmxedit.core.errors import OutputError
+
+        raise OutputError(
+            f"Standard output could not be written ({type(exc).__name__}: {exc}); "
+            + (
+                "the saved paths are on standard error above."
+                if lines
+                else "nothing that was saved is missing."
+            ),
+        ) from None

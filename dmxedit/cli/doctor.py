@@ -45,7 +45,9 @@ def doctor(
         if not ctx.json:
             ctx.emit_lines([_line(check)])
 
-    checks = core.run(options, env=ctx.env, on_check=show)
+    from dmxedit.cli import ui
+
+    checks = core.run(options, env=ctx.env, on_check=show, events=ui.make_events(ctx))
     if ctx.json:
         ctx.emit_json([check.to_dict() for check in checks])
     code = core.exit_code(checks)

@@ -13,8 +13,8 @@ from dmxedit.core.options import ImageOptions
 if TYPE_CHECKING:
     from dmxedit.engine import pipeline as pipeline_t
 from dmxedit.cli import options as o
+from dmxedit.cli.common import deliver, read_prompt, stdout_target
 from dmxedit.cli.common import dry_run as show_dry_run
-from dmxedit.cli.common import read_prompt, stdout_target
 from dmxedit.cli.context import RunContext
 
 
@@ -67,10 +67,11 @@ def _single(
     if ctx.verbose:
         stages = ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in result.timings.items())
         events.info(f"timings: {stages}")
+    paths = [str(p) for p in result.files]
     if ctx.json:
-        ctx.emit_json(result.to_dict())
+        deliver(ctx, lambda: ctx.emit_json(result.to_dict()), paths)
     elif stream is None:
-        ctx.emit_lines([str(p) for p in result.files])
+        deliver(ctx, lambda: ctx.emit_lines(paths), paths)
 
 
 def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:

@@ -12,9 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
+from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.errors import ExitCode, InputError, SaveError
+from dmxedit.core.errors import InputError
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -168,7 +169,7 @@ def _show(ctx: RunContext, entry: Any) -> None:
 
 
 @app.command("show")
-@command(json=True)
+@command(json=True, quiet=True)
 def show(
     ctx: RunContext,
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
@@ -198,94 +199,48 @@ def recover(
             "was billed (needs the system token), and record the verdict.",
         ),
     ] = False,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list the requests sent without an answer whose billing is settled.",
+        ),
+    ] = False,
 ) -> None:
     """Download every paid result that arrived but was never saved (from the ledger)."""
-    from dmxedit.api.client import Client
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
-    from dmxedit.store.results import Saver
+    from dmxedit.engine.recover import recover as recover_all
 
     with reading_ledger(ctx) as book:
         settings = resolve(env=ctx.env)
-        entries = book.unsaved() if book is not None else []
-        unanswered = book.unanswered() if book is not None else []
         events = ui.make_events(ctx)
-        client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
-        report: list[dict[str, Any]] = []
-        dead_any = False
         try:
-            for entry in entries:
-                folder = Path(output or entry.output or settings.output).expanduser()
-                prefix = "edited" if entry.kind == "edit" else "generated"
-                saver = Saver(
-                    folder=folder,
-                    prefix=prefix,
-                    temporaries=ctx.temporaries,
-                    naming=_naming(entry, prefix),
-                )
-                saver.prepare()
-                files: list[Path] = []
-                got: list[Any] = []
-                dead: list[str] = []
-                lost: list[str] = []
-                for url in entry.unsaved_urls or []:
-                    try:
-                        got.append(saver.finish(client.download(url, saver.new_blob), url))
-                    except SaveError:
-                        dead.append(url)
-                for kept in entry.data_paths or []:
-                    if Path(kept).is_file():
-                        got.append(_adopt(saver, Path(kept)))
-                    else:
-                        lost.append(kept)
-                files = [_path(image) for image in got]
-                dead_any = dead_any or bool(dead) or bool(lost)
-                from dmxedit.store.ledger import file_items
-
-                items = file_items(files)
-                mismatch = _receipt(ctx, entry, got, items)
-                book.update(
-                    entry.id,
-                    status="saved" if not dead and not lost else "failed",
-                    files=[*(entry.files or []), *items] or None,
-                    mismatch=[*(entry.mismatch or []), *mismatch] or None,
-                    unsaved_urls=dead or None,
-                    data_paths=None,
-                    error=None if not dead and not lost else entry.error,
-                    exit_code=0 if not dead and not lost else ExitCode.NOT_SAVED,
-                )
-                report.append(
-                    {
-                        "id": entry.id,
-                        "files": [str(p) for p in files],
-                        "dead_urls": dead,
-                        "lost": lost,
-                    }
-                )
-                for url in dead:
-                    ui.warn(
-                        ctx, f"entry {entry.id}: the result URL no longer works: {ui.field(url)}"
-                    )
-                for kept in lost:
-                    ui.warn(
-                        ctx,
-                        f"entry {entry.id}: its b64 result was not kept ({kept} is gone); "
-                        "there is nothing to download.",
-                    )
+            done = recover_all(
+                settings,
+                book,
+                output=output,
+                check=check,
+                settled=show_all,
+                events=events,
+                temporaries=ctx.temporaries,
+                warn=lambda text: ui.warn(ctx, text),
+            )
         finally:
-            client.close()
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        verdicts: dict[int, Any] = {}
-        if check and book is not None and unanswered:
-            from dmxedit.engine.billing import check_entries
-
-            verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
-        elif check:
-            settings.require_account()  # says how to set them (exit 3)
-        for entry in unanswered:
-            verdict = verdicts.get(entry.id)
+        for item in done.recovered:
+            for url in item.dead_urls:
+                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
+            for kept in item.lost:
+                ui.warn(
+                    ctx,
+                    f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
+                    "there is nothing to download.",
+                )
+        for entry in done.unanswered:
+            verdict = done.verdicts.get(entry.id)
             if verdict is not None:
                 said = verdict.note
             elif entry.billed is not None:
@@ -299,102 +254,14 @@ def recover(
                 f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
                 f"without an answer; {said}",
             )
+        lines = [f for item in done.recovered for f in item.files] + [
+            u for item in done.recovered for u in item.dead_urls
+        ]
         if ctx.json:
-            out: dict[str, Any] = {
-                "recovered": report,
-                "unanswered": [e.id for e in unanswered],
-            }
-            if check:
-                out["checked"] = [
-                    {
-                        "id": e.id,
-                        **(
-                            verdicts[e.id].to_dict()
-                            if e.id in verdicts
-                            else {
-                                "billed": None if e.billed is None else bool(e.billed),
-                                "how": "recorded",
-                            }
-                        ),
-                    }
-                    for e in unanswered
-                ]
-            ctx.emit_json(out)
+            deliver(ctx, lambda: ctx.emit_json(done.to_dict()), lines)
         else:
-            ctx.emit_lines(
-                [f for item in report for f in item["files"]]
-                + [u for item in report for u in item["dead_urls"]]
-            )
-        if not entries and not unanswered:
+            deliver(ctx, lambda: ctx.emit_lines(lines), lines)
+        if not done.recovered and not done.unanswered:
             ui.note(ctx, "Nothing to recover: every answered request was saved.")
-        if dead_any:
-            raise typer.Exit(int(ExitCode.NOT_SAVED))
-
-
-def _naming(entry: Any, prefix: str) -> Any:
-    """The names the entry's own run would have given: its --name template, else the
-    default names with its variant (``--variants``) or its batch job's id; None (the
-    default names of a single request) when it had neither."""
-    from dmxedit.store.names import Naming
-
-    variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
-    if not entry.name and not entry.job_id:
-        return None
-    inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
-    options = entry.options or {}
-    number = int(variant.group(1)) if variant else 1
-    naming = Naming.make(
-        prefix,
-        entry.name or None,
-        inputs=inputs,
-        ratio=options.get("aspect_ratio"),
-        size=options.get("size"),
-        model=entry.model or "",
-        job_id=entry.job_id,
-        variant=number,
-        variants=max(number, 2) if variant else 1,  # the default names carry v<N>
-        id_in_default=True,
-    )
-    try:
-        naming.check()
-    except InputError:
-        return None  # a template this entry cannot fill in any more: the default names
-    return naming
-
-
-def _receipt(
-    ctx: RunContext, entry: Any, saved: list[Any], items: list[dict[str, Any]]
-) -> list[str]:
-    """SPEC 9's receipt for recovered images: what was delivered against what was asked,
-    a warning for each difference; the ledger's file items get what was delivered."""
-    from dmxedit.cli import ui
-    from dmxedit.media.receipt import receipt
-
-    options = entry.options or {}
-    delivered, found = receipt(
-        entry.model or "",
-        options.get("aspect_ratio"),
-        options.get("size"),
-        options.get("params") or {},
-        saved,
-        lambda text: ui.warn(ctx, f"entry {entry.id}: {text}"),
-    )
-    for item, got in zip(items, delivered, strict=False):
-        item["delivered"] = got
-    return found
-
-
-def _path(saved: Any) -> Path:
-    assert saved.path is not None
-    return Path(saved.path)
-
-
-def _adopt(saver: Any, kept: Path) -> Any:
-    """A b64 result left in a temporary file by an interrupted run, saved properly."""
-    blob = saver.new_blob()
-    with open(kept, "rb") as fh:
-        for piece in iter(lambda: fh.read(1 << 20), b""):
-            blob.write(piece)
-    saved = saver.finish(blob)
-    kept.unlink()
-    return saved
+        if done.exit_code:
+            raise typer.Exit(done.exit_code)

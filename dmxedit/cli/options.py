@@ -60,8 +60,9 @@ Output = Annotated[
     typer.Option(
         "-o",
         "--output",
-        help="Output folder [default: output]; '-' writes the image to standard output.",
-        metavar="DIR",
+        help="Output folder [default: output]; NAME.png (.jpg, .jpeg, .webp) saves the one "
+        "image as exactly that file; '-' writes it to standard output.",
+        metavar="DIR|FILE",
     ),
 ]
 BaseUrl = Annotated[

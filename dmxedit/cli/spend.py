@@ -27,12 +27,13 @@ def _settings(ctx: RunContext, options: ImageOptions | None = None) -> Any:
     return settings
 
 
-@command(json=True)
+@command(json=True, quiet=True)
 def balance(ctx: RunContext) -> None:
     """The DMXAPI account's balance in CNY (needs the system token and user id)."""
     from dmxedit.api import account
+    from dmxedit.cli import ui
 
-    found = account.balance(_settings(ctx))
+    found = account.balance(_settings(ctx), events=ui.make_events(ctx))
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
@@ -94,7 +95,7 @@ def _zone() -> str:
     return f"UTC{offset[:3]}:{offset[3:]}" if offset else "local"
 
 
-@command(json=True)
+@command(json=True, quiet=True)
 def usage(
     ctx: RunContext,
     today: Annotated[bool, typer.Option("--today", help="Today (the default).")] = False,
@@ -115,11 +116,12 @@ def usage(
     """Spend, requests and tokens per model and per day, from DMXAPI's billing log,
     beside dmxedit's own ledger for the same period (local time)."""
     from dmxedit.api import account
+    from dmxedit.cli import ui
     from dmxedit.store import ledger
 
     start, end, words = period(today, week, month, since, until)
     settings = _settings(ctx)
-    summary, read = account.usage(settings, start, end, model)
+    summary, read = account.usage(settings, start, end, model, events=ui.make_events(ctx))
     counts = None
     book = ledger.open_ledger(settings.history, ctx.env, create=False)
     if book is not None:
@@ -130,8 +132,6 @@ def usage(
     elif ledger.enabled(settings.history, ctx.env):
         counts = ledger_counts_empty()
     if not summary.complete:
-        from dmxedit.cli import ui
-
         ui.warn(
             ctx,
             f"the log has {read.total:,} items; dmxedit read the newest {summary.items:,} "

@@ -27,6 +27,7 @@ NAMES = (
     "config",
     "doctor",
     "models",
+    "completion",
 )
 
 
@@ -56,7 +57,7 @@ def root(
 
 
 #: The commands' summaries for the root's listing, which must not import every command
-#: (tests/test_hardening.py checks each against the command's own help).
+#: (tests/cli/test_help.py checks each against the command's own help).
 SUMMARIES = {
     "edit": "Edit images with a prompt and save the result.",
     "generate": "Make an image from a prompt alone (text to image).",
@@ -72,6 +73,7 @@ SUMMARIES = {
     "doctor": "Check the config, key, base URL, proxy, site, model and folders (costs nothing).",
     "models": "The models your key can use (image models; --all for every one); costs nothing.",
     "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
+    "completion": "Print the shell completion script for bash, zsh or fish.",
 }
 
 
@@ -126,6 +128,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from dmxedit.cli import history
 
         return history.app if name == "history" else history.recover
+    if name == "completion":
+        from dmxedit.cli import completion
+
+        return completion.completion
     from dmxedit.cli import config
 
     return config.app

@@ -47,10 +47,12 @@ def _details(error: DmxError) -> list[str]:
         extra.append(f"HTTP status: {error.status}")
     if error.request_id:
         extra.append(f"Request id: {field(error.request_id)}")
-    for url in error.details.get("urls") or []:
+    for url in error.url_list:
         extra.append(f"Result URL: {field(url)}")
-    for path in error.details.get("files") or []:
+    for path in error.file_list:
         extra.append(f"Saved file: {field(path)}")
+    for warning in error.warnings:
+        extra.append(f"Not recorded: {field(warning)}")
     return extra
 
 

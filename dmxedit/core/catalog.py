@@ -94,6 +94,10 @@ SITES: Final[dict[str, str]] = {
     "ssvip.dmxapi.com": "DMXAPI's SSVIP site, prices in USD",
 }
 
+#: The endpoints' paths under the base URL: a base URL ending in one is an endpoint's URL
+#: pasted by mistake (its base is the part before).
+ENDPOINTS: Final = ("/images/edits", "/images/generations", "/chat/completions", "/models")
+
 #: Words in a model id that make it an image model (SPEC section 11).
 IMAGE_MODEL_WORDS: Final = ("banana", "image", "imagen", "dall-e", "gpt-image", "flux", "seedream")
 

@@ -16,6 +16,10 @@ def counted(number: int, noun: str, plural: str | None = None) -> str:
     return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
+#: The typed facts of an error (attributes, not ``details`` keys).
+TYPED = ("may_be_billed", "urls", "files", "billed")
+
+
 class ExitCode(IntEnum):
     """dmxedit's exit codes, the contract for scripts (SPEC section 3)."""
 
@@ -46,13 +50,48 @@ class DmxError(Exception):
         status: int | None = None,
         request_id: str | None = None,
         details: dict[str, Any] | None = None,
+        may_be_billed: bool | None = None,
+        urls: list[str] | None = None,
+        files: list[str] | None = None,
+        billed: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.status = status
         self.request_id = request_id
-        self.details: dict[str, Any] = dict(details or {})
+        extra: dict[str, Any] = dict(details or {})
+        # The facts a paid result hangs on are typed attributes; a caller that still
+        # passes them in ``details`` gets them moved here.
+        if may_be_billed is None and "may_be_billed" in extra:
+            may_be_billed = bool(extra.pop("may_be_billed"))
+        if urls is None and "urls" in extra:
+            urls = list(extra.pop("urls") or [])
+        if files is None and "files" in extra:
+            files = list(extra.pop("files") or [])
+        if billed is None and "billed" in extra:
+            billed = extra.pop("billed")
+        for key in TYPED:
+            extra.pop(key, None)
+        #: Whether the API may have done (and billed) the work; None: not said.
+        self.may_be_billed: bool | None = may_be_billed
+        #: Result URLs received and not saved (printed so the paid result is not lost).
+        self.urls: list[str] | None = None if urls is None else list(urls)
+        #: Files written (saved, or kept in the rescue folder).
+        self.files: list[str] | None = None if files is None else list(files)
+        #: The billing check's verdict (SPEC 8), when one was made.
+        self.billed: bool | None = billed
+        self.details: dict[str, Any] = extra
+        #: What could not be recorded (a ledger write that failed), said with the error.
+        self.warnings: list[str] = []
+
+    @property
+    def url_list(self) -> list[str]:
+        return list(self.urls or [])
+
+    @property
+    def file_list(self) -> list[str]:
+        return list(self.files or [])
 
     def to_dict(self) -> dict[str, Any]:
         """The error as the ``{"error": {...}}`` object of ``--json``."""
@@ -67,8 +106,27 @@ class DmxError(Exception):
             out["status"] = self.status
         if self.request_id:
             out["request_id"] = self.request_id
+        if self.urls is not None:
+            out["urls"] = list(self.urls)
+        if self.files is not None:
+            out["files"] = list(self.files)
+        if self.may_be_billed is not None:
+            out["may_be_billed"] = self.may_be_billed
+        if self.billed is not None:
+            out["billed"] = self.billed
         out.update(self.details)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
+
+
+class InternalError(DmxError):
+    """Something dmxedit did not foresee (a bug) stopped a request before it went out:
+    nothing was billed. After it went out the guard turns the unforeseen into the error
+    of the step it stopped (see ``engine.delivery.verdict``)."""
+
+    exit_code = ExitCode.INTERNAL
+    title = "Internal error (a bug in dmxedit)"
 
 
 class InputError(DmxError):
@@ -131,13 +189,27 @@ class SaveError(DmxError):
         files: list[str] | None = None,
         hint: str | None = None,
         details: dict[str, Any] | None = None,
+        rescued: list[str] | None = None,
+        **facts: Any,
     ) -> None:
         merged = dict(details or {})
-        merged.setdefault("urls", list(urls or []))
-        merged.setdefault("files", list(files or []))
-        super().__init__(message, hint=hint, details=merged)
-        self.urls: list[str] = list(urls or [])
-        self.files: list[str] = list(files or [])
+        urls = list(urls if urls is not None else merged.pop("urls", None) or [])
+        files = list(files if files is not None else merged.pop("files", None) or [])
+        facts.setdefault("may_be_billed", True)  # generated: it was billed
+        super().__init__(message, hint=hint, details=merged, urls=urls, files=files, **facts)
+        self.urls: list[str] = list(urls)
+        self.files: list[str] = list(files)
+        #: URLs whose image was kept in the rescue folder: saved, only elsewhere.
+        self.rescued: list[str] = list(rescued or [])
+
+
+class OutputError(DmxError):
+    """Standard output could not be written (full, closed): the results are saved and
+    their paths went to standard error instead; the run still fails, so a script
+    reading standard output knows it missed them."""
+
+    exit_code = ExitCode.NOT_SAVED
+    title = "Standard output could not be written"
 
 
 class BatchError(DmxError):

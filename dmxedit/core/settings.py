@@ -14,8 +14,10 @@ from typing import Any
 from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
+    ENDPOINTS,
     FORMATS,
     SIZES,
+    is_dmxapi_host,
     normalize_size,
     parse_ratio,
 )
@@ -60,7 +62,45 @@ def _base_url(key: str, raw: Any) -> str:
             problem = "its port is not a number from 1 to 65535"
     if problem is not None:
         raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
+    assert parts is not None
+    fixed = v1_fix(value)
+    if fixed is not None and is_dmxapi_host(parts.hostname or ""):
+        # Refused before anything is sent: DMXAPI answers 404 to every request on it.
+        if key.startswith("--"):
+            hint = f"Use {key} {fixed} (or store it: dmxedit config set base-url {fixed})."
+        elif key == ENV_BASE_URL:
+            hint = (
+                f"Set {ENV_BASE_URL}={fixed}, or unset it and store the URL: "
+                f"dmxedit config set base-url {fixed}"
+            )
+        else:
+            hint = f"Run: dmxedit config set base-url {fixed}"
+        raise InputError(
+            f"{key} {raw!r} is not usable: it does not end in /v1, so DMXAPI answers 404.",
+            hint=hint,
+            details={"base_url": value, "fixed": fixed},
+        )
     return value
+
+
+def v1_fix(url: str) -> str | None:
+    """The base URL to use instead of ``url`` when it does not end in /v1 (None when it
+    does): without a pasted endpoint path (``/images/edits``...) and with ``/v1``; on a
+    DMXAPI site always the site's own ``/v1``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/v1"):
+        return None
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if is_dmxapi_host(parts.hostname or ""):
+        return origin + "/v1"
+    for end in ENDPOINTS:
+        if path.endswith(end):
+            path = path[: -len(end)]
+            break
+    return origin + (path if path.lower().endswith("/v1") else path + "/v1")
 
 
 def _size(key: str, raw: Any) -> str:
@@ -576,6 +616,13 @@ def resolve(
         warnings.append(
             f"The config file {path} holds your {held} and is readable by others; "
             f"run: chmod 600 {path}",
+        )
+    base_url = values.get("base_url", DEFAULT_BASE_URL)
+    fixed = v1_fix(base_url)
+    if fixed is not None:  # not DMXAPI (refused above): maybe a relay with other paths
+        warnings.append(
+            f"The base URL {base_url} does not end in /v1, as OpenAI-style base URLs do; "
+            f"if requests get 404, use {fixed}."
         )
     unencrypted = plain_http(values.get("base_url", DEFAULT_BASE_URL))
     if unencrypted is not None:

@@ -227,7 +227,7 @@ def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
     """Put the verdict into an error: its message, hint and details (``billed``)."""
     from dmxedit.api.client import MAY_BE_BILLED
 
-    error.details["billed"] = verdict.billed
+    error.billed = verdict.billed
     error.details["billing"] = verdict.to_dict()
     said = f"Billing check: {verdict.note}"
     if verdict.billed is not None and MAY_BE_BILLED in error.message:
@@ -257,7 +257,7 @@ def after_failure(
     """After a request failed: with a system token set and the error "may have been
     billed", check the log, record the verdict in the ledger and explain it in the error.
     Nothing happens (None) otherwise."""
-    if not error.details.get("may_be_billed") or not settings.has_account:
+    if not error.may_be_billed or not settings.has_account:
         return None
     failed_at = _clock()
     rid = error.request_id

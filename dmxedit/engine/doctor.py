@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from dmxedit.core.catalog import SITES, is_dmxapi_host
+from dmxedit.core.catalog import ENDPOINTS, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
+from dmxedit.core.events import Events
 from dmxedit.core.settings import (
     DEFAULT,
     ENV,
@@ -46,8 +47,8 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 MODELS_READ_TIMEOUT = 30.0
 #: Below this, a balance gets a warning (CNY).
 LOW_BALANCE = 1.0
-#: Path ends a pasted endpoint URL has instead of the base URL.
-ENDPOINTS = ("/images/edits", "/images/generations", "/chat/completions", "/models")
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -240,14 +241,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
                 f"Use the part before {end}: dmxedit config set base-url {base}",
                 ExitCode.USAGE,
             )
-    if not path.endswith("/v1"):
-        if is_dmxapi_host(host):
-            return _fail(
-                name,
-                f"{url} (from {source}) does not end in /v1, so DMXAPI answers 404.",
-                f"dmxedit config set base-url {origin}/v1",
-                ExitCode.USAGE,
-            )
+    if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
         warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
         hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
     if plain_http(url) is not None:
@@ -270,8 +264,9 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
 
 
 def check_proxy(url: str) -> Check:
-    """The proxy requests will use for the base URL, and whether it can be used."""
-    from dmxedit.api.proxies import case_conflicts, configured, proxy_for
+    """The proxy requests will use for the base URL, and whether it can be used; and the
+    one result downloads from other hosts go through, when it is another."""
+    from dmxedit.api.proxies import case_conflicts, configured, proxy_for, proxy_for_downloads
 
     name = "proxy"
     host = urlsplit(url).hostname or url
@@ -285,6 +280,23 @@ def check_proxy(url: str) -> Check:
         detail = f"{set_for.source} is set, but NO_PROXY excludes {host}: direct connection."
     else:
         detail = "No proxy is set for it: dmxedit connects directly."
+    downloads = proxy_for_downloads()
+    if downloads is not None and downloads != proxy:
+        if downloads.problem is not None:
+            # The request would go out and be paid for; only its download would fail.
+            return Check(
+                name,
+                WARN,
+                f"{detail} But result images are downloaded from other hosts, through a "
+                f"proxy that cannot be used: {downloads.problem} Each download would fail "
+                "after the image is paid for "
+                "(exit 6; `dmxedit recover` fetches it once this is fixed).",
+                f"{downloads.hint} Or add the result hosts to NO_PROXY, or use --format "
+                "b64_json (no download).",
+            )
+        detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
+            f"{downloads.source})."
+        )
     if conflicts:
         return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", "Set one of them.")
     return Check(name, OK, detail)
@@ -328,7 +340,9 @@ def check_site(url: str, connect_timeout: float) -> Check:
 # -- 6. the key accepted, 7. the model --------------------------------------------------------
 
 
-def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | None]:
+def check_auth(
+    settings: Settings, key: str, events: Events | None = None
+) -> tuple[Check, list[ModelInfo] | None]:
     """``GET /models`` with the key answers 200: the key is accepted on this site."""
     from dmxedit.api.client import Client
     from dmxedit.api.retry import Policy
@@ -339,6 +353,7 @@ def check_auth(settings: Settings, key: str) -> tuple[Check, list[ModelInfo] | N
         timeout=max(settings.connect_timeout, MODELS_READ_TIMEOUT),
         connect_timeout=settings.connect_timeout,
         policy=Policy(retries=0),
+        events=events,
     )
     try:
         models = client.list_models(settings.base_url)
@@ -528,20 +543,20 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
 # -- 10. the balance (with a system token) ----------------------------------------------------
 
 
-def read_balance(settings: Settings) -> float:
+def read_balance(settings: Settings, events: Events | None = None) -> float:
     """The account's balance in CNY, read with the system token and user id (SPEC 8)."""
     from dmxedit.api.account import Account
 
-    with Account(settings, read_timeout=MODELS_READ_TIMEOUT) as account:
+    with Account(settings, read_timeout=MODELS_READ_TIMEOUT, events=events) as account:
         return account.balance().cny
 
 
-def check_balance(settings: Settings) -> Check:
+def check_balance(settings: Settings, events: Events | None = None) -> Check:
     """With a system token: the balance can be read (the user id is set too), and is not
     used up."""
     name = "balance"
     try:
-        cny = read_balance(settings)
+        cny = read_balance(settings, events)
     except DmxError as exc:
         return _fail(name, exc.message, exc.hint, exc.exit_code)
     if cny <= 0:
@@ -578,9 +593,11 @@ def run(
     *,
     env: Mapping[str, str] | None = None,
     on_check: Callable[[Check], None] | None = None,
+    events: Events | None = None,
 ) -> list[Check]:
     """Every check, in SPEC order; ``on_check`` sees each one as it is made. ``options``
-    is any object with Settings-named attributes (None = not given), as for ``resolve``."""
+    is any object with Settings-named attributes (None = not given), as for ``resolve``;
+    ``events.info`` hears of each request made (``--verbose``)."""
     env = os.environ if env is None else env
     done = _Run(on_check=on_check)
     path = config_path(env)
@@ -595,6 +612,10 @@ def run(
     base = done.add(check_base_url(settings, invalid))
     url = settings.base_url
     blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
+    wrong = invalid.get("base-url")
+    if wrong is not None and wrong.details.get("fixed"):
+        url = str(wrong.details["base_url"])  # only its path is wrong: its site can be checked
+        blocked = None
     proxy = done.add(check_proxy(url) if blocked is None else _skip("proxy", blocked))
     if proxy.status == FAIL:
         blocked = "the proxy cannot be used"
@@ -610,7 +631,7 @@ def run(
         blocked = "there is no key that can be sent"
     models: list[ModelInfo] | None = None
     if blocked is None:
-        auth, models = check_auth(settings, settings.api_key or "")
+        auth, models = check_auth(settings, settings.api_key or "", events)
         done.add(auth)
         blocked = "the key was not accepted" if models is None else None
     else:
@@ -619,7 +640,11 @@ def run(
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))
     if settings.system_token:
-        check = check_balance(settings) if unreachable is None else _skip("balance", unreachable)
+        check = (
+            check_balance(settings, events)
+            if unreachable is None
+            else _skip("balance", unreachable)
+        )
         done.add(check)
     return done.checks
 

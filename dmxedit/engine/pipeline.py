@@ -26,14 +26,24 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.delivery import Delivery, describe, verdict
+from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
-from dmxedit.store.names import Naming
-from dmxedit.store.results import Blob, SavedImage, Saver, write_metadata
+from dmxedit.store.ledger import storable
+from dmxedit.store.names import Naming, literal_template
+from dmxedit.store.results import (
+    Blob,
+    SavedImage,
+    Saver,
+    check_file_target,
+    file_target,
+    write_metadata,
+)
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer, Client
@@ -117,26 +127,55 @@ def _execute(
     record: Record,
     hash_inputs: bool,
 ) -> ImageResult:
-    record.begin(request)
+    """The guarded steps: whatever stops them after the body starts going out ends as
+    :func:`delivery.verdict` says (URLs kept, "may have been billed" told), recorded."""
+    delivery = Delivery()
+    records = Records(delivery, record, events=events)
+    records.begin(request)  # a record that cannot begin stops here: nothing was sent
     started = time.monotonic()
     try:
         answer = client.send(
-            request, saver.new_blob, on_sent=record.sent, hash_inputs=save_metadata or hash_inputs
+            request, saver.new_blob, on_sent=records.sent, hash_inputs=save_metadata or hash_inputs
         )
-        record.answered(answer)
+        records.answered(answer)
         received = time.monotonic()
-        saved = _save_all(answer, client, saver, events)
-    except DmxError as error:
-        record.failed(error)
-        raise
-    except KeyboardInterrupt:
-        record.interrupted()
-        raise
+        saved = _save_all(answer, client, saver, events, delivery)
+        result = _result(request, answer, saved, started, received)
+    except BaseException as exc:
+        error = verdict(exc, delivery)
+        if error is None:  # KeyboardInterrupt, SystemExit: they keep their meaning
+            records.interrupted()
+            raise
+        records.failed(error)
+        error.warnings = [*error.warnings, *records.warnings]
+        if error is exc:
+            raise
+        raise error from exc
+    # Every image is saved: what follows can only add warnings, never lose the result.
+    for step in (_receipt, _metadata_files):
+        try:
+            step(request, answer, saved, result, events, saver, save_metadata)
+        except Exception as exc:  # noqa: BLE001 - the images are saved; say what failed
+            message = f"{step.__doc__ or step.__name__} failed: {describe(exc)}"
+            records.warnings.append(message)
+            events.warn(message)
+    records.saved(result)
+    result.warnings = list(records.warnings)
+    return result
+
+
+def _result(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    started: float,
+    received: float,
+) -> ImageResult:
     elapsed = round(time.monotonic() - started, 3)
     timings = dict(answer.timings)
     timings["download_s"] = round(time.monotonic() - received, 3)
     timings["total_s"] = elapsed
-    result = ImageResult(
+    return ImageResult(
         files=[s.path for s in saved if s.path is not None],
         urls=[item.url for item in answer.items if item.url],
         model=request.model,
@@ -146,10 +185,14 @@ def _execute(
         response_format=request.response_format,
         elapsed_s=elapsed,
         kind=request.kind,
-        revised_prompt=next((i.revised_prompt for i in answer.items if i.revised_prompt), None),
-        usage=answer.usage,
+        # text a relay cut (half an emoji) is kept escaped: files, terminals and SQLite
+        # refuse a lone surrogate
+        revised_prompt=storable(
+            next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
+        ),
+        usage=storable(answer.usage),
         request_id=answer.request_id,
-        created=answer.created,
+        created=storable(answer.created),
         attempts=answer.attempts,
         timings=timings,
         inputs=[
@@ -157,25 +200,41 @@ def _execute(
             for i, img in enumerate(request.images)
         ],
     )
-    _receipt(request, saved, result, events)
-    if save_metadata:
-        for image, item in zip(saved, answer.items, strict=False):
-            if image.path is None:
-                continue
-            meta = _metadata(request, answer, result, image, item.url)
-            written = write_metadata(image.path, meta, saver.temporaries)
-            if written is None:
-                events.warn(f"{image.path}.json already exists; metadata not written.")
-            else:
-                result.metadata_files.append(written)
-    record.saved(result)
-    return result
+
+
+def _metadata_files(
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    result: ImageResult,
+    events: Events,
+    saver: Saver,
+    save_metadata: bool,
+) -> None:
+    """Writing the metadata sidecars"""
+    if not save_metadata:
+        return
+    for image, item in zip(saved, answer.items, strict=False):
+        if image.path is None:
+            continue
+        meta = _metadata(request, answer, result, image, item.url)
+        written = write_metadata(image.path, meta, saver.temporaries)
+        if written is None:
+            events.warn(f"{image.path}.json already exists; metadata not written.")
+        else:
+            result.metadata_files.append(written)
 
 
 def _receipt(
-    request: ImageRequest, saved: list[SavedImage], result: ImageResult, events: Events
+    request: ImageRequest,
+    answer: Answer[Blob],
+    saved: list[SavedImage],
+    result: ImageResult,
+    events: Events,
+    saver: Saver,
+    save_metadata: bool,
 ) -> None:
-    """Compare what was delivered with what was asked; warn about each difference."""
+    """Checking what was delivered against what was asked"""
     delivered, found = receipt(
         request.model, request.ratio, request.size, request.params, saved, events.warn
     )
@@ -188,9 +247,14 @@ def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
 
 
 def _save_all(
-    answer: Answer[Blob], client: Client, saver: Saver, events: Events
+    answer: Answer[Blob],
+    client: Client,
+    saver: Saver,
+    events: Events,
+    delivery: Delivery | None = None,
 ) -> list[SavedImage]:
-    """Save every item; an item that fails does not stop the others from being saved."""
+    """Save every item; an item that fails (in any way) does not stop the others from
+    being saved, and received bytes that cannot be saved go to the rescue folder."""
     saved: list[SavedImage] = []
     failures: list[SaveError] = []
     pending = [item.sink for item in answer.items if item.sink is not None]
@@ -199,16 +263,28 @@ def _save_all(
             try:
                 if item.sink is not None:
                     pending.remove(item.sink)
-                    image = saver.finish(item.sink, item.url)
+                    try:
+                        image = saver.finish(item.sink, item.url)
+                    except (SaveError, KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - kept, never thrown away
+                        raise saver.keep(item.sink, item.url, describe(exc)) from exc
                 else:
                     assert item.url is not None
-                    image = saver.finish(client.download(item.url, saver.new_blob), item.url)
+                    image = fetch_again(client, saver, item.url)
             except SaveError as exc:
                 failures.append(exc)
+                if delivery is not None:
+                    delivery.files += exc.file_list
+                    delivery.saved_urls += exc.rescued
                 continue
             saved.append(image)
+            if delivery is not None:
+                delivery.kept(image)
             if image.path is not None:
                 events.saved(str(image.path))
+            for note in saver.notes(image):
+                events.warn(note)
     finally:
         for blob in pending:
             blob.discard()
@@ -222,9 +298,11 @@ def _save_all(
         )
         raise SaveError(
             message,
-            urls=[u for f in failures for u in f.urls],
-            files=[str(s.path) for s in saved if s.path] + [p for f in failures for p in f.files],
+            urls=[u for f in failures for u in f.url_list],
+            files=[str(s.path) for s in saved if s.path]
+            + [p for f in failures for p in f.file_list],
             hint=first.hint,
+            rescued=[u for f in failures for u in f.rescued],
         )
     return saved
 
@@ -283,6 +361,7 @@ class Prepared:
     settings: Settings
     options: ImageOptions
     naming: Naming | None = None
+    target: Path | None = None  # -o NAME.png: the one result's file (SPEC 2)
 
 
 def prepare(
@@ -324,9 +403,21 @@ def prepare(
             naming = _naming(request, options.name)
         except InputError as exc:
             problems.append(exc)
+    target = file_target(options.output)  # given here (a flag), not a configured folder
+    if target is not None:
+        try:
+            check_file_target(target)
+        except InputError as exc:
+            problems.append(exc)
+        if options.name is not None:
+            problems.append(
+                InputError(
+                    f"-o {options.output!r} names the file already; --name goes with a folder."
+                )
+            )
     if problems:
         raise all_problems(problems)
-    return Prepared(request, settings, options, naming)
+    return Prepared(request, settings, options, naming, target)
 
 
 def _naming(request: ImageRequest, template: str | None) -> Naming | None:
@@ -345,6 +436,20 @@ def _naming(request: ImageRequest, template: str | None) -> Naming | None:
     return naming
 
 
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = (
+        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
+        "-o DIR saves it elsewhere)."
+    )
+    error.hint = f"{fix} {error.hint}" if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)
+
+
 def run(
     prepared: Prepared,
     *,
@@ -359,12 +464,15 @@ def run(
     for message in prepared.settings.warnings:
         events.warn(message)
     request, settings = prepared.request, prepared.settings
+    target = prepared.target if stream is None else None
+    folder_path = target.parent if target is not None else Path(settings.output).expanduser()
     saver = Saver(
-        folder=None if stream is not None else Path(settings.output).expanduser(),
+        folder=None if stream is not None else folder_path,
         prefix=request.prefix,
         stream=stream,
         temporaries=temporaries or Temporaries(),
         naming=prepared.naming,
+        exact=target,
     )
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
@@ -373,8 +481,9 @@ def run(
     book = ledger.open_ledger(settings.history)
     kept = None
     if book is not None:
-        folder = None if stream is not None else str(Path(settings.output).expanduser().resolve())
-        kept = LedgerRecord(book, output=folder, name=prepared.options.name)
+        folder = None if stream is not None else str(folder_path.resolve())
+        name = literal_template(target.stem) if target is not None else prepared.options.name
+        kept = LedgerRecord(book, output=folder, name=name)
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
@@ -394,18 +503,23 @@ def run(
             error.details["ledger_id"] = kept.entry_id
         raise error from None
     except DmxError as error:
-        if error.details.get("may_be_billed") and settings.has_account:
+        if isinstance(error, SaveError) and book is not None and kept is not None:
+            recover_hint(error, book, kept.entry_id)
+        if error.may_be_billed and settings.has_account:
             from dmxedit.engine.billing import after_failure
 
-            after_failure(
-                settings,
-                error,
-                model=request.model,
-                sent_at=begun if tracker.was_sent else None,
-                book=book,
-                entry_id=kept.entry_id if kept is not None else None,
-                events=events,
-            )
+            try:
+                after_failure(
+                    settings,
+                    error,
+                    model=request.model,
+                    sent_at=begun if tracker.was_sent else None,
+                    book=book,
+                    entry_id=kept.entry_id if kept is not None else None,
+                    events=events,
+                )
+            except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
+                events.warn(f"The billing check failed: {describe(exc)}")
         raise
     finally:
         client.close()
@@ -450,9 +564,10 @@ def edit_image(
     Options come as an :class:`dmxedit.core.options.ImageOptions` or as its field names
     (``ratio="5:4"``, ``size="4K"``, ``params={"quality": "high"}``...); what is left
     out comes from the environment (``DMXAPI_API_KEY``, ``DMXAPI_BASE_URL``), then the
-    config file, then the defaults. ``output`` is a folder (default ``output``) or a
-    binary stream. Raises a :class:`dmxedit.core.errors.DmxError` subclass whose
-    ``exit_code`` is the CLI's.
+    config file, then the defaults. ``output`` is a folder (default ``output``), a file
+    name ending in .png, .jpg, .jpeg or .webp that is not a folder (the result is saved
+    under exactly that name; an existing file is refused), or a binary stream. Raises a
+    :class:`dmxedit.core.errors.DmxError` subclass whose ``exit_code`` is the CLI's.
     """
     return _library("edit", images, prompt, options, output, events, given)
 

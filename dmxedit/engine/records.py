@@ -4,15 +4,17 @@ as the request goes, the :class:`Tracker` of what is known so far, and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.request import ImageRequest
-from dmxedit.core.errors import DmxError, Interrupted
+from dmxedit.core.errors import ConfigError, DmxError, Interrupted
+from dmxedit.core.events import Events
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.formats import printable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import input_record
-from dmxedit.store.ledger import Ledger, file_items
+from dmxedit.store.ledger import Ledger, file_items, storable
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer
@@ -42,36 +44,60 @@ class Record:
     def interrupted(self) -> None:
         """Ctrl-C (or SIGTERM, SIGHUP) stopped the request."""
 
+    def trouble(self, step: str, exc: BaseException) -> str:
+        """The warning said when this record could not record ``step``."""
+        return f"{type(self).__name__} could not record {step!r}: {type(exc).__name__}: {exc}"
+
 
 class Records(Record):
-    """Several records of one request, told in order (a results file and the ledger)."""
+    """Several records of one request, told in order (a results file and the ledger).
 
-    def __init__(self, *records: Record | None) -> None:
-        self.records = [r for r in records if r is not None]
+    A record that fails after ``begin`` never stops the request (the ledger never stands
+    between a paid answer and the file): its failure becomes a warning, said at once
+    through ``events`` and kept in :attr:`warnings` for the result or the error. A
+    record that cannot ``begin`` stops the request before anything is sent."""
+
+    def __init__(self, *records: Record | None, events: Events | None = None) -> None:
+        self.records: list[Record] = []
+        for r in records:
+            if isinstance(r, Records):
+                self.records += r.records  # one flat list, one list of warnings
+            elif r is not None:
+                self.records.append(r)
+        self.events = events
+        self.warnings: list[str] = []
+
+    def _tell(self, step: str, call: Callable[[Record], None]) -> None:
+        for r in self.records:
+            try:
+                call(r)
+            except Exception as exc:  # noqa: BLE001 - any failure of a record is a warning
+                message = r.trouble(step, exc)
+                self.warnings.append(message)
+                if self.events is not None:
+                    try:
+                        self.events.warn(message)
+                    except Exception:  # noqa: BLE001, S110 - stderr gone: kept in warnings
+                        pass
 
     def begin(self, request: ImageRequest) -> None:
         for r in self.records:
             r.begin(request)
 
     def sent(self) -> None:
-        for r in self.records:
-            r.sent()
+        self._tell("sent", lambda r: r.sent())
 
     def answered(self, answer: Answer[Blob]) -> None:
-        for r in self.records:
-            r.answered(answer)
+        self._tell("answered", lambda r: r.answered(answer))
 
     def saved(self, result: ImageResult) -> None:
-        for r in self.records:
-            r.saved(result)
+        self._tell("saved", lambda r: r.saved(result))
 
     def failed(self, error: DmxError) -> None:
-        for r in self.records:
-            r.failed(error)
+        self._tell("failed", lambda r: r.failed(error))
 
     def interrupted(self) -> None:
-        for r in self.records:
-            r.interrupted()
+        self._tell("interrupted", lambda r: r.interrupted())
 
 
 class Tracker(Record):
@@ -104,7 +130,8 @@ class Tracker(Record):
         return Interrupted(
             message,
             hint=hint,
-            details={"urls": list(self.urls), "may_be_billed": self.was_sent},
+            urls=list(self.urls),
+            may_be_billed=self.was_sent,
         )
 
 
@@ -143,7 +170,34 @@ class LedgerRecord(Tracker):
         self.entry_id: int | None = None
         super().__init__()  # was_sent and urls, as the pipeline's Tracker keeps them
 
+    def trouble(self, step: str, exc: BaseException) -> str:
+        entry = f"entry {self.entry_id}" if self.entry_id is not None else "its entry"
+        what = {
+            "sent": "that the request went out (it may be billed)",
+            "answered": "the answer",
+            "saved": "the saved files",
+            "failed": "how the request ended",
+            "interrupted": "the interruption",
+        }.get(step, step)
+        said = f"The ledger could not record {what} in {entry} ({type(exc).__name__}: {exc})"
+        if step in ("answered", "failed", "interrupted") and self.urls:
+            said += "; the result URL(s): " + " ".join(self.urls)
+        return said + "."
+
     def begin(self, request: ImageRequest) -> None:
+        try:
+            self._begin(request)
+        except DmxError:
+            raise
+        except Exception as exc:
+            raise ConfigError(
+                f"The ledger {self.ledger.path} cannot be written ({type(exc).__name__}: "
+                f"{exc}); nothing was sent.",
+                hint="Try again, or turn the ledger off with `dmxedit config set history off` "
+                "(DMXEDIT_NO_HISTORY=1).",
+            ) from exc
+
+    def _begin(self, request: ImageRequest) -> None:
         self.entry_id = self.ledger.create(
             kind=request.kind,
             status="created",
@@ -174,9 +228,10 @@ class LedgerRecord(Tracker):
             "unsaved_urls": self.urls or None,
             "data_paths": paths or None,
             "request_id": answer.request_id,
-            "usage": answer.usage,
-            "revised_prompt": next(
-                (i.revised_prompt for i in answer.items if i.revised_prompt), None
+            # a relay that cut a string (half an emoji) or sent NUL: kept escaped
+            "usage": storable(answer.usage),
+            "revised_prompt": storable(
+                next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
             ),
         }
         if answer.input_sha256 and self.entry_id is not None:
@@ -203,16 +258,20 @@ class LedgerRecord(Tracker):
         )
 
     def failed(self, error: DmxError) -> None:
-        files = file_items(error.details.get("files") or [])
-        unsaved = list(error.details.get("urls") or []) if self.urls else []
+        files = file_items(error.file_list)
+        rescued = set(getattr(error, "rescued", ()))  # kept in the rescue folder: saved
+        unsaved = [u for u in error.url_list if u not in rescued] if self.urls else []
         fields: dict[str, Any] = {}
         if error.request_id:  # the failing answer's id: the billing check looks it up
             fields["request_id"] = error.request_id
+        if files and not unsaved:
+            fields["data_paths"] = None  # every result is in a file (maybe the rescue folder)
         self._update(
             status="failed",
             error=error.message,
             exit_code=int(error.exit_code),
-            may_be_billed=bool(error.details.get("may_be_billed")) or self.was_sent,
+            # the pipeline's verdict (SPEC 7): a 4xx or 503 answer was not billed
+            may_be_billed=bool(error.may_be_billed),
             files=files or None,
             unsaved_urls=unsaved or None,
             **fields,

@@ -31,6 +31,8 @@ class ImageResult:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)  # per file: format, w, h
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
+    #: What went wrong without losing the result (a ledger write, a sidecar), already said.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
@@ -60,4 +62,6 @@ class ImageResult:
             out["metadata_files"] = [str(p) for p in self.metadata_files]
         if self.inputs:
             out["inputs"] = self.inputs
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out

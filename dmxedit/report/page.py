@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from dmxedit._version import __version__
-from dmxedit.core.catalog import RATIOS, SIZES, pixels
+from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels, tokens_for
 from dmxedit.core.errors import InputError
 from dmxedit.core.text import dumps
 
@@ -73,6 +73,8 @@ class ReportJob:
     elapsed_s: float | None = None
     created: float | None = None
     redo: dict[str, Any] = field(default_factory=dict)
+    billed: bool | None = None  # the billing check's verdict (None: none was made)
+    billing: dict[str, Any] | None = None  # the verdict's details (cost, time, note)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,35 @@ class ReportJob:
     @property
     def tokens(self) -> int | None:
         return tokens_of(self.usage)
+
+    @property
+    def paid(self) -> bool | None:
+        """Whether DMXAPI billed the request: True when it made an image (or the billing
+        check says so), False when it cannot have (or the check found no charge), None
+        when it may have been billed and nobody knows."""
+        if self.billed is not None:
+            return self.billed
+        if self.ok or self.outputs or self.urls or self.status == "answered":
+            return True
+        if self.may_be_billed or self.status == "sent":
+            return None
+        return False
+
+    def token_text(self) -> tuple[int | None, str]:
+        """The job's tokens and how to say them: the answer's usage, else the documented
+        cost of what was asked (estimated), 0 when it was not billed, unknown otherwise."""
+        if self.tokens is not None:
+            return self.tokens, str(self.tokens)
+        paid = self.paid
+        if paid is False:
+            return 0, "0 (not billed)"
+        if paid is None:
+            return None, "unknown (may have been billed)"
+        if self.model in (None, DEFAULT_MODEL) and (self.size is None or self.size in SIZES):
+            count = max(1, len(self.outputs) or len(self.urls))
+            estimate = tokens_for(self.size) * count
+            return estimate, f"{estimate} (estimated from the size; the API sent no usage)"
+        return None, "not recorded (the API sent no usage)"
 
     def requested(self) -> str | None:
         """``16:9 4K (5504x3072)``, as far as the ratio and size are known."""
@@ -138,15 +169,16 @@ def _text(value: Any) -> str | None:
 
 
 def _locate(path: str, bases: Sequence[Path]) -> str:
-    """An absolute path for ``path``: itself, or under the first base where it exists
-    (relative result paths are relative to where the batch ran), else under the first."""
+    """An absolute path for ``path``: itself, or under the first base where it exists,
+    else under the last (a results file records absolute paths; older ones recorded them
+    relative to the folder the batch ran in, which the last base stands for)."""
     given = Path(path).expanduser()
     if given.is_absolute():
         return str(given)
     for base in bases:
         if (base / given).exists():
             return str((base / given).absolute())
-    return str((bases[0] / given).absolute())
+    return str((bases[-1] / given).absolute())
 
 
 def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path | None:
@@ -225,7 +257,9 @@ def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
                 guess = originals.get(_line_of(record) or -1)
                 # the jobs file may have changed since: only the job with this id counts
                 original = guess if guess is not None and job_id(guess) == rid else None
-            jobs.append(_from_record(record, rid, path, original, base, [cwd, results_dir]))
+            # relative paths (older results files): beside the results file, else as
+            # recorded (relative to where the batch ran: here, with luck)
+            jobs.append(_from_record(record, rid, path, original, base, [results_dir, cwd]))
     return Report(jobs=jobs, sources=[str(p) for p in paths])
 
 
@@ -292,6 +326,8 @@ def _from_record(
         elapsed_s=record.get("elapsed_s")
         if isinstance(record.get("elapsed_s"), (int, float))
         else None,
+        billed=record["billed"] if isinstance(record.get("billed"), bool) else None,
+        billing=record.get("billing") if isinstance(record.get("billing"), dict) else None,
     )
     if status in ("sent", "answered") and not item.error:
         item.error = (
@@ -358,6 +394,8 @@ def _from_entry(entry: Any) -> ReportJob:
         usage=entry.usage if isinstance(entry.usage, dict) else None,
         created=entry.created,
         settings_known=True,
+        billed=None if entry.billed is None else bool(entry.billed),
+        billing=entry.billing if isinstance(entry.billing, dict) else None,
     )
     receipts = [f.get("delivered") for f in entry.files or [] if isinstance(f, dict)]
     if any(isinstance(r, dict) for r in receipts):  # a ledger with receipts
@@ -606,7 +644,9 @@ def render(
         "export_name": export_name,
         "jobs": [{"id": j.id, "redo": j.redo} for j in jobs],
     }
-    tokens = sum(t for t in (j.tokens for j in jobs) if t is not None)
+    counted_tokens = [j.token_text()[0] for j in jobs]
+    tokens = sum(t for t in counted_tokens if t is not None)
+    guessed = any(j.tokens is None and t for j, t in zip(jobs, counted_tokens, strict=True))
     stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
     out: list[str] = [
         "<!doctype html>",
@@ -628,7 +668,8 @@ def render(
         '<p class="summary">'
         f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
         f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
-        f"with a size mismatch{f'; {tokens} tokens' if tokens else ''}. "
+        f"with a size mismatch"
+        f"{f'; {tokens} tokens' if tokens else ''}{' (some estimated)' if guessed else ''}. "
         f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
         "</p>",
         '<nav class="controls" aria-label="Filters and redo">',
@@ -768,12 +809,35 @@ def _figure(
     )
 
 
+def _billing_text(job: ReportJob) -> str | None:
+    """The billing verdict in words: billed (with the cost when the check found it), not
+    billed, or may have been billed (unchecked)."""
+    details = job.billing or {}
+    if job.billed is True:
+        cost = details.get("cost_cny")
+        at = details.get("charged_at")
+        said = "billed"
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            said += f": {cost:.4f} CNY"
+            if isinstance(at, (int, float)) and not isinstance(at, bool):
+                said += f" at {datetime.fromtimestamp(at).strftime('%Y-%m-%d %H:%M')}"
+        return said + " (DMXAPI's billing log)"
+    if job.billed is False:
+        return "not billed (no charge in DMXAPI's billing log)"
+    if job.paid is None:
+        return "may have been billed (not checked; `batch --reconcile` or `recover --check`)"
+    if job.ok:
+        return "billed"
+    return "not billed" if job.paid is False else "billed (the image was made)"
+
+
 def _facts(job: ReportJob) -> str:
     rows: list[tuple[str, str]] = [("Status", _e(job.status))]
     if job.error:
         rows.append(("Error", f'<span class="error">{_e(job.error)}</span>'))
-    if job.may_be_billed and not job.ok:
-        rows.append(("Billing", "may have been billed"))
+    billing = _billing_text(job)
+    if billing:
+        rows.append(("Billing", _e(billing)))
     requested = job.requested()
     if requested:
         rows.append(("Requested", _e(requested)))
@@ -790,9 +854,7 @@ def _facts(job: ReportJob) -> str:
     if job.mismatch:
         items = "".join(f"<li>{_e(m)}</li>" for m in job.mismatch)
         rows.append(("Mismatch", f'<ul class="mismatch">{items}</ul>'))
-    tokens = job.tokens
-    if tokens is not None:
-        rows.append(("Tokens", str(tokens)))
+    rows.append(("Tokens", _e(job.token_text()[1])))
     if job.model:
         rows.append(("Model", _e(job.model)))
     if job.elapsed_s is not None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dmxedit.core.errors import ConfigError, InputError
 from dmxedit.core.text import dumps, undecodable
@@ -33,7 +34,19 @@ if TYPE_CHECKING:
 
 ENV_DATA_DIR = "DMXEDIT_DATA_DIR"
 ENV_NO_HISTORY = "DMXEDIT_NO_HISTORY"
-SCHEMA = """
+T = TypeVar("T")
+JSON_FIELDS = (
+    "options",
+    "inputs",
+    "urls",
+    "data_paths",
+    "usage",
+    "files",
+    "unsaved_urls",
+    "mismatch",
+    "billing",
+)
+FIRST_SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created REAL NOT NULL,
@@ -57,27 +70,102 @@ CREATE TABLE IF NOT EXISTS entries (
     error TEXT,
     exit_code INTEGER,
     may_be_billed INTEGER,
-    billed INTEGER,
-    unsaved_urls TEXT,
-    mismatch TEXT,
-    billing TEXT
+    billed INTEGER
 );
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
-JSON_FIELDS = (
-    "options",
-    "inputs",
-    "urls",
-    "data_paths",
-    "usage",
-    "files",
-    "unsaved_urls",
-    "mismatch",
-    "billing",
+#: The whole table as the migrations leave it (a ledger made before they existed has it).
+SCHEMA = FIRST_SCHEMA.replace(
+    "    billed INTEGER\n",
+    "    billed INTEGER,\n    unsaved_urls TEXT,\n    mismatch TEXT,\n    billing TEXT\n",
 )
-#: Columns added after the first release, with their types: a ledger made before one
-#: existed gets it when opened.
-ADDED_COLUMNS = {"unsaved_urls": "TEXT", "mismatch": "TEXT", "billing": "TEXT"}
+#: How long a write waits for another process's lock (SQLite's busy timeout), and how
+#: long dmxedit keeps retrying one that SQLite gives up on before the timeout (opening
+#: a fresh ledger, switching to WAL, a read that must become a write).
+BUSY_TIMEOUT_S = 30.0
+RETRY_FOR_S = 60.0
+
+
+def _add_column(name: str, kind: str) -> Callable[[sqlite3.Connection], None]:
+    def add(db: sqlite3.Connection) -> None:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+        if name not in columns:  # a ledger made before this column existed
+            db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
+
+    return add
+
+
+def _first(db: sqlite3.Connection) -> None:
+    for statement in FIRST_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+#: The schema's changes, in order: each applied once (inside one ``BEGIN IMMEDIATE``
+#: transaction with its record in ``migrations``), so a ledger of any earlier version,
+#: or a fresh one opened by several processes at once, ends the same. Append only.
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001-entries", _first),
+    ("0002-unsaved-urls", _add_column("unsaved_urls", "TEXT")),
+    ("0003-mismatch", _add_column("mismatch", "TEXT")),
+    ("0004-billing", _add_column("billing", "TEXT")),
+]
+
+
+def _busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def retrying(action: Callable[[], T], *, patience: float | None = None) -> T:
+    """Run ``action``, again while another process holds the ledger's lock (SQLite
+    gives up at once in a few cases its busy timeout does not cover)."""
+    deadline = time.monotonic() + (RETRY_FOR_S if patience is None else patience)
+    wait = 0.01
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(wait + random.random() * wait)
+        wait = min(wait * 2, 0.5)
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable: a lone surrogate (half an emoji a relay
+    cut) and NUL are kept as the escapes ``\\udXXX`` and ``\\u0000`` (SQLite, UTF-8
+    files and terminals refuse them raw). Lists and dicts are walked."""
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            return _escape(value)
+        return value
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, tuple):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escape(text: str) -> str:
+    out = []
+    for char in text:
+        code = ord(char)
+        if code == 0 or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def data_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -178,15 +266,13 @@ class Ledger:
             os.chmod(folder, 0o700)  # dmxedit's own data folder, made by someone else
         if not path.exists():  # created 0600 before SQLite writes anything into it
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            retrying(lambda: _wal(db))
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-            for column, kind in ADDED_COLUMNS.items():
-                if column not in columns:  # a ledger made before this column existed
-                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
+            retrying(lambda: migrate(db))
         except BaseException:
             db.close()  # not a ledger (or not writable): never leave the connection open
             raise
@@ -198,6 +284,10 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _write(self, sql: str, args: Sequence[Any]) -> sqlite3.Cursor:
+        with self._lock:
+            return retrying(lambda: self._db.execute(sql, list(args)))
 
     def check_writable(self) -> int:
         """Take the write lock and release it at once, writing nothing (``dmxedit
@@ -216,11 +306,10 @@ class Ledger:
         now = time.time()
         fields = {k: _encode(k, v) for k, v in fields.items()}
         names = ["created", "updated", *fields]
-        with self._lock:
-            cursor = self._db.execute(
-                f"INSERT INTO entries ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                [now, now, *fields.values()],
-            )
+        cursor = self._write(
+            f"INSERT INTO entries ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [now, now, *fields.values()],
+        )
         assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
 
@@ -232,10 +321,7 @@ class Ledger:
         if touch:
             fields["updated"] = time.time()
         sets = ", ".join(f"{name} = ?" for name in fields)
-        with self._lock:
-            self._db.execute(
-                f"UPDATE entries SET {sets} WHERE id = ?", [*fields.values(), entry_id]
-            )
+        self._write(f"UPDATE entries SET {sets} WHERE id = ?", [*fields.values(), entry_id])
 
     # -- reading ----------------------------------------------------------------------
 
@@ -304,12 +390,14 @@ class Ledger:
                 exit_code=0,
             )
 
-    def unanswered(self) -> list[Entry]:
-        """Entries whose request went out and got no answer: they may have been billed."""
+    def unanswered(self, *, settled: bool = False) -> list[Entry]:
+        """Entries whose request went out and got no answer: they may have been billed.
+        Those a billing check settled (billed or not) only with ``settled``."""
         return self._select(
             "WHERE status IN ('sent', 'interrupted', 'failed') AND urls IS NULL "
             "AND data_paths IS NULL AND files IS NULL AND COALESCE(may_be_billed, 0) = 1 "
-            "ORDER BY id",
+            + ("" if settled else "AND billed IS NULL ")
+            + "ORDER BY id",
             [],
         )
 
@@ -413,9 +501,10 @@ class Ledger:
 
 
 def _encode(name: str, value: Any) -> Any:
-    """A value as its column keeps it. A path whose name is not UTF-8 (a lone surrogate
-    for each undecodable byte) stays exact: escaped in JSON, or (a text column) kept as
-    the bytes the file system names it by, which SQLite stores as a BLOB."""
+    """A value as its column keeps it. Server text (half an emoji, NUL) comes already
+    escaped (:func:`storable`). A path whose name is not UTF-8 (a lone surrogate for each
+    undecodable byte) stays exact: escaped in JSON, or (a text column) kept as the bytes
+    the file system names it by, which SQLite stores as a BLOB."""
     if name in JSON_FIELDS:
         return None if value is None else dumps(value)
     if isinstance(value, bool):
@@ -426,6 +515,37 @@ def _encode(name: str, value: Any) -> Any:
         except UnicodeEncodeError:  # a surrogate no file name has: kept as it reads
             return value.encode("utf-8", "replace")
     return value
+
+
+def _wal(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply the migrations this ledger lacks, in order, in one ``BEGIN IMMEDIATE``
+    transaction (another process opening it waits, then finds them applied); the names
+    applied now."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    if all(name in done for name, _ in MIGRATIONS):
+        return []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+        applied = []
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(db)
+            db.execute("INSERT INTO migrations (name, applied) VALUES (?, ?)", [name, time.time()])
+            applied.append(name)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return applied
 
 
 def _decode(name: str, value: Any) -> Any:

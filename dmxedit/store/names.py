@@ -114,6 +114,12 @@ def id_for_name(job_id: str) -> str:
     return shown.rstrip("_")
 
 
+def literal_template(stem: str) -> str:
+    """A --name template that gives exactly ``stem`` (so ``recover`` names the file of
+    an ``-o NAME.png`` request, and a job's ``output`` file, as asked)."""
+    return stem.replace("{", "{{").replace("}", "}}")
+
+
 def check_template(template: str) -> None:
     """The template's own syntax and fields, before any request is known."""
     try:

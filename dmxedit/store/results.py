@@ -75,6 +75,32 @@ def remove_stale(folder: Path) -> None:
                 pass
 
 
+#: What ``-o`` ends in to name the one result's file instead of a folder (SPEC 2).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_FORMAT_OF_SUFFIX = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp"}
+
+
+def file_target(output: str | None) -> Path | None:
+    """``-o NAME.png``: the file the one result is saved as, when ``output`` ends in
+    .png, .jpg, .jpeg or .webp (any case) and is not an existing folder; None when it
+    names a folder (or is ``-``)."""
+    if not output or output == "-" or output.endswith(("/", os.sep, os.altsep or "/")):
+        return None
+    path = Path(output).expanduser()
+    if path.suffix.lower() not in IMAGE_SUFFIXES or path.is_dir():
+        return None
+    return path
+
+
+def check_file_target(path: Path, option: str = "-o") -> None:
+    """An existing file is never replaced: refused before anything is sent (exit 2)."""
+    if path.exists() or path.is_symlink():
+        raise InputError(
+            f"{option} {str(path)!r}: that file exists, and dmxedit never replaces a file.",
+            hint="Choose another name (or remove the file first), or give a folder.",
+        )
+
+
 def rescue_folder() -> Path:
     """Where results go when the output folder cannot take them."""
     override = os.environ.get("DMXEDIT_RESCUE_DIR")
@@ -249,6 +275,9 @@ class Saver:
     stamp: str = field(default_factory=lambda: datetime.now().strftime("%Y%m%d_%H%M%S"))
     temporaries: Temporaries = field(default_factory=Temporaries)
     naming: Naming | None = None  # --name, --variants; None: <prefix>_<ts>_<i>
+    #: ``-o NAME.png``: the result's own name (in ``folder``, its parent), whatever its
+    #: bytes are; a name taken meanwhile gets a numeric suffix, never replaced.
+    exact: Path | None = None
     _count: int = 0
 
     def prepare(self) -> None:
@@ -304,6 +333,8 @@ class Saver:
         naming = self.naming or Naming(self.prefix)
         stem = naming.stem(self.stamp, index)
         ext = EXTENSIONS[content_type]
+        if self.exact is not None:
+            stem, ext = self.exact.stem, self.exact.suffix[1:]
         got = delivered(blob.path, content_type)  # read before the file moves
         if self.stream is not None and not blob.rescued:
             saved = self._to_stream(blob, content_type, stem, ext, url)
@@ -318,11 +349,49 @@ class Saver:
                 f"The image could not be written to {self.folder}; it was kept at {path}.",
                 files=[str(path)],
                 urls=[url] if url else [],
+                rescued=[url] if url else [],
                 hint="Move it where you want it; nothing was lost.",
             )
         return SavedImage(
             path=path, content_type=content_type, size=blob.size, url=url, delivered=got
         )
+
+    def notes(self, image: SavedImage) -> list[str]:
+        """What to tell of a result saved under ``-o NAME.png``: a name taken meanwhile,
+        bytes of another format than the name says."""
+        if self.exact is None or image.path is None:
+            return []
+        out = []
+        if image.path.name != self.exact.name and self._count > 1:
+            out.append(f"the answer held several images; this one was saved as {image.path}.")
+        elif image.path.name != self.exact.name:
+            out.append(
+                f"{self.exact} appeared while the image was being made; it was saved as "
+                f"{image.path} instead (dmxedit never replaces a file)."
+            )
+        wanted = _FORMAT_OF_SUFFIX.get(self.exact.suffix.lower())
+        got = EXTENSIONS.get(image.content_type)
+        if wanted is not None and got is not None and got != wanted:
+            out.append(
+                f"the image is {got.upper().replace('JPG', 'JPEG')}, not what the name "
+                f"{self.exact.name} says; it was saved under that name as asked."
+            )
+        return out
+
+    def keep(self, blob: Blob, url: str | None, why: str) -> SaveError:
+        """An unforeseen failure while saving ``blob``: its bytes go to the rescue folder
+        (a paid result is never thrown away); the SaveError that says where."""
+        try:
+            blob.close()
+        except OSError:
+            pass
+        ext = EXTENSIONS.get(blob.content_type or "", "bin")
+        stem = f"{self.prefix}_{self.stamp}_rescued"
+        try:
+            self._rescue(blob, stem, ext, url, OSError(why))
+        except SaveError as error:
+            return error
+        raise AssertionError("_rescue always raises")  # pragma: no cover
 
     def _to_stream(
         self, blob: Blob, content_type: str, stem: str, ext: str, url: str | None
@@ -362,6 +431,7 @@ class Saver:
             f"The image could not be saved to {where} ({reason}); it was kept at {path}.",
             files=[str(path)],
             urls=[url] if url else [],
+            rescued=[url] if url else [],
             hint="Move it where you want it; nothing was lost.",
         )
 
