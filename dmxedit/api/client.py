@@ -96,7 +96,7 @@ class Answer(Generic[S]):
     usage: Any = None
     attempts: int = 1
     timings: dict[str, float] = field(default_factory=dict)
-    input_sha256: list[str] = field(default_factory=list)
+    input_sha256: list[str | None] = field(default_factory=list)
 
 
 class _Failed(Exception):

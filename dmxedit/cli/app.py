@@ -49,26 +49,11 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     ctx = context or RunContext.from_process()
     import typer
 
-    from dmxedit.cli.tree import build, click_command, command_of, help_first
+    from dmxedit.cli.tree import help_first
 
     args = help_first(args)
     try:
-        try:
-            with _streams(ctx):
-                code = click_command(build(command_of(args)))(
-                    args=args,
-                    prog_name="dmxedit",
-                    standalone_mode=False,
-                    obj=ctx,
-                )
-        except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
-            code = ExitCode.INTERRUPTED
-        if code == ExitCode.INTERRUPTED:
-            ctx.temporaries.remove_all()
-            start = "\n" if ctx.stderr_isatty else ""  # past the ^C a terminal shows
-            print(f"{start}dmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
-            return int(ExitCode.INTERRUPTED)
-        return int(code) if isinstance(code, int) else 0
+        return _invoke(ctx, args)
     except DmxError as error:
         if error.exit_code == ExitCode.INTERRUPTED:
             ctx.temporaries.remove_all()
@@ -91,6 +76,31 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
 
         ui.internal_panel(ctx, exc)
         return int(ExitCode.INTERNAL)
+
+
+def _invoke(ctx: RunContext, args: list[str]) -> int:
+    """The command line's command, run; an interrupt is exit 130 with no partial file."""
+    import typer
+
+    from dmxedit.cli.tree import build, click_command, command_of
+    from dmxedit.core.errors import ExitCode
+
+    try:
+        with _streams(ctx):
+            code = click_command(build(command_of(args)))(
+                args=args,
+                prog_name="dmxedit",
+                standalone_mode=False,
+                obj=ctx,
+            )
+    except (KeyboardInterrupt, typer.Abort):  # Click turns Ctrl-C into Abort
+        code = ExitCode.INTERRUPTED
+    if code == ExitCode.INTERRUPTED:
+        ctx.temporaries.remove_all()
+        start = "\n" if ctx.stderr_isatty else ""  # past the ^C a terminal shows
+        print(f"{start}dmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
+        return int(ExitCode.INTERRUPTED)
+    return int(code) if isinstance(code, int) else 0
 
 
 @contextlib.contextmanager

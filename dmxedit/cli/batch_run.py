@@ -364,7 +364,7 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
     from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line
-    settings = resolve(options)
+    settings = resolve(options, env=ctx.env)
     from dmxedit.cli import ui
 
     for message in settings.warnings:
@@ -382,7 +382,7 @@ def run_jobs_file(
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
     from dmxedit.batch.shards import parse_shard, results_file
 
-    shard = parse_shard(flags.shard) if flags.shard is not None else None
+    shard = parse_shard(flags.shard, ctx.env) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))

@@ -135,32 +135,14 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
 @command(json=True)
 def list_(ctx: RunContext) -> None:
     """Show every setting, its value and where it came from (env, file, default)."""
-    from dmxedit.core.settings import mask, resolve
+    from dmxedit.core.settings import resolve
 
     invalid: dict[str, InputError] = {}
     settings = resolve(env=ctx.env, invalid=invalid)
     if ctx.json:
-        out: dict[str, Any] = {}
-        for name, spec in KEYS.items():
-            value = settings.value(name)
-            item: dict[str, Any] = {
-                "value": _show(name, value) if spec.secret and value else value,
-                "source": settings.sources[name],
-            }
-            if name in invalid:
-                raw = ctx.env.get(spec.env or "")
-                shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
-                item.update(value=shown, invalid=invalid[name].message)
-            out[name] = item
-        ctx.emit_json({"path": str(settings.path), "settings": out})
+        ctx.emit_json({"path": str(settings.path), "settings": _as_json(ctx, settings, invalid)})
         return
-    rows = []
-    for name, spec in KEYS.items():
-        shown = _show(name, settings.value(name))
-        if name in invalid:
-            raw = ctx.env.get(spec.env or "", "")
-            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
-        rows.append((name, shown, settings.sources[name]))
+    rows = _rows(ctx, settings, invalid)
     widths = [max(len(r[i]) for r in rows) for i in range(2)]
     ctx.emit_lines(
         [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
@@ -170,6 +152,43 @@ def list_(ctx: RunContext) -> None:
 
         for message in settings.warnings:
             ui.warn(ctx, message)
+
+
+def _as_json(ctx: RunContext, settings: Any, invalid: dict[str, InputError]) -> dict[str, Any]:
+    """Each setting's value (masked when secret) and source; an invalid one as given."""
+    from dmxedit.core.env import setting
+    from dmxedit.core.settings import mask
+
+    out: dict[str, Any] = {}
+    for name, spec in KEYS.items():
+        value = settings.value(name)
+        item: dict[str, Any] = {
+            "value": _show(name, value) if spec.secret and value else value,
+            "source": settings.sources[name],
+        }
+        if name in invalid:
+            raw = setting(ctx.env, spec.env)
+            shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
+            item.update(value=shown, invalid=invalid[name].message)
+        out[name] = item
+    return out
+
+
+def _rows(
+    ctx: RunContext, settings: Any, invalid: dict[str, InputError]
+) -> list[tuple[str, str, str]]:
+    """(name, value shown, source) of each setting."""
+    from dmxedit.core.env import setting
+    from dmxedit.core.settings import mask
+
+    rows = []
+    for name, spec in KEYS.items():
+        shown = _show(name, settings.value(name))
+        if name in invalid:
+            raw = setting(ctx.env, spec.env) or ""
+            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
+        rows.append((name, shown, settings.sources[name]))
+    return rows
 
 
 @app.command("path")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
     from dmxedit.engine import pipeline as pipeline_t
+    from dmxedit.engine.result import ImageResult
 from dmxedit.cli import options as o
 from dmxedit.cli.common import deliver, read_prompt, stdout_target
 from dmxedit.cli.common import dry_run as show_dry_run
@@ -37,11 +38,7 @@ def _single(
     text = read_prompt(ctx, prompt, prompt_file)
     stream = stdout_target(ctx, options.output)
     if stream is not None:
-        options = options.merged(output=None)
-        if options.save_metadata:
-            raise InputError("--save-metadata needs an output folder, not -o -.")
-        if options.name is not None:
-            raise InputError("--name names files in a folder; -o - writes to standard output.")
+        options = _to_stdout(options)
     prepared = pipeline.prepare(
         kind,
         images,
@@ -54,6 +51,30 @@ def _single(
             ui.warn(ctx, message)
         show_dry_run(ctx, prepared.request, prepared.settings.api_key)
         return
+    result = _send(ctx, prepared, stream)
+    paths = [str(p) for p in result.files]
+    if ctx.json:
+        deliver(ctx, lambda: ctx.emit_json(result.to_dict()), paths)
+    elif stream is None:
+        deliver(ctx, lambda: ctx.emit_lines(paths), paths)
+
+
+def _to_stdout(options: ImageOptions) -> ImageOptions:
+    """The options of a run whose image goes to standard output (``-o -``)."""
+    options = options.merged(output=None)
+    if options.save_metadata:
+        raise InputError("--save-metadata needs an output folder, not -o -.")
+    if options.name is not None:
+        raise InputError("--name names files in a folder; -o - writes to standard output.")
+    return options
+
+
+def _send(ctx: RunContext, prepared: pipeline_t.Prepared, stream: Any) -> ImageResult:
+    """Run the prepared request with the run's progress (``-v``: the request and the
+    timings too)."""
+    from dmxedit.cli import ui
+    from dmxedit.engine import pipeline
+
     events = ui.make_events(ctx)
     if ctx.verbose:
         for line in _verbose_request(prepared):
@@ -67,11 +88,7 @@ def _single(
     if ctx.verbose:
         stages = ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in result.timings.items())
         events.info(f"timings: {stages}")
-    paths = [str(p) for p in result.files]
-    if ctx.json:
-        deliver(ctx, lambda: ctx.emit_json(result.to_dict()), paths)
-    elif stream is None:
-        deliver(ctx, lambda: ctx.emit_lines(paths), paths)
+    return result
 
 
 def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -28,43 +29,61 @@ def ratios(
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
     sizes = [check_size(size)] if size else list(SIZES)
-    closest: str | None = None
-    shape: tuple[int, int] | None = None
-    if for_image is not None:
-        from dmxedit.media.images import load_image
-
-        image = load_image(for_image)
-        if image.width is None or image.height is None:
-            raise InputError(f"Cannot read the width and height of {for_image!r}.")
-        shape = (image.width, image.height)
-        closest = closest_ratio(*shape)
+    shape = _shape(for_image) if for_image is not None else None
+    closest = closest_ratio(*shape) if shape else None
     if ctx.json:
-        rows = [
-            {
-                "ratio": ratio,
-                "sizes": {
-                    s: {
-                        "width": pixels(ratio, s)[0],
-                        "height": pixels(ratio, s)[1],
-                        "tokens": TOKENS[s],
-                    }
-                    for s in sizes
-                    if s
-                },
-                **({"closest": ratio == closest} if closest else {}),
-            }
-            for ratio in RATIOS
-        ]
-        out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
-        if shape and closest:
-            out["for"] = {
-                "image": for_image,
-                "width": shape[0],
-                "height": shape[1],
-                "closest": closest,
-            }
-        ctx.emit_json(out)
+        ctx.emit_json(_as_json(sizes, closest, shape, for_image))
         return
+    lines = _table(sizes, closest)
+    if closest and shape:
+        lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
+    ctx.emit_lines(lines)
+
+
+def _shape(path: str) -> tuple[int, int]:
+    """An image's width and height (from its header)."""
+    from dmxedit.media.images import load_image
+
+    image = load_image(path)
+    if image.width is None or image.height is None:
+        raise InputError(f"Cannot read the width and height of {path!r}.")
+    return image.width, image.height
+
+
+def _as_json(
+    sizes: Sequence[str | None],
+    closest: str | None,
+    shape: tuple[int, int] | None,
+    for_image: str | None,
+) -> dict[str, object]:
+    rows = [
+        {
+            "ratio": ratio,
+            "sizes": {
+                s: {
+                    "width": pixels(ratio, s)[0],
+                    "height": pixels(ratio, s)[1],
+                    "tokens": TOKENS[s],
+                }
+                for s in sizes
+                if s
+            },
+            **({"closest": ratio == closest} if closest else {}),
+        }
+        for ratio in RATIOS
+    ]
+    out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
+    if shape and closest:
+        out["for"] = {
+            "image": for_image,
+            "width": shape[0],
+            "height": shape[1],
+            "closest": closest,
+        }
+    return out
+
+
+def _table(sizes: Sequence[str | None], closest: str | None) -> list[str]:
     header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
     table = [header] + [
         [ratio + (" *" if ratio == closest else "")]
@@ -72,10 +91,7 @@ def ratios(
         for ratio in RATIOS
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
+    return [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
-    if closest and shape:
-        lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
-    ctx.emit_lines(lines)

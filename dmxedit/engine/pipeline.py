@@ -30,6 +30,7 @@ from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
+from dmxedit.media.digests import Digests
 from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side, discard, input_record, prepare_images
@@ -133,10 +134,12 @@ def _execute(
     records = Records(delivery, record, events=events)
     records.begin(request)  # a record that cannot begin stops here: nothing was sent
     started = time.monotonic()
+    # The inputs' SHA-256 on a thread of their own, beside the upload (not in its thread).
+    digests = Digests(request.images).start() if save_metadata or hash_inputs else None
     try:
-        answer = client.send(
-            request, saver.new_blob, on_sent=records.sent, hash_inputs=save_metadata or hash_inputs
-        )
+        answer = client.send(request, saver.new_blob, on_sent=records.sent)
+        if digests is not None:
+            answer.input_sha256 = digests.result()  # done long before the model answers
         records.answered(answer)
         received = time.monotonic()
         saved = _save_all(answer, client, saver, events, delivery)

@@ -5,6 +5,7 @@ is not settled (SPEC 7). The CLI only renders a :class:`Recovery`."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from dmxedit.store.results import SavedImage, Saver
 if TYPE_CHECKING:
     from dmxedit.core.events import Events
     from dmxedit.core.settings import Settings
-    from dmxedit.engine.billing import Verdict
+    from dmxedit.engine.billing import Clock, Sleep, Verdict
 
 
 @dataclass
@@ -76,6 +77,17 @@ class Recovery:
         return out
 
 
+def unanswered_note(entry: Entry, verdict: Verdict | None) -> str:
+    """What is known of a request sent without an answer: was it billed?"""
+    if verdict is not None:
+        return verdict.note
+    if entry.billed is not None:
+        return "checked before: " + (
+            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
+        )
+    return "it may have been billed, and there is nothing to download."
+
+
 def recover(
     settings: Settings,
     book: Ledger | None,
@@ -86,10 +98,13 @@ def recover(
     events: Events | None = None,
     temporaries: Temporaries | None = None,
     warn: Callable[[str], None] = lambda text: None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> Recovery:
     """Fetch every answered, unsaved result again into its folder (or ``output``) and
     mark it saved; ``check`` asks the billing log about the requests sent without an
-    answer. ``settled`` lists those a billing verdict settled too (``--all``)."""
+    answer. ``settled`` lists those a billing verdict settled too (``--all``). The
+    billing check reads the time and waits with ``clock`` and ``sleep``."""
     from dmxedit.api.client import Client
 
     entries = book.unsaved() if book is not None else []
@@ -108,7 +123,8 @@ def recover(
     if check and book is not None and unanswered:
         from dmxedit.engine.billing import check_entries
 
-        recovery.verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
+        checked = check_entries(settings, book, unanswered, clock=clock, sleep=sleep)
+        recovery.verdicts = {e.id: v for e, v in checked}
     elif check:
         settings.require_account()  # says how to set them (exit 3)
     return recovery

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 from collections.abc import Callable
 from dataclasses import replace
@@ -99,32 +100,9 @@ def load_image(
     if arg == "-":
         if read_stdin is None:
             raise InputError("Image '-' (standard input) is not available here.")
-        data = read_stdin()
-        if not data:
-            _check_bytes("-", data, 0)
-        content_type = _quick_type(data[:64])
-        shape = dimensions(io.BytesIO(data), content_type) if sniff(data[:64]) else None
-        image = InputImage(
-            display="-",
-            filename=f"stdin.{EXTENSIONS[content_type]}",
-            content_type=content_type,
-            size=len(data),
-            width=shape[0] if shape else None,
-            height=shape[1] if shape else None,
-            data=data,
-        )
-        return _planned(image, data[:64], max_side, lambda: io.BytesIO(data))
+        return _from_stdin(read_stdin(), max_side)
     path = Path(arg).expanduser()
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
-    except OSError as exc:
-        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"Image {arg!r} is a folder, not a file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
+    info = _regular_file(arg, path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(64)
@@ -144,6 +122,39 @@ def load_image(
         return _planned(image, head, max_side, lambda: open(path, "rb"))
     except OSError as exc:
         raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+
+
+def _from_stdin(data: bytes, max_side: int | None) -> InputImage:
+    """The image read from standard input, checked."""
+    if not data:
+        _check_bytes("-", data, 0)
+    content_type = _quick_type(data[:64])
+    shape = dimensions(io.BytesIO(data), content_type) if sniff(data[:64]) else None
+    image = InputImage(
+        display="-",
+        filename=f"stdin.{EXTENSIONS[content_type]}",
+        content_type=content_type,
+        size=len(data),
+        width=shape[0] if shape else None,
+        height=shape[1] if shape else None,
+        data=data,
+    )
+    return _planned(image, data[:64], max_side, lambda: io.BytesIO(data))
+
+
+def _regular_file(arg: str, path: Path) -> os.stat_result:
+    """The image file's status; InputError when it is missing, a folder or not a file."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
+    except OSError as exc:
+        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"Image {arg!r} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
+    return info
 
 
 def load_images(

@@ -58,15 +58,7 @@ def mismatches(
     """What differs between the request and one delivered image, as sentences; empty
     when it matches or when nothing can be compared (a model without a size table)."""
     out: list[str] = []
-    pairs = params.items() if isinstance(params, Mapping) else params
-    wanted = next(
-        (
-            _FORMAT_ALIASES[str(v).lower()]
-            for k, v in pairs
-            if k in _FORMAT_PARAMS and str(v).lower() in _FORMAT_ALIASES
-        ),
-        None,
-    )
+    wanted = _wanted_format(params)
     if wanted and got.get("format") != wanted:
         out.append(f"asked for {wanted.upper()}, got {str(got.get('format')).upper()}")
     width, height = got.get("width"), got.get("height")
@@ -74,18 +66,36 @@ def mismatches(
         return out
     table_ratio = ratio if ratio in RATIOS else None
     table_size = size if size in SIZES else None
-    if table_ratio and table_size:
-        ok = (width, height) == pixels(table_ratio, table_size)
-    elif table_size:
-        ok = (width, height) in {pixels(r, table_size) for r in RATIOS}
-    elif table_ratio:
-        w, h = (int(x) for x in table_ratio.split(":"))
-        ok = abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
-    else:
-        return out
-    if not ok:
+    ok = _shape_fits(width, height, table_ratio, table_size)
+    if ok is False:
         out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
     return out
+
+
+def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str | None:
+    """The output format a request's parameters asked for, if any."""
+    pairs = params.items() if isinstance(params, Mapping) else params
+    return next(
+        (
+            _FORMAT_ALIASES[str(v).lower()]
+            for k, v in pairs
+            if k in _FORMAT_PARAMS and str(v).lower() in _FORMAT_ALIASES
+        ),
+        None,
+    )
+
+
+def _shape_fits(width: int, height: int, ratio: str | None, size: str | None) -> bool | None:
+    """Whether a delivered pixel size is the table's for the ratio and size asked (None:
+    neither was asked, nothing to compare)."""
+    if ratio and size:
+        return (width, height) == pixels(ratio, size)
+    if size:
+        return (width, height) in {pixels(r, size) for r in RATIOS}
+    if ratio:
+        w, h = (int(x) for x in ratio.split(":"))
+        return abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
+    return None
 
 
 class _Saved(Protocol):

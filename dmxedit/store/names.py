@@ -187,12 +187,16 @@ def _problem(name: str) -> str | None:
         return "which holds a control character"
     if len(name.encode("utf-8", "surrogateescape")) > _MAX_BYTES:
         return f"longer than {_MAX_BYTES} bytes"
-    if _WINDOWS:
-        bad = next((c for c in name if c in _WINDOWS_CHARS), None)
-        if bad is not None:
-            return f"which holds {bad!r}, a character Windows does not allow in a file name"
-        if name[-1] in ". ":
-            return "which ends in a dot or a space, which Windows drops from a file name"
-        if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
-            return "which is a device name on Windows, not a file name"
+    return _windows_problem(name) if _WINDOWS else None
+
+
+def _windows_problem(name: str) -> str | None:
+    """What Windows would not take in a file name (besides what no system takes)."""
+    bad = next((c for c in name if c in _WINDOWS_CHARS), None)
+    if bad is not None:
+        return f"which holds {bad!r}, a character Windows does not allow in a file name"
+    if name[-1] in ". ":
+        return "which ends in a dot or a space, which Windows drops from a file name"
+    if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
+        return "which is a device name on Windows, not a file name"
     return None

@@ -1,0 +1,68 @@
+"""The inputs' SHA-256 (recorded in the ledger and the metadata sidecar) are computed on
+a thread of their own beside the upload, not in the upload's thread (issue 22, point 7)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import Cli, expect
+
+from dmxedit.api import multipart
+from dmxedit.media import digests
+
+
+@pytest.fixture
+def hashing(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    seen: dict[str, Any] = {"threads": [], "body_hashes": []}
+    real_sha = digests._sha256
+    real_init = multipart.MultipartBody.__init__
+
+    def sha(image: Any) -> str | None:
+        seen["threads"].append(threading.current_thread().name)
+        return real_sha(image)
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        seen["body_hashes"].append(self.hash_images)
+
+    monkeypatch.setattr(digests, "_sha256", sha)
+    monkeypatch.setattr(multipart.MultipartBody, "__init__", init)
+    return seen
+
+
+def test_the_ledger_gets_each_inputs_digest_from_the_hashing_thread(
+    cli: Cli, png: Path, jpeg: Path, hashing: dict[str, Any]
+) -> None:
+    expect(cli("edit", str(png), str(jpeg), "-p", "x"))
+    assert hashing["threads"] == ["dmxedit-sha256", "dmxedit-sha256"]
+    assert hashing["body_hashes"] == [False]  # the upload's own thread hashes nothing
+    run = expect(cli("history", "show", "1", "--json"))
+    inputs = json.loads(run.stdout)["inputs"]
+    assert [i["sha256"] for i in inputs] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (png, jpeg)
+    ]
+
+
+def test_the_sidecar_gets_them_with_the_ledger_off(
+    cli: Cli, png: Path, tmp_path: Path, hashing: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DMXEDIT_NO_HISTORY", "1")
+    out = tmp_path / "out"
+    run = expect(cli("edit", str(png), "-p", "x", "-o", str(out), "--save-metadata"))
+    saved = Path(run.stdout.strip())
+    meta = json.loads(Path(f"{saved}.json").read_text())
+    assert meta["inputs"][0]["sha256"] == hashlib.sha256(png.read_bytes()).hexdigest()
+    assert hashing["threads"] == ["dmxedit-sha256"]
+
+
+def test_nothing_is_hashed_when_nothing_records_it(
+    cli: Cli, png: Path, hashing: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DMXEDIT_NO_HISTORY", "1")
+    expect(cli("edit", str(png), "-p", "x"))
+    assert hashing["threads"] == []
