@@ -4,7 +4,7 @@ The client knows no files: each image of an answer goes into a *sink* the caller
 it (see :mod:`dmxedit.api.answers`). What is resent and when is decided by
 :mod:`dmxedit.api.retry`; the session, the deadlines, the error statuses and the
 redaction are :mod:`dmxedit.api.http`'s. Each error is built here once, complete, with
-the key never in it. Downloads use a session that never carries the key.
+the key never in it (downloads, :mod:`dmxedit.api.downloads`, never carry it).
 
 ``timeout`` bounds each answer (headers and body) by the wall clock, from the moment
 the request has gone out; ``download_timeout`` bounds each result download. An answer
@@ -46,22 +46,9 @@ from dmxedit.api.http import (
     request_id,
 )
 from dmxedit.api.jsonstream import JSONStreamError
-from dmxedit.api.models import (
-    MODELS_LIMIT,
-    ModelInfo,
-    mib,
-    model_unusable,
-    parse_models,
-    site_hint,
-)
+from dmxedit.api.models import MODELS_LIMIT, ModelInfo, mib, model_unusable, parse_models, site_hint
 from dmxedit.api.multipart import BytesBody, MultipartBody
-from dmxedit.api.network import (
-    Reached,
-    connection_problem,
-    could_not_connect,
-    network_words,
-    reach,
-)
+from dmxedit.api.network import Reached, connection_problem, could_not_connect, network_words, reach
 from dmxedit.api.request import ImageRequest
 from dmxedit.api.retry import (
     DOWNLOAD_ATTEMPTS,
@@ -233,13 +220,17 @@ class Client:
             session.close()
 
     def _billing(self, decision: Decision) -> str:
-        if not decision.may_be_billed:
+        """What an error says of billing: nothing when it is resent (the retry line says
+        it), else whether this and any earlier attempt may have been billed."""
+        if not decision.may_be_billed or decision.resend:
             return ""
         if self.policy.retry_server_errors:
-            return (
-                " It was sent again because of --retry-server-errors; every attempt may have "
-                "been billed."
-            )
+            if decision.attempt > 1:
+                return (
+                    " It was sent again because of --retry-server-errors; every attempt may "
+                    "have been billed."
+                )
+            return " It may have been billed."
         return " " + MAY_BE_BILLED
 
     def _transport_failure(

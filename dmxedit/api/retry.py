@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone
 from enum import Enum
 from typing import TypeVar
@@ -62,6 +62,7 @@ class Decision:
     may_be_billed: bool = False  # the API may have done (and billed) the work
     billed_twice_risk: bool = False  # resent although the first may have been billed
     wait_too_long: float | None = None  # the API asked for more than MAX_RETRY_AFTER
+    attempt: int = 1  # the attempt (1-based) whose failure this decides on
 
 
 RESEND_STATUSES = (429, 503)
@@ -252,18 +253,15 @@ def retrying(
             result = once()
         except Failed as failed:
             pacer.end()
-            decision = policy.decide(failed.outcome, attempt)
+            decision = replace(policy.decide(failed.outcome, attempt), attempt=attempt)
             if failed.outcome.status == 429:
                 pacer.throttled()
             error = failed.build(decision)
             if not decision.resend:
                 raise error from None
-            reason = error.message
+            reason = error.message  # says nothing of billing: said once, here
             if decision.billed_twice_risk:
-                reason += (
-                    " Resending because of --retry-server-errors: the first attempt "
-                    "may have been billed."
-                )
+                reason += " It may have been billed; resending because of --retry-server-errors."
             on_retry(attempt, decision.wait, reason)
             pacer.hold(decision)
             continue

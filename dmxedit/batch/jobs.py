@@ -261,6 +261,7 @@ def build_job(
         job_id=own_id,
         variant=variant,
         variants=variants,
+        id_in_default=True,  # which job made a file shows in its default name
     )
     naming.check()
     return Job(

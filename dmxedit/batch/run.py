@@ -151,14 +151,15 @@ class BatchSummary:
             return "A re-run will skip every finished job."
         return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
-    def next_run_unrecorded(self) -> str:
+    def next_run_unrecorded(self, ledger: bool = True) -> str:
         """What running the same command again will do when no results file was kept
-        (`edit --each` or `--variants` without --results): everything again."""
+        (`edit --each` or `--variants` without --results): everything again. ``ledger``:
+        the ledger kept the paid results not saved (`dmxedit recover` fetches them)."""
         said = (
             "No results file was kept, so running the same command again sends every job "
             "again, the finished ones too (--results FILE makes it resumable)."
         )
-        if self.refetch:
+        if self.refetch and ledger:
             said += " `dmxedit recover` downloads the paid results that were not saved."
         return said
 
@@ -199,6 +200,8 @@ class _JobRecord(Delivery):
         self.begun_at: float | None = None  # before the upload (the billing check's window)
         self.sent_at: float | None = None
         self.kept_record: LedgerRecord | None = None  # the job's ledger entry, if any
+        # Told the result URLs the moment they arrive (a second Ctrl-C prints them).
+        self.on_urls: Callable[[Job, list[str]], None] | None = None
 
     def sent(self) -> None:
         super().sent()
@@ -217,6 +220,8 @@ class _JobRecord(Delivery):
         self.log.append(
             {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": self.urls}
         )
+        if self.on_urls is not None:
+            self.on_urls(self.job, self.urls)
 
     def trouble(self, step: str, exc: BaseException) -> str:
         message = (
@@ -273,13 +278,13 @@ def run_batch(
 
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
+    if max_tokens is not None and max_tokens < 0:
+        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     log = ResultsLog(results)
     if not dry_run:
         log.lock()
     book: Ledger | None = None
     previous: PreviousResults | None = None
-    if max_tokens is not None and max_tokens < 0:
-        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     try:
         ids = index_jobs(source)
         previous = PreviousResults(results, ids)
@@ -382,7 +387,11 @@ def run_batch(
         raise BatchError(
             " ".join(what)
             + " "
-            + (summary.next_run() if log.path is not None else summary.next_run_unrecorded())
+            + (
+                summary.next_run()
+                if log.path is not None
+                else summary.next_run_unrecorded(ledger=book is not None)
+            )
             + (
                 f" Reasons are in {results}."
                 if results and (summary.failed or summary.unknown)
@@ -428,6 +437,15 @@ class _Runner:
         self.queued = 0
         self.spool: _Spool | None = None
         self.limit = Limit(4)
+        # The result URLs of the jobs running now that have them (answered, not yet
+        # saved): what a second Ctrl-C abandons is printed, as a single edit prints it.
+        self.answered: dict[str, list[str]] = {}
+
+    def got_urls(self, job: Job, urls: list[str]) -> None:
+        """A running job has its result URLs (its answer came, or it downloads again)."""
+        if urls:
+            with self.lock:
+                self.answered[job.id] = list(urls)
 
     def run(self, spool: _Spool, limit: Limit) -> None:
         self.spool = spool
@@ -498,20 +516,43 @@ class _Runner:
 
     def interrupted(self, abandoned: bool) -> Interrupted:
         summary = self.summary
-        self.next_run_after_interrupt()
         with self.lock:
             running = self.running
+            urls = [url for found in self.answered.values() for url in found]
+        self.next_run_after_interrupt()
+        printed: list[str] | None = None
         if abandoned:
-            what = (
-                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
-                "they had received is in the results file and the ledger)."
-            )
+            what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
+            kept = [
+                where
+                for where, there in (
+                    ("the results file", self.log.path is not None),
+                    ("the ledger", self.book is not None),
+                )
+                if there
+            ]
+            if urls:
+                # Paid results not saved: their URLs go to standard output, as a single
+                # edit's do, so a script keeps them even without a results file.
+                printed = urls
+                what += (
+                    f" The {counted(len(urls), 'result URL')} they had received "
+                    + ("is" if len(urls) == 1 else "are")
+                    + " printed"
+                    + (f" and kept in {' and '.join(kept)}" if kept else "")
+                    + "."
+                )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
             f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            + (summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()),
+            + (
+                summary.next_run()
+                if self.log.path is not None
+                else summary.next_run_unrecorded(ledger=self.book is not None)
+            ),
             details={"summary": summary.to_dict()},
+            urls=printed,
         )
 
     def next_run_after_interrupt(self) -> None:
@@ -520,11 +561,17 @@ class _Runner:
         if self.spool is None:
             return
         latest: Mapping[str, Mapping[str, Any]]
-        if isinstance(self.previous, PreviousResults):
+        if self.log.path is None:  # no results file: what this run knows of its jobs
+            with self.lock:
+                latest = {
+                    job_id: {"status": "answered", "urls": urls}
+                    for job_id, urls in self.answered.items()
+                }
+        elif isinstance(self.previous, PreviousResults):
             self.previous.read()  # the lines this run added
             latest = self.previous
         else:
-            latest = self.log.previous() if self.log.path is not None else {}
+            latest = self.log.previous()
         summary = self.summary
         summary.retry = summary.refetch = summary.held_back = 0
         for job, _todo in self.spool:
@@ -624,11 +671,13 @@ class _Runner:
             self.started.add(job.id)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
         state = _JobRecord(self.log, job, self.trouble)
+        state.on_urls = self.got_urls
         try:
             self.events.job_started(job.id)
             if todo == "fetch":
                 state.was_sent = True  # paid last time: only downloaded now
                 state.urls = list(self.previous[job.id].get("urls") or [])
+                self.got_urls(job, state.urls)
                 self.fetch(job, client, record, state)
             else:
                 self.send(job, client, record, state)
@@ -649,6 +698,7 @@ class _Runner:
                 f"({type(exc).__name__}: {exc})"
             )
         with self.lock:
+            self.answered.pop(job.id, None)
             self.running -= 1
             self.summary.count(record)
             if self.summary.jobs is not None:

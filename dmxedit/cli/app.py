@@ -97,7 +97,8 @@ def _invoke(ctx: RunContext, args: list[str]) -> int:
         code = ExitCode.INTERRUPTED
     if code == ExitCode.INTERRUPTED:
         ctx.temporaries.remove_all()
-        print("\ndmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
+        start = "\n" if ctx.stderr_isatty else ""  # past the ^C a terminal shows
+        print(f"{start}dmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
         return int(ExitCode.INTERRUPTED)
     return int(code) if isinstance(code, int) else 0
 

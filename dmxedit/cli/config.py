@@ -24,15 +24,9 @@ KeyArg = Annotated[
 
 
 def _show(name: str, value: object) -> str:
-    from dmxedit.core.settings import mask
+    from dmxedit.core.settings import display
 
-    if value is None:
-        return ""
-    if KEYS[name].secret:
-        return mask(str(value))
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
+    return display(name, value)
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})
@@ -84,7 +78,9 @@ def set_(
         )
     path = config_path(ctx.env)
     stored = set_value(path, key, value)
-    print(f"{key} = {_show(key, stored)} (saved to {path})", file=ctx.stderr)
+    from dmxedit.cli import ui
+
+    ui.note(ctx, f"{key} = {_show(key, stored)} (saved to {path})")
 
 
 @app.command("get")
@@ -125,13 +121,14 @@ def get(
 @command()
 def unset(ctx: RunContext, key: KeyArg) -> None:
     """Remove a setting from the config file."""
+    from dmxedit.cli import ui
     from dmxedit.core.settings import config_path, unset_value
 
     path = config_path(ctx.env)
     if unset_value(path, key):
-        print(f"{key} removed from {path}", file=ctx.stderr)
+        ui.note(ctx, f"{key} removed from {path}")
     else:
-        print(f"{key} was not set in {path}", file=ctx.stderr)
+        ui.note(ctx, f"{key} was not set in {path}")
 
 
 @app.command("list")

@@ -93,13 +93,12 @@ def _send(ctx: RunContext, prepared: pipeline_t.Prepared, stream: Any) -> ImageR
 
 def _verbose_request(prepared: pipeline_t.Prepared) -> list[str]:
     """What -v shows before sending: settings with their sources, the request (key masked)."""
-    from dmxedit.core.settings import KEYS, mask
+    from dmxedit.core.settings import KEYS, display
 
     settings, request = prepared.settings, prepared.request
     lines = []
-    for name, spec in KEYS.items():
-        value = settings.value(name)
-        shown = mask(value) if spec.secret and value else value
+    for name in KEYS:
+        shown = display(name, settings.value(name)) or "-"  # as `config list` shows it
         lines.append(f"setting {name} = {shown} ({settings.sources.get(name, 'default')})")
     if (settings.ratio or "").lower() == "auto" and request.images:
         first = request.images[0]

@@ -90,6 +90,19 @@ def history(
             ctx.emit_json([e.to_dict() for e in entries])
         else:
             ctx.emit_lines([_line(e) for e in entries])
+            if not entries:
+                from dmxedit.cli import ui
+
+                ui.note(ctx, _nothing(failed, since, grep))
+
+
+def _nothing(failed: bool, since: str | None, grep: str | None) -> str:
+    """What `history` says when no entry is shown, naming the filters that left none."""
+    what = "failed or interrupted request" if failed else "request"
+    where = [f"since {since}"] if since else []
+    if grep:
+        where.append(f"with {grep!r} in the prompt")
+    return f"No {what} in the ledger" + (" " + " and ".join(where) if where else "") + "."
 
 
 def _show(ctx: RunContext, entry: Any) -> None:

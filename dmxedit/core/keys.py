@@ -308,6 +308,18 @@ def mask(secret: str | None) -> str:
     return f"{prefix}…{secret[-4:]}"
 
 
+def display(name: str, value: object) -> str:
+    """A setting's value as the user writes it (``config list``, ``-v``): secrets masked,
+    switches ``on``/``off``, nothing set ``""``."""
+    if value is None:
+        return ""
+    if KEYS[name].secret:
+        return mask(str(value))
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
 def known_key(name: str) -> Key:
     try:
         return KEYS[name]

@@ -20,6 +20,7 @@ from dmxedit.core.errors import ConfigError, InputError
 from dmxedit.core.keys import KEYS as KEYS
 from dmxedit.core.keys import Key as Key
 from dmxedit.core.keys import check_api_key as check_api_key
+from dmxedit.core.keys import display as display
 from dmxedit.core.keys import header_problem as header_problem
 from dmxedit.core.keys import key_problem as key_problem
 from dmxedit.core.keys import known_key as known_key

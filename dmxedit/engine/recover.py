@@ -185,25 +185,29 @@ def _recover_entry(
 
 
 def naming_of(entry: Entry) -> Any:
-    """The names the entry's own run would have given (its --name template, its variant):
-    None (the default names) when it had no template."""
+    """The names the entry's own run would have given: its --name template, else the
+    default names with its variant (``--variants``) or its batch job's id; None (the
+    default names of a single request) when it had neither."""
     from dmxedit.store.names import Naming
 
-    if not entry.name:
+    if not entry.name and not entry.job_id:
         return None
     prefix = "edited" if entry.kind == "edit" else "generated"
     variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
     inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
     options = entry.options or {}
+    number = int(variant.group(1)) if variant else 1
     naming = Naming.make(
         prefix,
-        entry.name,
+        entry.name or None,
         inputs=inputs,
         ratio=options.get("aspect_ratio"),
         size=options.get("size"),
         model=entry.model or "",
         job_id=entry.job_id,
-        variant=int(variant.group(1)) if variant else 1,
+        variant=number,
+        variants=max(number, 2) if variant else 1,  # the default names carry v<N>
+        id_in_default=True,
     )
     try:
         naming.check()
