@@ -19,21 +19,21 @@ _dmxedit() {
   esac
   case "$path" in
     "config get"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--reveal -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--reveal -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout download-timeout retries history system-token user-id" -- "$cur")); fi ;;
     "config list"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "config path"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "config set"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout download-timeout retries history system-token user-id" -- "$cur")); fi ;;
     "config unset"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout retries history system-token user-id" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "api-key base-url model output ratio size format timeout connect-timeout download-timeout retries history system-token user-id" -- "$cur")); fi ;;
     "history show"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "balance"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "batch"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "completion"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); fi ;;
     "config"*)
@@ -41,9 +41,9 @@ _dmxedit() {
     "doctor"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --base-url -m --model -o --output --connect-timeout -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "edit"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "generate"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --name --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "history"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --limit -n --failed --since --grep --file -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "show" -- "$cur")); fi ;;
     "models"*)

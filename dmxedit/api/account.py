@@ -12,18 +12,38 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from dmxedit.core.errors import ApiError, AuthError, ConfigError, NetworkError
+from dmxedit.api.http import (
+    BODY_ERRORS,
+    Deadline,
+    Party,
+    api_message,
+    loads,
+    new_session,
+    one_line,
+    read_error,
+    redact,
+    request_id,
+    status_error,
+)
+from dmxedit.api.network import network_words
+from dmxedit.api.quota import (
+    QUOTA_PER_CNY,
+    Balance,
+    LogItem,
+    LogRead,
+    Tally,
+    Usage,
+    as_int,
+    cny,
+)
+from dmxedit.core.errors import ApiError, AuthError, NetworkError
 from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
-from dmxedit.core.text import redact
 
-QUOTA_PER_CNY = 500000  # DMXAPI's quota units per yuan
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
 MAX_PAGES = 500  # a log read stops there (50,000 items) and says it is incomplete
 READ_TIMEOUT = 30.0
@@ -35,111 +55,6 @@ def site_root(base_url: str) -> str:
     if root.lower().endswith("/v1"):
         root = root[: -len("/v1")]
     return root
-
-
-def cny(quota: int | float) -> float:
-    return float(quota) / QUOTA_PER_CNY
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return 0
-
-
-@dataclass(frozen=True)
-class Balance:
-    """What ``/api/user/self`` says: the quota left (and, when given, the quota used)."""
-
-    quota: int
-    used_quota: int | None = None
-    request_count: int | None = None
-    username: str | None = None
-    site: str = ""
-
-    @property
-    def cny(self) -> float:
-        return cny(self.quota)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "balance_cny": round(self.cny, 6),
-            "quota": self.quota,
-            "used_cny": None if self.used_quota is None else round(cny(self.used_quota), 6),
-            "request_count": self.request_count,
-            "username": self.username,
-            "site": self.site,
-        }
-
-
-@dataclass(frozen=True)
-class LogItem:
-    """One item of the billing log (``/api/log/self``)."""
-
-    created_at: int
-    model_name: str = ""
-    token_name: str = ""
-    quota: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    use_time: int = 0
-    request_id: str = ""
-    type: int | None = None
-    id: int | None = None
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any]) -> LogItem:
-        kind = raw.get("type")
-        ident = raw.get("id")
-        return cls(
-            created_at=_int(raw.get("created_at")),
-            model_name=str(raw.get("model_name") or ""),
-            token_name=str(raw.get("token_name") or ""),
-            quota=_int(raw.get("quota")),
-            prompt_tokens=_int(raw.get("prompt_tokens")),
-            completion_tokens=_int(raw.get("completion_tokens")),
-            use_time=_int(raw.get("use_time")),
-            request_id=str(raw.get("request_id") or ""),
-            type=kind if isinstance(kind, int) and not isinstance(kind, bool) else None,
-            id=ident if isinstance(ident, int) and not isinstance(ident, bool) else None,
-        )
-
-    @property
-    def cost_cny(self) -> float:
-        return cny(self.quota)
-
-    @property
-    def charged(self) -> bool:
-        """A charge: a consumption (type 2, or no type given) that cost something."""
-        return self.quota > 0 and self.type in (None, 2)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "created_at": self.created_at,
-            "time": datetime.fromtimestamp(self.created_at).isoformat(timespec="seconds"),
-            "model": self.model_name,
-            "token_name": self.token_name,
-            "cost_cny": round(self.cost_cny, 6),
-            "quota": self.quota,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "use_time": self.use_time,
-            "request_id": self.request_id,
-        }
-
-
-@dataclass
-class LogRead:
-    """Every item of a log query, and how far the reading got."""
-
-    items: list[LogItem] = field(default_factory=list)
-    total: int = 0
-    pages: int = 0
-    complete: bool = True
-    skew: float = 0.0  # the server's clock minus ours, from its Date header (seconds)
 
 
 class Account:
@@ -175,14 +90,11 @@ class Account:
     def _redact(self, value: Any) -> Any:
         return redact(value, *self._secrets)
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
-        """GET ``path`` on the site root: the ``data`` of a successful answer, and the
-        server's clock minus ours."""
+    def _fetch(self, url: str, params: Mapping[str, Any] | None) -> tuple[bytes, Any]:
+        """GET ``url``: the body of a successful answer (at most 16 MiB) and its headers;
+        the error an error status stands for, whether its body can be read or not."""
         import requests
 
-        from dmxedit.api.client import _session, api_message, network_words, one_line, request_id
-
-        url = self.root + path
         headers = {
             "Dmx-Api-User": self.user_id,
             "Rix-Api-User": self.user_id,
@@ -190,73 +102,72 @@ class Account:
         }
         with self._lock:
             if self._session is None:
-                self._session = _session()
+                self._session = new_session()
             session = self._session
+            deadline = Deadline(self.timeout[1])
             started = time.monotonic()
             try:
-                response = session.get(
-                    url,
-                    params=dict(params or {}),
-                    headers=headers,
-                    auth=_raw_token(self.token),  # so a ~/.netrc entry never replaces it
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-                body = response.content[: 1 << 24]
+                with (
+                    deadline,
+                    session.get(
+                        url,
+                        params=dict(params or {}),
+                        headers=headers,
+                        auth=_RawToken(self.token),  # so a ~/.netrc entry never replaces it
+                        timeout=self.timeout,
+                        allow_redirects=False,
+                        stream=True,
+                    ) as response,
+                ):
+                    self._heard(response, started)
+                    if not 200 <= response.status_code < 300:
+                        raise status_error(read_error(response, *self._secrets), self._party())
+                    body = response.raw.read(1 << 24, decode_content=True) or b""
+                    return body, response
             except requests.exceptions.RequestException as exc:
+                words = "no answer came in time" if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API at {self.root} could not be reached: {network_words(exc)}.",
+                    f"The account API at {self.root} could not be reached: {words}.",
                     hint="Check your network and the base URL (dmxedit config get base-url).",
                 ) from None
-        status = response.status_code
+            except BODY_ERRORS as exc:
+                words = "it did not all come in time" if deadline.expired else network_words(exc)
+                raise NetworkError(
+                    f"The account API's answer could not be read: {words}.",
+                    hint="Try again later.",
+                ) from None
+
+    def _heard(self, response: Any, started: float) -> None:
         rid = self._redact(request_id(response.headers))
         self.events.info(
-            f"GET {response.url} -> HTTP {status} in {time.monotonic() - started:.2f} s"
-            + (f", request id {rid}" if rid else "")
+            f"GET {response.url} -> HTTP {response.status_code} in "
+            f"{time.monotonic() - started:.2f} s" + (f", request id {rid}" if rid else "")
         )
-        skew = _skew(response.headers.get("Date"))
-        content_type = response.headers.get("Content-Type", "")
-        info: dict[str, Any] = {"status": status, "request_id": rid}
-        said = api_message(body, content_type)
-        said = self._redact(said) if said else None
-        if 300 <= status < 400:
-            raise ConfigError(
-                f"The account API answered {status} with a redirect; dmxedit does not follow "
-                "it with your system token.",
-                hint="Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
-                **info,
-            )
-        if status in (401, 403):
-            raise AuthError(
-                f"The account API refused the system token (HTTP {status}"
-                + (f": {said}" if said else "")
-                + ").",
-                hint=_AUTH_HINT,
-                **info,
-            )
-        if status >= 500:
-            raise NetworkError(
-                f"The account API failed (HTTP {status}" + (f": {said}" if said else "") + ").",
-                hint="Try again later.",
-                **info,
-            )
-        if status >= 400:
-            raise ApiError(
-                f"The account API at {self.root} answered HTTP {status}"
-                + (f": {said}" if said else "")
-                + ".",
-                hint="The account API answers on the site of the base URL (the base URL "
-                "without /v1); check it with `dmxedit config get base-url`.",
-                **info,
-            )
-        import json
 
+    def _party(self) -> Party:
+        return Party(
+            name="The account API",
+            credential="the system token",
+            auth_hint=_AUTH_HINT,
+            refused_hint=f"The account API answers on the site of the base URL ({self.root}, "
+            "the base URL without /v1); check it with `dmxedit config get base-url`.",
+            redirect_hint="Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
+        )
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
+        """GET ``path`` on the site root: the ``data`` of a successful answer, and the
+        server's clock minus ours."""
+        body, response = self._fetch(self.root + path, params)
+        status = response.status_code
+        rid = self._redact(request_id(response.headers))
+        info: dict[str, Any] = {"status": status, "request_id": rid}
         try:
-            answer = self._redact(json.loads(body.decode("utf-8-sig", "replace")))
+            answer = self._redact(loads(body.decode("utf-8-sig", "replace")))
         except ValueError:
+            said = api_message(body, response.headers.get("Content-Type", ""))
             raise ApiError(
                 f"The account API answered {status} with a body that is not JSON"
-                + (f" ({one_line(said, 120)})" if said else "")
+                + (f" ({self._redact(one_line(said, 120))})" if said else "")
                 + ".",
                 hint="The account API answers on the site of the base URL; check the base URL.",
                 **info,
@@ -269,7 +180,7 @@ class Account:
             raise AuthError(
                 f"The account API refused the request: {text}.", hint=_AUTH_HINT, **info
             )
-        return answer.get("data"), skew
+        return answer.get("data"), _skew(response.headers.get("Date"))
 
     def balance(self) -> Balance:
         """The balance (``quota / 500000`` CNY)."""
@@ -280,9 +191,9 @@ class Account:
         count = data.get("request_count")
         name = data.get("username")
         return Balance(
-            quota=_int(data.get("quota")),
-            used_quota=None if used is None else _int(used),
-            request_count=None if count is None else _int(count),
+            quota=as_int(data.get("quota")),
+            used_quota=None if used is None else as_int(used),
+            request_count=None if count is None else as_int(count),
             username=str(name) if name else None,
             site=self.root,
         )
@@ -304,39 +215,16 @@ class Account:
         seen: set[Any] = set()
         page = 1
         while page <= max_pages:
-            params = {
-                "p": page,
-                "page_size": page_size,
-                "type": 0,
-                "token_name": token_name or "",
-                "token_group": "",
-                "model_name": model or "",
-                "start_timestamp": int(start),
-                "end_timestamp": int(end),
-                "ip": "",
-                "response_id": "",
-                "request_id": request_id or "",
-            }
+            params = _log_params(page, page_size, start, end, model, request_id, token_name)
             data, read.skew = self._get("/api/log/self", params)
             read.pages = page
             if not isinstance(data, dict):
                 raise ApiError("The account API's log answer has no data.")
             items = data.get("items") or []
-            read.total = _int(data.get("total"))
+            read.total = as_int(data.get("total"))
             if not isinstance(items, list) or not items:
                 break
-            added = 0
-            for raw in items:
-                if not isinstance(raw, dict):
-                    continue
-                item = LogItem.of(raw)
-                # A charge logged while we read pushes the others down a place: seen twice.
-                ident = item.id if item.id is not None else tuple(sorted(raw.items(), key=str))
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                read.items.append(item)
-                added += 1
+            added = _add_items(read, items, seen)
             if read.total > 0 and len(seen) >= read.total:
                 break
             if read.total <= 0 and len(items) < page_size:
@@ -349,15 +237,67 @@ class Account:
             read.complete = False
         # The server filters; so does dmxedit, in case a site ignores a parameter.
         read.items = [
-            i
-            for i in read.items
-            if (not model or i.model_name == model)
-            and (not request_id or i.request_id == request_id)
-            and (not token_name or i.token_name == token_name)
-            and (not start or i.created_at >= start)
-            and (not end or i.created_at <= end)
+            i for i in read.items if _wanted(i, start, end, model, request_id, token_name)
         ]
         return read
+
+
+def _log_params(
+    page: int,
+    page_size: int,
+    start: int,
+    end: int,
+    model: str | None,
+    request_id: str | None,
+    token_name: str | None,
+) -> dict[str, Any]:
+    return {
+        "p": page,
+        "page_size": page_size,
+        "type": 0,
+        "token_name": token_name or "",
+        "token_group": "",
+        "model_name": model or "",
+        "start_timestamp": int(start),
+        "end_timestamp": int(end),
+        "ip": "",
+        "response_id": "",
+        "request_id": request_id or "",
+    }
+
+
+def _add_items(read: LogRead, items: list[Any], seen: set[Any]) -> int:
+    """Add a page's items not seen before; how many were new."""
+    added = 0
+    for raw in items:
+        if not isinstance(raw, dict):
+            continue
+        item = LogItem.of(raw)
+        # A charge logged while we read pushes the others down a place: seen twice.
+        ident = item.id if item.id is not None else tuple(sorted(raw.items(), key=str))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        read.items.append(item)
+        added += 1
+    return added
+
+
+def _wanted(
+    item: LogItem,
+    start: int,
+    end: int,
+    model: str | None,
+    request_id: str | None,
+    token_name: str | None,
+) -> bool:
+    return (
+        (not model or item.model_name == model)
+        and (not request_id or item.request_id == request_id)
+        and (not token_name or item.token_name == token_name)
+        and (not start or item.created_at >= start)
+        and (not end or item.created_at <= end)
+    )
 
 
 _AUTH_HINT = (
@@ -367,16 +307,15 @@ _AUTH_HINT = (
 )
 
 
-def _raw_token(token: str) -> Any:
+class _RawToken:
     """The system token as a request auth, raw in Authorization (no ``Bearer``)."""
-    from requests.auth import AuthBase
 
-    class RawToken(AuthBase):
-        def __call__(self, r: Any) -> Any:
-            r.headers["Authorization"] = token
-            return r
+    def __init__(self, token: str) -> None:
+        self.token = token
 
-    return RawToken()
+    def __call__(self, r: Any) -> Any:
+        r.headers["Authorization"] = self.token
+        return r
 
 
 def _skew(date: str | None) -> float:
@@ -395,71 +334,6 @@ def balance(settings: Settings, events: Events | None = None) -> Balance:
     each request (``--verbose``)."""
     with Account(settings, events=events) as account:
         return account.balance()
-
-
-# -- usage: the log summed per model and per day ----------------------------------------
-
-
-@dataclass
-class Tally:
-    requests: int = 0
-    quota: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def add(self, item: LogItem) -> None:
-        self.requests += 1
-        self.quota += item.quota
-        self.prompt_tokens += item.prompt_tokens
-        self.completion_tokens += item.completion_tokens
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "cost_cny": round(cny(self.quota), 6),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-        }
-
-
-@dataclass
-class Usage:
-    """The billing log of a period, summed per model and per (local) day."""
-
-    start: int
-    end: int
-    model: str | None
-    total: Tally = field(default_factory=Tally)
-    models: dict[str, Tally] = field(default_factory=dict)
-    days: dict[str, Tally] = field(default_factory=dict)
-    complete: bool = True
-    items: int = 0
-
-    @classmethod
-    def of(cls, items: Iterable[LogItem], start: int, end: int, model: str | None = None) -> Usage:
-        usage = cls(start=start, end=end, model=model)
-        for item in items:
-            if item.type not in (None, 2):
-                continue  # top-ups, errors, management: not spend
-            usage.items += 1
-            usage.total.add(item)
-            usage.models.setdefault(item.model_name or "(none)", Tally()).add(item)
-            day = datetime.fromtimestamp(item.created_at).strftime("%Y-%m-%d")
-            usage.days.setdefault(day, Tally()).add(item)
-        usage.models = dict(sorted(usage.models.items(), key=lambda kv: -kv[1].quota))
-        usage.days = dict(sorted(usage.days.items()))
-        return usage
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start,
-            "end": self.end,
-            "model": self.model,
-            "complete": self.complete,
-            "total": self.total.to_dict(),
-            "models": {k: v.to_dict() for k, v in self.models.items()},
-            "days": {k: v.to_dict() for k, v in self.days.items()},
-        }
 
 
 def usage(
@@ -483,8 +357,10 @@ __all__ = [
     "LogItem",
     "LogRead",
     "QUOTA_PER_CNY",
+    "Tally",
     "Usage",
     "balance",
+    "cny",
     "site_root",
     "usage",
 ]

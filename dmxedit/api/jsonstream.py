@@ -41,6 +41,7 @@ _ESCAPES = {
     ord("t"): b"\t",
 }
 MAX_SMALL = 8 * 1024 * 1024  # a value nobody asked to stream must stay small
+MAX_DEPTH = 128  # arrays and objects inside one another; an answer needs four
 
 
 class _Reader:
@@ -131,37 +132,12 @@ class _Parser:
 
     def value(self, path: Path) -> Any:
         c = self.r.skip_ws()
+        if c in (ord("{"), ord("[")) and len(path) >= MAX_DEPTH:
+            raise JSONStreamError(f"the body is nested more than {MAX_DEPTH} levels deep")
         if c == ord("{"):
-            self.r.pos += 1
-            obj: dict[str, Any] = {}
-            if self.r.skip_ws() == ord("}"):
-                self.r.pos += 1
-                return obj
-            while True:
-                self.r.expect(b'"')
-                key = self.small_string()
-                self.r.expect(b":")
-                obj[key] = self.value((*path, key))
-                c = self.r.skip_ws()
-                self.r.pos += 1
-                if c == ord("}"):
-                    return obj
-                if c != ord(","):
-                    raise JSONStreamError("expected ',' or '}' in an object")
+            return self.object(path)
         if c == ord("["):
-            self.r.pos += 1
-            items: list[Any] = []
-            if self.r.skip_ws() == ord("]"):
-                self.r.pos += 1
-                return items
-            while True:
-                items.append(self.value((*path, len(items))))
-                c = self.r.skip_ws()
-                self.r.pos += 1
-                if c == ord("]"):
-                    return items
-                if c != ord(","):
-                    raise JSONStreamError("expected ',' or ']' in an array")
+            return self.array(path)
         if c == ord('"'):
             self.r.pos += 1
             sink = self.open_sink(path)
@@ -173,6 +149,39 @@ class _Parser:
         if c == -1:
             raise JSONStreamError("the body is empty or ended too early")
         return self.scalar()
+
+    def object(self, path: Path) -> dict[str, Any]:
+        self.r.pos += 1
+        obj: dict[str, Any] = {}
+        if self.r.skip_ws() == ord("}"):
+            self.r.pos += 1
+            return obj
+        while True:
+            self.r.expect(b'"')
+            key = self.small_string()
+            self.r.expect(b":")
+            obj[key] = self.value((*path, key))
+            c = self.r.skip_ws()
+            self.r.pos += 1
+            if c == ord("}"):
+                return obj
+            if c != ord(","):
+                raise JSONStreamError("expected ',' or '}' in an object")
+
+    def array(self, path: Path) -> list[Any]:
+        self.r.pos += 1
+        items: list[Any] = []
+        if self.r.skip_ws() == ord("]"):
+            self.r.pos += 1
+            return items
+        while True:
+            items.append(self.value((*path, len(items))))
+            c = self.r.skip_ws()
+            self.r.pos += 1
+            if c == ord("]"):
+                return items
+            if c != ord(","):
+                raise JSONStreamError("expected ',' or ']' in an array")
 
     def small_string(self) -> str:
         pieces: list[bytes] = []
@@ -206,12 +215,11 @@ class _Parser:
 
 
 def parse(chunks: Iterable[bytes], open_sink: Callable[[Path], Sink | None]) -> Any:
-    """Parse one JSON document from ``chunks``, streaming the values ``open_sink`` takes."""
-    reader = _Reader(chunks)
-    result = _Parser(reader, open_sink).value(())
-    if reader.skip_ws() != -1:
-        raise JSONStreamError("extra data after the JSON document")
-    return result
+    """Parse one JSON document from ``chunks``, streaming the values ``open_sink`` takes.
+
+    It stops at the end of the document: what follows it is not waited for (an answer
+    complete but for a connection that stays open, or endless whitespace after it)."""
+    return _Parser(_Reader(chunks), open_sink).value(())
 
 
 class Base64Decoder:

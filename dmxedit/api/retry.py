@@ -17,9 +17,14 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timezone
 from enum import Enum
+from typing import TypeVar
+
+from dmxedit.core.errors import DmxError
+
+T = TypeVar("T")
 
 MAX_RETRY_AFTER = 120.0  # seconds: a longer wait ends the run (SPEC section 4)
 MAX_BACKOFF = 30.0
@@ -57,6 +62,7 @@ class Decision:
     may_be_billed: bool = False  # the API may have done (and billed) the work
     billed_twice_risk: bool = False  # resent although the first may have been billed
     wait_too_long: float | None = None  # the API asked for more than MAX_RETRY_AFTER
+    attempt: int = 1  # the attempt (1-based) whose failure this decides on
 
 
 RESEND_STATUSES = (429, 503)
@@ -217,3 +223,50 @@ class Pacer:
             self.wait()
         else:
             self.sleep(decision.wait)
+
+
+class Failed(Exception):
+    """An attempt failed in a way the retry policy decides on; ``build`` makes the error
+    once the decision is known (what it says depends on it)."""
+
+    def __init__(self, outcome: Outcome, build: Callable[[Decision], DmxError]) -> None:
+        super().__init__(outcome.fault.value)
+        self.outcome = outcome
+        self.build = build
+
+
+def retrying(
+    once: Callable[[], T],
+    policy: Policy,
+    pacer: Pacer,
+    on_retry: Callable[[int, float, str], None],
+) -> tuple[T, int]:
+    """Call ``once`` until it succeeds or ``policy`` says stop (raising the error of the
+    last :class:`Failed`); the result and the number of attempts. ``on_retry`` hears of
+    each resend (attempt, wait, reason)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        pacer.wait()
+        pacer.begin()
+        try:
+            result = once()
+        except Failed as failed:
+            pacer.end()
+            decision = replace(policy.decide(failed.outcome, attempt), attempt=attempt)
+            if failed.outcome.status == 429:
+                pacer.throttled()
+            error = failed.build(decision)
+            if not decision.resend:
+                raise error from None
+            reason = error.message  # says nothing of billing: said once, here
+            if decision.billed_twice_risk:
+                reason += " It may have been billed; resending because of --retry-server-errors."
+            on_retry(attempt, decision.wait, reason)
+            pacer.hold(decision)
+            continue
+        except BaseException:
+            pacer.end()
+            raise
+        pacer.end()
+        return result, attempt

@@ -122,6 +122,12 @@ def _check_fields(obj: Any) -> dict[str, Any]:
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
         raise InputError("id must be a non-empty text or a number")
+    _check_types(obj)
+    return obj
+
+
+def _check_types(obj: dict[str, Any]) -> None:
+    """The job's values are of the types their keys take."""
     for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
             raise InputError(f"{key} must be a text")
@@ -136,7 +142,6 @@ def _check_fields(obj: Any) -> dict[str, Any]:
         or not all(isinstance(v, (str, int, float, bool)) for v in params.values())
     ):
         raise InputError("params must be an object of texts, numbers or booleans")
-    return obj
 
 
 def _param_text(value: Any) -> str:
@@ -173,6 +178,48 @@ class ImageChecks:
         return found
 
 
+def _job_images(
+    obj: dict[str, Any], base: Path, defaults: Defaults, checks: ImageChecks | None
+) -> list[InputImage]:
+    """A job's input images (relative paths are relative to ``base``), checked."""
+    image_args = [
+        str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
+    ]
+    if "-" in image_args:
+        raise InputError("a job's image cannot be '-' (standard input)")
+    if obj.get("images") == []:
+        raise InputError("images is empty; leave it out for a generate job")
+    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    if not image_args:
+        return []
+    if checks is not None:
+        return checks.load(image_args, max_side)
+    return load_images(image_args, max_side=max_side)
+
+
+def _job_output(
+    obj: dict[str, Any], base: Path, default: str, variants: int
+) -> tuple[Path, Path | None]:
+    """A job's output folder: its own (relative to ``base``), else the setting; and its
+    one result's own file when its ``output`` names one (SPEC 2's -o NAME.png)."""
+    if "output" not in obj:
+        return Path(default).expanduser(), None
+    output = Path(obj["output"]).expanduser()
+    output = output if output.is_absolute() else base / output
+    if file_target(obj["output"]) is None or output.is_dir():
+        return output, None
+    if variants > 1:
+        raise InputError(
+            f"output {obj['output']!r} names one file, and --variants {variants} "
+            "saves several; give a folder"
+        )
+    if "name" in obj:
+        raise InputError(
+            f"output {obj['output']!r} names the file already; name goes with a folder"
+        )
+    return output.parent, output
+
+
 def build_job(
     obj: Any,
     line: int,
@@ -188,20 +235,7 @@ def build_job(
     With ``variants`` > 1 it is variant ``variant`` of that many copies of the job;
     ``checks`` checks each list of images once."""
     obj = _check_fields(obj)
-    image_args = [
-        str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
-    ]
-    if "-" in image_args:
-        raise InputError("a job's image cannot be '-' (standard input)")
-    if obj.get("images") == []:
-        raise InputError("images is empty; leave it out for a generate job")
-    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
-    if not image_args:
-        images = []
-    elif checks is not None:
-        images = checks.load(image_args, max_side)
-    else:
-        images = load_images(image_args, max_side=max_side)
+    images = _job_images(obj, base, defaults, checks)
     params = list(defaults.options.params)
     params += [f"{k}={_param_text(v)}" for k, v in (obj.get("params") or {}).items()]
     settings = defaults.settings.overridden(
@@ -214,23 +248,7 @@ def build_job(
         params=params,
         images=images,
     )
-    exact = None
-    if "output" in obj:
-        output = Path(obj["output"]).expanduser()
-        output = output if output.is_absolute() else base / output
-        if file_target(obj["output"]) is not None and not output.is_dir():
-            exact, output = output, output.parent  # SPEC 2's -o NAME.png, for one job
-            if variants > 1:
-                raise InputError(
-                    f"output {obj['output']!r} names one file, and --variants {variants} "
-                    "saves several; give a folder"
-                )
-            if "name" in obj:
-                raise InputError(
-                    f"output {obj['output']!r} names the file already; name goes with a folder"
-                )
-    else:
-        output = Path(settings.output).expanduser()
+    output, exact = _job_output(obj, base, settings.output, variants)
     own_id = entry_id(obj, variant, variants)
     template = obj.get("name", defaults.options.name)
     naming = Naming.make(
@@ -243,6 +261,7 @@ def build_job(
         job_id=own_id,
         variant=variant,
         variants=variants,
+        id_in_default=True,  # which job made a file shows in its default name
     )
     naming.check()
     return Job(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +14,10 @@ from dmxedit.api.account import Account
 from dmxedit.core.errors import InputError
 from dmxedit.engine.billing import (
     UPLOAD_BEFORE,
+    Clock,
     Target,
     Verdict,
     claimed_ids,
-    now,
     record,
     safe_check,
 )
@@ -33,9 +33,6 @@ SKEW_MIN = 2.0  # the server's clock is trusted to differ only beyond this (Date
 RETRY_DELAYS = (1.0, 2.0, 2.0)  # right after a failure: at most 5 s of waiting for the log
 ESTIMATE_DAYS = 7  # the cost estimate reads the last week's log, one bounded page
 ESTIMATE_ITEMS = 100
-
-# The clock and sleep a check uses (tests replace them: no test sleeps).
-_sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass
@@ -58,9 +55,17 @@ class Reconciled:
         }
 
 
-def reconcile(source: JobSource, defaults: Defaults, results: Path) -> Reconciled:
+def reconcile(
+    source: JobSource,
+    defaults: Defaults,
+    results: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock = time.time,
+) -> Reconciled:
     """Check every job of a results file held back as "may have been billed" and append
-    a line with the verdict: a re-run then resends the jobs found not billed."""
+    a line with the verdict: a re-run then resends the jobs found not billed. ``env`` is
+    the environment the ledger is found from (the process's by default)."""
     from dmxedit.batch.jobs import job_id
     from dmxedit.batch.resultsfile import ResultsLog, what_to_do
     from dmxedit.store import ledger
@@ -74,7 +79,7 @@ def reconcile(source: JobSource, defaults: Defaults, results: Path) -> Reconcile
     try:
         previous = log.previous()
         sent_at = _sent_times(results)
-        book = ledger.open_ledger(settings.history, create=False)
+        book = ledger.open_ledger(settings.history, env, create=False)
         resolved = str(results.resolve())
         todo: list[tuple[str, Mapping[str, Any], str]] = []
         for _line, obj in source.lines():
@@ -94,7 +99,7 @@ def reconcile(source: JobSource, defaults: Defaults, results: Path) -> Reconcile
         with Account(settings) as account:
             for ident, last, model in todo:
                 entry = book.newest_for_job(resolved, ident) if book is not None else None
-                verdict = _check_job(account, book, entry, last, model, sent_at.get(ident))
+                verdict = _check_job(account, book, entry, last, (model, sent_at.get(ident)), clock)
                 if entry is not None:
                     record(book, entry.id, verdict)
                 log.append({**last, "billed": verdict.billed, "billing": verdict.to_dict()})
@@ -111,12 +116,13 @@ def _check_job(
     book: Ledger | None,
     entry: Entry | None,
     last: Mapping[str, Any],
-    model: str,
-    sent_at: float | None,
+    sent: tuple[str, float | None],
+    clock: Clock,
 ) -> Verdict:
+    model, sent_at = sent
     if entry is not None:
         target = Target(entry.model or model, entry.created, entry.updated, entry.request_id)
-        return safe_check(account, claimed_ids(book, target, entry.id), delays=())
+        return safe_check(account, claimed_ids(book, target, entry.id), delays=(), clock=clock)
     if sent_at is None:
         return Verdict(
             None,
@@ -124,13 +130,13 @@ def _check_job(
             "dmxedit has no record of when it was sent (no ledger entry, and the results "
             "file's line has no time), so the log cannot be searched for it.",
             [],
-            now(),
+            clock(),
         )
     elapsed = float(last.get("elapsed_s") or 0.0)
     target = Target(
         model, sent_at - UPLOAD_BEFORE, sent_at + elapsed, last.get("request_id") or None
     )
-    return safe_check(account, claimed_ids(book, target), delays=())
+    return safe_check(account, claimed_ids(book, target), delays=(), clock=clock)
 
 
 def _sent_times(results: Path) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -17,6 +18,80 @@ if TYPE_CHECKING:
 
 
 _APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+
+
+class ResultsLock:
+    """An exclusive lock on ``path`` that the OS drops when its process dies; the file is
+    removed when the lock is released, so none is left beside a results file.
+
+    On POSIX it is ``flock`` on the file, and the holder unlinks the file while it still
+    holds the lock. A second batch that opened the file before that unlink may get its
+    flock just after, on a file no longer at ``path``: so after each flock the path's
+    file is compared with the one locked (device and inode), and on a difference the
+    lock is taken again on the file now there. Whoever holds the lock on the file at
+    ``path`` is the one holder; anyone else is refused. Elsewhere (Windows, or a file
+    system without flock) ``filelock`` does it (on Windows it removes the file too).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = -1
+        self._fallback: Any = None
+
+    def acquire(self) -> bool:
+        """Take the lock at once; False when another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # Windows
+            return self._acquire_fallback()
+        for _ in range(100):  # each round means another batch just released the file
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                    return False
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                    return self._acquire_fallback()  # a file system without flock
+                raise
+            if self._is_at_path(fd):
+                self._fd = fd
+                return True
+            os.close(fd)  # unlinked (and perhaps made again) since it was opened
+        return False
+
+    def _is_at_path(self, fd: int) -> bool:
+        try:
+            return os.path.samestat(os.fstat(fd), os.stat(self.path))
+        except FileNotFoundError:
+            return False
+
+    def _acquire_fallback(self) -> bool:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return False
+        self._fallback = lock
+        return True
+
+    def release(self) -> None:
+        if self._fallback is not None:
+            self._fallback.release()
+            self._fallback = None
+        if self._fd < 0:
+            return
+        fd, self._fd = self._fd, -1
+        try:
+            if self._is_at_path(fd):  # never another's file (if someone removed ours)
+                self.path.unlink()  # still holding the lock: see the class's words
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # and with it the lock
 
 
 def absolute_files(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,25 +115,24 @@ class ResultsLog:
         self._file_lock: Any = None
 
     def lock(self) -> None:
-        """One batch at a time per results file; released when this process dies."""
+        """One batch at a time per results file; released when this process dies, and
+        its lock file (``<results>.lock``) removed when the batch ends."""
         if self.path is None:
             return
-        from filelock import FileLock, Timeout
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.path.resolve()) + ".lock", timeout=0)  # one per file
-            lock.acquire()
-        except Timeout:
-            raise InputError(
-                f"Another dmxedit batch is writing {self.path} right now.",
-                hint="Wait for it to finish, or give this run its own --results file.",
-            ) from None
+            lock = ResultsLock(Path(str(self.path.resolve()) + ".lock"))  # one per file
+            acquired = lock.acquire()
         except OSError as exc:  # its folder is a file, cannot be made, is read-only...
             raise InputError(
                 f"Cannot write the results file {self.path}: {exc.strerror or exc}.",
                 hint="Choose another --results file (its folder must be a folder you can write).",
             ) from None
+        if not acquired:
+            raise InputError(
+                f"Another dmxedit batch is writing {self.path} right now.",
+                hint="Wait for it to finish, or give this run its own --results file.",
+            )
         self._file_lock = lock
 
     def previous(self) -> dict[str, dict[str, Any]]:

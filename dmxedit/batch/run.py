@@ -10,34 +10,26 @@ skipped, and jobs cut off after their request went out are not resent unless ask
 
 from __future__ import annotations
 
-import pickle
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dmxedit.batch.concurrency import AdaptiveLimit, Concurrency, Limit
-from dmxedit.batch.jobindex import IdTable, PreviousResults, index_jobs
+from dmxedit.batch.jobindex import PreviousResults, index_jobs
 from dmxedit.batch.jobs import (
-    MAX_KEPT_ERRORS,
-    MAX_REPORTED,
     Defaults,
-    ImageChecks,
-    Job,
     JobSource,
-    build_job,
-    job_report,
 )
-from dmxedit.batch.resultsfile import ResultsLog, what_to_do
+from dmxedit.batch.plan import Plan
+from dmxedit.batch.plan import estimate_cost as _estimate
+from dmxedit.batch.plan import validate as _validate
+from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.batch.runner import Runner
 from dmxedit.batch.shards import Shard
 from dmxedit.batch.summary import BatchEvents, BatchSummary
-from dmxedit.core.catalog import tokens_for
 from dmxedit.core.errors import (
     BatchError,
-    DmxError,
     InputError,
     counted,
 )
@@ -49,167 +41,6 @@ from dmxedit.store.results import Saver
 if TYPE_CHECKING:
     from dmxedit.api.client import Client
     from dmxedit.store.ledger import Ledger
-
-
-class _Spool:
-    """The checked jobs still to run, pickled to a temporary file as they are checked,
-    so each job is built (its images read) once and memory does not grow with the file."""
-
-    def __init__(self) -> None:
-        self._fh: IO[bytes] = tempfile.TemporaryFile(prefix="dmxedit-jobs-")
-        self.count = 0
-
-    def add(self, job: Job, todo: str) -> None:
-        pickle.dump((job, todo), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self.count += 1
-
-    def __iter__(self) -> Iterator[tuple[Job, str]]:
-        self._fh.seek(0)
-        for _ in range(self.count):
-            yield pickle.load(self._fh)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-@dataclass
-class _Plan:
-    spool: _Spool
-    total: int = 0
-    to_send: int = 0
-    to_fetch: int = 0
-    skipped: int = 0
-    unknown: int = 0
-    tokens: int = 0
-    shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
-    outputs: set[Path] = field(default_factory=set)
-    jobs: list[dict[str, Any]] | None = None
-    elsewhere: int = 0  # jobs of other shards (checked all the same)
-    over_budget: int = 0  # would pass --max-tokens: not started
-
-
-def _validate(
-    source: JobSource,
-    defaults: Defaults,
-    previous: Mapping[str, Mapping[str, Any]],
-    resend_unknown: bool,
-    *,
-    ids: IdTable | None = None,
-    shard: Shard | None = None,
-    max_tokens: int | None = None,
-    spool: bool = True,
-) -> _Plan:
-    """Check every line (of every shard); plan this shard's jobs. Memory stays flat: ids
-    live in ``ids`` (built here when not given), images are checked once per list, the
-    jobs to run go to a spool on disk, and at most MAX_KEPT_ERRORS messages are kept."""
-    plan = _Plan(spool=_Spool(), jobs=[] if source.objects is not None else None)
-    errors: list[str] = []
-    error_count = 0
-    ids = index_jobs(source) if ids is None else ids
-    checks = ImageChecks()
-    budget_spent = False
-    jobs_file = source.jobs_file  # resolved once, not once a job
-    files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
-    for line, obj, variant in source.entries():
-        plan.total += 1
-        where = f"line {line}" if source.objects is None else f"image {line}"
-        try:
-            if isinstance(obj, InputError):
-                raise obj
-            job = build_job(
-                obj,
-                line,
-                source.base,
-                defaults,
-                variant=variant,
-                variants=source.variants,
-                jobs_file=jobs_file,
-                checks=checks,
-            )
-        except InputError as exc:
-            if variant == 1:  # the other variants of the line say the same
-                error_count += 1
-            if variant == 1 and len(errors) < MAX_KEPT_ERRORS:
-                errors.append(f"{where}: {exc.message}")
-            continue
-        first = ids.line_of(job.id)
-        if first is not None and first != line:
-            own = isinstance(obj, dict) and "id" in obj
-            error_count += 1
-            if len(errors) < MAX_KEPT_ERRORS:
-                errors.append(
-                    f"line {line}: id {job.id!r} is already used on line {first}"
-                    if own
-                    else f"line {line}: the same job as line {first} (give each an id to run both)"
-                )
-            continue
-        if shard is not None and not shard.owns(job.id):
-            plan.elsewhere += 1
-            continue
-        todo = what_to_do(previous.get(job.id), resend_unknown)
-        if todo == "send" and max_tokens is not None:
-            budget_spent = budget_spent or plan.tokens + tokens_for(job.request.size) > max_tokens
-            if budget_spent:  # stop starting jobs once the next would pass the budget
-                plan.over_budget += 1
-                continue
-        if todo in ("skip", "unknown") and plan.jobs is not None:
-            before = previous.get(job.id) or {}
-            plan.jobs.append(
-                {
-                    **job_report(job),
-                    "status": "skipped" if todo == "skip" else "held back",
-                    "files": list(before.get("files") or []),
-                    "urls": list(before.get("urls") or []),
-                }
-            )
-        if job.exact is not None and todo in ("send", "fetch"):
-            taken = files.setdefault(job.exact.absolute(), line)
-            named = (job.obj or {}).get("output", str(job.exact))
-            problem = None
-            if taken != line:
-                problem = f"output {named!r} is line {taken}'s output too"
-            elif todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
-                problem = f"output {named!r} exists, and dmxedit never replaces a file"
-            if problem is not None:
-                error_count += 1
-                if len(errors) < MAX_KEPT_ERRORS:
-                    errors.append(f"{where}: {problem}")
-                continue
-        if todo == "skip":
-            plan.skipped += 1
-        elif todo == "unknown":
-            plan.unknown += 1
-        else:
-            if todo == "send":
-                plan.to_send += 1
-                plan.tokens += tokens_for(job.request.size)
-                shape = (job.request.model, job.request.size)
-                plan.shapes[shape] = plan.shapes.get(shape, 0) + 1
-            else:
-                plan.to_fetch += 1
-            plan.outputs.add(job.output)
-            if not errors and spool:
-                plan.spool.add(job, todo)
-    if plan.total == 0:
-        errors.append("no jobs (the file is empty)")
-        error_count += 1
-    if errors:
-        plan.spool.close()
-        shown = errors[:MAX_REPORTED]
-        more = f"\n... and {error_count - MAX_REPORTED} more" if error_count > MAX_REPORTED else ""
-        each = source.objects is not None
-        raise InputError(
-            ("Some images cannot be edited" if each else "The jobs are invalid")
-            + "; nothing was sent.\n"
-            + "\n".join(shown)
-            + more,
-            hint=None
-            if each
-            else "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-            "size, model, format, output, params, name.",
-            details={"invalid": errors},
-        )
-    return plan
 
 
 def run_batch(
@@ -239,13 +70,13 @@ def run_batch(
     """
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
+    if max_tokens is not None and max_tokens < 0:
+        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     log = ResultsLog(results)
     if not dry_run:
         log.lock()
     book: Ledger | None = None
     previous: PreviousResults | None = None
-    if max_tokens is not None and max_tokens < 0:
-        raise InputError(f"--max-tokens {max_tokens} is below 0.")
     try:
         ids = index_jobs(source)
         previous = PreviousResults(results, ids)
@@ -288,12 +119,12 @@ def run_batch(
             book.close()
     summary.elapsed_s = round(time.monotonic() - started, 3)
     if summary.failed or summary.unknown or summary.over_budget:
-        raise _not_all_done(summary, log, results, max_tokens)
+        raise _not_all_done(summary, log, results, max_tokens, ledger=book is not None)
     return summary
 
 
 def _summary(
-    plan: _Plan,
+    plan: Plan,
     shard: Shard | None,
     max_tokens: int | None,
     concurrency: Concurrency,
@@ -319,7 +150,7 @@ def _summary(
     )
 
 
-def _tell_plan(plan: _Plan, summary: BatchSummary, settings: Settings, events: BatchEvents) -> None:
+def _tell_plan(plan: Plan, summary: BatchSummary, settings: Settings, events: BatchEvents) -> None:
     """The plan shown (with its cost when the account can tell), and the jobs held back."""
     if plan.unknown:
         check = (
@@ -335,7 +166,7 @@ def _tell_plan(plan: _Plan, summary: BatchSummary, settings: Settings, events: B
     events.plan(summary)
 
 
-def _get_ready(plan: _Plan, settings: Settings) -> Ledger | None:
+def _get_ready(plan: Plan, settings: Settings) -> Ledger | None:
     """Before the first job: the key and proxy checked, the output folders made, the
     ledger opened (None: off, or no job to send)."""
     if not plan.spool.count:
@@ -368,7 +199,12 @@ def _clients(defaults: Defaults, limit: Limit) -> Callable[[Events], Client]:
 
 
 def _not_all_done(
-    summary: BatchSummary, log: ResultsLog, results: Path | None, max_tokens: int | None
+    summary: BatchSummary,
+    log: ResultsLog,
+    results: Path | None,
+    max_tokens: int | None,
+    *,
+    ledger: bool,
 ) -> BatchError:
     """The error of a run that did not do every job: how many, why, what a re-run does."""
     what = []
@@ -387,26 +223,13 @@ def _not_all_done(
     return BatchError(
         " ".join(what)
         + " "
-        + (summary.next_run() if log.path is not None else summary.next_run_unrecorded())
+        + (
+            summary.next_run()
+            if log.path is not None
+            else summary.next_run_unrecorded(ledger=ledger)
+        )
         + (
             f" Reasons are in {results}." if results and (summary.failed or summary.unknown) else ""
         ),
         details={"summary": summary.to_dict()},
     )
-
-
-def _estimate(settings: Settings, shapes: Mapping[tuple[str, str | None], int]) -> float | None:
-    """The plan's cost in CNY from recent charges; None when unknown (never an error)."""
-    from dmxedit.engine import billing
-    from dmxedit.store import ledger
-
-    try:
-        book = ledger.open_ledger(settings.history, create=False)
-    except DmxError:
-        return None
-    try:
-        found = billing.estimate(settings, shapes, book)
-    finally:
-        if book is not None:
-            book.close()
-    return found[0] if found else None

@@ -8,12 +8,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from dmxedit.batch.concurrency import Limit
 from dmxedit.batch.jobindex import PreviousResults
+from dmxedit.batch.jobrecord import JobEvents, JobRecord
 from dmxedit.batch.jobs import Job, job_report
+from dmxedit.batch.plan import Spool
 from dmxedit.batch.resultsfile import ResultsLog, absolute_files, what_to_do
 from dmxedit.batch.summary import BatchEvents, BatchSummary
 from dmxedit.core.errors import (
@@ -27,84 +29,15 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
-from dmxedit.engine.delivery import Delivery, verdict
+from dmxedit.engine.delivery import verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.records import LedgerRecord, Records
 from dmxedit.store.names import literal_template
 from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
-    from dmxedit.api.client import Answer, Client
+    from dmxedit.api.client import Client
     from dmxedit.store.ledger import Ledger
-    from dmxedit.store.results import Blob
-
-
-class Spool(Protocol):
-    """The checked jobs still to run, each with what to do (``send`` or ``fetch``)."""
-
-    count: int
-
-    def __iter__(self) -> Iterator[tuple[Job, str]]: ...
-
-
-class _JobRecord(Delivery):
-    """A job's progress in the results file: ``sent`` just before its last byte goes out.
-
-    A line that cannot be written never stops the job (its result is paid for); it stops
-    the batch from starting more jobs (``on_trouble``), since a re-run could not tell
-    what this run did."""
-
-    def __init__(
-        self, log: ResultsLog, job: Job, on_trouble: Callable[[str], None] | None = None
-    ) -> None:
-        super().__init__()
-        self.log = log
-        self.job = job
-        self.on_trouble = on_trouble
-        self.begun_at: float | None = None  # before the upload (the billing check's window)
-        self.sent_at: float | None = None
-        self.kept_record: LedgerRecord | None = None  # the job's ledger entry, if any
-
-    def sent(self) -> None:
-        super().sent()
-        self.sent_at = time.time()
-        self.log.append(
-            {
-                "id": self.job.id,
-                "line": self.job.line,
-                "status": "sent",
-                "sent_at": round(self.sent_at, 3),  # where a billing check looks (SPEC 8)
-            }
-        )
-
-    def answered(self, answer: Answer[Blob]) -> None:
-        super().answered(answer)
-        self.log.append(
-            {"id": self.job.id, "line": self.job.line, "status": "answered", "urls": self.urls}
-        )
-
-    def trouble(self, step: str, exc: BaseException) -> str:
-        message = (
-            f"the results file {self.log.path} could not record that job {self.job.id} was "
-            f"{step} ({type(exc).__name__}: {exc})"
-        )
-        if self.on_trouble is not None:
-            self.on_trouble(message)
-        return message[0].upper() + message[1:] + "; no new job starts."
-
-
-class _JobEvents(Events):
-    """A job's own warnings reach the batch's display, naming the job."""
-
-    def __init__(self, events: BatchEvents, job: Job) -> None:
-        self.events = events
-        self.job = job
-
-    def warn(self, message: str) -> None:
-        self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
-
-    def note(self, message: str) -> None:
-        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
 
 
 class Runner:
@@ -142,6 +75,15 @@ class Runner:
         self.queued = 0
         self.spool: Spool | None = None
         self.limit = Limit(4)
+        # The result URLs of the jobs running now that have them (answered, not yet
+        # saved): what a second Ctrl-C abandons is printed, as a single edit prints it.
+        self.answered: dict[str, list[str]] = {}
+
+    def got_urls(self, job: Job, urls: list[str]) -> None:
+        """A running job has its result URLs (its answer came, or it downloads again)."""
+        if urls:
+            with self.lock:
+                self.answered[job.id] = list(urls)
 
     def run(self, spool: Spool, limit: Limit) -> None:
         self.spool = spool
@@ -217,20 +159,43 @@ class Runner:
 
     def interrupted(self, abandoned: bool) -> Interrupted:
         summary = self.summary
-        self.next_run_after_interrupt()
         with self.lock:
             running = self.running
+            urls = [url for found in self.answered.values() for url in found]
+        self.next_run_after_interrupt()
+        printed: list[str] | None = None
         if abandoned:
-            what = (
-                f"Interrupted twice: {counted(running, 'running job')} abandoned (any result "
-                "they had received is in the results file and the ledger)."
-            )
+            what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
+            kept = [
+                where
+                for where, there in (
+                    ("the results file", self.log.path is not None),
+                    ("the ledger", self.book is not None),
+                )
+                if there
+            ]
+            if urls:
+                # Paid results not saved: their URLs go to standard output, as a single
+                # edit's do, so a script keeps them even without a results file.
+                printed = urls
+                what += (
+                    f" The {counted(len(urls), 'result URL')} they had received "
+                    + ("is" if len(urls) == 1 else "are")
+                    + " printed"
+                    + (f" and kept in {' and '.join(kept)}" if kept else "")
+                    + "."
+                )
         else:
             what = "Interrupted: the running jobs finished and were saved."
         return Interrupted(
             f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            + (summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()),
+            + (
+                summary.next_run()
+                if self.log.path is not None
+                else summary.next_run_unrecorded(ledger=self.book is not None)
+            ),
             details={"summary": summary.to_dict()},
+            urls=printed,
         )
 
     def next_run_after_interrupt(self) -> None:
@@ -239,11 +204,17 @@ class Runner:
         if self.spool is None:
             return
         latest: Mapping[str, Mapping[str, Any]]
-        if isinstance(self.previous, PreviousResults):
+        if self.log.path is None:  # no results file: what this run knows of its jobs
+            with self.lock:
+                latest = {
+                    job_id: {"status": "answered", "urls": urls}
+                    for job_id, urls in self.answered.items()
+                }
+        elif isinstance(self.previous, PreviousResults):
             self.previous.read()  # the lines this run added
             latest = self.previous
         else:
-            latest = self.log.previous() if self.log.path is not None else {}
+            latest = self.log.previous()
         summary = self.summary
         summary.retry = summary.refetch = summary.held_back = 0
         for job, _todo in self.spool:
@@ -312,7 +283,7 @@ class Runner:
         self,
         error: DmxError,
         job: Job,
-        job_record: _JobRecord | None,
+        job_record: JobRecord | None,
         kept: Any,
         record: dict[str, Any],
     ) -> None:
@@ -342,12 +313,14 @@ class Runner:
             self.running += 1
             self.started.add(job.id)
         record: dict[str, Any] = {"id": job.id, "line": job.line}
-        state = _JobRecord(self.log, job, self.trouble)
+        state = JobRecord(self.log, job, self.trouble)
+        state.on_urls = self.got_urls
         try:
             self.events.job_started(job.id)
             if todo == "fetch":
                 state.was_sent = True  # paid last time: only downloaded now
                 state.urls = list(self.previous[job.id].get("urls") or [])
+                self.got_urls(job, state.urls)
                 self.fetch(job, client, record, state)
             else:
                 self.send(job, client, record, state)
@@ -368,6 +341,7 @@ class Runner:
                 f"({type(exc).__name__}: {exc})"
             )
         with self.lock:
+            self.answered.pop(job.id, None)
             self.running -= 1
             self.summary.count(record)
             if self.summary.jobs is not None:
@@ -378,7 +352,7 @@ class Runner:
             self.trouble(f"job {job.id}'s outcome could not be shown ({type(exc).__name__}: {exc})")
         return bool(record["status"] == "ok")
 
-    def fetch(self, job: Job, client: Client, record: dict[str, Any], state: _JobRecord) -> None:
+    def fetch(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
         """A job paid for last time: download its result again, never generate it again."""
         from dmxedit.media.receipt import receipt
 
@@ -432,7 +406,7 @@ class Runner:
             exact=job.exact,
         )
 
-    def send(self, job: Job, client: Client, record: dict[str, Any], state: _JobRecord) -> None:
+    def send(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
         """Send a job's request through the pipeline."""
         from dmxedit.engine import pipeline
 
@@ -454,7 +428,7 @@ class Runner:
             job.request,
             client,
             self.saver(job),
-            events=_JobEvents(self.events, job),
+            events=JobEvents(self.events, job),
             save_metadata=self.options.save_metadata,
             record=Records(state, kept),
             hash_inputs=kept is not None,
@@ -472,7 +446,7 @@ class Runner:
         if any(item["changes"] for item in result.inputs):  # SPEC 9: prepared
             record["inputs"] = result.inputs
 
-    def failed(self, error: DmxError, job: Job, state: _JobRecord, record: dict[str, Any]) -> None:
+    def failed(self, error: DmxError, job: Job, state: JobRecord, record: dict[str, Any]) -> None:
         """The job's final line from the verdict: what a re-run must do follows from it."""
         record.update(
             status="failed",

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
 
 #: The environment variable Kubernetes Indexed Jobs set (zero-based).
-INDEX_ENV = "JOB_COMPLETION_INDEX"
+INDEX_ENV = environment.JOB_COMPLETION_INDEX
 MAX_SHARDS = 100_000
 _SHARD_FILE = re.compile(r"\.shard-([1-9][0-9]*)-of-([1-9][0-9]*)\.results\.jsonl$")
 
@@ -39,9 +41,9 @@ def shard_of(job_id: str, n: int) -> int:
     return int.from_bytes(digest, "big") % n + 1
 
 
-def parse_shard(text: str, environ: dict[str, str] | None = None) -> Shard:
+def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
     """``K/N`` (1 <= K <= N), or ``auto/N`` with K from JOB_COMPLETION_INDEX + 1."""
-    env = os.environ if environ is None else environ
+    env = environment.given(environ)
     hint = "Give --shard K/N with 1 <= K <= N, e.g. --shard 2/4, or --shard auto/N."
     k_text, slash, n_text = text.strip().partition("/")
     if not slash or not n_text.strip().isdigit() or not 1 <= int(n_text) <= MAX_SHARDS:
@@ -49,7 +51,7 @@ def parse_shard(text: str, environ: dict[str, str] | None = None) -> Shard:
     n = int(n_text)
     k_text = k_text.strip()
     if k_text.lower() == "auto":
-        index = env.get(INDEX_ENV)
+        index = environment.job_index(env)
         if index is None or not index.strip().isdigit():
             raise InputError(
                 f"--shard auto/{n} takes the shard from {INDEX_ENV}, which is "

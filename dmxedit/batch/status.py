@@ -104,26 +104,59 @@ class BatchStatus:
         }
 
 
-def _read_results(path: Path, ids: IdTable, state: array[int]) -> bool:
-    """Each job's category from one results file, into ``state`` (a job done stays
-    done); False when the file does not exist."""
+def _read_states(ids: IdTable, files: list[Path]) -> tuple[array[int], list[str]]:
+    """Each job's state by its deciding record in ``files`` (read in that order, those
+    missing skipped), and the files read."""
     from dmxedit.batch.resultsfile import what_to_do
 
-    try:
-        with open(path, "rb") as fh:
-            for raw in fh:
-                record = parse_record(raw)
-                if record is None:
-                    continue
-                at = ids.slot(str(record["id"]))
-                if at < 0 or state[at] == DONE:
-                    continue  # not a job of this file, or already done (final)
-                state[at] = _CATEGORY[what_to_do(record, resend_unknown=False)]
-    except FileNotFoundError:
-        return False
-    except OSError as exc:
-        raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
-    return True
+    state = array("B", [NONE]) * ids.size
+    read: list[str] = []
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    record = parse_record(raw)
+                    if record is None:
+                        continue
+                    at = ids.slot(str(record["id"]))
+                    if at < 0 or state[at] == DONE:
+                        continue  # not a job of this file, or already done (final)
+                    state[at] = _CATEGORY[what_to_do(record, resend_unknown=False)]
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
+        read.append(str(path))
+    return state, read
+
+
+def status_of(
+    path: Path, naming: Path, jobs: str, asked: Shard | None, results: Path | None
+) -> BatchStatus:
+    """Where the batch of the jobs file ``path`` stands: every results file of it (named
+    after ``naming``: the default one, each shard's, ``results``), counted in total and
+    for every shard of each shard count found (and of ``asked``'s)."""
+    from dmxedit.batch.jobs import JobSource
+    from dmxedit.batch.shards import results_file, shard_files
+
+    found = shard_files(naming)
+    files = [results_file(naming, None)] + [p for _, p in found]
+    if results is not None:
+        files.append(results)
+    unique: list[Path] = []
+    seen: set[Path] = set()
+    for file in files:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(file)
+    sizes = {s.n for s, _ in found} | ({asked.n} if asked else set())
+    by_shard = dict(found)
+    shards: dict[Shard, Path | None] = {}  # every shard of each N, with its file
+    for n in sorted(sizes):
+        for k in range(1, n + 1):
+            shards[Shard(k, n)] = by_shard.get(Shard(k, n))
+    return batch_status(JobSource(path=path, base=path.parent), jobs, unique, shards)
 
 
 def batch_status(
@@ -132,8 +165,7 @@ def batch_status(
     """Count the jobs of ``source`` by their deciding records in ``files`` (read in that
     order), in total and for each shard in ``shards`` (with its results file, if any)."""
     ids = index_jobs(source)
-    state = array("B", [NONE]) * ids.size
-    read = [str(path) for path in files if _read_results(path, ids, state)]
+    state, read = _read_states(ids, files)
     status = BatchStatus(
         jobs=jobs,
         counts=Counts(),

@@ -108,14 +108,15 @@ class BatchSummary:
             return "A re-run will skip every finished job."
         return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
 
-    def next_run_unrecorded(self) -> str:
+    def next_run_unrecorded(self, ledger: bool = True) -> str:
         """What running the same command again will do when no results file was kept
-        (`edit --each` or `--variants` without --results): everything again."""
+        (`edit --each` or `--variants` without --results): everything again. ``ledger``:
+        the ledger kept the paid results not saved (`dmxedit recover` fetches them)."""
         said = (
             "No results file was kept, so running the same command again sends every job "
             "again, the finished ones too (--results FILE makes it resumable)."
         )
-        if self.refetch:
+        if self.refetch and ledger:
             said += " `dmxedit recover` downloads the paid results that were not saved."
         return said
 

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import typer
 
     from dmxedit.cli.context import RunContext
-    from dmxedit.core.errors import DmxError
 
 
 def __getattr__(name: str) -> Any:
@@ -56,7 +55,12 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     try:
         return _invoke(ctx, args)
     except DmxError as error:
-        return _failed(ctx, error)
+        if error.exit_code == ExitCode.INTERRUPTED:
+            ctx.temporaries.remove_all()
+        if ctx.debug:
+            _traceback(ctx)
+        _report(ctx, error)
+        return int(error.exit_code)
     except typer.Exit as exc:  # pragma: no cover - typer returns these as codes
         return int(exc.exit_code)
     except _click_exception() as exc:
@@ -75,7 +79,7 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
 
 
 def _invoke(ctx: RunContext, args: list[str]) -> int:
-    """The command run; Ctrl-C ends it with exit 130 and no partial file left behind."""
+    """The command line's command, run; an interrupt is exit 130 with no partial file."""
     import typer
 
     from dmxedit.cli.tree import build, click_command, command_of
@@ -93,21 +97,10 @@ def _invoke(ctx: RunContext, args: list[str]) -> int:
         code = ExitCode.INTERRUPTED
     if code == ExitCode.INTERRUPTED:
         ctx.temporaries.remove_all()
-        print("\ndmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
+        start = "\n" if ctx.stderr_isatty else ""  # past the ^C a terminal shows
+        print(f"{start}dmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
         return int(ExitCode.INTERRUPTED)
     return int(code) if isinstance(code, int) else 0
-
-
-def _failed(ctx: RunContext, error: DmxError) -> int:
-    """A DmxError said on stderr (a traceback first with --debug); its exit code."""
-    from dmxedit.core.errors import ExitCode
-
-    if error.exit_code == ExitCode.INTERRUPTED:
-        ctx.temporaries.remove_all()
-    if ctx.debug:
-        _traceback(ctx)
-    _report(ctx, error)
-    return int(error.exit_code)
 
 
 @contextlib.contextmanager

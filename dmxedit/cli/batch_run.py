@@ -32,6 +32,19 @@ def _data_lines(record: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _closing(summary: BatchSummary) -> str:
+    """What a batch in which every job succeeded says last."""
+    if summary.ok:
+        text = f"{counted(summary.ok, 'job')} done in {summary.elapsed_s:.1f} s"
+        if summary.skipped:
+            text += f" ({summary.skipped:,} done before)"
+    else:
+        text = f"Nothing to do: {counted(summary.skipped, 'job')} done before"
+    if summary.results:
+        text += f"; results in {summary.results}"
+    return text + "."
+
+
 def _failure(record: Mapping[str, Any]) -> str:
     text = f"job {record['id']} (line {record['line']}) failed: {record['error']}"
     urls = record.get("urls") or []
@@ -56,6 +69,29 @@ class PlainBatchEvents(BatchEvents):
         self.started = time.monotonic()
         self.last_status = self.started
         self.verbose = False
+        # `--each` / `--variants`: the saved paths go out in the jobs' order (image, then
+        # variant), not in the order the jobs finished, once the batch ends.
+        self.ordered = False
+        self._held: list[tuple[tuple[int, int], list[str]]] = []
+
+    def data(self, record: Mapping[str, Any]) -> None:
+        """A finished job's lines for standard output: now, or held for ``ordered``."""
+        if not self.print_files:
+            return
+        lines = _data_lines(record)
+        if self.ordered:
+            self._held.append(((int(record["line"]), int(record.get("variant") or 0)), lines))
+        else:
+            self.emit(lines)
+
+    def emit(self, lines: list[str]) -> None:
+        deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
+
+    def flush_held(self) -> None:
+        held, self._held = self._held, []
+        lines = [line for _, each in sorted(held, key=lambda item: item[0]) for line in each]
+        if lines:
+            PlainBatchEvents.emit(self, lines)  # after the live line: plain lines
 
     def _line(self, text: str) -> None:
         """One line on stderr in one write: print() writes the text and the newline
@@ -117,9 +153,7 @@ class PlainBatchEvents(BatchEvents):
             else:
                 self.failed += 1
             position = self.done + self.failed
-            if self.print_files:
-                lines = _data_lines(record)
-                deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
+            self.data(record)
             if record["status"] != "ok":
                 self._line(f"dmxedit: {_failure(record)}")
             now = time.monotonic()
@@ -144,8 +178,12 @@ class PlainBatchEvents(BatchEvents):
     def _note(self, message: str) -> None:
         self._line(f"dmxedit: {message}")
 
+    def finished(self, summary: BatchSummary) -> None:
+        """The closing line of a batch in which every job succeeded."""
+        self._say(_closing(summary))
+
     def close(self) -> None:
-        pass
+        self.flush_held()
 
 
 class LiveBatchEvents(PlainBatchEvents):
@@ -181,22 +219,25 @@ class LiveBatchEvents(PlainBatchEvents):
         super().job_started(job_id)
         self.progress.update(self.task, counts=self._counts())
 
+    def emit(self, lines: list[str]) -> None:
+        from dmxedit.cli.ui import field
+
+        if self.ctx.stdout_isatty:
+            # The same terminal: print above the live line, through its console, or the
+            # paths and the line overwrite each other.
+            for line in lines:
+                self.progress.console.print(
+                    field(line), highlight=False, soft_wrap=True, markup=False
+                )
+        else:
+            deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
+
     def job_finished(self, record: Mapping[str, Any]) -> None:
-        from dmxedit.cli.ui import field, shown
+        from dmxedit.cli.ui import shown
 
         with self.lock:
             self.running -= 1
-            if self.print_files:
-                lines = _data_lines(record)
-                if self.ctx.stdout_isatty:
-                    # The same terminal: print above the live line, through its console,
-                    # or the paths and the line overwrite each other.
-                    for line in lines:
-                        self.progress.console.print(
-                            field(line), highlight=False, soft_wrap=True, markup=False
-                        )
-                else:
-                    deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
+            self.data(record)
             if record["status"] == "ok":
                 self.done += 1
             else:
@@ -218,8 +259,19 @@ class LiveBatchEvents(PlainBatchEvents):
 
         self.progress.console.print(f"dmxedit: {shown(message)}", highlight=False, markup=False)
 
+    def finished(self, summary: BatchSummary) -> None:
+        # After the live line: it stays as the last state of the bar, with this below it.
+        self.progress.stop()
+        if not self.quiet:
+            from rich.text import Text
+
+            from dmxedit.cli.ui import shown
+
+            self.ctx.console().print(Text(shown(_closing(summary)), style="green"))
+
     def close(self) -> None:
         self.progress.stop()
+        self.flush_held()
 
 
 @dataclass(frozen=True)
@@ -250,6 +302,7 @@ def _execute(
     kind = LiveBatchEvents if live else PlainBatchEvents
     events = kind(ctx, ctx.quiet or dry_run, not ctx.json)
     events.verbose = ctx.verbose
+    events.ordered = source.objects is not None  # --each, --variants: in the jobs' order
     try:
         summary = run_batch(
             source,
@@ -270,27 +323,29 @@ def _execute(
             ctx.emit_json({**error.details["summary"], "error": error.to_dict()})
             error.json_printed = True
         raise
+    else:
+        if not dry_run and summary.total:
+            events.finished(summary)
     finally:
         events.close()
     if ctx.json:
         ctx.emit_json(summary.to_dict())
     elif dry_run:
-        budget = f", {summary.over_budget} over --max-tokens" if summary.over_budget else ""
-        where = f"Shard {summary.shard}: " if summary.shard else ""
-        ctx.emit_lines(
-            [
-                f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
-                f"{summary.to_fetch} to download again, {summary.skipped} already done, "
-                f"{summary.unknown} held back{budget}; "
-                f"about {summary.estimated_tokens:,} tokens"
-                + (
-                    f", about {summary.estimated_cny:.2f} CNY"
-                    if summary.estimated_cny is not None
-                    else ""
-                )
-                + ". Dry run: nothing sent."
-            ]
-        )
+        ctx.emit_lines([_dry_run_line(summary)])
+
+
+def _dry_run_line(summary: BatchSummary) -> str:
+    """`batch --dry-run`'s one line: what a run would do, and its estimated cost."""
+    budget = f", {summary.over_budget} over --max-tokens" if summary.over_budget else ""
+    where = f"Shard {summary.shard}: " if summary.shard else ""
+    return (
+        f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
+        f"{summary.to_fetch} to download again, {summary.skipped} already done, "
+        f"{summary.unknown} held back{budget}; "
+        f"about {summary.estimated_tokens:,} tokens"
+        + (f", about {summary.estimated_cny:.2f} CNY" if summary.estimated_cny is not None else "")
+        + ". Dry run: nothing sent."
+    )
 
 
 def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Defaults:
@@ -309,7 +364,7 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
     from dmxedit.media.prepare import check_max_side
 
     check_max_side(options.max_side)  # once, not on every job's line
-    settings = resolve(options)
+    settings = resolve(options, env=ctx.env)
     from dmxedit.cli import ui
 
     for message in settings.warnings:
@@ -327,7 +382,7 @@ def run_jobs_file(
     """`dmxedit batch JOBS.jsonl`: the jobs file (or standard input) on the batch engine."""
     from dmxedit.batch.shards import parse_shard, results_file
 
-    shard = parse_shard(flags.shard) if flags.shard is not None else None
+    shard = parse_shard(flags.shard, ctx.env) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
     if jobs == "-":
         path = spool_stdin(ctx.claim_stdin("jobs"))

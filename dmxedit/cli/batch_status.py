@@ -9,18 +9,22 @@ from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
-    from dmxedit.batch.shards import Shard
     from dmxedit.batch.status import BatchStatus
     from dmxedit.cli.batch_run import BatchFlags
 
 
 def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
     """Read the jobs file and every results file of it; print the counts. Sends nothing."""
-    from dmxedit.batch.jobs import JobSource, spool_stdin
-    from dmxedit.batch.shards import INDEX_ENV, parse_shard, shard_files
-    from dmxedit.batch.status import batch_status
+    from dmxedit.batch.jobs import spool_stdin
+    from dmxedit.batch.shards import INDEX_ENV, parse_shard
+    from dmxedit.batch.status import status_of
 
-    _check_flags(flags)
+    if flags.dry_run or flags.resend_unknown or flags.max_tokens is not None:
+        raise InputError(
+            "--status only reports; --dry-run, --resend-unknown and --max-tokens go with a run."
+        )
+    if str(flags.concurrency) != "4":
+        raise InputError("--status only reports; --concurrency goes with a run.")
     asked = parse_shard(flags.shard, {INDEX_ENV: "0"}) if flags.shard is not None else None
     if jobs == "-":
         path, naming = spool_stdin(ctx.claim_stdin("jobs")), Path("stdin.jsonl")
@@ -28,12 +32,9 @@ def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
         path = naming = Path(jobs).expanduser()
         if not path.is_file():
             raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+    results = Path(flags.results).expanduser() if flags.results else None
     try:
-        found = shard_files(naming)
-        unique = _results_files(naming, found, flags.results)
-        shards = _all_shards(found, asked)
-        source = JobSource(path=path, base=path.parent)
-        status = batch_status(source, jobs, unique, shards)
+        status = status_of(path, naming, jobs, asked, results)
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)
@@ -47,50 +48,6 @@ def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
             "now); a re-run sends them only with --resend-unknown.",
             file=ctx.stderr,
         )
-
-
-def _check_flags(flags: BatchFlags) -> None:
-    """--status refuses the options that only go with a run."""
-    if flags.dry_run or flags.resend_unknown or flags.max_tokens is not None:
-        raise InputError(
-            "--status only reports; --dry-run, --resend-unknown and --max-tokens go with a run."
-        )
-    if str(flags.concurrency) != "4":
-        raise InputError("--status only reports; --concurrency goes with a run.")
-
-
-def _results_files(
-    naming: Path, found: list[tuple[Shard, Path]], results: str | None
-) -> list[Path]:
-    """The results files to read, in order, each once: the whole file's, each shard's,
-    and --results FILE."""
-    from dmxedit.batch.shards import results_file
-
-    files = [results_file(naming, None)] + [p for _, p in found]
-    if results:
-        files.append(Path(results).expanduser())
-    unique: list[Path] = []
-    seen: set[Path] = set()
-    for file in files:
-        key = file.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(file)
-    return unique
-
-
-def _all_shards(found: list[tuple[Shard, Path]], asked: Shard | None) -> dict[Shard, Path | None]:
-    """Every shard of each N found (or asked), with its results file if it has one."""
-    from dmxedit.batch.shards import Shard
-
-    sizes = {s.n for s, _ in found} | ({asked.n} if asked else set())
-    by_shard = dict(found)
-    shards: dict[Shard, Path | None] = {}  # every shard of each N, with its file
-    for n in sorted(sizes):
-        for k in range(1, n + 1):
-            shard = Shard(k, n)
-            shards[shard] = by_shard.get(shard)
-    return shards
 
 
 def _lines(jobs: str, status: BatchStatus) -> list[str]:

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from dmxedit.api.request import ImageRequest
 from dmxedit.cli.context import RunContext
+from dmxedit.core.env import has_key
 from dmxedit.core.errors import InputError
 
 
@@ -131,7 +132,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
             f"# {img.display} was converted for this command as dmxedit converts it before "
             f"upload; curl sends {path} (delete it when done)"
         )
-    if api_key and not ctx.env.get("DMXAPI_API_KEY"):
+    if api_key and not has_key(ctx.env):
         lines += [
             "# your key is in the config file; to run it, first:",
             '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',

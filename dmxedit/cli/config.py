@@ -9,7 +9,7 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
-from dmxedit.core.settings import KEYS, Settings
+from dmxedit.core.settings import KEYS
 
 app = typer.Typer(
     help="Show and change settings (stored in a TOML file, see `dmxedit config path`).",
@@ -24,15 +24,9 @@ KeyArg = Annotated[
 
 
 def _show(name: str, value: object) -> str:
-    from dmxedit.core.settings import mask
+    from dmxedit.core.settings import display
 
-    if value is None:
-        return ""
-    if KEYS[name].secret:
-        return mask(str(value))
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
+    return display(name, value)
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})
@@ -84,7 +78,9 @@ def set_(
         )
     path = config_path(ctx.env)
     stored = set_value(path, key, value)
-    print(f"{key} = {_show(key, stored)} (saved to {path})", file=ctx.stderr)
+    from dmxedit.cli import ui
+
+    ui.note(ctx, f"{key} = {_show(key, stored)} (saved to {path})")
 
 
 @app.command("get")
@@ -125,17 +121,42 @@ def get(
 @command()
 def unset(ctx: RunContext, key: KeyArg) -> None:
     """Remove a setting from the config file."""
+    from dmxedit.cli import ui
     from dmxedit.core.settings import config_path, unset_value
 
     path = config_path(ctx.env)
     if unset_value(path, key):
-        print(f"{key} removed from {path}", file=ctx.stderr)
+        ui.note(ctx, f"{key} removed from {path}")
     else:
-        print(f"{key} was not set in {path}", file=ctx.stderr)
+        ui.note(ctx, f"{key} was not set in {path}")
 
 
-def _as_json(ctx: RunContext, settings: Settings, invalid: dict[str, InputError]) -> dict[str, Any]:
-    """`config list --json`'s settings: each one's value and source (and why invalid)."""
+@app.command("list")
+@command(json=True)
+def list_(ctx: RunContext) -> None:
+    """Show every setting, its value and where it came from (env, file, default)."""
+    from dmxedit.core.settings import resolve
+
+    invalid: dict[str, InputError] = {}
+    settings = resolve(env=ctx.env, invalid=invalid)
+    if ctx.json:
+        ctx.emit_json({"path": str(settings.path), "settings": _as_json(ctx, settings, invalid)})
+        return
+    rows = _rows(ctx, settings, invalid)
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    ctx.emit_lines(
+        [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
+    )
+    if settings.warnings:
+        from dmxedit.cli import ui
+
+        for message in settings.warnings:
+            ui.warn(ctx, message)
+
+
+def _as_json(ctx: RunContext, settings: Any, invalid: dict[str, InputError]) -> dict[str, Any]:
+    """Each setting's value (masked when secret) and source; an invalid one as given."""
+    from dmxedit.core.env import setting
     from dmxedit.core.settings import mask
 
     out: dict[str, Any] = {}
@@ -146,40 +167,28 @@ def _as_json(ctx: RunContext, settings: Settings, invalid: dict[str, InputError]
             "source": settings.sources[name],
         }
         if name in invalid:
-            raw = ctx.env.get(spec.env or "")
+            raw = setting(ctx.env, spec.env)
             shown = mask(raw) if spec.secret else raw  # a secret is masked, valid or not
             item.update(value=shown, invalid=invalid[name].message)
         out[name] = item
     return out
 
 
-@app.command("list")
-@command(json=True)
-def list_(ctx: RunContext) -> None:
-    """Show every setting, its value and where it came from (env, file, default)."""
-    from dmxedit.core.settings import mask, resolve
+def _rows(
+    ctx: RunContext, settings: Any, invalid: dict[str, InputError]
+) -> list[tuple[str, str, str]]:
+    """(name, value shown, source) of each setting."""
+    from dmxedit.core.env import setting
+    from dmxedit.core.settings import mask
 
-    invalid: dict[str, InputError] = {}
-    settings = resolve(env=ctx.env, invalid=invalid)
-    if ctx.json:
-        ctx.emit_json({"path": str(settings.path), "settings": _as_json(ctx, settings, invalid)})
-        return
     rows = []
     for name, spec in KEYS.items():
         shown = _show(name, settings.value(name))
         if name in invalid:
-            raw = ctx.env.get(spec.env or "", "")
+            raw = setting(ctx.env, spec.env) or ""
             shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
         rows.append((name, shown, settings.sources[name]))
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
-    ctx.emit_lines(
-        [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
-    )
-    if settings.warnings:
-        from dmxedit.cli import ui
-
-        for message in settings.warnings:
-            ui.warn(ctx, message)
+    return rows
 
 
 @app.command("path")

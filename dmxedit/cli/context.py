@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
 from dmxedit.core.temporaries import Temporaries
 
@@ -28,7 +30,7 @@ def _isatty(stream: Any) -> bool:
         return False
 
 
-def portable_streams() -> None:
+def portable_streams(env: Mapping[str, str] | None = None) -> None:
     """Standard output and error that can carry any prompt or path.
 
     Where a stream is a pipe or a file, Python encodes it with the locale's code page
@@ -38,7 +40,7 @@ def portable_streams() -> None:
     is left alone (Windows writes to its console in UTF-16), and so is an encoding the
     user chose with PYTHONIOENCODING.
     """
-    if os.environ.get("PYTHONIOENCODING"):
+    if environment.io_encoding_chosen(environment.given(env)):
         return
     for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
         encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
@@ -65,11 +67,15 @@ class RunContext:
     verbose: bool = False
     temporaries: Temporaries = field(default_factory=Temporaries)
     stdin_used_by: str | None = None
+    #: The clock (unix time) and sleep of the run: the billing check waits and reads the
+    #: time through them (tests pass fakes, so none waits).
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
     _console: Console | None = None
 
     @classmethod
     def from_process(cls) -> RunContext:
-        portable_streams()
+        portable_streams(os.environ)
         stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
         return cls(
             stdin=stdin,
@@ -106,7 +112,7 @@ class RunContext:
 
     @property
     def debug(self) -> bool:
-        return self.env.get("DMXEDIT_DEBUG", "") not in ("", "0")
+        return environment.debug(self.env)
 
     @property
     def live(self) -> bool:
@@ -123,7 +129,7 @@ class RunContext:
                 highlight=False,
                 soft_wrap=False,
                 force_terminal=self.stderr_isatty,
-                no_color=bool(self.env.get("NO_COLOR")) or None,
+                no_color=environment.no_color(self.env) or None,
             )
         return self._console
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -61,7 +61,7 @@ def _single(
 
 
 def _to_stdout(options: ImageOptions) -> ImageOptions:
-    """-o -: the options without an output folder (and none of a folder's options)."""
+    """The options of a run whose image goes to standard output (``-o -``)."""
     options = options.merged(output=None)
     if options.save_metadata:
         raise InputError("--save-metadata needs an output folder, not -o -.")
@@ -70,8 +70,9 @@ def _to_stdout(options: ImageOptions) -> ImageOptions:
     return options
 
 
-def _send(ctx: RunContext, prepared: prepared_t.Prepared, stream: BinaryIO | None) -> ImageResult:
-    """The prepared request sent and saved (with -v: the request and timings shown)."""
+def _send(ctx: RunContext, prepared: prepared_t.Prepared, stream: Any) -> ImageResult:
+    """Run the prepared request with the run's progress (``-v``: the request and the
+    timings too)."""
     from dmxedit.cli import ui
     from dmxedit.engine import pipeline
 
@@ -93,13 +94,12 @@ def _send(ctx: RunContext, prepared: prepared_t.Prepared, stream: BinaryIO | Non
 
 def _verbose_request(prepared: prepared_t.Prepared) -> list[str]:
     """What -v shows before sending: settings with their sources, the request (key masked)."""
-    from dmxedit.core.settings import KEYS, mask
+    from dmxedit.core.settings import KEYS, display
 
     settings, request = prepared.settings, prepared.request
     lines = []
-    for name, spec in KEYS.items():
-        value = settings.value(name)
-        shown = mask(value) if spec.secret and value else value
+    for name in KEYS:
+        shown = display(name, settings.value(name)) or "-"  # as `config list` shows it
         lines.append(f"setting {name} = {shown} ({settings.sources.get(name, 'default')})")
     if (settings.ratio or "").lower() == "auto" and request.images:
         first = request.images[0]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -16,10 +12,7 @@ from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
-
-if TYPE_CHECKING:
-    from dmxedit.engine.recover import Recovery
-    from dmxedit.store.ledger import Entry
+from dmxedit.engine.history import parse_since, reading
 
 app = typer.Typer(
     help="Every paid request dmxedit made (newest first); `history show ID` for one.",
@@ -27,47 +20,6 @@ app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode=None,
 )
-
-
-@contextlib.contextmanager
-def reading_ledger(ctx: RunContext) -> Iterator[Any]:
-    """The ledger for reading (None when it was never written), closed afterwards."""
-    from dmxedit.core.settings import resolve
-    from dmxedit.store.ledger import ENV_NO_HISTORY, Ledger, enabled, ledger_path
-
-    settings = resolve(env=ctx.env)
-    path = ledger_path(ctx.env)
-    if not enabled(settings.history, ctx.env):
-        raise InputError(
-            "The ledger is turned off, so there is no history.",
-            hint=f"Turn it on with `dmxedit config set history on` (and unset {ENV_NO_HISTORY}).",
-        )
-    if not path.exists():
-        yield None
-        return
-    book = Ledger(path)
-    try:
-        yield book
-    finally:
-        book.close()
-
-
-_RELATIVE = re.compile(r"(\d+)\s*([dhm])")
-
-
-def parse_since(text: str) -> float:
-    """``2026-11-30``, ``2026-11-30T08:00`` or a relative ``3d``, ``12h``, ``30m``."""
-    relative = _RELATIVE.fullmatch(text.strip())
-    if relative:
-        seconds = {"d": 86400, "h": 3600, "m": 60}[relative.group(2)]
-        return time.time() - int(relative.group(1)) * seconds
-    try:
-        return datetime.fromisoformat(text.strip()).timestamp()
-    except ValueError:
-        raise InputError(
-            f"--since {text!r} is not a date.",
-            hint="Use 2026-11-30, 2026-11-30T08:00, or 3d / 12h / 30m ago.",
-        ) from None
 
 
 def _when(stamp: float) -> str:
@@ -118,7 +70,7 @@ def history(
     """Every paid request dmxedit made, newest first (the ledger)."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    with reading_ledger(ctx) as book:
+    with reading(ctx.env) as book:
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
@@ -138,6 +90,19 @@ def history(
             ctx.emit_json([e.to_dict() for e in entries])
         else:
             ctx.emit_lines([_line(e) for e in entries])
+            if not entries:
+                from dmxedit.cli import ui
+
+                ui.note(ctx, _nothing(failed, since, grep))
+
+
+def _nothing(failed: bool, since: str | None, grep: str | None) -> str:
+    """What `history` says when no entry is shown, naming the filters that left none."""
+    what = "failed or interrupted request" if failed else "request"
+    where = [f"since {since}"] if since else []
+    if grep:
+        where.append(f"with {grep!r} in the prompt")
+    return f"No {what} in the ledger" + (" " + " and ".join(where) if where else "") + "."
 
 
 def _show(ctx: RunContext, entry: Any) -> None:
@@ -166,44 +131,11 @@ def show(
     entry_id: Annotated[int, typer.Argument(help="The entry's number.", metavar="ID")],
 ) -> None:
     """Print one ledger entry whole (URLs included)."""
-    with reading_ledger(ctx) as book:
+    with reading(ctx.env) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
         _show(ctx, entry)
-
-
-def _tell_recovery(ctx: RunContext, done: Recovery) -> None:
-    """What could not be recovered, and the requests sent without an answer."""
-    from dmxedit.cli import ui
-
-    for item in done.recovered:
-        for url in item.dead_urls:
-            ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
-        for kept in item.lost:
-            ui.warn(
-                ctx,
-                f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
-                "there is nothing to download.",
-            )
-    for entry in done.unanswered:
-        ui.note(
-            ctx,
-            f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-            f"without an answer; {_unanswered_said(done, entry)}",
-        )
-
-
-def _unanswered_said(done: Recovery, entry: Entry) -> str:
-    """What is known of the billing of a request sent without an answer."""
-    verdict = done.verdicts.get(entry.id)
-    if verdict is not None:
-        return verdict.note
-    if entry.billed is not None:
-        return "checked before: " + (
-            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
-        )
-    return "it may have been billed, and there is nothing to download."
 
 
 @command(json=True, quiet=True)
@@ -235,8 +167,9 @@ def recover(
     from dmxedit.cli import ui
     from dmxedit.core.settings import resolve
     from dmxedit.engine.recover import recover as recover_all
+    from dmxedit.engine.recover import unanswered_note
 
-    with reading_ledger(ctx) as book:
+    with reading(ctx.env) as book:
         settings = resolve(env=ctx.env)
         events = ui.make_events(ctx)
         try:
@@ -249,12 +182,28 @@ def recover(
                 events=events,
                 temporaries=ctx.temporaries,
                 warn=lambda text: ui.warn(ctx, text),
+                clock=ctx.clock,
+                sleep=ctx.sleep,
             )
         finally:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        _tell_recovery(ctx, done)
+        for item in done.recovered:
+            for url in item.dead_urls:
+                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
+            for kept in item.lost:
+                ui.warn(
+                    ctx,
+                    f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
+                    "there is nothing to download.",
+                )
+        for entry in done.unanswered:
+            ui.note(
+                ctx,
+                f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
+                f"without an answer; {unanswered_note(entry, done.verdicts.get(entry.id))}",
+            )
         lines = [f for item in done.recovered for f in item.files] + [
             u for item in done.recovered for u in item.dead_urls
         ]

@@ -88,6 +88,14 @@ ConnectTimeout = Annotated[
         metavar="SECONDS",
     ),
 ]
+DownloadTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--download-timeout",
+        help="Seconds a result download may take in all [default: 300].",
+        metavar="SECONDS",
+    ),
+]
 Retries = Annotated[
     int | None,
     typer.Option(
@@ -183,6 +191,7 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "base_url": (BaseUrl, None),
     "timeout": (Timeout, None),
     "connect_timeout": (ConnectTimeout, None),
+    "download_timeout": (DownloadTimeout, None),
     "retries": (Retries, None),
     "retry_server_errors": (RetryServerErrors, False),
     "save_metadata": (SaveMetadata, False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -27,30 +28,30 @@ def ratios(
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    sizes: list[str | None] = [check_size(size)] if size else list(SIZES)
-    closest: str | None = None
-    shape: tuple[int, int] | None = None
-    if for_image is not None:
-        shape = _shape_of(for_image)
-        closest = closest_ratio(*shape)
+    sizes = [check_size(size)] if size else list(SIZES)
+    shape = _shape(for_image) if for_image is not None else None
+    closest = closest_ratio(*shape) if shape else None
     if ctx.json:
         ctx.emit_json(_as_json(sizes, closest, shape, for_image))
         return
-    ctx.emit_lines(_as_lines(sizes, closest, shape, for_image))
+    lines = _table(sizes, closest)
+    if closest and shape:
+        lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
+    ctx.emit_lines(lines)
 
 
-def _shape_of(for_image: str) -> tuple[int, int]:
-    """--for IMAGE: the image's width and height."""
+def _shape(path: str) -> tuple[int, int]:
+    """An image's width and height (from its header)."""
     from dmxedit.media.images import load_image
 
-    image = load_image(for_image)
+    image = load_image(path)
     if image.width is None or image.height is None:
-        raise InputError(f"Cannot read the width and height of {for_image!r}.")
-    return (image.width, image.height)
+        raise InputError(f"Cannot read the width and height of {path!r}.")
+    return image.width, image.height
 
 
 def _as_json(
-    sizes: list[str | None],
+    sizes: Sequence[str | None],
     closest: str | None,
     shape: tuple[int, int] | None,
     for_image: str | None,
@@ -82,12 +83,7 @@ def _as_json(
     return out
 
 
-def _as_lines(
-    sizes: list[str | None],
-    closest: str | None,
-    shape: tuple[int, int] | None,
-    for_image: str | None,
-) -> list[str]:
+def _table(sizes: Sequence[str | None], closest: str | None) -> list[str]:
     header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
     table = [header] + [
         [ratio + (" *" if ratio == closest else "")]
@@ -95,10 +91,7 @@ def _as_lines(
         for ratio in RATIOS
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [
+    return [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
-    if closest and shape:
-        lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
-    return lines

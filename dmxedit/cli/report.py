@@ -69,74 +69,38 @@ def report(
     """Write one HTML page to look at a batch: inputs and outputs side by side, filters,
     and redo marks that export a jobs file."""
     from dmxedit.cli import ui
-    from dmxedit.report import page as core
+    from dmxedit.report.make import check_arguments, make_report
 
     paths = list(results or [])
-    if not paths and not history:
-        raise InputError(
-            "Name the results files to report on, or pass --history for the ledger.",
-            hint="dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)",
-        )
-    if since is not None and not history:
-        raise InputError("--since goes with --history (a results file is reported whole).")
+    check_arguments(paths, history=history, since=since)
     if ctx.json and output == "-":
         raise InputError(
             "--json prints an object on standard output, where -o - writes the page; choose one.",
             hint="dmxedit report RESULTS --json -o report.html",
         )
-    if embed:
-        core.require_pillow()  # before reading anything: the answer does not depend on it
-    parts: list[core.Report] = []
-    if paths:
-        parts.append(core.read_results(paths))
-    if history:
-        from dmxedit.cli.history import parse_since, reading_ledger
-
-        started = parse_since(since) if since else None
-        with reading_ledger(ctx) as book:
-            if book is None:
-                raise InputError("The ledger is empty: dmxedit has sent no request yet.")
-            found, more = core.read_history(book, since=started, limit=limit)
-        if not found.jobs:
-            raise InputError(
-                "No ledger entry" + (f" since {since}." if since else "."),
-                hint="Try an earlier --since." if since else None,
-            )
-        if more:
-            ui.warn(ctx, f"Showing the newest {limit} ledger entries; --limit N shows more.")
-        parts.append(found)
-    whole = core.Report(
-        jobs=[j for part in parts for j in part.jobs],
-        sources=[s for part in parts for s in part.sources],
-    )
-    default = core.default_output(paths)
-    to_stdout = output == "-"
-    if to_stdout:
-        page = Path.cwd() / default.name
-    elif output is not None:
-        page = core.target_path(output, default.name)
-    else:
-        page = default
-    stem = page.name[: -len(".report.html")] if page.name.endswith(".report.html") else page.stem
-    text = core.render(
-        whole,
-        folder=page.parent.absolute(),
+    made = make_report(
+        paths,
+        output=output,
         embed=embed,
-        export_name=f"{stem}.redo.jsonl",
+        history=history,
+        since=since,
+        limit=limit,
+        force=force,
+        env=ctx.env,
+        warn=lambda message: ui.warn(ctx, message),
     )
-    counts = whole.counts()
-    if to_stdout:
-        ctx.stdout.write(text)
+    if made.to_stdout:
+        ctx.stdout.write(made.text)
         ctx.stdout.flush()
         return
-    core.write_page(text, page, force=force)
+    counts = made.counts
     if ctx.json:
-        ctx.emit_json({"path": str(page), **counts, "embedded": embed})
+        ctx.emit_json({"path": str(made.path), **counts, "embedded": made.embedded})
     else:
-        ctx.emit_lines([str(page)])
+        ctx.emit_lines([str(made.path)])
     if not ctx.quiet:
         ui.note(
             ctx,
             f"{counted(counts['jobs'], 'job')}: {counts['ok']} ok, {counts['failed']} failed, "
-            f"{counts['mismatch']} with a size mismatch. Open {page.absolute().as_uri()}",
+            f"{counts['mismatch']} with a size mismatch. Open {made.path.absolute().as_uri()}",
         )

@@ -12,6 +12,7 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
+from dmxedit.core.env import no_color
 from dmxedit.core.errors import InputError, counted
 from dmxedit.core.options import ImageOptions
 
@@ -56,7 +57,6 @@ def period(
     today: bool, week: bool, month: bool, since: str | None, until: str | None
 ) -> tuple[int, int, str]:
     """The period asked, as unix times (local days) and in words."""
-
     chosen = [name for name, on in (("--today", today), ("--week", week), ("--month", month)) if on]
     if since:
         chosen.append("--since")
@@ -68,7 +68,8 @@ def period(
             "--until goes with --since.", hint="e.g. --since 2026-11-01 --until 2026-11-30"
         )
     if since:
-        start, end, words = _since_until(since, until, now)
+        start, end = _since_until(since, until, now)
+        words = f"since {since}" + (f" until {until}" if until else "")
     elif week or month:
         days = 7 if week else 30
         start = (_day(now) - timedelta(days=days - 1)).timestamp()
@@ -78,9 +79,9 @@ def period(
     return int(start), int(end), words
 
 
-def _since_until(since: str, until: str | None, now: float) -> tuple[float, float, str]:
-    """--since DATE [--until DATE] as unix times (an --until date: to its end), in words."""
-    from dmxedit.cli.history import parse_since
+def _since_until(since: str, until: str | None, now: float) -> tuple[float, float]:
+    """``--since`` and ``--until`` (a bare date: up to the end of that day) as unix times."""
+    from dmxedit.engine.history import parse_since
 
     start = parse_since(since)
     end = now
@@ -93,8 +94,7 @@ def _since_until(since: str, until: str | None, now: float) -> tuple[float, floa
             end = (_day(end) + timedelta(days=1)).timestamp() - 1
     if end < start:
         raise InputError(f"--until {until!r} is before --since {since!r}.")
-    words = f"since {since}" + (f" until {until}" if until else "")
-    return start, end, words
+    return start, end
 
 
 def _zone() -> str:
@@ -169,46 +169,15 @@ def ledger_counts_empty() -> dict[str, int]:
     )
 
 
+_MODEL_COLS = ["model", "requests", "cost (CNY)", "tokens in", "tokens out"]
+_DAY_COLS = ["day", "requests", "cost (CNY)", "tokens"]
+
+
 def _render(
     ctx: RunContext, summary: Any, counts: dict[str, int] | None, words: str, model: str | None
 ) -> None:
-    def when(stamp: int) -> str:
-        return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
-
-    total = summary.total
-    head = [
-        f"DMXAPI usage, {words}: {when(summary.start)} to {when(summary.end)} "
-        f"(local time, {_zone()})" + (f", model {model}" if model else ""),
-        f"billed {counted(total.requests, 'request')}, {total.quota / 500000:.4f} CNY, "
-        f"{total.prompt_tokens + total.completion_tokens:,} tokens "
-        f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
-    ]
+    head = _head(summary, words, model)
     ours = _ours(counts)
-    tables = _tables(summary)
-    if ctx.stdout_isatty:
-        _render_rich(ctx, head, tables, ours)
-    else:
-        _render_plain(ctx, head, tables, ours)
-
-
-def _ours(counts: dict[str, int] | None) -> str:
-    """The ledger's own counts for the same period, in a line."""
-    if counts is None:
-        return "dmxedit's ledger is off: no counts of its own."
-    ours = (
-        f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
-        f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
-    )
-    if counts["billed"] or counts["not_billed"]:
-        ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
-    return ours
-
-
-_Table = tuple[str, list[str], list[list[str]]]
-
-
-def _tables(summary: Any) -> list[_Table]:
-    """The per-model and per-day tables: (title, columns, rows)."""
     from dmxedit.cli.ui import field
 
     models = [
@@ -230,28 +199,57 @@ def _tables(summary: Any) -> list[_Table]:
         ]
         for day, t in summary.days.items()
     ]
-    model_cols = ["model", "requests", "cost (CNY)", "tokens in", "tokens out"]
-    day_cols = ["day", "requests", "cost (CNY)", "tokens"]
-    return [("per model", model_cols, models), ("per day", day_cols, days)]
+    tables = [t for t in (("per model", _MODEL_COLS, models), ("per day", _DAY_COLS, days)) if t[2]]
+    if ctx.stdout_isatty:
+        _rich_tables(ctx, head, tables, ours)
+    else:
+        ctx.emit_lines(_plain_tables(head, tables, ours))
 
 
-def _render_rich(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
+def _head(summary: Any, words: str, model: str | None) -> list[str]:
+    def when(stamp: int) -> str:
+        return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
+
+    total = summary.total
+    return [
+        f"DMXAPI usage, {words}: {when(summary.start)} to {when(summary.end)} "
+        f"(local time, {_zone()})" + (f", model {model}" if model else ""),
+        f"billed {counted(total.requests, 'request')}, {total.quota / 500000:.4f} CNY, "
+        f"{total.prompt_tokens + total.completion_tokens:,} tokens "
+        f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
+    ]
+
+
+def _ours(counts: dict[str, int] | None) -> str:
+    """The ledger's own counts for the period, in a line."""
+    if counts is None:
+        return "dmxedit's ledger is off: no counts of its own."
+    ours = (
+        f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
+        f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
+    )
+    if counts["billed"] or counts["not_billed"]:
+        ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
+    return ours
+
+
+_Table = tuple[str, list[str], list[list[str]]]
+
+
+def _rich_tables(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(
         file=ctx.stdout,
         highlight=False,
         force_terminal=True,
-        no_color=bool(ctx.env.get("NO_COLOR")) or None,
+        no_color=no_color(ctx.env) or None,
     )
-    from rich.text import Text
-
     for line in head:
         console.print(line, markup=False)
     for title, cols, rows in tables:
-        if not rows:
-            continue
         table = Table(title=title, title_justify="left")
         for i, col in enumerate(cols):
             table.add_column(col, justify="left" if i == 0 else "right")
@@ -261,11 +259,9 @@ def _render_rich(ctx: RunContext, head: list[str], tables: list[_Table], ours: s
     console.print(ours, markup=False)
 
 
-def _render_plain(ctx: RunContext, head: list[str], tables: list[_Table], ours: str) -> None:
+def _plain_tables(head: list[str], tables: list[_Table], ours: str) -> list[str]:
     lines = list(head)
     for title, cols, rows in tables:
-        if not rows:
-            continue
         widths = [max(len(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
         lines += ["", f"{title}:"]
         for row in [cols, *rows]:
@@ -274,8 +270,7 @@ def _render_plain(ctx: RunContext, head: list[str], tables: list[_Table], ours: 
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
-    lines += ["", ours]
-    ctx.emit_lines(lines)
+    return [*lines, "", ours]
 
 
 def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | None) -> None:
@@ -298,7 +293,13 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
     try:
         if not target.is_file():
             raise InputError(f"There is no results file {target} to reconcile.")
-        found = run(JobSource(path=path, base=base), Defaults(settings, options), target)
+        found = run(
+            JobSource(path=path, base=base),
+            Defaults(settings, options),
+            target,
+            env=ctx.env,
+            clock=ctx.clock,
+        )
     finally:
         if jobs == "-":
             path.unlink(missing_ok=True)

@@ -133,11 +133,38 @@ def warn(ctx: RunContext, message: str) -> None:
 
 def note(ctx: RunContext, message: str) -> None:
     if not ctx.stderr_isatty:
-        print(shown(message), file=ctx.stderr, flush=True)
+        # Every line dmxedit writes on standard error off a terminal starts with
+        # "dmxedit:" (its errors, warnings and progress lines do too).
+        print(f"dmxedit: {shown(message)}", file=ctx.stderr, flush=True)
         return
     from rich.text import Text
 
     ctx.console().print(Text(shown(message)))
+
+
+def speed(bytes_per_second: float | None) -> str:
+    """A transfer speed in the units of the sizes beside it (KiB/s, MiB/s)."""
+    if bytes_per_second is None:
+        return "?"
+    return f"{_mib(int(bytes_per_second))}/s"
+
+
+def byte_columns() -> list[Any]:
+    """The columns of a bar that counts bytes: sizes and speed both in binary units
+    (rich's own speed column says MB/s beside a MiB size)."""
+    from rich.progress import BarColumn, DownloadColumn, ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class BinarySpeedColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(speed(task.finished_speed or task.speed), style="progress.data.speed")
+
+    return [
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        BinarySpeedColumn(),
+        TimeRemainingColumn(),
+    ]
 
 
 class PlainEvents(Events):
@@ -204,25 +231,16 @@ class TerminalEvents(Events):
 
     def _start(self, kind: str, description: str, total: float | None) -> None:
         from rich.progress import (
-            BarColumn,
-            DownloadColumn,
             Progress,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
         )
 
         self._stop()
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
         if kind == "bytes":
-            columns += [
-                BarColumn(),
-                DownloadColumn(binary_units=True),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-            ]
+            columns += byte_columns()
         else:
             columns += [TimeElapsedColumn()]
         self._progress = Progress(

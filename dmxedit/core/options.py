@@ -30,6 +30,7 @@ class ImageOptions:
     base_url: str | None = None
     timeout: float | None = None
     connect_timeout: float | None = None
+    download_timeout: float | None = None
     retries: int | None = None
     retry_server_errors: bool = False
     save_metadata: bool = False

@@ -6,296 +6,35 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dmxedit.core import env as environment
 from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
-    ENDPOINTS,
-    FORMATS,
-    SIZES,
-    is_dmxapi_host,
-    normalize_size,
-    parse_ratio,
 )
 from dmxedit.core.errors import ConfigError, InputError
+from dmxedit.core.keys import KEYS as KEYS
+from dmxedit.core.keys import Key as Key
+from dmxedit.core.keys import check_api_key as check_api_key
+from dmxedit.core.keys import display as display
+from dmxedit.core.keys import header_problem as header_problem
+from dmxedit.core.keys import key_problem as key_problem
+from dmxedit.core.keys import known_key as known_key
+from dmxedit.core.keys import mask as mask
+from dmxedit.core.keys import v1_fix as v1_fix
 
-ENV_KEY = "DMXAPI_API_KEY"
-ENV_BASE_URL = "DMXAPI_BASE_URL"
-ENV_CONFIG = "DMXEDIT_CONFIG"
-ENV_SYSTEM_TOKEN = "DMXAPI_SYSTEM_TOKEN"
-ENV_USER_ID = "DMXAPI_USER_ID"
+ENV_KEY = environment.API_KEY
+ENV_BASE_URL = environment.BASE_URL
+ENV_CONFIG = environment.CONFIG
+ENV_SYSTEM_TOKEN = environment.SYSTEM_TOKEN
+ENV_USER_ID = environment.USER_ID
 
 #: Sources, in the order they win.
 FLAG, ENV, FILE, DEFAULT = "flag", "env", "file", "default"
-
-
-def _text(key: str, raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise InputError(f"{key} must be a non-empty text, not {raw!r}.")
-    return raw.strip()
-
-
-def _base_url(key: str, raw: Any) -> str:
-    """An http(s) URL checked whole: host, port range, no spaces, query or fragment."""
-    from urllib.parse import urlsplit
-
-    value = _text(key, raw).rstrip("/")
-    hint = f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1)."
-    problem = None
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # ValueError when out of range or not a number
-    except ValueError:
-        parts, port, problem = None, None, "its port is not a number from 1 to 65535"
-    if parts is not None:
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            problem = "it is not an http(s) URL with a host"
-        elif any(c.isspace() for c in value):
-            problem = "it contains a space"
-        elif parts.query or parts.fragment or "?" in value or "#" in value:
-            problem = "it has a query or a fragment (?...#...), which an API base cannot have"
-        elif port == 0:
-            problem = "its port is not a number from 1 to 65535"
-    if problem is not None:
-        raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
-    assert parts is not None
-    fixed = v1_fix(value)
-    if fixed is not None and is_dmxapi_host(parts.hostname or ""):
-        # Refused before anything is sent: DMXAPI answers 404 to every request on it.
-        if key.startswith("--"):
-            hint = f"Use {key} {fixed} (or store it: dmxedit config set base-url {fixed})."
-        elif key == ENV_BASE_URL:
-            hint = (
-                f"Set {ENV_BASE_URL}={fixed}, or unset it and store the URL: "
-                f"dmxedit config set base-url {fixed}"
-            )
-        else:
-            hint = f"Run: dmxedit config set base-url {fixed}"
-        raise InputError(
-            f"{key} {raw!r} is not usable: it does not end in /v1, so DMXAPI answers 404.",
-            hint=hint,
-            details={"base_url": value, "fixed": fixed},
-        )
-    return value
-
-
-def v1_fix(url: str) -> str | None:
-    """The base URL to use instead of ``url`` when it does not end in /v1 (None when it
-    does): without a pasted endpoint path (``/images/edits``...) and with ``/v1``; on a
-    DMXAPI site always the site's own ``/v1``."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if path.lower().endswith("/v1"):
-        return None
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if is_dmxapi_host(parts.hostname or ""):
-        return origin + "/v1"
-    for end in ENDPOINTS:
-        if path.endswith(end):
-            path = path[: -len(end)]
-            break
-    return origin + (path if path.lower().endswith("/v1") else path + "/v1")
-
-
-def _size(key: str, raw: Any) -> str:
-    size = normalize_size(str(raw)) if isinstance(raw, str) else None
-    if size is None:
-        raise InputError(f"{key} {raw!r} is not one of {', '.join(SIZES)}.")
-    return size
-
-
-def _format(key: str, raw: Any) -> str:
-    if raw not in FORMATS:
-        raise InputError(f"{key} {raw!r} is not one of {', '.join(FORMATS)}.")
-    return str(raw)
-
-
-def _positive_float(key: str, raw: Any) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = -1.0
-    if isinstance(raw, bool) or not value > 0 or value != value or value == float("inf"):
-        raise InputError(f"{key} {raw!r} is not a positive number of seconds.")
-    return value
-
-
-def _count(key: str, raw: Any) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = -1
-    if isinstance(raw, bool) or isinstance(raw, float) or not 0 <= value <= 20:
-        raise InputError(f"{key} {raw!r} is not a whole number from 0 to 20.")
-    return value
-
-
-def _ratio(key: str, raw: Any) -> str:
-    # W:H of positive whole numbers, or auto; checked against the model's ratio table
-    # once the model is known (request.check_ratio).
-    text = _text(key, raw)
-    if text.lower() == "auto":
-        return "auto"
-    shape = parse_ratio(text)
-    if shape is None:
-        raise InputError(
-            f"{key} {raw!r} is not a ratio W:H (e.g. 5:4) or auto.",
-            hint="See `dmxedit ratios` for the ones nano-banana-2 makes.",
-        )
-    return f"{shape[0]}:{shape[1]}"
-
-
-def _onoff(key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("on", "true", "yes", "1"):
-        return True
-    if text in ("off", "false", "no", "0"):
-        return False
-    raise InputError(f"{key} {raw!r} is not on or off.")
-
-
-def _system_token(key: str, raw: Any) -> str:
-    """The account API's token: sent alone in Authorization, so header-safe and bare."""
-    value = _text(key, raw)
-    problem = header_problem(value, "the account API takes the token alone")
-    if problem is not None:
-        raise InputError(
-            f"{key} cannot be sent: {problem}.",
-            hint="Copy the system token again from the DMXAPI console (工作台 → 个人设置 → "
-            "更多选项 → 系统令牌).",
-        )
-    return value
-
-
-def _user_id(key: str, raw: Any) -> str:
-    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
-    if not text.isascii() or not text.isdigit():
-        raise InputError(
-            f"{key} {raw!r} is not a user id (a number, e.g. 12345).",
-            hint="It is shown in the DMXAPI console under 工作台 → 个人设置.",
-        )
-    return text
-
-
-@dataclass(frozen=True)
-class Key:
-    """One setting: its name in the config file and on the command line, the
-    :class:`Settings` attribute that holds it, how it is checked."""
-
-    name: str
-    attr: str
-    check: Callable[[str, Any], Any]
-    help: str
-    env: str | None = None
-    secret: bool = False
-
-
-KEYS: dict[str, Key] = {
-    k.name: k
-    for k in (
-        Key("api-key", "api_key", _text, "your DMXAPI key (sk-...)", ENV_KEY, secret=True),
-        Key("base-url", "base_url", _base_url, "API base URL, including /v1", ENV_BASE_URL),
-        Key("model", "model", _text, "model name"),
-        Key("output", "output", _text, "output folder"),
-        Key("ratio", "ratio", _ratio, "default aspect ratio (e.g. 5:4, auto)"),
-        Key("size", "size", _size, "default size: 1K, 2K or 4K"),
-        Key("format", "response_format", _format, "response format: url or b64_json"),
-        Key("timeout", "timeout", _positive_float, "seconds to wait for the answer"),
-        Key("connect-timeout", "connect_timeout", _positive_float, "seconds to connect"),
-        Key("retries", "retries", _count, "retries of calls that are safe to retry"),
-        Key("history", "history", _onoff, "keep the ledger of paid requests: on or off"),
-        Key(
-            "system-token",
-            "system_token",
-            _system_token,
-            "DMXAPI system token, for balance, usage and billing checks",
-            ENV_SYSTEM_TOKEN,
-            secret=True,
-        ),
-        Key("user-id", "user_id", _user_id, "your DMXAPI user id (a number)", ENV_USER_ID),
-    )
-}
-
-
-def key_problem(key: str) -> str | None:
-    """What keeps a pasted key from being sent, in words saying what to remove (never
-    the key itself). The one check of a key, from any source: option, environment,
-    config file, standard input."""
-    return header_problem(key, "which dmxedit adds itself")
-
-
-# Quotes a shell, a .env file or a chat window wraps a pasted secret in: straight, curly,
-# CJK corner brackets.
-_QUOTES = "\"'`\u201c\u201d\u2018\u2019\u300c\u300d\u300e\u300f"
-
-
-def _char_name(char: str) -> str:
-    import unicodedata
-
-    return f"U+{ord(char):04X} {unicodedata.name(char, 'a control character')}"
-
-
-def header_problem(key: str, bearer: str) -> str | None:
-    """What keeps a secret from going into an HTTP header as it should, in words that say
-    what to remove (never the secret): quotes around it, a pasted ``Bearer `` or header
-    name (``bearer`` says why that is wrong), whitespace or a character a header cannot
-    carry."""
-    lowered = key.lower()
-    if lowered.startswith("authorization:"):
-        return "it starts with 'Authorization:', the header's name: remove it, keep the key only"
-    if lowered.startswith("bearer ") or lowered == "bearer":
-        return f"it starts with 'Bearer ', {bearer}: remove it"
-    first, last = key[:1], key[-1:]
-    if first in _QUOTES and last in _QUOTES and len(key) > 1:
-        return (
-            f"it is wrapped in quotes ({_char_name(first)} ... {_char_name(last)}), which "
-            "would be sent as part of it: remove them"
-        )
-    if first and first in _QUOTES:
-        return f"it starts with a quote ({_char_name(first)}): remove it"
-    if last and last in _QUOTES:
-        return f"it ends with a quote ({_char_name(last)}): remove it"
-    for position, char in enumerate(key, start=1):
-        if char.isspace():
-            return (
-                f"character {position} is whitespace ({_char_name(char)}), which no key has: "
-                "remove it (a key is one word)"
-            )
-        if not (33 <= ord(char) <= 126):
-            return (
-                f"character {position} is {_char_name(char)}, which a header cannot carry: "
-                "remove it (retype the key if it was copied from a formatted page)"
-            )
-    return None
-
-
-def check_api_key(where: str, key: str) -> str:
-    """``key`` if it can be sent as it is; InputError (exit 2) saying what to remove."""
-    problem = key_problem(key)
-    if problem is not None:
-        raise InputError(
-            f"The API key {where} cannot be used: {problem}.",
-            hint="Copy the key again from your DMXAPI site's token page (sk-...), alone.",
-        )
-    return key
-
-
-def mask(secret: str | None) -> str:
-    """``sk-abcdef1234`` -> ``sk-…1234``: enough to recognise, never enough to use."""
-    if not secret:
-        return ""
-    if len(secret) <= 8:
-        return "…" * 3
-    prefix = secret[:3] if secret.startswith("sk-") else ""
-    return f"{prefix}…{secret[-4:]}"
 
 
 def default_config_path() -> Path:
@@ -306,8 +45,7 @@ def default_config_path() -> Path:
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The config file: ``$DMXEDIT_CONFIG`` or platformdirs' user config folder."""
-    env = os.environ if env is None else env
-    override = env.get(ENV_CONFIG)
+    override = environment.config_file(environment.given(env))
     if override:
         return Path(override).expanduser()
     return default_config_path()
@@ -485,6 +223,7 @@ class Settings:
     response_format: str = "url"
     timeout: float = 600.0
     connect_timeout: float = 10.0
+    download_timeout: float = 300.0
     retries: int = 2
     history: bool = True
     system_token: str | None = field(default=None, repr=False)
@@ -554,6 +293,21 @@ class Settings:
         return self.system_token, self.user_id
 
 
+def _source(
+    name: str, key: Key, options: Any, env: Mapping[str, str], data: Mapping[str, Any], path: Path
+) -> tuple[str, Any, str]:
+    """Where one setting comes from: (source, raw value, the name its errors give)."""
+    flag = getattr(options, key.attr, None) if options is not None else None
+    if flag is not None:
+        return FLAG, flag, f"--{name}"
+    value = environment.setting(env, key.env)
+    if value is not None and key.env:
+        return ENV, value, key.env
+    if name in data:
+        return FILE, data[name], f"{name} in {path}"
+    return DEFAULT, None, ""
+
+
 def resolve(
     options: Any = None,
     *,
@@ -570,34 +324,24 @@ def resolve(
     default stands in for it, instead of raising. ``data`` is the config file's table when
     the caller has read (and checked) it already.
     """
-    env = os.environ if env is None else env
+    env = environment.given(env)
     path = config_path(env) if path is None else path
     data = read_config(path) if data is None else data
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, key in KEYS.items():
-        flag = getattr(options, key.attr, None) if options is not None else None
-        if flag is not None:
-            try:
-                values[key.attr] = key.check(f"--{name}", flag)
-            except InputError as exc:
-                if invalid is None:
-                    raise
-                invalid[name] = exc  # the caller reports it with the others it finds
-            sources[name] = FLAG
-        elif key.env and env.get(key.env):
-            try:
-                values[key.attr] = key.check(key.env, env[key.env])
-            except InputError as exc:
-                if invalid is None:
-                    raise
-                invalid[name] = exc  # `config list` shows it, marked invalid
-            sources[name] = ENV
-        elif name in data:
-            values[key.attr] = key.check(f"{name} in {path}", data[name])
-            sources[name] = FILE
-        else:
-            sources[name] = DEFAULT
+        source, raw, label = _source(name, key, options, env, data, path)
+        sources[name] = source
+        if source == DEFAULT:
+            continue
+        try:
+            values[key.attr] = key.check(label, raw)
+        except InputError as exc:
+            if invalid is None or source == FILE:
+                raise
+            # the caller reports it with the others it finds (`config list` marks it
+            # invalid); the default stands in for it
+            invalid[name] = exc
     warnings: list[str] = []
     if insecure_permissions(path, data):
         held = "API key" if "api-key" in data else "system token"
@@ -664,12 +408,3 @@ def unset_value(path: Path, name: str) -> bool:
     del data[name]
     write_config(path, data)
     return True
-
-
-def known_key(name: str) -> Key:
-    try:
-        return KEYS[name]
-    except KeyError:
-        raise InputError(
-            f"Unknown setting {name!r}.", hint=f"Known settings: {', '.join(KEYS)}."
-        ) from None

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dmxedit.api.account import Account, LogItem, cny
+from dmxedit.api.account import Account, LogItem, LogRead, cny
 from dmxedit.core.errors import DmxError, counted
 from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
@@ -42,9 +42,10 @@ RETRY_DELAYS = (1.0, 2.0, 2.0)  # right after a failure: at most 5 s of waiting 
 ESTIMATE_DAYS = 7  # the cost estimate reads the last week's log, one bounded page
 ESTIMATE_ITEMS = 100
 
-# The clock and sleep a check uses (tests replace them: no test sleeps).
-_clock: Callable[[], float] = time.time
-_sleep: Callable[[float], None] = time.sleep
+#: A clock (unix time) and a sleep: every function that waits or reads the time takes
+#: them as ``clock=`` and ``sleep=`` (the real ones by default), so no test sleeps.
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,6 @@ class Verdict:
         }
 
 
-def now() -> float:
-    """The time by the billing check's clock (tests replace it)."""
-    return _clock()
-
-
 def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -109,12 +105,10 @@ def check(
     target: Target,
     *,
     delays: Iterable[float] = RETRY_DELAYS,
-    clock: Callable[[], float] | None = None,
-    sleep: Callable[[float], None] | None = None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> Verdict:
     """Look the request up, waiting (``delays``) while the log may not list it yet."""
-    clock = clock or _clock
-    sleep = sleep or _sleep
     waits = list(delays)
     while True:
         verdict = _look(account, target, clock())
@@ -124,39 +118,70 @@ def check(
 
 
 def _look(account: Account, target: Target, now: float) -> Verdict:
-    rid = target.request_id
     skew = 0.0
-    if rid:
-        read = account.log(
-            start=int(target.sent_at - 3600),
-            end=int(max(now, target.failed_at) + 3600),
-            request_id=rid,
-        )
-        charged = [i for i in read.items if i.charged]
-        if charged:
-            note = f"DMXAPI billed it: {_charge(charged[0])}."
-            return Verdict(True, "request_id", note, charged, now)
-        if read.items:
-            note = f"DMXAPI's log lists request id {rid} without a charge: it was not billed."
-            return Verdict(False, "request_id", note, [], now)
-        skew = read.skew if abs(read.skew) > SKEW_MIN else 0.0
+    if target.request_id:
+        found = _by_request_id(account, target, now)
+        if isinstance(found, Verdict):
+            return found
+        skew = found
+    read, (start, end), skew = _read_window(account, target, skew)
+    others = _others(read.items, target, skew)
+    span = f"between {_when(start - skew)} and {_when(end - skew)}"
+    if target.request_id:
+        return _no_charge_under_id(target, others, span, skew, now)
+    return _by_window(target, others, span, now + skew, end, now)
 
-    def window(skew: float) -> tuple[int, int]:
-        start = int(target.sent_at + skew - SLACK)
-        return start, int(target.failed_at + WINDOW_AFTER + skew + SLACK) + 1
 
-    start, end = window(skew)
+def _skew(read: LogRead) -> float:
+    """The server clock's difference from ours, when it is trusted to differ."""
+    return read.skew if abs(read.skew) > SKEW_MIN else 0.0
+
+
+def _by_request_id(account: Account, target: Target, now: float) -> Verdict | float:
+    """The log under the request id: a verdict when it settles it, else the clock skew."""
+    rid = target.request_id
+    read = account.log(
+        start=int(target.sent_at - 3600),
+        end=int(max(now, target.failed_at) + 3600),
+        request_id=rid,
+    )
+    charged = [i for i in read.items if i.charged]
+    if charged:
+        note = f"DMXAPI billed it: {_charge(charged[0])}."
+        return Verdict(True, "request_id", note, charged, now)
+    if read.items:
+        note = f"DMXAPI's log lists request id {rid} without a charge: it was not billed."
+        return Verdict(False, "request_id", note, [], now)
+    return _skew(read)
+
+
+def _window(target: Target, skew: float) -> tuple[int, int]:
+    start = int(target.sent_at + skew - SLACK)
+    return start, int(target.failed_at + WINDOW_AFTER + skew + SLACK) + 1
+
+
+def _read_window(
+    account: Account, target: Target, skew: float
+) -> tuple[LogRead, tuple[int, int], float]:
+    """The model's charges in the request's window (read again, shifted, when the server's
+    clock turns out to be off), the window and the skew."""
+    start, end = _window(target, skew)
     read = account.log(start=start, end=end, model=target.model)
-    seen_skew = read.skew if abs(read.skew) > SKEW_MIN else 0.0
+    seen_skew = _skew(read)
     if abs(seen_skew - skew) > SLACK:  # the server's clock is off: ask again, shifted
         skew = seen_skew
-        start, end = window(skew)
+        start, end = _window(target, skew)
         read = account.log(start=start, end=end, model=target.model)
-    server_now = now + skew
+    return read, (start, end), skew
+
+
+def _others(items: Iterable[LogItem], target: Target, skew: float) -> list[LogItem]:
+    """The charges that may be this request's, nearest to its failure first."""
+    rid = target.request_id
     latest_start = target.failed_at + skew + SLACK + 1  # use_time is in whole seconds
     others = [
         i
-        for i in read.items
+        for i in items
         if i.charged
         and i.request_id not in target.claimed
         and (not rid or i.request_id != rid)
@@ -164,20 +189,33 @@ def _look(account: Account, target: Target, now: float) -> Verdict:
         and i.created_at - i.use_time <= latest_start
     ]
     others.sort(key=lambda i: abs(i.created_at - (target.failed_at + skew)))
-    span = f"between {_when(start - skew)} and {_when(end - skew)}"
-    if rid:
-        settled = server_now >= target.failed_at + skew + LOG_LAG
-        if others and not all(i.request_id for i in others):
-            note = (
-                f"No charge under request id {rid}, but {counted(len(others), 'charge')} of "
-                f"{target.model} {span} carry no request id to tell them apart; dmxedit "
-                "cannot tell whether it was billed."
-            )
-            return Verdict(None, "ambiguous", note, others, now)
-        if not settled:
-            return Verdict(None, "pending", _PENDING, [], now)
-        note = f"DMXAPI's log has no charge under its request id {rid}: it was not billed."
-        return Verdict(False, "request_id", note, [], now)
+    return others
+
+
+def _no_charge_under_id(
+    target: Target, others: list[LogItem], span: str, skew: float, now: float
+) -> Verdict:
+    """No charge under the request id: not billed, once the log has had time to list it
+    and no charge without an id could be it."""
+    rid = target.request_id
+    if others and not all(i.request_id for i in others):
+        note = (
+            f"No charge under request id {rid}, but {counted(len(others), 'charge')} of "
+            f"{target.model} {span} carry no request id to tell them apart; dmxedit "
+            "cannot tell whether it was billed."
+        )
+        return Verdict(None, "ambiguous", note, others, now)
+    if now + skew < target.failed_at + skew + LOG_LAG:
+        return Verdict(None, "pending", _PENDING, [], now)
+    note = f"DMXAPI's log has no charge under its request id {rid}: it was not billed."
+    return Verdict(False, "request_id", note, [], now)
+
+
+def _by_window(
+    target: Target, others: list[LogItem], span: str, server_now: float, end: int, now: float
+) -> Verdict:
+    """Without a request id: a charge of the model in the window reads as billed; none is
+    conclusive once the window has closed."""
     if others:
         note = (
             f"DMXAPI's log has {counted(len(others), 'charge')} of {target.model} {span}, the "
@@ -197,13 +235,20 @@ _PENDING = (
 )
 
 
-def safe_check(account: Account, target: Target, **kwargs: Any) -> Verdict:
+def safe_check(
+    account: Account,
+    target: Target,
+    *,
+    delays: Iterable[float] = RETRY_DELAYS,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
+) -> Verdict:
     """:func:`check`, with an unreachable or refusing account API as an open verdict."""
     try:
-        return check(account, target, **kwargs)
+        return check(account, target, delays=delays, clock=clock, sleep=sleep)
     except DmxError as error:
         note = f"The billing check could not be made: {error.message}"
-        return Verdict(None, "unavailable", note, [], (kwargs.get("clock") or _clock)())
+        return Verdict(None, "unavailable", note, [], clock())
 
 
 def claimed_ids(book: Ledger | None, target: Target, entry_id: int | None = None) -> Target:
@@ -253,13 +298,15 @@ def after_failure(
     events: Events | None = None,
     account: Account | None = None,
     settle_hint: str = "Run `dmxedit recover --check` in a minute to settle it.",
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> Verdict | None:
     """After a request failed: with a system token set and the error "may have been
     billed", check the log, record the verdict in the ledger and explain it in the error.
     Nothing happens (None) otherwise."""
     if not error.may_be_billed or not settings.has_account:
         return None
-    failed_at = _clock()
+    failed_at = clock()
     rid = error.request_id
     target = Target(model, sent_at if sent_at is not None else failed_at, failed_at, rid)
     target = claimed_ids(book, target, entry_id)
@@ -272,7 +319,7 @@ def after_failure(
         verdict = Verdict(None, "unavailable", f"The billing check could not be made: {exc}")
     else:
         try:
-            verdict = safe_check(account, target)
+            verdict = safe_check(account, target, clock=clock, sleep=sleep)
         finally:
             if own:
                 account.close()
@@ -285,7 +332,13 @@ def after_failure(
 
 
 def check_entries(
-    settings: Settings, book: Ledger, entries: Iterable[Entry], *, recheck: bool = False
+    settings: Settings,
+    book: Ledger,
+    entries: Iterable[Entry],
+    *,
+    recheck: bool = False,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> list[tuple[Entry, Verdict]]:
     """Check ledger entries that may have been billed; record each verdict."""
     settings.require_account()
@@ -297,7 +350,9 @@ def check_entries(
             target = Target(
                 entry.model or settings.model, entry.created, entry.updated, entry.request_id
             )
-            verdict = safe_check(account, claimed_ids(book, target, entry.id))
+            verdict = safe_check(
+                account, claimed_ids(book, target, entry.id), clock=clock, sleep=sleep
+            )
             record(book, entry.id, verdict)
             out.append((entry, verdict))
     return out
@@ -307,7 +362,11 @@ def check_entries(
 
 
 def estimate(
-    settings: Settings, shapes: Mapping[tuple[str, str | None], int], book: Ledger | None
+    settings: Settings,
+    shapes: Mapping[tuple[str, str | None], int],
+    book: Ledger | None,
+    *,
+    clock: Clock = time.time,
 ) -> tuple[float, dict[str, float]] | None:
     """The estimated cost in CNY of sending ``shapes`` ((model, size) -> jobs), from the
     prices of recent charges whose request ids the ledger knows (so their size is known).
@@ -315,7 +374,7 @@ def estimate(
     if not shapes or not settings.has_account or book is None:
         return None
     models = {model for model, _size in shapes}
-    now = _clock()
+    now = clock()
     try:
         with Account(settings, read_timeout=10.0) as account:
             read = account.log(
@@ -327,6 +386,12 @@ def estimate(
             )
     except DmxError:
         return None
+    return _priced(shapes, _prices(read, book))
+
+
+def _prices(read: LogRead, book: Ledger) -> dict[tuple[str, str | None], int]:
+    """The newest price (quota) of each (model, size) in the log whose size the ledger
+    knows (by request id)."""
     sizes = book.sizes_of({i.request_id for i in read.items if i.request_id})
     prices: dict[tuple[str, str | None], int] = {}
     for item in read.items:  # newest first: the newest price of each shape wins
@@ -334,6 +399,13 @@ def estimate(
         key = (item.model_name, size)
         if item.charged and size is not None and key not in prices:
             prices[key] = item.quota
+    return prices
+
+
+def _priced(
+    shapes: Mapping[tuple[str, str | None], int], prices: Mapping[tuple[str, str | None], int]
+) -> tuple[float, dict[str, float]] | None:
+    """The total in CNY and each shape's price; None when a price is unknown."""
     total = 0
     each: dict[str, float] = {}
     for (model, size), count in shapes.items():

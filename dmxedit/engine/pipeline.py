@@ -76,6 +76,7 @@ def make_client(
         api_key=api_key,
         timeout=settings.timeout,
         connect_timeout=settings.connect_timeout,
+        download_timeout=settings.download_timeout,
         policy=Policy(settings.retries, options.retry_server_errors),
         events=events,
         pacer=pacer,

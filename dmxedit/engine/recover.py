@@ -5,6 +5,7 @@ is not settled (SPEC 7). The CLI only renders a :class:`Recovery`."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from dmxedit.store.results import SavedImage, Saver
 if TYPE_CHECKING:
     from dmxedit.core.events import Events
     from dmxedit.core.settings import Settings
-    from dmxedit.engine.billing import Verdict
+    from dmxedit.engine.billing import Clock, Sleep, Verdict
 
 
 @dataclass
@@ -76,6 +77,17 @@ class Recovery:
         return out
 
 
+def unanswered_note(entry: Entry, verdict: Verdict | None) -> str:
+    """What is known of a request sent without an answer: was it billed?"""
+    if verdict is not None:
+        return verdict.note
+    if entry.billed is not None:
+        return "checked before: " + (
+            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
+        )
+    return "it may have been billed, and there is nothing to download."
+
+
 def recover(
     settings: Settings,
     book: Ledger | None,
@@ -86,17 +98,25 @@ def recover(
     events: Events | None = None,
     temporaries: Temporaries | None = None,
     warn: Callable[[str], None] = lambda text: None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> Recovery:
     """Fetch every answered, unsaved result again into its folder (or ``output``) and
     mark it saved; ``check`` asks the billing log about the requests sent without an
-    answer. ``settled`` lists those a billing verdict settled too (``--all``)."""
+    answer. ``settled`` lists those a billing verdict settled too (``--all``). The
+    billing check reads the time and waits with ``clock`` and ``sleep``."""
     from dmxedit.api.client import Client
 
     entries = book.unsaved() if book is not None else []
     unanswered = book.unanswered(settled=settled) if book is not None else []
     recovery = Recovery(recovered=[], unanswered=unanswered, checked=check)
     temporaries = temporaries or Temporaries()
-    client = Client(api_key="", connect_timeout=settings.connect_timeout, events=events)
+    client = Client(
+        api_key="",
+        connect_timeout=settings.connect_timeout,
+        download_timeout=settings.download_timeout,
+        events=events,
+    )
     try:
         for entry in entries:
             assert book is not None
@@ -108,7 +128,8 @@ def recover(
     if check and book is not None and unanswered:
         from dmxedit.engine.billing import check_entries
 
-        recovery.verdicts = {e.id: v for e, v in check_entries(settings, book, unanswered)}
+        checked = check_entries(settings, book, unanswered, clock=clock, sleep=sleep)
+        recovery.verdicts = {e.id: v for e, v in checked}
     elif check:
         settings.require_account()  # says how to set them (exit 3)
     return recovery
@@ -185,25 +206,29 @@ def _record(
 
 
 def naming_of(entry: Entry) -> Any:
-    """The names the entry's own run would have given (its --name template, its variant):
-    None (the default names) when it had no template."""
+    """The names the entry's own run would have given: its --name template, else the
+    default names with its variant (``--variants``) or its batch job's id; None (the
+    default names of a single request) when it had neither."""
     from dmxedit.store.names import Naming
 
-    if not entry.name:
+    if not entry.name and not entry.job_id:
         return None
     prefix = "edited" if entry.kind == "edit" else "generated"
     variant = re.fullmatch(r"[0-9a-f]{16}-v(\d+)", entry.job_id or "")  # --variants ids
     inputs = [str(item.get("path")) for item in entry.inputs or [] if isinstance(item, dict)]
     options = entry.options or {}
+    number = int(variant.group(1)) if variant else 1
     naming = Naming.make(
         prefix,
-        entry.name,
+        entry.name or None,
         inputs=inputs,
         ratio=options.get("aspect_ratio"),
         size=options.get("size"),
         model=entry.model or "",
         job_id=entry.job_id,
-        variant=int(variant.group(1)) if variant else 1,
+        variant=number,
+        variants=max(number, 2) if variant else 1,  # the default names carry v<N>
+        id_in_default=True,
     )
     try:
         naming.check()

@@ -92,49 +92,15 @@ def _quick_type(head: bytes) -> str:
     return sniff(head) or "image/png"
 
 
-def _load_stdin(read_stdin: Callable[[], bytes] | None, max_side: int | None) -> InputImage:
-    """The image argument ``-``: standard input read and checked."""
-    if read_stdin is None:
-        raise InputError("Image '-' (standard input) is not available here.")
-    data = read_stdin()
-    if not data:
-        _check_bytes("-", data, 0)
-    content_type = _quick_type(data[:64])
-    shape = dimensions(io.BytesIO(data), content_type) if sniff(data[:64]) else None
-    image = InputImage(
-        display="-",
-        filename=f"stdin.{EXTENSIONS[content_type]}",
-        content_type=content_type,
-        size=len(data),
-        width=shape[0] if shape else None,
-        height=shape[1] if shape else None,
-        data=data,
-    )
-    return _planned(image, data[:64], max_side, lambda: io.BytesIO(data))
-
-
-def _regular_file(arg: str, path: Path) -> os.stat_result:
-    """The image file's stat: it exists, can be read and is a regular file."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
-    except OSError as exc:
-        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"Image {arg!r} is a folder, not a file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
-    return info
-
-
 def load_image(
     arg: str, read_stdin: Callable[[], bytes] | None = None, *, max_side: int | None = None
 ) -> InputImage:
     """Check one image argument (a path, or ``-`` for standard input); ``max_side``
     (``--max-side``) plans a downscale of a larger image."""
     if arg == "-":
-        return _load_stdin(read_stdin, max_side)
+        if read_stdin is None:
+            raise InputError("Image '-' (standard input) is not available here.")
+        return _from_stdin(read_stdin(), max_side)
     path = Path(arg).expanduser()
     info = _regular_file(arg, path)
     try:
@@ -156,6 +122,39 @@ def load_image(
         return _planned(image, head, max_side, lambda: open(path, "rb"))
     except OSError as exc:
         raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+
+
+def _from_stdin(data: bytes, max_side: int | None) -> InputImage:
+    """The image read from standard input, checked."""
+    if not data:
+        _check_bytes("-", data, 0)
+    content_type = _quick_type(data[:64])
+    shape = dimensions(io.BytesIO(data), content_type) if sniff(data[:64]) else None
+    image = InputImage(
+        display="-",
+        filename=f"stdin.{EXTENSIONS[content_type]}",
+        content_type=content_type,
+        size=len(data),
+        width=shape[0] if shape else None,
+        height=shape[1] if shape else None,
+        data=data,
+    )
+    return _planned(image, data[:64], max_side, lambda: io.BytesIO(data))
+
+
+def _regular_file(arg: str, path: Path) -> os.stat_result:
+    """The image file's status; InputError when it is missing, a folder or not a file."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
+    except OSError as exc:
+        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"Image {arg!r} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
+    return info
 
 
 def load_images(

@@ -193,3 +193,38 @@ class InputImage:
     @property
     def extension(self) -> str:
         return EXTENSIONS[self.content_type]
+
+
+def input_record(image: InputImage, sent_sha256: str | None = None) -> dict[str, Any]:
+    """One input as ``--json``, the metadata sidecar and the ledger record it: the
+    original's path, size, SHA-256 and shape, what was sent, and the changes made."""
+    prepared = image.prepared
+    if prepared is None:
+        return {
+            "path": image.display,
+            "bytes": image.size,
+            "content_type": image.content_type,
+            "sha256": sent_sha256,
+            "width": image.width,
+            "height": image.height,
+            "sent_bytes": image.size,
+            "sent_content_type": image.content_type,
+            "sent_sha256": sent_sha256,
+            "sent_width": image.width,
+            "sent_height": image.height,
+            "changes": [],
+        }
+    return {
+        "path": image.display,
+        "bytes": prepared.source_bytes,
+        "content_type": prepared.source_type,
+        "sha256": prepared.source_sha256,
+        "width": prepared.source_width,
+        "height": prepared.source_height,
+        "sent_bytes": image.size,
+        "sent_content_type": image.content_type,
+        "sent_sha256": prepared.sent_sha256,
+        "sent_width": image.width,
+        "sent_height": image.height,
+        "changes": list(prepared.changes),
+    }

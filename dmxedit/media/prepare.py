@@ -26,7 +26,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -47,6 +47,7 @@ from dmxedit.media.inputs import (
     scaled,
     target_type,
 )
+from dmxedit.media.inputs import input_record as input_record  # where pipeline, records look
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -118,68 +119,35 @@ def plan(
     """What this input needs before upload: None (send it as it is), a :class:`Plan`,
     or, without the extra, a :class:`Refusal`. Raises InputError for an unreadable or
     unsupported image. Reads the header only."""
-    other = heif_kind(head) if content_type is None else None
-    if content_type is None and other is None:
-        other = describe_other(head)
-        if other not in CONVERTIBLE:
-            return None  # not an image dmxedit handles: images.py says so
-    source = other or SOURCE_NAMES[content_type or ""]
-    orientation = 1
-    if content_type in ("image/jpeg", "image/png"):
-        with open_stream() as fh:
-            orientation = exif_orientation(fh, content_type)
+    source = _source_name(head, content_type)
+    if source is None:
+        return None  # not an image dmxedit handles: images.py says so
+    orientation = _header_orientation(content_type, open_stream)
     oversize = size >= MAX_IMAGE_BYTES
     too_big = bool(max_side and shape and max(shape) > max_side)
     unknown_shape = bool(max_side and shape is None)
-    if content_type and not (oversize or too_big or unknown_shape or orientation != 1):
+    if not _needs_work(content_type, oversize, too_big or unknown_shape, orientation):
         return None
     image = _pillow(heif=source in ("HEIC", "HEIF"))
     if image is None:
         return _refusal(display, source, size, content_type, orientation, oversize, too_big)
-    try:
-        with _big_photos(image), open_stream() as fh, image.open(fh) as im:
-            width, height = im.size
-            mode = im.mode
-            frames = getattr(im, "n_frames", 1) if source == "GIF" else 1
-            alpha = has_alpha(mode, im.info)
-            if content_type not in ("image/jpeg", "image/png"):
-                orientation = int(im.getexif().get(0x0112, 1) or 1)
-                orientation = orientation if 1 <= orientation <= 8 else 1
-    except Exception as exc:  # Pillow raises many kinds for a file it cannot read
-        if isinstance(exc, image.DecompressionBombError):
-            raise InputError(
-                f"Image {display!r} has too many pixels to decode safely (more than "
-                f"{2 * (image.MAX_IMAGE_PIXELS or 0):,}).",
-                hint="Downscale it first with an image editor.",
-            ) from None
-        if oversize:
-            raise InputError(
-                f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
-                f"under 50 MiB, and it cannot be read to re-encode it ({_why(exc)}).",
-                hint="Shrink or recompress it first.",
-            ) from None
-        raise InputError(
-            f"Image {display!r} looks like a {source} file but cannot be read: {_why(exc)}.",
-            hint="Check that the file is complete; open it in an image viewer.",
-        ) from None
-    oriented = oriented_size(width, height, orientation)
+    facts = _read(image, display, source, size, content_type, open_stream, orientation)
+    oriented = oriented_size(facts.width, facts.height, facts.orientation)
     scale = max_side_scale(*oriented, max_side)
-    too_big = scale < 1
-    if content_type and not (oversize or too_big or orientation != 1):
+    if not _needs_work(content_type, oversize, scale < 1, facts.orientation):
         return None  # the header gave no shape, and Pillow's says it is small enough
-    target = target_type(source, mode, *scaled(*oriented, scale), alpha)
     sent = scaled(*oriented, scale)
     planned = Plan(
         source=source,
         source_type=content_type or CONVERTIBLE[source],
-        width=width,
-        height=height,
-        mode=mode,
-        target=target,
+        width=facts.width,
+        height=facts.height,
+        mode=facts.mode,
+        target=target_type(source, facts.mode, *sent, facts.alpha),
         sent_width=sent[0],
         sent_height=sent[1],
-        orientation=orientation,
-        frames=frames,
+        orientation=facts.orientation,
+        frames=facts.frames,
         max_side=max_side,
         convert=content_type is None,
         oversize=oversize,
@@ -189,6 +157,89 @@ def plan(
         sent = scaled(*sent, fit)
         planned = replace(planned, sent_width=sent[0], sent_height=sent[1])
     return planned
+
+
+def _header_orientation(content_type: str | None, open_stream: Callable[[], BinaryIO]) -> int:
+    """The EXIF orientation in a JPEG's or PNG's header (1 for the other formats)."""
+    if content_type not in ("image/jpeg", "image/png"):
+        return 1
+    with open_stream() as fh:
+        return exif_orientation(fh, content_type)
+
+
+def _needs_work(content_type: str | None, oversize: bool, big: bool, orientation: int) -> bool:
+    """An input changes before upload: another format, over 50 MiB, over --max-side (or
+    of unknown shape with it), or turned by its EXIF orientation."""
+    return not content_type or oversize or big or orientation != 1
+
+
+def _source_name(head: bytes, content_type: str | None) -> str | None:
+    """The input's format as named in messages (``PNG``, ``HEIC``, ...); None when it is
+    not an image dmxedit sends or converts."""
+    if content_type is not None:
+        return SOURCE_NAMES[content_type]
+    other = heif_kind(head) or describe_other(head)
+    return other if other in CONVERTIBLE else None
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What Pillow read of an input: its pixel size, mode, frames, alpha, orientation."""
+
+    width: int
+    height: int
+    mode: str
+    frames: int
+    alpha: bool
+    orientation: int
+
+
+def _read(
+    image: Any,
+    display: str,
+    source: str,
+    size: int,
+    content_type: str | None,
+    open_stream: Callable[[], BinaryIO],
+    orientation: int,
+) -> _Facts:
+    """Open the input with Pillow (``image``) and read its facts; an InputError that says
+    why when it cannot. ``orientation`` is the header's (JPEG, PNG)."""
+    try:
+        with _big_photos(image), open_stream() as fh, image.open(fh) as im:
+            if content_type not in ("image/jpeg", "image/png"):
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+                orientation = orientation if 1 <= orientation <= 8 else 1
+            return _Facts(
+                width=im.size[0],
+                height=im.size[1],
+                mode=im.mode,
+                frames=getattr(im, "n_frames", 1) if source == "GIF" else 1,
+                alpha=has_alpha(im.mode, im.info),
+                orientation=orientation,
+            )
+    except Exception as exc:  # Pillow raises many kinds for a file it cannot read
+        raise _unreadable(exc, image, display, source, size) from None
+
+
+def _unreadable(exc: Exception, image: Any, display: str, source: str, size: int) -> InputError:
+    """The error for an input Pillow could not read."""
+    if isinstance(exc, image.DecompressionBombError):
+        return InputError(
+            f"Image {display!r} has too many pixels to decode safely (more than "
+            f"{2 * (image.MAX_IMAGE_PIXELS or 0):,}).",
+            hint="Downscale it first with an image editor.",
+        )
+    if size >= MAX_IMAGE_BYTES:
+        return InputError(
+            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
+            f"under 50 MiB, and it cannot be read to re-encode it ({_why(exc)}).",
+            hint="Shrink or recompress it first.",
+        )
+    return InputError(
+        f"Image {display!r} looks like a {source} file but cannot be read: {_why(exc)}.",
+        hint="Check that the file is complete; open it in an image viewer.",
+    )
 
 
 def _refusal(
@@ -227,41 +278,6 @@ def _refusal(
 
 
 # -- doing it --------------------------------------------------------------------------
-
-
-def input_record(image: InputImage, sent_sha256: str | None = None) -> dict[str, Any]:
-    """One input as ``--json``, the metadata sidecar and the ledger record it: the
-    original's path, size, SHA-256 and shape, what was sent, and the changes made."""
-    prepared = image.prepared
-    if prepared is None:
-        return {
-            "path": image.display,
-            "bytes": image.size,
-            "content_type": image.content_type,
-            "sha256": sent_sha256,
-            "width": image.width,
-            "height": image.height,
-            "sent_bytes": image.size,
-            "sent_content_type": image.content_type,
-            "sent_sha256": sent_sha256,
-            "sent_width": image.width,
-            "sent_height": image.height,
-            "changes": [],
-        }
-    return {
-        "path": image.display,
-        "bytes": prepared.source_bytes,
-        "content_type": prepared.source_type,
-        "sha256": prepared.source_sha256,
-        "width": prepared.source_width,
-        "height": prepared.source_height,
-        "sent_bytes": image.size,
-        "sent_content_type": image.content_type,
-        "sent_sha256": prepared.sent_sha256,
-        "sent_width": image.width,
-        "sent_height": image.height,
-        "changes": list(prepared.changes),
-    }
 
 
 def _sha256(stream: BinaryIO) -> str:

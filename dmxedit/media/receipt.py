@@ -66,13 +66,14 @@ def mismatches(
         return out
     table_ratio = ratio if ratio in RATIOS else None
     table_size = size if size in SIZES else None
-    if _shape_differs(table_ratio, table_size, width, height):
+    ok = _shape_fits(width, height, table_ratio, table_size)
+    if ok is False:
         out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
     return out
 
 
 def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str | None:
-    """The output format the request's parameters ask for (None: not asked)."""
+    """The output format a request's parameters asked for, if any."""
     pairs = params.items() if isinstance(params, Mapping) else params
     return next(
         (
@@ -84,17 +85,17 @@ def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str
     )
 
 
-def _shape_differs(ratio: str | None, size: str | None, width: int, height: int) -> bool:
-    """Whether a delivered shape differs from the size table's ratio and size (either
-    may be None: not in the table); nothing to compare is no difference."""
+def _shape_fits(width: int, height: int, ratio: str | None, size: str | None) -> bool | None:
+    """Whether a delivered pixel size is the table's for the ratio and size asked (None:
+    neither was asked, nothing to compare)."""
     if ratio and size:
-        return (width, height) != pixels(ratio, size)
+        return (width, height) == pixels(ratio, size)
     if size:
-        return (width, height) not in {pixels(r, size) for r in RATIOS}
+        return (width, height) in {pixels(r, size) for r in RATIOS}
     if ratio:
         w, h = (int(x) for x in ratio.split(":"))
-        return abs(math.log(width / height) - math.log(w / h)) > _RATIO_TOLERANCE
-    return False
+        return abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
+    return None
 
 
 class _Saved(Protocol):

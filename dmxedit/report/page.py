@@ -1,4 +1,6 @@
 """`dmxedit report`: one HTML page to look at a batch (or the ledger) instead of reading it.
+(The jobs it shows are read by :mod:`dmxedit.report.read`; the command's steps are
+:func:`dmxedit.report.make.make_report`.)
 
 Per job it shows the inputs and outputs side by side, the prompt, the requested and the
 delivered size (the receipt), the status, the error and the tokens, with filters, keyboard
@@ -19,14 +21,10 @@ import base64
 import contextlib
 import hashlib
 import html
-import io
-import json
 import os
 import re
-import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -34,391 +32,13 @@ from typing import Any
 from urllib.parse import quote
 
 from dmxedit._version import __version__
-from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels, tokens_for
 from dmxedit.core.errors import InputError
 from dmxedit.core.text import dumps
+from dmxedit.report.read import Report, ReportJob, read_history, read_results, tokens_of
+from dmxedit.report.thumbs import THUMBNAIL_SIDE, require_pillow, thumbnails
 
 #: The generator tag that marks a page as a dmxedit report (which may be replaced).
 GENERATOR = "dmxedit report"
-#: The longest side of an embedded thumbnail, in pixels.
-THUMBNAIL_SIDE = 512
-IMAGES_HINT = "pip install 'dmxedit[images]'"
-_STATUS_OF_ENTRY = {"saved": "ok", "interrupted": "failed"}
-_FILLED = ("prompt", "ratio", "size", "model")  # taken from the results line when a job omits it
-
-
-@dataclass
-class ReportJob:
-    """One job of the page, from a results line or a ledger entry."""
-
-    id: str
-    source: str
-    status: str
-    line: int | None = None
-    variant: int | None = None
-    settings_known: bool = False  # the line says which ratio and size were asked (None: unset)
-    error: str | None = None
-    exit_code: int | None = None
-    may_be_billed: bool = False
-    prompt: str | None = None
-    inputs: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-    model: str | None = None
-    ratio: str | None = None
-    size: str | None = None
-    delivered: list[dict[str, Any]] | None = None
-    mismatch: list[str] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
-    elapsed_s: float | None = None
-    created: float | None = None
-    redo: dict[str, Any] = field(default_factory=dict)
-    billed: bool | None = None  # the billing check's verdict (None: none was made)
-    billing: dict[str, Any] | None = None  # the verdict's details (cost, time, note)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def tokens(self) -> int | None:
-        return tokens_of(self.usage)
-
-    @property
-    def paid(self) -> bool | None:
-        """Whether DMXAPI billed the request: True when it made an image (or the billing
-        check says so), False when it cannot have (or the check found no charge), None
-        when it may have been billed and nobody knows."""
-        if self.billed is not None:
-            return self.billed
-        if self.ok or self.outputs or self.urls or self.status == "answered":
-            return True
-        if self.may_be_billed or self.status == "sent":
-            return None
-        return False
-
-    def token_text(self) -> tuple[int | None, str]:
-        """The job's tokens and how to say them: the answer's usage, else the documented
-        cost of what was asked (estimated), 0 when it was not billed, unknown otherwise."""
-        if self.tokens is not None:
-            return self.tokens, str(self.tokens)
-        paid = self.paid
-        if paid is False:
-            return 0, "0 (not billed)"
-        if paid is None:
-            return None, "unknown (may have been billed)"
-        if self.model in (None, DEFAULT_MODEL) and (self.size is None or self.size in SIZES):
-            count = max(1, len(self.outputs) or len(self.urls))
-            estimate = tokens_for(self.size) * count
-            return estimate, f"{estimate} (estimated from the size; the API sent no usage)"
-        return None, "not recorded (the API sent no usage)"
-
-    def requested(self) -> str | None:
-        """``16:9 4K (5504x3072)``, as far as the ratio and size are known."""
-        shape = " ".join(x for x in (self.ratio, self.size) if x)
-        if self.ratio in RATIOS and self.size in SIZES:
-            assert self.ratio is not None and self.size is not None
-            width, height = pixels(self.ratio, self.size)
-            shape += f" ({width}x{height})"
-        return shape or None
-
-
-@dataclass
-class Report:
-    """What a page shows: its jobs and where they came from."""
-
-    jobs: list[ReportJob]
-    sources: list[str]
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "jobs": len(self.jobs),
-            "ok": sum(j.ok for j in self.jobs),
-            "failed": sum(not j.ok for j in self.jobs),
-            "mismatch": sum(bool(j.mismatch) for j in self.jobs),
-        }
-
-
-def tokens_of(usage: Any) -> int | None:
-    """The tokens a usage object reports (total, else input + output), if any."""
-    if not isinstance(usage, Mapping):
-        return None
-    total = usage.get("total_tokens")
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
-    for pair in (("input_tokens", "output_tokens"), ("prompt_tokens", "completion_tokens")):
-        values = [usage.get(k) for k in pair]
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            return int(values[0]) + int(values[1])  # type: ignore[arg-type]
-    return None
-
-
-# -- reading ----------------------------------------------------------------------------
-
-
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list):
-        return [str(v) for v in value if isinstance(v, (str, int, float)) and v != ""]
-    return []
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _locate(path: str, bases: Sequence[Path]) -> str:
-    """An absolute path for ``path``: itself, or under the first base where it exists,
-    else under the last (a results file records absolute paths; older ones recorded them
-    relative to the folder the batch ran in, which the last base stands for)."""
-    given = Path(path).expanduser()
-    if given.is_absolute():
-        return str(given)
-    for base in bases:
-        if (base / given).exists():
-            return str((base / given).absolute())
-    return str((bases[-1] / given).absolute())
-
-
-def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path | None:
-    """The jobs file a results file came from: named in its lines (``jobs_file``), else
-    ``NAME.jsonl`` beside ``NAME.results.jsonl`` (batch's default name), if it exists."""
-    for record in records:
-        named = record.get("jobs_file")
-        if isinstance(named, str) and named:
-            return Path(named)
-    name = results.name
-    if name.endswith(".results.jsonl"):
-        sibling = results.with_name(name[: -len(".results.jsonl")] + ".jsonl")
-        if sibling.is_file():
-            return sibling
-    return None
-
-
-def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
-    """The job objects on the ``wanted`` lines of a jobs file (unreadable ones left out)."""
-    from dmxedit.batch.jobs import JobSource
-
-    found: dict[int, dict[str, Any]] = {}
-    if not wanted:
-        return found
-    try:
-        for number, obj in JobSource(path=path).lines():
-            if number in wanted and isinstance(obj, dict):
-                found[number] = obj
-    except OSError:
-        return {}
-    return found
-
-
-def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
-    """The jobs of batch results files: per job id the line that decides (as a re-run of
-    the batch reads it: the last, except that an ``ok`` is final), in job order."""
-    from dmxedit.batch.jobs import job_id
-    from dmxedit.batch.resultsfile import ResultsLog
-
-    cwd = Path.cwd() if cwd is None else cwd
-    jobs: list[ReportJob] = []
-    for path in paths:
-        if not path.is_file():
-            raise InputError(
-                f"The results file {path} does not exist."
-                if not path.exists()
-                else f"{path} is not a file.",
-                hint="Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl "
-                "beside the jobs file, or its --results FILE).",
-            )
-        records = list(ResultsLog(path).previous().values())
-        if not records:
-            raise InputError(
-                f"{path} holds no batch results (no line with an id and a status).",
-                hint="Name the results file (JOBS.results.jsonl), not the jobs file."
-                if _looks_like_jobs(path)
-                else "Name the JSON Lines file `dmxedit batch` wrote.",
-            )
-        results_dir = path.parent.absolute()
-        jobs_file = _jobs_file_for(path, records)
-        base = jobs_file.parent.absolute() if jobs_file is not None else results_dir
-        missing = {
-            r["line"]
-            for r in records
-            if not isinstance(r.get("job"), dict) and _is_int(r.get("line"))
-        }
-        originals = _job_lines(jobs_file, missing) if jobs_file is not None else {}
-        order = sorted(
-            enumerate(records),
-            key=lambda pair: (_line_of(pair[1]) or sys.maxsize, _variant(pair[1]), pair[0]),
-        )
-        for _, record in order:
-            rid = str(record["id"])
-            original = record.get("job")
-            if not isinstance(original, dict):
-                guess = originals.get(_line_of(record) or -1)
-                # the jobs file may have changed since: only the job with this id counts
-                original = guess if guess is not None and job_id(guess) == rid else None
-            # relative paths (older results files): beside the results file, else as
-            # recorded (relative to where the batch ran: here, with luck)
-            jobs.append(_from_record(record, rid, path, original, base, [results_dir, cwd]))
-    return Report(jobs=jobs, sources=[str(p) for p in paths])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _variant(record: Mapping[str, Any]) -> int:
-    variant = record.get("variant")
-    return variant if isinstance(variant, int) and not isinstance(variant, bool) else 0
-
-
-def _line_of(record: Mapping[str, Any]) -> int | None:
-    line = record.get("line")
-    return line if _is_int(line) else None
-
-
-def _looks_like_jobs(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            first = json.loads(fh.readline().decode("utf-8-sig") or "null")
-    except (OSError, ValueError):
-        return False
-    return isinstance(first, dict) and ("images" in first or "prompt" in first)
-
-
-def _from_record(
-    record: Mapping[str, Any],
-    rid: str,
-    path: Path,
-    original: dict[str, Any] | None,
-    base: Path,
-    bases: list[Path],
-) -> ReportJob:
-    job = original or {}
-    if _texts(record.get("images")):
-        inputs = [_locate(p, bases) for p in _texts(record.get("images"))]
-    else:
-        inputs = [_locate(p, [base]) for p in _texts(job.get("images"))]
-    status = str(record.get("status") or "unknown")
-    delivered = record.get("delivered")
-    item = ReportJob(
-        id=rid,
-        source=path.name,
-        status=status,
-        line=_line_of(record),
-        variant=_variant(record) or None,
-        settings_known="ratio" in record or "size" in record,
-        error=_text(record.get("error")),
-        exit_code=record.get("exit_code") if _is_int(record.get("exit_code")) else None,
-        may_be_billed=bool(record.get("may_be_billed")),
-        prompt=_text(record.get("prompt")) or _text(job.get("prompt")),
-        inputs=inputs,
-        outputs=[_locate(p, bases) for p in _texts(record.get("files"))],
-        urls=_texts(record.get("urls")),
-        model=_text(record.get("model")) or _text(job.get("model")),
-        ratio=_text(record.get("ratio")) or _text(job.get("ratio")),
-        size=_text(record.get("size")) or _text(job.get("size")),
-        delivered=[d for d in delivered if isinstance(d, dict)]
-        if isinstance(delivered, list)
-        else None,
-        mismatch=_texts(record.get("mismatch")),
-        usage=record.get("usage") if isinstance(record.get("usage"), dict) else None,
-        elapsed_s=record.get("elapsed_s")
-        if isinstance(record.get("elapsed_s"), (int, float))
-        else None,
-        billed=record["billed"] if isinstance(record.get("billed"), bool) else None,
-        billing=record.get("billing") if isinstance(record.get("billing"), dict) else None,
-    )
-    if status in ("sent", "answered") and not item.error:
-        item.error = (
-            "The batch stopped after this job's request went out; it may have been billed."
-            if status == "sent"
-            else "The answer arrived but the images were not saved yet; a re-run of the "
-            "batch downloads them."
-        )
-    item.redo = _redo_line(rid, job, base, item)
-    return item
-
-
-def _redo_line(rid: str, job: Mapping[str, Any], base: Path, item: ReportJob) -> dict[str, Any]:
-    """The job again, as a line of a new jobs file that runs from any folder: the original
-    object with its id, the input and output paths made absolute, and the prompt, ratio,
-    size and model it ran with filled in where the line left them to the command."""
-    line: dict[str, Any] = {"id": rid}
-    line.update((k, v) for k, v in job.items() if k != "id")
-    if item.inputs:
-        line["images"] = list(item.inputs)
-    output = job.get("output")
-    if isinstance(output, str) and output:
-        folder = Path(output).expanduser()
-        line["output"] = str(folder if folder.is_absolute() else (base / folder).absolute())
-    for key in _FILLED:
-        value = getattr(item, key)
-        if key not in line and value:
-            line[key] = value
-    return line
-
-
-def read_history(
-    book: Any, *, since: float | None = None, limit: int | None = None
-) -> tuple[Report, int | None]:
-    """The ledger's entries (newest first), with how many more ``limit`` left out (None:
-    none)."""
-    entries = book.query(limit=None if limit is None else limit + 1, since=since)
-    more = None
-    if limit is not None and len(entries) > limit:
-        entries = entries[:limit]
-        more = 1  # at least one; counting them all is not worth a second query
-    jobs = [_from_entry(e) for e in entries]
-    return Report(jobs=jobs, sources=[f"ledger {book.path}"]), more
-
-
-def _from_entry(entry: Any) -> ReportJob:
-    options = entry.options if isinstance(entry.options, dict) else {}
-    inputs = [str(i["path"]) for i in entry.inputs or [] if isinstance(i, dict) and i.get("path")]
-    rid = f"ledger-{entry.id}"
-    item = ReportJob(
-        id=rid,
-        source="ledger",
-        status=_STATUS_OF_ENTRY.get(entry.status, entry.status),
-        error=entry.error,
-        exit_code=entry.exit_code,
-        may_be_billed=bool(entry.may_be_billed) and entry.status != "saved",
-        prompt=entry.prompt,
-        inputs=inputs,
-        outputs=list(entry.saved_files),
-        urls=list(entry.unsaved_urls or []) if entry.status != "saved" else list(entry.urls or []),
-        model=entry.model,
-        ratio=_text(options.get("aspect_ratio")),
-        size=_text(options.get("size")),
-        usage=entry.usage if isinstance(entry.usage, dict) else None,
-        created=entry.created,
-        settings_known=True,
-        billed=None if entry.billed is None else bool(entry.billed),
-        billing=entry.billing if isinstance(entry.billing, dict) else None,
-    )
-    receipts = [f.get("delivered") for f in entry.files or [] if isinstance(f, dict)]
-    if any(isinstance(r, dict) for r in receipts):  # a ledger with receipts
-        item.delivered = [r for r in receipts if isinstance(r, dict)]
-    item.mismatch = _texts(getattr(entry, "mismatch", None))
-    redo: dict[str, Any] = {"id": rid}
-    if inputs:
-        redo["images"] = inputs
-    for key, value in (
-        ("prompt", entry.prompt),
-        ("model", entry.model),
-        ("ratio", item.ratio),
-        ("size", item.size),
-        ("format", _text(options.get("response_format"))),
-        ("output", entry.output),
-    ):
-        if value:
-            redo[key] = value
-    params = options.get("params")
-    if isinstance(params, dict) and params:
-        redo["params"] = params
-    item.redo = redo
-    return item
 
 
 # -- where the page goes ----------------------------------------------------------------
@@ -487,61 +107,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-# -- thumbnails (--embed) ---------------------------------------------------------------
-
-
-def require_pillow() -> None:
-    """Pillow is there (the ``images`` extra), or an InputError naming the extra."""
-    try:
-        import PIL.Image  # noqa: F401
-    except ImportError:
-        raise InputError(
-            "--embed needs Pillow to make the thumbnails, and it is not installed.",
-            hint=f"Install the images extra: {IMAGES_HINT} (or leave out --embed: the page "
-            "then links the images beside it).",
-        ) from None
-
-
-def thumbnails(paths: Iterable[str], side: int = THUMBNAIL_SIDE) -> dict[str, str | None]:
-    """A ``data:`` URI of each image downscaled to ``side`` pixels at most (None for a
-    file that is missing or cannot be read), made on a few threads."""
-    require_pillow()
-    try:  # HEIC/HEIF inputs, when pillow-heif is there too
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:
-        pass
-    from concurrent.futures import ThreadPoolExecutor
-
-    unique = list(dict.fromkeys(paths))
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2))) as pool:
-        made = list(pool.map(lambda p: _thumbnail(p, side), unique))
-    return dict(zip(unique, made, strict=True))
-
-
-def _thumbnail(path: str, side: int) -> str | None:
-    from PIL import Image, ImageOps
-
-    try:
-        with Image.open(path) as image:
-            image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a reduced scale
-            image.seek(0)
-            picture = ImageOps.exif_transpose(image)
-            picture.thumbnail((side, side))
-            alpha = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
-            out = io.BytesIO()
-            if alpha:
-                picture.convert("RGBA").save(out, "PNG", optimize=True)
-                kind = "image/png"
-            else:
-                picture.convert("RGB").save(out, "JPEG", quality=82, optimize=True)
-                kind = "image/jpeg"
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        return None
-    return f"data:{kind};base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 # -- the page ---------------------------------------------------------------------------
@@ -644,10 +209,6 @@ def render(
         "export_name": export_name,
         "jobs": [{"id": j.id, "redo": j.redo} for j in jobs],
     }
-    counted_tokens = [j.token_text()[0] for j in jobs]
-    tokens = sum(t for t in counted_tokens if t is not None)
-    guessed = any(j.tokens is None and t for j, t in zip(jobs, counted_tokens, strict=True))
-    stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
     out: list[str] = [
         "<!doctype html>",
         '<html lang="en">',
@@ -665,13 +226,7 @@ def render(
         '<a class="skip" href="#jobs">Skip to the jobs</a>',
         '<header class="top">',
         f"<h1>{_e(title)}</h1>",
-        '<p class="summary">'
-        f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
-        f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
-        f"with a size mismatch"
-        f"{f'; {tokens} tokens' if tokens else ''}{' (some estimated)' if guessed else ''}. "
-        f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
-        "</p>",
+        _summary(report, counts, now),
         '<nav class="controls" aria-label="Filters and redo">',
         '<div class="filters" role="group" aria-label="Show">',
         _filter_button("all", "All", counts["jobs"], pressed=True),
@@ -712,6 +267,23 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+def _summary(report: Report, counts: Mapping[str, int], now: float | None) -> str:
+    """The page's summary line: the counts, the tokens, when and from what."""
+    counted_tokens = [j.token_text()[0] for j in report.jobs]
+    tokens = sum(t for t in counted_tokens if t is not None)
+    guessed = any(j.tokens is None and t for j, t in zip(report.jobs, counted_tokens, strict=True))
+    stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
+    return (
+        '<p class="summary">'
+        f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
+        f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
+        f"with a size mismatch"
+        f"{f'; {tokens} tokens' if tokens else ''}{' (some estimated)' if guessed else ''}. "
+        f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
+        "</p>"
+    )
 
 
 def _filter_button(name: str, label: str, count: int, *, pressed: bool = False) -> str:
@@ -838,31 +410,64 @@ def _facts(job: ReportJob) -> str:
     billing = _billing_text(job)
     if billing:
         rows.append(("Billing", _e(billing)))
-    requested = job.requested()
-    if requested:
-        rows.append(("Requested", _e(requested)))
-    else:
-        unset = "no ratio or size set (the model's default)"
-        rows.append(("Requested", unset if job.settings_known else "not recorded"))
+    rows.append(("Requested", _requested(job)))
     if job.delivered is not None:
-        delivered = ", ".join(
-            f"{d.get('width', '?')}x{d.get('height', '?')}"
-            + (f" {str(d['format']).upper()}" if d.get("format") else "")
-            for d in job.delivered
-        )
-        rows.append(("Delivered", _e(delivered) if delivered else "nothing"))
+        rows.append(("Delivered", _delivered(job.delivered)))
     if job.mismatch:
         items = "".join(f"<li>{_e(m)}</li>" for m in job.mismatch)
         rows.append(("Mismatch", f'<ul class="mismatch">{items}</ul>'))
-    rows.append(("Tokens", _e(job.token_text()[1])))
+    rows += _details(job)
+    where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
+    where += f", variant {job.variant}" if job.variant is not None else ""
+    rows.append(("From", where))
+    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
+    return f'<dl class="facts">{body}</dl>'
+
+
+def _requested(job: ReportJob) -> str:
+    requested = job.requested()
+    if requested:
+        return _e(requested)
+    return "no ratio or size set (the model's default)" if job.settings_known else "not recorded"
+
+
+def _delivered(delivered: list[dict[str, Any]]) -> str:
+    shown = ", ".join(
+        f"{d.get('width', '?')}x{d.get('height', '?')}"
+        + (f" {str(d['format']).upper()}" if d.get("format") else "")
+        for d in delivered
+    )
+    return _e(shown) if shown else "nothing"
+
+
+def _details(job: ReportJob) -> list[tuple[str, str]]:
+    """The tokens, model, time taken and date of a job, those known."""
+    rows: list[tuple[str, str]] = [("Tokens", _e(job.token_text()[1]))]
     if job.model:
         rows.append(("Model", _e(job.model)))
     if job.elapsed_s is not None:
         rows.append(("Time", f"{job.elapsed_s:.1f} s"))
     if job.created is not None:
         rows.append(("When", _e(datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M"))))
-    where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
-    where += f", variant {job.variant}" if job.variant is not None else ""
-    rows.append(("From", where))
-    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
-    return f'<dl class="facts">{body}</dl>'
+    return rows
+
+
+__all__ = [
+    "GENERATOR",
+    "THUMBNAIL_SIDE",
+    "Report",
+    "ReportJob",
+    "default_output",
+    "href",
+    "is_report",
+    "read_history",
+    "read_results",
+    "render",
+    "require_pillow",
+    "script_json",
+    "target_path",
+    "thumbnails",
+    "tokens_of",
+    "unique_redo_ids",
+    "write_page",
+]

@@ -177,6 +177,8 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["may_be_billed"] = None if self.may_be_billed is None else bool(self.may_be_billed)
+        if self.status == "saved":  # delivered and saved: paid, not "may have been billed"
+            out["may_be_billed"] = None
         out["billed"] = None if self.billed is None else bool(self.billed)
         return out
 

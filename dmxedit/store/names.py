@@ -10,6 +10,7 @@ separator, ``..``) or that no file system can hold is invalid usage.
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Naming:
     template: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)  # every field but ts and i
     variant_in_default: bool = False  # --variants N > 1: the default names carry v<N>
+    id_in_default: bool = False  # a batch job: the default names carry its id
 
     @classmethod
     def make(
@@ -62,6 +64,7 @@ class Naming:
         job_id: str | None = None,
         variant: int = 1,
         variants: int = 1,
+        id_in_default: bool = False,
     ) -> Naming:
         values = {
             "stem": stem_of(inputs[0]) if inputs else prefix,
@@ -71,7 +74,7 @@ class Naming:
             "size": _shown(size, "default"),
             "model": model.replace("/", "_").replace("\\", "_"),  # "org/model": one name
         }
-        return cls(prefix, template, values, variants > 1)
+        return cls(prefix, template, values, variants > 1, id_in_default and bool(job_id))
 
     def stem(self, ts: str, i: int) -> str:
         """The file name before its extension, for image ``i`` (from 1) of the answer."""
@@ -80,6 +83,9 @@ class Naming:
             if self.variant_in_default:
                 base += f"_v{self.values.get('variant', 1)}"
                 return base if i == 1 else f"{base}_{i}"
+            if self.id_in_default:
+                shown = id_for_name(str(self.values.get("id") or ""))
+                base += f"_{shown}" if shown else ""
             return f"{base}_{i}"
         return render(self.template, {**self.values, "ts": ts, "i": i})
 
@@ -94,6 +100,18 @@ class Naming:
                     hint="Use {stem}, {ts} or {i} for a single edit.",
                 )
             self.stem(_SAMPLE_TS, 1)
+
+
+_ID_BYTES = 48  # of a job id in a default name: room for the prefix, time and number
+
+
+def id_for_name(job_id: str) -> str:
+    """A batch job's id as a part of a default file name: letters, digits, ``-`` and
+    ``_`` kept, any other run of characters one ``_``, at most 48 bytes."""
+    shown = re.sub(r"[^\w-]+", "_", job_id).strip("_")
+    while len(shown.encode("utf-8")) > _ID_BYTES:
+        shown = shown[:-1]
+    return shown.rstrip("_")
 
 
 def literal_template(stem: str) -> str:
@@ -173,7 +191,7 @@ def _problem(name: str) -> str | None:
 
 
 def _windows_problem(name: str) -> str | None:
-    """What Windows alone refuses in a (non-empty) file name."""
+    """What Windows would not take in a file name (besides what no system takes)."""
     bad = next((c for c in name if c in _WINDOWS_CHARS), None)
     if bad is not None:
         return f"which holds {bad!r}, a character Windows does not allow in a file name"

@@ -16,7 +16,7 @@ from fakeserver import MODELS, QUOTA_PER_CNY, SYSTEM_TOKEN, USER_ID, FakeDMX, Re
 from helpers import KEY, Cli, Run, expect
 
 from dmxedit.core.errors import ExitCode
-from dmxedit.engine import doctor
+from dmxedit.engine import checks, doctor
 
 pytestmark = pytest.mark.e2e
 NAMES = ["config", "key", "base-url", "proxy", "site", "auth", "model", "output", "ledger"]
@@ -466,14 +466,14 @@ def test_an_output_folder_that_cannot_be_written_fails(
 ) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    real = doctor._probe
+    real = checks._probe
 
     def refuse(path: Path) -> None:
         if path == folder:
             raise PermissionError(13, "Permission denied")
         real(path)
 
-    monkeypatch.setattr(doctor, "_probe", refuse)  # root writes anywhere: fake the refusal
+    monkeypatch.setattr(checks, "_probe", refuse)  # root writes anywhere: fake the refusal
     run = expect(cli("doctor", "-o", str(folder)), 2)
     state, rest = lines(run)["output"]
     assert state == "fail" and "cannot be written: Permission denied" in rest

@@ -73,10 +73,11 @@ def test_terminal_shows_upload_bar_spinner_and_download_bar(
     assert code == 0, text
     saved = stdout.decode().strip()
     assert Path(saved).read_bytes() == result
-    # Upload bar: bytes in binary units, a rate, an ETA/elapsed column.
+    # Upload bar: bytes and the rate both in binary units, an ETA/elapsed column.
     assert "Uploading 1 image" in text
     assert re.search(r"8\.0/8\.0 MiB", text), text
-    assert re.search(r"\d+(\.\d+)? [kMG]?B/s", text), text
+    assert re.search(r"\d+(\.\d+)? [KMG]iB/s", text), text
+    assert not re.search(r"\d [kMG]?B/s", text), text  # never MB/s beside MiB
     # Spinner with elapsed time while the model works (the server waits 1.6 s).
     assert "Waiting for the model" in text
     assert re.search(r"Waiting for the model\s+0:00:01", text), text

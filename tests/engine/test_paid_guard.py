@@ -13,6 +13,7 @@ import pytest
 from fakeserver import EDITS, GENERATIONS, FakeDMX
 from helpers import Cli, expect, jobs_file, partial_files
 
+import dmxedit.api.answers as answers_module
 import dmxedit.api.client as client_module
 import dmxedit.engine.pipeline as pipeline_module
 from dmxedit.batch.resultsfile import ResultsLog
@@ -52,7 +53,7 @@ def boom(kind: type[BaseException] = RuntimeError) -> Any:
 def test_an_unforeseen_exception_reading_the_answer_says_may_have_been_billed(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: type
 ) -> None:
-    monkeypatch.setattr(client_module, "parse", boom(kind))
+    monkeypatch.setattr(answers_module, "parse", boom(kind))
     run = expect(cli("generate", "-p", "x", "--json"), 4, "may have done the work")
     error = json.loads(run.stdout)["error"]
     assert error["may_be_billed"] is True and kind.__name__ in error["message"]
@@ -66,7 +67,7 @@ def test_a_batch_job_whose_answer_cannot_be_read_is_held_back_on_a_rerun(
 ) -> None:
     jobs = jobs_file(tmp_path, 2)
     with monkeypatch.context() as patch:
-        patch.setattr(client_module, "parse", boom(RecursionError))
+        patch.setattr(answers_module, "parse", boom(RecursionError))
         expect(cli("batch", str(jobs)), 7)
     final = last_lines(jobs.with_name("jobs.results.jsonl"))
     assert all(r["may_be_billed"] is True and r["exit_code"] == 4 for r in final.values())
@@ -251,7 +252,7 @@ def test_a_worker_that_dies_stops_the_batch_naming_the_jobs_not_run(
 def test_the_guard_covers_generations_and_edits_alike(
     cli: Cli, server: FakeDMX, png: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "parse", boom(MemoryError))
+    monkeypatch.setattr(answers_module, "parse", boom(MemoryError))
     expect(cli("edit", str(png), "-p", "x"), 4, "MemoryError", "may have done the work")
     assert [p.path for p in server.posts()] == [EDITS]
     assert GENERATIONS not in [p.path for p in server.posts()]

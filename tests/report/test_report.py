@@ -347,9 +347,8 @@ def test_hundreds_of_jobs_make_one_page(tmp_path: Path) -> None:
 # -- --embed --------------------------------------------------------------------------------
 
 
-def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path) -> None:
-    from PIL import Image
-
+def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path, pil: Any) -> None:
+    Image = pil  # Pillow: skipped without the extra, except under CI
     results = demo(tmp_path)
     png(tmp_path / "output" / "r0.png", 2000, 1000)  # a big result: downscaled
     text = core.render(
@@ -368,7 +367,7 @@ def test_embed_makes_a_self_contained_page_with_small_thumbnails(tmp_path: Path)
     assert "../output" not in text  # nothing linked: the page can be sent on its own
 
 
-def test_embed_shows_an_unreadable_image_as_such(tmp_path: Path) -> None:
+def test_embed_shows_an_unreadable_image_as_such(tmp_path: Path, pil: Any) -> None:
     results = demo(tmp_path)
     (tmp_path / "output" / "r0.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     page = Page(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,11 +103,38 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     assert (tmp_path / "report.png").stat().st_size > 0
 
 
+def wait_for(driver: Any, script: str, expected: Any = True, timeout: float = 30) -> None:
+    """Wait until ``script`` returns ``expected`` (a condition, never a fixed time): a
+    busy machine may take its time to load, decode or handle an event."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: list[Any] = []
+
+    def holds(d: Any) -> bool:
+        seen[:] = [d.execute_script(script)]
+        return bool(seen[0] == expected)
+
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(
+        holds, message=f"{script!r} never returned {expected!r}"
+    )
+
+
+def loaded(driver: Any, navigate: Any) -> None:
+    """``navigate`` (a get or a reload), then wait for the new page's script to run: the
+    old page's window carries a mark the new one lacks."""
+    driver.execute_script("window.dmxeditOldPage = true")
+    navigate()
+    wait_for(
+        driver,
+        "return window.dmxeditOldPage === undefined && document.readyState === 'complete' "
+        "&& typeof window.dmxeditReport === 'object'",
+    )
+
+
 def open_page(driver: Any, path: Path) -> None:
     driver.get(path.absolute().as_uri())
     driver.execute_script("localStorage.clear()")
-    driver.get(path.absolute().as_uri())
-    assert driver.execute_script("return typeof window.dmxeditReport") == "object"
+    loaded(driver, lambda: driver.get(path.absolute().as_uri()))
 
 
 def write_report(tmp: Path, **kwargs: Any) -> Path:
@@ -148,6 +174,12 @@ def errors(driver: Any) -> list[str]:
 
 def test_the_page_loads_its_images_with_no_error(page: Any, tmp_path: Path) -> None:
     open_page(page, write_report(tmp_path))
+    # Each image loaded (or failed) and decoded before its width is read.
+    wait_for(
+        page,
+        "return document.images.length === 5 && Array.from(document.images).every("
+        "function (i) { return i.complete && i.naturalWidth > 0; })",
+    )
     widths = page.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
     )
@@ -224,10 +256,11 @@ def test_the_export_button_downloads_the_marked_jobs(
         old.unlink()
     export.click()
     target = downloads / "shoes.redo.jsonl"
-    deadline = time.monotonic() + 30
-    while not target.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert target.exists(), list(downloads.iterdir())
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(page, 30, poll_frequency=0.05).until(
+        lambda _: target.exists(), message=f"no download: {list(downloads.iterdir())}"
+    )
     lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     folder = tmp_path / "shoes"
     assert [line["id"] for line in lines][0] == "boot" and len(lines) == 2
@@ -249,13 +282,15 @@ def test_marks_survive_a_reload_and_clear_removes_them(page: Any, tmp_path: Path
 
     report = write_report(tmp_path)
     open_page(page, report)
+    marked = "return window.dmxeditReport.marked()"
     page.find_elements(By.CSS_SELECTOR, "input.redo-box")[1].click()
-    page.refresh()
-    assert page.execute_script("return window.dmxeditReport.marked()") == [1]
+    wait_for(page, marked, [1])  # the click handled (and the mark stored)
+    loaded(page, page.refresh)
+    assert page.execute_script(marked) == [1]  # read back at the page's start
     page.find_element(By.ID, "clear").click()
-    assert page.execute_script("return window.dmxeditReport.marked()") == []
-    page.refresh()
-    assert page.execute_script("return window.dmxeditReport.marked()") == []
+    wait_for(page, marked, [])
+    loaded(page, page.refresh)
+    assert page.execute_script(marked) == []
 
 
 def test_a_prompt_with_markup_stays_text(page: Any, tmp_path: Path) -> None:
@@ -315,9 +350,7 @@ def test_hundreds_of_jobs_load_their_images_lazily(page: Any, tmp_path: Path) ->
     last = "var i = document.images; return i[i.length - 1]"
     assert page.execute_script(last + ".complete") is False  # far below: not loaded yet
     page.execute_script(last + ".scrollIntoView()")
-    deadline = time.monotonic() + 30
-    while not page.execute_script(last + ".complete") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(page, last + ".complete")
     assert page.execute_script(last + ".naturalWidth") == 200
     press(page, "j")
     assert len(shown(page)) == 300

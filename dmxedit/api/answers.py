@@ -1,0 +1,304 @@
+"""A successful answer, read as it arrives: its images streamed into sinks, its URLs.
+
+The client knows no files. Each image of an answer (decoded ``b64_json`` or a ``data:``
+URL) goes into a *sink* the caller hands it: any object with ``write(bytes)`` and
+``discard()`` (``dmxedit.store.results.Blob`` in practice). Every result URL is noted as
+soon as it is parsed (:attr:`AnswerReader.urls`), so an answer that breaks off later
+still gives the ones that came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from dmxedit.api.http import BOM, api_message, one_line
+from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
+from dmxedit.api.models import MODELS_ADVICE, model_unusable
+from dmxedit.core.errors import ApiError
+
+MAX_URL = 64 * 1024
+
+
+class Sink(Protocol):
+    """Where the bytes of one result image go."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+S = TypeVar("S", bound=Sink)
+
+
+@dataclass
+class AnswerItem(Generic[S]):
+    """One image of an answer: its URL, or (b64_json / data: URL) its received bytes."""
+
+    url: str | None = None
+    sink: S | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass
+class Answer(Generic[S]):
+    """A successful answer: the results, and what the API said besides."""
+
+    items: list[AnswerItem[S]]
+    status: int
+    request_id: str | None = None
+    created: Any = None
+    usage: Any = None
+    attempts: int = 1
+    timings: dict[str, float] = field(default_factory=dict)
+    input_sha256: list[str | None] = field(default_factory=list)
+
+
+class TooLarge(Exception):
+    """An image over the client's limit."""
+
+
+class Capped:
+    """A sink wrapper that refuses more than ``limit`` bytes."""
+
+    def __init__(self, sink: Sink, limit: int) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise TooLarge
+        self.sink.write(data)
+
+
+class B64Sink(Generic[S]):
+    """Decode a streamed ``b64_json`` value straight into a sink."""
+
+    def __init__(self, sink: S, limit: int) -> None:
+        self.sink = sink
+        self.decoder = Base64Decoder(Capped(sink, limit).write)
+
+    def write(self, data: bytes) -> None:
+        self.decoder.feed(data)
+
+    def finish(self) -> S:
+        self.decoder.close()
+        return self.sink
+
+
+@dataclass
+class DataUrl(Generic[S]):
+    """A ``url`` that was a ``data:image/...;base64,`` URI, decoded into a sink."""
+
+    sink: S
+
+
+class UrlSink(Generic[S]):
+    """A ``url`` value: a short text (noted in ``urls``), or a ``data:`` URI decoded as
+    it streams in."""
+
+    def __init__(self, reader: AnswerReader[S]) -> None:
+        self.reader = reader
+        self.text = b""
+        self.inner: B64Sink[S] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.inner is not None:
+            self.inner.write(data)
+            return
+        self.text += data
+        head = self.text.lstrip()[:5].lower()
+        if head == b"data:":
+            self.inner = B64Sink(self.reader.open(), self.reader.limit)
+            self.inner.write(self.text.lstrip())
+            self.text = b""
+        elif len(self.text) > MAX_URL:
+            raise JSONStreamError("a url value is too long")
+
+    def finish(self) -> str | DataUrl[S]:
+        if self.inner is not None:
+            return DataUrl(self.inner.finish())
+        url = self.text.decode("utf-8", "replace")
+        if url.strip():
+            self.reader.urls.append(self.reader.redact(url.strip()))
+        return url
+
+
+_REASON_KEYS = (
+    "message",
+    "msg",
+    "detail",
+    "reason",
+    "refusal",
+    "finish_reason",
+    "revised_prompt",
+    "text",
+    "content",
+)
+
+
+def empty_reason(body: Mapping[str, Any]) -> str | None:
+    """Whatever reason a body without images gives: refusal text, finish reason..."""
+    reasons: list[str] = []
+    places: list[Mapping[str, Any]] = [body]
+    data = body.get("data")
+    if isinstance(data, list):
+        places += [item for item in data if isinstance(item, Mapping)]
+    for place in places:
+        for key in _REASON_KEYS:
+            value = place.get(key)
+            if isinstance(value, str) and value.strip():
+                reasons.append(f"{key}: {one_line(value, 200)}")
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def answer_chunks(
+    chunks: Iterable[bytes], progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """An answer's body as it comes, a leading BOM dropped (RFC 8259 lets a parser ignore
+    it); ``progress`` hears the bytes received so far."""
+    received = 0
+    first = True
+    for chunk in chunks:
+        received += len(chunk)
+        if progress is not None:
+            progress(received)
+        if first:
+            first = False
+            if chunk.startswith(BOM):
+                chunk = chunk[len(BOM) :]
+        yield chunk
+
+
+class AnswerReader(Generic[S]):
+    """Reads one successful answer: ``read`` parses the body as it arrives (images into
+    new sinks, URLs noted), ``answer`` makes the :class:`Answer` of it. On any failure
+    the caller discards ``opened``; ``urls`` holds every URL parsed so far."""
+
+    def __init__(
+        self,
+        open_sink: Callable[[], S],
+        limit: int,
+        redact: Callable[[Any], Any],
+    ) -> None:
+        self.open_sink = open_sink
+        self.limit = limit
+        self.redact = redact
+        self.opened: list[S] = []
+        self.urls: list[str] = []
+
+    def open(self) -> S:
+        sink = self.open_sink()
+        self.opened.append(sink)
+        return sink
+
+    def sink_for(self, path: tuple[str | int, ...]) -> Any:
+        if len(path) == 3 and path[0] == "data" and path[2] == "b64_json":
+            return B64Sink(self.open(), self.limit)
+        if len(path) == 3 and path[0] == "data" and path[2] == "url":
+            return UrlSink(self)
+        return None
+
+    def read(self, chunks: Iterable[bytes]) -> Any:
+        """The parsed body; JSONStreamError, TooLarge, or what reading ``chunks`` raises."""
+        return parse(chunks, self.sink_for)
+
+    def discard(self) -> None:
+        for sink in self.opened:
+            sink.discard()
+
+    def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
+        """The answer ``body`` stands for; ApiError when it holds no image."""
+        info: dict[str, Any] = {"status": status, "request_id": rid}
+        if not isinstance(body, dict):
+            raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
+        if body.get("error"):
+            self._error(body, status, model, info)
+        data = body.get("data")
+        items: list[AnswerItem[S]] = []
+        for entry in data if isinstance(data, list) else ():
+            if isinstance(entry, dict):
+                item = self.item(entry)
+                if item.url or item.sink is not None:
+                    items.append(item)
+        if not items:
+            reason = empty_reason(body)
+            what = "no image" if isinstance(data, list) else "no data list"
+            raise ApiError(
+                f"The API answered {status} but sent {what}"
+                + (f" ({self.redact(reason)})." if reason else " and gave no reason."),
+                hint="The prompt or the images may have been refused; try rewording it.",
+                **info,
+            )
+        return Answer(
+            items=items,
+            status=status,
+            request_id=rid,
+            created=self.redact(body.get("created")),
+            usage=self.redact(body.get("usage")),
+        )
+
+    def item(self, entry: Mapping[str, Any]) -> AnswerItem[S]:
+        """One entry of ``data``: its URL, its decoded image, its revised prompt."""
+        url, blob = entry.get("url"), entry.get("b64_json")
+        revised = entry.get("revised_prompt")
+        item: AnswerItem[S] = AnswerItem()
+        item.revised_prompt = self.redact(revised) if isinstance(revised, str) else None
+        if isinstance(url, DataUrl):
+            item.sink = url.sink
+        elif isinstance(url, str) and url.strip():
+            # A URL that holds the key is never fetched (the key would go to the download
+            # host) nor shown or stored: its masked form stands in for it.
+            item.url = self.redact(url.strip())
+        if blob is not None and not isinstance(blob, (str, int, float, bool, list, dict)):
+            if item.sink is None:
+                item.sink = blob  # the decoded b64_json
+            else:
+                blob.discard()  # the same image twice: saved once
+        return item
+
+    def _error(self, body: Mapping[str, Any], status: int, model: str, info: Any) -> None:
+        import json
+
+        encoded = json.dumps(body, ensure_ascii=False).encode()
+        said = self.redact(api_message(encoded) or "no message")
+        if model_unusable(encoded, said) is not None:
+            raise ApiError(
+                f"The API answered {status} with an error about the model {model!r}: "
+                f"{said} {MODELS_ADVICE}",
+                hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
+                **info,
+            )
+        raise ApiError(f"The API answered {status} with an error: {said}", **info)
+
+
+def kept(urls: list[str]) -> list[str] | None:
+    """The URLs of an error after the answer began: those that had come (None: none)."""
+    return list(urls) or None
+
+
+def kept_words(urls: list[str]) -> str:
+    """The same, in words for an error's message."""
+    if not urls:
+        return ""
+    return " The result URLs that had arrived: " + " ".join(urls) + "."
+
+
+__all__ = [
+    "Answer",
+    "AnswerItem",
+    "AnswerReader",
+    "B64Sink",
+    "Capped",
+    "DataUrl",
+    "Sink",
+    "TooLarge",
+    "answer_chunks",
+    "UrlSink",
+    "empty_reason",
+    "kept",
+    "kept_words",
+]

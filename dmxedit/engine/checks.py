@@ -1,0 +1,383 @@
+"""The local checks of ``dmxedit doctor`` (SPEC section 11): the config file, the key,
+the base URL, the output folder and the ledger, none of which sends anything; and the
+:class:`Check` every check returns. The checks that reach the network, and the order
+they run in, are in :mod:`dmxedit.engine.doctor`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dmxedit.core import env as environment
+from dmxedit.core.catalog import ENDPOINTS, SITES, is_dmxapi_host
+from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
+from dmxedit.core.settings import (
+    DEFAULT,
+    ENV,
+    ENV_KEY,
+    FILE,
+    FLAG,
+    KEYS,
+    Settings,
+    default_config_path,
+    insecure_permissions,
+    key_problem,
+    mask,
+    plain_http,
+    read_config,
+)
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's verdict: ``status`` is ok, warn, fail or skip; ``code`` is a failure's
+    exit code (the kind of problem)."""
+
+    name: str
+    status: str
+    detail: str
+    hint: str | None = None
+    code: ExitCode | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "hint": self.hint}
+
+
+def exit_code(checks: list[Check]) -> int:
+    """0 when nothing failed (warnings allowed), else the first failure's exit code."""
+    for check in checks:
+        if check.status == FAIL:
+            return int(check.code or ExitCode.INTERNAL)
+    return 0
+
+
+def fail(name: str, detail: str, hint: str | None, code: ExitCode) -> Check:
+    return Check(name, FAIL, detail, hint, code)
+
+
+def skip(name: str, why: str) -> Check:
+    return Check(name, SKIP, f"Not checked: {why}.")
+
+
+def _mode(mode: int) -> str:
+    return f"{stat.S_IMODE(mode):04o}"
+
+
+def source_of(settings: Settings, name: str) -> str:
+    """Where a setting came from, in words."""
+    where = settings.sources.get(name, DEFAULT)
+    key = KEYS[name]
+    if where == FLAG:
+        return f"--{name}" if not key.secret else "the options"
+    if where == ENV:
+        return key.env or "the environment"
+    if where == FILE:
+        return "the config file"
+    return "the default"
+
+
+# -- 1. the config file ------------------------------------------------------------------
+
+
+def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, Any]]:
+    """The config file parses, its values are valid, it and its folder are private.
+    Returns the check and the file's valid settings (for the checks that follow)."""
+    name = "config"
+    named = f" (from {environment.CONFIG})" if environment.config_file(env) else ""
+    if not path.exists() and not path.is_symlink():
+        return (
+            Check(
+                name,
+                OK,
+                f"No config file at {path}{named}: settings come from the environment and "
+                "the defaults.",
+            ),
+            {},
+        )
+    try:
+        data = read_config(path)
+    except ConfigError as exc:
+        return fail(name, exc.message, exc.hint, exc.exit_code), {}
+    valid, problems = _valid_settings(path, data)
+    if problems:
+        return (
+            fail(
+                name,
+                " ".join(problems),
+                "Set it again with `dmxedit config set KEY VALUE`, or remove it with "
+                "`dmxedit config unset KEY`.",
+                ExitCode.USAGE,
+            ),
+            valid,
+        )
+    found = [f"{path}{named} parses ({len(data)} setting{'s' if len(data) != 1 else ''})"]
+    modes, warnings, fixes = _config_permissions(path, data)
+    found += modes
+    if warnings:
+        return Check(
+            name, WARN, "; ".join([found[0], *warnings]) + ".", "Run: " + "; ".join(fixes)
+        ), valid
+    return Check(name, OK, ", ".join(found) + "."), valid
+
+
+def _valid_settings(path: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The config file's valid settings, and what is wrong with the others."""
+    valid: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, raw in data.items():
+        try:
+            KEYS[key].check(f"{key} in {path}", raw)
+        except InputError as exc:
+            problems.append(exc.message)
+        else:
+            valid[key] = raw
+    return valid, problems
+
+
+def _config_permissions(
+    path: Path, data: Mapping[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    """The config file's and its folder's modes (found, warnings, fixes); POSIX only."""
+    if os.name != "posix":
+        return [], [], []
+    try:
+        mode = path.stat().st_mode
+        folder_mode = path.parent.stat().st_mode
+    except OSError:
+        return [], [], []
+    warnings: list[str] = []
+    fixes: list[str] = []
+    # A file or folder others can write was refused when it was read.
+    if insecure_permissions(path, data):
+        warnings.append(f"it holds your API key and others can read it ({_mode(mode)})")
+        fixes.append(f"chmod 600 {path}")
+    own = path.parent == default_config_path().parent
+    if own and folder_mode & 0o077:
+        warnings.append(f"its folder is {_mode(folder_mode)}, not 0700")
+        fixes.append(f"chmod 700 {path.parent}")
+    return [f"mode {_mode(mode)}, folder {_mode(folder_mode)}"], warnings, fixes
+
+
+# -- 2. the key ----------------------------------------------------------------------------
+
+
+def check_key(
+    settings: Settings, file_data: Mapping[str, Any], invalid: Mapping[str, InputError]
+) -> Check:
+    """The key is set, can go into a header, has no pasted ``Bearer `` or quotes."""
+    name = "key"
+    if "api-key" in invalid:
+        return fail(name, invalid["api-key"].message, f"Set {ENV_KEY} to your key.", ExitCode.AUTH)
+    key = settings.api_key
+    if not key:
+        return fail(
+            name,
+            "No API key is set.",
+            f"Run `dmxedit config set api-key` (it asks without echo), or set {ENV_KEY}. "
+            "Keys are made on your DMXAPI site's token page.",
+            ExitCode.AUTH,
+        )
+    source = source_of(settings, "api-key")
+    fix = f"Set it again (in {source}): `dmxedit config set api-key` asks for it without echo."
+    if source == ENV_KEY:
+        fix = f"Set {ENV_KEY} again without it (or unset it and use `dmxedit config set api-key`)."
+    problem = key_problem(key)
+    if problem is not None:
+        return fail(name, f"The key from {source} cannot be sent: {problem}.", fix, ExitCode.AUTH)
+    shown = f"{mask(key)} from {source}"
+    stored = file_data.get("api-key")
+    if settings.sources.get("api-key") == ENV and isinstance(stored, str) and stored != key:
+        return Check(
+            name,
+            WARN,
+            f"{shown}; it overrides the config file's other key ({mask(stored)}).",
+            f"Unset {ENV_KEY} to use the stored key, or `dmxedit config unset api-key`.",
+        )
+    if not key.startswith("sk-"):
+        return Check(
+            name,
+            WARN,
+            f"{shown} does not start with sk-, as DMXAPI keys do.",
+            "Use a key from your site's token page (the system token is another thing).",
+        )
+    return Check(name, OK, f"{shown}.")
+
+
+# -- 3. the base URL -----------------------------------------------------------------------
+
+
+def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Check:
+    """An http(s) URL ending in /v1; which DMXAPI site it is."""
+    name = "base-url"
+    if "base-url" in invalid:
+        exc = invalid["base-url"]
+        return fail(name, exc.message, exc.hint, ExitCode.USAGE)
+    url = settings.base_url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    origin = f"{parts.scheme}://{parts.netloc}"
+    source = source_of(settings, "base-url")
+    path = parts.path.rstrip("/")
+    notes: list[str] = []
+    warnings: list[str] = []
+    hints: list[str] = []
+    for end in ENDPOINTS:
+        if path.endswith(end):
+            base = origin + path[: -len(end)]
+            return fail(
+                name,
+                f"{url} (from {source}) is an endpoint's URL, not the base URL.",
+                f"Use the part before {end}: dmxedit config set base-url {base}",
+                ExitCode.USAGE,
+            )
+    if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
+        warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
+        hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
+    if plain_http(url) is not None:
+        warnings.append("it is plain http, so the key travels unencrypted")
+        hints.append("Use https://.")
+    if host in SITES:
+        notes.append(SITES[host])
+    elif is_dmxapi_host(host):
+        warnings.append(f"{host} is not one of DMXAPI's sites ({', '.join(SITES)})")
+        hints.append("Use the site that issued your key, e.g. https://www.dmxapi.cn/v1.")
+    else:
+        notes.append("not a DMXAPI site")
+    detail = f"{url} (from {source}; {', '.join(notes)})" if notes else f"{url} (from {source})"
+    if warnings:
+        return Check(name, WARN, detail + ": " + "; ".join(warnings) + ".", " ".join(hints))
+    return Check(name, OK, detail + ".")
+
+
+# -- 8. the output folder, 9. the ledger ------------------------------------------------------
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a temporary file in ``folder`` (OSError when it cannot)."""
+    import tempfile
+
+    with tempfile.TemporaryFile(prefix=".dmxedit-doctor-", dir=folder):
+        pass
+
+
+def _nearest(path: Path) -> Path:
+    """The nearest part of ``path`` that exists (itself, or an ancestor)."""
+    current = path
+    while not current.exists() and current.parent != current:
+        current = current.parent
+    return current
+
+
+def _creatable(path: Path) -> str | None:
+    """Why the missing folder ``path`` could not be created, or None."""
+    base = _nearest(path)
+    if not base.is_dir():
+        return f"{base} is not a folder"
+    try:
+        _probe(base)
+    except OSError as exc:
+        return f"{base} cannot be written ({exc.strerror or exc})"
+    return None
+
+
+def check_output(settings: Settings) -> Check:
+    """The output folder can be written (or created); enough free space for a result."""
+    import shutil
+
+    from dmxedit.core.catalog import MAX_RESULT_BYTES
+
+    name = "output"
+    folder = Path(settings.output).expanduser()
+    shown = str(folder.absolute())
+    source = source_of(settings, "output")
+    fix = "Choose another with -o DIR or `dmxedit config set output DIR`."
+    if not folder.exists():
+        why = _creatable(folder)
+        if why is not None:
+            return fail(
+                name, f"{shown} (from {source}) cannot be created: {why}.", fix, ExitCode.USAGE
+            )
+        return Check(name, OK, f"{shown} (from {source}) does not exist yet; it will be created.")
+    if not folder.is_dir():
+        return fail(
+            name, f"{shown} (from {source}) exists and is not a folder.", fix, ExitCode.USAGE
+        )
+    try:
+        _probe(folder)
+    except OSError as exc:
+        return fail(
+            name,
+            f"{shown} (from {source}) cannot be written: {exc.strerror or exc}.",
+            fix,
+            ExitCode.USAGE,
+        )
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < MAX_RESULT_BYTES:
+        return Check(
+            name,
+            WARN,
+            f"{shown} (from {source}) is writable, but only {free / 2**20:.0f} MiB are free.",
+            "A 4K result can take tens of MiB: free some space or choose another folder.",
+        )
+    return Check(name, OK, f"{shown} (from {source}) is writable.")
+
+
+def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
+    """The ledger can be written (or created); it is private. Creates nothing."""
+    import sqlite3
+
+    from dmxedit.store.ledger import enabled, ledger_path, open_ledger
+
+    name = "ledger"
+    if not enabled(settings.history, env):
+        off = f"{environment.NO_HISTORY} is set" if settings.history else "history is off"
+        return Check(name, OK, f"Turned off ({off}): paid requests are not recorded.")
+    path = ledger_path(env)
+    fix = (
+        f"Fix its folder's permissions, point {environment.DATA_DIR} elsewhere, or turn it "
+        f"off with `dmxedit config set history off` ({environment.NO_HISTORY}=1)."
+    )
+    if not path.exists():
+        blocked = _creatable(path.parent)
+        if blocked is not None:
+            return fail(name, f"{path} cannot be created: {blocked}.", fix, ExitCode.AUTH)
+        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+    try:
+        book = open_ledger(settings.history, env, create=False)
+    except DmxError as exc:
+        return fail(name, exc.message, exc.hint, exc.exit_code)
+    if book is None:  # removed meanwhile
+        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+    try:
+        count = book.check_writable()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc).lower():
+            return Check(name, OK, f"{path} is in use by another dmxedit run right now.")
+        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+    except sqlite3.Error as exc:
+        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+    finally:
+        book.close()
+    detail = f"{path}: {count} entr{'ies' if count != 1 else 'y'}, writable"
+    if os.name == "posix":
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            return Check(
+                name,
+                WARN,
+                f"{detail}; others can read it ({_mode(mode)}): it holds your prompts and "
+                "result URLs.",
+                f"Run: chmod 600 {path}",
+            )
+    return Check(name, OK, detail + ".")
