@@ -136,18 +136,14 @@ class Client:
         open_sink: Callable[[], S],
         *,
         on_sent: Callable[[], None] | None = None,
-        hash_inputs: bool = False,
     ) -> Answer[S]:
         """POST the request, resending only where the retry policy allows.
 
         ``open_sink`` gives a new sink for each image whose bytes come inside the answer.
         ``on_sent`` is called once per attempt when the whole body is counted out, just
         before its last piece goes to the network: from then on it may be billed.
-        ``hash_inputs`` records each input image's SHA-256 as it is sent.
         """
-        answer, attempts = self._retrying(
-            lambda: self._attempt(request, open_sink, on_sent, hash_inputs)
-        )
+        answer, attempts = self._retrying(lambda: self._attempt(request, open_sink, on_sent))
         answer.attempts = attempts
         return answer
 
@@ -155,9 +151,9 @@ class Client:
         """Call ``once`` until it succeeds or the retry policy says stop; (result, attempts)."""
         return retrying(once, self.policy, self.pacer, self.events.retry)
 
-    def _body(self, request: ImageRequest, hash_inputs: bool) -> MultipartBody | BytesBody:
+    def _body(self, request: ImageRequest) -> MultipartBody | BytesBody:
         if request.kind == "edit":
-            return MultipartBody(request.fields(), request.images, hash_images=hash_inputs)
+            return MultipartBody(request.fields(), request.images)
         data = json.dumps(request.json_body(), ensure_ascii=False).encode("utf-8")
         return BytesBody(data)
 
@@ -166,9 +162,8 @@ class Client:
         request: ImageRequest,
         open_sink: Callable[[], S],
         on_sent: Callable[[], None] | None,
-        hash_inputs: bool,
     ) -> Answer[S]:
-        body = self._body(request, hash_inputs)
+        body = self._body(request)
         total = len(body)
         started = time.monotonic()
         sent_at: list[float] = []
@@ -213,7 +208,6 @@ class Client:
                     answer = self._answer(request, response, open_sink, deadline)
             timings["receive_s"] = round(time.monotonic() - answered, 3)
             answer.timings = timings
-            answer.input_sha256 = list(body.sha256)
             return answer
         finally:
             body.on_progress = None  # this attempt is over: its callbacks are too

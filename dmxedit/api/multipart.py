@@ -7,7 +7,6 @@ attempt. Nothing here imports requests, so ``--dry-run`` stays light.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 
@@ -39,7 +38,6 @@ class MultipartBody:
         boundary: str | None = None,
         chunk_size: int = CHUNK,
         on_progress: Callable[[int], None] | None = None,
-        hash_images: bool = True,
     ) -> None:
         self.boundary = boundary or f"dmxedit-{os.urandom(16).hex()}"
         self.images = list(images)
@@ -48,8 +46,6 @@ class MultipartBody:
                 raise ValueError(f"{img.display} must be prepared (prepare.py) before sending")
         self.chunk_size = chunk_size
         self.on_progress = on_progress
-        self.hash_images = hash_images  # SHA-256 costs ~0.6 s per GiB: only when asked
-        self.sha256: list[str] = []
         self.sent = 0
         self.iterations = 0
         self._fields_blob = b"".join(
@@ -94,11 +90,9 @@ class MultipartBody:
     def __iter__(self) -> Iterator[bytes]:
         self.iterations += 1
         self.sent = 0
-        self.sha256 = []
         pending = self._fields_blob
         for head, image in zip(self._image_heads, self.images, strict=False):
             pending += head
-            digest = hashlib.sha256() if self.hash_images else None
             remaining = image.size
             with image.open() as fh:
                 while remaining > 0:
@@ -110,14 +104,10 @@ class MultipartBody:
                     data = fh.read(min(room, remaining))
                     if not data:
                         raise OSError(f"{image.display} shrank while it was being sent")
-                    if digest is not None:
-                        digest.update(data)
                     remaining -= len(data)
                     pending = data if not pending else pending + data
                 if fh.read(1):
                     raise OSError(f"{image.display} grew while it was being sent")
-            if digest is not None:
-                self.sha256.append(digest.hexdigest())
             pending += b"\r\n"
             if len(pending) >= self.chunk_size:
                 yield self._emit(pending)
@@ -133,7 +123,6 @@ class BytesBody:
         self.sent = 0
         self.iterations = 0
         self.on_progress = on_progress
-        self.sha256: list[str] = []
 
     def __len__(self) -> int:
         return len(self.data)

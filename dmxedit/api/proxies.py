@@ -13,11 +13,11 @@ Nothing here is imported by the light commands: requests is imported on first us
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
 
 SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
@@ -86,7 +86,7 @@ def proxy_for(url: str) -> Proxy | None:
     if not chosen:
         return None
     key = next(k for k, v in proxies.items() if v == chosen)
-    source = _source(key.split("://")[0], chosen, os.environ)
+    source = _source(key.split("://")[0], chosen, env.given(None))
     shown = masked(chosen)
     where = f"{source} ({shown})"
     full = chosen if "://" in chosen else f"http://{chosen}"  # requests' own default
@@ -163,13 +163,13 @@ def configured(url: str) -> Proxy | None:
     if not chosen:
         return None
     key = next(k for k, v in proxies.items() if v == chosen)
-    return Proxy(masked(chosen), _source(key.split("://")[0], chosen, os.environ))
+    return Proxy(masked(chosen), _source(key.split("://")[0], chosen, env.given(None)))
 
 
 def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
     """Proxy variables set in both cases with different values (the lower-case one wins,
     which surprises whoever changed the other)."""
-    environ = os.environ if environ is None else environ
+    environ = env.given(environ)
     found = []
     for key in ("https", "http", "all", "no"):
         lower, upper = environ.get(f"{key}_proxy"), environ.get(f"{key.upper()}_PROXY")

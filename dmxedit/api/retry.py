@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.utils
 import math
-import os
 import random
 import threading
 import time
@@ -22,6 +21,7 @@ from datetime import timezone
 from enum import Enum
 from typing import TypeVar
 
+from dmxedit.core import env
 from dmxedit.core.errors import DmxError
 
 T = TypeVar("T")
@@ -158,9 +158,9 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def base_delay() -> float:
+def base_delay(environ: env.Env | None = None) -> float:
     """The first backoff step in seconds (``DMXEDIT_RETRY_DELAY``, default 1)."""
-    value = _number(os.environ.get("DMXEDIT_RETRY_DELAY", "1"))
+    value = _number(env.retry_delay(env.given(environ)))
     return value if value is not None and value >= 0 else 1.0
 
 

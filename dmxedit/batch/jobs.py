@@ -52,6 +52,11 @@ class Defaults:
     settings: Settings
     options: ImageOptions = field(default_factory=ImageOptions)
     prompt: str | None = None
+    #: ``options.max_side`` checked once (a job's own ``max_side`` is checked with its line)
+    max_side: int | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.max_side = check_max_side(self.options.max_side)
 
 
 @dataclass
@@ -189,7 +194,7 @@ def _job_images(
         raise InputError("a job's image cannot be '-' (standard input)")
     if obj.get("images") == []:
         raise InputError("images is empty; leave it out for a generate job")
-    max_side = check_max_side(obj.get("max_side", defaults.options.max_side))
+    max_side = check_max_side(obj["max_side"]) if "max_side" in obj else defaults.max_side
     if not image_args:
         return []
     if checks is not None:

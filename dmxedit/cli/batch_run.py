@@ -361,15 +361,12 @@ def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Def
             "(a batch, --each, --variants).",
             hint="Give -o a folder. In a jobs file, a job's output key may name its own file.",
         )
-    from dmxedit.media.prepare import check_max_side
-
-    check_max_side(options.max_side)  # once, not on every job's line
     settings = resolve(options, env=ctx.env)
     from dmxedit.cli import ui
 
     for message in settings.warnings:
         ui.warn(ctx, message)
-    return Defaults(settings=settings, options=options, prompt=prompt)
+    return Defaults(settings=settings, options=options, prompt=prompt)  # checks --max-side
 
 
 def run_jobs_file(

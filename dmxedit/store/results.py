@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dmxedit.core import env
 from dmxedit.core.errors import InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.core.text import dumps
@@ -101,9 +102,9 @@ def check_file_target(path: Path, option: str = "-o") -> None:
         )
 
 
-def rescue_folder() -> Path:
+def rescue_folder(environ: env.Env | None = None) -> Path:
     """Where results go when the output folder cannot take them."""
-    override = os.environ.get("DMXEDIT_RESCUE_DIR")
+    override = env.rescue_dir(env.given(environ))
     if override:
         return Path(override)
     from platformdirs import user_cache_path

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeserver import PNG_BYTES, make_png
-from helpers import HEIGHT, WIDTH, MiB, png_header, sparse_png, unit_request
+from fakeserver import PNG_BYTES
+from helpers import HEIGHT, WIDTH, MiB, png_header, sparse_png
 
-from dmxedit.api.multipart import MultipartBody
 from dmxedit.core.catalog import MAX_IMAGE_BYTES
 from dmxedit.core.errors import ExitCode, InputError
 from dmxedit.media.images import load_image, read_limited
@@ -96,20 +95,6 @@ def test_standard_input_bytes_of_exactly_50_mib_are_refused_by_load_image() -> N
     with pytest.raises(InputError) as caught:
         load_image("-", read_stdin=lambda: data)
     assert caught.value.exit_code == 2
-
-
-def test_images_are_hashed_only_when_asked(tmp_path: Path) -> None:
-    import hashlib
-
-    image = tmp_path / "a.png"
-    image.write_bytes(make_png(20, 20))
-    request = unit_request([image])
-    plain = MultipartBody(request.fields(), request.images, hash_images=False)
-    b"".join(plain)
-    assert plain.sha256 == []
-    hashed = MultipartBody(request.fields(), request.images)
-    b"".join(hashed)
-    assert hashed.sha256 == [hashlib.sha256(image.read_bytes()).hexdigest()]
 
 
 def test_images_over_50_mib_are_refused_without_reading_them(tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""The house's import contract (docs/ARCHITECTURE.md): the layers and the absence of
+cycles are import-linter's contracts in pyproject.toml; what import-linter does not
+check is checked here: no module uses another module's private names, and below the
+CLI, dmxedit's own modules are imported at the top of a module, not inside functions."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "dmxedit"
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_the_layer_and_cycle_contracts_hold() -> None:
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    if not Path(lint).exists():
+        pytest.fail("lint-imports is not installed: pip install -e '.[dev]'")
+    proc = subprocess.run(
+        [lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "BROKEN" not in proc.stdout
+
+
+def private_uses(path: Path) -> list[str]:
+    """``from dmxedit.x import _name`` and ``module._name`` where module is one of
+    dmxedit's modules imported by name: another module's private names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = _module_name(path)
+    found: list[str] = []
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dmxedit"):
+            for alias in node.names:
+                target = f"{node.module}.{alias.name}"
+                if _private(alias.name) and node.module != here:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {target}")
+                aliases[alias.asname or alias.name] = target
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("dmxedit") and alias.asname:
+                    aliases[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and _private(node.attr)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    found = [hit for path in _modules() for hit in private_uses(path)]
+    assert found == []
+
+
+def test_the_private_name_check_sees_both_forms(tmp_path: Path) -> None:
+    probe = PACKAGE / "_probe_private_names.py"
+    probe.write_text(
+        "from dmxedit.api.client import _session\n"
+        "from dmxedit.batch import resultsfile as rf\n"
+        "x = rf._APPEND_FLAGS\n",
+        encoding="utf-8",
+    )
+    try:
+        hits = private_uses(probe)
+    finally:
+        probe.unlink()
+    assert len(hits) == 2
