@@ -35,7 +35,7 @@ def test_the_commands_max_side_is_checked_once_for_every_job(
     from dmxedit.core.settings import resolve
 
     calls: list[object] = []
-    real = jobs.check_max_side
+    real = jobs.check_max_side  # type: ignore[attr-defined]
 
     def counting(value: object) -> int | None:
         calls.append(value)
