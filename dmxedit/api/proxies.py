@@ -169,10 +169,10 @@ def configured(url: str) -> Proxy | None:
 def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
     """Proxy variables set in both cases with different values (the lower-case one wins,
     which surprises whoever changed the other)."""
-    environ = env.given(environ)
+    set_ = env.proxies(env.given(environ))
     found = []
     for key in ("https", "http", "all", "no"):
-        lower, upper = environ.get(f"{key}_proxy"), environ.get(f"{key.upper()}_PROXY")
+        lower, upper = (set_.get(name) for name in env.proxy_names(key))
         if lower and upper and lower != upper:
             found.append(f"{key}_proxy and {key.upper()}_PROXY differ; {key}_proxy is used")
     return found

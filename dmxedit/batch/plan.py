@@ -176,6 +176,30 @@ def _exact_problem(job: Job, todo: str, line: int, files: dict[Path, int]) -> st
     return None
 
 
+def _job(
+    source: JobSource,
+    defaults: Defaults,
+    obj: Any,
+    line: int,
+    variant: int,
+    jobs_file: str | None,
+    checks: ImageChecks,
+) -> Job:
+    """One entry of the jobs file checked into a job (an unreadable line raises its error)."""
+    if isinstance(obj, InputError):
+        raise obj
+    return build_job(
+        obj,
+        line,
+        source.base,
+        defaults,
+        variant=variant,
+        variants=source.variants,
+        jobs_file=jobs_file,
+        checks=checks,
+    )
+
+
 def validate(
     source: JobSource,
     defaults: Defaults,
@@ -200,18 +224,7 @@ def validate(
         plan.total += 1
         where = f"line {line}" if source.objects is None else f"image {line}"
         try:
-            if isinstance(obj, InputError):
-                raise obj
-            job = build_job(
-                obj,
-                line,
-                source.base,
-                defaults,
-                variant=variant,
-                variants=source.variants,
-                jobs_file=jobs_file,
-                checks=checks,
-            )
+            job = _job(source, defaults, obj, line, variant, jobs_file, checks)
         except InputError as exc:
             if variant == 1:  # the other variants of the line say the same
                 problems.add(f"{where}: {exc.message}")

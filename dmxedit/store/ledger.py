@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
 from dmxedit.core.text import dumps, undecodable
 from dmxedit.store.migrations import migrate
 
-ENV_DATA_DIR = "DMXEDIT_DATA_DIR"
-ENV_NO_HISTORY = "DMXEDIT_NO_HISTORY"
+ENV_DATA_DIR = env.DATA_DIR
+ENV_NO_HISTORY = env.NO_HISTORY
 T = TypeVar("T")
 JSON_FIELDS = (
     "options",
@@ -108,9 +109,8 @@ def _escape(text: str) -> str:
     return "".join(out)
 
 
-def data_folder(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    override = env.get(ENV_DATA_DIR)
+def data_folder(environ: Mapping[str, str] | None = None) -> Path:
+    override = env.data_dir(env.given(environ))
     if override:
         return Path(override).expanduser()
     from platformdirs import user_data_path
@@ -118,14 +118,13 @@ def data_folder(env: Mapping[str, str] | None = None) -> Path:
     return user_data_path("dmxedit")
 
 
-def ledger_path(env: Mapping[str, str] | None = None) -> Path:
-    return data_folder(env) / "ledger.db"
+def ledger_path(environ: Mapping[str, str] | None = None) -> Path:
+    return data_folder(environ) / "ledger.db"
 
 
-def enabled(history: bool, env: Mapping[str, str] | None = None) -> bool:
+def enabled(history: bool, environ: Mapping[str, str] | None = None) -> bool:
     """The ledger is on unless the setting or DMXEDIT_NO_HISTORY turns it off."""
-    env = os.environ if env is None else env
-    return history and env.get(ENV_NO_HISTORY, "") in ("", "0")
+    return history and not env.no_history(env.given(environ))
 
 
 def sha256_of(path: Path) -> str | None:

@@ -1,9 +1,7 @@
 """The architecture's limits (docs/ARCHITECTURE.md): no function above cyclomatic
 complexity 15 (as radon measures it: ``radon cc -s -n C dmxedit``), and no module above
 500 lines without a line "Over 500 lines because ..." in its docstring saying why.
-
-The modules other developers are splitting right now are expected to fail (xfail, not
-strict); ``too_complex`` reports every function over the limit with its number."""
+``too_complex`` reports every function over the limit with its number."""
 
 from __future__ import annotations
 
@@ -20,12 +18,6 @@ MAX_COMPLEXITY = 15
 MAX_LINES = 500
 REASON = "Over 500 lines because "
 
-#: Modules being split by other developers at the moment (the rest of the package
-#: passed when these tests came in): each leaves the list when its split is merged.
-BEING_SPLIT = {
-    "batch/plan.py",  # validate(), moved out of batch/run.py, still at 16
-}
-SPLITTING = "other developers' modules still being split"
 
 
 def too_complex(source: str) -> list[str]:
@@ -47,33 +39,17 @@ def too_long(source: str) -> bool:
     return not any(line.strip().startswith(REASON) for line in doc.splitlines())
 
 
-def _being_split(module: str) -> bool:
-    return module in BEING_SPLIT
-
-
 def _modules() -> list[str]:
     return sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
 
 
-def _cases() -> list[object]:
-    return [
-        pytest.param(
-            module,
-            marks=[pytest.mark.xfail(strict=False, reason=SPLITTING)]
-            if _being_split(module)
-            else [],
-        )
-        for module in _modules()
-    ]
-
-
-@pytest.mark.parametrize("module", _cases())
+@pytest.mark.parametrize("module", _modules())
 def test_no_function_is_above_complexity_15(module: str) -> None:
     source = (PACKAGE / module).read_text(encoding="utf-8")
     assert too_complex(source) == [], f"dmxedit/{module}"
 
 
-@pytest.mark.parametrize("module", _cases())
+@pytest.mark.parametrize("module", _modules())
 def test_no_module_is_above_500_lines_without_a_reason(module: str) -> None:
     source = (PACKAGE / module).read_text(encoding="utf-8")
     assert not too_long(source), f"dmxedit/{module}: split it, or say why at its top"
