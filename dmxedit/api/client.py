@@ -49,6 +49,7 @@ from dmxedit.api.jsonstream import JSONStreamError
 from dmxedit.api.models import MODELS_LIMIT, ModelInfo, mib, model_unusable, parse_models, site_hint
 from dmxedit.api.multipart import BytesBody, MultipartBody
 from dmxedit.api.network import Reached, connection_problem, could_not_connect, network_words, reach
+from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
 from dmxedit.api.retry import (
     DOWNLOAD_ATTEMPTS,
@@ -238,7 +239,6 @@ class Client:
         if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
             # Nothing went out: requests refused the proxy (check_proxy normally says so
             # before the client is made).
-            from dmxedit.api.proxies import check_proxy
 
             check_proxy(request.url)
         if isinstance(exc, requests.exceptions.SSLError):

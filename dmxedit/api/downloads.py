@@ -15,6 +15,7 @@ from dmxedit.api.answers import Capped, Sink, TooLarge
 from dmxedit.api.http import BODY_ERRORS, Deadline, body_chunks, new_session, one_line
 from dmxedit.api.models import mib
 from dmxedit.api.network import network_words
+from dmxedit.api.proxies import proxy_for
 from dmxedit.api.retry import download_decision
 from dmxedit.core.errors import SaveError
 from dmxedit.core.events import Events
@@ -54,7 +55,6 @@ class Downloader:
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise SaveError(f"The result URL is not http(s): {one_line(url, 200)}", urls=[url])
-        from dmxedit.api.proxies import proxy_for
 
         proxy = proxy_for(url)
         if proxy is not None and proxy.problem is not None:

@@ -13,6 +13,7 @@ import requests
 import urllib3.exceptions
 
 from dmxedit.api.http import Deadline, new_session
+from dmxedit.api.proxies import SOCKS_INSTALL
 from dmxedit.core.errors import NetworkError
 
 
@@ -54,7 +55,6 @@ def network_words(exc: BaseException) -> str:
 
 
 def _proxy_problem(exc: BaseException) -> tuple[str, str] | None:
-    from dmxedit.api.proxies import SOCKS_INSTALL
 
     if isinstance(exc, requests.exceptions.InvalidSchema) and "socks" in str(exc).lower():
         return (

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmxedit.batch.jobs import entry_id
 from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -133,7 +134,6 @@ def count_lines(path: Path) -> int:
 
 def entry_ids(source: JobSource) -> Iterator[tuple[int, str]]:
     """(line, job id) of every job of ``source``: each line once per variant."""
-    from dmxedit.batch.jobs import entry_id
 
     variants = source.variants
     for line, obj in source.lines():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ from dmxedit.batch.shards import Shard
 from dmxedit.core.catalog import tokens_for
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.settings import Settings
+from dmxedit.engine import billing
+from dmxedit.store import ledger
 
 #: What a jobs file's line holds, for the message that lists invalid lines.
 LINE_HINT = (
@@ -256,18 +259,18 @@ def estimate_cost(
     settings: Settings,
     shapes: Mapping[tuple[str, str | None], int],
     env: Mapping[str, str] | None = None,
+    *,
+    clock: billing.Clock = time.time,
 ) -> float | None:
     """The plan's cost in CNY from recent charges; None when unknown (never an error).
     ``env`` is the environment the ledger is found from (the process's by default)."""
-    from dmxedit.engine import billing
-    from dmxedit.store import ledger
 
     try:
         book = ledger.open_ledger(settings.history, env, create=False)
     except DmxError:
         return None
     try:
-        found = billing.estimate(settings, shapes, book)
+        found = billing.estimate(settings, shapes, book, clock=clock)
     finally:
         if book is not None:
             book.close()

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.account import Account
+from dmxedit.batch.jobs import job_id
+from dmxedit.batch.resultsfile import ResultsLog, what_to_do
 from dmxedit.core.errors import InputError
 from dmxedit.engine.billing import (
     UPLOAD_BEFORE,
@@ -21,6 +23,7 @@ from dmxedit.engine.billing import (
     record,
     safe_check,
 )
+from dmxedit.store import ledger
 
 if TYPE_CHECKING:
     from dmxedit.batch.jobs import Defaults, JobSource
@@ -66,9 +69,6 @@ def reconcile(
     """Check every job of a results file held back as "may have been billed" and append
     a line with the verdict: a re-run then resends the jobs found not billed. ``env`` is
     the environment the ledger is found from (the process's by default)."""
-    from dmxedit.batch.jobs import job_id
-    from dmxedit.batch.resultsfile import ResultsLog, what_to_do
-    from dmxedit.store import ledger
 
     settings = defaults.settings
     settings.require_account()

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dmxedit.api.proxies import check_proxy
+from dmxedit.api.retry import Pacer
 from dmxedit.batch.concurrency import AdaptiveLimit, Concurrency, Limit
 from dmxedit.batch.jobindex import PreviousResults, index_jobs
 from dmxedit.batch.jobs import (
@@ -36,6 +38,9 @@ from dmxedit.core.errors import (
 from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine import pipeline
+from dmxedit.engine.billing import Clock, Sleep
+from dmxedit.store import ledger
 from dmxedit.store.results import Saver
 
 if TYPE_CHECKING:
@@ -56,6 +61,8 @@ def run_batch(
     make_client: Callable[[Events], Client] | None = None,
     shard: Shard | None = None,
     max_tokens: int | None = None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> BatchSummary:
     """Run every job that still needs running; raises BatchError when some failed.
 
@@ -92,7 +99,7 @@ def run_batch(
         )
         summary = _summary(plan, shard, max_tokens, concurrency, results, dry_run)
         try:
-            _tell_plan(plan, summary, defaults.settings, events)
+            _tell_plan(plan, summary, defaults.settings, events, clock)
             if dry_run:
                 return summary
             book = _get_ready(plan, defaults.settings)
@@ -105,6 +112,7 @@ def run_batch(
                 previous, log, summary, events, temporaries, client_for, defaults.options, book
             )
             runner.settings = defaults.settings  # for billing checks (SPEC 8)
+            runner.clock, runner.sleep = clock, sleep
             try:
                 runner.run(plan.spool, limit)
             finally:
@@ -150,7 +158,9 @@ def _summary(
     )
 
 
-def _tell_plan(plan: Plan, summary: BatchSummary, settings: Settings, events: BatchEvents) -> None:
+def _tell_plan(
+    plan: Plan, summary: BatchSummary, settings: Settings, events: BatchEvents, clock: Clock
+) -> None:
     """The plan shown (with its cost when the account can tell), and the jobs held back."""
     if plan.unknown:
         check = (
@@ -162,7 +172,7 @@ def _tell_plan(plan: Plan, summary: BatchSummary, settings: Settings, events: Ba
             "send them)."
         )
     if plan.shapes and settings.has_account:
-        summary.estimated_cny = _estimate(settings, plan.shapes)
+        summary.estimated_cny = _estimate(settings, plan.shapes, clock=clock)
     events.plan(summary)
 
 
@@ -172,8 +182,6 @@ def _get_ready(plan: Plan, settings: Settings) -> Ledger | None:
     if not plan.spool.count:
         return None
     settings.require_key()  # before any folder is made
-    from dmxedit.api.proxies import check_proxy
-    from dmxedit.store import ledger
 
     check_proxy(settings.base_url)
     for folder in sorted(plan.outputs):
@@ -184,8 +192,6 @@ def _get_ready(plan: Plan, settings: Settings) -> Ledger | None:
 def _clients(defaults: Defaults, limit: Limit) -> Callable[[Events], Client]:
     """How each worker makes its client: all share one pause (a 429 holds them all, and
     lowers ``--concurrency auto``)."""
-    from dmxedit.api.retry import Pacer
-    from dmxedit.engine import pipeline
 
     pacer = Pacer()
     pacer.on_throttle = limit.throttle

@@ -29,9 +29,12 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine import pipeline
+from dmxedit.engine.billing import Clock, Sleep, after_failure
 from dmxedit.engine.delivery import verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.records import LedgerRecord, Records
+from dmxedit.media.receipt import receipt
 from dmxedit.store.names import literal_template
 from dmxedit.store.results import Saver
 
@@ -64,6 +67,9 @@ class Runner:
         self.client_for = client_for
         self.options = options
         self.book = book
+        #: the billing check's clock and sleep (the run's own; run_batch sets them)
+        self.clock: Clock = time.time
+        self.sleep: Sleep = time.sleep
         self.jobs: queue.Queue[tuple[Job, str] | None] = queue.Queue()
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -290,7 +296,6 @@ class Runner:
         """With a system token: did DMXAPI bill this job? The verdict goes in its line."""
         if self.settings is None or not self.settings.has_account:
             return
-        from dmxedit.engine.billing import after_failure
 
         verdict = after_failure(
             self.settings,
@@ -300,6 +305,8 @@ class Runner:
             book=self.book,
             entry_id=kept.entry_id if kept is not None else None,
             settle_hint="Run the batch again with --reconcile in a minute to settle it.",
+            clock=self.clock,
+            sleep=self.sleep,
         )
         if verdict is not None:
             record.update(error=error.message, billed=verdict.billed, billing=verdict.to_dict())
@@ -354,7 +361,6 @@ class Runner:
 
     def fetch(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
         """A job paid for last time: download its result again, never generate it again."""
-        from dmxedit.media.receipt import receipt
 
         saver = self.saver(job)
         saved = []
@@ -408,7 +414,6 @@ class Runner:
 
     def send(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
         """Send a job's request through the pipeline."""
-        from dmxedit.engine import pipeline
 
         kept = None
         if self.book is not None:

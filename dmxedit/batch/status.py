@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from dmxedit.batch.jobindex import IdTable, entry_ids, index_jobs, parse_record
-from dmxedit.batch.shards import Shard, shard_of
+from dmxedit.batch.jobs import JobSource
+from dmxedit.batch.resultsfile import what_to_do
+from dmxedit.batch.shards import Shard, results_file, shard_files, shard_of
 from dmxedit.core.errors import InputError
 
 NONE, DONE, FAILED, REFETCH, HELD = range(5)
@@ -107,7 +109,6 @@ class BatchStatus:
 def _read_states(ids: IdTable, files: list[Path]) -> tuple[array[int], list[str]]:
     """Each job's state by its deciding record in ``files`` (read in that order, those
     missing skipped), and the files read."""
-    from dmxedit.batch.resultsfile import what_to_do
 
     state = array("B", [NONE]) * ids.size
     read: list[str] = []
@@ -136,8 +137,6 @@ def status_of(
     """Where the batch of the jobs file ``path`` stands: every results file of it (named
     after ``naming``: the default one, each shard's, ``results``), counted in total and
     for every shard of each shard count found (and of ``asked``'s)."""
-    from dmxedit.batch.jobs import JobSource
-    from dmxedit.batch.shards import results_file, shard_files
 
     found = shard_files(naming)
     files = [results_file(naming, None)] + [p for _, p in found]

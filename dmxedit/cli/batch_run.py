@@ -315,6 +315,8 @@ def _execute(
             temporaries=ctx.temporaries,
             shard=shard,
             max_tokens=flags.max_tokens,
+            clock=ctx.clock,
+            sleep=ctx.sleep,
         )
     except (BatchError, Interrupted) as error:
         if (

@@ -81,7 +81,14 @@ def _send(ctx: RunContext, prepared: prepared_t.Prepared, stream: Any) -> ImageR
         for line in _verbose_request(prepared):
             events.info(line)
     try:
-        result = pipeline.run(prepared, events=events, stream=stream, temporaries=ctx.temporaries)
+        result = pipeline.run(
+            prepared,
+            events=events,
+            stream=stream,
+            temporaries=ctx.temporaries,
+            clock=ctx.clock,
+            sleep=ctx.sleep,
+        )
     finally:
         close = getattr(events, "close", None)
         if close is not None:

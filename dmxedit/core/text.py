@@ -22,6 +22,8 @@ import json
 import re
 from typing import Any
 
+from dmxedit.core.settings import mask
+
 # C0 controls, DEL and C1 controls; the invisible marks and overrides that reorder text
 # (Trojan Source); the line and paragraph separators; lone surrogates (undecodable bytes
 # of a file name, or a broken escape in JSON).
@@ -78,7 +80,6 @@ def redact(value: Any, *secrets: str | None) -> Any:
     """``value`` with every secret replaced by its masked form (``sk-…abcd``): a text, or
     the texts inside a JSON-like value (dicts and lists, keys too). The one redaction
     every text from a server goes through before it is shown or stored."""
-    from dmxedit.core.settings import mask
 
     known = [s for s in dict.fromkeys(secrets) if s]
     if not known:

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.account import Account, LogItem, LogRead, cny
+from dmxedit.api.client import MAY_BE_BILLED
 from dmxedit.core.errors import DmxError, counted
 from dmxedit.core.events import Events
 from dmxedit.core.settings import Settings
@@ -270,7 +271,6 @@ def record(book: Ledger | None, entry_id: int | None, verdict: Verdict) -> None:
 
 def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
     """Put the verdict into an error: its message, hint and details (``billed``)."""
-    from dmxedit.api.client import MAY_BE_BILLED
 
     error.billed = verdict.billed
     error.details["billing"] = verdict.to_dict()

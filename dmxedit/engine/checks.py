@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dmxedit.core import env as environment
-from dmxedit.core.catalog import ENDPOINTS, SITES, is_dmxapi_host
+from dmxedit.core.catalog import ENDPOINTS, MAX_RESULT_BYTES, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
 from dmxedit.core.settings import (
     DEFAULT,
@@ -32,6 +32,7 @@ from dmxedit.core.settings import (
     plain_http,
     read_config,
 )
+from dmxedit.store.ledger import enabled, ledger_path, open_ledger
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -292,8 +293,6 @@ def check_output(settings: Settings) -> Check:
     """The output folder can be written (or created); enough free space for a result."""
     import shutil
 
-    from dmxedit.core.catalog import MAX_RESULT_BYTES
-
     name = "output"
     folder = Path(settings.output).expanduser()
     shown = str(folder.absolute())
@@ -336,8 +335,6 @@ def check_output(settings: Settings) -> Check:
 def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
     """The ledger can be written (or created); it is private. Creates nothing."""
     import sqlite3
-
-    from dmxedit.store.ledger import enabled, ledger_path, open_ledger
 
     name = "ledger"
     if not enabled(settings.history, env):

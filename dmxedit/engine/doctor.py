@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from dmxedit.api.account import Account
+from dmxedit.api.client import Client, reach
+from dmxedit.api.proxies import case_conflicts, configured, proxy_for, proxy_for_downloads
+from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
@@ -52,7 +56,6 @@ LOW_BALANCE = 1.0
 def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
     """The proxy requests will use for the base URL, and whether it can be used; and the
     one result downloads from other hosts go through, when it is another."""
-    from dmxedit.api.proxies import case_conflicts, configured, proxy_for, proxy_for_downloads
 
     name = "proxy"
     host = urlsplit(url).hostname or url
@@ -93,7 +96,6 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
 
 def check_site(url: str, connect_timeout: float) -> Check:
     """The site answers: DNS, proxy, TCP and TLS within the connect timeout."""
-    from dmxedit.api.client import reach
 
     name = "site"
     parts = urlsplit(url)
@@ -130,8 +132,6 @@ def check_auth(
     settings: Settings, key: str, events: Events | None = None
 ) -> tuple[Check, list[ModelInfo] | None]:
     """``GET /models`` with the key answers 200: the key is accepted on this site."""
-    from dmxedit.api.client import Client
-    from dmxedit.api.retry import Policy
 
     name = "auth"
     client = Client(
@@ -205,7 +205,6 @@ def check_model(settings: Settings, models: list[ModelInfo]) -> Check:
 
 def read_balance(settings: Settings, events: Events | None = None) -> float:
     """The account's balance in CNY, read with the system token and user id (SPEC 8)."""
-    from dmxedit.api.account import Account
 
     with Account(settings, read_timeout=MODELS_READ_TIMEOUT, events=events) as account:
         return account.balance().cny

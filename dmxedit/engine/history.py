@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
+from dmxedit.core.settings import resolve
+from dmxedit.store.ledger import Ledger, enabled, ledger_path
 
 if TYPE_CHECKING:
     from dmxedit.store.ledger import Ledger
@@ -23,8 +25,6 @@ _RELATIVE = re.compile(r"(\d+)\s*([dhm])")
 def reading(env: Mapping[str, str] | None = None) -> Iterator[Ledger | None]:
     """The ledger for reading (None when it was never written), closed afterwards; an
     InputError when it is turned off."""
-    from dmxedit.core.settings import resolve
-    from dmxedit.store.ledger import Ledger, enabled, ledger_path
 
     env = environment.given(env)
     settings = resolve(env=env)

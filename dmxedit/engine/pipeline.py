@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmxedit._version import __version__
+from dmxedit.api.client import Client
+from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
+from dmxedit.api.retry import Policy
 from dmxedit.core.catalog import WARN_IMAGES
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.billing import Clock, Sleep, after_failure
 from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.prepared import Prepared
@@ -33,6 +37,7 @@ from dmxedit.engine.result import ImageResult
 from dmxedit.media.digests import Digests
 from dmxedit.media.prepare import discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
+from dmxedit.store import ledger
 from dmxedit.store.ledger import storable
 from dmxedit.store.names import literal_template
 from dmxedit.store.results import (
@@ -66,9 +71,6 @@ def make_client(
     pacer: Pacer | None = None,
 ) -> Client:
     """A client configured from resolved settings (imports the HTTP machinery)."""
-    from dmxedit.api.client import Client
-    from dmxedit.api.proxies import check_proxy
-    from dmxedit.api.retry import Policy
 
     api_key = settings.require_key()
     check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
@@ -370,9 +372,12 @@ def run(
     stream: BinaryIO | None = None,
     temporaries: Temporaries | None = None,
     record: Record | None = None,
+    clock: Clock = time.time,
+    sleep: Sleep = time.sleep,
 ) -> ImageResult:
     """Send a prepared request and save its results into the output folder (or
-    ``stream``): the client and saver made, used and closed."""
+    ``stream``): the client and saver made, used and closed. ``clock`` and ``sleep`` are
+    the billing check's (the run's own: tests pass fakes)."""
     events = events or Events()
     for message in prepared.settings.warnings:
         events.warn(message)
@@ -380,7 +385,6 @@ def run(
     saver, folder = _saver(prepared, stream, temporaries)
     client = make_client(settings, prepared.options, events=events)
     saver.prepare()  # after the key check: a missing key creates no folder
-    from dmxedit.store import ledger
 
     book = ledger.open_ledger(settings.history)
     kept = _ledger_record(book, prepared, folder, saver.exact)
@@ -404,7 +408,7 @@ def run(
         if isinstance(error, SaveError) and kept is not None:
             recover_hint(error, book, entry_id)
         sent_at = begun if tracker.was_sent else None
-        _billing_check(prepared, error, sent_at, book, entry_id, events)
+        _billing_check(prepared, error, sent_at, book, entry_id, events, (clock, sleep))
         raise
     finally:
         client.close()
@@ -459,12 +463,12 @@ def _billing_check(
     book: Any,
     entry_id: int | None,
     events: Events,
+    clocks: tuple[Clock, Sleep],
 ) -> None:
     """A failure that may have been billed: the account's log says (when there is one)."""
     settings = prepared.settings
     if not (error.may_be_billed and settings.has_account):
         return
-    from dmxedit.engine.billing import after_failure
 
     try:
         after_failure(
@@ -475,6 +479,8 @@ def _billing_check(
             book=book,
             entry_id=entry_id,
             events=events,
+            clock=clocks[0],
+            sleep=clocks[1],
         )
     except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
         events.warn(f"The billing check failed: {describe(exc)}")

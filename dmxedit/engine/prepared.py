@@ -15,17 +15,17 @@ from dmxedit.core.settings import Settings, resolve
 from dmxedit.media.images import load_images
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
+from dmxedit.store.ledger import open_ledger
 from dmxedit.store.names import Naming
+from dmxedit.store.refs import is_ref, resolve_image_ref
 from dmxedit.store.results import check_file_target, file_target
 
 
 def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
     """``@last`` and ``@N`` image arguments -> the saved files they name (via the ledger)."""
-    from dmxedit.store.refs import is_ref, resolve_image_ref
 
     if not any(is_ref(arg) for arg in images):
         return list(images)
-    from dmxedit.store.ledger import open_ledger
 
     book = open_ledger(settings.history, create=False)  # reading makes no ledger
     try:

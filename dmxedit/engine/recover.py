@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmxedit.api.client import Client
 from dmxedit.core.errors import ExitCode, InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.engine.billing import check_entries
 from dmxedit.engine.fetch import fetch_again
+from dmxedit.media.receipt import receipt
 from dmxedit.store.ledger import Entry, Ledger, file_items
+from dmxedit.store.names import Naming
 from dmxedit.store.results import SavedImage, Saver
 
 if TYPE_CHECKING:
@@ -105,7 +109,6 @@ def recover(
     mark it saved; ``check`` asks the billing log about the requests sent without an
     answer. ``settled`` lists those a billing verdict settled too (``--all``). The
     billing check reads the time and waits with ``clock`` and ``sleep``."""
-    from dmxedit.api.client import Client
 
     entries = book.unsaved() if book is not None else []
     unanswered = book.unanswered(settled=settled) if book is not None else []
@@ -126,8 +129,6 @@ def recover(
     finally:
         client.close()
     if check and book is not None and unanswered:
-        from dmxedit.engine.billing import check_entries
-
         checked = check_entries(settings, book, unanswered, clock=clock, sleep=sleep)
         recovery.verdicts = {e.id: v for e, v in checked}
     elif check:
@@ -209,7 +210,6 @@ def naming_of(entry: Entry) -> Any:
     """The names the entry's own run would have given: its --name template, else the
     default names with its variant (``--variants``) or its batch job's id; None (the
     default names of a single request) when it had neither."""
-    from dmxedit.store.names import Naming
 
     if not entry.name and not entry.job_id:
         return None
@@ -242,7 +242,6 @@ def _receipt(
 ) -> list[str]:
     """SPEC 9's receipt for recovered images: what was delivered against what was asked,
     a warning for each difference; the ledger's file items get what was delivered."""
-    from dmxedit.media.receipt import receipt
 
     options = entry.options or {}
     delivered, found = receipt(

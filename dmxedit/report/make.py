@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
+from dmxedit.engine.history import parse_since, reading
 from dmxedit.report import page as core
 
 
@@ -85,7 +86,6 @@ def make_report(
 def _read_ledger(
     since: str | None, limit: int, env: Mapping[str, str] | None
 ) -> tuple[core.Report, int | None]:
-    from dmxedit.engine.history import parse_since, reading
 
     started = parse_since(since) if since else None
     with reading(env) as book:

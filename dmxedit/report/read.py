@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dmxedit.batch.jobs import JobSource, job_id
+from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels, tokens_for
 from dmxedit.core.errors import InputError
 
@@ -170,7 +172,6 @@ def _jobs_file_for(results: Path, records: Iterable[Mapping[str, Any]]) -> Path 
 
 def _job_lines(path: Path, wanted: set[int]) -> dict[int, dict[str, Any]]:
     """The job objects on the ``wanted`` lines of a jobs file (unreadable ones left out)."""
-    from dmxedit.batch.jobs import JobSource
 
     found: dict[int, dict[str, Any]] = {}
     if not wanted:
@@ -197,7 +198,6 @@ def read_results(paths: Sequence[Path], cwd: Path | None = None) -> Report:
 
 def _read_one(path: Path, cwd: Path) -> list[ReportJob]:
     """The jobs of one results file, in job order."""
-    from dmxedit.batch.jobs import job_id
 
     records = _records(path)
     results_dir = path.parent.absolute()
@@ -228,7 +228,6 @@ def _read_one(path: Path, cwd: Path) -> list[ReportJob]:
 def _records(path: Path) -> list[dict[str, Any]]:
     """The deciding record of each job id in a results file; InputError when there is
     no such file or it holds none."""
-    from dmxedit.batch.resultsfile import ResultsLog
 
     if not path.is_file():
         raise InputError(

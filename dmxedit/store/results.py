@@ -25,6 +25,7 @@ from dmxedit.core.errors import InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.core.text import dumps
 from dmxedit.media.formats import EXTENSIONS, sniff
+from dmxedit.media.receipt import delivered
 from dmxedit.store.names import Naming
 
 _TEMP_PREFIX = ".dmxedit-"
@@ -329,7 +330,6 @@ class Saver:
                 urls=[url] if url else [],
                 hint="Open the URL to see what the API sent." if url else None,
             )
-        from dmxedit.media.receipt import delivered
 
         naming = self.naming or Naming(self.prefix)
         stem = naming.stem(self.stamp, index)

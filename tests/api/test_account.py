@@ -50,9 +50,6 @@ def later(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     pipeline and the batch runner do not pass the run's clock on yet: for them the billing
     functions they call get it here."""
     fake = FakeTime()
-    after_failure = functools.partial(billing.after_failure, clock=fake.clock, sleep=fake.sleep)
-    monkeypatch.setattr(billing, "after_failure", after_failure)
-    monkeypatch.setattr(billing, "estimate", functools.partial(billing.estimate, clock=fake.clock))
     return fake
 
 

@@ -19,7 +19,6 @@ MAX_LINES = 500
 REASON = "Over 500 lines because "
 
 
-
 def too_complex(source: str) -> list[str]:
     """Each function (or method) of ``source`` above the limit, as "name (complexity)"."""
     over = []

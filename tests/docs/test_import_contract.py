@@ -88,3 +88,58 @@ def test_the_private_name_check_sees_both_forms(tmp_path: Path) -> None:
     finally:
         probe.unlink()
     assert len(hits) == 2
+
+
+def imports_inside_functions(path: Path) -> list[str]:
+    """dmxedit's own modules imported inside a function of ``path``."""
+    found: list[str] = []
+
+    class Visitor(ast.NodeVisitor):
+        depth = 0
+
+        def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+            self.depth += 1
+            self.generic_visit(node)
+            self.depth -= 1
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            if self.depth and (node.module or "").startswith("dmxedit"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: from {node.module}")
+
+        def visit_Import(self, node: ast.Import) -> None:
+            names = [a.name for a in node.names if a.name.startswith("dmxedit")]
+            if self.depth and names:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: import {names[0]}")
+
+    Visitor().visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_below_the_cli_dmxedit_imports_its_own_modules_at_the_top() -> None:
+    """Imports inside functions are for heavy third-party modules (requests, sqlite3,
+    rich, Pillow, filelock); the CLI imports the engine a command needs when it runs
+    (so --help, --version, ratios and config stay light: tests/e2e/test_startup.py), and
+    the package's lazy public names load on first use (dmxedit/__init__.py)."""
+    found = [
+        hit
+        for path in _modules()
+        if not path.relative_to(PACKAGE).as_posix().startswith("cli/")
+        and path != PACKAGE / "__init__.py"
+        for hit in imports_inside_functions(path)
+    ]
+    assert found == []
+
+
+def test_the_inner_import_check_sees_one(tmp_path: Path) -> None:
+    probe = PACKAGE / "_probe_inner_import.py"
+    probe.write_text(
+        "def f() -> None:\n    from dmxedit.core import errors\n    import json\n",
+        encoding="utf-8",
+    )
+    try:
+        hits = imports_inside_functions(probe)
+    finally:
+        probe.unlink()
+    assert len(hits) == 1 and "dmxedit.core" in hits[0]
