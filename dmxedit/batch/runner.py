@@ -437,6 +437,7 @@ class Runner:
             save_metadata=self.options.save_metadata,
             record=Records(state, kept),
             hash_inputs=kept is not None,
+            digest_cache=self.book,
         )
         record.update(
             status="ok",

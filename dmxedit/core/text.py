@@ -102,4 +102,40 @@ def redact(value: Any, *secrets: str | None) -> Any:
     return clean(value)
 
 
-__all__ = ["dumps", "escaped", "redact", "undecodable"]
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable: a lone surrogate (half an emoji a relay
+    cut) and NUL are kept as the escapes ``\\udXXX`` and ``\\u0000`` (SQLite, UTF-8
+    files and terminals refuse them raw). Lists and dicts are walked."""
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            return _escape_unstorable(value)
+        return value
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, tuple):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escape_unstorable(text: str) -> str:
+    out = []
+    for char in text:
+        code = ord(char)
+        if code == 0 or 0xD800 <= code <= 0xDFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+__all__ = ["dumps", "escaped", "redact", "storable", "undecodable"]

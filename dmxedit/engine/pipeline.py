@@ -28,17 +28,18 @@ from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
+from dmxedit.core.text import storable
 from dmxedit.engine.billing import Clock, Sleep, after_failure
 from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.prepared import Prepared
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
+from dmxedit.media.digests import Cache as DigestCache
 from dmxedit.media.digests import Digests
 from dmxedit.media.prepare import discard, input_record, prepare_images
 from dmxedit.media.receipt import mismatches, receipt
 from dmxedit.store import ledger
-from dmxedit.store.ledger import storable
 from dmxedit.store.names import literal_template
 from dmxedit.store.results import (
     Blob,
@@ -94,11 +95,13 @@ def execute(
     save_metadata: bool = False,
     record: Record | None = None,
     hash_inputs: bool = False,
+    digest_cache: DigestCache | None = None,
 ) -> ImageResult:
     """Send a checked request and save what comes back; the path every request takes.
 
-    The inputs' SHA-256 are computed as they are sent with ``save_metadata`` or
-    ``hash_inputs`` (the ledger records them). Inputs that need preparing (SPEC 9:
+    The inputs' SHA-256 are computed beside the send with ``save_metadata`` or
+    ``hash_inputs`` (the ledger records them), from ``digest_cache`` when it knows the
+    file as it is. Inputs that need preparing (SPEC 9:
     converted, rotated, downscaled) are prepared first, into temporary files that are
     removed when the request is over."""
     events = events or Events()
@@ -112,7 +115,9 @@ def execute(
         record.failed(error)
         raise
     try:
-        return _execute(request, client, saver, events, save_metadata, record, hash_inputs)
+        return _execute(
+            request, client, saver, events, save_metadata, record, (hash_inputs, digest_cache)
+        )
     finally:
         for name in made:
             discard(name, saver.temporaries)
@@ -125,7 +130,7 @@ def _execute(
     events: Events,
     save_metadata: bool,
     record: Record,
-    hash_inputs: bool,
+    hashing: tuple[bool, DigestCache | None],
 ) -> ImageResult:
     """The guarded steps: whatever stops them after the body starts going out ends as
     :func:`delivery.verdict` says (URLs kept, "may have been billed" told), recorded."""
@@ -134,7 +139,8 @@ def _execute(
     records.begin(request)  # a record that cannot begin stops here: nothing was sent
     started = time.monotonic()
     # The inputs' SHA-256 on a thread of their own, beside the upload (not in its thread).
-    digests = Digests(request.images).start() if save_metadata or hash_inputs else None
+    hash_inputs, cache = hashing
+    digests = Digests(request.images, cache).start() if save_metadata or hash_inputs else None
     try:
         answer = client.send(request, saver.new_blob, on_sent=records.sent)
         if digests is not None:
@@ -399,6 +405,7 @@ def run(
             save_metadata=prepared.options.save_metadata,
             record=Records(tracker, kept, record),
             hash_inputs=kept is not None,
+            digest_cache=book,
         )
     except KeyboardInterrupt:
         saver.temporaries.remove_all()

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 from dmxedit.api.request import ImageRequest
 from dmxedit.core.errors import ConfigError, DmxError, Interrupted
 from dmxedit.core.events import Events
+from dmxedit.core.text import storable
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.formats import printable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import input_record
-from dmxedit.store.ledger import Ledger, file_items, storable
+from dmxedit.store.ledger import Ledger, file_items
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer

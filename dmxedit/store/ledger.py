@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
 from dmxedit.core.text import dumps, undecodable
+from dmxedit.media.digests import FileKey
 from dmxedit.store.migrations import migrate
 
 ENV_DATA_DIR = env.DATA_DIR
@@ -71,42 +72,6 @@ def retrying(action: Callable[[], T], *, patience: float | None = None) -> T:
                 raise
         time.sleep(wait + random.random() * wait)
         wait = min(wait * 2, 0.5)
-
-
-def storable(value: Any) -> Any:
-    """``value`` with every string made storable: a lone surrogate (half an emoji a relay
-    cut) and NUL are kept as the escapes ``\\udXXX`` and ``\\u0000`` (SQLite, UTF-8
-    files and terminals refuse them raw). Lists and dicts are walked."""
-    if isinstance(value, str):
-        if "\x00" in value or not _encodable(value):
-            return _escape(value)
-        return value
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    if isinstance(value, tuple):
-        return [storable(v) for v in value]
-    if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
-    return value
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _escape(text: str) -> str:
-    out = []
-    for char in text:
-        code = ord(char)
-        if code == 0 or 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def data_folder(environ: Mapping[str, str] | None = None) -> Path:
@@ -238,6 +203,33 @@ class Ledger:
             finally:
                 self._db.execute("ROLLBACK")
         return int(row[0])
+
+    # -- the inputs' digests, by file identity --------------------------------------
+
+    def known(self, key: FileKey) -> str | None:
+        """The SHA-256 recorded for this file as it is now (path, size, mtime, inode), or
+        None. A cache: any trouble reading it is a miss, never an error."""
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT sha256 FROM digests WHERE path = ? AND size = ? AND mtime_ns = ? "
+                    "AND inode = ?",
+                    list(key),
+                ).fetchone()
+        except sqlite3.Error:
+            return None
+        return str(row[0]) if row else None
+
+    def remember(self, key: FileKey, sha256: str) -> None:
+        """Record a file's SHA-256 under its identity (failures ignored: only a cache)."""
+        try:
+            self._write(
+                "INSERT OR REPLACE INTO digests (path, size, mtime_ns, inode, sha256) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [*key, sha256],
+            )
+        except sqlite3.Error:
+            pass
 
     # -- writing ----------------------------------------------------------------------
 

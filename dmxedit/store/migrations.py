@@ -51,6 +51,15 @@ def _add_column(name: str, kind: str) -> Callable[[sqlite3.Connection], None]:
     return add
 
 
+def _digests(db: sqlite3.Connection) -> None:
+    """Inputs' SHA-256 by file identity (path, size, mtime, inode), as git's index keeps
+    them: an input edited again is not read twice to be hashed."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS digests (path BLOB PRIMARY KEY, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, sha256 TEXT NOT NULL)"
+    )
+
+
 def _first(db: sqlite3.Connection) -> None:
     for statement in FIRST_SCHEMA.split(";"):
         if statement.strip():
@@ -65,6 +74,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0002-unsaved-urls", _add_column("unsaved_urls", "TEXT")),
     ("0003-mismatch", _add_column("mismatch", "TEXT")),
     ("0004-billing", _add_column("billing", "TEXT")),
+    ("0005-digests", _digests),
 ]
 
 

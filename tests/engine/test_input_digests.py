@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakeserver import make_png
 from helpers import Cli, expect
 
 from dmxedit.api import multipart
@@ -60,3 +63,42 @@ def test_nothing_is_hashed_when_nothing_records_it(
     monkeypatch.setenv("DMXEDIT_NO_HISTORY", "1")
     expect(cli("edit", str(png), "-p", "x"))
     assert hashing["threads"] == []
+
+
+def _age(path: Path, seconds: float = 60) -> None:
+    """Make a file look written a while ago (a fresh file is hashed but not remembered)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_an_input_edited_again_is_not_hashed_again(
+    cli: Cli, png: Path, hashing: dict[str, Any]
+) -> None:
+    _age(png)
+    expect(cli("edit", str(png), "-p", "x"))
+    expect(cli("edit", str(png), "-p", "y"))
+    assert hashing["threads"] == ["dmxedit-sha256"]  # the second edit found it known
+    second = json.loads(expect(cli("history", "show", "2", "--json")).stdout)
+    assert second["inputs"][0]["sha256"] == hashlib.sha256(png.read_bytes()).hexdigest()
+
+
+def test_a_changed_input_is_hashed_anew(
+    cli: Cli, png: Path, tmp_path: Path, hashing: dict[str, Any]
+) -> None:
+    _age(png)
+    expect(cli("edit", str(png), "-p", "x"))
+    png.write_bytes(make_png(33, 21))  # new content, new size and mtime
+    _age(png, 30)
+    expect(cli("edit", str(png), "-p", "y"))
+    assert len(hashing["threads"]) == 2
+    second = json.loads(expect(cli("history", "show", "2", "--json")).stdout)
+    assert second["inputs"][0]["sha256"] == hashlib.sha256(png.read_bytes()).hexdigest()
+
+
+def test_a_file_written_just_now_is_not_remembered(
+    cli: Cli, png: Path, hashing: dict[str, Any]
+) -> None:
+    os.utime(png)  # now: a write in the same tick could keep size and mtime
+    expect(cli("edit", str(png), "-p", "x"))
+    expect(cli("edit", str(png), "-p", "y"))
+    assert len(hashing["threads"]) == 2

@@ -14,9 +14,10 @@ import pytest
 from fakeserver import FakeDMX
 from helpers import jobs_file, start
 
+from dmxedit.core.text import storable
 from dmxedit.store import ledger as ledger_module
 from dmxedit.store import migrations as migrations_module
-from dmxedit.store.ledger import Ledger, storable
+from dmxedit.store.ledger import Ledger
 from dmxedit.store.migrations import MIGRATIONS, SCHEMA
 
 OPENER = textwrap.dedent(
