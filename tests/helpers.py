@@ -220,6 +220,26 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def ledger_rows(tmp_path: Path) -> list[dict[str, Any]]:
+    """Every entry of the test's ledger (``tmp_path/data/ledger.db``), read raw."""
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "data" / "ledger.db")
+    db.row_factory = sqlite3.Row
+    out = [dict(r) for r in db.execute("SELECT * FROM entries ORDER BY id")]
+    db.close()
+    return out
+
+
+def last_lines(results: Path) -> dict[str, dict[str, Any]]:
+    """Each job's last line in a results file (which must be valid UTF-8 JSON Lines)."""
+    out: dict[str, dict[str, Any]] = {}
+    for line in results.read_bytes().decode("utf-8").splitlines():
+        record = json.loads(line)
+        out[record["id"]] = record
+    return out
+
+
 def fifteen_images(tmp_path: Path) -> list[str]:
     paths = []
     for i in range(15):
@@ -323,6 +343,8 @@ def probe_imports(*args: str) -> dict[str, object]:
 
 
 __all__ = [
+    "ledger_rows",
+    "last_lines",
     "KEY",
     "PNG_BYTES",
     "JPEG_BYTES",

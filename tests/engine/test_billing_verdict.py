@@ -8,11 +8,10 @@ import json
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakeserver import GENERATIONS, FakeDMX, Reply
-from helpers import Cli, expect
+from helpers import Cli, expect, ledger_rows
 
 from dmxedit.core.errors import (
     ApiError,
@@ -26,14 +25,6 @@ from dmxedit.core.errors import (
 from dmxedit.engine.delivery import Delivery, verdict
 
 
-def rows(tmp_path: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(tmp_path / "data" / "ledger.db")
-    db.row_factory = sqlite3.Row
-    out = [dict(r) for r in db.execute("SELECT * FROM entries ORDER BY id")]
-    db.close()
-    return out
-
-
 @pytest.mark.parametrize(
     ("status", "code"), [(401, 3), (403, 3), (404, 4), (400, 4), (422, 4), (503, 5)]
 )
@@ -43,7 +34,7 @@ def test_a_4xx_or_503_answer_is_recorded_as_not_billed(
     server.script(GENERATIONS, *[Reply(status=status, json={"error": {"message": "no"}})] * 4)
     run = expect(cli("generate", "-p", "x", "--json", "--retries", "0"), code)
     assert "may_be_billed" not in json.loads(run.stdout)["error"]
-    (entry,) = rows(tmp_path)
+    (entry,) = ledger_rows(tmp_path)
     assert entry["status"] == "failed" and entry["may_be_billed"] == 0
     shown = json.loads(expect(cli("history", "show", "1", "--json")).stdout)
     assert shown["may_be_billed"] is False
@@ -68,7 +59,7 @@ def test_anything_else_after_the_body_went_out_may_have_been_billed(
     run = cli("generate", "-p", "x", "--json")
     assert run.code in (4, 5), run.output
     assert json.loads(run.stdout)["error"]["may_be_billed"] is True
-    assert rows(tmp_path)[0]["may_be_billed"] == 1
+    assert ledger_rows(tmp_path)[0]["may_be_billed"] == 1
     assert "sent without an answer; it may have been billed" in expect(cli("recover")).stderr
 
 
@@ -86,7 +77,7 @@ def test_a_connection_never_opened_is_not_billed(cli: Cli, tmp_path: Path) -> No
     )
     assert run.code == 5, run.output
     assert "may have" not in run.stderr
-    assert rows(tmp_path)[0]["may_be_billed"] == 0
+    assert ledger_rows(tmp_path)[0]["may_be_billed"] == 0
 
 
 def test_recover_lists_a_settled_entry_only_with_all(

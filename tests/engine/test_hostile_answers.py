@@ -14,17 +14,9 @@ from typing import Any
 
 import pytest
 from fakeserver import FakeDMX, Recorded, Reply
-from helpers import Cli, expect, jobs_file
+from helpers import Cli, expect, jobs_file, ledger_rows
 
 from dmxedit.store import ledger as ledger_module
-
-
-def rows(tmp_path: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(tmp_path / "data" / "ledger.db")
-    db.row_factory = sqlite3.Row
-    out = [dict(r) for r in db.execute("SELECT * FROM entries ORDER BY id")]
-    db.close()
-    return out
 
 
 def results_of(jobs: Path) -> dict[str, dict[str, Any]]:
@@ -60,7 +52,7 @@ def test_a_lone_surrogate_in_the_answer_is_stored_escaped(
     out = json.loads(run.stdout)
     assert Path(out["files"][0]).is_file()
     assert out["revised_prompt"] == "a cat \\ud83d"
-    (entry,) = rows(tmp_path)
+    (entry,) = ledger_rows(tmp_path)
     assert entry["status"] == "saved" and entry["revised_prompt"] == "a cat \\ud83d"
     assert json.loads(entry["usage"])["note"] == "\\ud83d\\u0000"
 
@@ -99,7 +91,7 @@ def test_deeply_nested_json_after_data_is_a_verdict_not_a_bug(
     if run.code != 0:
         error = json.loads(run.stdout)["error"]
         assert error["may_be_billed"] is True
-        assert rows(tmp_path)[0]["may_be_billed"] == 1
+        assert ledger_rows(tmp_path)[0]["may_be_billed"] == 1
     assert len(server.posts()) == 1
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fakeserver import EDITS, GENERATIONS, FakeDMX
-from helpers import Cli, expect, jobs_file, partial_files
+from helpers import Cli, expect, jobs_file, last_lines, ledger_rows, partial_files
 
 import dmxedit.api.answers as answers_module
 import dmxedit.api.client as client_module
@@ -24,22 +24,6 @@ from dmxedit.store.results import Saver
 
 class Weird(BaseException):
     """Not an Exception at all: the guard must survive it too."""
-
-
-def rows(tmp_path: Path) -> list[dict[str, Any]]:
-    db = sqlite3.connect(tmp_path / "data" / "ledger.db")
-    db.row_factory = sqlite3.Row
-    out = [dict(r) for r in db.execute("SELECT * FROM entries ORDER BY id")]
-    db.close()
-    return out
-
-
-def last_lines(results: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for line in results.read_bytes().decode("utf-8").splitlines():
-        record = json.loads(line)
-        out[record["id"]] = record
-    return out
 
 
 def boom(kind: type[BaseException] = RuntimeError) -> Any:
@@ -57,7 +41,7 @@ def test_an_unforeseen_exception_reading_the_answer_says_may_have_been_billed(
     run = expect(cli("generate", "-p", "x", "--json"), 4, "may have done the work")
     error = json.loads(run.stdout)["error"]
     assert error["may_be_billed"] is True and kind.__name__ in error["message"]
-    (entry,) = rows(tmp_path)
+    (entry,) = ledger_rows(tmp_path)
     assert (entry["status"], entry["may_be_billed"], entry["exit_code"]) == ("failed", 1, 4)
     assert len(server.posts()) == 1
 
@@ -84,7 +68,7 @@ def test_an_unforeseen_exception_while_saving_keeps_the_image_and_its_url(
     run = expect(cli("generate", "-p", "x", "-o", str(tmp_path / "out")), 6, "kept at")
     kept, url = run.stdout.split()
     assert url.startswith(server.origin) and Path(kept).read_bytes()[:4] == b"\x89PNG"
-    (entry,) = rows(tmp_path)
+    (entry,) = ledger_rows(tmp_path)
     assert entry["status"] == "failed" and entry["may_be_billed"] == 1
     assert entry["unsaved_urls"] is None  # rescued: it counts as saved (SPEC 7)
     assert json.loads(entry["files"])[0]["path"] == str(Path(kept).resolve())
@@ -102,7 +86,7 @@ def test_an_unforeseen_exception_downloading_prints_the_url_for_recover(
     run = expect(cli("generate", "-p", "x", "-o", str(tmp_path / "out")), 6)
     (url,) = run.stdout.split()
     assert url.startswith(server.origin)
-    (entry,) = rows(tmp_path)
+    (entry,) = ledger_rows(tmp_path)
     assert entry["may_be_billed"] == 1 and json.loads(entry["unsaved_urls"]) == [url]
     monkeypatch.setattr(client_module.Client, "download", real)
     again = expect(cli("recover"))
@@ -213,7 +197,7 @@ def test_an_unforeseen_exception_in_the_receipt_is_a_warning(
     monkeypatch.setattr(pipeline_module, "receipt", boom(ZeroDivisionError))
     run = expect(cli("generate", "-p", "x"), 0, "ZeroDivisionError")
     assert Path(run.stdout.strip()).is_file()
-    assert rows(tmp_path)[0]["status"] == "saved"
+    assert ledger_rows(tmp_path)[0]["status"] == "saved"
 
 
 def test_standard_output_that_fails_after_saving_puts_the_path_on_stderr(
@@ -269,4 +253,4 @@ def test_recover_whose_stdout_fails_puts_the_paths_on_stderr(
     run = expect(cli("recover"), 6, "Standard output could not be written")
     (saved,) = list((tmp_path / "out").iterdir())
     assert str(saved) in run.stderr
-    assert rows(tmp_path)[0]["status"] == "saved"
+    assert ledger_rows(tmp_path)[0]["status"] == "saved"
