@@ -18,8 +18,22 @@ class Temporaries:
 
     def __init__(self) -> None:
         self._paths: set[str] = set()
+        self._patterns: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
         self._closed = False
+
+    def make(self, folder: str, prefix: str, suffix: str) -> tuple[int, str]:
+        """A new temporary file in ``folder`` (``tempfile.mkstemp``), tracked. Its name's
+        pattern is registered first, so an interrupt landing between its creation and its
+        tracking still finds it (``prefix`` must name this process: no other's file
+        matches)."""
+        import tempfile
+
+        with self._lock:
+            self._patterns.add((folder, prefix, suffix))
+        fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        self.track(path)
+        return fd, path
 
     def track(self, path: str) -> None:
         with self._lock:
@@ -43,6 +57,17 @@ class Temporaries:
             paths = list(self._paths)
             self._paths.clear()
             self._closed = True
+            patterns = list(self._patterns)
+        for folder, prefix, suffix in patterns:  # made, but not yet tracked
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            paths += [
+                os.path.join(folder, n)
+                for n in names
+                if n.startswith(prefix) and n.endswith(suffix)
+            ]
         for path in paths:
             try:
                 os.unlink(path)

@@ -127,8 +127,7 @@ class Blob:
         self.size = 0
         self.head = b""
         self.rescued = False
-        self._fd, self.path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=folder)
-        temporaries.track(self.path)
+        self._fd, self.path = temporaries.make(str(folder), _own_prefix(), ".part")
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -152,8 +151,7 @@ class Blob:
             raise exc
         folder = rescue_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=folder)
-        self.temporaries.track(name)
+        fd, name = self.temporaries.make(str(folder), _own_prefix(), ".part")
         with open(self.path, "rb") as src:
             remaining = self.size
             while remaining > 0:
@@ -453,8 +451,7 @@ def write_metadata(image: Path, data: dict[str, Any], temporaries: Temporaries) 
     (None then). Works where the file system has no hard links."""
     target = image.with_name(image.name + ".json")
     body = dumps(data, indent=2) + "\n"
-    fd, temp = tempfile.mkstemp(prefix=_own_prefix(), suffix=".part", dir=image.parent)
-    temporaries.track(temp)
+    fd, temp = temporaries.make(str(image.parent), _own_prefix(), ".part")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(body)
