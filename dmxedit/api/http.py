@@ -27,6 +27,7 @@ import requests.adapters
 import urllib3.exceptions
 
 from dmxedit._version import __version__
+from dmxedit.core import interrupts
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError
 from dmxedit.core.text import redact
 
@@ -153,6 +154,7 @@ def body_chunks(response: requests.Response, size: int = 1 << 18) -> Iterator[by
     never waiting to fill ``size``. Raises what urllib3 raises (:data:`BODY_ERRORS`)."""
     raw = response.raw
     while True:
+        interrupts.check()  # a Ctrl-C the garbage collector swallowed still stops the run
         chunk = raw.read1(size, decode_content=True)
         if not chunk:
             return

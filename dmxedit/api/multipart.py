@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 
+from dmxedit.core import interrupts
 from dmxedit.media.inputs import InputImage
 
 CHUNK = 1 << 20  # 1 MiB: large sends keep the upload near curl's speed
@@ -82,6 +83,7 @@ class MultipartBody:
         return self._length
 
     def _emit(self, chunk: bytes) -> bytes:
+        interrupts.check()  # a Ctrl-C the garbage collector swallowed still stops the upload
         self.sent += len(chunk)
         if self.on_progress is not None:
             self.on_progress(self.sent)

@@ -33,6 +33,9 @@ def __getattr__(name: str) -> Any:
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
+    from dmxedit.core import interrupts  # loaded by main() already: a lookup
+
+    interrupts.note()  # remembered: a KeyboardInterrupt raised in a GC callback is dropped
     raise KeyboardInterrupt
 
 
@@ -76,6 +79,10 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
 
         ui.internal_panel(ctx, exc)
         return int(ExitCode.INTERNAL)
+    finally:
+        from dmxedit.core import interrupts
+
+        interrupts.forget()  # handled: a later run in this process starts afresh
 
 
 def _invoke(ctx: RunContext, args: list[str]) -> int:
@@ -181,7 +188,11 @@ def _silence_stdout() -> None:
 def main() -> None:
     # SIGTERM and SIGHUP (the terminal closed) stop a run as Ctrl-C does: temporary files
     # removed, the paid result's URL printed and recorded. SIGHUP does not exist on Windows.
-    for name in ("SIGTERM", "SIGHUP"):
+    # Ctrl-C's own handler also notes the interrupt (core/interrupts.py).
+    from dmxedit.core import interrupts
+
+    interrupts.forget()
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _terminate)
     code = run()
