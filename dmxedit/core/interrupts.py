@@ -12,25 +12,26 @@ jobs finish).
 
 from __future__ import annotations
 
-import threading
-
-_noted = threading.Event()
+_noted: list[bool] = [False]  # set from a signal handler: one assignment, no lock
 
 
 def note() -> None:
     """The process was asked to stop (called by the CLI's signal handler)."""
-    _noted.set()
+    _noted[0] = True
 
 
 def forget() -> None:
     """The interrupt was handled (the CLI's run is over)."""
-    _noted.clear()
+    _noted[0] = False
 
 
 def check() -> None:
     """Raise KeyboardInterrupt in the main thread when an interrupt was noted."""
-    if _noted.is_set() and threading.current_thread() is threading.main_thread():
-        raise KeyboardInterrupt
+    if _noted[0]:
+        import threading  # only once an interrupt came: `dmxedit --version` stays light
+
+        if threading.current_thread() is threading.main_thread():
+            raise KeyboardInterrupt
 
 
 __all__ = ["check", "forget", "note"]
