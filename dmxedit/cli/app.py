@@ -36,6 +36,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     from dmxedit.core import interrupts  # loaded by main() already: a lookup
 
     interrupts.note()  # remembered: a KeyboardInterrupt raised in a GC callback is dropped
+    if interrupts.deferring():  # a paid result being moved into place: finish it first
+        return
     raise KeyboardInterrupt
 
 
@@ -162,7 +164,11 @@ def _report(ctx: RunContext, error: Any) -> None:
 
     if ctx.json:
         if not error.json_printed:
-            ctx.emit_json({"error": error.to_dict()})
+            try:
+                ctx.emit_json({"error": error.to_dict()})
+            except (OSError, ValueError):  # standard output full or closed: stderr says it
+                if ctx.stdout is sys.stdout:
+                    _silence_stdout()
     elif isinstance(error, (SaveError, Interrupted)) or error.urls:
         # Data, so a script keeps the paid result even with stderr thrown away; when
         # standard output itself is what failed (-o - into a closed pipe or a full disk),
@@ -197,7 +203,8 @@ def main() -> None:
             signal.signal(getattr(signal, name), _terminate)
     code = run()
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # started with it closed (>&-): nothing to flush
+            sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(code)

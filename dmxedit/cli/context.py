@@ -77,10 +77,11 @@ class RunContext:
     def from_process(cls) -> RunContext:
         portable_streams(os.environ)
         stdin = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+        closed = _Closed() if sys.stdout is None else None
         return cls(
             stdin=stdin,
-            stdout=sys.stdout,
-            stdout_bytes=sys.stdout.buffer,
+            stdout=sys.stdout if closed is None else closed,  # type: ignore[arg-type]
+            stdout_bytes=sys.stdout.buffer if closed is None else closed,  # type: ignore[arg-type]
             stderr=sys.stderr,
             stdin_isatty=_isatty(sys.stdin),
             stdout_isatty=_isatty(sys.stdout),
@@ -191,3 +192,18 @@ class RunContext:
 
 
 __all__ = ["RunContext"]
+
+
+class _Closed(io.TextIOBase):
+    """Standard output when the process was started with it closed (``>&-``): every
+    write fails as a closed descriptor's would, so the saved paths go to standard error
+    and the exit code says so, like a full one."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:  # text or bytes: both fail
+        raise OSError(9, "standard output is closed")
+
+    def isatty(self) -> bool:
+        return False

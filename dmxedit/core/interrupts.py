@@ -12,7 +12,11 @@ jobs finish).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 _noted: list[bool] = [False]  # set from a signal handler: one assignment, no lock
+_deferring: list[int] = [0]  # how deep the main thread is in `deferred` blocks
 
 
 def note() -> None:
@@ -25,6 +29,28 @@ def forget() -> None:
     _noted[0] = False
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A step that must not be cut in the middle (a paid result that has arrived being
+    moved into place: milliseconds): in the main thread, an interrupt during it is only
+    noted, and the next :func:`check` raises it. Other threads are never interrupted."""
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _deferring[0] += 1
+    try:
+        yield
+    finally:
+        if main:
+            _deferring[0] -= 1
+
+
+def deferring() -> bool:
+    """Whether the CLI's signal handler should note the interrupt without raising."""
+    return _deferring[0] > 0
+
+
 def check() -> None:
     """Raise KeyboardInterrupt in the main thread when an interrupt was noted."""
     if _noted[0]:
@@ -34,4 +60,4 @@ def check() -> None:
             raise KeyboardInterrupt
 
 
-__all__ = ["check", "forget", "note"]
+__all__ = ["check", "deferred", "deferring", "forget", "note"]

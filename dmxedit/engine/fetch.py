@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dmxedit.core import interrupts
 from dmxedit.core.errors import SaveError
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ def fetch_again(client: Client, saver: Saver, url: str) -> SavedImage:
             hint="`dmxedit recover` tries again while the URL works.",
         ) from exc
     try:
-        return saver.finish(blob, url)
+        with interrupts.deferred():  # downloaded and paid for: a Ctrl-C waits for the move
+            return saver.finish(blob, url)
     except (SaveError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - the bytes are paid for: kept

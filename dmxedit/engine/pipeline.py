@@ -22,6 +22,7 @@ from dmxedit.api.client import Client
 from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
 from dmxedit.api.retry import Policy
+from dmxedit.core import interrupts
 from dmxedit.core.catalog import WARN_IMAGES
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
@@ -295,7 +296,8 @@ def _save_one(
         return fetch_again(client, saver, item.url)
     pending.remove(item.sink)
     try:
-        return saver.finish(item.sink, item.url)
+        with interrupts.deferred():  # received and paid for: a Ctrl-C waits for the move
+            return saver.finish(item.sink, item.url)
     except (SaveError, KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - kept, never thrown away

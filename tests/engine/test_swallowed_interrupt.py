@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from fakeserver import EDITS, FakeDMX, Reply, make_big_png
+from fakeserver import EDITS, GENERATIONS, PNG_BYTES, FakeDMX, Reply, make_big_png
 from helpers import Cli, partial_files, wait_until
 
 from dmxedit.core import interrupts
@@ -61,3 +61,27 @@ def test_check_raises_only_in_the_main_thread() -> None:
     finally:
         interrupts.forget()
     interrupts.check()
+
+
+def test_a_ctrl_c_while_a_received_image_is_moved_into_place_waits_for_it(
+    cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A b64 result has fully arrived (paid): a Ctrl-C while it is moved into place is
+    noted, not raised, so the image is saved instead of removed with the temporaries."""
+    import signal
+
+    from dmxedit.cli import app
+    from dmxedit.store.results import Saver
+
+    real = Saver.finish
+
+    def interrupted_finish(self: Saver, *args: object, **kwargs: object) -> object:
+        app._terminate(signal.SIGINT, None)  # the CLI's handler, as the signal calls it
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Saver, "finish", interrupted_finish)
+    server.script(GENERATIONS, Reply(json=server.b64_result(PNG_BYTES)))
+    run = cli("generate", "-p", "x", "--format", "b64_json", "-o", str(tmp_path / "out"))
+    assert run.code == 0, run.stderr
+    (saved,) = list((tmp_path / "out").iterdir())
+    assert run.stdout.split() == [str(saved)]
