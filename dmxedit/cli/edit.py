@@ -29,8 +29,7 @@ def _single(
     dry_run: bool,
 ) -> None:
     from dmxedit.cli import ui
-    from dmxedit.engine import pipeline
-    from dmxedit.engine.prepared import prepare
+    from dmxedit.engine.prepared import prepare, warnings_for  # no HTTP: --dry-run stays light
 
     if "-" in images and ctx.stdin_isatty:
         ui.note(ctx, "Reading the image from standard input (end it with Ctrl-D)...")
@@ -48,7 +47,7 @@ def _single(
         read_stdin=(lambda: stdin_image) if stdin_image is not None else None,
     )
     if dry_run:
-        for message in (*prepared.settings.warnings, *pipeline.warnings_for(prepared.request)):
+        for message in (*prepared.settings.warnings, *warnings_for(prepared.request)):
             ui.warn(ctx, message)
         show_dry_run(ctx, prepared.request, prepared.settings.api_key)
         return

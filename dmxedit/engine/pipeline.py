@@ -23,7 +23,6 @@ from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
 from dmxedit.api.retry import Policy
 from dmxedit.core import interrupts
-from dmxedit.core.catalog import WARN_IMAGES
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
 from dmxedit.core.options import ImageOptions
@@ -33,7 +32,7 @@ from dmxedit.core.text import storable
 from dmxedit.engine.billing import Clock, Sleep, after_failure
 from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
-from dmxedit.engine.prepared import Prepared
+from dmxedit.engine.prepared import Prepared, warnings_for
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.digests import Cache as DigestCache
@@ -52,17 +51,6 @@ from dmxedit.store.results import (
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer, AnswerItem, Client
     from dmxedit.api.retry import Pacer
-
-
-def warnings_for(request: ImageRequest) -> list[str]:
-    """What the user should know about a request before it is sent."""
-    out = [img.warning for img in request.images if img.warning]
-    if len(request.images) > WARN_IMAGES:
-        out.append(
-            f"{len(request.images)} images: the endpoint documents 16, but one page of the "
-            f"provider's documentation says {WARN_IMAGES}."
-        )
-    return out
 
 
 def make_client(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dmxedit.api.request import ImageRequest, Kind, build_request
+from dmxedit.core.catalog import WARN_IMAGES
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
@@ -33,6 +34,17 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
     finally:
         if book is not None:
             book.close()
+
+
+def warnings_for(request: ImageRequest) -> list[str]:
+    """What the user should know about a request before it is sent."""
+    out = [img.warning for img in request.images if img.warning]
+    if len(request.images) > WARN_IMAGES:
+        out.append(
+            f"{len(request.images)} images: the endpoint documents 16, but one page of the "
+            f"provider's documentation says {WARN_IMAGES}."
+        )
+    return out
 
 
 @dataclass(frozen=True)

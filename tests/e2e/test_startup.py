@@ -59,3 +59,12 @@ def test_the_root_help_imports_no_command_module() -> None:
     )
     result = json.loads(proc.stdout[proc.stdout.rindex("PROBE") + len("PROBE") :])
     assert result == {"code": 0, "heavy": []}
+
+
+def test_a_dry_run_loads_no_http_machinery(png: Path) -> None:
+    """--dry-run sends nothing: it checks and prints without importing requests."""
+    result = probe_imports("edit", str(png), "-p", "x", "--dry-run")
+    assert result["code"] == 0
+    heavy = [str(name) for name in result["heavy"]]  # type: ignore[attr-defined]
+    assert not [n for n in heavy if n.split(".")[0] in ("requests", "urllib3")], heavy
+    assert "dmxedit.api.client" not in heavy and "dmxedit.engine.pipeline" not in heavy
