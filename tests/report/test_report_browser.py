@@ -285,12 +285,29 @@ def test_marks_survive_a_reload_and_clear_removes_them(page: Any, tmp_path: Path
     marked = "return window.dmxeditReport.marked()"
     page.find_elements(By.CSS_SELECTOR, "input.redo-box")[1].click()
     wait_for(page, marked, [1])  # the click handled (and the mark stored)
+    stored_everywhere(page, True)
     loaded(page, page.refresh)
     assert page.execute_script(marked) == [1]  # read back at the page's start
     page.find_element(By.ID, "clear").click()
     wait_for(page, marked, [])
+    stored_everywhere(page, False)
     loaded(page, page.refresh)
     assert page.execute_script(marked) == []
+
+
+def stored_everywhere(page: Any, present: bool) -> None:
+    """Wait until another tab of the page sees the marks stored (or gone): Chromium
+    passes a page's storage writes to the browser process on their own channel, so a
+    reload at once can read the storage before the write has arrived (seen under load)."""
+    key = "'dmxedit-report:' + location.pathname"
+    url, here = page.current_url, page.current_window_handle
+    page.switch_to.new_window("tab")
+    try:
+        page.get(url)
+        wait_for(page, f"return localStorage.getItem({key}) !== null", present)
+    finally:
+        page.close()
+        page.switch_to.window(here)
 
 
 def test_a_prompt_with_markup_stays_text(page: Any, tmp_path: Path) -> None:
