@@ -14,9 +14,9 @@ billed: its error says so and carries every result URL parsed before it broke of
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -47,7 +47,8 @@ from dmxedit.api.http import (
 )
 from dmxedit.api.jsonstream import JSONStreamError
 from dmxedit.api.models import MODELS_LIMIT, ModelInfo, mib, model_unusable, parse_models, site_hint
-from dmxedit.api.multipart import BytesBody, MultipartBody
+from dmxedit.api import images
+from dmxedit.api.doors import door_for
 from dmxedit.api.network import Reached, connection_problem, could_not_connect, network_words, reach
 from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
@@ -73,17 +74,25 @@ MAY_BE_BILLED = (
 )
 
 S = TypeVar("S", bound=Sink)
+
+#: How each door's answer is read (its request side is :mod:`dmxedit.api.doors`').
+READERS: dict[str, Callable[..., Any]] = {"images": AnswerReader}
 T = TypeVar("T")
 
 
-class _Bearer(AuthBase):
-    """The key as a request auth, so a ~/.netrc entry never replaces it."""
+class _KeyAuth(AuthBase):
+    """The key as a request auth in the header its door wants (``Authorization: Bearer``
+    or the gemini door's ``x-goog-api-key``), so a ~/.netrc entry never replaces it."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, door: ModuleType = images) -> None:
         self.key = key
+        self.header = door.AUTH_HEADER
+        self.value = door.auth_value(key)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self.key}"
+        if self.header != "Authorization":
+            r.headers.pop("Authorization", None)
+        r.headers[self.header] = self.value
         return r
 
 
@@ -103,7 +112,7 @@ class Client:
         limit: int = MAX_RESULT_BYTES,
         download_timeout: float = DOWNLOAD_TIMEOUT,
     ) -> None:
-        self._auth = _Bearer(api_key)
+        self._auth = _KeyAuth(api_key)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.download_timeout = download_timeout
@@ -152,19 +161,14 @@ class Client:
         """Call ``once`` until it succeeds or the retry policy says stop; (result, attempts)."""
         return retrying(once, self.policy, self.pacer, self.events.retry)
 
-    def _body(self, request: ImageRequest) -> MultipartBody | BytesBody:
-        if request.kind == "edit":
-            return MultipartBody(request.fields(), request.images)
-        data = json.dumps(request.json_body(), ensure_ascii=False).encode("utf-8")
-        return BytesBody(data)
-
     def _attempt(
         self,
         request: ImageRequest,
         open_sink: Callable[[], S],
         on_sent: Callable[[], None] | None,
     ) -> Answer[S]:
-        body = self._body(request)
+        door = door_for(request)
+        body = door.body(request)
         total = len(body)
         started = time.monotonic()
         sent_at: list[float] = []
@@ -185,20 +189,20 @@ class Client:
             with deadline:
                 try:
                     response = session.post(
-                        request.url,
+                        door.url(request),
                         data=body,
                         headers={
                             "Content-Type": getattr(body, "content_type", "application/json"),
                             "Accept": "application/json",
                         },
-                        auth=self._auth,
+                        auth=_KeyAuth(self._auth.key, door),
                         timeout=(self.connect_timeout, self.timeout),
                         stream=True,
                         allow_redirects=False,
                     )
                 except requests.exceptions.RequestException as exc:
                     late = requests.exceptions.ReadTimeout() if deadline.expired else exc
-                    self._transport_failure(late, request, body.sent, total)
+                    self._transport_failure(late, door.url(request), body.sent, total)
                 answered = time.monotonic()
                 sent = sent_at[0] if sent_at else answered
                 timings = {
@@ -231,16 +235,16 @@ class Client:
     def _transport_failure(
         self,
         exc: requests.exceptions.RequestException,
-        request: ImageRequest,
+        url: str,
         sent: int,
         total: int,
     ) -> NoReturn:
-        host = urlsplit(request.url).netloc
+        host = urlsplit(url).netloc
         if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL)):
             # Nothing went out: requests refused the proxy (check_proxy normally says so
             # before the client is made).
 
-            check_proxy(request.url)
+            check_proxy(url)
         if isinstance(exc, requests.exceptions.SSLError):
             raise NetworkError(
                 f"A secure connection to {host} could not be made.",
@@ -389,12 +393,12 @@ class Client:
     ) -> Answer[S]:
         status = response.status_code
         length = response.headers.get("Content-Length")
-        big = request.response_format == "b64_json"
+        big = request.inline_answer
         if big:
             self.events.download_start(
                 int(length) if length and length.isdigit() else None, "answer"
             )
-        reader = AnswerReader(open_sink, self.limit, self._redact)
+        reader = READERS[request.door](open_sink, self.limit, self._redact)
         info: dict[str, Any] = {"status": status, "request_id": rid}
         try:
             try:

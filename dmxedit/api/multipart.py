@@ -36,13 +36,15 @@ class MultipartBody:
         fields: Sequence[tuple[str, str]],
         images: Sequence[InputImage],
         *,
+        files: Sequence[tuple[str, InputImage]] = (),
         boundary: str | None = None,
         chunk_size: int = CHUNK,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.boundary = boundary or f"dmxedit-{os.urandom(16).hex()}"
         self.images = list(images)
-        for img in self.images:
+        self._parts = [("image", img) for img in self.images] + list(files)
+        for _, img in self._parts:
             if img.plan is not None:  # its bytes are not what the part would announce
                 raise ValueError(f"{img.display} must be prepared (prepare.py) before sending")
         self.chunk_size = chunk_size
@@ -53,13 +55,14 @@ class MultipartBody:
             self._head(name) + b"\r\n" + value.encode("utf-8") + b"\r\n" for name, value in fields
         )
         self._image_heads = [
-            self._head("image", img.filename, img.content_type) + b"\r\n" for img in self.images
+            self._head(name, img.filename, img.content_type) + b"\r\n" for name, img in self._parts
         ]
         self._tail = f"--{self.boundary}--\r\n".encode()
         self._length = (
             len(self._fields_blob)
             + sum(
-                len(h) + img.size + 2 for h, img in zip(self._image_heads, self.images, strict=True)
+                len(h) + img.size + 2
+                for h, (_, img) in zip(self._image_heads, self._parts, strict=True)
             )
             + len(self._tail)
         )
@@ -93,7 +96,7 @@ class MultipartBody:
         self.iterations += 1
         self.sent = 0
         pending = self._fields_blob
-        for head, image in zip(self._image_heads, self.images, strict=False):
+        for head, (_, image) in zip(self._image_heads, self._parts, strict=False):
             pending += head
             remaining = image.size
             with image.open() as fh:

@@ -1,8 +1,10 @@
-"""Turning settings and arguments into one validated request (SPEC sections 1 and 2).
+"""Turning settings and arguments into one validated request (SPEC sections 1, 2, 12).
 
-Everything is checked here, before any network traffic. The result describes exactly
-what will be sent; ``client.py`` sends it and ``describe``/``curl`` show it for
-``--dry-run``.
+Everything is checked here, before any network traffic, against the model's entry of
+the model table (:mod:`dmxedit.core.modeltable`): its door, inputs, ratios, sizes and
+options, every problem named at once. The result describes exactly what will be sent;
+the door's module (:mod:`dmxedit.api.images`, :mod:`dmxedit.api.gemini`, chosen by
+:mod:`dmxedit.api.doors`) turns it into a body, and shows it for ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,12 +21,13 @@ from dmxedit.core.catalog import (
     FORMATS,
     MAX_PROMPT_CHARS,
     RATIOS,
-    check_size,
-    closest_ratio,
     parse_ratio,
 )
 from dmxedit.core.errors import InputError, all_problems
-from dmxedit.core.settings import Settings, mask
+from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
+from dmxedit.core.modeltable import DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
+from dmxedit.core.options import ImageOptions
+from dmxedit.core.settings import Settings
 from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
 
@@ -34,11 +36,12 @@ ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/gene
 RESERVED = {
     "image": "give images as arguments",
     "prompt": "use -p/--prompt",
-    "n": "dmxedit always asks for one image",
+    "n": "use --count where the model takes it (dmxedit asks for one image otherwise)",
     "model": "use -m/--model",
     "aspect_ratio": "use -r/--ratio",
     "size": "use -s/--size",
     "response_format": "use --format",
+    "mask": "use --mask",
 }
 
 
@@ -76,17 +79,21 @@ def check_format(value: str | None) -> str:
     return value
 
 
-def check_ratio(value: str | None, model: str, images: Sequence[InputImage] = ()) -> str | None:
-    """The aspect ratio to send: from the table for nano-banana-2, any W:H otherwise;
-    ``auto`` picks the table ratio closest to the first image's shape."""
+def check_ratio(
+    value: str | None, ratios: Sequence[str], images: Sequence[InputImage] = ()
+) -> str | None:
+    """The aspect ratio asked, canonical (``05:4`` -> ``5:4``); ``auto`` picks the ratio
+    of ``ratios`` (the model's table) closest to the first image's shape. Whether the
+    model makes it is :func:`dmxedit.core.modelspec.fit`'s question."""
     if value is None or not value.strip():
         return None
     value = value.strip()
+    known = list(ratios) or list(RATIOS)
     if value.lower() == "auto":
         if not images:
             raise InputError(
                 "--ratio auto needs an input image to take the shape from.",
-                hint=f"Give a ratio such as 1:1 or 16:9 ({' '.join(RATIOS)}).",
+                hint=f"Give a ratio such as 1:1 or 16:9 ({' '.join(known)}).",
             )
         first = images[0]
         if first.width is None or first.height is None:
@@ -94,19 +101,26 @@ def check_ratio(value: str | None, model: str, images: Sequence[InputImage] = ()
                 f"Cannot read the width and height of {first.display!r} for --ratio auto.",
                 hint="Give the ratio yourself, e.g. --ratio 4:3.",
             )
-        return closest_ratio(first.width, first.height)
+        return closest(known, first.width, first.height)
     shape = parse_ratio(value)
     if shape is None:
         raise InputError(
-            f"Ratio {value!r} is not W:H (e.g. 5:4).", hint=f"Known: {' '.join(RATIOS)}."
+            f"Ratio {value!r} is not W:H (e.g. 5:4).", hint=f"Known: {' '.join(known)}."
         )
-    canonical = f"{shape[0]}:{shape[1]}"
-    if model == DEFAULT_MODEL and canonical not in RATIOS:
+    return f"{shape[0]}:{shape[1]}"
+
+
+def check_size(value: str | None) -> str | None:
+    """The size written as dmxedit writes it (2K, 1024x768, auto); None when not given."""
+    if value is None or not value.strip():
+        return None
+    size = normalize_size(value)
+    if size is None:
         raise InputError(
-            f"Ratio {value!r} is not one that {DEFAULT_MODEL} makes.",
-            hint=f"Use one of {' '.join(RATIOS)} (see `dmxedit ratios`), or auto.",
+            f"Size {value!r} is not 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
+            hint="Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
         )
-    return canonical
+    return size
 
 
 def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
@@ -143,51 +157,63 @@ def json_param(value: str) -> Any:
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """One fully checked request: what ``edit`` or ``generate`` will send."""
+    """One fully checked request: what ``edit`` or ``generate`` will send, and through
+    which door (the body itself is the door module's)."""
 
     kind: Kind
     base_url: str
     prompt: str
     model: str
-    ratio: str | None
-    size: str | None
+    ratio: str | None  # asked (canonical W:H)
+    size: str | None  # asked (2K, 1024x1024, auto)
     response_format: str
     params: tuple[tuple[str, str], ...] = ()
     images: tuple[InputImage, ...] = field(default=())
-
-    @property
-    def url(self) -> str:
-        return self.base_url.rstrip("/") + ENDPOINTS[self.kind]
+    door: Door = "images"
+    spec: Model | None = field(default=None, repr=False, compare=False)
+    fit: Fit | None = None  # the ratio and size as the model's table maps them
+    choices: tuple[tuple[str, Any], ...] = ()  # the model options given (SPEC 12)
+    mask: InputImage | None = None
+    count: int = 1  # images asked of the one request
 
     @property
     def prefix(self) -> str:
         return "edited" if self.kind == "edit" else "generated"
 
-    def fields(self) -> list[tuple[str, str]]:
-        """The form fields of an edit, in the order they are sent."""
-        out = [("prompt", self.prompt), ("n", "1"), ("model", self.model)]
-        if self.ratio:
-            out.append(("aspect_ratio", self.ratio))
-        if self.size:
-            out.append(("size", self.size))
-        out.append(("response_format", self.response_format))
-        out.extend(self.params)
-        return out
+    @property
+    def send_ratio(self) -> str | None:
+        """The aspect ratio field's value (None: not sent)."""
+        return self.fit.send_ratio if self.fit is not None else self.ratio
 
-    def json_body(self) -> dict[str, Any]:
-        """The JSON body of a generation."""
-        body: dict[str, Any] = {"model": self.model, "prompt": self.prompt, "n": 1}
-        if self.ratio:
-            body["aspect_ratio"] = self.ratio
-        if self.size:
-            body["size"] = self.size
-        body["response_format"] = self.response_format
-        for key, value in self.params:
-            body[key] = json_param(value)
-        return body
+    @property
+    def send_size(self) -> str | None:
+        """The size field's value: a tier, WxH or auto (None: not sent)."""
+        return self.fit.send_size if self.fit is not None else self.size
+
+    @property
+    def sends_format(self) -> bool:
+        """Whether ``response_format`` goes out (gpt-image and gemini answer inline)."""
+        return self.door == "images" and (self.spec is None or self.spec.takes_format)
+
+    @property
+    def inline_answer(self) -> bool:
+        """The images come inside the answer (base64): its body is big."""
+        return not self.sends_format or self.response_format == "b64_json"
+
+    def choice(self, name: str) -> Any:
+        return dict(self.choices).get(name)
+
+    def tokens(self) -> int | None:
+        """Documented tokens of what this request makes; None when DMXAPI documents none
+        (never a guess)."""
+        if self.spec is None:
+            return None
+        tier = self.fit.tier if self.fit is not None else None
+        one = self.spec.tokens_for(tier)
+        return None if one is None else one * self.count
 
     def options(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
             "prompt": self.prompt,
             "aspect_ratio": self.ratio,
@@ -195,57 +221,134 @@ class ImageRequest:
             "response_format": self.response_format,
             "params": dict(self.params),
         }
-
-    def describe(self, api_key: str | None) -> dict[str, Any]:
-        """The request for ``--dry-run``, the key masked."""
-        headers = {"Authorization": f"Bearer {mask(api_key) if api_key else '<no key set>'}"}
-        out: dict[str, Any] = {"method": "POST", "url": self.url, "headers": headers}
-        if self.kind == "edit":
-            headers["Content-Type"] = "multipart/form-data; boundary=..."
-            out["fields"] = [{"name": k, "value": v} for k, v in self.fields()]
-            out["files"] = [
-                {
-                    "name": "image",
-                    "path": img.display,
-                    "filename": img.filename,
-                    "content_type": img.content_type,
-                    "bytes": img.size,
-                    "width": img.width,
-                    "height": img.height,
-                    **(
-                        {"source_content_type": img.plan.source_type, "changes": img.plan.changes}
-                        if img.plan is not None
-                        else {}
-                    ),
-                }
-                for img in self.images
-            ]
-        else:
-            headers["Content-Type"] = "application/json"
-            out["json"] = self.json_body()
+        if self.door != "images":
+            out["api"] = self.door
+        if self.send_size not in (None, self.size):
+            out["sent_size"] = self.send_size
+        out.update(self.choices)
+        if self.mask is not None:
+            out["mask"] = self.mask.display
         return out
 
-    def curl(self) -> str:
-        """An equivalent curl command; the key comes from $DMXAPI_API_KEY, never inline."""
-        lines = [
-            f"curl -sS -X POST {shlex.quote(self.url)}",
-            '-H "Authorization: Bearer $DMXAPI_API_KEY"',
-        ]
-        if self.kind == "edit":
-            for key, value in self.fields():
-                # --form-string: a value starting with @ or < is sent as text, not a file.
-                lines.append(f"--form-string {shlex.quote(f'{key}={value}')}")
-            for img in self.images:
-                source = "-" if img.data is not None else img.display
-                if img.prepared is not None and img.path is not None:
-                    source = str(img.path)  # the converted file (SPEC 9), not the original
-                lines.append(f"-F {shlex.quote(f'image=@{source};type={img.content_type}')}")
-        else:
-            lines.append("-H 'Content-Type: application/json'")
-            lines.append(
-                f"--data-binary {shlex.quote(json.dumps(self.json_body(), ensure_ascii=False))}"
+
+def check_door(model: str, spec: Model | None, api: str | None) -> Door:
+    """The door a model goes through: the table's, or ``--api`` for one not in it."""
+    if api is None:
+        return spec.door if spec is not None else "images"
+    door = api.strip().lower()
+    if door not in DOORS:
+        raise InputError(f"--api {api!r} is not one of {', '.join(DOORS)}.")
+    if spec is not None and spec.door != door:
+        raise InputError(
+            f"{model} goes through the {spec.door} door; --api is for models not in "
+            "dmxedit's table.",
+            hint="Leave out --api (see `dmxedit models`).",
+        )
+    return door  # type: ignore[return-value]
+
+
+def check_kind(kind: Kind, model: str, spec: Model | None) -> None:
+    if spec is None or kind in spec.kinds:
+        return
+    if kind == "generate":
+        raise InputError(
+            f"{model} only edits: give it an input image, or generate with another model.",
+            hint="`dmxedit models` shows what each model does.",
+        )
+    raise InputError(f"{model} only generates: it takes no input images.")
+
+
+def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -> list[InputError]:
+    """The input images against the model's limits (count, bytes, pixels)."""
+    if spec is None or kind != "edit":
+        return []
+    out: list[InputError] = []
+    if spec.exact_inputs and len(images) != spec.inputs:
+        out.append(InputError(f"{spec.id} edits exactly {spec.inputs} image; {len(images)} given."))
+    elif len(images) > spec.inputs:
+        out.append(
+            InputError(
+                f"{len(images)} images: {spec.id} takes at most {spec.inputs}.",
+                hint="`dmxedit models` shows each model's inputs.",
             )
-        return " \\\n  ".join(lines)
+        )
+    for img in images:
+        mib = spec.input_bytes // (1024 * 1024)
+        if img.size > spec.input_bytes:
+            out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
+        side = max(img.width or 0, img.height or 0)
+        if spec.input_side is not None and side > spec.input_side:
+            out.append(
+                InputError(
+                    f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
+                    f"side ({img.width}x{img.height} given).",
+                    hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
+                )
+            )
+    return out
+
+
+def _choice_for(spec: Model | None, door: Door, name: str) -> Choice | None:
+    if spec is not None:
+        return spec.options.get(name)
+    return DOOR_OPTIONS[door].get(name)
+
+
+def check_choices(
+    kind: Kind, model: str, spec: Model | None, door: Door, given: Mapping[str, Any]
+) -> tuple[tuple[tuple[str, Any], ...], list[InputError]]:
+    """The model options given, checked against what the model takes; (pairs, problems)."""
+    pairs: list[tuple[str, Any]] = []
+    problems: list[InputError] = []
+    for name, value in given.items():
+        info = OPTIONS[name]
+        choice = _choice_for(spec, door, name)
+        if choice is None:
+            who = ", ".join(takers(name)) or "none of the known models"
+            where = model if spec is not None else f"the {door} door"
+            problems.append(
+                InputError(
+                    f"{where} takes no {info.flag}; models that do: {who}.",
+                    hint="--param KEY=VALUE sends a field dmxedit does not know.",
+                )
+            )
+            continue
+        if name == "mask" and kind != "edit":
+            problems.append(InputError("--mask goes with edit: it marks what to change."))
+            continue
+        wrong = choice.problem(value)
+        if wrong is not None:
+            problems.append(InputError(f"{info.flag} {value!r} is not {wrong} for {model}."))
+            continue
+        pairs.append((name, value))
+    chosen = dict(pairs)
+    if "compression" in chosen and chosen.get("image_format") not in ("jpeg", "webp"):
+        problems.append(
+            InputError("--compression goes with --image-format jpeg or webp (PNG is lossless).")
+        )
+    return tuple(p for p in pairs if p[0] != "mask"), problems
+
+
+def _fit(spec: Model | None, ratio: str | None, size: str | None) -> Fit:
+    if spec is None:  # not in the table: sent as given
+        return Fit(ratio, size, ratio, size, None, size if size in ("1K", "2K", "4K") else None)
+    return fit(spec, ratio, size)
+
+
+def _count_problems(
+    spec: Model | None, images: Sequence[InputImage], count: int
+) -> list[InputError]:
+    if spec is None or count <= 1 or not spec.options.get("count"):
+        return []
+    high = spec.options["count"].high or count
+    if spec.inputs_as == "data_uri" and len(images) + count > high:
+        return [
+            InputError(
+                f"{spec.id} makes at most {high} images with its inputs: {len(images)} "
+                f"inputs + --count {count} is {len(images) + count}."
+            )
+        ]
+    return []
 
 
 def build_request(
@@ -255,10 +358,14 @@ def build_request(
     prompt: str | None,
     params: Sequence[str] = (),
     images: Sequence[InputImage] = (),
+    options: ImageOptions | None = None,
+    mask: InputImage | None = None,
 ) -> ImageRequest:
-    """Check the prompt, the options in effect and the images; raises one
-    :class:`InputError` naming every problem found."""
+    """Check the prompt, the options in effect and the images against the model's entry
+    of the table; raises one :class:`InputError` naming every problem found."""
+    options = options or ImageOptions()
     model = settings.model.strip() or DEFAULT_MODEL
+    spec = model_for(model)
     ratio = settings.ratio
     problems: list[InputError] = []
 
@@ -278,15 +385,45 @@ def build_request(
         )
         ratio = None
     checked(lambda: check_text("model name", model))
+    door = checked(lambda: check_door(model, spec, options.api)) or "images"
+    checked(lambda: check_kind(kind, model, spec))
+    problems += check_inputs(kind, spec, images)
+    ratios = list(spec.ratios) if spec is not None else list(RATIOS)
+    asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
+    asked_size = checked(lambda: check_size(settings.size))
+    shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
+    choices, wrong = check_choices(kind, model, spec, door, options.choices())
+    problems += wrong
+    count = int(dict(choices).get("count") or 1)
+    problems += _count_problems(spec, images, count)
     fields = {
         "prompt": checked(lambda: check_prompt(prompt)),
-        "ratio": checked(lambda: check_ratio(ratio, model, images)),
-        "size": checked(lambda: check_size(settings.size)),
         "response_format": checked(lambda: check_format(settings.response_format)),
         "params": checked(lambda: tuple(check_params(params))),
     }
     if problems:
         raise all_problems(problems)
+    if spec is not None and not spec.takes_format:
+        fields["response_format"] = "b64_json"  # it answers inline whatever is asked
     return ImageRequest(
-        kind=kind, base_url=settings.base_url, model=model, images=tuple(images), **fields
+        kind=kind,
+        base_url=settings.base_url,
+        model=model,
+        images=tuple(images),
+        ratio=asked_ratio,
+        size=asked_size,
+        door=door,
+        spec=spec,
+        fit=shape,
+        choices=choices,
+        mask=mask,
+        count=count,
+        **fields,
     )
+
+
+def suggestion(model: str) -> str | None:
+    """A known model close to an unknown one (a typo's likely fix)."""
+    if model_for(model) is not None:
+        return None
+    return nearest(model)

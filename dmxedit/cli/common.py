@@ -96,10 +96,12 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
 def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None:
     """Print the request that would be sent (key masked) and an equivalent curl command:
     an input dmxedit converts before upload is converted now, so that curl sends it too."""
-    described = request.describe(api_key)
+    from dmxedit.api import doors  # the bodies: only a dry run needs them here
+
+    described = doors.describe(request, api_key)
     converted, kept = converted_for_curl(ctx, request)
     if ctx.json:
-        out = {"dry_run": True, "request": described, "curl": converted.curl()}
+        out = {"dry_run": True, "request": described, "curl": doors.curl(converted)}
         if kept:
             out["converted_files"] = kept
         ctx.emit_json(out)
@@ -125,7 +127,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
     lines += [
         "",
         "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
-        converted.curl(),
+        doors.curl(converted),
     ]
     for img, path in zip((i for i in converted.images if i.prepared), kept, strict=True):
         lines.append(

@@ -113,7 +113,9 @@ def _verbose_request(prepared: prepared_t.Prepared) -> list[str]:
             f"--ratio auto picked {request.ratio} for {first.display} "
             f"({first.width}x{first.height})"
         )
-    described = request.describe(settings.api_key)
+    from dmxedit.api import doors
+
+    described = doors.describe(request, settings.api_key)
     lines.append(f"POST {described['url']}")
     lines += [f"  {k}: {v}" for k, v in described["headers"].items()]
     for field in described.get("fields", []):
@@ -201,7 +203,7 @@ def edit(
     _single(ctx, "edit", images, options, prompt, prompt_file, dry_run)
 
 
-@o.command(image_options=True, json=True, quiet=True, batch=True, skip=("max_side",))
+@o.command(image_options=True, json=True, quiet=True, batch=True, skip=("max_side", "mask"))
 def generate(
     ctx: RunContext,
     typer_ctx: typer.Context,

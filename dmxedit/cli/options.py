@@ -134,6 +134,75 @@ Name = Annotated[
         metavar="TEMPLATE",
     ),
 ]
+Quality = Annotated[
+    str | None,
+    typer.Option(
+        "--quality",
+        help="Rendering quality: low, medium, high or auto (gpt-image models).",
+        metavar="LEVEL",
+    ),
+]
+Background = Annotated[
+    str | None,
+    typer.Option(
+        "--background",
+        help="auto, opaque, or transparent (gpt-image-1.5; PNG/WebP).",
+        metavar="KIND",
+    ),
+]
+ImageFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--image-format",
+        help="File format the model makes: png, jpeg or webp (gpt-image models).",
+        metavar="FORMAT",
+    ),
+]
+Compression = Annotated[
+    int | None,
+    typer.Option(
+        "--compression",
+        help="JPEG/WebP compression 0-100 (gpt-image models, with --image-format jpeg|webp).",
+        metavar="N",
+    ),
+]
+Moderation = Annotated[
+    str | None,
+    typer.Option(
+        "--moderation", help="Content moderation: auto or low (gpt-image models).", metavar="LEVEL"
+    ),
+]
+Mask = Annotated[
+    str | None,
+    typer.Option(
+        "--mask",
+        help="PNG mask, the first image's size: its transparent areas are edited (gpt-image).",
+        metavar="PNG",
+    ),
+]
+Count = Annotated[
+    int | None,
+    typer.Option(
+        "-n",
+        "--count",
+        help="Images one request makes (gpt-image 1-10, Seedream 1-15): one request, N files.",
+        metavar="N",
+    ),
+]
+Search = Annotated[
+    bool,
+    typer.Option(
+        "--search", help="Ground the image in Google Search (gemini-3.1-flash-image, -3-pro)."
+    ),
+]
+Api = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        help="The door of a model not in dmxedit's table: images or gemini (see `dmxedit models`).",
+        metavar="images|gemini",
+    ),
+]
 Variants = Annotated[
     int,
     typer.Option(
@@ -198,6 +267,15 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "params": (Param, None),
     "max_side": (MaxSide, None),
     "name": (Name, None),
+    "quality": (Quality, None),
+    "background": (Background, None),
+    "image_format": (ImageFormat, None),
+    "compression": (Compression, None),
+    "moderation": (Moderation, None),
+    "mask": (Mask, None),
+    "count": (Count, None),
+    "search": (Search, False),
+    "api": (Api, None),
 }
 #: What edit, generate and batch take besides the image options, passed through as is.
 PROMPT: dict[str, tuple[Any, Any]] = {

@@ -7,6 +7,7 @@ import re
 from typing import Final
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.modeltable import BANANA
 
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
@@ -18,18 +19,10 @@ MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024
 MAX_RESULT_BYTES: Final = 200 * 1024 * 1024
 MAX_PROMPT_CHARS: Final = 32000
 
-#: nano-banana-2 output pixel sizes, (width, height) at 1K, 2K and 4K.
+#: nano-banana-2 output pixel sizes, (width, height) at 1K, 2K and 4K (the model table's).
 RATIOS: Final[dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]]] = {
-    "1:1": ((1024, 1024), (2048, 2048), (4096, 4096)),
-    "2:3": ((848, 1264), (1696, 2528), (3392, 5056)),
-    "3:2": ((1264, 848), (2528, 1696), (5056, 3392)),
-    "3:4": ((896, 1200), (1792, 2400), (3584, 4800)),
-    "4:3": ((1200, 896), (2400, 1792), (4800, 3584)),
-    "4:5": ((928, 1152), (1856, 2304), (3712, 4608)),
-    "5:4": ((1152, 928), (2304, 1856), (4608, 3712)),
-    "9:16": ((768, 1376), (1536, 2752), (3072, 5504)),
-    "16:9": ((1376, 768), (2752, 1536), (5504, 3072)),
-    "21:9": ((1584, 672), (3168, 1344), (6336, 2688)),
+    ratio: (row[0], row[1], row[2])  # type: ignore[misc]
+    for ratio, row in BANANA.items()
 }
 
 _DIGITS: Final = re.compile(r"[0-9]{1,6}")

@@ -15,9 +15,9 @@ from dmxedit.core.catalog import (
     FORMATS,
     SIZES,
     is_dmxapi_host,
-    normalize_size,
     parse_ratio,
 )
+from dmxedit.core.modelspec import normalize_size as normalize_any_size
 from dmxedit.core.errors import InputError
 
 if TYPE_CHECKING:
@@ -108,9 +108,13 @@ def v1_fix(url: str) -> str | None:
 
 
 def _size(key: str, raw: Any) -> str:
-    size = normalize_size(str(raw)) if isinstance(raw, str) else None
+    # a tier, WxH or auto; checked against the model's table once the model is known
+    size = normalize_any_size(str(raw)) if isinstance(raw, str) else None
     if size is None:
-        raise InputError(f"{key} {raw!r} is not one of {', '.join(SIZES)}.")
+        raise InputError(
+            f"{key} {raw!r} is not a size: {', '.join(SIZES)}, WxH (e.g. 1536x1024) or auto.",
+            hint="`dmxedit ratios --model MODEL` lists a model's sizes.",
+        )
     return size
 
 

@@ -18,6 +18,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 
+#: The fields of the options only some models take (SPEC 12), in the order help lists them.
+MODEL_OPTIONS = (
+    "quality",
+    "background",
+    "image_format",
+    "compression",
+    "moderation",
+    "mask",
+    "count",
+    "search",
+)
+
+
 @dataclass(frozen=True)
 class ImageOptions:
     """How to make an image; None means "not given here" (a setting then decides)."""
@@ -37,6 +50,16 @@ class ImageOptions:
     params: tuple[str, ...] = ()  # raw KEY=VALUE form fields
     max_side: int | None = None  # downscale inputs whose long side is over this (SPEC 9)
     name: str | None = None  # --name TEMPLATE for saved files (dmxedit.store.names)
+    # SPEC 12: options some models take (dmxedit.core.modeltable says which, and values)
+    quality: str | None = None
+    background: str | None = None
+    image_format: str | None = None  # sent as output_format
+    compression: int | None = None  # sent as output_compression
+    moderation: str | None = None
+    mask: str | None = None  # a PNG file (edits)
+    count: int | None = None  # images made by the one request (n / max_images)
+    search: bool = False  # Google Search grounding (gemini door)
+    api: str | None = None  # the door of a model not in the table: images or gemini
     api_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -55,6 +78,11 @@ class ImageOptions:
         if output is not None and not isinstance(output, str):
             given["output"] = os.fspath(output)
         return cls(**given)
+
+    def choices(self) -> dict[str, object]:
+        """The model options given (SPEC 12), by ImageOptions field name."""
+        given = {name: getattr(self, name) for name in MODEL_OPTIONS}
+        return {k: v for k, v in given.items() if v is not None and v is not False}
 
     def merged(self, **overrides: Any) -> ImageOptions:
         """A copy with the given fields replaced (None values are ignored)."""

@@ -9,11 +9,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dmxedit.api.request import ImageRequest, Kind, build_request
-from dmxedit.core.catalog import WARN_IMAGES
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
-from dmxedit.media.images import load_images
+from dmxedit.media.images import load_images, load_mask
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.ledger import open_ledger
@@ -39,10 +38,11 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
     out = [img.warning for img in request.images if img.warning]
-    if len(request.images) > WARN_IMAGES:
+    spec = request.spec
+    if spec is not None and spec.warn_inputs is not None and len(request.images) > spec.warn_inputs:
         out.append(
-            f"{len(request.images)} images: the endpoint documents 16, but one page of the "
-            f"provider's documentation says {WARN_IMAGES}."
+            f"{len(request.images)} images: the endpoint documents {spec.inputs}, but one page "
+            f"of the provider's documentation says {spec.warn_inputs}."
         )
     return out
 
@@ -73,12 +73,19 @@ def prepare(
     problems: list[InputError] = list(invalid.values())
     images = resolve_refs(images, settings)
     checked = _checked_images(kind, images, read_stdin, options, problems)
+    mask = _checked_mask(options.mask, checked, problems)
     shape_from = settings
     if problems and (settings.ratio or "").lower() == "auto":
         shape_from = replace(settings, ratio=None)  # no image to take a shape from
     try:
         request = build_request(
-            kind, shape_from, prompt=prompt, params=options.params, images=checked
+            kind,
+            shape_from,
+            prompt=prompt,
+            params=options.params,
+            images=checked,
+            options=options,
+            mask=mask,
         )
     except InputError as exc:
         problems += _each_problem(exc)
@@ -89,6 +96,13 @@ def prepare(
         except InputError as exc:
             problems.append(exc)
     target = _checked_target(options, problems)
+    if target is not None and (options.count or 1) > 1:
+        problems.append(
+            InputError(
+                f"-o {options.output!r} names one file, and --count {options.count} makes "
+                "several; give a folder."
+            )
+        )
     if problems:
         raise all_problems(problems)
     return Prepared(request, settings, options, naming, target)
@@ -117,6 +131,19 @@ def _checked_images(
     except InputError as exc:  # go on: the options' problems are named too
         problems += _each_problem(exc)
         return []
+
+
+def _checked_mask(
+    mask: str | None, images: Sequence[InputImage], problems: list[InputError]
+) -> InputImage | None:
+    """--mask FILE: a PNG with an alpha channel, the first image's size; problems appended."""
+    if mask is None:
+        return None
+    try:
+        return load_mask(mask, images[0] if images else None)
+    except InputError as exc:
+        problems.append(exc)
+        return None
 
 
 def _checked_target(options: ImageOptions, problems: list[InputError]) -> Path | None:

@@ -58,6 +58,28 @@ def dimensions(stream: BinaryIO, content_type: str) -> tuple[int, int] | None:
     return None
 
 
+def png_alpha(stream: BinaryIO) -> bool:
+    """Whether a PNG has transparency: an alpha channel (colour type 4 or 6) or a
+    ``tRNS`` chunk before its image data."""
+    stream.seek(0)
+    head = stream.read(33)
+    if len(head) < 26 or head[12:16] != b"IHDR":
+        return False
+    if head[25] in (4, 6):
+        return True
+    stream.seek(8)
+    while True:
+        chunk = stream.read(8)
+        if len(chunk) < 8:
+            return False
+        length, kind = struct.unpack(">I4s", chunk)
+        if kind == b"tRNS":
+            return True
+        if kind in (b"IDAT", b"IEND"):
+            return False
+        stream.seek(length + 4, io.SEEK_CUR)
+
+
 def _webp_dimensions(head: bytes) -> tuple[int, int] | None:
     chunk = head[12:16]
     if chunk == b"VP8X" and len(head) >= 30:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from dmxedit.core.catalog import MAX_IMAGE_BYTES, MAX_IMAGES
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.media import prepare
-from dmxedit.media.formats import EXTENSIONS, describe_other, dimensions, printable, sniff
+from dmxedit.media.formats import png_alpha, EXTENSIONS, describe_other, dimensions, printable, sniff
 from dmxedit.media.inputs import InputImage, Refusal
 
 if TYPE_CHECKING:
@@ -122,6 +122,34 @@ def load_image(
         return _planned(image, head, max_side, lambda: open(path, "rb"))
     except OSError as exc:
         raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+
+
+def load_mask(arg: str, first: InputImage | None) -> InputImage:
+    """``--mask FILE`` checked (SPEC 12): a PNG with an alpha channel (transparent where
+    the image is to change), the same pixel size as the first image, under the limit."""
+    if arg == "-":
+        raise InputError("--mask cannot be '-' (standard input); give a PNG file.")
+    mask = load_image(arg)
+    if mask.content_type != "image/png" or mask.plan is not None:
+        raise InputError(
+            f"--mask {arg!r} is not a PNG; a mask is a PNG whose transparent areas mark "
+            "what to change."
+        )
+    with mask.open() as fh:
+        alpha = png_alpha(fh)
+    if not alpha:
+        raise InputError(
+            f"--mask {arg!r} has no alpha channel; its transparent areas mark what to change.",
+            hint="Save it as a PNG with transparency (RGBA).",
+        )
+    if first is None:
+        raise InputError("--mask needs an image to edit.")
+    if (mask.width, mask.height) != (first.width, first.height):
+        raise InputError(
+            f"--mask {arg!r} is {mask.width}x{mask.height}; it must be the size of the first "
+            f"image, {first.display!r} ({first.width}x{first.height})."
+        )
+    return mask
 
 
 def _from_stdin(data: bytes, max_side: int | None) -> InputImage:

@@ -24,6 +24,7 @@ from helpers import (
     unit_request,
 )
 
+from dmxedit.api import images as images_door
 from dmxedit.api.multipart import MultipartBody
 from dmxedit.media.images import load_image
 
@@ -98,7 +99,7 @@ def test_body_is_streamed_in_bounded_chunks_and_matches_its_length(tmp_path: Pat
     request = unit_request([big, small], ratio="5:4", size="4k")
     progress: list[int] = []
     body = MultipartBody(
-        request.fields(), request.images, on_progress=progress.append, chunk_size=256 * 1024
+        images_door.fields(request), request.images, on_progress=progress.append, chunk_size=256 * 1024
     )
     chunks = list(body)
     assert max(len(c) for c in chunks) <= 256 * 1024  # never the whole body at once
@@ -111,7 +112,7 @@ def test_body_is_streamed_in_bounded_chunks_and_matches_its_length(tmp_path: Pat
         ("image", "small.webp", "image/webp"),
     ]
     assert parts[-2].data == big.read_bytes() and parts[-1].data == WEBP_BYTES
-    assert [(p.name, p.text) for p in parts[:-2]] == request.fields()
+    assert [(p.name, p.text) for p in parts[:-2]] == images_door.fields(request)
 
 
 def test_a_retry_rebuilds_the_body_from_fresh_file_handles(
@@ -120,7 +121,7 @@ def test_a_retry_rebuilds_the_body_from_fresh_file_handles(
     image = tmp_path / "a.png"
     image.write_bytes(make_png(50, 50))
     request = unit_request([image])
-    body = MultipartBody(request.fields(), request.images)
+    body = MultipartBody(images_door.fields(request), request.images)
     opened: list[Any] = []
     from dmxedit.media import inputs as images_module
 
@@ -142,7 +143,7 @@ def test_body_refuses_a_file_that_changed_size(tmp_path: Path) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(make_png(50, 50))
     request = unit_request([image])
-    body = MultipartBody(request.fields(), request.images)
+    body = MultipartBody(images_door.fields(request), request.images)
     image.write_bytes(make_png(10, 10))
     with pytest.raises(OSError, match="shrank"):
         b"".join(body)

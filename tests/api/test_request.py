@@ -12,6 +12,7 @@ from fakeserver import (
 )
 from helpers import KEY, Cli, run_in_process, unit_request
 
+from dmxedit.api import images as images_door
 from dmxedit.api.request import build_request
 from dmxedit.core.errors import InputError
 from dmxedit.core.settings import Settings
@@ -49,7 +50,7 @@ def test_request_fields_and_json_body(tmp_path: Path) -> None:
     image = tmp_path / "a.png"
     image.write_bytes(make_png(30, 20))
     edit = unit_request([image], ratio="auto", size="2k", params=["quality=high"])
-    assert edit.fields() == [
+    assert images_door.fields(edit) == [
         ("prompt", "make it snow"),
         ("n", "1"),
         ("model", "nano-banana-2"),
@@ -66,8 +67,8 @@ def test_request_fields_and_json_body(tmp_path: Path) -> None:
         prompt="cat",
         params=["seed=7", "hd=false", "style=vivid", "ratio=1.5"],
     )
-    assert generate.url == "http://h/v1/images/generations"
-    assert generate.json_body() == {
+    assert images_door.url(generate) == "http://h/v1/images/generations"
+    assert images_door.json_body(generate) == {
         "model": "nano-banana-2",
         "prompt": "cat",
         "n": 1,
@@ -77,6 +78,6 @@ def test_request_fields_and_json_body(tmp_path: Path) -> None:
         "style": "vivid",
         "ratio": 1.5,
     }
-    described = json.dumps(generate.describe("sk-unit000000000000"), ensure_ascii=False)
-    described += generate.curl()
+    described = json.dumps(images_door.describe(generate, "sk-unit000000000000"), ensure_ascii=False)
+    described += images_door.curl(generate)
     assert "sk-unit000000000000" not in described and "sk-…0000" in described

@@ -124,4 +124,4 @@ def test_validation_names_every_problem_at_once(tmp_path: Path) -> None:
         assert said in run.stderr, run.output
     assert run.stdout == ""
     one = run_in_process(["edit", str(good), "-p", "x", "--size", "8K", "--dry-run"])
-    assert one.code == 2 and "problems" not in one.stderr and "is not one of" in one.stderr
+    assert one.code == 2 and "problems" not in one.stderr and "is not a size" in one.stderr
