@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
+from dmxedit.api import images
 from dmxedit.api.answers import (
     Answer,
     AnswerItem,
@@ -33,6 +34,7 @@ from dmxedit.api.answers import (
     kept,
     kept_words,
 )
+from dmxedit.api.doors import door_for
 from dmxedit.api.downloads import DOWNLOAD_TIMEOUT, Downloader
 from dmxedit.api.http import (
     BODY_ERRORS,
@@ -47,8 +49,6 @@ from dmxedit.api.http import (
 )
 from dmxedit.api.jsonstream import JSONStreamError
 from dmxedit.api.models import MODELS_LIMIT, ModelInfo, mib, model_unusable, parse_models, site_hint
-from dmxedit.api import images
-from dmxedit.api.doors import door_for
 from dmxedit.api.network import Reached, connection_problem, could_not_connect, network_words, reach
 from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
@@ -421,7 +421,8 @@ class Client:
                 ) from None
             if big:
                 self.events.download_done()
-            return reader.answer(body, status, rid, request.model)
+            answer: Answer[S] = reader.answer(body, status, rid, request.model)
+            return answer
         except BaseException:
             reader.discard()
             raise

@@ -235,8 +235,8 @@ def check_door(model: str, spec: Model | None, api: str | None) -> Door:
     """The door a model goes through: the table's, or ``--api`` for one not in it."""
     if api is None:
         return spec.door if spec is not None else "images"
-    door = api.strip().lower()
-    if door not in DOORS:
+    door = next((d for d in DOORS if d == api.strip().lower()), None)
+    if door is None:
         raise InputError(f"--api {api!r} is not one of {', '.join(DOORS)}.")
     if spec is not None and spec.door != door:
         raise InputError(
@@ -244,7 +244,7 @@ def check_door(model: str, spec: Model | None, api: str | None) -> Door:
             "dmxedit's table.",
             hint="Leave out --api (see `dmxedit models`).",
         )
-    return door  # type: ignore[return-value]
+    return door
 
 
 def check_kind(kind: Kind, model: str, spec: Model | None) -> None:
@@ -385,7 +385,7 @@ def build_request(
         )
         ratio = None
     checked(lambda: check_text("model name", model))
-    door = checked(lambda: check_door(model, spec, options.api)) or "images"
+    door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
     ratios = list(spec.ratios) if spec is not None else list(RATIOS)

@@ -17,8 +17,8 @@ from dmxedit.core.catalog import (
     is_dmxapi_host,
     parse_ratio,
 )
-from dmxedit.core.modelspec import normalize_size as normalize_any_size
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import normalize_size as normalize_any_size
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult

@@ -107,7 +107,8 @@ class Choice:
             return None if value in self.values else "one of " + ", ".join(self.values)
         if self.low is not None and self.high is not None:
             ok = isinstance(value, int) and not isinstance(value, bool)
-            return None if ok and self.low <= value <= self.high else f"{self.low}-{self.high}"
+            inside = ok and self.low <= value <= self.high  # type: ignore[operator]
+            return None if inside else f"{self.low}-{self.high}"
         return None
 
     def describe(self) -> str:
@@ -282,7 +283,9 @@ def _tier_fit(model: Model, ratio: str | None, tier: str | None) -> Fit:
     at = tier or model.ratio_tier or model.tiers[0]
     shape = model.pixels(ratio, at)
     if shape is None:
-        raise InputError(f"{model.id} has no documented size for {ratio} {at}.", hint=_size_hint(model))
+        raise InputError(
+            f"{model.id} has no documented size for {ratio} {at}.", hint=_size_hint(model)
+        )
     return Fit(ratio, tier, None, wxh(shape), shape, at)
 
 
@@ -298,7 +301,9 @@ def _pixel_fit(model: Model, ratio: str | None, size: str, shape: Pixels) -> Fit
         raise InputError(f"{model.id} takes no --size {size}.", hint=_size_hint(model))
     problem = model.free.problem(shape)
     if problem is not None:
-        raise InputError(f"--size {size} does not suit {model.id}: {problem}.", hint=_size_hint(model))
+        raise InputError(
+            f"--size {size} does not suit {model.id}: {problem}.", hint=_size_hint(model)
+        )
     return Fit(size=size, send_size=size, pixels=shape)
 
 

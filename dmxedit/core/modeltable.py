@@ -233,6 +233,7 @@ DOOR_OPTIONS: Final[dict[str, dict[str, Choice]]] = {
 
 _BY_ID: Final = {m.id: m for m in MODELS} | {a: m for m in MODELS for a in m.aliases}
 
+
 #: The options of section 12: ImageOptions field -> its flag, the API field it becomes,
 #: and what it does. Which model takes which (and its values) is in the entries.
 @dataclass(frozen=True)

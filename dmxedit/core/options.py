@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-
 #: The fields of the options only some models take (SPEC 12), in the order help lists them.
 MODEL_OPTIONS = (
     "quality",

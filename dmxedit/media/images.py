@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, BinaryIO
 from dmxedit.core.catalog import MAX_IMAGE_BYTES, MAX_IMAGES
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.media import prepare
-from dmxedit.media.formats import png_alpha, EXTENSIONS, describe_other, dimensions, printable, sniff
+from dmxedit.media.formats import (
+    EXTENSIONS,
+    describe_other,
+    dimensions,
+    png_alpha,
+    printable,
+    sniff,
+)
 from dmxedit.media.inputs import InputImage, Refusal
 
 if TYPE_CHECKING:

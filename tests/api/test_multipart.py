@@ -99,7 +99,10 @@ def test_body_is_streamed_in_bounded_chunks_and_matches_its_length(tmp_path: Pat
     request = unit_request([big, small], ratio="5:4", size="4k")
     progress: list[int] = []
     body = MultipartBody(
-        images_door.fields(request), request.images, on_progress=progress.append, chunk_size=256 * 1024
+        images_door.fields(request),
+        request.images,
+        on_progress=progress.append,
+        chunk_size=256 * 1024,
     )
     chunks = list(body)
     assert max(len(c) for c in chunks) <= 256 * 1024  # never the whole body at once

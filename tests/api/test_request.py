@@ -78,6 +78,8 @@ def test_request_fields_and_json_body(tmp_path: Path) -> None:
         "style": "vivid",
         "ratio": 1.5,
     }
-    described = json.dumps(images_door.describe(generate, "sk-unit000000000000"), ensure_ascii=False)
+    described = json.dumps(
+        images_door.describe(generate, "sk-unit000000000000"), ensure_ascii=False
+    )
     described += images_door.curl(generate)
     assert "sk-unit000000000000" not in described and "sk-…0000" in described
