@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from dmxedit.api.jsonbody import JSONBody, Placeholders, shell_pieces
-from dmxedit.api.request import ImageRequest, json_param
+from dmxedit.api.request import ImageRequest, Part, json_param
 from dmxedit.core.settings import mask as mask_key
 
 NAME = "gemini"
@@ -37,11 +37,34 @@ def url(request: ImageRequest) -> str:
     return f"{site(request.base_url)}/v1beta/models/{model}:generateContent"
 
 
-def document(request: ImageRequest, marks: Placeholders) -> dict[str, Any]:
-    """The JSON body, each image a placeholder in ``marks``."""
+def _part(part: Part, marks: Placeholders) -> dict[str, Any]:
+    """One part of an earlier turn, its signature streamed from its file."""
+    out: dict[str, Any]
+    if part.image is not None:
+        img = part.image
+        out = {"inline_data": {"mime_type": img.content_type, "data": marks.mark(img)}}
+    else:
+        out = {"text": part.text or ""}
+    if part.signature is not None:
+        out["thoughtSignature"] = marks.mark_file(part.signature, part.signature_size)
+    return out
+
+
+def _turns(request: ImageRequest, marks: Placeholders) -> list[dict[str, Any]]:
+    """``contents``: the conversation's earlier turns (SPEC 13), then the new user turn."""
+    contents = [
+        {"role": turn.role, "parts": [_part(p, marks) for p in turn.parts]}
+        for turn in request.history
+    ]
     parts: list[dict[str, Any]] = [{"text": request.prompt}]
     for img in request.images:
         parts.append({"inline_data": {"mime_type": img.content_type, "data": marks.mark(img)}})
+    contents.append({"role": "user", "parts": parts})
+    return contents
+
+
+def document(request: ImageRequest, marks: Placeholders) -> dict[str, Any]:
+    """The JSON body, each image (and signature) a placeholder in ``marks``."""
     image_config: dict[str, Any] = {}
     if request.send_ratio:
         image_config["aspectRatio"] = request.send_ratio
@@ -50,10 +73,7 @@ def document(request: ImageRequest, marks: Placeholders) -> dict[str, Any]:
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    out: dict[str, Any] = {
-        "contents": [{"role": "user", "parts": parts}],
-        "generationConfig": config,
-    }
+    out: dict[str, Any] = {"contents": _turns(request, marks), "generationConfig": config}
     if request.choice("search"):
         out["tools"] = [SEARCH_TOOL]
     for key, value in request.params:

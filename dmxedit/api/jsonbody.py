@@ -16,7 +16,8 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Union
 
 from dmxedit.core import interrupts
 from dmxedit.media.inputs import InputImage
@@ -40,21 +41,38 @@ class Encoded:
         return len(self.prefix.encode()) + encoded_length(self.image.size)
 
 
+@dataclass(frozen=True)
+class Verbatim:
+    """A file whose bytes go into the body as they are: text that needs no escaping in a
+    JSON string (a ``thoughtSignature``, base64), streamed rather than held."""
+
+    path: Path
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class Placeholders:
     """Stand-ins for images in a JSON document: put ``mark(image)`` where the image's
     base64 string goes, dump the document, and :meth:`pieces` splits the text there."""
 
     def __init__(self) -> None:
         self.token = os.urandom(8).hex()
-        self.images: list[Encoded] = []
+        self.images: list[Encoded | Verbatim] = []
 
     def mark(self, image: InputImage, prefix: str = "") -> str:
         self.images.append(Encoded(image, prefix))
         return f"@@dmxedit-{self.token}-{len(self.images) - 1}@@"
 
-    def pieces(self, document: Any) -> list[bytes | Encoded]:
+    def mark_file(self, path: Path, size: int) -> str:
+        """A placeholder for a file's bytes, sent verbatim inside a JSON string."""
+        self.images.append(Verbatim(path, size))
+        return f"@@dmxedit-{self.token}-{len(self.images) - 1}@@"
+
+    def pieces(self, document: Any) -> list[Piece]:
         text = json.dumps(document, ensure_ascii=False)
-        out: list[bytes | Encoded] = []
+        out: list[Piece] = []
         for i, image in enumerate(self.images):
             before, sep, text = text.partition(f"@@dmxedit-{self.token}-{i}@@")
             if not sep:
@@ -67,9 +85,15 @@ class Placeholders:
         """The document with each image written as what it stands for (``--dry-run``)."""
         text = json.dumps(document, ensure_ascii=False)
         for i, enc in enumerate(self.images):
-            said = f"{enc.prefix}<base64 of {enc.image.display}, {enc.image.size} bytes>"
+            if isinstance(enc, Verbatim):
+                said = f"<{enc.path.name}, {enc.size} characters>"
+            else:
+                said = f"{enc.prefix}<base64 of {enc.image.display}, {enc.image.size} bytes>"
             text = text.replace(f"@@dmxedit-{self.token}-{i}@@", json.dumps(said)[1:-1])
         return json.loads(text)
+
+
+Piece = Union[bytes, Encoded, Verbatim]
 
 
 class JSONBody:
@@ -82,7 +106,7 @@ class JSONBody:
 
     def __init__(
         self,
-        pieces: Sequence[bytes | Encoded],
+        pieces: Sequence[Piece],
         *,
         chunk_size: int = RAW_CHUNK,
         on_progress: Callable[[int], None] | None = None,
@@ -119,13 +143,27 @@ class JSONBody:
             if isinstance(piece, bytes):
                 pending += piece
                 continue
-            pending += piece.prefix.encode()
-            for block in self._encoded(piece.image):
+            if isinstance(piece, Verbatim):
+                blocks = self._verbatim(piece)
+            else:
+                pending += piece.prefix.encode()
+                blocks = self._encoded(piece.image)
+            for block in blocks:
                 if pending:
                     block = pending + block
                     pending = b""
                 yield self._emit(block)
         yield self._emit(pending)
+
+    def _verbatim(self, piece: Verbatim) -> Iterator[bytes]:
+        remaining = piece.size
+        with open(piece.path, "rb") as fh:
+            while remaining > 0:
+                data = fh.read(min(self.chunk_size, remaining))
+                if not data:
+                    raise OSError(f"{piece.path} shrank while it was being sent")
+                remaining -= len(data)
+                yield data
 
     def _encoded(self, image: InputImage) -> Iterator[bytes]:
         remaining = image.size
@@ -145,7 +183,7 @@ class JSONBody:
                 raise OSError(f"{image.display} grew while it was being sent")
 
 
-def shell_pieces(pieces: Sequence[bytes | Encoded], quote: Callable[[str], str]) -> str:
+def shell_pieces(pieces: Sequence[Piece], quote: Callable[[str], str]) -> str:
     """A shell command that writes the body to standard output (``--dry-run``'s curl):
     the JSON text with ``printf``, each image with ``base64`` (its line breaks removed)."""
     steps = []
@@ -154,6 +192,9 @@ def shell_pieces(pieces: Sequence[bytes | Encoded], quote: Callable[[str], str])
             if piece:
                 steps.append(f"printf '%s' {quote(piece.decode('utf-8'))}")
             continue
+        if isinstance(piece, Verbatim):
+            steps.append(f"cat {quote(str(piece.path))}")
+            continue
         if piece.prefix:
             steps.append(f"printf '%s' {quote(piece.prefix)}")
         source = piece.image.path if piece.image.path is not None else piece.image.display
@@ -161,4 +202,12 @@ def shell_pieces(pieces: Sequence[bytes | Encoded], quote: Callable[[str], str])
     return "{ " + "; ".join(steps) + "; }"
 
 
-__all__ = ["Encoded", "JSONBody", "Placeholders", "encoded_length", "shell_pieces"]
+__all__ = [
+    "Piece",
+    "Verbatim",
+    "Encoded",
+    "JSONBody",
+    "Placeholders",
+    "encoded_length",
+    "shell_pieces",
+]

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from dmxedit.core.catalog import (
@@ -156,6 +157,30 @@ def json_param(value: str) -> Any:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of an earlier turn of a conversation (SPEC 13): a text, or an image (an
+    input the user gave, or the image a model made), with the model's ``thoughtSignature``
+    kept in a file (``signature``, ``signature_size`` characters) when the answer had one."""
+
+    text: str | None = None
+    image: InputImage | None = None
+    signature: Path | None = None
+    signature_size: int = 0
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier turn of a conversation: the user's or the model's parts, in order."""
+
+    role: Literal["user", "model"]
+    parts: tuple[Part, ...]
+
+    @property
+    def images(self) -> list[InputImage]:
+        return [p.image for p in self.parts if p.image is not None]
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     """One fully checked request: what ``edit`` or ``generate`` will send, and through
     which door (the body itself is the door module's)."""
@@ -175,6 +200,8 @@ class ImageRequest:
     choices: tuple[tuple[str, Any], ...] = ()  # the model options given (SPEC 12)
     mask: InputImage | None = None
     count: int = 1  # images asked of the one request
+    history: tuple[Turn, ...] = ()  # the conversation before this turn (gemini door)
+    parent: int | None = None  # the ledger entry this turn continues
 
     @property
     def prefix(self) -> str:

@@ -27,6 +27,7 @@ def _single(
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
+    continue_ref: str | None = None,
 ) -> None:
     from dmxedit.cli import ui
     from dmxedit.engine.prepared import prepare, warnings_for  # no HTTP: --dry-run stays light
@@ -45,6 +46,7 @@ def _single(
         text,
         options,
         read_stdin=(lambda: stdin_image) if stdin_image is not None else None,
+        continue_ref=continue_ref,
     )
     if dry_run:
         for message in (*prepared.settings.warnings, *warnings_for(prepared.request)):
@@ -174,27 +176,39 @@ def edit(
     ctx: RunContext,
     typer_ctx: typer.Context,
     options: ImageOptions,
-    images: Annotated[
-        list[str],
-        typer.Argument(
-            help="1-16 PNG, JPEG or WebP files; '-' reads one from standard input.",
-            metavar="IMAGE...",
-            show_default=False,
-        ),
-    ],
     prompt: str | None,
     prompt_file: str | None,
     dry_run: bool,
     concurrency: str,
     results: str | None,
     resend_unknown: bool,
+    images: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="1-16 PNG, JPEG or WebP files; '-' reads one from standard input "
+            "(none with --continue).",
+            metavar="IMAGE...",
+            show_default=False,
+        ),
+    ] = None,
     each: o.Each = False,
     variants: o.Variants = 1,
+    continue_ref: o.Continue = None,
 ) -> None:
     """Edit images with a prompt and save the result.
 
     Example: dmxedit edit photo.png -p "make it snow" --ratio 5:4 --size 4K
     """
+    images = list(images or [])
+    if continue_ref is not None:
+        if each or variants > 1:
+            raise InputError(
+                "--continue adds one turn to a thread; it goes without --each/--variants."
+            )
+        _single(ctx, "edit", images, options, prompt, prompt_file, dry_run, continue_ref)
+        return
+    if not images:
+        raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
     batch = (concurrency, results, resend_unknown)
     if _many(
         ctx, typer_ctx, "edit", images, options, prompt, prompt_file, dry_run, batch, each, variants

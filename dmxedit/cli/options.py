@@ -203,6 +203,15 @@ Api = Annotated[
         metavar="images|gemini",
     ),
 ]
+Continue = Annotated[
+    str | None,
+    typer.Option(
+        "--continue",
+        help="Continue the conversation of ledger entry @last or @N (gemini-door models): "
+        "the model sees the earlier turns.",
+        metavar="@last|@N",
+    ),
+]
 Variants = Annotated[
     int,
     typer.Option(

@@ -17,6 +17,7 @@ from dmxedit._version import __version__
 NAMES = (
     "edit",
     "generate",
+    "chat",
     "batch",
     "history",
     "recover",
@@ -61,6 +62,7 @@ def root(
 SUMMARIES = {
     "edit": "Edit images with a prompt and save the result.",
     "generate": "Make an image from a prompt alone (text to image).",
+    "chat": "Edit an image in conversation with a gemini model: each line is a turn.",
     "batch": "Run many edits and generations from a JSON Lines jobs file, resumably.",
     "recover": "Download every paid result that arrived but was never saved (from the ledger).",
     "report": "Write one HTML page to look at a batch: inputs and outputs side by side, "
@@ -100,6 +102,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from dmxedit.cli import edit
 
         return edit.edit if name == "edit" else edit.generate
+    if name == "chat":
+        from dmxedit.cli import chat
+
+        return chat.chat
     if name == "batch":
         from dmxedit.cli import batch
 

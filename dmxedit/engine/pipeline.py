@@ -35,6 +35,7 @@ from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.prepared import Prepared, warnings_for
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
 from dmxedit.engine.result import ImageResult
+from dmxedit.engine.thread import history_images, with_images
 from dmxedit.media.digests import Cache as DigestCache
 from dmxedit.media.digests import Digests
 from dmxedit.media.prepare import discard, input_record, prepare_images
@@ -98,8 +99,14 @@ def execute(
     for message in warnings_for(request):
         events.warn(message)
     try:
-        sent_images, made = prepare_images(request.images, saver.temporaries, events)
-        request = replace(request, images=tuple(sent_images))
+        earlier = history_images(request.history)  # a conversation's (SPEC 13)
+        sent_images, made = prepare_images([*request.images, *earlier], saver.temporaries, events)
+        count = len(request.images)
+        request = replace(
+            request,
+            images=tuple(sent_images[:count]),
+            history=with_images(request.history, sent_images[count:]),
+        )
     except DmxError as error:
         record.failed(error)
         raise
@@ -387,7 +394,7 @@ def run(
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
-        return execute(
+        result = execute(
             request,
             client,
             saver,
@@ -397,6 +404,9 @@ def run(
             hash_inputs=kept is not None,
             digest_cache=book,
         )
+        result.ledger_id = kept.entry_id if kept is not None else None
+        result.parent = request.parent
+        return result
     except KeyboardInterrupt:
         saver.temporaries.remove_all()
         raise _interruption(tracker, kept) from None

@@ -12,12 +12,13 @@ from dmxedit.api.request import ImageRequest, Kind, build_request
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
+from dmxedit.engine.thread import Thread, history_images, load_thread
 from dmxedit.media.images import load_images, load_mask
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.ledger import open_ledger
 from dmxedit.store.names import Naming
-from dmxedit.store.refs import is_ref, resolve_image_ref
+from dmxedit.store.refs import is_ref, resolve_entry_ref, resolve_image_ref
 from dmxedit.store.results import check_file_target, file_target
 
 
@@ -38,6 +39,12 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
     out = [img.warning for img in request.images if img.warning]
+    earlier = len(history_images(request.history))
+    if request.spec is not None and earlier and earlier + len(request.images) > request.spec.inputs:
+        out.append(
+            f"The thread holds {earlier + len(request.images)} images in all; "
+            f"{request.model} documents {request.spec.inputs} inputs a request."
+        )
     spec = request.spec
     if spec is not None and spec.warn_inputs is not None and len(request.images) > spec.warn_inputs:
         out.append(
@@ -66,13 +73,19 @@ def prepare(
     *,
     read_stdin: Callable[[], bytes] | None = None,
     settings: Settings | None = None,
+    continue_ref: str | None = None,
 ) -> Prepared:
-    """Resolve the settings, check the images and options; nothing is sent."""
+    """Resolve the settings, check the images and options; nothing is sent. With
+    ``continue_ref`` (``@last``/``@N``, SPEC 13) the request carries that entry's thread."""
     invalid: dict[str, InputError] = {}
     settings = settings or resolve(options, invalid=invalid)
     problems: list[InputError] = list(invalid.values())
+    thread = None
+    if continue_ref is not None:
+        thread = _thread(continue_ref, settings)
+        settings, options = _parent_defaults(thread, settings, options)
     images = resolve_refs(images, settings)
-    checked = _checked_images(kind, images, read_stdin, options, problems)
+    checked = _checked_images(kind, images, read_stdin, options, problems, thread is not None)
     mask = _checked_mask(options.mask, checked, problems)
     shape_from = settings
     if problems and (settings.ratio or "").lower() == "auto":
@@ -89,6 +102,11 @@ def prepare(
         )
     except InputError as exc:
         problems += _each_problem(exc)
+    if thread is not None and not problems:
+        try:
+            request = _continued(request, thread)
+        except InputError as exc:
+            problems.append(exc)
     naming = None
     if not problems:
         try:
@@ -108,6 +126,43 @@ def prepare(
     return Prepared(request, settings, options, naming, target)
 
 
+def _thread(ref: str, settings: Settings) -> Thread:
+    """The ledger entry ``ref`` names and its thread (every file checked)."""
+    book = open_ledger(settings.history, create=False)
+    try:
+        entry = resolve_entry_ref(ref, book, settings.history)
+        assert book is not None  # resolve_entry_ref raised otherwise
+        return load_thread(book, entry, settings.base_url)
+    finally:
+        if book is not None:
+            book.close()
+
+
+def _parent_defaults(
+    thread: Thread, settings: Settings, options: ImageOptions
+) -> tuple[Settings, ImageOptions]:
+    """The parent's model, ratio, size and --search where this turn gives none (SPEC 13)."""
+    defaults = thread.defaults()
+    given = {"model": options.model, "ratio": options.ratio, "size": options.size}
+    values = {k: v for k, v in defaults.items() if k in given and given[k] is None}
+    settings = settings.overridden(values, f"ledger entry {thread.parent.id}")
+    if defaults.get("search") and not options.search:
+        options = replace(options, search=True)
+    return settings, options
+
+
+def _continued(request: ImageRequest, thread: Thread) -> ImageRequest:
+    """The request with the thread before it; only a gemini-door model keeps one."""
+    parent = thread.parent
+    if request.door != "gemini":
+        raise InputError(
+            f"{request.model} goes through the images door, which keeps no conversation; "
+            "--continue needs a gemini-door model (see `dmxedit models`).",
+            hint=f"Give the result as an input image instead: dmxedit edit @{parent.id} -p ...",
+        )
+    return replace(request, history=thread.turns, parent=parent.id)
+
+
 def _each_problem(error: InputError) -> list[InputError]:
     """An error that lists several problems -> one error per problem (its hint kept)."""
     return [InputError(m, hint=error.hint) for m in error.details.get("problems", [])] or [error]
@@ -119,15 +174,19 @@ def _checked_images(
     read_stdin: Callable[[], bytes] | None,
     options: ImageOptions,
     problems: list[InputError],
+    continued: bool = False,
 ) -> list[InputImage]:
-    """The images checked (an edit's; a generation has none); problems appended."""
+    """The images checked (an edit's; a generation has none; a continued thread's new
+    turn may have none); problems appended."""
     max_side = None
     try:
         max_side = check_max_side(options.max_side)
     except InputError as exc:
         problems.append(exc)
     try:
-        return load_images(list(images), read_stdin, max_side=max_side) if kind == "edit" else []
+        if kind != "edit" or (continued and not images):
+            return []
+        return load_images(list(images), read_stdin, max_side=max_side)
     except InputError as exc:  # go on: the options' problems are named too
         problems += _each_problem(exc)
         return []

@@ -204,7 +204,11 @@ class LedgerRecord(Tracker):
             status="created",
             model=request.model,
             prompt=request.prompt,
-            options={k: v for k, v in request.options().items() if k not in ("prompt", "model")},
+            options={
+                **{k: v for k, v in request.options().items() if k not in ("prompt", "model")},
+                "base_url": request.base_url,  # a thread is never sent to another site
+            },
+            parent=request.parent,
             inputs=[_input_item(img) for img in request.images],
             output=self.output,
             name=self.name,

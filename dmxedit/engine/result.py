@@ -33,6 +33,8 @@ class ImageResult:
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
     #: What went wrong without losing the result (a ledger write, a sidecar), already said.
     warnings: list[str] = field(default_factory=list)
+    ledger_id: int | None = None  # the ledger's entry of this request (None: no ledger)
+    parent: int | None = None  # the entry it continues (a conversation, SPEC 13)
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
@@ -64,4 +66,8 @@ class ImageResult:
             out["inputs"] = self.inputs
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.ledger_id is not None:
+            out["ledger_id"] = self.ledger_id
+        if self.parent is not None:
+            out["parent"] = self.parent
         return out

@@ -46,6 +46,7 @@ JSON_FIELDS = (
     "unsaved_urls",
     "mismatch",
     "billing",
+    "turn",
 )
 #: How long a write waits for another process's lock (SQLite's busy timeout), and how
 #: long dmxedit keeps retrying one that SQLite gives up on before the timeout (opening
@@ -133,6 +134,11 @@ class Entry:
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
     mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
     billing: Any = None  # the billing check's verdict (SPEC 8), when one was made
+    parent: int | None = None  # the entry this one continues (a conversation, SPEC 13)
+    #: The model's turn as the next turn sends it back (SPEC 13): its parts in order,
+    #: ``{"text", "signature"}`` or ``{"image": i, "signature"}`` (i: the i-th saved file;
+    #: signature: the SHA-256 naming its file under the data folder, or None)
+    turn: Any = None
 
     @property
     def saved_files(self) -> list[str]:

@@ -6,11 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
-from dmxedit.store.ledger import Ledger, enabled
+from dmxedit.store.ledger import Entry, Ledger, enabled
 
 
 def resolve_image_ref(ref: str, ledger: Ledger | None, history: bool = True) -> str:
     """``@last`` or ``@N`` -> the path of that ledger entry's saved image."""
+    entry = resolve_entry_ref(ref, ledger, history)
+    for path in entry.saved_files:
+        if Path(path).is_file():
+            return path
+    raise InputError(
+        f"{ref}: ledger entry {entry.id} has no saved image that still exists.",
+        hint=f"See `dmxedit history show {entry.id}`.",
+    )
+
+
+def resolve_entry_ref(ref: str, ledger: Ledger | None, history: bool = True) -> Entry:
+    """``@last`` (the newest entry with a saved result) or ``@N`` -> that ledger entry."""
     if ledger is None:
         if not enabled(history):
             raise InputError(
@@ -31,13 +43,7 @@ def resolve_image_ref(ref: str, ledger: Ledger | None, history: bool = True) -> 
         if found is None:
             raise InputError(f"{ref}: there is no ledger entry {number}.")
         entry = found
-    for path in entry.saved_files:
-        if Path(path).is_file():
-            return path
-    raise InputError(
-        f"{ref}: ledger entry {entry.id} has no saved image that still exists.",
-        hint=f"See `dmxedit history show {entry.id}`.",
-    )
+    return entry
 
 
 def is_ref(arg: str) -> bool:

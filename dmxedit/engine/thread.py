@@ -1,0 +1,173 @@
+"""A conversation's thread, read back from the ledger for ``--continue`` (SPEC 13).
+
+Each ledger entry of a conversation is one turn pair: the user's prompt and images, and
+the model's answer (its parts in order: text, and the image it made, with the
+``thoughtSignature`` it came with). An entry names its ``parent``; the thread is the chain
+from the first entry to the one continued. Every file it sends again is checked first: a
+saved image or an input that is missing or changed (SHA-256), or a signature file that
+changed, is exit 2 naming the file and the entry; a thread answered by another site is
+never sent elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dmxedit.api.request import Part, Turn
+from dmxedit.core.errors import InputError
+from dmxedit.media.images import load_image
+from dmxedit.media.inputs import InputImage
+from dmxedit.store.ledger import Entry, Ledger, sha256_of
+from dmxedit.store.signatures import Signatures
+
+MAX_TURNS = 1000  # a parent chain longer than this is a broken ledger, not a thread
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The entry continued and the turns before the new one (oldest first)."""
+
+    parent: Entry
+    entries: tuple[Entry, ...]
+    turns: tuple[Turn, ...]
+
+    @property
+    def images(self) -> int:
+        return sum(len(t.images) for t in self.turns)
+
+    def defaults(self) -> dict[str, Any]:
+        """The parent's model and options, as ImageOptions/settings names (SPEC 13: the
+        new turn's default)."""
+        options = self.parent.options or {}
+        out: dict[str, Any] = {"model": self.parent.model}
+        for name, key in (("ratio", "aspect_ratio"), ("size", "size"), ("search", "search")):
+            if options.get(key) is not None:
+                out[name] = options[key]
+        return out
+
+
+def chain(book: Ledger, entry: Entry) -> list[Entry]:
+    """The entries of ``entry``'s thread, the first one first."""
+    out = [entry]
+    seen = {entry.id}
+    while out[-1].parent is not None:
+        parent = book.get(out[-1].parent)
+        if parent is None or parent.id in seen or len(out) >= MAX_TURNS:
+            raise InputError(
+                f"Ledger entry {out[-1].id} continues entry {out[-1].parent}, which the "
+                "ledger no longer holds; the thread cannot be sent.",
+            )
+        seen.add(parent.id)
+        out.append(parent)
+    return out[::-1]
+
+
+def _checked_file(path: str, sha256: str | None, what: str, entry: Entry) -> InputImage:
+    """A file a thread sends again, checked against the SHA-256 the ledger recorded."""
+    if not Path(path).is_file():
+        raise InputError(
+            f"{what} {path} of ledger entry {entry.id} is missing; the thread cannot be sent.",
+            hint=f"Put it back, or start again from it: dmxedit edit @{entry.id} -p ...",
+        )
+    if sha256 is not None and sha256_of(Path(path)) != sha256:
+        raise InputError(
+            f"{what} {path} of ledger entry {entry.id} has changed since it was sent; the "
+            "thread cannot be sent as it was.",
+            hint="Restore the file, or start a new thread with it as an input.",
+        )
+    return load_image(path)
+
+
+def _user_turn(entry: Entry) -> Turn:
+    parts = [Part(text=entry.prompt or "")]
+    for item in entry.inputs or []:
+        path = item.get("path")
+        if path in (None, "-"):
+            raise InputError(
+                f"An input of ledger entry {entry.id} was read from standard input; the "
+                "thread cannot send it again.",
+            )
+        image = _checked_file(str(path), item.get("sha256"), "The input", entry)
+        parts.append(Part(image=image))
+    return Turn("user", tuple(parts))
+
+
+def _signature(sha: str | None, signatures: Signatures, entry: Entry) -> tuple[Path | None, int]:
+    if not sha:
+        return None, 0
+    path = signatures.checked(sha, entry.id)
+    data = path.read_bytes()
+    if any(b < 0x20 or b > 0x7E or b in b'"\\' for b in data):
+        raise InputError(
+            f"The signature of ledger entry {entry.id} holds characters dmxedit does not send "
+            "verbatim; the thread cannot be continued.",
+        )
+    return path, len(data)
+
+
+def _model_turn(entry: Entry, signatures: Signatures) -> Turn:
+    files = entry.files or []
+    parts = []
+    for part in entry.turn or []:
+        signature, size = _signature(part.get("signature"), signatures, entry)
+        if "image" in part:
+            index = int(part["image"])
+            if index >= len(files):
+                raise InputError(f"Ledger entry {entry.id} lost the image of its answer.")
+            saved = files[index]
+            image = _checked_file(saved["path"], saved.get("sha256"), "The image", entry)
+            parts.append(Part(image=image, signature=signature, signature_size=size))
+        else:
+            parts.append(
+                Part(text=str(part.get("text", "")), signature=signature, signature_size=size)
+            )
+    return Turn("model", tuple(parts))
+
+
+def _same_site(entry: Entry, base_url: str) -> None:
+    answered = (entry.options or {}).get("base_url")
+    if answered is None or answered.rstrip("/") != base_url.rstrip("/"):
+        raise InputError(
+            f"Ledger entry {entry.id} was answered by {answered or 'an unrecorded site'}; its "
+            f"thread is never sent to another ({base_url}).",
+            hint=f"Continue it with --base-url {answered}." if answered else None,
+        )
+
+
+def history_images(turns: tuple[Turn, ...]) -> list[InputImage]:
+    """Every image of the earlier turns, in order."""
+    return [img for turn in turns for img in turn.images]
+
+
+def with_images(turns: tuple[Turn, ...], images: list[InputImage]) -> tuple[Turn, ...]:
+    """The turns with their images replaced in order (the prepared ones, SPEC 9)."""
+    given = iter(images)
+    return tuple(
+        Turn(
+            turn.role,
+            tuple(replace(p, image=next(given)) if p.image is not None else p for p in turn.parts),
+        )
+        for turn in turns
+    )
+
+
+def load_thread(book: Ledger, entry: Entry, base_url: str) -> Thread:
+    """The thread ending at ``entry``, every file checked; InputError (exit 2) otherwise."""
+    signatures = Signatures(book.path.parent)
+    entries = chain(book, entry)
+    turns: list[Turn] = []
+    for each in entries:
+        if each.status != "saved" or not each.turn:
+            raise InputError(
+                f"Ledger entry {each.id} holds no model turn to continue ({each.status}).",
+                hint="Only a saved result of a gemini-door model starts a thread "
+                "(see `dmxedit history`).",
+            )
+        _same_site(each, base_url)
+        turns += [_user_turn(each), _model_turn(each, signatures)]
+    return Thread(entry, tuple(entries), tuple(turns))
+
+
+__all__ = ["MAX_TURNS", "Thread", "chain", "history_images", "load_thread", "with_images"]

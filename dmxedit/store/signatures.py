@@ -1,0 +1,80 @@
+"""The ``thoughtSignature`` texts of a conversation's model turns (SPEC section 13).
+
+A gemini image model signs each image it makes; the next turn must send the signature
+back exactly, or the request is a 400. Signatures can be a megabyte, so they are kept in
+files, not in the ledger: ``<data folder>/signatures/<sha256>.sig``, mode 0600, named by
+the SHA-256 of the text as received (the ledger keeps that name). A file is written once
+(atomically) and read back checked against its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from dmxedit.core.errors import InputError
+
+FOLDER = "signatures"
+
+
+def digest(text: str) -> str:
+    """The SHA-256 of a signature's text (UTF-8), hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Signatures:
+    """The signature files under a data folder."""
+
+    def __init__(self, data_folder: Path) -> None:
+        self.folder = data_folder / FOLDER
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a SHA-256: {sha256!r}")
+        return self.folder / f"{sha256}.sig"
+
+    def put(self, text: str) -> str:
+        """Keep ``text``; its SHA-256 (the file's name). Writing it again is a no-op."""
+        sha = digest(text)
+        target = self.path(sha)
+        if target.exists():
+            return sha
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".sig-", dir=self.folder)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        return sha
+
+    def checked(self, sha256: str, entry_id: int) -> Path:
+        """The file of a signature the ledger names, its text checked against the name;
+        InputError (exit 2) naming the entry when it is missing or changed."""
+        path = self.path(sha256)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise InputError(
+                f"The signature of ledger entry {entry_id} is missing ({path}); the thread "
+                "cannot be continued.",
+                hint="Start a new thread: give the image as an input instead "
+                f"(dmxedit edit @{entry_id} -p ...).",
+            ) from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise InputError(
+                f"The signature of ledger entry {entry_id} ({path}) has changed; the thread "
+                "cannot be continued.",
+                hint=f"Start a new thread: dmxedit edit @{entry_id} -p ...",
+            )
+        return path
+
+
+__all__ = ["FOLDER", "Signatures", "digest"]
