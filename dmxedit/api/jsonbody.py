@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from dmxedit.core import interrupts
 from dmxedit.media.inputs import InputImage
@@ -93,7 +93,7 @@ class Placeholders:
         return json.loads(text)
 
 
-Piece = Union[bytes, Encoded, Verbatim]
+Piece = bytes | Encoded | Verbatim
 
 
 class JSONBody:
