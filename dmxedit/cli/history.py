@@ -135,7 +135,46 @@ def show(
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
             raise InputError(f"There is no ledger entry {entry_id}.")
+        thread = _thread_of(book, entry)
+        if ctx.json:
+            data = entry.to_dict()
+            if thread:
+                data["thread"] = [_turn_dict(e) for e in thread]
+            ctx.emit_json(data)
+            return
         _show(ctx, entry)
+        if thread:
+            ctx.emit_lines(["", "thread (oldest first):", *_thread_lines(thread, entry.id)])
+
+
+def _thread_of(book: Any, entry: Any) -> list[Any]:
+    """The conversation ``entry`` belongs to (SPEC 13), up to it; [] when it has none."""
+    from dmxedit.engine.thread import chain
+
+    if entry.parent is None and not entry.turn:
+        return []
+    try:
+        return chain(book, entry)
+    except InputError:  # a parent the ledger lost: show what is left
+        return [entry]
+
+
+def _turn_dict(entry: Any) -> dict[str, Any]:
+    texts = [p["text"] for p in entry.turn or [] if "text" in p]
+    return {"id": entry.id, "prompt": entry.prompt, "files": entry.saved_files, "text": texts}
+
+
+def _thread_lines(thread: list[Any], current: int) -> list[str]:
+    lines = []
+    for number, each in enumerate(thread, 1):
+        mark = "*" if each.id == current else " "
+        lines.append(f"{mark}{number:>3}. [{each.id}] you: {each.prompt}")
+        for part in each.turn or []:
+            if "text" in part:
+                lines.append(f"        model: {part['text']}")
+        for path in each.saved_files:
+            lines.append(f"        image: {path}")
+    return lines
 
 
 @command(json=True, quiet=True)
