@@ -135,6 +135,8 @@ def _execute(
         if digests is not None:
             answer.input_sha256 = digests.result()  # done long before the model answers
         records.answered(answer)
+        for words in answer.text:
+            events.model_text(storable(words))
         received = time.monotonic()
         saved = _save_all(answer, client, saver, events, delivery)
         result = _result(request, answer, saved, started, received)
@@ -188,6 +190,7 @@ def _result(
             next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
         ),
         usage=storable(answer.usage),
+        text=[storable(words) for words in answer.text],
         request_id=answer.request_id,
         created=storable(answer.created),
         attempts=answer.attempts,
@@ -339,6 +342,7 @@ def _metadata(
         "inputs": inputs,
         "url": url,
         "revised_prompt": result.revised_prompt,
+        "text": result.text or None,
         "usage": answer.usage,
         "request_id": answer.request_id,
         "created": answer.created,

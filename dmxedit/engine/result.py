@@ -33,6 +33,8 @@ class ImageResult:
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
     #: What went wrong without losing the result (a ledger write, a sidecar), already said.
     warnings: list[str] = field(default_factory=list)
+    #: The model's own words beside its images (the gemini door's text parts).
+    text: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
@@ -50,6 +52,8 @@ class ImageResult:
             out["revised_prompt"] = self.revised_prompt
         if self.usage is not None:
             out["usage"] = self.usage
+        if self.text:
+            out["text"] = list(self.text)
         if self.request_id:
             out["request_id"] = self.request_id
         if self.created is not None:

@@ -46,6 +46,7 @@ JSON_FIELDS = (
     "unsaved_urls",
     "mismatch",
     "billing",
+    "text",
 )
 #: How long a write waits for another process's lock (SQLite's busy timeout), and how
 #: long dmxedit keeps retrying one that SQLite gives up on before the timeout (opening
@@ -133,6 +134,7 @@ class Entry:
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
     mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
     billing: Any = None  # the billing check's verdict (SPEC 8), when one was made
+    text: Any = None  # the model's own words beside its images (gemini door), a list
 
     @property
     def saved_files(self) -> list[str]:

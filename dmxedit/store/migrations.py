@@ -38,7 +38,8 @@ CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 #: The whole table as the migrations leave it (a ledger made before they existed has it).
 SCHEMA = FIRST_SCHEMA.replace(
     "    billed INTEGER\n",
-    "    billed INTEGER,\n    unsaved_urls TEXT,\n    mismatch TEXT,\n    billing TEXT\n",
+    "    billed INTEGER,\n    unsaved_urls TEXT,\n    mismatch TEXT,\n    billing TEXT,\n"
+    "    text TEXT\n",
 )
 
 
@@ -75,6 +76,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0003-mismatch", _add_column("mismatch", "TEXT")),
     ("0004-billing", _add_column("billing", "TEXT")),
     ("0005-digests", _digests),
+    ("0006-model-text", _add_column("text", "TEXT")),  # the gemini door's model words
 ]
 
 
