@@ -13,6 +13,7 @@ reason and the model's words. Same interface as :class:`dmxedit.api.answers.Answ
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -73,12 +74,14 @@ class ImageData(Generic[S]):
 
 
 def _text(raw: bytes) -> str:
-    """Unescaped JSON string bytes as text (``\\ud83d\\ude00`` pairs joined)."""
+    """Unescaped JSON string bytes as text: ``\\ud83d\\ude00`` pairs joined, a character
+    cut at the end (the bound) dropped, a lone surrogate replaced."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
     try:
-        text = raw.decode("utf-8", "surrogatepass")
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    except UnicodeError:
+        text = decoder.decode(raw, final=False)
+    except UnicodeDecodeError:
         return raw.decode("utf-8", "replace")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass
