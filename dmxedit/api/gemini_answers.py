@@ -281,9 +281,11 @@ class GeminiReader(AnswerReader[S]):
             if isinstance(feedback.get("blockReasonMessage"), str):
                 reasons.append(one_line(feedback["blockReasonMessage"], 200))
         candidates = body.get("candidates")
-        finish = [c for c in candidates if isinstance(c, Mapping)] if isinstance(
-            candidates, list
-        ) else []
+        finish = (
+            [c for c in candidates if isinstance(c, Mapping)]
+            if isinstance(candidates, list)
+            else []
+        )
         ends = [c["finishReason"] for c in finish if isinstance(c.get("finishReason"), str)]
         if ends:
             details["finish_reason"] = ends[0] if len(ends) == 1 else ends

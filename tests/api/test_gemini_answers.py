@@ -41,8 +41,10 @@ class Sink:
 
 def _read(body: bytes | Iterator[bytes], chunk: int = 7, **kwargs: Any) -> Any:
     reader: GeminiReader[Sink] = GeminiReader(lambda: Sink(**kwargs), 1 << 30, lambda v: v)
-    chunks = body if not isinstance(body, bytes) else (
-        body[i : i + chunk] for i in range(0, len(body), chunk)
+    chunks = (
+        body
+        if not isinstance(body, bytes)
+        else (body[i : i + chunk] for i in range(0, len(body), chunk))
     )
     parsed = reader.read(chunks)
     return reader, reader.answer(parsed, 200, "rid", "gemini-3.1-flash-image")
@@ -51,16 +53,19 @@ def _read(body: bytes | Iterator[bytes], chunk: int = 7, **kwargs: Any) -> Any:
 @pytest.mark.parametrize("chunk", [1, 3, 7, 4096])
 def test_every_image_part_is_decoded_whatever_the_chunks(chunk: int) -> None:
     answer_body = inline_answer(PNG_BYTES, text="words")
-    answer_body["candidates"][0]["content"]["parts"] += pro_text_quirk(JPEG_BYTES)[
-        "candidates"
-    ][0]["content"]["parts"]
+    answer_body["candidates"][0]["content"]["parts"] += pro_text_quirk(JPEG_BYTES)["candidates"][0][
+        "content"
+    ]["parts"]
     answer_body["candidates"][0]["content"]["parts"].append(
         {"inline_data": {"mime_type": "image/png", "data": base64.b64encode(b"x" * 10).decode()}}
     )
     _, answer = _read(json.dumps(answer_body).encode(), chunk)
     assert [bytes(i.sink.data) for i in answer.items] == [PNG_BYTES, JPEG_BYTES, b"x" * 10]
-    assert [i.signature for i in answer.items] == [inline_answer()["candidates"][0]["content"][
-        "parts"][1]["thoughtSignature"], "", None]
+    assert [i.signature for i in answer.items] == [
+        inline_answer()["candidates"][0]["content"]["parts"][1]["thoughtSignature"],
+        "",
+        None,
+    ]
     assert answer.text == ["words"]
 
 
@@ -86,8 +91,10 @@ def test_a_text_that_only_starts_like_data_is_words() -> None:
 
 def test_thinking_images_are_not_results() -> None:
     body = inline_answer(PNG_BYTES)
-    thought = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(b"t").decode()},
-               "thought": True}
+    thought = {
+        "inlineData": {"mimeType": "image/png", "data": base64.b64encode(b"t").decode()},
+        "thought": True,
+    }
     body["candidates"][0]["content"]["parts"].insert(0, thought)
     reader, answer = _read(json.dumps(body).encode())
     assert [bytes(i.sink.data) for i in answer.items] == [PNG_BYTES]

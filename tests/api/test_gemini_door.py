@@ -38,8 +38,12 @@ def _inputs(tmp_path: Path, count: int = 2) -> list[Path]:
             {"aspectRatio": "8:1", "imageSize": "2K"},
             [{"google_search": {"search_types": {"web_search": {}, "image_search": {}}}}],
         ),
-        (PRO, ["--ratio", "16:9", "--size", "4K", "--search"],
-         {"aspectRatio": "16:9", "imageSize": "4K"}, [{"google_search": {}}]),
+        (
+            PRO,
+            ["--ratio", "16:9", "--size", "4K", "--search"],
+            {"aspectRatio": "16:9", "imageSize": "4K"},
+            [{"google_search": {}}],
+        ),
         (LITE, ["--ratio", "3:4"], {"aspectRatio": "3:4"}, None),
         (FLASH, [], None, None),
     ],
@@ -54,8 +58,17 @@ def test_each_gemini_model_sends_its_url_headers_and_body(
     tools: list[object] | None,
 ) -> None:
     inputs = _inputs(tmp_path)
-    run = cli("edit", *map(str, inputs), "-p", "add a hat", "-m", model, *extra,
-              "-o", str(tmp_path / "out"))
+    run = cli(
+        "edit",
+        *map(str, inputs),
+        "-p",
+        "add a hat",
+        "-m",
+        model,
+        *extra,
+        "-o",
+        str(tmp_path / "out"),
+    )
     assert run.code == 0, run.output
     (post,) = server.posts()
     assert post.path == f"/v1beta/models/{model}:generateContent"
@@ -159,8 +172,10 @@ def test_the_ledger_migration_adds_the_text_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("answer", "said"),
     [
-        (no_image("IMAGE_SAFETY", "I can't draw that person."),
-         ["finishReason: IMAGE_SAFETY", "I can't draw that person."]),
+        (
+            no_image("IMAGE_SAFETY", "I can't draw that person."),
+            ["finishReason: IMAGE_SAFETY", "I can't draw that person."],
+        ),
         (no_image("STOP", "Which cat do you mean?"), ["finishReason: STOP", "Which cat"]),
         (blocked("PROHIBITED_CONTENT"), ["blockReason: PROHIBITED_CONTENT"]),
         ({"candidates": []}, ["no candidates"]),
@@ -200,8 +215,13 @@ def test_google_errors_are_shown_like_openai_ones(
 
 
 def test_a_google_error_under_200_is_an_error(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
-    error = {"error": {"code": 400, "message": "Request contains an invalid argument.",
-                       "status": "INVALID_ARGUMENT"}}
+    error = {
+        "error": {
+            "code": 400,
+            "message": "Request contains an invalid argument.",
+            "status": "INVALID_ARGUMENT",
+        }
+    }
     server.script(fakegemini.path(FLASH), Reply(json=error))
     run = cli("generate", "-p", "x", "-m", FLASH, "-o", str(tmp_path))
     assert run.code == 4, run.output
@@ -244,8 +264,14 @@ def test_what_may_have_been_billed_is_not_sent_again(
 
 def test_a_file_uri_part_is_a_result_url(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
     url = server.add_file("g.png", PNG_BYTES)
-    answer = {"candidates": [{"content": {"parts": [
-        {"fileData": {"fileUri": url, "mimeType": "image/png"}}]}, "finishReason": "STOP"}]}
+    answer = {
+        "candidates": [
+            {
+                "content": {"parts": [{"fileData": {"fileUri": url, "mimeType": "image/png"}}]},
+                "finishReason": "STOP",
+            }
+        ]
+    }
     server.script(fakegemini.path(FLASH), Reply(json=answer))
     run = cli("generate", "-p", "x", "-m", FLASH, "-o", str(tmp_path), "--json")
     assert run.code == 0, run.output

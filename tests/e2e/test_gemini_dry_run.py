@@ -28,8 +28,18 @@ def test_the_printed_curl_line_sends_the_inputs_bytes(
         path = tmp_path / f"it's {i}.png"
         path.write_bytes(make_png(8, 8, filler=i) + os.urandom(size))
         inputs.append(path)
-    run = cli("edit", *map(str, inputs), "-p", "50% more 'hat' \\ $HOME",
-              "-m", "gemini-3-pro-image", "--ratio", "4:3", "--search", "--dry-run")
+    run = cli(
+        "edit",
+        *map(str, inputs),
+        "-p",
+        "50% more 'hat' \\ $HOME",
+        "-m",
+        "gemini-3-pro-image",
+        "--ratio",
+        "4:3",
+        "--search",
+        "--dry-run",
+    )
     assert run.code == 0, run.output
     assert server.requests == []
     script = run.stdout.split("# the same request with curl", 1)[1].split("\n", 1)[1]

@@ -49,8 +49,9 @@ def test_interrupt_while_a_gemini_answer_streams_in(
     data = make_big_png(3_000_000)
     server.script(
         fakegemini.path(FLASH),
-        Reply(json=fakegemini.inline_answer(data), chunked=True, chunk_size=100_000,
-              chunk_pause=0.2),
+        Reply(
+            json=fakegemini.inline_answer(data), chunked=True, chunk_size=100_000, chunk_pause=0.2
+        ),
     )
     proc = start(server, tmp_path, "edit", str(png), "-p", "x", "-m", FLASH)
     wait_until(lambda: len(server.posts()) == 1)
