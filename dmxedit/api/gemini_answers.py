@@ -272,32 +272,12 @@ class GeminiReader(AnswerReader[S]):
         self, body: Mapping[str, Any], status: int, words: list[str], info: dict[str, Any]
     ) -> ApiError:
         """The error of an answer without an image: why, in the API's and model's words."""
-        reasons: list[str] = []
-        details: dict[str, Any] = {}
-        feedback = body.get("promptFeedback")
-        if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
-            details["block_reason"] = feedback["blockReason"]
-            reasons.append(f"blockReason: {feedback['blockReason']}")
-            if isinstance(feedback.get("blockReasonMessage"), str):
-                reasons.append(one_line(feedback["blockReasonMessage"], 200))
-        candidates = body.get("candidates")
-        finish = (
-            [c for c in candidates if isinstance(c, Mapping)]
-            if isinstance(candidates, list)
-            else []
-        )
-        ends = [c["finishReason"] for c in finish if isinstance(c.get("finishReason"), str)]
-        if ends:
-            details["finish_reason"] = ends[0] if len(ends) == 1 else ends
-            reasons.append("finishReason: " + ", ".join(dict.fromkeys(ends)))
-        for c in finish:
-            if isinstance(c.get("finishMessage"), str) and c["finishMessage"].strip():
-                reasons.append(one_line(c["finishMessage"], 200))
+        reasons, details = why_no_image(body)
         if words:
             details["text"] = words
             reasons.append("the model said: " + one_line(" ".join(words), 300))
         said = self.redact("; ".join(dict.fromkeys(reasons)))
-        what = "no image" if finish else "no candidates"
+        what = "no image" if body.get("candidates") else "no candidates"
         return ApiError(
             f"The API answered {status} but sent {what}"
             + (f" ({said})." if said else " and gave no reason."),
@@ -305,6 +285,31 @@ class GeminiReader(AnswerReader[S]):
             details=self.redact(details),
             **info,
         )
+
+
+def why_no_image(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The reasons an answer gives for having no image (``promptFeedback.blockReason``,
+    each candidate's ``finishReason`` and ``finishMessage``), in words and as details."""
+    reasons: list[str] = []
+    details: dict[str, Any] = {}
+    feedback = body.get("promptFeedback")
+    if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
+        details["block_reason"] = feedback["blockReason"]
+        reasons.append(f"blockReason: {feedback['blockReason']}")
+        if isinstance(feedback.get("blockReasonMessage"), str):
+            reasons.append(one_line(feedback["blockReasonMessage"], 200))
+    candidates = body.get("candidates")
+    found = (
+        [c for c in candidates if isinstance(c, Mapping)] if isinstance(candidates, list) else []
+    )
+    ends = [c["finishReason"] for c in found if isinstance(c.get("finishReason"), str)]
+    if ends:
+        details["finish_reason"] = ends[0] if len(ends) == 1 else ends
+        reasons.append("finishReason: " + ", ".join(dict.fromkeys(ends)))
+    for c in found:
+        if isinstance(c.get("finishMessage"), str) and c["finishMessage"].strip():
+            reasons.append(one_line(c["finishMessage"], 200))
+    return reasons, details
 
 
 def _all_parts(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
