@@ -189,7 +189,7 @@ class _Scanner:
                     self.text.append(data[at:])
                     return
                 self.text.append(data[at : quote + 1])
-                tail = b"".join(self.text[-3:])[-32:]
+                tail = b"".join(self.text[-6:])[-32:]
                 self.is_data = re.search(rb'"data"\s*:\s*"$', tail) is not None
                 self.in_string, self.pending, at = True, b"", quote + 1
                 continue

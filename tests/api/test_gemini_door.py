@@ -285,3 +285,17 @@ def test_the_billing_log_knows_a_gemini_request(cli: Cli, server: FakeDMX, tmp_p
     assert run.code == 0, run.output
     (item,) = server.log
     assert item["model_name"] == PRO and item["token_name"] == "dmxedit-test"
+
+
+def test_the_fake_decodes_big_inputs_and_keeps_long_prompts(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(make_png(8, 8) + bytes(range(256)) * 8192)  # 2 MiB: streamed by the fake
+    prompt = "a long prompt " * 2000
+    run = cli("edit", str(big), "-p", prompt, "-m", FLASH, "-o", str(tmp_path / "out"))
+    assert run.code == 0, run.output
+    (post,) = server.posts()
+    assert post.json["contents"][0]["parts"][0]["text"] == prompt.strip()
+    assert post.json["contents"][0]["parts"][1]["inline_data"]["data"].startswith("<inline_data 0")
+    assert post.images[0].data == big.read_bytes()
