@@ -4,14 +4,16 @@ extension, the model's words, usage, refusals, Google's errors, and safe retries
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import fakegemini
 import pytest
 from fakegemini import blocked, google_error, inline_answer, no_image, pro_answer, pro_text_quirk
-from fakeserver import JPEG_BYTES, PNG_BYTES, FakeDMX, Reply, make_png
+from fakeserver import JPEG_BYTES, PNG_BYTES, SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, make_png
 from helpers import KEY, Cli
 
 FLASH = "gemini-3.1-flash-image"
@@ -278,6 +280,48 @@ def test_a_file_uri_part_is_a_result_url(cli: Cli, server: FakeDMX, tmp_path: Pa
     result = json.loads(run.stdout)
     assert result["urls"] == [url]
     assert Path(result["files"][0]).read_bytes() == PNG_BYTES
+
+
+class _FakeTime:
+    """The billing check's clock and sleep: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def clock(self) -> float:
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.mark.parametrize("bill", [True, False])
+def test_the_billing_check_reads_a_gemini_500(
+    cli: Cli, server: FakeDMX, tmp_path: Path, bill: bool
+) -> None:
+    server.script(fakegemini.path(FLASH), dataclasses.replace(google_error(500, "boom"), bill=bill))
+    fake = _FakeTime()
+    account = {"DMXAPI_SYSTEM_TOKEN": SYSTEM_TOKEN, "DMXAPI_USER_ID": USER_ID}
+    run = cli(
+        "generate",
+        "-p",
+        "x",
+        "-m",
+        FLASH,
+        "-o",
+        str(tmp_path),
+        "--json",
+        env=account,
+        clock=fake.clock,
+        sleep=fake.sleep,
+    )
+    assert run.code == 5, run.output
+    error = json.loads(run.stdout)["error"]
+    assert error["billed"] is bill
+    assert len(server.posts()) == 1
+    if bill:
+        assert error["billing"]["how"] == "request_id"
+        assert server.log[0]["model_name"] == FLASH
 
 
 def test_the_billing_log_knows_a_gemini_request(cli: Cli, server: FakeDMX, tmp_path: Path) -> None:
