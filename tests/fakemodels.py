@@ -146,7 +146,9 @@ def _gpt(recorded: Recorded, fields: dict[str, Any], model: str) -> Reply:
         return _bad(f"Invalid output_format {image_format!r}.")
     if "output_compression" in fields and image_format == "png":
         return _bad("output_compression is only supported for jpeg and webp.")
-    backgrounds = ("auto", "opaque", "transparent") if model == "gpt-image-1.5" else ("auto", "opaque")
+    backgrounds = (
+        ("auto", "opaque", "transparent") if model == "gpt-image-1.5" else ("auto", "opaque")
+    )
     checks = {
         "quality": ("low", "medium", "high", "auto"),
         "background": backgrounds,
@@ -232,11 +234,11 @@ def _seedream(fake: FakeDMX, recorded: Recorded, fields: dict[str, Any], least: 
     shape = _seedream_size(fields.get("size"), least)
     if isinstance(shape, str):
         return _bad(shape)
-    count = 1
+    count: int | None = 1
     if fields.get("sequential_image_generation") == "auto":
         count = _int((fields.get("sequential_image_generation_options") or {}).get("max_images"))
-        if count is None or not 1 <= count <= 15 or len(inputs) + count > 15:
-            return _bad("max_images must be 1-15, with the inputs at most 15")
+    if count is None or not 1 <= count <= 15 or len(inputs) + count > 15:
+        return _bad("max_images must be 1-15, with the inputs at most 15")
     SEEN.append(inputs)
     data = jpeg_of(*shape)
     if fields.get("response_format", "url") == "b64_json":

@@ -9,6 +9,7 @@ import json
 import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakeserver import make_big_png, make_png
@@ -17,10 +18,13 @@ from dmxedit.api.jsonbody import JSONBody, Placeholders, encoded_length, shell_p
 from dmxedit.media.images import load_images
 
 
-def body_of(paths: list[Path], chunk: int = 3 * 1024) -> tuple[JSONBody, dict[str, object]]:
+def body_of(paths: list[Path], chunk: int = 3 * 1024) -> tuple[JSONBody, dict[str, Any]]:
     images = load_images([str(p) for p in paths])
     marks = Placeholders()
-    document = {"prompt": "猫", "image": [marks.mark(img, "data:image/png;base64,") for img in images]}
+    document = {
+        "prompt": "猫",
+        "image": [marks.mark(img, "data:image/png;base64,") for img in images],
+    }
     return JSONBody(marks.pieces(document), chunk_size=chunk), document
 
 
@@ -41,7 +45,8 @@ def test_length_equals_the_bytes_it_yields_and_they_are_the_json(tmp_path: Path,
     document = json.loads(sent)
     assert document["prompt"] == "猫"
     assert document["image"] == [
-        "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode() for p in (first, second)
+        "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode()
+        for p in (first, second)
     ]
 
 
@@ -111,7 +116,10 @@ def test_the_shell_pipeline_writes_the_same_bytes(tmp_path: Path) -> None:
     second.write_bytes(make_big_png(70_000))  # base64 wraps its lines: they are removed
     images = load_images([str(first), str(second)])
     marks = Placeholders()
-    document = {"p": "it's \"q\" 猫 $HOME `x`", "image": [marks.mark(i, "data:image/png;base64,") for i in images]}
+    document = {
+        "p": 'it\'s "q" 猫 $HOME `x`',
+        "image": [marks.mark(i, "data:image/png;base64,") for i in images],
+    }
     pieces = marks.pieces(document)
     command = shell_pieces(pieces, shlex.quote)
     proc = subprocess.run(["bash", "-c", command], capture_output=True, cwd=tmp_path, timeout=30)

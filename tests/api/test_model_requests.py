@@ -5,6 +5,7 @@ images door"): endpoint, Bearer key, multipart or JSON, the fields in their orde
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,7 @@ GPT2, GPT15, QWEN = "gpt-image-2", "gpt-image-1.5", "qwen-image-edit"
 SD45, SD40 = "doubao-seedream-4-5-251128", "doubao-seedream-4-0-250828"
 
 
-def request(
-    kind: str, model: str, images: list[Path] = (), **kw: Any  # type: ignore[assignment]
-) -> ImageRequest:
+def request(kind: str, model: str, images: Sequence[Path] = (), **kw: Any) -> ImageRequest:
     options = ImageOptions(**kw.pop("options", {}))
     return build_request(
         kind,  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ def test_seedream_edit_dry_run_curl_sends_the_same_json(
     first.write_bytes(make_png(64, 48))
     second = tmp_path / "b.png"
     second.write_bytes(make_big_png(90_000))  # base64 wraps lines: tr removes them
-    args = ("edit", str(first), str(second), "-p", "it's \"snow\" 雪", "-m", SD45)
+    args = ("edit", str(first), str(second), "-p", 'it\'s "snow" 雪', "-m", SD45)
     run = expect(cli(*args, "-r", "16:9", "-n", "2", "--dry-run"), 0)
     assert server.requests == []
     assert f"POST {server.base_url}/images/generations" in run.stdout
@@ -41,10 +41,13 @@ def test_seedream_edit_dry_run_curl_sends_the_same_json(
     assert b'"data"' in proc.stdout  # the fake took it: a Seedream answer
     assert post.headers["authorization"] == f"Bearer {KEY}"
     sent = post.json
-    assert sent["prompt"] == "it's \"snow\" 雪" and sent["size"] == "2848x1600"
+    assert sent["prompt"] == 'it\'s "snow" 雪' and sent["size"] == "2848x1600"
     assert sent["sequential_image_generation_options"] == {"max_images": 2}
     assert fakemodels.SEEN[-1] == [first.read_bytes(), second.read_bytes()]
-    assert sent["image"][1] == "data:image/png;base64," + base64.b64encode(second.read_bytes()).decode()
+    assert (
+        sent["image"][1]
+        == "data:image/png;base64," + base64.b64encode(second.read_bytes()).decode()
+    )
     # what dmxedit itself sends is the same body
     expect(cli(*args, "-r", "16:9", "-n", "2"), 0)
     assert server.posts(GENERATIONS)[1].body == post.body

@@ -58,9 +58,7 @@ def test_variants_stay_n_requests(cli: Cli, server: FakeDMX) -> None:
     ("output", "said"),
     [("one.png", "names one file, and --count 2 makes several"), ("-", "-o - writes one image")],
 )
-def test_one_file_outputs_refuse_a_count(
-    cli: Cli, server: FakeDMX, output: str, said: str
-) -> None:
+def test_one_file_outputs_refuse_a_count(cli: Cli, server: FakeDMX, output: str, said: str) -> None:
     expect(cli("generate", "-p", "x", "-m", GPT2, "-n", "2", "-o", output), 2, said)
     assert server.requests == []
 

@@ -43,11 +43,19 @@ def test_image_makers_have_the_shape_asked() -> None:
     assert shape_of(webp_of(2048, 1152)) == ("image/webp", (2048, 1152))
 
 
-@pytest.mark.parametrize(("fmt", "kind"), [("png", "image/png"), ("jpeg", "image/jpeg"), ("webp", "image/webp")])
+@pytest.mark.parametrize(
+    ("fmt", "kind"), [("png", "image/png"), ("jpeg", "image/jpeg"), ("webp", "image/webp")]
+)
 def test_gpt_image_answers_n_b64_images_of_the_format_and_size(
     server: FakeDMX, fmt: str, kind: str
 ) -> None:
-    body = {"prompt": "x", "n": 2, "model": "gpt-image-2", "size": "2048x1152", "output_format": fmt}
+    body = {
+        "prompt": "x",
+        "n": 2,
+        "model": "gpt-image-2",
+        "size": "2048x1152",
+        "output_format": fmt,
+    }
     status, answer = post_json(server, GENERATIONS, body)
     assert status == 200 and len(answer["data"]) == 2
     data = base64.b64decode(answer["data"][0]["b64_json"])
@@ -66,7 +74,9 @@ def test_gpt_image_answers_n_b64_images_of_the_format_and_size(
     ],
 )
 def test_gpt_image_refuses_what_the_service_refuses(server: FakeDMX, extra: dict[str, Any]) -> None:
-    status, answer = post_json(server, GENERATIONS, {"prompt": "x", "model": "gpt-image-2", **extra})
+    status, answer = post_json(
+        server, GENERATIONS, {"prompt": "x", "model": "gpt-image-2", **extra}
+    )
     assert status == 400 and answer["error"]["message"]
 
 
@@ -85,7 +95,12 @@ def test_seedream_answers_urls_up_to_max_images_and_reads_the_data_uris(server: 
     }
     status, answer = post_json(server, GENERATIONS, body)
     assert status == 200 and len(answer["data"]) == 3
-    assert set(answer["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens", "output_tokens"}
+    assert set(answer["usage"]) == {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "output_tokens",
+    }
     assert fakemodels.SEEN[-1] == [picture]
     with urllib.request.urlopen(answer["data"][0]["url"], timeout=10) as got:
         assert shape_of(got.read()) == ("image/jpeg", (1280, 720))

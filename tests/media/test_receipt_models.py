@@ -36,7 +36,7 @@ def got(width: int, height: int, fmt: str = "png") -> dict[str, object]:
         (GPT2, None, None, "webp", got(1024, 1024, "webp"), []),
         (GPT15, None, "1024x1536", None, got(1536, 1024), ["asked 1024x1536, got 1536x1024"]),
         (SD45, "16:9", None, None, got(2848, 1600, "jpeg"), []),
-        (SD45, "16:9", "4K", None, got(2848, 1600, "jpeg"), ["asked 4K 16:9 (5504x3040), got 2848x1600"]),
+        (SD45, "16:9", "4K", None, got(2848, 1600, "jpeg"), ["asked 4K 16:9 (5504x3040), got 2848x1600"]),  # noqa: E501
         (SD45, None, "2K", None, got(1234, 2345, "jpeg"), []),  # a bare tier: the model's shape
         (SD40, None, "1920x1080", None, got(1920, 1080, "jpeg"), []),
         (QWEN, None, "1024x768", None, got(768, 1024), ["asked 1024x768, got 768x1024"]),
@@ -44,7 +44,7 @@ def got(width: int, height: int, fmt: str = "png") -> dict[str, object]:
         ("nano-banana-2", None, "2K", None, got(1024, 1024), ["asked 2K, got 1024x1024"]),
         ("nano-banana-2", "16:9", None, None, got(1376, 768), []),
         ("gemini-3.1-flash-image", "1:8", "1K", None, got(384, 3072), []),
-        ("gemini-3.1-flash-image", "1:8", "1K", None, got(1024, 1024), ["asked 1K 1:8 (384x3072), got 1024x1024"]),
+        ("gemini-3.1-flash-image", "1:8", "1K", None, got(1024, 1024), ["asked 1K 1:8 (384x3072), got 1024x1024"]),  # noqa: E501
         ("some-new-model", "16:9", "4K", None, got(1, 1), []),  # not in the table: nothing
     ],
 )  # fmt: skip
@@ -75,9 +75,7 @@ def test_a_gpt_image_answer_of_another_size_is_warned_about(
     assert "asked 2K 16:9 (2048x1152), got 1024x1024" in json.loads(run.stdout)["mismatch"]
 
 
-def test_gpt_image_format_is_checked_against_image_format(
-    cli: Cli, server: FakeDMX
-) -> None:
+def test_gpt_image_format_is_checked_against_image_format(cli: Cli, server: FakeDMX) -> None:
     run = expect(cli("generate", "-p", "x", "-m", GPT2, "--image-format", "webp", "--json"), 0)
     out = json.loads(run.stdout)
     assert out["mismatch"] == [] and out["files"][0].endswith(".webp")

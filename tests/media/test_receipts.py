@@ -190,8 +190,8 @@ def test_mismatch_rules_directly() -> None:
     assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "4K", ()), got) == [
         "asked 4K 16:9 (5504x3072), got 2752x1536"
     ]
-    assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "2K", [("output_format", "webp")]), got) == [
-        "asked for WEBP, got PNG"
-    ]
+    assert receipt.mismatches(
+        receipt.expect("nano-banana-2", "16:9", "2K", [("output_format", "webp")]), got
+    ) == ["asked for WEBP, got PNG"]
     unknown = {"format": "png", "width": None, "height": None}
     assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "2K", ()), unknown) == []
