@@ -1,7 +1,8 @@
 """The gemini door (issue 23, point 2): its streamed JSON body and its streamed answer.
 
-Measures, against the project's fake server on 127.0.0.1 (which decodes the body's
-base64 images as they stream in, holding none of them):
+Measures, against a sink server on 127.0.0.1 for the upload (it reads and drops the body,
+then answers a tiny image: the send is measured, not a server's parsing) and the
+project's fake server for the answer:
   - dmxedit edit with 14 x 40 MiB inputs on gemini-3.1-flash-image: peak RSS (limit
     80 MiB) and wall time against the same bytes as a multipart upload on the images
     door (limit 1.5x), and against a one-image gemini edit;
@@ -15,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from _common import (
     Measure,
@@ -33,9 +37,54 @@ from _common import (
 
 FLASH = "gemini-3.1-flash-image"
 
+#: A server that reads each request body and throws it away, then answers with a tiny
+#: image in the door's shape: the send is measured, not the fake server's parsing.
+SINK = r"""
+import base64, json, sys, zlib, struct
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(b"\x00\x00\x00\x00")) + chunk(b"IEND", b"")
+data = base64.b64encode(png).decode()
+GEMINI = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png",
+          "data": data}}]}, "finishReason": "STOP"}]}
+IMAGES = {"data": [{"b64_json": data}]}
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length") or 0)
+        while left:
+            got = self.rfile.read1(min(left, 1 << 20))
+            if not got: return
+            left -= len(got)
+        body = json.dumps(GEMINI if "generateContent" in self.path else IMAGES).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(f"http://127.0.0.1:{server.server_address[1]}/v1", flush=True)
+server.serve_forever()
+"""
+
+
+@contextmanager
+def sink_server() -> Iterator[str]:
+    """The sink server in a process of its own; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
 
 def _upload(args: argparse.Namespace) -> dict[str, Measure]:
-    with workdir() as tmp, fake_server() as base_url:
+    with workdir() as tmp, sink_server() as base_url:
         big = [str(p) for p in write_images(tmp / "big", args.count, args.mib * MiB)]
         small = [str(p) for p in write_images(tmp / "small", 1, 200 * 1024)]
         env = base_env(base_url, tmp)

@@ -508,6 +508,10 @@ class FakeDMX:
         if recorded.method == "POST" and fakegemini.is_gemini(recorded.path):
             return fakegemini.reply(self, recorded)
         if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
+            from fakemodels import answer  # each model's own answers (SPEC 12)
+
+            if (modeled := answer(self, recorded)) is not None:
+                return modeled
             if self.mode == "b64":
                 return Reply(json=self.b64_result(self.result), delay=self.default_delay)
             return Reply(json=self.url_result(self.result), delay=self.default_delay)
