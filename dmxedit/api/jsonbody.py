@@ -21,6 +21,18 @@ from typing import Any
 from dmxedit.core import interrupts
 from dmxedit.media.inputs import InputImage
 
+FAST: Callable[[bytes], bytes] | None
+try:  # pybase64 (SIMD; the `fast` extra) encodes ~4x faster than the standard library
+    from pybase64 import b64encode as FAST
+except ImportError:
+    FAST = None
+
+
+def b64encode(data: bytes) -> bytes:
+    """``base64.b64encode``, by pybase64 when it is installed (the same bytes)."""
+    return FAST(data) if FAST is not None else base64.b64encode(data)
+
+
 RAW_CHUNK = 3 * (1 << 18)  # 768 KiB read -> 1 MiB of base64, no padding inside
 
 
@@ -140,7 +152,7 @@ class JSONBody:
                         raise OSError(f"{image.display} shrank while it was being sent")
                     data += more
                 remaining -= len(data)
-                yield base64.b64encode(data)
+                yield b64encode(data)
             if fh.read(1):
                 raise OSError(f"{image.display} grew while it was being sent")
 

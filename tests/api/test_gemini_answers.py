@@ -14,7 +14,7 @@ from fakegemini import blocked, inline_answer, no_image, pro_text_quirk
 from fakeserver import JPEG_BYTES, PNG_BYTES, make_png
 from helpers import unit_request
 
-from dmxedit.api import gemini
+from dmxedit.api import gemini, jsonbody
 from dmxedit.api.gemini_answers import MAX_TEXT, GeminiReader
 from dmxedit.api.http import api_message
 from dmxedit.core.errors import ApiError
@@ -178,3 +178,14 @@ def test_the_body_never_holds_more_than_a_chunk(tmp_path: Path) -> None:
     document = json.loads(text)
     data = document["contents"][0]["parts"][1]["inline_data"]["data"]
     assert base64.b64decode(data) == big.read_bytes()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 767, 768 * 1024 + 1])
+def test_the_body_encoder_is_base64_byte_for_byte(
+    size: int, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not fast:
+        monkeypatch.setattr(jsonbody, "FAST", None)  # the standard library's
+    data = bytes(range(256)) * (size // 256 + 1)
+    assert jsonbody.b64encode(data[:size]) == base64.b64encode(data[:size])
