@@ -116,7 +116,7 @@ def _block(row: Mapping[str, Any]) -> list[str]:
     where = (
         "in your key's list"
         if row["listed"]
-        else "NOT in your key's list: an edit with it would get 503 \"no available channel\""
+        else 'NOT in your key\'s list: an edit with it would get 503 "no available channel"'
     )
     alias = f"; known as {spec.id}" if spec.id != model_id else ""
     return [f"{model_id}  ({where}{alias})", *facts_lines(spec)]

@@ -58,7 +58,9 @@ def ratios(
 def _model(model_id: str) -> Model:
     model = model_for(model_id)
     if model is None:
-        raise InputError(f"dmxedit has no table for the model {model_id!r}.", hint=unknown_hint(model_id))
+        raise InputError(
+            f"dmxedit has no table for the model {model_id!r}.", hint=unknown_hint(model_id)
+        )
     return model
 
 

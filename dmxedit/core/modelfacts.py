@@ -110,9 +110,7 @@ def facts(model: Model) -> dict[str, Any]:
         "size_field": model.size_field,
         "auto": model.auto,
         "rule": model.free.describe() if model.free is not None else None,
-        "options": {
-            option_flag(name): choice.describe() for name, choice in model.options.items()
-        },
+        "options": {option_flag(name): choice.describe() for name, choice in model.options.items()},
         "tokens": dict(model.tokens) if model.tokens is not None else None,
         "answers": model.answers,
         "aliases": list(model.aliases),

@@ -209,15 +209,13 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is in the key's list but does not look like an image "
-            "model.",
+            f"{model} (from {source}) is in the key's list but does not look like an image model.",
             "See `dmxedit models` for the image models.",
         )
     return Check(
         name,
         OK,
-        f"{model} (from {source}) is one the key can use; dmxedit knows it "
-        f"({door_words(spec)}).",
+        f"{model} (from {source}) is one the key can use; dmxedit knows it ({door_words(spec)}).",
     )
 
 

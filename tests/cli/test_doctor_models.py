@@ -61,9 +61,7 @@ def test_a_model_neither_listed_nor_known_names_the_nearest_known(
     assert status == "fail" and "the nearest known model is gpt-image-2" in rest
 
 
-def test_without_the_keys_list_an_unknown_model_is_still_warned(
-    cli: Cli, server: FakeDMX
-) -> None:
+def test_without_the_keys_list_an_unknown_model_is_still_warned(cli: Cli, server: FakeDMX) -> None:
     run = expect(cli("doctor", "-m", "gemini-3.1-flash-imge", key=None), 3)
     status, rest = model_line(run)
     assert status == "warn" and "not in dmxedit's model table" in rest

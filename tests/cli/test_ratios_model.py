@@ -63,7 +63,11 @@ def test_seedream_at_one_size_and_as_json(cli: Cli) -> None:
 def test_gpt_image_2_json_has_nulls_where_nothing_is_documented(cli: Cli) -> None:
     data = json.loads(expect(cli("ratios", "-m", "gpt-image-2", "--json")).stdout)
     row = next(r for r in data["ratios"] if r["ratio"] == "9:16")
-    assert row["sizes"] == {"1K": None, "2K": None, "4K": {"width": 2160, "height": 3840, "tokens": None}}
+    assert row["sizes"] == {
+        "1K": None,
+        "2K": None,
+        "4K": {"width": 2160, "height": 3840, "tokens": None},
+    }
     assert data["auto"] is True
 
 
