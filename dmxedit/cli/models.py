@@ -4,7 +4,7 @@ dmxedit's model table knows of each (``--long``; ``--known``: the table alone, n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,10 @@ from dmxedit.core.errors import ConfigError
 from dmxedit.core.modelfacts import UNKNOWN_WORDS, facts, facts_lines, listing, unknown_hint
 from dmxedit.core.modeltable import MODELS, model_for
 from dmxedit.core.options import ImageOptions
+
+if TYPE_CHECKING:
+    from dmxedit.api.models import ModelInfo
+    from dmxedit.core.settings import Settings
 
 #: How long to wait for the list once connected (the model list is small).
 READ_TIMEOUT = 60.0
@@ -55,6 +59,21 @@ def models(
     if known:
         _known(ctx)
         return
+    found, settings = _fetch(ctx, base_url, connect_timeout, retries)
+    shown = sorted((m for m in found if every or m.image), key=lambda m: (m.id.casefold(), m.id))
+    _render(ctx, [m.to_dict() for m in shown], long)
+    if not ctx.quiet:
+        _summary(ctx, every, long, len(found), len(shown), settings.base_url)
+    _warn_model(ctx, settings.model, {m.id for m in found})
+
+
+def _fetch(
+    ctx: RunContext,
+    base_url: str | None,
+    connect_timeout: float | None,
+    retries: int | None,
+) -> tuple[list[ModelInfo], Settings]:
+    """``GET /models`` with the key: the models it can use, and the settings used."""
     from dmxedit.api.client import Client
     from dmxedit.api.retry import Policy
     from dmxedit.cli import ui
@@ -78,22 +97,23 @@ def models(
         events=ui.make_events(ctx),
     )
     try:
-        found = client.list_models(settings.base_url)
+        return client.list_models(settings.base_url), settings
     finally:
         client.close()
-    shown = sorted((m for m in found if every or m.image), key=lambda m: (m.id.casefold(), m.id))
-    rows = listing([m.to_dict() for m in shown]) if long else []
-    if long and ctx.json:
+
+
+def _render(ctx: RunContext, shown: list[dict[str, Any]], long: bool) -> None:
+    if not long:
+        if ctx.json:
+            ctx.emit_json(shown)
+        else:
+            ctx.emit_lines([str(m["id"]) for m in shown])
+        return
+    rows = listing(shown)
+    if ctx.json:
         ctx.emit_json(rows)
-    elif long:
-        ctx.emit_lines([line for row in rows for line in _block(row)])
-    elif ctx.json:
-        ctx.emit_json([m.to_dict() for m in shown])
     else:
-        ctx.emit_lines([m.id for m in shown])
-    if not ctx.quiet:
-        _summary(ctx, every, long, len(found), len(shown), settings.base_url)
-    _warn_model(ctx, settings.model, {m.id for m in found})
+        ctx.emit_lines([line for row in rows for line in _block(row)])
 
 
 def _known(ctx: RunContext) -> None:
