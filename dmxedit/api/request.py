@@ -20,12 +20,11 @@ from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
     MAX_PROMPT_CHARS,
-    RATIOS,
     parse_ratio,
 )
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
-from dmxedit.core.modeltable import DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
+from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.text import undecodable
@@ -88,7 +87,7 @@ def check_ratio(
     if value is None or not value.strip():
         return None
     value = value.strip()
-    known = list(ratios) or list(RATIOS)
+    known = list(ratios) or list(BANANA)
     if value.lower() == "auto":
         if not images:
             raise InputError(
@@ -388,7 +387,7 @@ def build_request(
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
-    ratios = list(spec.ratios) if spec is not None else list(RATIOS)
+    ratios = list(spec.ratios) if spec is not None else list(BANANA)
     asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     asked_size = checked(lambda: check_size(settings.size))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))

@@ -30,7 +30,6 @@ from dmxedit.batch.jobs import (
 )
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.batch.shards import Shard
-from dmxedit.core.catalog import tokens_for
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.settings import Settings
 from dmxedit.engine import billing
@@ -39,7 +38,8 @@ from dmxedit.store import ledger
 #: What a jobs file's line holds, for the message that lists invalid lines.
 LINE_HINT = (
     "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-    "size, model, format, output, params, name."
+    "size, model, format, output, params, name, and the model's options (quality, "
+    "background, image_format, compression, moderation, mask, count, search, api)."
 )
 
 
@@ -75,7 +75,10 @@ class Plan:
     to_fetch: int = 0
     skipped: int = 0
     unknown: int = 0
-    tokens: int = 0
+    tokens: int = 0  # the documented tokens of the jobs to send
+    #: jobs to send whose model documents no tokens (gpt-image, Seedream, qwen, a model
+    #: not in the table): their cost is unknown, never guessed
+    unknown_tokens: int = 0
     shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
@@ -88,7 +91,7 @@ class Plan:
         the first such job on, every job to send is)."""
         if todo != "send" or max_tokens is None:
             return False
-        spent = self.tokens + tokens_for(job.request.size) > max_tokens
+        spent = self.tokens + (job.request.tokens() or 0) > max_tokens
         self.budget_spent = self.budget_spent or spent
         if self.budget_spent:
             self.over_budget += 1
@@ -114,9 +117,13 @@ class Plan:
             return
         if todo == "send":
             self.to_send += 1
-            self.tokens += tokens_for(job.request.size)
+            tokens = job.request.tokens()  # count x the documented tokens; None: unknown
+            if tokens is None:
+                self.unknown_tokens += 1
+            else:
+                self.tokens += tokens
             shape = (job.request.model, job.request.size)
-            self.shapes[shape] = self.shapes.get(shape, 0) + 1
+            self.shapes[shape] = self.shapes.get(shape, 0) + job.request.count
         else:
             self.to_fetch += 1
         self.outputs.add(job.output)
@@ -162,6 +169,14 @@ def _duplicate(job: Job, obj: Any, line: int, ids: IdTable) -> str | None:
     if isinstance(obj, dict) and "id" in obj:
         return f"line {line}: id {job.id!r} is already used on line {first}"
     return f"line {line}: the same job as line {first} (give each an id to run both)"
+
+
+def _no_cap(job: Job) -> str:
+    """Why --max-tokens cannot take a job whose tokens are not documented."""
+    return (
+        f"DMXAPI documents no tokens for {job.request.model}, so --max-tokens cannot keep "
+        "a cap on its cost (leave out --max-tokens, or run this job in a batch of its own)"
+    )
 
 
 def _exact_problem(job: Job, todo: str, line: int, files: dict[Path, int]) -> str | None:
@@ -230,7 +245,8 @@ def validate(
             job = _job(source, defaults, obj, line, variant, jobs_file, checks)
         except InputError as exc:
             if variant == 1:  # the other variants of the line say the same
-                problems.add(f"{where}: {exc.message}")
+                for message in exc.details.get("problems") or [exc.message]:
+                    problems.add(f"{where}: {message}")
             continue
         repeated = _duplicate(job, obj, line, ids)
         if repeated is not None:
@@ -240,6 +256,10 @@ def validate(
             plan.elsewhere += 1
             continue
         todo = what_to_do(previous.get(job.id), resend_unknown)
+        if max_tokens is not None and todo == "send" and job.request.tokens() is None:
+            if variant == 1:
+                problems.add(f"{where}: {_no_cap(job)}")
+            continue
         if plan.over_budget_with(job, todo, max_tokens):
             continue
         problem = _exact_problem(job, todo, line, files)

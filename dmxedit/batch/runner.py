@@ -375,7 +375,7 @@ class Runner:
             request.model,
             request.ratio,
             request.size,
-            request.params,
+            (*request.params, *request.choices),
             saved,
             lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
         )

@@ -9,8 +9,37 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
+from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import Model, closest, normalize_size
+from dmxedit.core.modeltable import model_for
+
+
+def _model() -> Model:
+    """The default model's entry of the model table (the one source of ratios, sizes
+    and tokens)."""
+    spec = model_for(DEFAULT_MODEL)
+    assert spec is not None
+    return spec
+
+
+def _pixels(ratio: str, size: str) -> tuple[int, int]:
+    shape = _model().pixels(ratio, size)
+    assert shape is not None
+    return shape
+
+
+def _tokens(size: str) -> int | None:
+    return _model().tokens_for(size)
+
+
+def check_size(value: str) -> str:
+    """A tier the default model makes (any case), or InputError."""
+    size = normalize_size(value)
+    if size not in _model().tiers:
+        tiers = ", ".join(_model().tiers)
+        raise InputError(f"Size {value!r} is not one of {tiers}.", hint="Any case works: 4k.")
+    return size
 
 
 @command(json=True)
@@ -28,14 +57,14 @@ def ratios(
     ] = None,
 ) -> None:
     """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    sizes = [check_size(size)] if size else list(SIZES)
+    sizes = [check_size(size)] if size else list(_model().tiers)
     shape = _shape(for_image) if for_image is not None else None
-    closest = closest_ratio(*shape) if shape else None
+    near = closest(list(_model().ratios), *shape) if shape else None
     if ctx.json:
-        ctx.emit_json(_as_json(sizes, closest, shape, for_image))
+        ctx.emit_json(_as_json(sizes, near, shape, for_image))
         return
-    lines = _table(sizes, closest)
-    if closest and shape:
+    lines = _table(sizes, near)
+    if near and shape:
         lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
     ctx.emit_lines(lines)
 
@@ -61,18 +90,18 @@ def _as_json(
             "ratio": ratio,
             "sizes": {
                 s: {
-                    "width": pixels(ratio, s)[0],
-                    "height": pixels(ratio, s)[1],
-                    "tokens": TOKENS[s],
+                    "width": _pixels(ratio, s)[0],
+                    "height": _pixels(ratio, s)[1],
+                    "tokens": _tokens(s),
                 }
                 for s in sizes
                 if s
             },
             **({"closest": ratio == closest} if closest else {}),
         }
-        for ratio in RATIOS
+        for ratio in _model().ratios
     ]
-    out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
+    out: dict[str, object] = {"model": DEFAULT_MODEL, "ratios": rows}
     if shape and closest:
         out["for"] = {
             "image": for_image,
@@ -84,11 +113,11 @@ def _as_json(
 
 
 def _table(sizes: Sequence[str | None], closest: str | None) -> list[str]:
-    header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
+    header = ["ratio"] + [f"{s} (tokens {_tokens(s)})" for s in sizes if s]
     table = [header] + [
         [ratio + (" *" if ratio == closest else "")]
-        + ["{}x{}".format(*pixels(ratio, s)) for s in sizes if s]
-        for ratio in RATIOS
+        + ["{}x{}".format(*_pixels(ratio, s)) for s in sizes if s]
+        for ratio in _model().ratios
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return [

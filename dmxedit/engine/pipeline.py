@@ -233,14 +233,20 @@ def _receipt(
 ) -> None:
     """Checking what was delivered against what was asked"""
     delivered, found = receipt(
-        request.model, request.ratio, request.size, request.params, saved, events.warn
+        request.model,
+        request.ratio,
+        request.size,
+        (*request.params, *request.choices),  # --image-format too
+        saved,
+        events.warn,
     )
     result.delivered.extend(delivered)
     result.mismatch.extend(found)
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
+    asked = (*request.params, *request.choices)
+    return mismatches(request.model, request.ratio, request.size, asked, image.delivered)
 
 
 def _save_all(

@@ -248,7 +248,7 @@ def _receipt(
         entry.model or "",
         options.get("aspect_ratio"),
         options.get("size"),
-        options.get("params") or {},
+        {**(options.get("params") or {}), "image_format": options.get("image_format")},
         saved,
         lambda text: warn(f"entry {entry.id}: {text}"),
     )

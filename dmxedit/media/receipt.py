@@ -14,12 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
+from dmxedit.core.catalog import DEFAULT_MODEL
+from dmxedit.core.modelspec import Model, Pixels, parse_pixels, wxh
+from dmxedit.core.modeltable import model_for
 from dmxedit.media.formats import dimensions
 
 FORMAT_NAMES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 _FORMAT_ALIASES = {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
-_FORMAT_PARAMS = ("output_format", "format", "mime_type")
+#: Where a request asks for a format: --param fields, and --image-format (image_format).
+_FORMAT_PARAMS = ("output_format", "format", "mime_type", "image_format")
 _RATIO_TOLERANCE = 0.02  # on a log scale: 1376x768 is 16:9, 1024x1024 is not
 
 
@@ -39,12 +42,26 @@ def delivered(path: str, content_type: str) -> dict[str, Any]:
     }
 
 
+def _spec(model: str) -> Model | None:
+    return model_for(model or DEFAULT_MODEL)
+
+
+def _promised(spec: Model, ratio: str | None, size: str | None) -> Pixels | None:
+    """The pixels the model's table promises for what was asked (None: no one size)."""
+    if size is not None and size not in spec.tiers:
+        return parse_pixels(size)  # WxH (auto: None)
+    if ratio is None:
+        return None
+    return spec.pixels(ratio, size or spec.ratio_tier or (spec.tiers or ("1K",))[0])
+
+
 def asked(model: str, ratio: str | None, size: str | None) -> str:
     """What was asked, in words: "4K 16:9 (5504x3072)"."""
     words = " ".join(w for w in (size, ratio) if w)
-    if model == DEFAULT_MODEL and ratio in RATIOS and size in SIZES:
-        w, h = pixels(ratio, size)
-        return f"{words} ({w}x{h})"
+    spec = _spec(model)
+    shape = _promised(spec, ratio, size) if spec is not None and size else None
+    if shape is not None and wxh(shape) != size:
+        return f"{words} ({wxh(shape)})"
     return words
 
 
@@ -52,7 +69,7 @@ def mismatches(
     model: str,
     ratio: str | None,
     size: str | None,
-    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    params: Sequence[tuple[str, Any]] | Mapping[str, Any],
     got: Mapping[str, Any],
 ) -> list[str]:
     """What differs between the request and one delivered image, as sentences; empty
@@ -62,17 +79,18 @@ def mismatches(
     if wanted and got.get("format") != wanted:
         out.append(f"asked for {wanted.upper()}, got {str(got.get('format')).upper()}")
     width, height = got.get("width"), got.get("height")
-    if model != DEFAULT_MODEL or not width or not height:
+    spec = _spec(model)
+    if spec is None or not width or not height:
         return out
-    table_ratio = ratio if ratio in RATIOS else None
-    table_size = size if size in SIZES else None
-    ok = _shape_fits(width, height, table_ratio, table_size)
+    table_ratio = ratio if ratio in spec.ratios else None
+    table_size = size if size in spec.tiers or (size and parse_pixels(size)) else None
+    ok = _shape_fits(spec, width, height, table_ratio, table_size)
     if ok is False:
         out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
     return out
 
 
-def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str | None:
+def _wanted_format(params: Sequence[tuple[str, Any]] | Mapping[str, Any]) -> str | None:
     """The output format a request's parameters asked for, if any."""
     pairs = params.items() if isinstance(params, Mapping) else params
     return next(
@@ -85,13 +103,18 @@ def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str
     )
 
 
-def _shape_fits(width: int, height: int, ratio: str | None, size: str | None) -> bool | None:
-    """Whether a delivered pixel size is the table's for the ratio and size asked (None:
-    neither was asked, nothing to compare)."""
-    if ratio and size:
-        return (width, height) == pixels(ratio, size)
+def _shape_fits(
+    spec: Model, width: int, height: int, ratio: str | None, size: str | None
+) -> bool | None:
+    """Whether a delivered pixel size is the model's table's for the ratio and size asked
+    (None: neither was asked, or ``auto``: nothing to compare)."""
+    promised = _promised(spec, ratio, size)
+    if promised is not None and (size or spec.size_field == "pixels"):
+        return (width, height) == promised
+    if size and spec.size_field == "tier":
+        return (width, height) in spec.tier_sizes(size)
     if size:
-        return (width, height) in {pixels(r, size) for r in RATIOS}
+        return None  # a bare tier or auto on a pixel model: the model picks the shape
     if ratio:
         w, h = (int(x) for x in ratio.split(":"))
         return abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
@@ -107,7 +130,7 @@ def receipt(
     model: str,
     ratio: str | None,
     size: str | None,
-    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    params: Sequence[tuple[str, Any]] | Mapping[str, Any],
     saved: Sequence[_Saved],
     warn: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[str]]:
