@@ -158,7 +158,7 @@ def _check_types(obj: dict[str, Any]) -> None:
         value = obj.get(key)
         # a JSON true is a Python int too: a whole number must not be a boolean
         wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
-        if key in obj and wrong:
+        if key in obj and value is not None and wrong:  # null: not for this job
             words = {str: "a text", int: "a whole number", bool: "true or false"}
             raise InputError(f"{key} must be {words[kinds[0]]}")
     images = obj.get("images")
@@ -305,7 +305,9 @@ def build_job(
 def _job_options(obj: dict[str, Any], base: Path, defaults: ImageOptions) -> ImageOptions:
     """The command's options with the job's own model options over them (a job's key
     wins; its ``mask`` is relative to ``base``, the jobs file's folder)."""
-    own = {key: obj[key] for key in OPTION_KEYS if key in obj}
+    own = {key: obj[key] for key in OPTION_KEYS if key in obj}  # null unsets a default
+    if "search" in own:
+        own["search"] = bool(own["search"])
     mask = own.get("mask")
     if isinstance(mask, str) and mask != "-" and not os.path.isabs(mask):
         own["mask"] = str(base / mask)
