@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dmxedit.batch.jobs import JobSource, job_id
+from dmxedit.batch.jobs import OPTION_KEYS, JobSource, job_id
 from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
@@ -51,6 +51,7 @@ class ReportJob:
     redo: dict[str, Any] = field(default_factory=dict)
     billed: bool | None = None  # the billing check's verdict (None: none was made)
     billing: dict[str, Any] | None = None  # the verdict's details (cost, time, note)
+    options: dict[str, Any] | None = None  # the model options in effect (SPEC 12)
 
     @property
     def ok(self) -> bool:
@@ -322,6 +323,7 @@ def _from_record(
         elapsed_s=_number(record.get("elapsed_s")),
         billed=record["billed"] if isinstance(record.get("billed"), bool) else None,
         billing=_dict(record.get("billing")),
+        options=_dict(record.get("options")),
     )
     item.redo = _redo_line(rid, job, base, item)
     return item
@@ -377,6 +379,9 @@ def _redo_line(rid: str, job: Mapping[str, Any], base: Path, item: ReportJob) ->
         value = getattr(item, key)
         if key not in line and value:
             line[key] = value
+    for key, value in (item.options or {}).items():  # the command's model options too
+        if key in OPTION_KEYS and key not in line and value is not None:
+            line[key] = value
     return line
 
 
@@ -419,6 +424,7 @@ def _from_entry(entry: Any) -> ReportJob:
         mismatch=_texts(getattr(entry, "mismatch", None)),
         billed=None if entry.billed is None else bool(entry.billed),
         billing=_dict(entry.billing),
+        options={k: options[k] for k in OPTION_KEYS if options.get(k) is not None},
     )
     item.redo = _entry_redo(item, entry, options)
     return item
@@ -450,6 +456,7 @@ def _entry_redo(item: ReportJob, entry: Any, options: Mapping[str, Any]) -> dict
     params = options.get("params")
     if isinstance(params, dict) and params:
         redo["params"] = params
+    redo.update((k, options[k]) for k in OPTION_KEYS if options.get(k) is not None)  # SPEC 12
     return redo
 
 
