@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from typing import Final
 
-
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
 FORMATS: Final = ("url", "b64_json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -63,7 +63,7 @@ class PixelRule:
         """Why ``shape`` breaks the rule, in words; None when it keeps it."""
         w, h = shape
         # the words are made only for the limits a rule has (a None limit has no words)
-        checks = [
+        checks: list[tuple[object, Callable[[], str]]] = [
             (self.multiple > 1 and (w % self.multiple or h % self.multiple),
              lambda: f"both sides must be multiples of {self.multiple}"),
             (self.max_side is not None and max(w, h) > self.max_side,

@@ -213,7 +213,9 @@ def test_each_and_variants_carry_the_options(cli: Cli, server: FakeDMX, tmp_path
     a.write_bytes(make_png(40, 30))
     b.write_bytes(make_png(30, 40, filler=1))
     answer_by_model(server)
-    expect(cli("edit", "--each", str(a), str(b), "-p", "e", "-m", "gpt-image-2", "--quality", "low"))
+    expect(
+        cli("edit", "--each", str(a), str(b), "-p", "e", "-m", "gpt-image-2", "--quality", "low")
+    )
     expect(cli("generate", "--variants", "2", "-p", "v", "-m", SEEDREAM, "--count", "2"))
     each = [body_of(p) for p in server.posts() if body_of(p)["prompt"] == "e"]
     assert [f["quality"] for f in each] == ["low", "low"]

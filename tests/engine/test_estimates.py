@@ -23,9 +23,7 @@ SEEDREAM = "doubao-seedream-4-5-251128"
 
 def tokens(model: str, size: str | None = None, **options: object) -> int | None:
     settings = Settings(base_url="http://127.0.0.1:9/v1", model=model, size=size)
-    request = build_request(
-        "generate", settings, prompt="x", options=ImageOptions.of(**options)
-    )
+    request = build_request("generate", settings, prompt="x", options=ImageOptions.of(**options))
     return request.tokens()
 
 
@@ -64,7 +62,7 @@ def write_jobs(path: Path, jobs: list[dict[str, object]]) -> Path:
     return path
 
 
-MIXED = [
+MIXED: list[dict[str, object]] = [
     {"prompt": "a"},
     {"prompt": "b", "size": "1K"},
     {"prompt": "c", "model": "gpt-image-2", "count": 2},
