@@ -154,13 +154,7 @@ def _check_types(obj: dict[str, Any]) -> None:
     for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
             raise InputError(f"{key} must be a text")
-    for key, kinds in OPTION_KEYS.items():
-        value = obj.get(key)
-        # a JSON true is a Python int too: a whole number must not be a boolean
-        wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
-        if key in obj and value is not None and wrong:  # null: not for this job
-            words = {str: "a text", int: "a whole number", bool: "true or false"}
-            raise InputError(f"{key} must be {words[kinds[0]]}")
+    _check_option_types(obj)
     images = obj.get("images")
     if images is not None and (
         not isinstance(images, list) or not all(isinstance(i, str) for i in images)
@@ -172,6 +166,19 @@ def _check_types(obj: dict[str, Any]) -> None:
         or not all(isinstance(v, (str, int, float, bool)) for v in params.values())
     ):
         raise InputError("params must be an object of texts, numbers or booleans")
+
+
+def _check_option_types(obj: dict[str, Any]) -> None:
+    """The model options' values are of their types (null: not for this job)."""
+    words = {str: "a text", int: "a whole number", bool: "true or false"}
+    for key, kinds in OPTION_KEYS.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        # a JSON true is a Python int too: a whole number must not be a boolean
+        wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
+        if wrong:
+            raise InputError(f"{key} must be {words[kinds[0]]}")
 
 
 def _param_text(value: Any) -> str:

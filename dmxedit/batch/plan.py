@@ -144,6 +144,18 @@ class _Problems:
         if message is not None and len(self.kept) < MAX_KEPT_ERRORS:
             self.kept.append(message)
 
+    def add_once(self, message: str) -> None:
+        """Count a problem unless it repeats the one just counted (another variant)."""
+        if not self.kept or self.kept[-1] != message:
+            self.add(message)
+
+    def add_error(self, where: str, error: InputError, variant: int) -> None:
+        """Each problem of a job that could not be built (the first variant's: the other
+        variants of the line say the same)."""
+        if variant == 1:
+            for message in error.details.get("problems") or [error.message]:
+                self.add(f"{where}: {message}")
+
     def __bool__(self) -> bool:
         return bool(self.kept)
 
@@ -171,8 +183,11 @@ def _duplicate(job: Job, obj: Any, line: int, ids: IdTable) -> str | None:
     return f"line {line}: the same job as line {first} (give each an id to run both)"
 
 
-def _no_cap(job: Job) -> str:
-    """Why --max-tokens cannot take a job whose tokens are not documented."""
+def _no_cap(job: Job, todo: str, max_tokens: int | None) -> str | None:
+    """Why --max-tokens cannot take a job to send whose tokens are not documented (None:
+    it can)."""
+    if max_tokens is None or todo != "send" or job.request.tokens() is not None:
+        return None
     return (
         f"DMXAPI documents no tokens for {job.request.model}, so --max-tokens cannot keep "
         "a cap on its cost (leave out --max-tokens, or run this job in a batch of its own)"
@@ -244,9 +259,7 @@ def validate(
         try:
             job = _job(source, defaults, obj, line, variant, jobs_file, checks)
         except InputError as exc:
-            if variant == 1:  # the other variants of the line say the same
-                for message in exc.details.get("problems") or [exc.message]:
-                    problems.add(f"{where}: {message}")
+            problems.add_error(where, exc, variant)
             continue
         repeated = _duplicate(job, obj, line, ids)
         if repeated is not None:
@@ -256,22 +269,24 @@ def validate(
             plan.elsewhere += 1
             continue
         todo = what_to_do(previous.get(job.id), resend_unknown)
-        if max_tokens is not None and todo == "send" and job.request.tokens() is None:
-            if variant == 1:
-                problems.add(f"{where}: {_no_cap(job)}")
+        problem = _no_cap(job, todo, max_tokens)
+        if problem is None and plan.over_budget_with(job, todo, max_tokens):
             continue
-        if plan.over_budget_with(job, todo, max_tokens):
-            continue
-        problem = _exact_problem(job, todo, line, files)
+        problem = problem or _exact_problem(job, todo, line, files)
         if problem is not None:
-            problems.add(f"{where}: {problem}")
+            problems.add_once(f"{where}: {problem}")  # once for the N variants of a line
             continue
         plan.take(job, todo, previous.get(job.id), spool=spool and not problems)
+    return _checked(plan, problems, each=source.objects is not None)
+
+
+def _checked(plan: Plan, problems: _Problems, *, each: bool) -> Plan:
+    """The plan, or the one error that lists every problem found (nothing is sent)."""
     if plan.total == 0:
         problems.add("no jobs (the file is empty)")
     if problems:
         plan.spool.close()
-        raise problems.error(each=source.objects is not None)
+        raise problems.error(each=each)
     return plan
 
 
