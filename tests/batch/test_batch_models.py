@@ -222,3 +222,23 @@ def test_each_and_variants_carry_the_options(cli: Cli, server: FakeDMX, tmp_path
     variants = [body_of(p) for p in server.posts() if body_of(p)["prompt"] == "v"]
     assert len(variants) == 2
     assert all(v["sequential_image_generation_options"] == {"max_images": 2} for v in variants)
+
+
+def test_gemini_door_jobs_take_search_and_their_own_ratios(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        [
+            {"prompt": "g", "model": "gemini-3.1-flash-image", "ratio": "8:1", "search": True},
+            {"prompt": "u", "model": "my-new-image-model", "api": "gemini", "search": True},
+            {"prompt": "x", "model": "gemini-3.1-flash-lite-image", "search": True},
+        ],
+    )
+    run = expect(cli("batch", str(jobs), "--dry-run"), 2)
+    assert "line 3: gemini-3.1-flash-lite-image takes no --search" in run.stderr
+    assert "line 1" not in run.stderr and "line 2" not in run.stderr
+    write_jobs(jobs, read_records(jobs)[:2])
+    run = expect(cli("batch", str(jobs), "--dry-run"))
+    assert "about 1,120 tokens, plus 1 job of unknown tokens" in run.stdout
+    assert server.posts() == []
