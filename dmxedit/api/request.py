@@ -29,6 +29,7 @@ from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
+from dmxedit.media.receipt import Expected, expect
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}
@@ -109,11 +110,14 @@ def check_ratio(
     return f"{shape[0]}:{shape[1]}"
 
 
-def check_size(value: str | None) -> str | None:
-    """The size written as dmxedit writes it (2K, 1024x768, auto); None when not given."""
+def check_size(value: str | None, known: bool = True) -> str | None:
+    """The size written as dmxedit writes it (2K, 1024x768, auto); None when not given.
+    A model not in the table (``known`` False) gets any other size as given (SPEC 1)."""
     if value is None or not value.strip():
         return None
     size = normalize_size(value)
+    if size is None and not known:
+        return check_text("size", value.strip())
     if size is None:
         raise InputError(
             f"Size {value!r} is not 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
@@ -210,6 +214,17 @@ class ImageRequest:
         tier = self.fit.tier if self.fit is not None else None
         one = self.spec.tokens_for(tier)
         return None if one is None else one * self.count
+
+    def expected(self) -> Expected:
+        """What its model promises to deliver: the receipt's measure (SPEC 12)."""
+        return expect(
+            self.model,
+            self.ratio,
+            self.size,
+            self.params,
+            image_format=self.choice("image_format"),
+            shape=self.fit if self.spec is not None else None,
+        )
 
     def options(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -389,7 +404,7 @@ def build_request(
     problems += check_inputs(kind, spec, images)
     ratios = list(spec.ratios) if spec is not None else list(BANANA)
     asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
-    asked_size = checked(lambda: check_size(settings.size))
+    asked_size = checked(lambda: check_size(settings.size, spec is not None))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
     choices, wrong = check_choices(kind, model, spec, door, options.choices())
     problems += wrong
