@@ -9,10 +9,10 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.catalog import DEFAULT_MODEL, check_size
+from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
 from dmxedit.core.modelfacts import extra_sizes, ratio_rows, unknown_hint
-from dmxedit.core.modelspec import Model, closest, parse_pixels
+from dmxedit.core.modelspec import TIERS, Model, closest, normalize_size, parse_pixels
 from dmxedit.core.modeltable import model_for
 
 
@@ -65,9 +65,13 @@ def _model(model_id: str) -> Model:
 
 
 def _tiers(model: Model, size: str | None) -> list[str]:
-    tier = check_size(size)
-    if tier is None:
+    if size is None:
         return list(model.tiers)
+    tier = normalize_size(size)
+    if tier not in TIERS:
+        raise InputError(
+            f"Size {size!r} is not one of {', '.join(TIERS)}.", hint="Any case works: 4k."
+        )
     if tier not in model.tiers:
         takes = ", ".join(model.tiers) or "no size tier"
         raise InputError(f"{model.id} has no {tier} size.", hint=f"It takes {takes}.")
