@@ -19,13 +19,13 @@ from typing import Any, Literal
 from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
+    MAX_IMAGE_BYTES,
     MAX_PROMPT_CHARS,
-    RATIOS,
     parse_ratio,
 )
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
-from dmxedit.core.modeltable import DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
+from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.text import undecodable
@@ -89,7 +89,7 @@ def check_ratio(
     if value is None or not value.strip():
         return None
     value = value.strip()
-    known = list(ratios) or list(RATIOS)
+    known = list(ratios) or list(BANANA)
     if value.lower() == "auto":
         if not images:
             raise InputError(
@@ -289,7 +289,8 @@ def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -
         )
     for img in images:
         mib = spec.input_bytes // (1024 * 1024)
-        if img.size > spec.input_bytes:
+        planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
+        if img.size > spec.input_bytes and not planned:
             out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
         side = max(img.width or 0, img.height or 0)
         if spec.input_side is not None and side > spec.input_side:
@@ -403,7 +404,7 @@ def build_request(
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
-    ratios = list(spec.ratios) if spec is not None else list(RATIOS)
+    ratios = list(spec.ratios) if spec is not None else list(BANANA)
     asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     asked_size = checked(lambda: check_size(settings.size, spec is not None))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
