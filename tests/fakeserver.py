@@ -355,7 +355,9 @@ class FakeDMX:
     # -- the account API (SPEC 8) --------------------------------------------------
     def charge(self, recorded: Recorded, request_id: str, status: int | None) -> dict[str, Any]:
         """Put one billed request in the log (as DMXAPI does when the work was done)."""
-        if recorded.parts:
+        if fakegemini.is_gemini(recorded.path):
+            fields = fakegemini.fields(recorded)
+        elif recorded.parts:
             fields = recorded.fields
         else:
             try:
@@ -364,6 +366,7 @@ class FakeDMX:
                 fields = {}
         size = (fields.get("size") or "1K").upper()
         token = recorded.headers.get("authorization", "").removeprefix("Bearer ")
+        token = token or recorded.headers.get("x-goog-api-key", "")
         with self._lock:
             self._counter += 1
             item = {
@@ -502,7 +505,13 @@ class FakeDMX:
                 said = "无效的令牌" if token else "未提供令牌"
                 return Reply(status=401, json={"error": {"message": said, "type": "new_api_error"}})
             return Reply(json={"object": "list", "data": self.models, "success": True})
+        if recorded.method == "POST" and fakegemini.is_gemini(recorded.path):
+            return fakegemini.reply(self, recorded)
         if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
+            from fakemodels import answer  # each model's own answers (SPEC 12)
+
+            if (modeled := answer(self, recorded)) is not None:
+                return modeled
             if self.mode == "b64":
                 return Reply(json=self.b64_result(self.result), delay=self.default_delay)
             return Reply(json=self.url_result(self.result), delay=self.default_delay)
@@ -704,7 +713,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         fake = self.server.fake
         path = self._target().partition("?")[0]
-        self._counted = self.command == "POST" and path in (EDITS, GENERATIONS)
+        gemini = fakegemini.is_gemini(path)
+        self._counted = self.command == "POST" and (path in (EDITS, GENERATIONS) or gemini)
         if self._counted:
             fake._enter()
         try:
@@ -783,6 +793,8 @@ class _Handler(BaseHTTPRequestHandler):
             for piece in reader:
                 parser.feed(piece)
             recorded.parts = parser.parts
+        elif fakegemini.is_gemini(recorded.path):
+            fakegemini.read_body(reader, recorded, fake.keep_bytes)
         else:
             pieces = list(reader)
             recorded.body = b"".join(pieces)
@@ -850,6 +862,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(view[at : at + step])
         except OSError:
             self.close_connection = True
+
+
+import fakegemini  # noqa: E402 - the gemini door, which uses the names above
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from dmxedit.api.http import BOM, api_message, one_line
 from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
@@ -39,6 +39,9 @@ class AnswerItem(Generic[S]):
     url: str | None = None
     sink: S | None = None
     revised_prompt: str | None = None
+    #: The gemini door's ``thoughtSignature`` of this image's part, as received (None:
+    #: the part had none; ``""``: an empty one, as Pro's text-part images carry).
+    signature: str | None = None
 
 
 @dataclass
@@ -53,6 +56,8 @@ class Answer(Generic[S]):
     attempts: int = 1
     timings: dict[str, float] = field(default_factory=dict)
     input_sha256: list[str | None] = field(default_factory=list)
+    #: The model's own words (the gemini door's text parts), in the order they came.
+    text: list[str] = field(default_factory=list)
 
 
 class TooLarge(Exception):
@@ -216,7 +221,7 @@ class AnswerReader(Generic[S]):
         if not isinstance(body, dict):
             raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
         if body.get("error"):
-            self._error(body, status, model, info)
+            error_in_body(body, status, model, info, self.redact)
         data = body.get("data")
         items: list[AnswerItem[S]] = []
         for entry in data if isinstance(data, list) else ():
@@ -260,19 +265,28 @@ class AnswerReader(Generic[S]):
                 blob.discard()  # the same image twice: saved once
         return item
 
-    def _error(self, body: Mapping[str, Any], status: int, model: str, info: Any) -> None:
-        import json
 
-        encoded = json.dumps(body, ensure_ascii=False).encode()
-        said = self.redact(api_message(encoded) or "no message")
-        if model_unusable(encoded, said) is not None:
-            raise ApiError(
-                f"The API answered {status} with an error about the model {model!r}: "
-                f"{said} {MODELS_ADVICE}",
-                hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
-                **info,
-            )
-        raise ApiError(f"The API answered {status} with an error: {said}", **info)
+def error_in_body(
+    body: Mapping[str, Any],
+    status: int,
+    model: str,
+    info: Any,
+    redact: Callable[[Any], Any],
+) -> NoReturn:
+    """The ApiError of a body with an ``error`` object (OpenAI's or Google's shape), even
+    under HTTP 200."""
+    import json
+
+    encoded = json.dumps(body, ensure_ascii=False).encode()
+    said = redact(api_message(encoded) or "no message")
+    if model_unusable(encoded, said) is not None:
+        raise ApiError(
+            f"The API answered {status} with an error about the model {model!r}: "
+            f"{said} {MODELS_ADVICE}",
+            hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
+            **info,
+        )
+    raise ApiError(f"The API answered {status} with an error: {said}", **info)
 
 
 def kept(urls: list[str]) -> list[str] | None:
@@ -299,6 +313,7 @@ __all__ = [
     "answer_chunks",
     "UrlSink",
     "empty_reason",
+    "error_in_body",
     "kept",
     "kept_words",
 ]

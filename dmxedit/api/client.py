@@ -36,6 +36,7 @@ from dmxedit.api.answers import (
 )
 from dmxedit.api.doors import door_for
 from dmxedit.api.downloads import DOWNLOAD_TIMEOUT, Downloader
+from dmxedit.api.gemini_answers import GeminiReader
 from dmxedit.api.http import (
     BODY_ERRORS,
     Deadline,
@@ -76,7 +77,7 @@ MAY_BE_BILLED = (
 S = TypeVar("S", bound=Sink)
 
 #: How each door's answer is read (its request side is :mod:`dmxedit.api.doors`').
-READERS: dict[str, Callable[..., Any]] = {"images": AnswerReader}
+READERS: dict[str, Callable[..., Any]] = {"images": AnswerReader, "gemini": GeminiReader}
 T = TypeVar("T")
 
 

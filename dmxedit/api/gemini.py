@@ -18,8 +18,14 @@ from dmxedit.core.settings import mask as mask_key
 
 NAME = "gemini"
 AUTH_HEADER = "x-goog-api-key"
-#: Google Search grounding, web and image (DMXAPI's Nano Banana 2 page); Pro takes it bare.
+#: Google Search grounding as a model takes it: bare (Pro's page, and any model dmxedit
+#: does not know), or web and image search (DMXAPI's Nano Banana 2 page).
 SEARCH_TOOL: dict[str, Any] = {"google_search": {}}
+SEARCH_TOOLS: dict[str, dict[str, Any]] = {
+    "gemini-3.1-flash-image": {
+        "google_search": {"search_types": {"web_search": {}, "image_search": {}}}
+    },
+}
 
 
 def auth_value(key: str) -> str:
@@ -75,7 +81,8 @@ def document(request: ImageRequest, marks: Placeholders) -> dict[str, Any]:
         config["imageConfig"] = image_config
     out: dict[str, Any] = {"contents": _turns(request, marks), "generationConfig": config}
     if request.choice("search"):
-        out["tools"] = [SEARCH_TOOL]
+        model = request.spec.id if request.spec is not None else request.model
+        out["tools"] = [SEARCH_TOOLS.get(model, SEARCH_TOOL)]
     for key, value in request.params:
         out[key] = json_param(value)
     return out

@@ -12,6 +12,7 @@ Nothing here imports requests.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,25 @@ from typing import Any
 
 from dmxedit.core import interrupts
 from dmxedit.media.inputs import InputImage
+
+
+def _fast_encoder() -> Callable[[bytes], bytes] | None:
+    """pybase64's encoder (SIMD; the `fast` extra: ~4x the standard library's), if installed."""
+    try:
+        module = importlib.import_module("pybase64")
+    except ImportError:
+        return None
+    encode: Callable[[bytes], bytes] = module.b64encode
+    return encode
+
+
+FAST = _fast_encoder()
+
+
+def b64encode(data: bytes) -> bytes:
+    """``base64.b64encode``, by pybase64 when it is installed (the same bytes)."""
+    return FAST(data) if FAST is not None else base64.b64encode(data)
+
 
 RAW_CHUNK = 3 * (1 << 18)  # 768 KiB read -> 1 MiB of base64, no padding inside
 
@@ -178,7 +198,7 @@ class JSONBody:
                         raise OSError(f"{image.display} shrank while it was being sent")
                     data += more
                 remaining -= len(data)
-                yield base64.b64encode(data)
+                yield b64encode(data)
             if fh.read(1):
                 raise OSError(f"{image.display} grew while it was being sent")
 

@@ -201,6 +201,9 @@ class PlainEvents(Events):
     def warn(self, message: str) -> None:
         self._say(f"warning: {message}")
 
+    def model_text(self, text: str) -> None:
+        self._say(f"the model says: {text}")
+
     def info(self, message: str) -> None:
         if self.verbose:
             self._say(message)
@@ -304,6 +307,10 @@ class TerminalEvents(Events):
     def note(self, message: str) -> None:
         self._stop()
         note(self.ctx, message)
+
+    def model_text(self, text: str) -> None:
+        self._stop()
+        note(self.ctx, f"the model says: {text}")
 
     def info(self, message: str) -> None:
         from rich.text import Text

@@ -41,6 +41,9 @@ class Events:
     def warn(self, message: str) -> None:
         """Something the user should know that is not an error."""
 
+    def model_text(self, text: str) -> None:
+        """The model's own words beside its image (the gemini door's text parts)."""
+
     def info(self, message: str) -> None:
         """A detail shown with ``--verbose``."""
 

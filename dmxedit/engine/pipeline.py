@@ -142,6 +142,8 @@ def _execute(
         if digests is not None:
             answer.input_sha256 = digests.result()  # done long before the model answers
         records.answered(answer)
+        for words in answer.text:
+            events.model_text(storable(words))
         received = time.monotonic()
         saved = _save_all(answer, client, saver, events, delivery)
         result = _result(request, answer, saved, started, received)
@@ -195,6 +197,7 @@ def _result(
             next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
         ),
         usage=storable(answer.usage),
+        text=[storable(words) for words in answer.text],
         request_id=answer.request_id,
         created=storable(answer.created),
         attempts=answer.attempts,
@@ -239,15 +242,13 @@ def _receipt(
     save_metadata: bool,
 ) -> None:
     """Checking what was delivered against what was asked"""
-    delivered, found = receipt(
-        request.model, request.ratio, request.size, request.params, saved, events.warn
-    )
+    delivered, found = receipt(request.expected(), saved, events.warn)
     result.delivered.extend(delivered)
     result.mismatch.extend(found)
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
+    return mismatches(request.expected(), image.delivered)
 
 
 def _save_all(
@@ -346,6 +347,7 @@ def _metadata(
         "inputs": inputs,
         "url": url,
         "revised_prompt": result.revised_prompt,
+        "text": result.text or None,
         "usage": answer.usage,
         "request_id": answer.request_id,
         "created": answer.created,

@@ -235,6 +235,7 @@ class LedgerRecord(Tracker):
             "request_id": answer.request_id,
             # a relay that cut a string (half an emoji) or sent NUL: kept escaped
             "usage": storable(answer.usage),
+            "text": storable(answer.text) or None,
             "revised_prompt": storable(
                 next((i.revised_prompt for i in answer.items if i.revised_prompt), None)
             ),

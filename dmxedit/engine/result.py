@@ -33,6 +33,8 @@ class ImageResult:
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
     #: What went wrong without losing the result (a ledger write, a sidecar), already said.
     warnings: list[str] = field(default_factory=list)
+    #: The model's own words beside its images (the gemini door's text parts).
+    text: list[str] = field(default_factory=list)
     ledger_id: int | None = None  # the ledger's entry of this request (None: no ledger)
     parent: int | None = None  # the entry it continues (a conversation, SPEC 13)
 
@@ -52,6 +54,8 @@ class ImageResult:
             out["revised_prompt"] = self.revised_prompt
         if self.usage is not None:
             out["usage"] = self.usage
+        if self.text:
+            out["text"] = list(self.text)
         if self.request_id:
             out["request_id"] = self.request_id
         if self.created is not None:

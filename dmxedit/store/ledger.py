@@ -46,6 +46,7 @@ JSON_FIELDS = (
     "unsaved_urls",
     "mismatch",
     "billing",
+    "text",
     "turn",
 )
 #: How long a write waits for another process's lock (SQLite's busy timeout), and how
@@ -134,6 +135,7 @@ class Entry:
     unsaved_urls: Any = None  # result URLs not saved yet (None: all saved, or none known)
     mismatch: Any = None  # what the saved images differ in from what was asked (receipt)
     billing: Any = None  # the billing check's verdict (SPEC 8), when one was made
+    text: Any = None  # the model's own words beside its images (gemini door), a list
     parent: int | None = None  # the entry this one continues (a conversation, SPEC 13)
     #: The model's turn as the next turn sends it back (SPEC 13): its parts in order,
     #: ``{"text", "signature"}`` or ``{"image": i, "signature"}`` (i: the i-th saved file;

@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 SCHEMA = FIRST_SCHEMA.replace(
     "    billed INTEGER\n",
     "    billed INTEGER,\n    unsaved_urls TEXT,\n    mismatch TEXT,\n    billing TEXT,\n"
-    "    parent INTEGER,\n    turn TEXT\n",
+    "    text TEXT,\n    parent INTEGER,\n    turn TEXT\n",
 )
 
 
@@ -76,6 +76,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("0003-mismatch", _add_column("mismatch", "TEXT")),
     ("0004-billing", _add_column("billing", "TEXT")),
     ("0005-digests", _digests),
+    ("0006-model-text", _add_column("text", "TEXT")),  # the gemini door's model words
     ("0007-parent", _add_column("parent", "INTEGER")),
     ("0008-turn", _add_column("turn", "TEXT")),
 ]

@@ -1,0 +1,328 @@
+"""The gemini door's answer, read as it arrives (SPEC section 12, "The gemini door").
+
+``{"candidates": [{"content": {"parts": [...]}, "finishReason": ...}], "usageMetadata":
+{...}, "promptFeedback": {...}}``. Each part's ``inlineData.data`` (or ``inline_data``)
+is base64-decoded into a new sink as it streams in, never held whole; a ``text`` part
+that is a ``data:image/...;base64,`` URI (Nano Banana Pro does this) is an image too,
+decoded the same way; other text parts are the model's words (kept, bounded); each
+part's ``thoughtSignature`` is kept with its image as received (SPEC 13 sends it back);
+a ``fileData`` part is a result URL. An answer without an image is an
+:class:`~dmxedit.core.errors.ApiError` (exit 4) carrying the finish reason, the block
+reason and the model's words. Same interface as :class:`dmxedit.api.answers.AnswerReader`.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic
+
+from dmxedit.api.answers import (
+    Answer,
+    AnswerItem,
+    AnswerReader,
+    B64Sink,
+    DataUrl,
+    S,
+    UrlSink,
+    error_in_body,
+)
+from dmxedit.api.http import one_line
+from dmxedit.core.errors import ApiError
+
+#: The model's words kept per text part, and in all (a chatty answer stays small).
+MAX_TEXT = 64 * 1024
+MAX_TEXTS = 256 * 1024
+#: A signature longer than this is dropped (documented ones are ~1 MB), never an error:
+#: the answer's images are paid for.
+MAX_SIGNATURE = 64 * 1024 * 1024
+IMAGE_KEYS = ("inlineData", "inline_data")
+FILE_KEYS = ("fileData", "file_data")
+URI_KEYS = ("fileUri", "file_uri")
+SIGNATURE_KEYS = ("thoughtSignature", "thought_signature")
+DATA_IMAGE = b"data:image/"
+#: usageMetadata's counts, as ``usage`` names them.
+USAGE_KEYS = {
+    "promptTokenCount": "prompt_tokens",
+    "candidatesTokenCount": "candidates_tokens",
+    "thoughtsTokenCount": "thoughts_tokens",
+    "totalTokenCount": "total_tokens",
+}
+
+
+@dataclass
+class Decoded(Generic[S]):
+    """An image part's bytes, decoded into ``sink`` (``size`` bytes)."""
+
+    sink: S
+    size: int
+
+
+class ImageData(Generic[S]):
+    """An ``inlineData.data`` value: base64 decoded into a new sink as it arrives."""
+
+    def __init__(self, reader: AnswerReader[S]) -> None:
+        self.inner = B64Sink(reader.open(), reader.limit)
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def finish(self) -> Decoded[S]:
+        sink = self.inner.finish()
+        return Decoded(sink, self.inner.decoder.decoded)
+
+
+def _text(raw: bytes) -> str:
+    """Unescaped JSON string bytes as text: ``\\ud83d\\ude00`` pairs joined, a character
+    cut at the end (the bound) dropped, a lone surrogate replaced."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+    try:
+        text = decoder.decode(raw, final=False)
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+@dataclass
+class Words:
+    """A text part's words, cut at :data:`MAX_TEXT` when longer (``cut``: bytes dropped)."""
+
+    text: str
+    cut: int = 0
+
+
+class TextPart(Generic[S]):
+    """A ``text`` value: the model's words, or a ``data:image/`` URI decoded as it comes."""
+
+    def __init__(self, reader: AnswerReader[S]) -> None:
+        self.reader = reader
+        self.raw = bytearray()
+        self.cut = 0
+        self.image: ImageData[S] | None = None
+        self.decided = False
+
+    def write(self, data: bytes) -> None:
+        if self.image is not None:
+            self.image.write(data)
+            return
+        if not self.decided:
+            self.raw += data
+            head = bytes(self.raw).lstrip()
+            if len(head) < len(DATA_IMAGE):
+                return
+            self.decided = True
+            if head[: len(DATA_IMAGE)].lower() == DATA_IMAGE:
+                self.image = ImageData(self.reader)
+                self.image.write(head)
+                self.raw = bytearray()
+            return
+        room = MAX_TEXT - len(self.raw)
+        if room > 0:
+            self.raw += data[:room]
+        self.cut += max(0, len(data) - max(room, 0))
+
+    def finish(self) -> Words | Decoded[S]:
+        if self.image is not None:
+            return self.image.finish()
+        if len(self.raw) > MAX_TEXT:
+            self.cut += len(self.raw) - MAX_TEXT
+            del self.raw[MAX_TEXT:]
+        return Words(_text(bytes(self.raw)), self.cut)
+
+
+@dataclass
+class Signature:
+    """A ``thoughtSignature`` as received (None: over :data:`MAX_SIGNATURE`, dropped)."""
+
+    text: str | None
+
+
+class SignaturePart:
+    """A ``thoughtSignature`` value, kept as received up to :data:`MAX_SIGNATURE`."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size <= MAX_SIGNATURE:
+            self.pieces.append(data)
+
+    def finish(self) -> Signature:
+        if self.size > MAX_SIGNATURE:
+            return Signature(None)
+        return Signature(_text(b"".join(self.pieces)))
+
+
+def _is_part(path: tuple[str | int, ...]) -> bool:
+    """``path`` is inside ``candidates[i].content.parts[j]``."""
+    return (
+        len(path) >= 6
+        and path[0] == "candidates"
+        and isinstance(path[1], int)
+        and path[2] == "content"
+        and path[3] == "parts"
+        and isinstance(path[4], int)
+    )
+
+
+def usage_of(metadata: Any) -> dict[str, Any] | None:
+    """``usageMetadata`` as ``usage``: prompt, candidates, thoughts and total tokens, and
+    the original under ``usageMetadata``."""
+    if not isinstance(metadata, Mapping):
+        return None
+    usage: dict[str, Any] = {
+        name: metadata[key] for key, name in USAGE_KEYS.items() if key in metadata
+    }
+    usage["usageMetadata"] = dict(metadata)
+    return usage
+
+
+def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    return next((mapping[k] for k in keys if mapping.get(k) is not None), None)
+
+
+class GeminiReader(AnswerReader[S]):
+    """Reads one successful ``generateContent`` answer (see the module's text)."""
+
+    def sink_for(self, path: tuple[str | int, ...]) -> Any:
+        if not _is_part(path):
+            return None
+        rest = path[5:]
+        if len(rest) == 2 and rest[0] in IMAGE_KEYS and rest[1] == "data":
+            return ImageData(self)
+        if rest == ("text",):
+            return TextPart(self)
+        if len(rest) == 2 and rest[0] in FILE_KEYS and rest[1] in URI_KEYS:
+            return UrlSink(self)
+        if len(rest) == 1 and rest[0] in SIGNATURE_KEYS:
+            return SignaturePart()
+        return None
+
+    def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
+        info: dict[str, Any] = {"status": status, "request_id": rid}
+        if not isinstance(body, dict):
+            raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
+        if body.get("error"):
+            error_in_body(body, status, model, info, self.redact)
+        items, thoughts, words = self._parts(body)
+        if items:
+            for item in thoughts:  # interim images of the model's thinking: not results
+                if item.sink is not None:
+                    item.sink.discard()
+        else:
+            items = thoughts
+        if not items:
+            raise self._no_image(body, status, words, info)
+        return Answer(
+            items=items,
+            status=status,
+            request_id=rid,
+            created=self.redact(body.get("createTime")),
+            usage=self.redact(usage_of(body.get("usageMetadata"))),
+            text=words,
+        )
+
+    def _parts(self, body: Mapping[str, Any]) -> tuple[list[AnswerItem[S]], list[Any], list[str]]:
+        """The images (results, and the thinking's), and the model's words."""
+        items: list[AnswerItem[S]] = []
+        thoughts: list[AnswerItem[S]] = []
+        words: list[str] = []
+        size = 0
+        for part in _all_parts(body):
+            item, said = self._part(part)
+            thought = part.get("thought") is True
+            if item is not None:
+                (thoughts if thought else items).append(item)
+            if said is not None and said.text.strip() and not thought and size < MAX_TEXTS:
+                text = said.text if not said.cut else said.text + f" [… {said.cut} bytes cut]"
+                size += len(text)
+                words.append(self.redact(text))
+        return items, thoughts, words
+
+    def _part(self, part: Mapping[str, Any]) -> tuple[AnswerItem[S] | None, Words | None]:
+        """One part: its image (decoded bytes, a data: URI text, a file URI), its words."""
+        signature = _first(part, SIGNATURE_KEYS)
+        sig = signature.text if isinstance(signature, Signature) else None
+        if isinstance(signature, str):  # not streamed (cannot happen): kept all the same
+            sig = signature
+        inline = _first(part, IMAGE_KEYS)
+        text = part.get("text")
+        found: Decoded[S] | None = None
+        if isinstance(inline, Mapping) and isinstance(inline.get("data"), Decoded):
+            found = inline["data"]
+        elif isinstance(text, Decoded):
+            found = text
+        if found is not None:
+            if found.size == 0:  # an empty image: nothing to save
+                found.sink.discard()
+                return None, None
+            return AnswerItem(sink=found.sink, signature=sig), None
+        file = _first(part, FILE_KEYS)
+        uri = _first(file, URI_KEYS) if isinstance(file, Mapping) else None
+        if isinstance(uri, DataUrl):
+            return AnswerItem(sink=uri.sink, signature=sig), None
+        if isinstance(uri, str) and uri.strip():
+            return AnswerItem(url=self.redact(uri.strip()), signature=sig), None
+        return None, text if isinstance(text, Words) else None
+
+    def _no_image(
+        self, body: Mapping[str, Any], status: int, words: list[str], info: dict[str, Any]
+    ) -> ApiError:
+        """The error of an answer without an image: why, in the API's and model's words."""
+        reasons, details = why_no_image(body)
+        if words:
+            details["text"] = words
+            reasons.append("the model said: " + one_line(" ".join(words), 300))
+        said = self.redact("; ".join(dict.fromkeys(reasons)))
+        what = "no image" if body.get("candidates") else "no candidates"
+        return ApiError(
+            f"The API answered {status} but sent {what}"
+            + (f" ({said})." if said else " and gave no reason."),
+            hint="The prompt or the images may have been refused; try rewording it.",
+            details=self.redact(details),
+            **info,
+        )
+
+
+def why_no_image(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """The reasons an answer gives for having no image (``promptFeedback.blockReason``,
+    each candidate's ``finishReason`` and ``finishMessage``), in words and as details."""
+    reasons: list[str] = []
+    details: dict[str, Any] = {}
+    feedback = body.get("promptFeedback")
+    if isinstance(feedback, Mapping) and isinstance(feedback.get("blockReason"), str):
+        details["block_reason"] = feedback["blockReason"]
+        reasons.append(f"blockReason: {feedback['blockReason']}")
+        if isinstance(feedback.get("blockReasonMessage"), str):
+            reasons.append(one_line(feedback["blockReasonMessage"], 200))
+    candidates = body.get("candidates")
+    found = (
+        [c for c in candidates if isinstance(c, Mapping)] if isinstance(candidates, list) else []
+    )
+    ends = [c["finishReason"] for c in found if isinstance(c.get("finishReason"), str)]
+    if ends:
+        details["finish_reason"] = ends[0] if len(ends) == 1 else ends
+        reasons.append("finishReason: " + ", ".join(dict.fromkeys(ends)))
+    for c in found:
+        if isinstance(c.get("finishMessage"), str) and c["finishMessage"].strip():
+            reasons.append(one_line(c["finishMessage"], 200))
+    return reasons, details
+
+
+def _all_parts(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every part of every candidate, in order."""
+    found: list[Mapping[str, Any]] = []
+    candidates = body.get("candidates")
+    for candidate in candidates if isinstance(candidates, list) else ():
+        content = candidate.get("content") if isinstance(candidate, Mapping) else None
+        parts = content.get("parts") if isinstance(content, Mapping) else None
+        for part in parts if isinstance(parts, list) else ():
+            if isinstance(part, Mapping):
+                found.append(part)
+    return found
+
+
+__all__ = ["GeminiReader", "MAX_SIGNATURE", "MAX_TEXT", "usage_of"]
