@@ -58,6 +58,8 @@ class Answer(Generic[S]):
     input_sha256: list[str | None] = field(default_factory=list)
     #: The model's own words (the gemini door's text parts), in the order they came.
     text: list[str] = field(default_factory=list)
+    #: The gemini door's model turn, as a conversation sends it back (SPEC 13).
+    turn: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TooLarge(Exception):

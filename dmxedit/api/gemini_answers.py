@@ -207,7 +207,7 @@ class GeminiReader(AnswerReader[S]):
             raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
         if body.get("error"):
             error_in_body(body, status, model, info, self.redact)
-        items, thoughts, words = self._parts(body)
+        items, thoughts, words, turn = self._parts(body)
         if items:
             for item in thoughts:  # interim images of the model's thinking: not results
                 if item.sink is not None:
@@ -223,19 +223,28 @@ class GeminiReader(AnswerReader[S]):
             created=self.redact(body.get("createTime")),
             usage=self.redact(usage_of(body.get("usageMetadata"))),
             text=words,
+            turn=turn if items is not thoughts else [],
         )
 
-    def _parts(self, body: Mapping[str, Any]) -> tuple[list[AnswerItem[S]], list[Any], list[str]]:
-        """The images (results, and the thinking's), and the model's words."""
+    def _parts(
+        self, body: Mapping[str, Any]
+    ) -> tuple[list[AnswerItem[S]], list[Any], list[str], list[dict[str, Any]]]:
+        """The images (results, and the thinking's), the model's words, and the model's
+        turn as a conversation sends it back (SPEC 13): its parts that are not thoughts,
+        in order, each ``{"image": i}`` (the i-th result) or ``{"text": ...}``, with the
+        ``signature`` it came with (None: none)."""
         items: list[AnswerItem[S]] = []
         thoughts: list[AnswerItem[S]] = []
         words: list[str] = []
+        turn: list[dict[str, Any]] = []
         size = 0
         for part in _all_parts(body):
             item, said = self._part(part)
             thought = part.get("thought") is True
             if item is not None:
                 (thoughts if thought else items).append(item)
+            if not thought:
+                turn += _turn_part(part, item, said, len(items) - 1)
             if said is not None and said.text.strip() and not thought and size < MAX_TEXTS:
                 text = said.text if not said.cut else said.text + f" [… {said.cut} bytes cut]"
                 size += len(text)
@@ -310,6 +319,20 @@ def why_no_image(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
         if isinstance(c.get("finishMessage"), str) and c["finishMessage"].strip():
             reasons.append(one_line(c["finishMessage"], 200))
     return reasons, details
+
+
+def _turn_part(
+    part: Mapping[str, Any], item: AnswerItem[Any] | None, said: Words | None, index: int
+) -> list[dict[str, Any]]:
+    """One part of the model's turn as the next turn sends it back (none: nothing to send)."""
+    signature = _first(part, SIGNATURE_KEYS)
+    sig = signature.text if isinstance(signature, Signature) else signature
+    sig = sig if isinstance(sig, str) else None
+    if item is not None:
+        return [{"image": index, "signature": sig}]
+    if said is not None:
+        return [{"text": said.text, "signature": sig}]
+    return []
 
 
 def _all_parts(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
