@@ -33,6 +33,8 @@ class ImageResult:
     mismatch: list[str] = field(default_factory=list)  # what differs from what was asked
     #: What went wrong without losing the result (a ledger write, a sidecar), already said.
     warnings: list[str] = field(default_factory=list)
+    #: The request's ledger entry (None without a ledger: DMXEDIT_NO_HISTORY).
+    ledger_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
