@@ -53,7 +53,9 @@ def mcp(
     output: Annotated[
         str | None,
         typer.Option(
-            "-o", "--output", help="Save images only here [default: ./output of the first root].",
+            "-o",
+            "--output",
+            help="Save images only here [default: ./output of the first root].",
             metavar="DIR",
         ),
     ] = None,

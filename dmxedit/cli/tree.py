@@ -75,7 +75,8 @@ SUMMARIES = {
     "models": "The models your key can use (image models; --all for every one); costs nothing.",
     "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
     "completion": "Print the shell completion script for bash, zsh or fish.",
-    "mcp": "Run a Model Context Protocol server: the same engine for AI agents (needs dmxedit[mcp]).",
+    "mcp": "Run a Model Context Protocol server: the same engine for AI agents "
+    "(needs dmxedit[mcp]).",
 }
 
 

@@ -139,7 +139,10 @@ def start(session: Session, args: dict[str, Any], events: Events, roots: Sequenc
             run.summary, run.state = summary.to_dict(), "done"
         except DmxError as error:
             run.summary = error.details.get("summary")
-            run.error, run.state = {**error.to_dict(), "exit_code_name": error.exit_code.name}, "failed"
+            run.error, run.state = (
+                {**error.to_dict(), "exit_code_name": error.exit_code.name},
+                "failed",
+            )
         except Exception as exc:  # noqa: BLE001 - a bug: said in the status, never lost
             run.error, run.state = {"type": type(exc).__name__, "message": str(exc)}, "failed"
 
@@ -159,4 +162,6 @@ def status(session: Session, args: dict[str, Any], events: Events, roots: Sequen
             raise InputError(f"No batch {handle!r} in this session.")
     listed = [r.to_dict() for r in runs]
     lines = [f"{r['handle']}: {r['state']}, {r['jobs_finished']} jobs finished" for r in listed]
-    return Output([Block("text", text="\n".join(lines) or "No batch in this session.")], {"batches": listed})
+    return Output(
+        [Block("text", text="\n".join(lines) or "No batch in this session.")], {"batches": listed}
+    )

@@ -76,10 +76,10 @@ class Confinement:
             path = self.roots[0] / path
         found = real(path)
         if not any(under(found, root) for root in roots):
-            shown = ", ".join(str(r) for r in roots) or "none (the client's roots exclude them all)"
+            shown = ", ".join(str(r) for r in roots) or "none (the client's roots leave none)"
             raise InputError(
                 f"The {what} {given!r} is outside the server's roots; nothing was sent.",
-                hint=f"Roots: {shown}. Start `dmxedit mcp` with --root DIR to allow another folder.",
+                hint=f"Roots: {shown}. Another folder needs `dmxedit mcp --root DIR`.",
             )
         return str(found)
 

@@ -119,7 +119,9 @@ IMAGES = {
 
 
 def edit_image() -> dict[str, Any]:
-    return _obj({"images": IMAGES, "prompt": PROMPT, **option_properties("edit")}, ("images", "prompt"))
+    return _obj(
+        {"images": IMAGES, "prompt": PROMPT, **option_properties("edit")}, ("images", "prompt")
+    )
 
 
 def generate_image() -> dict[str, Any]:
@@ -148,28 +150,51 @@ def schemas() -> dict[str, dict[str, Any]]:
     return {
         "edit_image": edit_image(),
         "generate_image": generate_image(),
-        "list_models": _obj({"all": {"type": "boolean", "description": "Every model, not only image models."}}),
-        "ratios": _obj({"model": _str("The model [default: the server's setting]."), "size": _str("One size only.")}),
+        "list_models": _obj(
+            {"all": {"type": "boolean", "description": "Every model, not only image models."}}
+        ),
+        "ratios": _obj(
+            {
+                "model": _str("The model [default: the server's setting]."),
+                "size": _str("One size only."),
+            }
+        ),
         "estimate": estimate(),
         "start_batch": _obj(
             {
                 "jobs": _str("A JSON Lines jobs file under the roots (see `dmxedit batch`)."),
                 "concurrency": _int("Jobs at once (1-64) [default: 4]."),
-                "resend_unknown": {"type": "boolean", "description": "Send again jobs cut off after they went out (may bill twice)."},
+                "resend_unknown": {
+                    "type": "boolean",
+                    "description": "Send again jobs cut off after they went out (may bill twice).",
+                },
                 **{k: v for k, v in option_properties("edit").items() if k not in ("mask",)},
             },
             ("jobs",),
         ),
-        "batch_status": _obj({"handle": _str("The handle start_batch returned (none: every batch).")}),
+        "batch_status": _obj(
+            {"handle": _str("The handle start_batch returned (none: every batch).")}
+        ),
         "history": _obj(
             {
                 "limit": _int("At most N entries [default: 20]."),
-                "failed": {"type": "boolean", "description": "Only failed or interrupted requests."},
+                "failed": {
+                    "type": "boolean",
+                    "description": "Only failed or interrupted requests.",
+                },
                 "since": _str("Only since DATE (2026-11-30, or 3d, 12h)."),
                 "grep": _str("Only prompts containing TEXT."),
                 "id": _int("One entry by its ledger id."),
             }
         ),
-        "recover": _obj({"check": {"type": "boolean", "description": "Also ask the billing log about requests sent without an answer."}}),
+        "recover": _obj(
+            {
+                "check": {
+                    "type": "boolean",
+                    "description": "Also ask the billing log about requests sent without an answer "
+                    "(needs the system token).",
+                }
+            }
+        ),
         "balance": _obj({}),
     }

@@ -45,7 +45,10 @@ TOOLS: dict[str, tuple[str, tools.Tool]] = {
         tools.make_image("edit"),
     ),
     "generate_image": ("Make an image from a prompt alone (paid).", tools.make_image("generate")),
-    "list_models": ("The models the key can use, and dmxedit's notes on each (free).", tools.list_models),
+    "list_models": (
+        "The models the key can use, and dmxedit's notes on each (free).",
+        tools.list_models,
+    ),
     "ratios": ("A model's aspect ratios, pixel sizes and tokens (free, offline).", tools.ratios),
     "estimate": (
         "Tokens (and CNY where known) a planned edit or generation would cost; sends nothing.",
@@ -61,7 +64,10 @@ TOOLS: dict[str, tuple[str, tools.Tool]] = {
         "Download every paid result that arrived but was never saved (no new request).",
         tools.recover,
     ),
-    "balance": ("The DMXAPI account's balance in CNY (free; needs the system token).", tools.balance),
+    "balance": (
+        "The DMXAPI account's balance in CNY (free; needs the system token).",
+        tools.balance,
+    ),
 }
 PAID = ("edit_image", "generate_image", "start_batch")
 
@@ -105,14 +111,14 @@ def _content(block: tools.Block) -> types.ContentBlock:
     if block.kind == "image":
         return types.ImageContent(data=block.data, mime_type=block.mime)
     if block.kind == "link":
-        return types.ResourceLink(uri=block.uri, name=block.name, mime_type=block.mime, size=block.size)
+        return types.ResourceLink(
+            uri=block.uri, name=block.name, mime_type=block.mime, size=block.size
+        )
     return types.TextContent(text=block.text)
 
 
 def to_result(output: Output, secrets: Sequence[str]) -> types.CallToolResult:
-    blocks = [
-        tools.Block(**{**b.__dict__, "text": scrub(b.text, secrets)}) for b in output.blocks
-    ]
+    blocks = [tools.Block(**{**b.__dict__, "text": scrub(b.text, secrets)}) for b in output.blocks]
     return types.CallToolResult(
         content=[_content(b) for b in blocks],
         structured_content=scrub(output.structured, secrets),
@@ -120,7 +126,9 @@ def to_result(output: Output, secrets: Sequence[str]) -> types.CallToolResult:
     )
 
 
-def _run(session: Session, name: str, args: dict[str, Any], events: Progress, roots: Sequence[Path]) -> Output:
+def _run(
+    session: Session, name: str, args: dict[str, Any], events: Progress, roots: Sequence[Path]
+) -> Output:
     try:
         return TOOLS[name][1](session, args, events, roots)
     except Exception as exc:  # noqa: BLE001 - every failure is a tool result
@@ -129,7 +137,9 @@ def _run(session: Session, name: str, args: dict[str, Any], events: Progress, ro
         return error_output(exc)
 
 
-def _start(session: Session, name: str, args: dict[str, Any], events: Progress, roots: Sequence[Path]) -> Future[Output]:
+def _start(
+    session: Session, name: str, args: dict[str, Any], events: Progress, roots: Sequence[Path]
+) -> Future[Output]:
     future: Future[Output] = Future()
 
     def work() -> None:
@@ -137,8 +147,6 @@ def _start(session: Session, name: str, args: dict[str, Any], events: Progress, 
             future.set_result(_run(session, name, args, events, roots))
         finally:
             RUNNING.discard(threading.current_thread())
-            if future.cancelled():  # pragma: no cover - futures here are never cancelled
-                return
 
     thread = threading.Thread(target=work, name=f"mcp-{name}")
     RUNNING.add(thread)
@@ -161,7 +169,9 @@ async def _client_roots(ctx: ServerRequestContext[Any]) -> list[str] | None:
     return [str(r.uri) for r in found.roots]
 
 
-async def _wait(future: Future[Output], progress: Progress, ctx: ServerRequestContext[Any], name: str) -> Output:
+async def _wait(
+    future: Future[Output], progress: Progress, ctx: ServerRequestContext[Any], name: str
+) -> Output:
     """Wait for a call's thread, sending progress; a cancel leaves the thread running."""
     wants = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
     last_sent, last_phase = 0.0, ""
@@ -205,7 +215,9 @@ def build(session: Session) -> Server[Any]:
             ]
         )
 
-    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         name, args = params.name, dict(params.arguments or {})
         if name not in TOOLS:
             return to_result(error_output(DmxError(f"No tool {name!r}.")), [])
@@ -229,7 +241,9 @@ def _finish() -> None:
     """Wait for the calls still running (a cancelled paid request's answer is saved)."""
     left = [t for t in RUNNING if t.is_alive()]
     if left:
-        print(f"dmxedit mcp: waiting for {len(left)} call(s) to finish and save...", file=sys.stderr)
+        print(
+            f"dmxedit mcp: waiting for {len(left)} call(s) to finish and save...", file=sys.stderr
+        )
     for thread in left:
         thread.join()
 

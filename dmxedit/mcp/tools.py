@@ -118,7 +118,9 @@ class Session:
 Tool = Callable[[Session, dict[str, Any], Events, Sequence[Path]], Output]
 
 
-def options_of(session: Session, args: Mapping[str, Any], allowed: Mapping[str, Any]) -> ImageOptions:
+def options_of(
+    session: Session, args: Mapping[str, Any], allowed: Mapping[str, Any]
+) -> ImageOptions:
     unknown = sorted(set(args) - set(allowed))
     if unknown:
         raise InputError(
@@ -134,7 +136,11 @@ def options_of(session: Session, args: Mapping[str, Any], allowed: Mapping[str, 
 
 
 def _checked(
-    session: Session, kind: Kind, args: dict[str, Any], roots: Sequence[Path], allowed: Mapping[str, Any]
+    session: Session,
+    kind: Kind,
+    args: dict[str, Any],
+    roots: Sequence[Path],
+    allowed: Mapping[str, Any],
 ) -> Prepared:
     """The call's request checked, every path confined, before anything is sent."""
     images = list(args.get("images") or [])
@@ -143,7 +149,9 @@ def _checked(
     prompt = args.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise InputError("prompt must be text.")
-    options = options_of(session, {k: v for k, v in args.items() if k not in ("images", "prompt")}, allowed)
+    options = options_of(
+        session, {k: v for k, v in args.items() if k not in ("images", "prompt")}, allowed
+    )
     settings = resolve(options, env=session.env)
     images = [session.confinement.image(i, roots) for i in resolve_refs(images, settings)]
     if options.mask is not None:
@@ -163,9 +171,13 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
     for path in result.files:
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         size = path.stat().st_size if path.exists() else None
-        blocks.append(Block("link", uri=path.resolve().as_uri(), name=path.name, mime=mime, size=size))
+        blocks.append(
+            Block("link", uri=path.resolve().as_uri(), name=path.name, mime=mime, size=size)
+        )
         if session.inline_full:
-            blocks.append(Block("image", data=base64.b64encode(path.read_bytes()).decode(), mime=mime))
+            blocks.append(
+                Block("image", data=base64.b64encode(path.read_bytes()).decode(), mime=mime)
+            )
         elif small.get(str(path)):
             head, data = str(small[str(path)]).split(",", 1)
             blocks.append(Block("image", data=data, mime=head[5:].split(";")[0]))
@@ -173,9 +185,15 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
 
 
 def make_image(kind: Kind) -> Tool:
-    allowed = schemas.edit_image()["properties"] if kind == "edit" else schemas.generate_image()["properties"]
+    allowed = (
+        schemas.edit_image()["properties"]
+        if kind == "edit"
+        else schemas.generate_image()["properties"]
+    )
 
-    def run(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+    def run(
+        session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+    ) -> Output:
         if kind == "edit" and not args.get("images"):
             raise InputError("edit_image needs images (1-16 paths); generate_image takes none.")
         if not args.get("prompt"):
@@ -203,8 +221,9 @@ def make_image(kind: Kind) -> Tool:
             "elapsed_s": result.elapsed_s,
             "warnings": result.warnings,
         }
-        text = f"Saved {len(result.files)} image{'s' if len(result.files) != 1 else ''}: " + ", ".join(
-            structured["files"]
+        text = (
+            f"Saved {len(result.files)} image{'s' if len(result.files) != 1 else ''}: "
+            + ", ".join(structured["files"])
         )
         if result.ledger_id is not None:
             text += f" (ledger entry {result.ledger_id})"
@@ -220,7 +239,9 @@ def _settings(session: Session, args: Mapping[str, Any] | None = None) -> Settin
     return resolve(options, env=session.env)
 
 
-def list_models(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+def list_models(
+    session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+) -> Output:
     settings = _settings(session)
     client = Client(
         api_key=settings.require_key(),
@@ -259,29 +280,37 @@ def ratios(session: Session, args: dict[str, Any], events: Events, roots: Sequen
     tiers = [t for t in spec.tiers if size is None or t.lower() == str(size).lower()]
     if size is not None and not tiers:
         raise InputError(f"{spec.id} has no size {size!r}; it has {', '.join(spec.tiers)}.")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ratio in spec.ratios:
-        sizes = {}
+        sizes: dict[str, dict[str, Any]] = {}
         for tier in tiers:
             made = spec.pixels(ratio, tier)
             if made is not None:
                 sizes[tier] = {"width": made[0], "height": made[1], "tokens": spec.tokens_for(tier)}
         rows.append({"ratio": ratio, "sizes": sizes})
     lines = [
-        f"{r['ratio']}: " + ", ".join(f"{t} {v['width']}x{v['height']}" for t, v in r["sizes"].items())
+        f"{r['ratio']}: "
+        + ", ".join(f"{t} {v['width']}x{v['height']}" for t, v in r["sizes"].items())
         for r in rows
     ]
-    return Output([Block("text", text="\n".join(lines) or "No ratio table.")], {"model": spec.id, "ratios": rows})
+    return Output(
+        [Block("text", text="\n".join(lines) or "No ratio table.")],
+        {"model": spec.id, "ratios": rows},
+    )
 
 
-def estimate(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+def estimate(
+    session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+) -> Output:
     args = dict(args)
     kind: Kind = "edit" if args.get("images") else "generate"
     args.setdefault("prompt", "(estimate)")
     prepared = _checked(session, kind, args, roots, schemas.estimate()["properties"])
     request = prepared.request
     tokens = request.tokens()
-    cny = estimate_cost(prepared.settings, {(request.model, request.size): request.count}, session.env)
+    cny = estimate_cost(
+        prepared.settings, {(request.model, request.size): request.count}, session.env
+    )
     structured = {
         "model": request.model,
         "aspect_ratio": request.ratio,
@@ -292,16 +321,23 @@ def estimate(session: Session, args: dict[str, Any], events: Events, roots: Sequ
         "tokens_left": session.left(),
         "sent": False,
     }
-    words = f"about {tokens:,} tokens" if tokens is not None else "tokens not documented for this model"
+    words = (
+        f"about {tokens:,} tokens" if tokens is not None else "tokens not documented for this model"
+    )
     if cny is not None:
         words += f", about {cny:.2f} CNY"
     left = session.left()
     if left is not None:
         words += f"; {left:,} tokens left in this session"
-    return Output([Block("text", text=f"{request.model} {request.size or ''}: {words}. Nothing sent.")], structured)
+    return Output(
+        [Block("text", text=f"{request.model} {request.size or ''}: {words}. Nothing sent.")],
+        structured,
+    )
 
 
-def history(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+def history(
+    session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+) -> Output:
     with reading(session.env) as book:
         if args.get("id") is not None:
             entry = book.get(int(args["id"])) if book is not None else None
@@ -322,12 +358,15 @@ def history(session: Session, args: dict[str, Any], events: Events, roots: Seque
             )
         listed = [e.to_dict() for e in entries]
     lines = [
-        f"{e['id']}  {e.get('status')}  {e.get('model')}  {e.get('prompt') or ''}"[:160] for e in listed
+        f"{e['id']}  {e.get('status')}  {e.get('model')}  {e.get('prompt') or ''}"[:160]
+        for e in listed
     ]
     return Output([Block("text", text="\n".join(lines) or "No entries.")], {"entries": listed})
 
 
-def recover(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+def recover(
+    session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+) -> Output:
     settings = resolve(env=session.env)
     warnings: list[str] = []
     with reading(session.env) as book:
@@ -353,10 +392,14 @@ def recover(session: Session, args: dict[str, Any], events: Events, roots: Seque
         path = Path(f)
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         size = path.stat().st_size if path.exists() else None
-        blocks.append(Block("link", uri=path.resolve().as_uri(), name=path.name, mime=mime, size=size))
+        blocks.append(
+            Block("link", uri=path.resolve().as_uri(), name=path.name, mime=mime, size=size)
+        )
     return Output(blocks, structured)
 
 
-def balance(session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]) -> Output:
+def balance(
+    session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
+) -> Output:
     found = account.balance(resolve(env=session.env), events=events)
     return Output([Block("text", text=f"balance {found.cny:.4f} CNY")], found.to_dict())
