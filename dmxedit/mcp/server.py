@@ -154,11 +154,26 @@ def _start(
     return future
 
 
-async def _client_roots(ctx: ServerRequestContext[Any]) -> list[str] | None:
-    """The client's roots (file URIs) when it declares the capability; None otherwise."""
+#: What the server returns on a 2026-07-28 connection to ask the client for its roots (that
+#: protocol has no server-to-client request: the client answers and sends the call again).
+ASK_ROOTS = "roots"
+
+
+async def _client_roots(
+    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+) -> list[str] | None | types.InputRequiredResult:
+    """The client's roots (file URIs) when it declares the capability; None when it does
+    not; on a connection without server-to-client requests, the result that asks for them."""
     caps = ctx.session.client_capabilities
     if caps is None or caps.roots is None:
         return None
+    answered = (params.input_responses or {}).get(ASK_ROOTS)
+    if isinstance(answered, types.ListRootsResult):
+        return [str(r.uri) for r in answered.roots]
+    if not ctx.session.can_send_request:
+        return types.InputRequiredResult(
+            input_requests={ASK_ROOTS: types.ListRootsRequest()}, request_state=ASK_ROOTS
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # roots: deprecated by the 2026-07-28 protocol
@@ -172,14 +187,14 @@ async def _client_roots(ctx: ServerRequestContext[Any]) -> list[str] | None:
 async def _wait(
     future: Future[Output], progress: Progress, ctx: ServerRequestContext[Any], name: str
 ) -> Output:
-    """Wait for a call's thread, sending progress; a cancel leaves the thread running."""
-    wants = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
+    """Wait for a call's thread, sending progress (the SDK sends it only when the client
+    asked for it, with a progress token); a cancel leaves the thread running."""
     last_sent, last_phase = 0.0, ""
     try:
         while not future.done():
             await anyio.sleep(0.2)
             now = time.monotonic()
-            if wants and (progress.phase != last_phase or now - last_sent >= TICK):
+            if progress.phase != last_phase or now - last_sent >= TICK:
                 value, message = progress.next()
                 await ctx.session.report_progress(value, TOTAL, message)
                 last_sent, last_phase = now, progress.phase
@@ -190,8 +205,7 @@ async def _wait(
             name,
         )
         raise
-    if wants:
-        await ctx.session.report_progress(TOTAL, TOTAL, "done")
+    await ctx.session.report_progress(TOTAL, TOTAL, "done")
     return future.result()
 
 
@@ -217,12 +231,15 @@ def build(session: Session) -> Server[Any]:
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
         if name not in TOOLS:
             return to_result(error_output(DmxError(f"No tool {name!r}.")), [])
+        theirs = await _client_roots(ctx, params)
+        if isinstance(theirs, types.InputRequiredResult):
+            return theirs
         progress = Progress()
-        roots = session.confinement.narrowed(await _client_roots(ctx))
+        roots = session.confinement.narrowed(theirs)
         future = _start(session, name, args, progress, roots)
         output = await _wait(future, progress, ctx, name)
         return to_result(output, session.secrets())

@@ -166,7 +166,7 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
     if not session.inline_full:
         try:
             small = thumbnails(paths, THUMBNAIL_SIDE)
-        except ImportError:  # no dmxedit[images]: links only
+        except Exception:  # noqa: BLE001 - no dmxedit[images] (or no picture): links only
             small = {}
     for path in result.files:
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
