@@ -216,6 +216,7 @@ def make_image(kind: Kind) -> Tool:
             "size": result.size,
             "urls": result.urls,
             "request_id": result.request_id,
+            "revised_prompt": result.revised_prompt,
             "tokens": tokens,
             "tokens_left": session.left(),
             "elapsed_s": result.elapsed_s,

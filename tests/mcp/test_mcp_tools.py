@@ -197,6 +197,18 @@ def test_errors_carry_message_hint_exit_code_name_and_never_the_key(
     assert "exit code 4 API" in text(result)
 
 
+def test_an_answer_echoing_the_key_is_shown_without_it(session: Session, server: FakeDMX) -> None:
+    # The engine keeps the key out of its errors; a result is passed through as the API
+    # gave it, so the server blanks the key (and the system token) in whatever it returns.
+    answer = server.url_result()
+    answer["data"][0]["revised_prompt"] = f"made with {KEY}"
+    server.script(EDITS, Reply(json=answer))
+    result = call(session, "edit_image", {"images": ["photo.png"], "prompt": "x"})
+    assert not result.is_error, text(result)
+    dumped = json.dumps(result.structured_content) + text(result)
+    assert KEY not in dumped and "[hidden]" in dumped
+
+
 def test_a_missing_key_is_a_tool_error(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     session.env = {k: v for k, v in session.env.items() if k != "DMXAPI_API_KEY"}
     result = call(session, "edit_image", {"images": ["photo.png"], "prompt": "x"})
