@@ -198,15 +198,24 @@ def test_errors_carry_message_hint_exit_code_name_and_never_the_key(
 
 
 def test_an_answer_echoing_the_key_is_shown_without_it(session: Session, server: FakeDMX) -> None:
-    # The engine keeps the key out of its errors; a result is passed through as the API
-    # gave it, so the server blanks the key (and the system token) in whatever it returns.
     answer = server.url_result()
     answer["data"][0]["revised_prompt"] = f"made with {KEY}"
     server.script(EDITS, Reply(json=answer))
     result = call(session, "edit_image", {"images": ["photo.png"], "prompt": "x"})
     assert not result.is_error, text(result)
     dumped = json.dumps(result.structured_content) + text(result)
-    assert KEY not in dumped and "[hidden]" in dumped
+    assert KEY not in dumped and "made with" in dumped
+
+
+def test_every_result_is_blanked_of_the_secrets() -> None:
+    # The engine masks the key in what it reads; the server blanks it (and the system
+    # token) once more in whatever it returns, text and structured content alike.
+    from dmxedit.mcp.tools import Block, Output
+
+    output = Output([Block("text", text=f"key {KEY}")], {"deep": [{"k": f"x{KEY}y"}]})
+    result = mcp_server.to_result(output, [KEY])
+    dumped = json.dumps(result.structured_content) + text(result)
+    assert KEY not in dumped and dumped.count("[hidden]") == 2
 
 
 def test_a_missing_key_is_a_tool_error(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
