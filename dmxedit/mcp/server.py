@@ -20,7 +20,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,9 @@ TOOLS: dict[str, tuple[str, tools.Tool]] = {
     ),
 }
 PAID = ("edit_image", "generate_image", "start_batch")
+
+#: Seconds between looks at a running call's progress (its answer is taken at once).
+POLL = 0.5
 
 #: Threads of calls still running (a cancelled call's too), waited for at exit.
 RUNNING: set[threading.Thread] = set()
@@ -184,6 +187,11 @@ async def _client_roots(
     return [str(r.uri) for r in found.roots]
 
 
+def _settled(future: Future[Output]) -> bool:
+    """Whether the call is over, waiting up to :data:`POLL` seconds for it."""
+    return bool(wait([future], timeout=POLL).done)
+
+
 async def _wait(
     future: Future[Output], progress: Progress, ctx: ServerRequestContext[Any], name: str
 ) -> Output:
@@ -191,8 +199,9 @@ async def _wait(
     asked for it, with a progress token); a cancel leaves the thread running."""
     last_sent, last_phase = 0.0, ""
     try:
-        while not future.done():
-            await anyio.sleep(0.2)
+        # A pool thread waits on the call (up to half a second at a time): the answer is
+        # returned the moment it is there; cancelling abandons the wait, not the call.
+        while not await anyio.to_thread.run_sync(_settled, future, abandon_on_cancel=True):
             now = time.monotonic()
             if progress.phase != last_phase or now - last_sent >= TICK:
                 value, message = progress.next()

@@ -235,6 +235,7 @@ def test_progress_values_only_grow(
     session: Session, server: FakeDMX, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(mcp_server, "TICK", 0.0)  # a notification every poll
+    monkeypatch.setattr(mcp_server, "POLL", 0.05)
     server.default_delay = 1.0
     seen: list[float] = []
 
