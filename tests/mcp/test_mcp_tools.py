@@ -142,14 +142,17 @@ def test_the_clients_roots_narrow_the_servers(
     async def roots(_ctx: Any) -> Any:
         from mcp_types import ListRootsResult, Root
 
-        return ListRootsResult(roots=[Root(uri=inner.as_uri())])
+        return ListRootsResult(roots=[Root.model_validate({"uri": inner.as_uri()})])
 
     refused = call(
         session, "edit_image", {"images": ["photo.png"], "prompt": "x"}, list_roots_callback=roots
     )
     assert refused.is_error and "outside" in text(refused)
     taken = call(
-        session, "edit_image", {"images": ["inner/ok.png"], "prompt": "x"}, list_roots_callback=roots
+        session,
+        "edit_image",
+        {"images": ["inner/ok.png"], "prompt": "x"},
+        list_roots_callback=roots,
     )
     assert not taken.is_error, text(taken)
     assert len(image_posts(server)) == 1
@@ -239,8 +242,8 @@ def test_progress_values_only_grow(
     server.default_delay = 1.0
     seen: list[float] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        seen.append(value)
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     result = with_client(
         session,
@@ -296,9 +299,7 @@ def test_free_tools_send_nothing_billable(session: Session, server: FakeDMX) -> 
         return {
             "list_models": await client.call_tool("list_models", {}),
             "ratios": await client.call_tool("ratios", {"model": "gpt-image-1.5"}),
-            "estimate": await client.call_tool(
-                "estimate", {"images": ["photo.png"], "size": "4K"}
-            ),
+            "estimate": await client.call_tool("estimate", {"images": ["photo.png"], "size": "4K"}),
             "history": await client.call_tool("history", {}),
             "recover": await client.call_tool("recover", {}),
             "batch_status": await client.call_tool("batch_status", {}),
@@ -333,8 +334,7 @@ def test_start_batch_runs_in_the_background_and_resumes(
 ) -> None:
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text(
-        "\n".join(json.dumps({"images": ["photo.png"], "prompt": f"p{i}"}) for i in range(2))
-        + "\n"
+        "\n".join(json.dumps({"images": ["photo.png"], "prompt": f"p{i}"}) for i in range(2)) + "\n"
     )
 
     def status(handle: str) -> dict[str, Any]:
