@@ -503,6 +503,10 @@ class FakeDMX:
                 return Reply(status=401, json={"error": {"message": said, "type": "new_api_error"}})
             return Reply(json={"object": "list", "data": self.models, "success": True})
         if recorded.method == "POST" and recorded.path in (EDITS, GENERATIONS):
+            from fakemodels import answer  # each model's own answers (SPEC 12)
+
+            if (modeled := answer(self, recorded)) is not None:
+                return modeled
             if self.mode == "b64":
                 return Reply(json=self.b64_result(self.result), delay=self.default_delay)
             return Reply(json=self.url_result(self.result), delay=self.default_delay)

@@ -19,17 +19,18 @@ from typing import Any, Literal
 from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
+    MAX_IMAGE_BYTES,
     MAX_PROMPT_CHARS,
-    RATIOS,
     parse_ratio,
 )
 from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
-from dmxedit.core.modeltable import DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
+from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
+from dmxedit.media.receipt import Expected, expect
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}
@@ -88,7 +89,7 @@ def check_ratio(
     if value is None or not value.strip():
         return None
     value = value.strip()
-    known = list(ratios) or list(RATIOS)
+    known = list(ratios) or list(BANANA)
     if value.lower() == "auto":
         if not images:
             raise InputError(
@@ -110,11 +111,14 @@ def check_ratio(
     return f"{shape[0]}:{shape[1]}"
 
 
-def check_size(value: str | None) -> str | None:
-    """The size written as dmxedit writes it (2K, 1024x768, auto); None when not given."""
+def check_size(value: str | None, known: bool = True) -> str | None:
+    """The size written as dmxedit writes it (2K, 1024x768, auto); None when not given.
+    A model not in the table (``known`` False) gets any other size as given (SPEC 1)."""
     if value is None or not value.strip():
         return None
     size = normalize_size(value)
+    if size is None and not known:
+        return check_text("size", value.strip())
     if size is None:
         raise InputError(
             f"Size {value!r} is not 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
@@ -212,6 +216,17 @@ class ImageRequest:
         one = self.spec.tokens_for(tier)
         return None if one is None else one * self.count
 
+    def expected(self) -> Expected:
+        """What its model promises to deliver: the receipt's measure (SPEC 12)."""
+        return expect(
+            self.model,
+            self.ratio,
+            self.size,
+            self.params,
+            image_format=self.choice("image_format"),
+            shape=self.fit if self.spec is not None else None,
+        )
+
     def options(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model,
@@ -274,7 +289,8 @@ def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -
         )
     for img in images:
         mib = spec.input_bytes // (1024 * 1024)
-        if img.size > spec.input_bytes:
+        planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
+        if img.size > spec.input_bytes and not planned:
             out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
         side = max(img.width or 0, img.height or 0)
         if spec.input_side is not None and side > spec.input_side:
@@ -388,9 +404,9 @@ def build_request(
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
-    ratios = list(spec.ratios) if spec is not None else list(RATIOS)
+    ratios = list(spec.ratios) if spec is not None else list(BANANA)
     asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
-    asked_size = checked(lambda: check_size(settings.size))
+    asked_size = checked(lambda: check_size(settings.size, spec is not None))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
     choices, wrong = check_choices(kind, model, spec, door, options.choices())
     problems += wrong

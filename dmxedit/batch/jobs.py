@@ -9,24 +9,34 @@ import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from dmxedit.api.request import ImageRequest, build_request
-from dmxedit.core.errors import InputError
+from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
-from dmxedit.media.images import load_images
+from dmxedit.media.images import load_images, load_mask
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import check_max_side
 from dmxedit.store.names import Naming
 from dmxedit.store.results import file_target
 
-if TYPE_CHECKING:
-    pass
-
-
+#: A job's keys that are model options (SPEC 12), each an ImageOptions field of that
+#: name, with the JSON type its value takes. ``mask`` is a path, relative to the jobs
+#: file's folder like ``images``.
+OPTION_KEYS: dict[str, tuple[type, ...]] = {
+    "quality": (str,),
+    "background": (str,),
+    "image_format": (str,),
+    "compression": (int,),
+    "moderation": (str,),
+    "mask": (str,),
+    "count": (int,),
+    "search": (bool,),
+    "api": (str,),
+}
 JOB_KEYS = {
     "id",
     "images",
@@ -38,6 +48,7 @@ JOB_KEYS = {
     "output",
     "params",
     "name",
+    *OPTION_KEYS,
 }
 JOB_KEYS.add("max_side")  # SPEC 9: downscale this job's inputs (overrides --max-side)
 MAX_REPORTED = 20
@@ -85,6 +96,13 @@ class Job:
             "ratio": request.ratio,
             "size": request.size,
         }
+        options = dict(request.choices)
+        if request.door != "images":
+            options["api"] = request.door  # as the ledger records it
+        if request.mask is not None:
+            options["mask"] = str(request.mask.path.resolve()) if request.mask.path else None
+        if options:
+            out["options"] = options  # SPEC 12's options in effect (count included)
         if self.variant is not None:
             out["variant"] = self.variant
         return out
@@ -136,6 +154,7 @@ def _check_types(obj: dict[str, Any]) -> None:
     for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
             raise InputError(f"{key} must be a text")
+    _check_option_types(obj)
     images = obj.get("images")
     if images is not None and (
         not isinstance(images, list) or not all(isinstance(i, str) for i in images)
@@ -147,6 +166,19 @@ def _check_types(obj: dict[str, Any]) -> None:
         or not all(isinstance(v, (str, int, float, bool)) for v in params.values())
     ):
         raise InputError("params must be an object of texts, numbers or booleans")
+
+
+def _check_option_types(obj: dict[str, Any]) -> None:
+    """The model options' values are of their types (null: not for this job)."""
+    words = {str: "a text", int: "a whole number", bool: "true or false"}
+    for key, kinds in OPTION_KEYS.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        # a JSON true is a Python int too: a whole number must not be a boolean
+        wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
+        if wrong:
+            raise InputError(f"{key} must be {words[kinds[0]]}")
 
 
 def _param_text(value: Any) -> str:
@@ -246,13 +278,8 @@ def build_job(
     settings = defaults.settings.overridden(
         {key: obj.get(name) for name, key in _JOB_SETTINGS.items()}, "job"
     )
-    request = build_request(
-        "edit" if images else "generate",
-        settings,
-        prompt=obj.get("prompt", defaults.prompt),
-        params=params,
-        images=images,
-    )
+    options = _job_options(obj, base, defaults.options)
+    request = _job_request(obj, settings, params, images, options, defaults.prompt)
     output, exact = _job_output(obj, base, settings.output, variants)
     own_id = entry_id(obj, variant, variants)
     template = obj.get("name", defaults.options.name)
@@ -280,6 +307,52 @@ def build_job(
         jobs_file=jobs_file,
         variant=variant if variants > 1 else None,
     )
+
+
+def _job_options(obj: dict[str, Any], base: Path, defaults: ImageOptions) -> ImageOptions:
+    """The command's options with the job's own model options over them (a job's key
+    wins; its ``mask`` is relative to ``base``, the jobs file's folder)."""
+    own = {key: obj[key] for key in OPTION_KEYS if key in obj}  # null unsets a default
+    if "search" in own:
+        own["search"] = bool(own["search"])
+    mask = own.get("mask")
+    if isinstance(mask, str) and mask != "-" and not os.path.isabs(mask):
+        own["mask"] = str(base / mask)
+    return replace(defaults, **own)
+
+
+def _job_request(
+    obj: dict[str, Any],
+    settings: Settings,
+    params: list[str],
+    images: list[InputImage],
+    options: ImageOptions,
+    prompt: str | None,
+) -> ImageRequest:
+    """The job's request checked against its own model; every problem named at once
+    (the mask's too)."""
+    problems: list[InputError] = []
+    mask = None
+    if options.mask is not None:
+        try:
+            mask = load_mask(options.mask, images[0] if images else None)
+        except InputError as exc:
+            problems.append(exc)
+    try:
+        request = build_request(
+            "edit" if images else "generate",
+            settings,
+            prompt=obj.get("prompt", prompt),
+            params=params,
+            images=images,
+            options=options,
+            mask=mask,
+        )
+    except InputError as exc:
+        problems += [InputError(m) for m in exc.details.get("problems", [])] or [exc]
+    if problems:
+        raise all_problems(problems)
+    return request
 
 
 #: A job's keys that are settings, with the setting each stands for.

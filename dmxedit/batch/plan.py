@@ -30,7 +30,6 @@ from dmxedit.batch.jobs import (
 )
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.batch.shards import Shard
-from dmxedit.core.catalog import tokens_for
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.settings import Settings
 from dmxedit.engine import billing
@@ -39,7 +38,8 @@ from dmxedit.store import ledger
 #: What a jobs file's line holds, for the message that lists invalid lines.
 LINE_HINT = (
     "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
-    "size, model, format, output, params, name."
+    "size, model, format, output, params, name, and the model's options (quality, "
+    "background, image_format, compression, moderation, mask, count, search, api)."
 )
 
 
@@ -75,7 +75,10 @@ class Plan:
     to_fetch: int = 0
     skipped: int = 0
     unknown: int = 0
-    tokens: int = 0
+    tokens: int = 0  # the documented tokens of the jobs to send
+    #: jobs to send whose model documents no tokens (gpt-image, Seedream, qwen, a model
+    #: not in the table): their cost is unknown, never guessed
+    unknown_tokens: int = 0
     shapes: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (model, size)
     outputs: set[Path] = field(default_factory=set)
     jobs: list[dict[str, Any]] | None = None
@@ -88,7 +91,7 @@ class Plan:
         the first such job on, every job to send is)."""
         if todo != "send" or max_tokens is None:
             return False
-        spent = self.tokens + tokens_for(job.request.size) > max_tokens
+        spent = self.tokens + (job.request.tokens() or 0) > max_tokens
         self.budget_spent = self.budget_spent or spent
         if self.budget_spent:
             self.over_budget += 1
@@ -114,9 +117,13 @@ class Plan:
             return
         if todo == "send":
             self.to_send += 1
-            self.tokens += tokens_for(job.request.size)
+            tokens = job.request.tokens()  # count x the documented tokens; None: unknown
+            if tokens is None:
+                self.unknown_tokens += 1
+            else:
+                self.tokens += tokens
             shape = (job.request.model, job.request.size)
-            self.shapes[shape] = self.shapes.get(shape, 0) + 1
+            self.shapes[shape] = self.shapes.get(shape, 0) + job.request.count
         else:
             self.to_fetch += 1
         self.outputs.add(job.output)
@@ -136,6 +143,18 @@ class _Problems:
         self.count += 1
         if message is not None and len(self.kept) < MAX_KEPT_ERRORS:
             self.kept.append(message)
+
+    def add_once(self, message: str) -> None:
+        """Count a problem unless it repeats the one just counted (another variant)."""
+        if not self.kept or self.kept[-1] != message:
+            self.add(message)
+
+    def add_error(self, where: str, error: InputError, variant: int) -> None:
+        """Each problem of a job that could not be built (the first variant's: the other
+        variants of the line say the same)."""
+        if variant == 1:
+            for message in error.details.get("problems") or [error.message]:
+                self.add(f"{where}: {message}")
 
     def __bool__(self) -> bool:
         return bool(self.kept)
@@ -162,6 +181,17 @@ def _duplicate(job: Job, obj: Any, line: int, ids: IdTable) -> str | None:
     if isinstance(obj, dict) and "id" in obj:
         return f"line {line}: id {job.id!r} is already used on line {first}"
     return f"line {line}: the same job as line {first} (give each an id to run both)"
+
+
+def _no_cap(job: Job, todo: str, max_tokens: int | None) -> str | None:
+    """Why --max-tokens cannot take a job to send whose tokens are not documented (None:
+    it can)."""
+    if max_tokens is None or todo != "send" or job.request.tokens() is not None:
+        return None
+    return (
+        f"DMXAPI documents no tokens for {job.request.model}, so --max-tokens cannot keep "
+        "a cap on its cost (leave out --max-tokens, or run this job in a batch of its own)"
+    )
 
 
 def _exact_problem(job: Job, todo: str, line: int, files: dict[Path, int]) -> str | None:
@@ -229,8 +259,7 @@ def validate(
         try:
             job = _job(source, defaults, obj, line, variant, jobs_file, checks)
         except InputError as exc:
-            if variant == 1:  # the other variants of the line say the same
-                problems.add(f"{where}: {exc.message}")
+            problems.add_error(where, exc, variant)
             continue
         repeated = _duplicate(job, obj, line, ids)
         if repeated is not None:
@@ -240,18 +269,24 @@ def validate(
             plan.elsewhere += 1
             continue
         todo = what_to_do(previous.get(job.id), resend_unknown)
-        if plan.over_budget_with(job, todo, max_tokens):
+        problem = _no_cap(job, todo, max_tokens)
+        if problem is None and plan.over_budget_with(job, todo, max_tokens):
             continue
-        problem = _exact_problem(job, todo, line, files)
+        problem = problem or _exact_problem(job, todo, line, files)
         if problem is not None:
-            problems.add(f"{where}: {problem}")
+            problems.add_once(f"{where}: {problem}")  # once for the N variants of a line
             continue
         plan.take(job, todo, previous.get(job.id), spool=spool and not problems)
+    return _checked(plan, problems, each=source.objects is not None)
+
+
+def _checked(plan: Plan, problems: _Problems, *, each: bool) -> Plan:
+    """The plan, or the one error that lists every problem found (nothing is sent)."""
     if plan.total == 0:
         problems.add("no jobs (the file is empty)")
     if problems:
         plan.spool.close()
-        raise problems.error(each=source.objects is not None)
+        raise problems.error(each=each)
     return plan
 
 

@@ -152,6 +152,7 @@ def _summary(
         to_send=plan.to_send,
         to_fetch=plan.to_fetch,
         estimated_tokens=plan.tokens,
+        unknown_tokens=plan.unknown_tokens,
         results=str(results) if results else None,
         dry_run=dry_run,
         jobs=plan.jobs,

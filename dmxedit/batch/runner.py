@@ -372,10 +372,7 @@ class Runner:
         files = [str(image.path) for image in saved]
         request = job.request
         delivered, found = receipt(
-            request.model,
-            request.ratio,
-            request.size,
-            request.params,
+            request.expected(),
             saved,
             lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
         )

@@ -24,7 +24,8 @@ class BatchSummary:
     held_back: int = 0  # ended this run without a result and may have been billed
     retry: int = 0  # failed in a way a re-run sends again
     refetch: int = 0  # paid results a re-run downloads again
-    estimated_tokens: int = 0
+    estimated_tokens: int = 0  # documented tokens of the jobs to send
+    unknown_tokens: int = 0  # jobs to send whose models document no tokens (SPEC 12)
     estimated_cny: float | None = None  # with a system token and known prices (SPEC 8)
     results: str | None = None
     elapsed_s: float = 0.0
@@ -56,6 +57,7 @@ class BatchSummary:
             "retry": self.retry,
             "refetch": self.refetch,
             "estimated_tokens": self.estimated_tokens,
+            "unknown_tokens": self.unknown_tokens,
             "estimated_cny": self.estimated_cny,
             "results": self.results,
             "elapsed_s": self.elapsed_s,
@@ -67,6 +69,11 @@ class BatchSummary:
             "concurrency": self.concurrency,
             "throttled": self.throttled,
         }
+
+    def tokens_text(self) -> str:
+        """The token estimate in words: "about 2,420 tokens, plus 3 jobs of unknown
+        tokens" (DMXAPI documents none for their models; never a guess)."""
+        return estimate_words(self.estimated_tokens, self.unknown_tokens)
 
     def count(self, record: Mapping[str, Any]) -> None:
         """Count a job's final record, and what a re-run will do with it."""
@@ -119,6 +126,17 @@ class BatchSummary:
         if self.refetch and ledger:
             said += " `dmxedit recover` downloads the paid results that were not saved."
         return said
+
+
+def estimate_words(tokens: int, unknown: int) -> str:
+    """``tokens`` documented, plus ``unknown`` jobs (or requests) whose tokens DMXAPI
+    does not document, in words."""
+    if not unknown:
+        return f"about {tokens:,} tokens"
+    jobs = counted(unknown, "job")
+    if not tokens:
+        return f"tokens unknown ({jobs} of models whose tokens DMXAPI does not document)"
+    return f"about {tokens:,} tokens, plus {jobs} of unknown tokens"
 
 
 class BatchEvents:

@@ -129,8 +129,8 @@ class PlainBatchEvents(BatchEvents):
             else ""
         )
         self._say(
-            f"{head}{note}; sending {summary.to_send}{fetching}, about "
-            f"{summary.estimated_tokens:,} tokens{cost}{budget}"
+            f"{head}{note}; sending {summary.to_send}{fetching}, "
+            f"{summary.tokens_text()}{cost}{budget}"
             + (", concurrency auto" if summary.concurrency == "auto" else "")
         )
 
@@ -344,7 +344,7 @@ def _dry_run_line(summary: BatchSummary) -> str:
         f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
         f"{summary.to_fetch} to download again, {summary.skipped} already done, "
         f"{summary.unknown} held back{budget}; "
-        f"about {summary.estimated_tokens:,} tokens"
+        f"{summary.tokens_text()}"
         + (f", about {summary.estimated_cny:.2f} CNY" if summary.estimated_cny is not None else "")
         + ". Dry run: nothing sent."
     )

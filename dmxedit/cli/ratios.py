@@ -1,16 +1,19 @@
-"""`dmxedit ratios`: the ratio table, plain text so it starts fast."""
+"""`dmxedit ratios`: a model's ratio table, plain text so it starts fast (no HTTP)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.catalog import RATIOS, SIZES, TOKENS, check_size, closest_ratio, pixels
+from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelfacts import extra_sizes, ratio_rows, unknown_hint
+from dmxedit.core.modelspec import TIERS, Model, closest, normalize_size, parse_pixels
+from dmxedit.core.modeltable import model_for
 
 
 @command(json=True)
@@ -26,18 +29,53 @@ def ratios(
             "--for", help="Mark the ratio closest to this image's shape.", metavar="IMAGE"
         ),
     ] = None,
+    model_id: Annotated[
+        str | None,
+        typer.Option(
+            "-m",
+            "--model",
+            help="The model whose table to show [default: nano-banana-2] (see `dmxedit "
+            "models --known`).",
+            metavar="NAME",
+        ),
+    ] = None,
 ) -> None:
-    """Aspect ratios of nano-banana-2 with their pixel sizes and token cost."""
-    sizes = [check_size(size)] if size else list(SIZES)
+    """Aspect ratios of a model (nano-banana-2 by default) with pixel sizes and tokens."""
+    model = _model(model_id or DEFAULT_MODEL)
+    tiers = _tiers(model, size)
     shape = _shape(for_image) if for_image is not None else None
-    closest = closest_ratio(*shape) if shape else None
+    near = closest(list(model.ratios), *shape) if shape and model.ratios else None
     if ctx.json:
-        ctx.emit_json(_as_json(sizes, closest, shape, for_image))
+        ctx.emit_json(_as_json(model, tiers, near, shape, for_image))
         return
-    lines = _table(sizes, closest)
-    if closest and shape:
+    lines = _table(model, tiers, near) if model.ratios else []
+    lines += _notes(model)
+    if near and shape:
         lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
     ctx.emit_lines(lines)
+
+
+def _model(model_id: str) -> Model:
+    model = model_for(model_id)
+    if model is None:
+        raise InputError(
+            f"dmxedit has no table for the model {model_id!r}.", hint=unknown_hint(model_id)
+        )
+    return model
+
+
+def _tiers(model: Model, size: str | None) -> list[str]:
+    if size is None:
+        return list(model.tiers)
+    tier = normalize_size(size)
+    if tier not in TIERS:
+        raise InputError(
+            f"Size {size!r} is not one of {', '.join(TIERS)}.", hint="Any case works: 4k."
+        )
+    if tier not in model.tiers:
+        takes = ", ".join(model.tiers) or "no size tier"
+        raise InputError(f"{model.id} has no {tier} size.", hint=f"It takes {takes}.")
+    return [tier]
 
 
 def _shape(path: str) -> tuple[int, int]:
@@ -50,9 +88,14 @@ def _shape(path: str) -> tuple[int, int]:
     return image.width, image.height
 
 
+def _tokens(model: Model, tier: str) -> int | None:
+    return model.tokens_for(tier) if model.tokens is not None else None
+
+
 def _as_json(
-    sizes: Sequence[str | None],
-    closest: str | None,
+    model: Model,
+    tiers: Sequence[str],
+    near: str | None,
     shape: tuple[int, int] | None,
     for_image: str | None,
 ) -> dict[str, object]:
@@ -60,38 +103,47 @@ def _as_json(
         {
             "ratio": ratio,
             "sizes": {
-                s: {
-                    "width": pixels(ratio, s)[0],
-                    "height": pixels(ratio, s)[1],
-                    "tokens": TOKENS[s],
-                }
-                for s in sizes
-                if s
+                tier: (
+                    {"width": p[0], "height": p[1], "tokens": _tokens(model, tier)}
+                    if (p := parse_pixels(cell or ""))
+                    else None
+                )
+                for tier, cell in zip(tiers, cells, strict=True)
             },
-            **({"closest": ratio == closest} if closest else {}),
+            **({"closest": ratio == near} if near else {}),
         }
-        for ratio in RATIOS
+        for ratio, cells in ratio_rows(model, list(tiers))
     ]
-    out: dict[str, object] = {"model": "nano-banana-2", "ratios": rows}
-    if shape and closest:
-        out["for"] = {
-            "image": for_image,
-            "width": shape[0],
-            "height": shape[1],
-            "closest": closest,
-        }
+    out: dict[str, Any] = {"model": model.id, "door": model.door, "ratios": rows}
+    out["auto"] = model.auto
+    out["rule"] = model.free.describe() if model.free is not None else None
+    out["notes"] = _notes(model)
+    if shape and near:
+        out["for"] = {"image": for_image, "width": shape[0], "height": shape[1], "closest": near}
     return out
 
 
-def _table(sizes: Sequence[str | None], closest: str | None) -> list[str]:
-    header = ["ratio"] + [f"{s} (tokens {TOKENS[s]})" for s in sizes if s]
+def _table(model: Model, tiers: Sequence[str], near: str | None) -> list[str]:
+    def head(tier: str) -> str:
+        tokens = _tokens(model, tier)
+        return f"{tier} (tokens {tokens if tokens is not None else 'unknown'})"
+
+    header = ["ratio"] + [head(t) for t in tiers]
     table = [header] + [
-        [ratio + (" *" if ratio == closest else "")]
-        + ["{}x{}".format(*pixels(ratio, s)) for s in sizes if s]
-        for ratio in RATIOS
+        [ratio + (" *" if ratio == near else "")] + [cell or "-" for cell in cells]
+        for ratio, cells in ratio_rows(model, list(tiers))
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
+    ]
+
+
+def _notes(model: Model) -> list[str]:
+    """What the table alone does not say: sizes by rule, auto, no ratio at all."""
+    if not model.ratios:
+        return [f"{model.id} takes no --ratio."] + [f"It takes {w}." for w in extra_sizes(model)]
+    return [f"{model.id} also takes {w}." for w in extra_sizes(model) if "--ratio" not in w] + [
+        f"For {model.id}, {w}." for w in extra_sizes(model) if "--ratio" in w
     ]

@@ -69,7 +69,7 @@ SUMMARIES = {
     "balance": "The DMXAPI account's balance in CNY (needs the system token and user id).",
     "usage": "Spend, requests and tokens per model and per day, from DMXAPI's billing log, "
     "beside dmxedit's own ledger for the same period (local time).",
-    "ratios": "Aspect ratios of nano-banana-2 with their pixel sizes and token cost.",
+    "ratios": "Aspect ratios of a model (nano-banana-2 by default) with pixel sizes and tokens.",
     "history": "Every paid request dmxedit made (newest first); `history show ID` for one.",
     "doctor": "Check the config, key, base URL, proxy, site, model and folders (costs nothing).",
     "models": "The models your key can use (image models; --all for every one); costs nothing.",

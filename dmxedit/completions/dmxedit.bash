@@ -49,9 +49,9 @@ _dmxedit() {
     "mcp"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--root -o --output --http --max-tokens --inline-full -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "models"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --all --base-url --connect-timeout --retries -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --all -l --long --known --base-url --connect-timeout --retries -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "ratios"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -s --size --for -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "recover"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -o --output --check --all -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "report"*)

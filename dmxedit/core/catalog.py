@@ -1,17 +1,15 @@
-"""Models, ratios, sizes and token costs: data and pure functions, no I/O."""
+"""Sites, endpoints, defaults and limits: data and pure functions, no I/O.
+
+Models, their ratios, sizes and tokens are the model table's alone
+(:mod:`dmxedit.core.modeltable`, read by the rules of :mod:`dmxedit.core.modelspec`)."""
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Final
 
-from dmxedit.core.errors import InputError
-from dmxedit.core.modeltable import BANANA
-
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
-SIZES: Final = ("1K", "2K", "4K")
 FORMATS: Final = ("url", "b64_json")
 MAX_IMAGES: Final = 16
 WARN_IMAGES: Final = 14
@@ -19,54 +17,7 @@ MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024
 MAX_RESULT_BYTES: Final = 200 * 1024 * 1024
 MAX_PROMPT_CHARS: Final = 32000
 
-#: nano-banana-2 output pixel sizes, (width, height) at 1K, 2K and 4K (the model table's).
-RATIOS: Final[dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]]] = {
-    ratio: (row[0], row[1], row[2])  # type: ignore[misc]
-    for ratio, row in BANANA.items()
-}
-
 _DIGITS: Final = re.compile(r"[0-9]{1,6}")
-
-TOKENS: Final[dict[str, int]] = {"1K": 1210, "2K": 1210, "4K": 2000}
-
-
-def pixels(ratio: str, size: str) -> tuple[int, int]:
-    """The output (width, height) of nano-banana-2 for a table ratio and a size."""
-    return RATIOS[ratio][SIZES.index(size)]
-
-
-def tokens_for(size: str | None) -> int:
-    """Tokens one image costs at ``size`` (the API's default, 1K, when None)."""
-    return TOKENS[size or "1K"]
-
-
-def closest_ratio(width: int, height: int) -> str:
-    """The table ratio closest to a width x height shape (compared on a log scale)."""
-    if width <= 0 or height <= 0:
-        raise ValueError("width and height must be positive")
-    target = math.log(width / height)
-
-    def distance(ratio: str) -> float:
-        w, h = (int(x) for x in ratio.split(":"))
-        return abs(math.log(w / h) - target)
-
-    return min(RATIOS, key=distance)
-
-
-def normalize_size(value: str) -> str | None:
-    """``4k`` -> ``4K``; None when the value is not a known size."""
-    upper = value.strip().upper()
-    return upper if upper in SIZES else None
-
-
-def check_size(value: str | None) -> str | None:
-    """The size in upper case, None when not given; InputError when unknown."""
-    if value is None:
-        return None
-    size = normalize_size(value)
-    if size is None:
-        raise InputError(f"Size {value!r} is not one of 1K, 2K, 4K.", hint="Any case works: 4k.")
-    return size
 
 
 def parse_ratio(value: str) -> tuple[int, int] | None:

@@ -13,11 +13,11 @@ from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
     ENDPOINTS,
     FORMATS,
-    SIZES,
     is_dmxapi_host,
     parse_ratio,
 )
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import TIERS
 from dmxedit.core.modelspec import normalize_size as normalize_any_size
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _size(key: str, raw: Any) -> str:
     size = normalize_any_size(str(raw)) if isinstance(raw, str) else None
     if size is None:
         raise InputError(
-            f"{key} {raw!r} is not a size: {', '.join(SIZES)}, WxH (e.g. 1536x1024) or auto.",
+            f"{key} {raw!r} is not a size: {', '.join(TIERS)}, WxH (e.g. 1536x1024) or auto.",
             hint="`dmxedit ratios --model MODEL` lists a model's sizes.",
         )
     return size

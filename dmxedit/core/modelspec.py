@@ -62,21 +62,19 @@ class PixelRule:
     def problem(self, shape: Pixels) -> str | None:
         """Why ``shape`` breaks the rule, in words; None when it keeps it."""
         w, h = shape
-        checks = [
-            (self.multiple > 1 and (w % self.multiple or h % self.multiple),
-             f"both sides must be multiples of {self.multiple}"),
-            (self.max_side is not None and max(w, h) > self.max_side,
-             f"the long side must be at most {self.max_side}"),
-            (self.min_side is not None and min(w, h) < self.min_side,
-             f"the short side must be at least {self.min_side}"),
-            (self.max_ratio is not None and max(w, h) / min(w, h) > self.max_ratio + 1e-9,
-             f"the long side must be at most {self.max_ratio:g} times the short one"),
-            (self.min_pixels is not None and w * h < self.min_pixels,
-             f"it must have at least {self.min_pixels:,} pixels"),
-            (self.max_pixels is not None and w * h > self.max_pixels,
-             f"it must have at most {self.max_pixels:,} pixels"),
-        ]  # fmt: skip
-        broken = [words for bad, words in checks if bad]
+        broken = []
+        if self.multiple > 1 and (w % self.multiple or h % self.multiple):
+            broken.append(f"both sides must be multiples of {self.multiple}")
+        if self.max_side is not None and max(w, h) > self.max_side:
+            broken.append(f"the long side must be at most {self.max_side}")
+        if self.min_side is not None and min(w, h) < self.min_side:
+            broken.append(f"the short side must be at least {self.min_side}")
+        if self.max_ratio is not None and max(w, h) / min(w, h) > self.max_ratio + 1e-9:
+            broken.append(f"the long side must be at most {self.max_ratio:g} times the short one")
+        if self.min_pixels is not None and w * h < self.min_pixels:
+            broken.append(f"it must have at least {self.min_pixels:,} pixels")
+        if self.max_pixels is not None and w * h > self.max_pixels:
+            broken.append(f"it must have at most {self.max_pixels:,} pixels")
         return "; ".join(broken) or None
 
     def describe(self) -> str:

@@ -273,4 +273,13 @@ def nearest(model_id: str) -> str | None:
     return _BY_ID[found[0]].id
 
 
-__all__ = ["DOOR_OPTIONS", "MODELS", "OPTIONS", "OptionInfo", "model_for", "nearest", "takers"]
+__all__ = [
+    "BANANA",
+    "DOOR_OPTIONS",
+    "MODELS",
+    "OPTIONS",
+    "OptionInfo",
+    "model_for",
+    "nearest",
+    "takers",
+]

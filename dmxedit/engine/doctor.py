@@ -11,6 +11,7 @@ the network, and :func:`run`, are here.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
+from dmxedit.core.modelfacts import UNKNOWN_WORDS, door_words, unknown_hint
+from dmxedit.core.modelspec import Model
+from dmxedit.core.modeltable import model_for, nearest
 from dmxedit.core.settings import FLAG, Settings, config_path, resolve
 from dmxedit.engine.checks import (
     FAIL,
@@ -169,32 +173,67 @@ def check_auth(
     )
 
 
-def check_model(settings: Settings, models: list[ModelInfo]) -> Check:
-    """The configured model is one the key can use (else DMXAPI answers 503 no channel)."""
-    import difflib
-
+def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str = "") -> Check:
+    """The configured model is one the key can use (else DMXAPI answers 503 no channel)
+    and one dmxedit's model table knows (else its sizes and options go unchecked); its
+    door. ``models`` None: the key's list could not be read (``blocked`` says why)."""
     name = "model"
     model = settings.model
     source = source_of(settings, "model")
+    spec = model_for(model)
+    if models is None:
+        if spec is not None:
+            return skip(name, blocked)
+        return Check(
+            name,
+            WARN,
+            f"{model} (from {source}) is not in dmxedit's model table: {UNKNOWN_WORDS}; "
+            f"its sizes and options are not checked before sending (the key's list was not "
+            f"read: {blocked}).",
+            unknown_hint(model),
+        )
     ids = [m.id for m in models]
-    if model in ids:
-        info = next(m for m in models if m.id == model)
-        if not info.image:
-            return Check(
-                name,
-                WARN,
-                f"{model} (from {source}) is in the key's list but does not look like an image "
-                "model.",
-                "See `dmxedit models` for the image models.",
-            )
-        return Check(name, OK, f"{model} (from {source}) is one the key can use.")
+    if model not in ids:
+        return _not_listed(model, source, ids, spec)
+    info = next(m for m in models if m.id == model)
+    if spec is None:
+        odd = "" if info.image else " It does not look like an image model either."
+        return Check(
+            name,
+            WARN,
+            f"{model} (from {source}) is in the key's list but not in dmxedit's model table: "
+            f"{UNKNOWN_WORDS}; its sizes and options are not checked before sending.{odd}",
+            unknown_hint(model),
+        )
+    if not info.image:
+        return Check(
+            name,
+            WARN,
+            f"{model} (from {source}) is in the key's list but does not look like an image model.",
+            "See `dmxedit models` for the image models.",
+        )
+    return Check(
+        name,
+        OK,
+        f"{model} (from {source}) is one the key can use; dmxedit knows it ({door_words(spec)}).",
+    )
+
+
+def _not_listed(model: str, source: str, ids: list[str], spec: Model | None) -> Check:
     close = [m for m in ids if m.casefold() == model.casefold()]
     close += [m for m in difflib.get_close_matches(model, ids, n=3, cutoff=0.6) if m not in close]
     guess = f"Did you mean {' or '.join(close[:3])}? " if close else ""
+    known = nearest(model)
+    if spec is not None:
+        table = f" dmxedit knows it ({door_words(spec)}), but the key's list lacks it."
+    elif known is not None:
+        table = f" Nor is it in dmxedit's model table: the nearest known model is {known}."
+    else:
+        table = " Nor is it in dmxedit's model table."
     return fail(
-        name,
+        "model",
         f"The key cannot use the model {model} (from {source}): it is not among its "
-        f'{len(ids)} models, so an edit gets 503 "no available channel".',
+        f'{len(ids)} models, so an edit gets 503 "no available channel".{table}',
         f"{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
         ExitCode.USAGE,
     )
@@ -280,7 +319,7 @@ def _auth_and_model(
         blocked = "the key was not accepted" if models is None else None
     else:
         done.add(skip("auth", blocked))
-    done.add(check_model(settings, models) if models is not None else skip("model", str(blocked)))
+    done.add(check_model(settings, models, str(blocked)))
 
 
 def run(

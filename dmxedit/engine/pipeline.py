@@ -232,15 +232,13 @@ def _receipt(
     save_metadata: bool,
 ) -> None:
     """Checking what was delivered against what was asked"""
-    delivered, found = receipt(
-        request.model, request.ratio, request.size, request.params, saved, events.warn
-    )
+    delivered, found = receipt(request.expected(), saved, events.warn)
     result.delivered.extend(delivered)
     result.mismatch.extend(found)
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    return mismatches(request.model, request.ratio, request.size, request.params, image.delivered)
+    return mismatches(request.expected(), image.delivered)
 
 
 def _save_all(

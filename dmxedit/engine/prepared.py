@@ -96,13 +96,7 @@ def prepare(
         except InputError as exc:
             problems.append(exc)
     target = _checked_target(options, problems)
-    if target is not None and (options.count or 1) > 1:
-        problems.append(
-            InputError(
-                f"-o {options.output!r} names one file, and --count {options.count} makes "
-                "several; give a folder."
-            )
-        )
+    problems += _count_target(options, target)
     if problems:
         raise all_problems(problems)
     return Prepared(request, settings, options, naming, target)
@@ -160,6 +154,23 @@ def _checked_target(options: ImageOptions, problems: list[InputError]) -> Path |
             InputError(f"-o {options.output!r} names the file already; --name goes with a folder.")
         )
     return target
+
+
+def _count_target(options: ImageOptions, target: Path | None) -> list[InputError]:
+    """--count N (N > 1) makes several files: -o NAME.png and -o - take one."""
+    count = options.count or 1
+    if count <= 1:
+        return []
+    if target is not None:
+        return [
+            InputError(
+                f"-o {options.output!r} names one file, and --count {count} makes "
+                "several; give a folder."
+            )
+        ]
+    if options.output == "-":
+        return [InputError(f"--count {count} makes {count} files; -o - writes one image.")]
+    return []
 
 
 def _naming(request: ImageRequest, template: str | None) -> Naming | None:

@@ -16,7 +16,7 @@ from dmxedit.core.errors import ExitCode, InputError, SaveError
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.billing import check_entries
 from dmxedit.engine.fetch import fetch_again
-from dmxedit.media.receipt import receipt
+from dmxedit.media.receipt import expect, receipt
 from dmxedit.store.ledger import Entry, Ledger, file_items
 from dmxedit.store.names import Naming
 from dmxedit.store.results import SavedImage, Saver
@@ -244,11 +244,15 @@ def _receipt(
     a warning for each difference; the ledger's file items get what was delivered."""
 
     options = entry.options or {}
-    delivered, found = receipt(
+    expected = expect(
         entry.model or "",
         options.get("aspect_ratio"),
         options.get("size"),
         options.get("params") or {},
+        image_format=options.get("image_format"),
+    )
+    delivered, found = receipt(
+        expected,
         saved,
         lambda text: warn(f"entry {entry.id}: {text}"),
     )

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels
+from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import Fit, Pixels, fit, wxh
+from dmxedit.core.modeltable import model_for
 from dmxedit.media.formats import dimensions
 
 FORMAT_NAMES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
@@ -39,36 +42,70 @@ def delivered(path: str, content_type: str) -> dict[str, Any]:
     }
 
 
-def asked(model: str, ratio: str | None, size: str | None) -> str:
-    """What was asked, in words: "4K 16:9 (5504x3072)"."""
-    words = " ".join(w for w in (size, ratio) if w)
-    if model == DEFAULT_MODEL and ratio in RATIOS and size in SIZES:
-        w, h = pixels(ratio, size)
-        return f"{words} ({w}x{h})"
-    return words
+@dataclass(frozen=True)
+class Expected:
+    """What a request's model promises to deliver (SPEC 12, receipts): exact pixels (a
+    table's or a WxH asked), else one of a tier's sizes, else a ratio's shape; and the
+    format, when one was asked. Nothing to compare for ``auto`` or a model not in the
+    table (only the format)."""
+
+    words: str = ""  # what was asked, in words: "4K 16:9"
+    pixels: Pixels | None = None
+    sizes: frozenset[Pixels] = frozenset()
+    ratio: str | None = None
+    format: str | None = None
 
 
-def mismatches(
+def expect(
     model: str,
     ratio: str | None,
     size: str | None,
-    params: Sequence[tuple[str, str]] | Mapping[str, Any],
-    got: Mapping[str, Any],
-) -> list[str]:
+    params: Sequence[tuple[str, str]] | Mapping[str, Any] = (),
+    *,
+    image_format: str | None = None,
+    shape: Fit | None = None,
+) -> Expected:
+    """The expectation of a request of ``model`` (its ``fit`` when the caller has it,
+    else the model table's fit of ``ratio`` and ``size``, as a ledger entry stored them)."""
+    wanted = _FORMAT_ALIASES.get(str(image_format).lower()) if image_format else None
+    wanted = wanted or _wanted_format(params)
+    words = " ".join(w for w in (size, ratio) if w)
+    spec = model_for(model) if model else None
+    if spec is None:
+        return Expected(words, format=wanted)
+    if shape is None:
+        try:
+            shape = fit(spec, ratio, size)
+        except InputError:  # a stored request the table no longer takes: the format only
+            return Expected(words, format=wanted)
+    if shape.pixels is not None:
+        return Expected(words, pixels=shape.pixels, format=wanted)
+    if size in spec.tiers and ratio is None and spec.size_field == "tier":
+        return Expected(words, sizes=frozenset(spec.tier_sizes(size)), format=wanted)
+    if ratio is not None and size != "auto":
+        return Expected(words, ratio=ratio, format=wanted)
+    return Expected(words, format=wanted)
+
+
+def asked(expected: Expected) -> str:
+    """What was asked, in words: "4K 16:9 (5504x3072)"."""
+    if expected.pixels is None or wxh(expected.pixels) == expected.words:
+        return expected.words
+    return f"{expected.words} ({wxh(expected.pixels)})".strip()
+
+
+def mismatches(expected: Expected, got: Mapping[str, Any]) -> list[str]:
     """What differs between the request and one delivered image, as sentences; empty
-    when it matches or when nothing can be compared (a model without a size table)."""
+    when it matches or when nothing can be compared."""
     out: list[str] = []
-    wanted = _wanted_format(params)
+    wanted = expected.format
     if wanted and got.get("format") != wanted:
         out.append(f"asked for {wanted.upper()}, got {str(got.get('format')).upper()}")
     width, height = got.get("width"), got.get("height")
-    if model != DEFAULT_MODEL or not width or not height:
+    if not width or not height:
         return out
-    table_ratio = ratio if ratio in RATIOS else None
-    table_size = size if size in SIZES else None
-    ok = _shape_fits(width, height, table_ratio, table_size)
-    if ok is False:
-        out.append(f"asked {asked(model, table_ratio, table_size)}, got {width}x{height}")
+    if _shape_fits(width, height, expected) is False:
+        out.append(f"asked {asked(expected)}, got {width}x{height}")
     return out
 
 
@@ -85,15 +122,14 @@ def _wanted_format(params: Sequence[tuple[str, str]] | Mapping[str, Any]) -> str
     )
 
 
-def _shape_fits(width: int, height: int, ratio: str | None, size: str | None) -> bool | None:
-    """Whether a delivered pixel size is the table's for the ratio and size asked (None:
-    neither was asked, nothing to compare)."""
-    if ratio and size:
-        return (width, height) == pixels(ratio, size)
-    if size:
-        return (width, height) in {pixels(r, size) for r in RATIOS}
-    if ratio:
-        w, h = (int(x) for x in ratio.split(":"))
+def _shape_fits(width: int, height: int, expected: Expected) -> bool | None:
+    """Whether a delivered pixel size is what was promised (None: nothing to compare)."""
+    if expected.pixels is not None:
+        return (width, height) == expected.pixels
+    if expected.sizes:
+        return (width, height) in expected.sizes
+    if expected.ratio:
+        w, h = (int(x) for x in expected.ratio.split(":"))
         return abs(math.log(width / height) - math.log(w / h)) <= _RATIO_TOLERANCE
     return None
 
@@ -104,10 +140,7 @@ class _Saved(Protocol):
 
 
 def receipt(
-    model: str,
-    ratio: str | None,
-    size: str | None,
-    params: Sequence[tuple[str, str]] | Mapping[str, Any],
+    expected: Expected,
     saved: Sequence[_Saved],
     warn: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -119,7 +152,7 @@ def receipt(
     for image in saved:
         delivered.append(dict(image.delivered))
         where = str(image.path) if image.path is not None else "the image"
-        for problem in mismatches(model, ratio, size, params, image.delivered):
+        for problem in mismatches(expected, image.delivered):
             found.append(problem if len(saved) == 1 else f"{where}: {problem}")
             warn(f"{where}: {problem}. It was saved as delivered (and billed).")
     return delivered, found

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dmxedit.batch.jobs import JobSource, job_id
+from dmxedit.batch.jobs import OPTION_KEYS, JobSource, job_id
 from dmxedit.batch.resultsfile import ResultsLog
-from dmxedit.core.catalog import DEFAULT_MODEL, RATIOS, SIZES, pixels, tokens_for
+from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import Model
+from dmxedit.core.modeltable import model_for
 
 _STATUS_OF_ENTRY = {"saved": "ok", "interrupted": "failed"}
 _FILLED = ("prompt", "ratio", "size", "model")  # taken from the results line when a job omits it
@@ -49,6 +51,7 @@ class ReportJob:
     redo: dict[str, Any] = field(default_factory=dict)
     billed: bool | None = None  # the billing check's verdict (None: none was made)
     billing: dict[str, Any] | None = None  # the verdict's details (cost, time, note)
+    options: dict[str, Any] | None = None  # the model options in effect (SPEC 12)
 
     @property
     def ok(self) -> bool:
@@ -81,19 +84,30 @@ class ReportJob:
             return 0, "0 (not billed)"
         if paid is None:
             return None, "unknown (may have been billed)"
-        if self.model in (None, DEFAULT_MODEL) and (self.size is None or self.size in SIZES):
-            count = max(1, len(self.outputs) or len(self.urls))
-            estimate = tokens_for(self.size) * count
+        spec = self.spec
+        one = None
+        if spec is not None and (self.size is None or self.size in spec.tiers):
+            one = spec.tokens_for(self.size)  # documented tokens only, never a guess
+        if one is not None:
+            estimate = one * max(1, len(self.outputs) or len(self.urls))
             return estimate, f"{estimate} (estimated from the size; the API sent no usage)"
+        if spec is None or spec.tokens is None:
+            return None, "unknown (the API sent no usage; DMXAPI documents no tokens for it)"
         return None, "not recorded (the API sent no usage)"
 
+    @property
+    def spec(self) -> Model | None:
+        """The model table's entry of the job's model (None: not in the table)."""
+        return model_for(self.model or DEFAULT_MODEL)
+
     def requested(self) -> str | None:
-        """``16:9 4K (5504x3072)``, as far as the ratio and size are known."""
+        """``16:9 4K (5504x3072)``, as far as the ratio and size are known (the pixels
+        from the model's own table)."""
         shape = " ".join(x for x in (self.ratio, self.size) if x)
-        if self.ratio in RATIOS and self.size in SIZES:
-            assert self.ratio is not None and self.size is not None
-            width, height = pixels(self.ratio, self.size)
-            shape += f" ({width}x{height})"
+        spec = self.spec
+        pixels = spec.pixels(self.ratio, self.size) if spec and self.ratio and self.size else None
+        if pixels is not None:
+            shape += f" ({pixels[0]}x{pixels[1]})"
         return shape or None
 
 
@@ -117,9 +131,10 @@ def tokens_of(usage: Any) -> int | None:
     """The tokens a usage object reports (total, else input + output), if any."""
     if not isinstance(usage, Mapping):
         return None
-    total = usage.get("total_tokens")
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
+    for key in ("total_tokens", "totalTokenCount"):  # OpenAI-style, Google's usageMetadata
+        total = usage.get(key)
+        if isinstance(total, int) and not isinstance(total, bool):
+            return total
     for pair in (("input_tokens", "output_tokens"), ("prompt_tokens", "completion_tokens")):
         values = [usage.get(k) for k in pair]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
@@ -308,6 +323,7 @@ def _from_record(
         elapsed_s=_number(record.get("elapsed_s")),
         billed=record["billed"] if isinstance(record.get("billed"), bool) else None,
         billing=_dict(record.get("billing")),
+        options=_dict(record.get("options")),
     )
     item.redo = _redo_line(rid, job, base, item)
     return item
@@ -363,6 +379,9 @@ def _redo_line(rid: str, job: Mapping[str, Any], base: Path, item: ReportJob) ->
         value = getattr(item, key)
         if key not in line and value:
             line[key] = value
+    for key, value in (item.options or {}).items():  # the command's model options too
+        if key in OPTION_KEYS and key not in line and value is not None:
+            line[key] = value
     return line
 
 
@@ -405,6 +424,7 @@ def _from_entry(entry: Any) -> ReportJob:
         mismatch=_texts(getattr(entry, "mismatch", None)),
         billed=None if entry.billed is None else bool(entry.billed),
         billing=_dict(entry.billing),
+        options={k: options[k] for k in OPTION_KEYS if options.get(k) is not None},
     )
     item.redo = _entry_redo(item, entry, options)
     return item
@@ -436,6 +456,7 @@ def _entry_redo(item: ReportJob, entry: Any, options: Mapping[str, Any]) -> dict
     params = options.get("params")
     if isinstance(params, dict) and params:
         redo["params"] = params
+    redo.update((k, options[k]) for k in OPTION_KEYS if options.get(k) is not None)  # SPEC 12
     return redo
 
 

@@ -93,7 +93,7 @@ def test_an_unexpected_exception_is_exit_1_and_says_it_is_a_bug(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr(ratios, "pixels", broken)
+    monkeypatch.setattr(ratios, "ratio_rows", broken)
     assert run(["ratios"]) == 1
     err = capsys.readouterr().err
     assert "something impossible" in err and "bug" in err and "Traceback" not in err

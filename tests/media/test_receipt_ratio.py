@@ -11,7 +11,7 @@ import pytest
 from fakeserver import EDITS, FakeDMX, Reply
 from helpers import Cli, expect, png_header
 
-from dmxedit.media.receipt import mismatches
+from dmxedit.media import receipt
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,7 @@ def test_ratio_and_size_together_must_give_the_tables_pixels(
     ratio: str, size: str, got: tuple[int, int], expected: list[str]
 ) -> None:
     delivered = {"format": "png", "width": got[0], "height": got[1]}
-    assert mismatches("nano-banana-2", ratio, size, [], delivered) == expected
+    assert receipt.mismatches(receipt.expect("nano-banana-2", ratio, size), delivered) == expected
 
 
 def test_a_square_4k_image_for_a_16_9_4k_request_is_warned_about(

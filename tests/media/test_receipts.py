@@ -186,12 +186,12 @@ def test_a_result_downloaded_again_on_a_rerun_gets_its_receipt(
 
 def test_mismatch_rules_directly() -> None:
     got = {"format": "png", "width": 2752, "height": 1536}
-    assert receipt.mismatches("nano-banana-2", "16:9", "2K", (), got) == []
-    assert receipt.mismatches("nano-banana-2", "16:9", "4K", (), got) == [
+    assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "2K", ()), got) == []
+    assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "4K", ()), got) == [
         "asked 4K 16:9 (5504x3072), got 2752x1536"
     ]
-    assert receipt.mismatches("nano-banana-2", "16:9", "2K", [("output_format", "webp")], got) == [
-        "asked for WEBP, got PNG"
-    ]
+    assert receipt.mismatches(
+        receipt.expect("nano-banana-2", "16:9", "2K", [("output_format", "webp")]), got
+    ) == ["asked for WEBP, got PNG"]
     unknown = {"format": "png", "width": None, "height": None}
-    assert receipt.mismatches("nano-banana-2", "16:9", "2K", (), unknown) == []
+    assert receipt.mismatches(receipt.expect("nano-banana-2", "16:9", "2K", ()), unknown) == []

@@ -1,0 +1,183 @@
+"""What the model table says of one model, in words and as data: what `dmxedit models`
+and `dmxedit ratios --model` show (SPEC section 12).
+
+Pure functions over :class:`dmxedit.core.modelspec.Model` entries, no I/O, so the light
+commands (``ratios``) can use them without the HTTP machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from dmxedit.core.modelspec import Model, sizes_words, wxh
+from dmxedit.core.modeltable import MODELS, OPTIONS, model_for, nearest
+
+#: The two doors, in words.
+DOOR_WORDS: Final = {
+    "images": "images door: /v1/images/edits (multipart) and /v1/images/generations (JSON)",
+    "gemini": "gemini door: /v1beta/models/MODEL:generateContent (x-goog-api-key)",
+}
+#: What a model outside the table gets, in words.
+UNKNOWN_WORDS: Final = (
+    "not in dmxedit's table: sent through the images door (--api gemini for the other), "
+    "its ratio and size as given, its own fields with --param"
+)
+
+
+def door_words(model: Model) -> str:
+    """Its door and the endpoints it uses there, in words."""
+    if model.door == "gemini":
+        return DOOR_WORDS["gemini"]
+    if model.inputs_as == "data_uri":
+        return "images door: /v1/images/generations (JSON; inputs as data: URIs)"
+    if "generate" not in model.kinds:
+        return "images door: /v1/images/edits (multipart)"
+    return DOOR_WORDS["images"]
+
+
+def inputs_words(model: Model) -> str:
+    """How many input images it takes: ``0-16 (warn > 14)``, ``1``, ``none``."""
+    if "edit" not in model.kinds:
+        return "none (generations only)"
+    if model.exact_inputs:
+        return str(model.inputs)
+    low = 0 if "generate" in model.kinds else 1
+    words = f"{low}-{model.inputs}"
+    if model.warn_inputs is not None:
+        words += f" (warn > {model.warn_inputs})"
+    return words
+
+
+def option_flag(name: str) -> str:
+    flag = OPTIONS[name].flag
+    return "-n/--count" if flag == "--count" else flag
+
+
+def options_words(model: Model) -> str:
+    """Its options with their values: ``--quality low/medium/high/auto, --mask, ...``."""
+    parts = []
+    for name, choice in model.options.items():
+        values = choice.describe()
+        parts.append(option_flag(name) if values == "on/off" else f"{option_flag(name)} {values}")
+    return ", ".join(parts) or "none besides the prompt"
+
+
+def tokens_words(model: Model) -> str:
+    """Its documented tokens per image at each tier, or ``unknown``."""
+    if model.tokens is None:
+        return "unknown (DMXAPI documents none)"
+    return ", ".join(f"{n} ({tier})" for tier, n in model.tokens.items())
+
+
+def ratio_rows(model: Model, tiers: list[str]) -> list[tuple[str, list[str | None]]]:
+    """Each ratio with its pixels at ``tiers`` (``WxH``, None where none is documented)."""
+    return [
+        (ratio, [wxh(p) if (p := model.pixels(ratio, t)) else None for t in tiers])
+        for ratio in model.ratios
+    ]
+
+
+def extra_sizes(model: Model) -> list[str]:
+    """What ``--size`` takes besides the ratio table (pixel models), in words."""
+    words = []
+    if model.auto:
+        words.append("--size auto (the default: the model picks the shape)")
+    if model.bare_tier:
+        words.append(f"--size {'/'.join(model.tiers)} alone (sent as the tier)")
+    if model.fixed:
+        words.append("--size " + ", ".join(model.fixed))
+    if model.free is not None:
+        words.append(f"--size {model.free.describe()}")
+    if model.size_field == "pixels" and model.ratios:
+        tier = model.ratio_tier or (model.tiers[0] if model.tiers else "")
+        words.append(f"--ratio alone means {tier}")
+    return words
+
+
+def facts(model: Model) -> dict[str, Any]:
+    """Everything the table says of ``model``, as JSON-ready data."""
+    return {
+        "id": model.id,
+        "name": model.name,
+        "door": model.door,
+        "pick": model.pick,
+        "kinds": list(model.kinds),
+        "inputs": {"max": model.inputs, "words": inputs_words(model)},
+        "ratios": list(model.ratios),
+        "tiers": list(model.tiers),
+        "sizes": sizes_words(model),
+        "size_field": model.size_field,
+        "auto": model.auto,
+        "rule": model.free.describe() if model.free is not None else None,
+        "options": {option_flag(name): choice.describe() for name, choice in model.options.items()},
+        "tokens": dict(model.tokens) if model.tokens is not None else None,
+        "answers": model.answers,
+        "aliases": list(model.aliases),
+    }
+
+
+def facts_lines(model: Model) -> list[str]:
+    """The same facts in words, one a line (indented under the model's id)."""
+    return [
+        f"  name     {model.name}",
+        f"  pick     {model.pick}",
+        f"  door     {door_words(model)}",
+        f"  makes    {', '.join(model.kinds)}",
+        f"  inputs   {inputs_words(model)}",
+        f"  ratios   {' '.join(model.ratios) or 'none (takes no --ratio)'}",
+        f"  sizes    {sizes_words(model)}",
+        f"  options  {options_words(model)}",
+        f"  tokens   {tokens_words(model)}",
+    ]
+
+
+def listing(listed: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The key's models (each a mapping with an ``id``) beside the table's: each listed
+    one with ``known``, ``listed: true`` and the table's ``table`` facts (None when the
+    table lacks it), then each table model the list lacks with ``listed: false``."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for info in listed:
+        spec = model_for(str(info["id"]))
+        seen.add(str(info["id"]))  # an alias listed does not make its model's own id usable
+        table = facts(spec) if spec is not None else None
+        out.append({**info, "known": spec is not None, "listed": True, "table": table})
+    for model in MODELS:
+        if model.id not in seen:
+            out.append(
+                {
+                    "id": model.id,
+                    "owned_by": None,
+                    "supported_endpoint_types": [],
+                    "image": True,
+                    "known": True,
+                    "listed": False,
+                    "table": facts(model),
+                }
+            )
+    return sorted(out, key=lambda m: (str(m["id"]).casefold(), str(m["id"])))
+
+
+def unknown_hint(model_id: str) -> str:
+    """What to do with a model id the table does not know."""
+    close = nearest(model_id)
+    near = f"Did you mean {close}? " if close else ""
+    return f"{near}`dmxedit models --known` lists the models dmxedit knows."
+
+
+__all__ = [
+    "DOOR_WORDS",
+    "UNKNOWN_WORDS",
+    "door_words",
+    "extra_sizes",
+    "facts",
+    "facts_lines",
+    "inputs_words",
+    "listing",
+    "option_flag",
+    "options_words",
+    "ratio_rows",
+    "tokens_words",
+    "unknown_hint",
+]
