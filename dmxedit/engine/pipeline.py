@@ -389,7 +389,7 @@ def run(
     tracker = Tracker()
     begun = time.time()  # before the upload: the billing check's window starts here
     try:
-        return execute(
+        result = execute(
             request,
             client,
             saver,
@@ -399,6 +399,8 @@ def run(
             hash_inputs=kept is not None,
             digest_cache=book,
         )
+        result.ledger_id = kept.entry_id if kept is not None else None
+        return result
     except KeyboardInterrupt:
         saver.temporaries.remove_all()
         raise _interruption(tracker, kept) from None

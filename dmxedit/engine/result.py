@@ -35,6 +35,8 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     #: The model's own words beside its images (the gemini door's text parts).
     text: list[str] = field(default_factory=list)
+    #: The request's ledger entry (None without a ledger: DMXEDIT_NO_HISTORY).
+    ledger_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""
