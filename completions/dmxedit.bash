@@ -46,6 +46,8 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --name --quality --background --image-format --compression --moderation -n --count --search --api --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "history"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --limit -n --failed --since --grep --file -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "show" -- "$cur")); fi ;;
+    "mcp"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--root -o --output --http --max-tokens --inline-full -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "models"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --all -l --long --known --base-url --connect-timeout --retries -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "ratios"*)
@@ -57,7 +59,7 @@ _dmxedit() {
     "usage"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --today --week --month --since --until -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch completion config doctor edit generate history models ratios recover report usage" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch completion config doctor edit generate history mcp models ratios recover report usage" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit

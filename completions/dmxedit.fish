@@ -8,6 +8,7 @@ complete -c dmxedit -n '__fish_use_subcommand' -a doctor
 complete -c dmxedit -n '__fish_use_subcommand' -a edit
 complete -c dmxedit -n '__fish_use_subcommand' -a generate
 complete -c dmxedit -n '__fish_use_subcommand' -a history
+complete -c dmxedit -n '__fish_use_subcommand' -a mcp
 complete -c dmxedit -n '__fish_use_subcommand' -a models
 complete -c dmxedit -n '__fish_use_subcommand' -a ratios
 complete -c dmxedit -n '__fish_use_subcommand' -a recover
@@ -167,6 +168,12 @@ complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_sub
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s v -l verbose -d 'Print more on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show' -F
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -l root -x -d 'Input images only from under DIR (repeatable) [default: the current folder]'
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -s o -l output -r -F -d 'Save images only here [default: '
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -l http -x -d 'Serve streamable HTTP at http://HOST:PORT/mcp (loopback only) instead of stdio'
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -l max-tokens -x -d 'Cap the estimated tokens of the whole session; a call that would pass it is refused before sending'
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -l inline-full -d 'Put the full-size images in results, not thumbnails'
+complete -c dmxedit -n '__fish_seen_subcommand_from mcp' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -l json -d 'Print the models as a JSON list on standard output'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -s q -l quiet -d 'Print less on standard error'
 complete -c dmxedit -n '__fish_seen_subcommand_from models' -s v -l verbose -d 'Print more on standard error'

@@ -318,11 +318,12 @@ code = run()
 heavy = sorted(
     name for name in sys.modules
     if name.split(".")[0]
-    in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3", "PIL", "pillow_heif")
+    in ("requests", "urllib3", "charset_normalizer", "idna", "sqlite3", "PIL", "pillow_heif",
+        "mcp", "mcp_types", "pydantic", "anyio", "starlette", "uvicorn")
     or name in (
         "filelock", "dmxedit.api.client", "dmxedit.api.jsonstream", "dmxedit.api.multipart",
         "dmxedit.store.results", "dmxedit.store.ledger", "dmxedit.engine.pipeline",
-    )
+    ) or name.startswith("dmxedit.mcp")
 )
 sys.stdout.flush()
 print("\\nPROBE" + json.dumps({"code": code, "heavy": heavy}))

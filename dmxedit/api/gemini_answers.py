@@ -249,7 +249,7 @@ class GeminiReader(AnswerReader[S]):
                 text = said.text if not said.cut else said.text + f" [… {said.cut} bytes cut]"
                 size += len(text)
                 words.append(self.redact(text))
-        return items, thoughts, words
+        return items, thoughts, words, turn
 
     def _part(self, part: Mapping[str, Any]) -> tuple[AnswerItem[S] | None, Words | None]:
         """One part: its image (decoded bytes, a data: URI text, a file URI), its words."""

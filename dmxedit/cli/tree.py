@@ -29,6 +29,7 @@ NAMES = (
     "doctor",
     "models",
     "completion",
+    "mcp",
 )
 
 
@@ -76,6 +77,8 @@ SUMMARIES = {
     "models": "The models your key can use (image models; --all for every one); costs nothing.",
     "config": "Show and change settings (stored in a TOML file, see `dmxedit config path`).",
     "completion": "Print the shell completion script for bash, zsh or fish.",
+    "mcp": "Run a Model Context Protocol server: the same engine for AI agents "
+    "(needs dmxedit[mcp]).",
 }
 
 
@@ -138,6 +141,10 @@ def _command(name: str) -> Callable[..., Any] | typer.Typer:
         from dmxedit.cli import completion
 
         return completion.completion
+    if name == "mcp":
+        from dmxedit.cli import mcp
+
+        return mcp.mcp
     from dmxedit.cli import config
 
     return config.app

@@ -198,6 +198,7 @@ def _result(
         ),
         usage=storable(answer.usage),
         text=[storable(words) for words in answer.text],
+        turn=list(answer.turn),
         request_id=answer.request_id,
         created=storable(answer.created),
         attempts=answer.attempts,

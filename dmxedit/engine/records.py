@@ -16,6 +16,7 @@ from dmxedit.media.formats import printable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import input_record
 from dmxedit.store.ledger import Ledger, file_items
+from dmxedit.store.signatures import Signatures
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer
@@ -254,14 +255,32 @@ class LedgerRecord(Tracker):
         files = file_items(result.files)
         for item, got in zip(files, result.delivered, strict=False):
             item["delivered"] = got
+        turn = self._turn(result)
         self._update(
             status="saved",
+            turn=turn,
             files=files,
             mismatch=result.mismatch or None,
             unsaved_urls=None,
             error=None,
             exit_code=0,
         )
+
+    def _turn(self, result: ImageResult) -> list[dict[str, Any]] | None:
+        """The model's turn as the ledger keeps it (SPEC 13): each signature in its own
+        file (they can be a megabyte), named by its SHA-256."""
+        if not result.turn:
+            return None
+        signatures = Signatures(self.ledger.path.parent)
+        kept = []
+        for part in result.turn:
+            signature = part.get("signature")
+            item = {k: v for k, v in part.items() if k != "signature"}
+            item["signature"] = signatures.put(signature) if signature is not None else None
+            if "text" in item:
+                item["text"] = storable(item["text"])
+            kept.append(item)
+        return kept
 
     def failed(self, error: DmxError) -> None:
         files = file_items(error.file_list)

@@ -35,8 +35,11 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     #: The model's own words beside its images (the gemini door's text parts).
     text: list[str] = field(default_factory=list)
-    ledger_id: int | None = None  # the ledger's entry of this request (None: no ledger)
+    #: The request's ledger entry (None without a ledger: DMXEDIT_NO_HISTORY).
+    ledger_id: int | None = None
     parent: int | None = None  # the entry it continues (a conversation, SPEC 13)
+    #: The model's turn (gemini door) as a conversation sends it back (SPEC 13).
+    turn: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""

@@ -22,6 +22,7 @@ from helpers import PROBE, probe_imports
         ["ratios", "--json", "--size", "4K"],
         ["config", "list"],
         ["config", "path"],
+        ["mcp", "--help"],  # the MCP SDK only inside the command (dmxedit[mcp])
     ],
 )
 def test_light_commands_import_no_http_machinery(args: list[str]) -> None:
