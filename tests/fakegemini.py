@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import zlib
@@ -250,6 +251,7 @@ def read_body(pieces: Any, recorded: Recorded, keep: bool) -> None:
         recorded.body = text[:65536]
         return
     parts = recorded.parts
+    recorded.gemini = document  # type: ignore[attr-defined]  # its turns, images described
     for part in _request_parts(document):
         inline = part.get("inline_data") if isinstance(part, dict) else None
         if not isinstance(inline, dict) or not isinstance(inline.get("data"), str):
@@ -311,6 +313,42 @@ def problems(recorded: Recorded) -> list[str]:
     return found
 
 
+def issue_signature(fake: Any, image: bytes) -> str:
+    """A ``thoughtSignature`` for an image the fake makes, bound to its bytes (what the
+    real service checks when a later turn sends it back). ``fake.signature_size``
+    characters long (DMXAPI's examples: about a megabyte)."""
+    issued: dict[str, int] = fake.__dict__.setdefault("signatures", {})
+    head = base64.b64encode(b"sig%06d" % len(issued) + hashlib.sha256(image).digest()).decode()
+    size = int(fake.__dict__.get("signature_size", 2048))
+    signature = (head + "A" * size)[: max(size, len(head))]
+    issued[signature] = zlib.crc32(image)
+    return signature
+
+
+def signature_problems(fake: Any, recorded: Recorded) -> list[str]:
+    """A model turn sent back without its image's signature, or with one this server did
+    not issue for that image, is refused (DMXAPI: generation and editing validate
+    signatures strictly; a missing one is a 400)."""
+    document = getattr(recorded, "gemini", None)
+    contents = document.get("contents") if isinstance(document, dict) else None
+    issued: dict[str, int] = fake.__dict__.get("signatures", {})
+    found: list[str] = []
+    images = iter(recorded.parts)
+    for turn in contents if isinstance(contents, list) else ():
+        for part in turn.get("parts") or [] if isinstance(turn, dict) else []:
+            if not isinstance(part, dict) or "inline_data" not in part:
+                continue
+            image = next(images, None)
+            if turn.get("role") != "model":
+                continue
+            signature = part.get("thoughtSignature")
+            if signature is None:
+                found.append("Image part is missing a thought_signature")
+            elif signature != "" and issued.get(signature) != (image.crc32 if image else None):
+                found.append("Corrupted thought signature.")
+    return found
+
+
 def reply(fake: Any, recorded: Recorded) -> Reply:
     """The default answer: an error for a malformed request, else an image: Pro's JPEG,
     or the fake's result as PNG (streamed in chunks when it is big)."""
@@ -319,13 +357,15 @@ def reply(fake: Any, recorded: Recorded) -> Reply:
         return google_error(
             401, "API key not valid. Please pass a valid API key.", "UNAUTHENTICATED"
         )
+    wrong += signature_problems(fake, recorded)
     if wrong:
         return google_error(400, "; ".join(wrong))
     model = model_of(recorded.path) or ""
     if "pro" in model and fake.result == PNG_BYTES:
         document = pro_answer()
     else:
-        document = inline_answer(fake.result, "image/png", model=model)
+        signature = issue_signature(fake, fake.result)
+        document = inline_answer(fake.result, "image/png", model=model, signature=signature)
     big = len(fake.result) > (1 << 20)
     return Reply(json=document, delay=fake.default_delay, chunked=big, chunk_size=1 << 20)
 

@@ -18,7 +18,8 @@ import typer
 
 from dmxedit.cli import options as o
 from dmxedit.cli.context import RunContext
-from dmxedit.core.errors import DmxError, InputError
+from dmxedit.core import interrupts
+from dmxedit.core.errors import DmxError, InputError, counted
 from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
@@ -165,8 +166,8 @@ class Chat:
         made = f"about {tokens:,} tokens for the image" if tokens else "tokens unknown"
         context = len(request.history) // 2
         self.say(
-            f"turn {context + 1} with {request.model}: {context} earlier turns and "
-            f"{images} images sent as context; {made}."
+            f"turn {context + 1} with {request.model}: {counted(context, 'earlier turn')} "
+            f"and {counted(images, 'image')} sent as context; {made}."
         )
 
 
@@ -176,6 +177,15 @@ def _model(ctx: RunContext, options: ImageOptions) -> ImageOptions:
     from dmxedit.core.settings import resolve
 
     if options.model is not None or options.api is not None:
+        known = model_for(options.model) if options.model is not None else None
+        door = options.api or (known.door if known is not None else "images")
+        if door != "gemini":
+            raise InputError(
+                f"{options.model} goes through the images door, which keeps no conversation; "
+                "chat needs a gemini-door model.",
+                hint=f"Use -m {CHAT_MODEL} (see `dmxedit models --known`), or edit with "
+                "`dmxedit edit` and give @last as an input.",
+            )
         return options
     configured = model_for(resolve(options).model)
     if configured is not None and configured.door == "gemini":
@@ -226,10 +236,14 @@ def _one(chat: Chat, line: str) -> None:
         return
     try:
         _deliver(chat.ctx, chat.turn(text))
-    except DmxError as error:
+    except (DmxError, KeyboardInterrupt) as error:
         if not chat.ctx.stdin_isatty:
             raise
-        ui.error_panel(chat.ctx, error)
+        interrupts.forget()  # handled: the next turn's upload must not stop on it
+        if isinstance(error, KeyboardInterrupt):  # before the request began: nothing sent
+            chat.say("Interrupted; nothing was sent.")
+        else:
+            ui.error_panel(chat.ctx, error)
 
 
 def _loop(chat: Chat, read: Callable[[], str | None]) -> None:
