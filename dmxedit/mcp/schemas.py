@@ -124,6 +124,22 @@ def edit_image() -> dict[str, Any]:
     )
 
 
+def continue_edit() -> dict[str, Any]:
+    """SPEC 13's next turn: the thread of a ledger entry, plus a prompt and new images."""
+    props = {
+        "continue": {
+            "type": ["integer", "string"],
+            "description": "The ledger id of the turn to continue (an edit_image result's "
+            "ledger_id), or @last. Gemini-door models only; model and options default to "
+            "that turn's.",
+        },
+        "prompt": PROMPT,
+        "images": {**IMAGES, "minItems": 0, "maxItems": 14, "description": "New input images."},
+        **{k: v for k, v in option_properties("edit").items() if k not in ("mask", "count")},
+    }
+    return _obj(props, ("continue", "prompt"))
+
+
 def generate_image() -> dict[str, Any]:
     return _obj({"prompt": PROMPT, **option_properties("generate")}, ("prompt",))
 
@@ -150,6 +166,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     return {
         "edit_image": edit_image(),
         "generate_image": generate_image(),
+        "continue_edit": continue_edit(),
         "list_models": _obj(
             {"all": {"type": "boolean", "description": "Every model, not only image models."}}
         ),

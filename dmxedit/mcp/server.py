@@ -36,8 +36,7 @@ from dmxedit.mcp.tools import Output, Session
 
 log = logging.getLogger("dmxedit.mcp")
 
-#: Tool name -> (what it does, its function). continue_edit (SPEC 13) joins here with the
-#: conversations: it is one more entry, with its schema in ``schemas.schemas``.
+#: Tool name -> (what it does, its function); each schema is in ``schemas.schemas``.
 TOOLS: dict[str, tuple[str, tools.Tool]] = {
     "edit_image": (
         "Edit 1-16 images with a prompt (paid: the model's tokens). Saves the result under "
@@ -45,6 +44,11 @@ TOOLS: dict[str, tuple[str, tools.Tool]] = {
         tools.make_image("edit"),
     ),
     "generate_image": ("Make an image from a prompt alone (paid).", tools.make_image("generate")),
+    "continue_edit": (
+        "Edit again in the same conversation (paid; gemini-door models): the model sees the "
+        "earlier turns of the ledger entry given, its own images and their signatures.",
+        tools.make_image("edit", continued=True),
+    ),
     "list_models": (
         "The models the key can use, and dmxedit's notes on each (free).",
         tools.list_models,
@@ -69,7 +73,7 @@ TOOLS: dict[str, tuple[str, tools.Tool]] = {
         tools.balance,
     ),
 }
-PAID = ("edit_image", "generate_image", "start_batch")
+PAID = ("edit_image", "generate_image", "continue_edit", "start_batch")
 
 #: Seconds between looks at a running call's progress (its answer is taken at once).
 POLL = 0.5

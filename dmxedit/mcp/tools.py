@@ -156,7 +156,23 @@ def _checked(
     images = [session.confinement.image(i, roots) for i in resolve_refs(images, settings)]
     if options.mask is not None:
         options = options.merged(mask=session.confinement.image(options.mask, roots, "mask"))
-    return prepare(kind, images, prompt, options, settings=settings)
+    ref = _thread_ref(args.get("continue"))
+    prepared = prepare(kind, images, prompt, options, settings=settings, continue_ref=ref)
+    for turn in prepared.request.history:  # a thread's files too: the roots or the output
+        for img in turn.images:
+            session.confinement.image(str(img.path), [*roots, session.confinement.output])
+    return prepared
+
+
+def _thread_ref(value: Any) -> str | None:
+    """continue_edit's ``continue``: a ledger id or ``@last``/``@N`` (None: not given)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return f"@{value}"
+    if isinstance(value, str) and (value == "@last" or value.lstrip("@").isdigit()):
+        return value if value.startswith("@") else f"@{value}"
+    raise InputError("continue is a ledger id (a number), @N or @last.")
 
 
 def _links(result: ImageResult, session: Session) -> list[Block]:
@@ -184,17 +200,19 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
     return blocks
 
 
-def make_image(kind: Kind) -> Tool:
-    allowed = (
-        schemas.edit_image()["properties"]
-        if kind == "edit"
-        else schemas.generate_image()["properties"]
-    )
+def make_image(kind: Kind, *, continued: bool = False) -> Tool:
+    """The tool of an edit, a generation, or (``continued``) a conversation's next turn."""
+    if continued:
+        allowed = schemas.continue_edit()["properties"]
+    elif kind == "edit":
+        allowed = schemas.edit_image()["properties"]
+    else:
+        allowed = schemas.generate_image()["properties"]
 
     def run(
         session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
     ) -> Output:
-        if kind == "edit" and not args.get("images"):
+        if kind == "edit" and not args.get("images") and args.get("continue") is None:
             raise InputError("edit_image needs images (1-16 paths); generate_image takes none.")
         if not args.get("prompt"):
             raise InputError("A prompt is needed.")
@@ -210,6 +228,8 @@ def make_image(kind: Kind) -> Tool:
         structured: dict[str, Any] = {
             "files": [str(p) for p in result.files],
             "ledger_id": result.ledger_id,
+            "parent": result.parent,
+            "text": result.text,
             "receipt": {"delivered": result.delivered, "mismatch": result.mismatch},
             "model": result.model,
             "aspect_ratio": result.aspect_ratio,

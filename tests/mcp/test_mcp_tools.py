@@ -57,6 +57,7 @@ def test_tools_listed_with_schemas(session: Session) -> None:
     assert names == [
         "edit_image",
         "generate_image",
+        "continue_edit",
         "list_models",
         "ratios",
         "estimate",
