@@ -2,6 +2,7 @@
 complete -c dmxedit -f
 complete -c dmxedit -n '__fish_use_subcommand' -a balance
 complete -c dmxedit -n '__fish_use_subcommand' -a batch
+complete -c dmxedit -n '__fish_use_subcommand' -a chat
 complete -c dmxedit -n '__fish_use_subcommand' -a completion
 complete -c dmxedit -n '__fish_use_subcommand' -a config
 complete -c dmxedit -n '__fish_use_subcommand' -a doctor
@@ -59,6 +60,32 @@ complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l status -d 'Report 
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -l reconcile -d 'Check the jobs held back as \'may have been billed\' against DMXAPI\'s billing log (needs the system token) and record the verdicts; sends nothing'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from batch' -F
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s r -l ratio -x -a 'auto 1:1 2:3 3:2 3:4 4:3 4:5 5:4 9:16 16:9 21:9' -d 'Aspect ratio, e'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s s -l size -x -a '1K 2K 4K' -d 'Output size: 1K, 2K or 4K (any case)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s m -l model -x -d 'A gemini-door model [default: the configured one if it is, else gemini-3'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s o -l output -r -F -d 'Output folder [default: output]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l base-url -x -d 'API base URL, including /v1 [default: https://www'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l timeout -x -d 'Seconds to wait for the answer [default: 600]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l connect-timeout -x -d 'Seconds to wait for a connection [default: 10]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l download-timeout -x -d 'Seconds a result download may take in all [default: 300]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l retries -x -d 'Retries of calls that are safe to retry [default: 2]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l retry-server-errors -d 'Also resend after a 5xx or a timeout (may be billed twice)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l save-metadata -d 'Write <image>'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l param -x -d 'Extra request field KEY=VALUE (repeatable)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l name -x -d 'File name template: {stem} {ts} {i} {id} {variant} {ratio} {size} {model}; the extension comes from the image [default: edited_{ts}_{i}]'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l quality -x -d 'Rendering quality: low, medium, high or auto (gpt-image models)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l background -x -d 'auto, opaque, or transparent (gpt-image-1'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l image-format -x -d 'File format the model makes: png, jpeg or webp (gpt-image models)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l compression -x -d 'JPEG/WebP compression 0-100 (gpt-image models, with --image-format jpeg|webp)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l moderation -x -d 'Content moderation: auto or low (gpt-image models)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l search -d 'Ground the image in Google Search (gemini-3'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l api -x -d 'The door of a model not in dmxedit\'s table: images or gemini (see `dmxedit models`)'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l json -d 'Print one JSON object on standard output'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s q -l quiet -d 'Print less on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s v -l verbose -d 'Print more on standard error'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -l continue -x -d 'Continue the conversation of ledger entry @last or @N (gemini-door models): the model sees the earlier turns'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -s h -l help -d 'Show help'
+complete -c dmxedit -n '__fish_seen_subcommand_from chat' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from completion' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 complete -c dmxedit -n '__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from get list path set unset' -a get
@@ -120,6 +147,7 @@ complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l results -r -F -d 'R
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l resend-unknown -d 'Send again jobs cut off after their request went out (may bill twice)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l each -d 'One job per image, same prompt (runs as a batch)'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l variants -x -d 'Make N candidates at once (1-16), saved as N files (runs as a batch)'
+complete -c dmxedit -n '__fish_seen_subcommand_from edit' -l continue -x -d 'Continue the conversation of ledger entry @last or @N (gemini-door models): the model sees the earlier turns'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -s h -l help -d 'Show help'
 complete -c dmxedit -n '__fish_seen_subcommand_from edit' -F
 complete -c dmxedit -n '__fish_seen_subcommand_from generate' -s p -l prompt -x -d 'What to do; \'-\' reads it from standard input'

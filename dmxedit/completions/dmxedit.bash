@@ -34,6 +34,8 @@ _dmxedit() {
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "batch"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --quality --background --image-format --compression --moderation --mask -n --count --search --api --json -q --quiet -v --verbose --concurrency --results --resend-unknown --shard --max-tokens --status --reconcile -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+    "chat"*)
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-r --ratio -s --size -m --model -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --name --quality --background --image-format --compression --moderation --search --api --json -q --quiet -v --verbose --continue -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "completion"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-h --help" -- "$cur")); else COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); fi ;;
     "config"*)
@@ -41,7 +43,7 @@ _dmxedit() {
     "doctor"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --base-url -m --model -o --output --connect-timeout -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "edit"*)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --quality --background --image-format --compression --moderation --mask -n --count --search --api --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --max-side --name --quality --background --image-format --compression --moderation --mask -n --count --search --api --json -q --quiet -v --verbose --concurrency --results --resend-unknown --each --variants --continue -h --help" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     "generate"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "-p --prompt --prompt-file --dry-run -r --ratio -s --size -m --model --format -o --output --base-url --timeout --connect-timeout --download-timeout --retries --retry-server-errors --save-metadata --param --name --quality --background --image-format --compression --moderation -n --count --search --api --json -q --quiet -v --verbose --concurrency --results --resend-unknown --variants -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     "history"*)
@@ -59,7 +61,7 @@ _dmxedit() {
     "usage"*)
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json -q --quiet -v --verbose --today --week --month --since --until -m --model -h --help" -- "$cur")); else COMPREPLY=(); fi ;;
     *)
-      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch completion config doctor edit generate history mcp models ratios recover report usage" -- "$cur")); fi ;;
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--version -h --help" -- "$cur")); else COMPREPLY=($(compgen -W "balance batch chat completion config doctor edit generate history mcp models ratios recover report usage" -- "$cur")); fi ;;
   esac
 }
 complete -o filenames -F _dmxedit dmxedit
