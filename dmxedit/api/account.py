@@ -42,6 +42,7 @@ from dmxedit.api.quota import (
 )
 from dmxedit.core.errors import ApiError, AuthError, NetworkError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import Settings
 
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
@@ -127,14 +128,20 @@ class Account:
             except requests.exceptions.RequestException as exc:
                 words = "no answer came in time" if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API at {self.root} could not be reached: {words}.",
-                    hint="Check your network and the base URL (dmxedit config get base-url).",
+                    T(
+                        "The account API at {root} could not be reached: {words}.",
+                        root=self.root,
+                        words=words,
+                    ),
+                    hint=T(
+                        "Check your network and the base URL (dmxedit config get base-url).",
+                    ),
                 ) from None
             except BODY_ERRORS as exc:
                 words = "it did not all come in time" if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API's answer could not be read: {words}.",
-                    hint="Try again later.",
+                    T("The account API's answer could not be read: {words}.", words=words),
+                    hint=T("Try again later."),
                 ) from None
 
     def _heard(self, response: Any, started: float) -> None:
@@ -169,16 +176,20 @@ class Account:
                 f"The account API answered {status} with a body that is not JSON"
                 + (f" ({self._redact(one_line(said, 120))})" if said else "")
                 + ".",
-                hint="The account API answers on the site of the base URL; check the base URL.",
+                hint=T(
+                    "The account API answers on the site of the base URL; check the base URL.",
+                ),
                 **info,
             ) from None
         if not isinstance(answer, dict):
-            raise ApiError("The account API answered with a body that is not an object.", **info)
+            raise ApiError(T("The account API answered with a body that is not an object."), **info)
         if answer.get("success") is not True:
             message = answer.get("message")
             text = self._redact(one_line(str(message))) if message else "no message"
             raise AuthError(
-                f"The account API refused the request: {text}.", hint=_AUTH_HINT, **info
+                T("The account API refused the request: {text}.", text=text),
+                hint=_AUTH_HINT,
+                **info,
             )
         return answer.get("data"), _skew(response.headers.get("Date"))
 
@@ -186,7 +197,7 @@ class Account:
         """The balance (``quota / 500000`` CNY)."""
         data, _skew_s = self._get("/api/user/self")
         if not isinstance(data, dict) or "quota" not in data:
-            raise ApiError("The account API's answer has no quota.")
+            raise ApiError(T("The account API's answer has no quota."))
         used = data.get("used_quota")
         count = data.get("request_count")
         name = data.get("username")
@@ -219,7 +230,7 @@ class Account:
             data, read.skew = self._get("/api/log/self", params)
             read.pages = page
             if not isinstance(data, dict):
-                raise ApiError("The account API's log answer has no data.")
+                raise ApiError(T("The account API's log answer has no data."))
             items = data.get("items") or []
             read.total = as_int(data.get("total"))
             if not isinstance(items, list) or not items:

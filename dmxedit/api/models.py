@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dmxedit.api.http import ERROR_BODY_LIMIT, api_message, decode_text, loads
 from dmxedit.core.catalog import SITES, is_image_model, other_sites
 from dmxedit.core.errors import ApiError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import redact
 
 MODELS_ADVICE = "Run `dmxedit models` to see the models your key can use."
@@ -121,7 +122,13 @@ def _model_list_body(
     """The entries of a model list answer; ApiError when it is not one."""
     status = info["status"]
     if len(raw) > MODELS_LIMIT:
-        raise ApiError(f"The model list is over {mib(MODELS_LIMIT)}; it was refused.", **info)
+        raise ApiError(
+            T(
+                "The model list is over {mib}; it was refused.",
+                mib=mib(MODELS_LIMIT),
+            ),
+            **info,
+        )
     text = redact(decode_text(raw, content_type).strip(), *secrets)
     try:
         body = loads(text)
@@ -138,11 +145,21 @@ def _model_list_body(
         ) from None
     if isinstance(body, dict) and (body.get("success") is False or body.get("error")):
         said = redact(api_message(raw, content_type) or "no message", *secrets)
-        raise ApiError(f"The API answered {status} with an error: {said}", **info)
+        raise ApiError(
+            T(
+                "The API answered {status} with an error: {said}",
+                status=status,
+                said=said,
+            ),
+            **info,
+        )
     entries = body.get("data") if isinstance(body, dict) else body
     if not isinstance(entries, list):
         raise ApiError(
-            f"The API answered {status} with a body that is not a model list.",
+            T(
+                "The API answered {status} with a body that is not a model list.",
+                status=status,
+            ),
             hint=v1_hint(base_url),
             **info,
         )

@@ -15,6 +15,7 @@ import urllib3.exceptions
 from dmxedit.api.http import Deadline, new_session
 from dmxedit.api.proxies import SOCKS_INSTALL
 from dmxedit.core.errors import NetworkError
+from dmxedit.core.i18n import T
 
 
 def _reason(exc: BaseException) -> BaseException | None:
@@ -151,7 +152,9 @@ def reach(url: str, timeout: float) -> Reached:
     except requests.exceptions.RequestException as exc:
         late = requests.exceptions.ReadTimeout() if deadline.expired else exc
         problem, hint = connection_problem(late, host, timeout)
-        raise NetworkError(f"{host} cannot be reached: {problem}.", hint=hint) from None
+        raise NetworkError(
+            T("{host} cannot be reached: {problem}.", host=host, problem=problem), hint=hint
+        ) from None
     finally:
         session.close()
 

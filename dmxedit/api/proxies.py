@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
+from dmxedit.core.i18n import T
 
 SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
 SOCKS_INSTALL = "pip install 'requests[socks]'"
@@ -99,17 +100,31 @@ def proxy_for(url: str) -> Proxy | None:
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} is a SOCKS proxy, and SOCKS support is not installed.",
-            hint=f"Install it with {SOCKS_INSTALL} (for pipx: pipx inject dmxedit "
-            f"'requests[socks]'), or {unset} to connect without it.",
+            problem=T(
+                "The proxy in {where} is a SOCKS proxy, and SOCKS support is not installed.",
+                where=where,
+            ),
+            hint=T(
+                "Install it with {socks_install} (for pipx: pipx inject "
+                "dmxedit 'requests[socks]'), or {unset} to connect without it.",
+                socks_install=SOCKS_INSTALL,
+                unset=unset,
+            ),
         )
     if scheme not in ("http", "https"):
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} has the scheme {scheme}://, which cannot be "
-            "used (http://, https:// and socks5:// can).",
-            hint=f"Fix the proxy's address, or {unset} to connect without it.",
+            problem=T(
+                "The proxy in {where} has the scheme {scheme}://, which cannot "
+                "be used (http://, https:// and socks5:// can).",
+                where=where,
+                scheme=scheme,
+            ),
+            hint=T(
+                "Fix the proxy's address, or {unset} to connect without it.",
+                unset=unset,
+            ),
         )
     try:
         host = parts.hostname
@@ -120,8 +135,11 @@ def proxy_for(url: str) -> Proxy | None:
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} is not a valid address (no host, or a bad port).",
-            hint=f"Write it like http://proxy.example:8080, or {unset}.",
+            problem=T(
+                "The proxy in {where} is not a valid address (no host, or a bad port).",
+                where=where,
+            ),
+            hint=T("Write it like http://proxy.example:8080, or {unset}.", unset=unset),
         )
     return Proxy(shown, source)
 

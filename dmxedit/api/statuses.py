@@ -12,6 +12,7 @@ from dmxedit.api.http import ErrorAnswer, Party, status_error
 from dmxedit.api.models import MODELS_ADVICE, model_unusable, site_hint, v1_hint
 from dmxedit.api.retry import Decision, Failed, Fault, Outcome, classify_status
 from dmxedit.core.errors import ApiError, AuthError, DmxError, NetworkError
+from dmxedit.core.i18n import T
 
 MODEL_HINT = "Choose another with --model NAME or `dmxedit config set model NAME`."
 
@@ -39,9 +40,16 @@ def refused(
     unusable = model_unusable(answer.body, answer.said) if model else None
     if status in (401, 403) and unusable == "forbidden":
         raise AuthError(
-            f"The key may not use the model {model!r} ({answer.text}). {MODELS_ADVICE}",
-            hint="A key's settings on your DMXAPI site can limit its models: allow this "
-            "one there, or choose another with --model.",
+            T(
+                "The key may not use the model {model!r} ({text}). {models_advice}",
+                model=model,
+                text=answer.text,
+                models_advice=MODELS_ADVICE,
+            ),
+            hint=T(
+                "A key's settings on your DMXAPI site can limit its models: "
+                "allow this one there, or choose another with --model.",
+            ),
             **answer.info,
         )
     if unusable is not None and status not in (401, 403) and status >= 400:

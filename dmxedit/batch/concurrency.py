@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 Concurrency = int | Literal["auto"]
 MAX_FIXED = 64
@@ -34,8 +35,12 @@ def parse_concurrency(value: object) -> Concurrency:
     if text.isdigit() and 1 <= int(text) <= MAX_FIXED:
         return int(text)
     raise InputError(
-        f"--concurrency {value!r} is not a number from 1 to {MAX_FIXED}, or auto.",
-        hint="auto starts at 2 and adapts to the API's 429 answers.",
+        T(
+            "--concurrency {value!r} is not a number from 1 to {max_fixed}, or auto.",
+            value=value,
+            max_fixed=MAX_FIXED,
+        ),
+        hint=T("auto starts at 2 and adapts to the API's 429 answers."),
     )
 
 

@@ -12,6 +12,7 @@ from dmxedit.batch.jobs import Job
 from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.batch.summary import BatchEvents
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.engine.delivery import Delivery
 from dmxedit.engine.records import LedgerRecord
 
@@ -78,7 +79,21 @@ class JobEvents(Events):
         self.job = job
 
     def warn(self, message: str) -> None:
-        self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+        self.events.warn(
+            T(
+                "job {id} (line {line}): {message}",
+                id=self.job.id,
+                line=self.job.line,
+                message=message,
+            )
+        )
 
     def note(self, message: str) -> None:
-        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
+        self.events.note(
+            T(
+                "job {id} (line {line}): {message}",
+                id=self.job.id,
+                line=self.job.line,
+                message=message,
+            )
+        )

@@ -36,6 +36,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine import pipeline
@@ -78,7 +79,7 @@ def run_batch(
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
     if max_tokens is not None and max_tokens < 0:
-        raise InputError(f"--max-tokens {max_tokens} is below 0.")
+        raise InputError(T("--max-tokens {max_tokens} is below 0.", max_tokens=max_tokens))
     log = ResultsLog(results)
     if not dry_run:
         log.lock()
@@ -168,9 +169,13 @@ def _tell_plan(
             "`--reconcile` checks DMXAPI's billing log for them, " if settings.has_account else ""
         )
         events.warn(
-            f"{counted(plan.unknown, 'job')} went out last time without a result and may "
-            f"have been billed; they are not sent again ({check}use --resend-unknown to "
-            "send them)."
+            T(
+                "{counted} went out last time without a result and may have "
+                "been billed; they are not sent again ({check}use "
+                "--resend-unknown to send them).",
+                counted=counted(plan.unknown, "job"),
+                check=check,
+            )
         )
     if plan.shapes and settings.has_account:
         summary.estimated_cny = _estimate(settings, plan.shapes, clock=clock)

@@ -26,6 +26,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -159,7 +160,7 @@ class Runner:
         details = {"summary": summary.to_dict(), "not_run": not_run}
         if self.crashes and not self.problems:
             return InternalError(
-                message, hint="This is a bug in dmxedit: please report it.", details=details
+                message, hint=T("This is a bug in dmxedit: please report it."), details=details
             )
         return BatchError(message, details=details)
 
@@ -344,8 +345,13 @@ class Runner:
             self.log.append(absolute_files(record))
         except Exception as exc:  # noqa: BLE001 - the job's result stands; the batch stops
             self.trouble(
-                f"the results file {self.log.path} could not record job {job.id} "
-                f"({type(exc).__name__}: {exc})"
+                T(
+                    "the results file {path} could not record job {id} ({name}: {exc})",
+                    path=self.log.path,
+                    id=job.id,
+                    name=type(exc).__name__,
+                    exc=exc,
+                )
             )
         with self.lock:
             self.answered.pop(job.id, None)
@@ -356,7 +362,14 @@ class Runner:
         try:
             self.events.job_finished(record)
         except Exception as exc:  # noqa: BLE001 - e.g. standard output gone
-            self.trouble(f"job {job.id}'s outcome could not be shown ({type(exc).__name__}: {exc})")
+            self.trouble(
+                T(
+                    "job {id}'s outcome could not be shown ({name}: {exc})",
+                    id=job.id,
+                    name=type(exc).__name__,
+                    exc=exc,
+                )
+            )
         return bool(record["status"] == "ok")
 
     def fetch(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
@@ -368,13 +381,17 @@ class Runner:
             saved.append(fetch_again(client, saver, url))
             state.kept(saved[-1])
         for note in (n for image in saved for n in saver.notes(image)):
-            self.events.warn(f"job {job.id} (line {job.line}): {note}")
+            self.events.warn(
+                T("job {id} (line {line}): {note}", id=job.id, line=job.line, note=note)
+            )
         files = [str(image.path) for image in saved]
         request = job.request
         delivered, found = receipt(
             request.expected(),
             saved,
-            lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
+            lambda text: self.events.warn(
+                T("job {id} (line {line}): {text}", id=job.id, line=job.line, text=text)
+            ),
         )
         record.update(
             status="ok",
@@ -396,8 +413,14 @@ class Runner:
                 )
             except Exception as exc:  # noqa: BLE001 - saved: the ledger only lags behind
                 self.events.warn(
-                    f"job {job.id} (line {job.line}): the ledger could not record the saved "
-                    f"files ({type(exc).__name__}: {exc})."
+                    T(
+                        "job {id} (line {line}): the ledger could not record the saved "
+                        "files ({name}: {exc}).",
+                        id=job.id,
+                        line=job.line,
+                        name=type(exc).__name__,
+                        exc=exc,
+                    )
                 )
 
     def saver(self, job: Job) -> Saver:
@@ -465,7 +488,7 @@ class Runner:
             try:
                 self.check_billing(error, job, state, state.kept_record, record)
             except Exception as exc:  # noqa: BLE001 - the check is extra; the verdict stands
-                self.events.warn(f"job {job.id}: the billing check failed: {exc}")
+                self.events.warn(T("job {id}: the billing check failed: {exc}", id=job.id, exc=exc))
         if isinstance(error, InternalError):  # a bug, before anything was sent: stop
             with self.lock:
                 self.crashes.append(error)

@@ -20,6 +20,7 @@ from dmxedit.batch.jobs import JobSource
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.batch.shards import Shard, results_file, shard_files, shard_of
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 NONE, DONE, FAILED, REFETCH, HELD = range(5)
 _CATEGORY = {"skip": DONE, "send": FAILED, "fetch": REFETCH, "unknown": HELD}
@@ -126,7 +127,13 @@ def _read_states(ids: IdTable, files: list[Path]) -> tuple[array[int], list[str]
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
+            raise InputError(
+                T(
+                    "Cannot read the results file {path}: {strerror}.",
+                    path=path,
+                    strerror=exc.strerror,
+                )
+            ) from None
         read.append(str(path))
     return state, read
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+from dmxedit.core.i18n import T
+
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
     """ "1 job", "3 jobs": a count with its noun, for messages a person reads."""
@@ -142,7 +144,11 @@ def all_problems(problems: list[InputError]) -> InputError:
         return problems[0]
     listed = "\n".join(f"- {p.message}" for p in problems)
     return InputError(
-        f"{len(problems)} problems; nothing was sent:\n{listed}",
+        T(
+            "{n_problems} problems; nothing was sent:\n{listed}",
+            n_problems=len(problems),
+            listed=listed,
+        ),
         hint=next((p.hint for p in problems if p.hint), None),
         details={"problems": [p.message for p in problems]},
     )

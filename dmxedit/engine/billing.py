@@ -29,6 +29,7 @@ from dmxedit.api.account import Account, LogItem, LogRead, cny
 from dmxedit.api.client import MAY_BE_BILLED
 from dmxedit.core.errors import DmxError, counted
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -311,7 +312,11 @@ def after_failure(
     target = Target(model, sent_at if sent_at is not None else failed_at, failed_at, rid)
     target = claimed_ids(book, target, entry_id)
     if events is not None:
-        events.note("Checking DMXAPI's billing log for the request (a few seconds)...")
+        events.note(
+            T(
+                "Checking DMXAPI's billing log for the request (a few seconds)...",
+            )
+        )
     own = account is None
     try:
         account = account or Account(settings, read_timeout=15.0)

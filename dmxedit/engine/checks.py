@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import ENDPOINTS, MAX_RESULT_BYTES, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import (
     DEFAULT,
     ENV,
@@ -65,7 +66,7 @@ def fail(name: str, detail: str, hint: str | None, code: ExitCode) -> Check:
 
 
 def skip(name: str, why: str) -> Check:
-    return Check(name, SKIP, f"Not checked: {why}.")
+    return Check(name, SKIP, T("Not checked: {why}.", why=why))
 
 
 def _mode(mode: int) -> str:
@@ -98,8 +99,12 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             Check(
                 name,
                 OK,
-                f"No config file at {path}{named}: settings come from the environment and "
-                "the defaults.",
+                T(
+                    "No config file at {path}{named}: settings come from the "
+                    "environment and the defaults.",
+                    path=path,
+                    named=named,
+                ),
             ),
             {},
         )
@@ -113,8 +118,10 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             fail(
                 name,
                 " ".join(problems),
-                "Set it again with `dmxedit config set KEY VALUE`, or remove it with "
-                "`dmxedit config unset KEY`.",
+                T(
+                    "Set it again with `dmxedit config set KEY VALUE`, or remove "
+                    "it with `dmxedit config unset KEY`.",
+                ),
                 ExitCode.USAGE,
             ),
             valid,
@@ -176,14 +183,22 @@ def check_key(
     """The key is set, can go into a header, has no pasted ``Bearer `` or quotes."""
     name = "key"
     if "api-key" in invalid:
-        return fail(name, invalid["api-key"].message, f"Set {ENV_KEY} to your key.", ExitCode.AUTH)
+        return fail(
+            name,
+            invalid["api-key"].message,
+            T("Set {env_key} to your key.", env_key=ENV_KEY),
+            ExitCode.AUTH,
+        )
     key = settings.api_key
     if not key:
         return fail(
             name,
-            "No API key is set.",
-            f"Run `dmxedit config set api-key` (it asks without echo), or set {ENV_KEY}. "
-            "Keys are made on your DMXAPI site's token page.",
+            T("No API key is set."),
+            T(
+                "Run `dmxedit config set api-key` (it asks without echo), or "
+                "set {env_key}. Keys are made on your DMXAPI site's token page.",
+                env_key=ENV_KEY,
+            ),
             ExitCode.AUTH,
         )
     source = source_of(settings, "api-key")
@@ -192,24 +207,42 @@ def check_key(
         fix = f"Set {ENV_KEY} again without it (or unset it and use `dmxedit config set api-key`)."
     problem = key_problem(key)
     if problem is not None:
-        return fail(name, f"The key from {source} cannot be sent: {problem}.", fix, ExitCode.AUTH)
+        return fail(
+            name,
+            T(
+                "The key from {source} cannot be sent: {problem}.",
+                source=source,
+                problem=problem,
+            ),
+            fix,
+            ExitCode.AUTH,
+        )
     shown = f"{mask(key)} from {source}"
     stored = file_data.get("api-key")
     if settings.sources.get("api-key") == ENV and isinstance(stored, str) and stored != key:
         return Check(
             name,
             WARN,
-            f"{shown}; it overrides the config file's other key ({mask(stored)}).",
-            f"Unset {ENV_KEY} to use the stored key, or `dmxedit config unset api-key`.",
+            T(
+                "{shown}; it overrides the config file's other key ({mask}).",
+                shown=shown,
+                mask=mask(stored),
+            ),
+            T(
+                "Unset {env_key} to use the stored key, or `dmxedit config unset api-key`.",
+                env_key=ENV_KEY,
+            ),
         )
     if not key.startswith("sk-"):
         return Check(
             name,
             WARN,
-            f"{shown} does not start with sk-, as DMXAPI keys do.",
-            "Use a key from your site's token page (the system token is another thing).",
+            T("{shown} does not start with sk-, as DMXAPI keys do.", shown=shown),
+            T(
+                "Use a key from your site's token page (the system token is another thing).",
+            ),
         )
-    return Check(name, OK, f"{shown}.")
+    return Check(name, OK, T("{shown}.", shown=shown))
 
 
 # -- 3. the base URL -----------------------------------------------------------------------
@@ -235,8 +268,16 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
             base = origin + path[: -len(end)]
             return fail(
                 name,
-                f"{url} (from {source}) is an endpoint's URL, not the base URL.",
-                f"Use the part before {end}: dmxedit config set base-url {base}",
+                T(
+                    "{url} (from {source}) is an endpoint's URL, not the base URL.",
+                    url=url,
+                    source=source,
+                ),
+                T(
+                    "Use the part before {end}: dmxedit config set base-url {base}",
+                    end=end,
+                    base=base,
+                ),
                 ExitCode.USAGE,
             )
     if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
@@ -302,19 +343,47 @@ def check_output(settings: Settings) -> Check:
         why = _creatable(folder)
         if why is not None:
             return fail(
-                name, f"{shown} (from {source}) cannot be created: {why}.", fix, ExitCode.USAGE
+                name,
+                T(
+                    "{shown} (from {source}) cannot be created: {why}.",
+                    shown=shown,
+                    source=source,
+                    why=why,
+                ),
+                fix,
+                ExitCode.USAGE,
             )
-        return Check(name, OK, f"{shown} (from {source}) does not exist yet; it will be created.")
+        return Check(
+            name,
+            OK,
+            T(
+                "{shown} (from {source}) does not exist yet; it will be created.",
+                shown=shown,
+                source=source,
+            ),
+        )
     if not folder.is_dir():
         return fail(
-            name, f"{shown} (from {source}) exists and is not a folder.", fix, ExitCode.USAGE
+            name,
+            T(
+                "{shown} (from {source}) exists and is not a folder.",
+                shown=shown,
+                source=source,
+            ),
+            fix,
+            ExitCode.USAGE,
         )
     try:
         _probe(folder)
     except OSError as exc:
         return fail(
             name,
-            f"{shown} (from {source}) cannot be written: {exc.strerror or exc}.",
+            T(
+                "{shown} (from {source}) cannot be written: {strerror}.",
+                shown=shown,
+                source=source,
+                strerror=exc.strerror or exc,
+            ),
             fix,
             ExitCode.USAGE,
         )
@@ -326,10 +395,17 @@ def check_output(settings: Settings) -> Check:
         return Check(
             name,
             WARN,
-            f"{shown} (from {source}) is writable, but only {free / 2**20:.0f} MiB are free.",
-            "A 4K result can take tens of MiB: free some space or choose another folder.",
+            T(
+                "{shown} (from {source}) is writable, but only {value:.0f} MiB are free.",
+                shown=shown,
+                source=source,
+                value=free / 2**20,
+            ),
+            T(
+                "A 4K result can take tens of MiB: free some space or choose another folder.",
+            ),
         )
-    return Check(name, OK, f"{shown} (from {source}) is writable.")
+    return Check(name, OK, T("{shown} (from {source}) is writable.", shown=shown, source=source))
 
 
 def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
@@ -339,7 +415,7 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
     name = "ledger"
     if not enabled(settings.history, env):
         off = f"{environment.NO_HISTORY} is set" if settings.history else "history is off"
-        return Check(name, OK, f"Turned off ({off}): paid requests are not recorded.")
+        return Check(name, OK, T("Turned off ({off}): paid requests are not recorded.", off=off))
     path = ledger_path(env)
     fix = (
         f"Fix its folder's permissions, point {environment.DATA_DIR} elsewhere, or turn it "
@@ -348,22 +424,37 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
     if not path.exists():
         blocked = _creatable(path.parent)
         if blocked is not None:
-            return fail(name, f"{path} cannot be created: {blocked}.", fix, ExitCode.AUTH)
-        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+            return fail(
+                name,
+                T("{path} cannot be created: {blocked}.", path=path, blocked=blocked),
+                fix,
+                ExitCode.AUTH,
+            )
+        return Check(
+            name, OK, T("No ledger yet; the first paid request creates {path}.", path=path)
+        )
     try:
         book = open_ledger(settings.history, env, create=False)
     except DmxError as exc:
         return fail(name, exc.message, exc.hint, exc.exit_code)
     if book is None:  # removed meanwhile
-        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+        return Check(
+            name, OK, T("No ledger yet; the first paid request creates {path}.", path=path)
+        )
     try:
         count = book.check_writable()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc).lower():
-            return Check(name, OK, f"{path} is in use by another dmxedit run right now.")
-        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+            return Check(
+                name, OK, T("{path} is in use by another dmxedit run right now.", path=path)
+            )
+        return fail(
+            name, T("{path} cannot be written: {exc}.", path=path, exc=exc), fix, ExitCode.AUTH
+        )
     except sqlite3.Error as exc:
-        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+        return fail(
+            name, T("{path} cannot be written: {exc}.", path=path, exc=exc), fix, ExitCode.AUTH
+        )
     finally:
         book.close()
     detail = f"{path}: {count} entr{'ies' if count != 1 else 'y'}, writable"
@@ -373,8 +464,11 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
             return Check(
                 name,
                 WARN,
-                f"{detail}; others can read it ({_mode(mode)}): it holds your prompts and "
-                "result URLs.",
-                f"Run: chmod 600 {path}",
+                T(
+                    "{detail}; others can read it ({mode}): it holds your prompts and result URLs.",
+                    detail=detail,
+                    mode=_mode(mode),
+                ),
+                T("Run: chmod 600 {path}", path=path),
             )
     return Check(name, OK, detail + ".")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dmxedit.core.errors import ApiError, DmxError, InternalError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.engine.records import Tracker
 
 if TYPE_CHECKING:
@@ -84,20 +85,31 @@ def verdict(exc: BaseException, state: Delivery) -> DmxError | None:
         error = exc
     elif not state.was_sent:
         error = InternalError(
-            f"Internal error before the request was completely sent ({describe(exc)}); "
-            "nothing was billed.",
+            T(
+                "Internal error before the request was completely sent "
+                "({describe}); nothing was billed.",
+                describe=describe(exc),
+            ),
             hint=BUG,
         )
     elif state.answer is None and not state.urls:
         error = ApiError(
-            f"The API's answer could not be read ({describe(exc)}). {MAY_BE_BILLED}",
+            T(
+                "The API's answer could not be read ({describe}). {may_be_billed}",
+                describe=describe(exc),
+                may_be_billed=MAY_BE_BILLED,
+            ),
             hint="`dmxedit history` keeps the request; " + BUG,
             may_be_billed=True,
         )
     else:
         error = SaveError(
-            "The image was generated (and billed) but an unexpected error stopped it from "
-            f"being saved ({describe(exc)}); its URL is printed so it is not lost.",
+            T(
+                "The image was generated (and billed) but an unexpected error "
+                "stopped it from being saved ({describe}); its URL is printed "
+                "so it is not lost.",
+                describe=describe(exc),
+            ),
             hint="`dmxedit recover` downloads it again. " + BUG,
         )
     if state.was_sent and not error.may_be_billed and billable(error):

@@ -25,6 +25,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import interrupts
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -228,7 +229,7 @@ def _metadata_files(
         meta = _metadata(request, answer, result, image, item.url)
         written = write_metadata(image.path, meta, saver.temporaries)
         if written is None:
-            events.warn(f"{image.path}.json already exists; metadata not written.")
+            events.warn(T("{path}.json already exists; metadata not written.", path=image.path))
         else:
             result.metadata_files.append(written)
 
@@ -493,4 +494,4 @@ def _billing_check(
             sleep=clocks[1],
         )
     except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
-        events.warn(f"The billing check failed: {describe(exc)}")
+        events.warn(T("The billing check failed: {describe}", describe=describe(exc)))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dmxedit.api.request import ImageRequest, Kind, build_request
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.engine.thread import Thread, history_images, load_thread
@@ -150,9 +151,16 @@ def _continued(request: ImageRequest, thread: Thread) -> ImageRequest:
     parent = thread.parent
     if request.door != "gemini":
         raise InputError(
-            f"{request.model} goes through the images door, which keeps no conversation; "
-            "--continue needs a gemini-door model (see `dmxedit models`).",
-            hint=f"Give the result as an input image instead: dmxedit edit @{parent.id} -p ...",
+            T(
+                "{model} goes through the images door, which keeps no "
+                "conversation; --continue needs a gemini-door model (see "
+                "`dmxedit models`).",
+                model=request.model,
+            ),
+            hint=T(
+                "Give the result as an input image instead: dmxedit edit @{id} -p ...",
+                id=parent.id,
+            ),
         )
     return replace(request, history=thread.turns, parent=parent.id)
 
@@ -210,7 +218,12 @@ def _checked_target(options: ImageOptions, problems: list[InputError]) -> Path |
         problems.append(exc)
     if options.name is not None:
         problems.append(
-            InputError(f"-o {options.output!r} names the file already; --name goes with a folder.")
+            InputError(
+                T(
+                    "-o {output!r} names the file already; --name goes with a folder.",
+                    output=options.output,
+                )
+            )
         )
     return target
 
@@ -223,12 +236,23 @@ def _count_target(options: ImageOptions, target: Path | None) -> list[InputError
     if target is not None:
         return [
             InputError(
-                f"-o {options.output!r} names one file, and --count {count} makes "
-                "several; give a folder."
+                T(
+                    "-o {output!r} names one file, and --count {count} makes "
+                    "several; give a folder.",
+                    output=options.output,
+                    count=count,
+                )
             )
         ]
     if options.output == "-":
-        return [InputError(f"--count {count} makes {count} files; -o - writes one image.")]
+        return [
+            InputError(
+                T(
+                    "--count {count} makes {count} files; -o - writes one image.",
+                    count=count,
+                )
+            )
+        ]
     return []
 
 

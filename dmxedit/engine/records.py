@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dmxedit.api.request import ImageRequest
 from dmxedit.core.errors import ConfigError, DmxError, Interrupted
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.text import storable
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.formats import printable
@@ -193,10 +194,16 @@ class LedgerRecord(Tracker):
             raise
         except Exception as exc:
             raise ConfigError(
-                f"The ledger {self.ledger.path} cannot be written ({type(exc).__name__}: "
-                f"{exc}); nothing was sent.",
-                hint="Try again, or turn the ledger off with `dmxedit config set history off` "
-                "(DMXEDIT_NO_HISTORY=1).",
+                T(
+                    "The ledger {path} cannot be written ({name}: {exc}); nothing was sent.",
+                    path=self.ledger.path,
+                    name=type(exc).__name__,
+                    exc=exc,
+                ),
+                hint=T(
+                    "Try again, or turn the ledger off with `dmxedit config set "
+                    "history off` (DMXEDIT_NO_HISTORY=1).",
+                ),
             ) from exc
 
     def _begin(self, request: ImageRequest) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.client import Client
 from dmxedit.core.errors import ExitCode, InputError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.billing import check_entries
 from dmxedit.engine.fetch import fetch_again
@@ -203,7 +204,13 @@ def _record(
             exit_code=0 if ok else ExitCode.NOT_SAVED,
         )
     except Exception as exc:  # noqa: BLE001 - the files are saved; the ledger lags behind
-        warn(f"entry {entry.id}: the ledger could not record the saved files ({exc}).")
+        warn(
+            T(
+                "entry {id}: the ledger could not record the saved files ({exc}).",
+                id=entry.id,
+                exc=exc,
+            )
+        )
 
 
 def naming_of(entry: Entry) -> Any:
@@ -254,7 +261,7 @@ def _receipt(
     delivered, found = receipt(
         expected,
         saved,
-        lambda text: warn(f"entry {entry.id}: {text}"),
+        lambda text: warn(T("entry {id}: {text}", id=entry.id, text=text)),
     )
     for item, got in zip(items, delivered, strict=False):
         item["delivered"] = got

@@ -17,6 +17,7 @@ from typing import Any
 
 from dmxedit.api.request import Part, Turn
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.media.images import load_image
 from dmxedit.media.inputs import InputImage
 from dmxedit.store.ledger import Entry, Ledger, sha256_of
@@ -56,8 +57,12 @@ def chain(book: Ledger, entry: Entry) -> list[Entry]:
         parent = book.get(out[-1].parent)
         if parent is None or parent.id in seen or len(out) >= MAX_TURNS:
             raise InputError(
-                f"Ledger entry {out[-1].id} continues entry {out[-1].parent}, which the "
-                "ledger no longer holds; the thread cannot be sent.",
+                T(
+                    "Ledger entry {id} continues entry {parent}, which the ledger "
+                    "no longer holds; the thread cannot be sent.",
+                    id=out[-1].id,
+                    parent=out[-1].parent,
+                ),
             )
         seen.add(parent.id)
         out.append(parent)
@@ -68,14 +73,27 @@ def _checked_file(path: str, sha256: str | None, what: str, entry: Entry) -> Inp
     """A file a thread sends again, checked against the SHA-256 the ledger recorded."""
     if not Path(path).is_file():
         raise InputError(
-            f"{what} {path} of ledger entry {entry.id} is missing; the thread cannot be sent.",
-            hint=f"Put it back, or start again from it: dmxedit edit @{entry.id} -p ...",
+            T(
+                "{what} {path} of ledger entry {id} is missing; the thread cannot be sent.",
+                what=what,
+                path=path,
+                id=entry.id,
+            ),
+            hint=T(
+                "Put it back, or start again from it: dmxedit edit @{id} -p ...",
+                id=entry.id,
+            ),
         )
     if sha256 is not None and sha256_of(Path(path)) != sha256:
         raise InputError(
-            f"{what} {path} of ledger entry {entry.id} has changed since it was sent; the "
-            "thread cannot be sent as it was.",
-            hint="Restore the file, or start a new thread with it as an input.",
+            T(
+                "{what} {path} of ledger entry {id} has changed since it was "
+                "sent; the thread cannot be sent as it was.",
+                what=what,
+                path=path,
+                id=entry.id,
+            ),
+            hint=T("Restore the file, or start a new thread with it as an input."),
         )
     return load_image(path)
 
@@ -86,8 +104,11 @@ def _user_turn(entry: Entry) -> Turn:
         path = item.get("path")
         if path in (None, "-"):
             raise InputError(
-                f"An input of ledger entry {entry.id} was read from standard input; the "
-                "thread cannot send it again.",
+                T(
+                    "An input of ledger entry {id} was read from standard input; "
+                    "the thread cannot send it again.",
+                    id=entry.id,
+                ),
             )
         image = _checked_file(str(path), item.get("sha256"), "The input", entry)
         parts.append(Part(image=image))
@@ -101,8 +122,11 @@ def _signature(sha: str | None, signatures: Signatures, entry: Entry) -> tuple[P
     data = path.read_bytes()
     if any(b < 0x20 or b > 0x7E or b in b'"\\' for b in data):
         raise InputError(
-            f"The signature of ledger entry {entry.id} holds characters dmxedit does not send "
-            "verbatim; the thread cannot be continued.",
+            T(
+                "The signature of ledger entry {id} holds characters dmxedit "
+                "does not send verbatim; the thread cannot be continued.",
+                id=entry.id,
+            ),
         )
     return path, len(data)
 
@@ -115,7 +139,7 @@ def _model_turn(entry: Entry, signatures: Signatures) -> Turn:
         if "image" in part:
             index = int(part["image"])
             if index >= len(files):
-                raise InputError(f"Ledger entry {entry.id} lost the image of its answer.")
+                raise InputError(T("Ledger entry {id} lost the image of its answer.", id=entry.id))
             saved = files[index]
             image = _checked_file(saved["path"], saved.get("sha256"), "The image", entry)
             parts.append(Part(image=image, signature=signature, signature_size=size))
@@ -130,9 +154,16 @@ def _same_site(entry: Entry, base_url: str) -> None:
     answered = (entry.options or {}).get("base_url")
     if answered is None or answered.rstrip("/") != base_url.rstrip("/"):
         raise InputError(
-            f"Ledger entry {entry.id} was answered by {answered or 'an unrecorded site'}; its "
-            f"thread is never sent to another ({base_url}).",
-            hint=f"Continue it with --base-url {answered}." if answered else None,
+            T(
+                "Ledger entry {id} was answered by {answered}; its thread is "
+                "never sent to another ({base_url}).",
+                id=entry.id,
+                answered=answered or "an unrecorded site",
+                base_url=base_url,
+            ),
+            hint=T("Continue it with --base-url {answered}.", answered=answered)
+            if answered
+            else None,
         )
 
 
@@ -161,9 +192,15 @@ def load_thread(book: Ledger, entry: Entry, base_url: str) -> Thread:
     for each in entries:
         if each.status != "saved" or not each.turn:
             raise InputError(
-                f"Ledger entry {each.id} holds no model turn to continue ({each.status}).",
-                hint="Only a saved result of a gemini-door model starts a thread "
-                "(see `dmxedit history`).",
+                T(
+                    "Ledger entry {id} holds no model turn to continue ({status}).",
+                    id=each.id,
+                    status=each.status,
+                ),
+                hint=T(
+                    "Only a saved result of a gemini-door model starts a thread "
+                    "(see `dmxedit history`).",
+                ),
             )
         _same_site(each, base_url)
         turns += [_user_turn(each), _model_turn(each, signatures)]

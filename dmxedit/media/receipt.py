@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Fit, Pixels, fit, wxh
 from dmxedit.core.modeltable import model_for
 from dmxedit.media.formats import dimensions
@@ -154,5 +155,11 @@ def receipt(
         where = str(image.path) if image.path is not None else "the image"
         for problem in mismatches(expected, image.delivered):
             found.append(problem if len(saved) == 1 else f"{where}: {problem}")
-            warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+            warn(
+                T(
+                    "{where}: {problem}. It was saved as delivered (and billed).",
+                    where=where,
+                    problem=problem,
+                )
+            )
     return delivered, found

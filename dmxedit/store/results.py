@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 from dmxedit.core import env
 from dmxedit.core.errors import InputError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.core.text import dumps
 from dmxedit.media.formats import EXTENSIONS, sniff
@@ -98,8 +99,14 @@ def check_file_target(path: Path, option: str = "-o") -> None:
     """An existing file is never replaced: refused before anything is sent (exit 2)."""
     if path.exists() or path.is_symlink():
         raise InputError(
-            f"{option} {str(path)!r}: that file exists, and dmxedit never replaces a file.",
-            hint="Choose another name (or remove the file first), or give a folder.",
+            T(
+                "{option} {path!r}: that file exists, and dmxedit never replaces a file.",
+                option=option,
+                path=str(path),
+            ),
+            hint=T(
+                "Choose another name (or remove the file first), or give a folder.",
+            ),
         )
 
 
@@ -287,17 +294,30 @@ class Saver:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise InputError(f"Output {str(self.folder)!r} exists and is not a folder.") from None
+            raise InputError(
+                T(
+                    "Output {folder!r} exists and is not a folder.",
+                    folder=str(self.folder),
+                )
+            ) from None
         except OSError as exc:
             raise InputError(
-                f"Cannot create the output folder {str(self.folder)!r}: {exc.strerror or exc}."
+                T(
+                    "Cannot create the output folder {folder!r}: {strerror}.",
+                    folder=str(self.folder),
+                    strerror=exc.strerror or exc,
+                )
             ) from None
         try:
             probe = tempfile.TemporaryFile(prefix=_TEMP_PREFIX, dir=self.folder)
         except OSError as exc:
             raise InputError(
-                f"Cannot write to the output folder {str(self.folder)!r}: {exc.strerror or exc}.",
-                hint="Choose another folder with -o.",
+                T(
+                    "Cannot write to the output folder {folder!r}: {strerror}.",
+                    folder=str(self.folder),
+                    strerror=exc.strerror or exc,
+                ),
+                hint=T("Choose another folder with -o."),
             ) from None
         probe.close()
         remove_stale(self.folder)
@@ -324,9 +344,9 @@ class Saver:
         if content_type is None:
             blob.discard()
             raise SaveError(
-                "The result is not a PNG, JPEG or WebP image.",
+                T("The result is not a PNG, JPEG or WebP image."),
                 urls=[url] if url else [],
-                hint="Open the URL to see what the API sent." if url else None,
+                hint=T("Open the URL to see what the API sent.") if url else None,
             )
 
         naming = self.naming or Naming(self.prefix)
@@ -345,11 +365,15 @@ class Saver:
             return self._rescue(blob, stem, ext, url, exc)
         if blob.rescued:
             raise SaveError(
-                f"The image could not be written to {self.folder}; it was kept at {path}.",
+                T(
+                    "The image could not be written to {folder}; it was kept at {path}.",
+                    folder=self.folder,
+                    path=path,
+                ),
                 files=[str(path)],
                 urls=[url] if url else [],
                 rescued=[url] if url else [],
-                hint="Move it where you want it; nothing was lost.",
+                hint=T("Move it where you want it; nothing was lost."),
             )
         return SavedImage(
             path=path, content_type=content_type, size=blob.size, url=url, delivered=got
@@ -422,16 +446,25 @@ class Saver:
         except OSError:
             blob.discard()
             raise SaveError(
-                f"The image could not be saved to {where} ({reason}).",
+                T(
+                    "The image could not be saved to {where} ({reason}).",
+                    where=where,
+                    reason=reason,
+                ),
                 urls=[url] if url else [],
-                hint="Download it from the URL before it expires." if url else None,
+                hint=T("Download it from the URL before it expires.") if url else None,
             ) from None
         raise SaveError(
-            f"The image could not be saved to {where} ({reason}); it was kept at {path}.",
+            T(
+                "The image could not be saved to {where} ({reason}); it was kept at {path}.",
+                where=where,
+                reason=reason,
+                path=path,
+            ),
             files=[str(path)],
             urls=[url] if url else [],
             rescued=[url] if url else [],
-            hint="Move it where you want it; nothing was lost.",
+            hint=T("Move it where you want it; nothing was lost."),
         )
 
 
