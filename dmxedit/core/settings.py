@@ -183,12 +183,12 @@ def _check_trusted_posix(path: Path) -> None:
 def _untrusted(info: os.stat_result, me: int) -> str | None:
     """Why a file or folder with this stat is not the user's alone, or None."""
     if info.st_uid not in (me, 0):
-        return f"owned by another user (uid {info.st_uid})"
+        return T("owned by another user (uid {st_uid})", st_uid=info.st_uid)
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        who = "group and others" if info.st_mode & stat.S_IWOTH else "its group"
+        who = T("group and others") if info.st_mode & stat.S_IWOTH else T("its group")
         if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_IWGRP:
-            who = "others"
-        return f"writable by {who} (mode {_mode(info.st_mode)})"
+            who = T("others")
+        return T("writable by {who} (mode {mode})", who=who, mode=_mode(info.st_mode))
     return None
 
 
@@ -302,7 +302,9 @@ class Settings:
         problem = key_problem(self.api_key)
         if problem is not None:
             where = self.sources.get("api-key", "")
-            source = {ENV: ENV_KEY, FILE: f"the config file {self.path}"}.get(where, "it")
+            source = {ENV: ENV_KEY, FILE: T("the config file {path}", path=self.path)}.get(
+                where, T("it")
+            )
             raise ConfigError(
                 T("The API key cannot be sent: {problem}.", problem=problem),
                 hint=T(
@@ -320,17 +322,16 @@ class Settings:
 
     def require_account(self) -> tuple[str, str]:
         """The system token and the user id (ConfigError, exit 3, saying how to set them)."""
-        missing = [
-            what
-            for what, value in (("system token", self.system_token), ("user id", self.user_id))
-            if not value
-        ]
-        if missing:
+        if not self.system_token or not self.user_id:
+            if not self.system_token and not self.user_id:
+                missing = T("system token and no user id")
+            else:
+                missing = T("system token") if not self.system_token else T("user id")
             raise ConfigError(
                 T(
                     "No DMXAPI {missing} is set; the account API needs both (the "
                     "API key does not open it).",
-                    missing=" and no ".join(missing),
+                    missing=missing,
                 ),
                 hint=T(
                     "Run `dmxedit config set system-token` (it asks without echo) "
@@ -396,17 +397,25 @@ def resolve(
             invalid[name] = exc
     warnings: list[str] = []
     if insecure_permissions(path, data):
-        held = "API key" if "api-key" in data else "system token"
+        held = T("API key") if "api-key" in data else T("system token")
         warnings.append(
-            f"The config file {path} holds your {held} and is readable by others; "
-            f"run: chmod 600 {path}",
+            T(
+                "The config file {path} holds your {held} and is readable by "
+                "others; run: chmod 600 {path}",
+                path=path,
+                held=held,
+            ),
         )
     base_url = values.get("base_url", DEFAULT_BASE_URL)
     fixed = v1_fix(base_url)
     if fixed is not None:  # not DMXAPI (refused above): maybe a relay with other paths
         warnings.append(
-            f"The base URL {base_url} does not end in /v1, as OpenAI-style base URLs do; "
-            f"if requests get 404, use {fixed}."
+            T(
+                "The base URL {base_url} does not end in /v1, as OpenAI-style "
+                "base URLs do; if requests get 404, use {fixed}.",
+                base_url=base_url,
+                fixed=fixed,
+            )
         )
     unencrypted = plain_http(values.get("base_url", DEFAULT_BASE_URL))
     if unencrypted is not None:
@@ -432,10 +441,12 @@ def plain_http(base_url: str) -> str | None:
             return None
     except ValueError:
         pass
-    return (
-        f"The base URL {base_url} is plain http:// to {host}: your API key (and system "
-        "token) would cross the network unencrypted, readable by anyone on the way. "
-        "Use https://."
+    return T(
+        "The base URL {base_url} is plain http:// to {host}: your API "
+        "key (and system token) would cross the network unencrypted, "
+        "readable by anyone on the way. Use https://.",
+        base_url=base_url,
+        host=host,
     )
 
 
