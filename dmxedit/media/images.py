@@ -50,7 +50,7 @@ def _check_type(display: str, head: bytes, size: int) -> str:
     content_type = sniff(head)
     if content_type is None:
         other = describe_other(head)
-        what = f"a {other} file" if other else "not a PNG, JPEG or WebP image"
+        what = T("a {other} file", other=other) if other else T("not a PNG, JPEG or WebP image")
         raise InputError(
             T("Image {display!r} is {what}.", display=display, what=what),
             hint=T(

@@ -366,7 +366,7 @@ def _why(exc: BaseException) -> str:
     """Pillow's reason, as words for the message: never the repr of a Python object."""
     text = str(exc).strip().rstrip(".")
     if not text or text.startswith("cannot identify image file") or "<_io." in text:
-        return "Pillow does not recognise its data"
+        return T("Pillow does not recognise its data")
     return text
 
 
@@ -458,7 +458,14 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 size = _encode(im, planned.target, fd, icc)
-                changes = [*changes, f"downscaled to {im.size[0]}x{im.size[1]} to fit under 50 MiB"]
+                changes = [
+                    *changes,
+                    T(
+                        "downscaled to {width}x{height} to fit under 50 MiB",
+                        width=im.size[0],
+                        height=im.size[1],
+                    ),
+                ]
             if size >= MAX_IMAGE_BYTES:
                 raise InputError(
                     T(
