@@ -212,17 +212,17 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 
 def _problem(name: str) -> str | None:
     if not name.strip():
-        return "an empty name"
+        return T("an empty name")
     if ".." in name:
-        return "which holds '..'"
+        return T("which holds '..'")
     if "/" in name or "\\" in name:
-        return "which holds a path separator"
+        return T("which holds a path separator")
     if name == ".":
-        return "which names the folder itself"
+        return T("which names the folder itself")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "which holds a control character"
+        return T("which holds a control character")
     if len(name.encode("utf-8", "surrogateescape")) > _MAX_BYTES:
-        return f"longer than {_MAX_BYTES} bytes"
+        return T("longer than {max_bytes} bytes", max_bytes=_MAX_BYTES)
     return _windows_problem(name) if _WINDOWS else None
 
 
@@ -230,9 +230,14 @@ def _windows_problem(name: str) -> str | None:
     """What Windows would not take in a file name (besides what no system takes)."""
     bad = next((c for c in name if c in _WINDOWS_CHARS), None)
     if bad is not None:
-        return f"which holds {bad!r}, a character Windows does not allow in a file name"
+        return T(
+            "which holds {bad!r}, a character Windows does not allow in a file name",
+            bad=bad,
+        )
     if name[-1] in ". ":
-        return "which ends in a dot or a space, which Windows drops from a file name"
+        return T(
+            "which ends in a dot or a space, which Windows drops from a file name",
+        )
     if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
-        return "which is a device name on Windows, not a file name"
+        return T("which is a device name on Windows, not a file name")
     return None

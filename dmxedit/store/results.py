@@ -259,7 +259,7 @@ def _link_new(blob: Blob, folder: Path, stem: str, ext: str) -> Path:
         if _claim(blob.path, target):
             blob.claimed()
             return target
-    raise OSError(errno.EEXIST, f"no free name for {stem} in {folder}")
+    raise OSError(errno.EEXIST, T("no free name for {stem} in {folder}", stem=stem, folder=folder))
 
 
 @dataclass
@@ -386,18 +386,31 @@ class Saver:
             return []
         out = []
         if image.path.name != self.exact.name and self._count > 1:
-            out.append(f"the answer held several images; this one was saved as {image.path}.")
+            out.append(
+                T(
+                    "the answer held several images; this one was saved as {path}.",
+                    path=image.path,
+                )
+            )
         elif image.path.name != self.exact.name:
             out.append(
-                f"{self.exact} appeared while the image was being made; it was saved as "
-                f"{image.path} instead (dmxedit never replaces a file)."
+                T(
+                    "{exact} appeared while the image was being made; it was saved "
+                    "as {path} instead (dmxedit never replaces a file).",
+                    exact=self.exact,
+                    path=image.path,
+                )
             )
         wanted = _FORMAT_OF_SUFFIX.get(self.exact.suffix.lower())
         got = EXTENSIONS.get(image.content_type)
         if wanted is not None and got is not None and got != wanted:
             out.append(
-                f"the image is {got.upper().replace('JPG', 'JPEG')}, not what the name "
-                f"{self.exact.name} says; it was saved under that name as asked."
+                T(
+                    "the image is {format}, not what the name {name} says; it was "
+                    "saved under that name as asked.",
+                    format=got.upper().replace("JPG", "JPEG"),
+                    name=self.exact.name,
+                )
             )
         return out
 
@@ -430,7 +443,7 @@ class Saver:
         return SavedImage(path=None, content_type=content_type, size=blob.size, url=url)
 
     def _rescue(self, blob: Blob, stem: str, ext: str, url: str | None, exc: OSError) -> SavedImage:
-        where = "standard output" if self.stream is not None else str(self.folder)
+        where = T("standard output") if self.stream is not None else str(self.folder)
         reason = exc.strerror or str(exc)
         try:
             folder = rescue_folder()
