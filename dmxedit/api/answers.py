@@ -240,10 +240,20 @@ class AnswerReader(Generic[S]):
                     items.append(item)
         if not items:
             reason = empty_reason(body)
-            what = "no image" if isinstance(data, list) else "no data list"
+            what = T("no image") if isinstance(data, list) else T("no data list")
             raise ApiError(
-                f"The API answered {status} but sent {what}"
-                + (f" ({self.redact(reason)})." if reason else " and gave no reason."),
+                T(
+                    "The API answered {status} but sent {what} ({reason}).",
+                    status=status,
+                    what=what,
+                    reason=self.redact(reason),
+                )
+                if reason
+                else T(
+                    "The API answered {status} but sent {what} and gave no reason.",
+                    status=status,
+                    what=what,
+                ),
                 hint=T(
                     "The prompt or the images may have been refused; try rewording it.",
                 ),
@@ -324,7 +334,7 @@ def kept_words(urls: list[str]) -> str:
     """The same, in words for an error's message."""
     if not urls:
         return ""
-    return " The result URLs that had arrived: " + " ".join(urls) + "."
+    return T(" The result URLs that had arrived: {urls}.", urls=" ".join(urls))
 
 
 __all__ = [

@@ -69,7 +69,7 @@ from dmxedit.core.errors import ApiError, NetworkError, SaveError
 from dmxedit.core.events import Events
 from dmxedit.core.i18n import T
 
-MAY_BE_BILLED = (
+MAY_BE_BILLED = T(
     "The API may have done the work (and billed it); dmxedit does not send it again on its "
     "own. Check your DMXAPI usage log before running it again, or pass "
     "--retry-server-errors to resend automatically."
@@ -227,12 +227,12 @@ class Client:
             return ""
         if self.policy.retry_server_errors:
             if decision.attempt > 1:
-                return (
+                return T(
                     " It was sent again because of --retry-server-errors; every attempt may "
                     "have been billed."
                 )
-            return " It may have been billed."
-        return " " + MAY_BE_BILLED
+            return T(" It may have been billed.")
+        return T(" {may_be_billed}", may_be_billed=MAY_BE_BILLED)
 
     def _transport_failure(
         self,
@@ -299,15 +299,20 @@ class Client:
 
     def _timed_out(self, urls: list[str], info: dict[str, Any]) -> Failed:
         """The answer did not all come within ``timeout``: it may have been billed."""
-        what = "'s answer did not all arrive" if info else " did not answer"
         return Failed(
             Outcome(Fault.TIMEOUT),
             lambda d: NetworkError(
                 T(
-                    "The API{what} within {timeout:g} s.{kept_words}{billing}",
-                    what=what,
+                    "The API's answer did not all arrive within {timeout:g} s.{kept}{billing}",
                     timeout=self.timeout,
-                    kept_words=kept_words(urls),
+                    kept=kept_words(urls),
+                    billing=self._billing(d),
+                )
+                if info
+                else T(
+                    "The API did not answer within {timeout:g} s.{kept}{billing}",
+                    timeout=self.timeout,
+                    kept=kept_words(urls),
                     billing=self._billing(d),
                 ),
                 hint=T("A 4K edit of many images can take minutes: raise --timeout."),

@@ -91,7 +91,9 @@ class Downloader:
             decision = download_decision(status, attempt)
             if not decision.resend:
                 break
-            self.events.retry(attempt, decision.wait, f"the download failed: {words}")
+            self.events.retry(
+                attempt, decision.wait, T("the download failed: {words}", words=words)
+            )
             self.sleep(decision.wait)
         if status is not None and status < 500 and status not in (408, 425, 429):
             raise SaveError(

@@ -264,8 +264,10 @@ class ErrorAnswer:
     def text(self) -> str:
         """``HTTP 503: what the API said`` (or ``HTTP 503`` when it said nothing)."""
         if not self.readable:
-            return f"HTTP {self.status}; its body could not be read"
-        return f"HTTP {self.status}" + (f": {self.said}" if self.said else "")
+            return T("HTTP {status}; its body could not be read", status=self.status)
+        if self.said:
+            return T("HTTP {status}: {said}", status=self.status, said=self.said)
+        return T("HTTP {status}", status=self.status)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -304,7 +306,9 @@ class Party:
     credential: str  # "the key"
     auth_hint: str
     refused_hint: str | None = None
-    redirect_hint: str = "Set the base URL to the right address (dmxedit config set base-url URL)."
+    redirect_hint: str = T(
+        "Set the base URL to the right address (dmxedit config set base-url URL).",
+    )
 
 
 def status_error(answer: ErrorAnswer, party: Party) -> DmxError:

@@ -23,7 +23,7 @@ from dmxedit.core.i18n import T
 
 SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
 SOCKS_INSTALL = "pip install 'requests[socks]'"
-SYSTEM_SETTINGS = "the system's proxy settings"
+SYSTEM_SETTINGS = T("the system's proxy settings")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def proxy_for(url: str) -> Proxy | None:
     full = chosen if "://" in chosen else f"http://{chosen}"  # requests' own default
     parts = urlsplit(full)
     scheme = parts.scheme.lower()
-    unset = f"unset {source}" if source != SYSTEM_SETTINGS else "change them"
+    unset = T("unset {source}", source=source) if source != SYSTEM_SETTINGS else T("change them")
     if scheme in SOCKS_SCHEMES:
         if _socks_installed():
             return Proxy(shown, source)
@@ -192,7 +192,13 @@ def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
     for key in ("https", "http", "all", "no"):
         lower, upper = (set_.get(name) for name in env.proxy_names(key))
         if lower and upper and lower != upper:
-            found.append(f"{key}_proxy and {key.upper()}_PROXY differ; {key}_proxy is used")
+            found.append(
+                T(
+                    "{key}_proxy and {key2}_PROXY differ; {key}_proxy is used",
+                    key=key,
+                    key2=key.upper(),
+                )
+            )
     return found
 
 

@@ -24,7 +24,7 @@ from typing import TypeVar
 from dmxedit.core import env
 from dmxedit.core.errors import DmxError
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_RETRY_AFTER = 120.0  # seconds: a longer wait ends the run (SPEC section 4)
 MAX_BACKOFF = 30.0
@@ -236,11 +236,11 @@ class Failed(Exception):
 
 
 def retrying(
-    once: Callable[[], T],
+    once: Callable[[], R],
     policy: Policy,
     pacer: Pacer,
     on_retry: Callable[[int, float, str], None],
-) -> tuple[T, int]:
+) -> tuple[R, int]:
     """Call ``once`` until it succeeds or ``policy`` says stop (raising the error of the
     last :class:`Failed`); the result and the number of attempts. ``on_retry`` hears of
     each resend (attempt, wait, reason)."""

@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from dmxedit.api.client import Answer
     from dmxedit.store.results import Blob, SavedImage
 
-MAY_BE_BILLED = (
+MAY_BE_BILLED = T(
     "The API may have done the work (and billed it); dmxedit does not send it again on its "
     "own. Check your DMXAPI usage log before running it again."
 )
-BUG = "This is a bug in dmxedit: please report it (dmxedit --debug shows where)."
+BUG = T("This is a bug in dmxedit: please report it (dmxedit --debug shows where).")
 
 
 class Delivery(Tracker):
@@ -99,7 +99,7 @@ def verdict(exc: BaseException, state: Delivery) -> DmxError | None:
                 describe=describe(exc),
                 may_be_billed=MAY_BE_BILLED,
             ),
-            hint="`dmxedit history` keeps the request; " + BUG,
+            hint=T("`dmxedit history` keeps the request; {bug}", bug=BUG),
             may_be_billed=True,
         )
     else:
