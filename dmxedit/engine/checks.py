@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import ENDPOINTS, MAX_RESULT_BYTES, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.settings import (
     DEFAULT,
     ENV,
@@ -78,12 +78,12 @@ def source_of(settings: Settings, name: str) -> str:
     where = settings.sources.get(name, DEFAULT)
     key = KEYS[name]
     if where == FLAG:
-        return f"--{name}" if not key.secret else "the options"
+        return T("--{name}", name=name) if not key.secret else T("the options")
     if where == ENV:
-        return key.env or "the environment"
+        return key.env or T("the environment")
     if where == FILE:
-        return "the config file"
-    return "the default"
+        return T("the config file")
+    return T("the default")
 
 
 # -- 1. the config file ------------------------------------------------------------------
@@ -93,7 +93,7 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
     """The config file parses, its values are valid, it and its folder are private.
     Returns the check and the file's valid settings (for the checks that follow)."""
     name = "config"
-    named = f" (from {environment.CONFIG})" if environment.config_file(env) else ""
+    named = T(" (from {config})", config=environment.CONFIG) if environment.config_file(env) else ""
     if not path.exists() and not path.is_symlink():
         return (
             Check(
@@ -126,14 +126,25 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             ),
             valid,
         )
-    found = [f"{path}{named} parses ({len(data)} setting{'s' if len(data) != 1 else ''})"]
+    found = [
+        P(
+            "{path}{named} parses ({count} setting)",
+            "{path}{named} parses ({count} settings)",
+            len(data),
+            path=path,
+            named=named,
+        )
+    ]
     modes, warnings, fixes = _config_permissions(path, data)
     found += modes
     if warnings:
         return Check(
-            name, WARN, "; ".join([found[0], *warnings]) + ".", "Run: " + "; ".join(fixes)
+            name,
+            WARN,
+            T("{found}; {warnings}.", found=found[0], warnings=joined(warnings, "; ")),
+            T("Run: {fixes}", fixes="; ".join(fixes)),
         ), valid
-    return Check(name, OK, ", ".join(found) + "."), valid
+    return Check(name, OK, T("{found}.", found=joined(found, ", "))), valid
 
 
 def _valid_settings(path: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -165,13 +176,19 @@ def _config_permissions(
     fixes: list[str] = []
     # A file or folder others can write was refused when it was read.
     if insecure_permissions(path, data):
-        warnings.append(f"it holds your API key and others can read it ({_mode(mode)})")
+        warnings.append(
+            T(
+                "it holds your API key and others can read it ({mode})",
+                mode=_mode(mode),
+            )
+        )
         fixes.append(f"chmod 600 {path}")
     own = path.parent == default_config_path().parent
     if own and folder_mode & 0o077:
-        warnings.append(f"its folder is {_mode(folder_mode)}, not 0700")
+        warnings.append(T("its folder is {mode}, not 0700", mode=_mode(folder_mode)))
         fixes.append(f"chmod 700 {path.parent}")
-    return [f"mode {_mode(mode)}, folder {_mode(folder_mode)}"], warnings, fixes
+    modes = T("mode {mode}, folder {folder_mode}", mode=_mode(mode), folder_mode=_mode(folder_mode))
+    return [modes], warnings, fixes
 
 
 # -- 2. the key ----------------------------------------------------------------------------
@@ -202,9 +219,15 @@ def check_key(
             ExitCode.AUTH,
         )
     source = source_of(settings, "api-key")
-    fix = f"Set it again (in {source}): `dmxedit config set api-key` asks for it without echo."
+    fix = T(
+        "Set it again (in {source}): `dmxedit config set api-key` asks for it without echo.",
+        source=source,
+    )
     if source == ENV_KEY:
-        fix = f"Set {ENV_KEY} again without it (or unset it and use `dmxedit config set api-key`)."
+        fix = T(
+            "Set {env_key} again without it (or unset it and use `dmxedit config set api-key`).",
+            env_key=ENV_KEY,
+        )
     problem = key_problem(key)
     if problem is not None:
         return fail(
@@ -281,22 +304,47 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
                 ExitCode.USAGE,
             )
     if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
-        warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
-        hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
+        warnings.append(T("it does not end in /v1, as OpenAI-style base URLs do"))
+        hints.append(
+            T(
+                "If requests get 404: dmxedit config set base-url {origin}{path}/v1",
+                origin=origin,
+                path=path,
+            )
+        )
     if plain_http(url) is not None:
-        warnings.append("it is plain http, so the key travels unencrypted")
-        hints.append("Use https://.")
+        warnings.append(T("it is plain http, so the key travels unencrypted"))
+        hints.append(T("Use https://."))
     if host in SITES:
         notes.append(SITES[host])
     elif is_dmxapi_host(host):
-        warnings.append(f"{host} is not one of DMXAPI's sites ({', '.join(SITES)})")
-        hints.append("Use the site that issued your key, e.g. https://www.dmxapi.cn/v1.")
+        warnings.append(
+            T(
+                "{host} is not one of DMXAPI's sites ({sites})",
+                host=host,
+                sites=", ".join(SITES),
+            )
+        )
+        hints.append(
+            T(
+                "Use the site that issued your key, e.g. https://www.dmxapi.cn/v1.",
+            )
+        )
     else:
-        notes.append("not a DMXAPI site")
-    detail = f"{url} (from {source}; {', '.join(notes)})" if notes else f"{url} (from {source})"
+        notes.append(T("not a DMXAPI site"))
+    detail = (
+        T("{url} (from {source}; {notes})", url=url, source=source, notes=joined(notes, ", "))
+        if notes
+        else T("{url} (from {source})", url=url, source=source)
+    )
     if warnings:
-        return Check(name, WARN, detail + ": " + "; ".join(warnings) + ".", " ".join(hints))
-    return Check(name, OK, detail + ".")
+        return Check(
+            name,
+            WARN,
+            T("{detail}: {warnings}.", detail=detail, warnings=joined(warnings, "; ")),
+            joined(hints, " "),
+        )
+    return Check(name, OK, T("{detail}.", detail=detail))
 
 
 # -- 8. the output folder, 9. the ledger ------------------------------------------------------
@@ -322,11 +370,15 @@ def _creatable(path: Path) -> str | None:
     """Why the missing folder ``path`` could not be created, or None."""
     base = _nearest(path)
     if not base.is_dir():
-        return f"{base} is not a folder"
+        return T("{base} is not a folder", base=base)
     try:
         _probe(base)
     except OSError as exc:
-        return f"{base} cannot be written ({exc.strerror or exc})"
+        return T(
+            "{base} cannot be written ({strerror})",
+            base=base,
+            strerror=exc.strerror or exc,
+        )
     return None
 
 
@@ -338,7 +390,7 @@ def check_output(settings: Settings) -> Check:
     folder = Path(settings.output).expanduser()
     shown = str(folder.absolute())
     source = source_of(settings, "output")
-    fix = "Choose another with -o DIR or `dmxedit config set output DIR`."
+    fix = T("Choose another with -o DIR or `dmxedit config set output DIR`.")
     if not folder.exists():
         why = _creatable(folder)
         if why is not None:
@@ -414,12 +466,19 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
 
     name = "ledger"
     if not enabled(settings.history, env):
-        off = f"{environment.NO_HISTORY} is set" if settings.history else "history is off"
+        off = (
+            T("{no_history} is set", no_history=environment.NO_HISTORY)
+            if settings.history
+            else T("history is off")
+        )
         return Check(name, OK, T("Turned off ({off}): paid requests are not recorded.", off=off))
     path = ledger_path(env)
-    fix = (
-        f"Fix its folder's permissions, point {environment.DATA_DIR} elsewhere, or turn it "
-        f"off with `dmxedit config set history off` ({environment.NO_HISTORY}=1)."
+    fix = T(
+        "Fix its folder's permissions, point {data_dir} elsewhere, or "
+        "turn it off with `dmxedit config set history off` "
+        "({no_history}=1).",
+        data_dir=environment.DATA_DIR,
+        no_history=environment.NO_HISTORY,
     )
     if not path.exists():
         blocked = _creatable(path.parent)
@@ -457,7 +516,9 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
         )
     finally:
         book.close()
-    detail = f"{path}: {count} entr{'ies' if count != 1 else 'y'}, writable"
+    detail = P(
+        "{path}: {count} entry, writable", "{path}: {count} entries, writable", count, path=path
+    )
     if os.name == "posix":
         mode = path.stat().st_mode
         if mode & 0o077:
@@ -471,4 +532,4 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
                 ),
                 T("Run: chmod 600 {path}", path=path),
             )
-    return Check(name, OK, detail + ".")
+    return Check(name, OK, T("{detail}.", detail=detail))

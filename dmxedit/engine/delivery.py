@@ -110,12 +110,17 @@ def verdict(exc: BaseException, state: Delivery) -> DmxError | None:
                 "so it is not lost.",
                 describe=describe(exc),
             ),
-            hint="`dmxedit recover` downloads it again. " + BUG,
+            hint=T("`dmxedit recover` downloads it again. {bug}", bug=BUG),
         )
     if state.was_sent and not error.may_be_billed and billable(error):
         error.may_be_billed = True
         if "billed" not in error.message:
-            error.message = f"{error.message.rstrip()} {MAY_BE_BILLED}"
+            said = error.message
+            error.message = T(
+                "{message} {may_be_billed}",
+                message=said if said == said.rstrip() else said.rstrip(),
+                may_be_billed=MAY_BE_BILLED,
+            )
             error.args = (error.message,)
     unsaved = state.unsaved_urls()
     if unsaved:

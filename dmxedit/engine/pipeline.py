@@ -25,7 +25,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import interrupts
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import N_, T, joined
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -163,7 +163,11 @@ def _execute(
         try:
             step(request, answer, saved, result, events, saver, save_metadata)
         except Exception as exc:  # noqa: BLE001 - the images are saved; say what failed
-            message = f"{step.__doc__ or step.__name__} failed: {describe(exc)}"
+            message = T(
+                "{step} failed: {problem}",
+                step=T(step.__doc__) if step.__doc__ else step.__name__,
+                problem=describe(exc),
+            )
             records.warnings.append(message)
             events.warn(message)
     records.saved(result)
@@ -249,6 +253,13 @@ def _receipt(
     result.mismatch.extend(found)
 
 
+#: The steps' docstrings, which name them in a warning: marked for the catalog.
+STEP_WORDS = (
+    N_("Writing the metadata sidecars"),
+    N_("Checking what was delivered against what was asked"),
+)
+
+
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
     return mismatches(request.expected(), image.delivered)
 
@@ -317,7 +328,11 @@ def _save_failure(failures: list[SaveError], saved: list[SavedImage]) -> SaveErr
     message = (
         first.message
         if len(failures) == 1
-        else f"{len(failures)} images could not be saved. " + " ".join(f.message for f in failures)
+        else T(
+            "{count} images could not be saved. {messages}",
+            count=len(failures),
+            messages=joined((f.message for f in failures), " "),
+        )
     )
     return SaveError(
         message,
@@ -364,11 +379,12 @@ def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
     entry = book.get(entry_id) if entry_id is not None else None
     if entry is None or not (entry.unsaved_urls or entry.data_paths):
         return
-    fix = (
-        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
-        "-o DIR saves it elsewhere)."
+    fix = T(
+        "Run `dmxedit recover` to download it again (ledger entry {id}; "
+        "-o DIR saves it elsewhere).",
+        id=entry.id,
     )
-    error.hint = f"{fix} {error.hint}" if error.hint else fix
+    error.hint = T("{fix} {hint}", fix=fix, hint=error.hint) if error.hint else fix
     error.details.setdefault("ledger_id", entry.id)
 
 

@@ -43,14 +43,24 @@ def warnings_for(request: ImageRequest) -> list[str]:
     earlier = len(history_images(request.history))
     if request.spec is not None and earlier and earlier + len(request.images) > request.spec.inputs:
         out.append(
-            f"The thread holds {earlier + len(request.images)} images in all; "
-            f"{request.model} documents {request.spec.inputs} inputs a request."
+            T(
+                "The thread holds {total} images in all; {model} documents "
+                "{inputs} inputs a request.",
+                total=earlier + len(request.images),
+                model=request.model,
+                inputs=request.spec.inputs,
+            )
         )
     spec = request.spec
     if spec is not None and spec.warn_inputs is not None and len(request.images) > spec.warn_inputs:
         out.append(
-            f"{len(request.images)} images: the endpoint documents {spec.inputs}, but one page "
-            f"of the provider's documentation says {spec.warn_inputs}."
+            T(
+                "{count} images: the endpoint documents {inputs}, but one "
+                "page of the provider's documentation says {warn_inputs}.",
+                count=len(request.images),
+                inputs=spec.inputs,
+                warn_inputs=spec.warn_inputs,
+            )
         )
     return out
 

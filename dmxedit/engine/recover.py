@@ -87,10 +87,10 @@ def unanswered_note(entry: Entry, verdict: Verdict | None) -> str:
     if verdict is not None:
         return verdict.note
     if entry.billed is not None:
-        return "checked before: " + (
-            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
-        )
-    return "it may have been billed, and there is nothing to download."
+        if entry.billed:
+            return T("checked before: DMXAPI billed it.")
+        return T("checked before: DMXAPI did not bill it.")
+    return T("it may have been billed, and there is nothing to download.")
 
 
 def recover(

@@ -110,7 +110,7 @@ def _user_turn(entry: Entry) -> Turn:
                     id=entry.id,
                 ),
             )
-        image = _checked_file(str(path), item.get("sha256"), "The input", entry)
+        image = _checked_file(str(path), item.get("sha256"), T("The input"), entry)
         parts.append(Part(image=image))
     return Turn("user", tuple(parts))
 
@@ -141,7 +141,7 @@ def _model_turn(entry: Entry, signatures: Signatures) -> Turn:
             if index >= len(files):
                 raise InputError(T("Ledger entry {id} lost the image of its answer.", id=entry.id))
             saved = files[index]
-            image = _checked_file(saved["path"], saved.get("sha256"), "The image", entry)
+            image = _checked_file(saved["path"], saved.get("sha256"), T("The image"), entry)
             parts.append(Part(image=image, signature=signature, signature_size=size))
         else:
             parts.append(
@@ -158,7 +158,7 @@ def _same_site(entry: Entry, base_url: str) -> None:
                 "Ledger entry {id} was answered by {answered}; its thread is "
                 "never sent to another ({base_url}).",
                 id=entry.id,
-                answered=answered or "an unrecorded site",
+                answered=answered or T("an unrecorded site"),
                 base_url=base_url,
             ),
             hint=T("Continue it with --base-url {answered}.", answered=answered)
