@@ -62,13 +62,19 @@ class JobRecord(Delivery):
             self.on_urls(self.job, self.urls)
 
     def trouble(self, step: str, exc: BaseException) -> str:
-        message = (
-            f"the results file {self.log.path} could not record that job {self.job.id} was "
-            f"{step} ({type(exc).__name__}: {exc})"
+        values = {"path": self.log.path, "id": self.job.id, "step": step}
+        values.update(kind=type(exc).__name__, exc=exc)
+        message = T(
+            "the results file {path} could not record that job {id} was {step} ({kind}: {exc})",
+            **values,
         )
         if self.on_trouble is not None:
             self.on_trouble(message)
-        return message[0].upper() + message[1:] + "; no new job starts."
+        return T(
+            "The results file {path} could not record that job {id} was {step} ({kind}: "
+            "{exc}); no new job starts.",
+            **values,
+        )
 
 
 class JobEvents(Events):

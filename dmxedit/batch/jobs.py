@@ -175,7 +175,7 @@ def _check_types(obj: dict[str, Any]) -> None:
 
 def _check_option_types(obj: dict[str, Any]) -> None:
     """The model options' values are of their types (null: not for this job)."""
-    words = {str: "a text", int: "a whole number", bool: "true or false"}
+    words = {str: T("a text"), int: T("a whole number"), bool: T("true or false")}
     for key, kinds in OPTION_KEYS.items():
         value = obj.get(key)
         if value is None:

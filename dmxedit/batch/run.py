@@ -36,7 +36,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import T, joined
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine import pipeline
@@ -166,7 +166,9 @@ def _tell_plan(
     """The plan shown (with its cost when the account can tell), and the jobs held back."""
     if plan.unknown:
         check = (
-            "`--reconcile` checks DMXAPI's billing log for them, " if settings.has_account else ""
+            T("`--reconcile` checks DMXAPI's billing log for them, ")
+            if settings.has_account
+            else ""
         )
         events.warn(
             T(
@@ -222,26 +224,31 @@ def _not_all_done(
     what = []
     if summary.failed or summary.unknown:
         what.append(
-            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did "
-            "not succeed."
+            T(
+                "{failed:,} of {jobs} did not succeed.",
+                failed=summary.failed + summary.unknown,
+                jobs=counted(summary.total, "job"),
+            )
         )
     if summary.over_budget:
         what.append(
-            f"{summary.over_budget:,} of {counted(summary.total, 'job')} were not started: "
-            f"they would pass --max-tokens {max_tokens:,} (the jobs sent were estimated at "
-            f"{summary.estimated_tokens:,} tokens). Nothing was billed for them, and the "
-            "results file has no line for them."
+            T(
+                "{over:,} of {jobs} were not started: they would pass --max-tokens "
+                "{max_tokens:,} (the jobs sent were estimated at {tokens:,} tokens). Nothing "
+                "was billed for them, and the results file has no line for them.",
+                over=summary.over_budget,
+                jobs=counted(summary.total, "job"),
+                max_tokens=max_tokens,
+                tokens=summary.estimated_tokens,
+            )
         )
+    what.append(
+        summary.next_run() if log.path is not None else summary.next_run_unrecorded(ledger=ledger)
+    )
+    message = joined(what, " ")
+    if results and (summary.failed or summary.unknown):
+        message = T("{message} Reasons are in {results}.", message=message, results=results)
     return BatchError(
-        " ".join(what)
-        + " "
-        + (
-            summary.next_run()
-            if log.path is not None
-            else summary.next_run_unrecorded(ledger=ledger)
-        )
-        + (
-            f" Reasons are in {results}." if results and (summary.failed or summary.unknown) else ""
-        ),
+        message,
         details={"summary": summary.to_dict()},
     )

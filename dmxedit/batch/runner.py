@@ -26,7 +26,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -124,10 +124,13 @@ class Runner:
         with self.lock:
             running = self.running
         self.events.warn(
-            f"Stopping: {counted(running, 'running job')} will finish and save "
-            + ("(it is paid for)" if running == 1 else "(they are paid for)")
-            + "; no new job starts. Press Ctrl-C again to abandon "
-            + ("it." if running == 1 else "them.")
+            P(
+                "Stopping: {count:,} running job will finish and save (it is paid for); no "
+                "new job starts. Press Ctrl-C again to abandon it.",
+                "Stopping: {count:,} running jobs will finish and save (they are paid for); "
+                "no new job starts. Press Ctrl-C again to abandon them.",
+                running,
+            )
         )
         try:
             self.join(threads)
@@ -148,15 +151,28 @@ class Runner:
         if not_run:
             summary.retry += len(not_run)
         reasons = [f"{type(c).__name__}: {c}" for c in self.crashes] + self.problems
-        shown = ", ".join(not_run[:10])
+        shown: str = ", ".join(not_run[:10])
         if len(not_run) > 10:
-            shown += f" and {len(not_run) - 10:,} more"
-        message = "The batch stopped early: " + "; ".join(reasons or ["a worker stopped"]) + "."
+            shown = T("{listed} and {more:,} more", listed=shown, more=len(not_run) - 10)
+        parts = [
+            T(
+                "The batch stopped early: {reasons}.",
+                reasons=joined(reasons or [T("a worker stopped")], "; "),
+            )
+        ]
         if not_run:
-            message += f" {counted(len(not_run), 'job')} did not run: {shown}."
-        message += " " + (
+            parts.append(
+                P(
+                    "{count:,} job did not run: {shown}.",
+                    "{count:,} jobs did not run: {shown}.",
+                    len(not_run),
+                    shown=shown,
+                )
+            )
+        parts.append(
             summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()
         )
+        message = joined(parts, " ")
         details = {"summary": summary.to_dict(), "not_run": not_run}
         if self.crashes and not self.problems:
             return InternalError(
@@ -172,12 +188,14 @@ class Runner:
         self.next_run_after_interrupt()
         printed: list[str] | None = None
         if abandoned:
-            what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
+            what: str = T(
+                "Interrupted twice: {jobs} abandoned.", jobs=counted(running, "running job")
+            )
             kept = [
                 where
                 for where, there in (
-                    ("the results file", self.log.path is not None),
-                    ("the ledger", self.book is not None),
+                    (T("the results file"), self.log.path is not None),
+                    (T("the ledger"), self.book is not None),
                 )
                 if there
             ]
@@ -185,21 +203,33 @@ class Runner:
                 # Paid results not saved: their URLs go to standard output, as a single
                 # edit's do, so a script keeps them even without a results file.
                 printed = urls
-                what += (
-                    f" The {counted(len(urls), 'result URL')} they had received "
-                    + ("is" if len(urls) == 1 else "are")
-                    + " printed"
-                    + (f" and kept in {' and '.join(kept)}" if kept else "")
-                    + "."
+                if len(kept) == 2:
+                    places: str = T(" and kept in {one} and {other}", one=kept[0], other=kept[1])
+                else:
+                    places = T(" and kept in {one}", one=kept[0]) if kept else ""
+                what = T(
+                    "{what}{printed}",
+                    what=what,
+                    printed=P(
+                        " The {count:,} result URL they had received is printed{places}.",
+                        " The {count:,} result URLs they had received are printed{places}.",
+                        len(urls),
+                        places=places,
+                    ),
                 )
         else:
-            what = "Interrupted: the running jobs finished and were saved."
+            what = T("Interrupted: the running jobs finished and were saved.")
         return Interrupted(
-            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            + (
-                summary.next_run()
-                if self.log.path is not None
-                else summary.next_run_unrecorded(ledger=self.book is not None)
+            T(
+                "{what} {jobs} done, {failed:,} failed. {next_run}",
+                what=what,
+                jobs=counted(summary.ok, "job"),
+                failed=summary.failed,
+                next_run=(
+                    summary.next_run()
+                    if self.log.path is not None
+                    else summary.next_run_unrecorded(ledger=self.book is not None)
+                ),
             ),
             details={"summary": summary.to_dict()},
             urls=printed,

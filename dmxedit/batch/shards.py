@@ -45,7 +45,9 @@ def shard_of(job_id: str, n: int) -> int:
 def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
     """``K/N`` (1 <= K <= N), or ``auto/N`` with K from JOB_COMPLETION_INDEX + 1."""
     env = environment.given(environ)
-    hint = "Give --shard K/N with 1 <= K <= N, e.g. --shard 2/4, or --shard auto/N."
+    hint = T(
+        "Give --shard K/N with 1 <= K <= N, e.g. --shard 2/4, or --shard auto/N.",
+    )
     k_text, slash, n_text = text.strip().partition("/")
     if not slash or not n_text.strip().isdigit() or not 1 <= int(n_text) <= MAX_SHARDS:
         raise InputError(T("--shard {text!r} is not K/N.", text=text), hint=hint)
@@ -55,8 +57,19 @@ def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
         index = environment.job_index(env)
         if index is None or not index.strip().isdigit():
             raise InputError(
-                f"--shard auto/{n} takes the shard from {INDEX_ENV}, which is "
-                + ("not set." if index is None else f"{index!r}, not a number."),
+                T(
+                    "--shard auto/{n} takes the shard from {env}, which is not set.",
+                    n=n,
+                    env=INDEX_ENV,
+                )
+                if index is None
+                else T(
+                    "--shard auto/{n} takes the shard from {env}, which is {index!r}, not a "
+                    "number.",
+                    n=n,
+                    env=INDEX_ENV,
+                    index=index,
+                ),
                 hint=T(
                     "Kubernetes sets it in Indexed Jobs (completionMode: Indexed); "
                     "elsewhere give --shard K/N.",
