@@ -19,7 +19,7 @@ from dmxedit.api.proxies import proxy_for
 from dmxedit.api.retry import download_decision
 from dmxedit.core.errors import SaveError
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import P, T
 
 DOWNLOAD_READ_TIMEOUT = 120.0  # no byte of a download for this long: the try failed
 DOWNLOAD_TIMEOUT = 300.0  # the default wall-clock limit of one result download
@@ -105,10 +105,10 @@ class Downloader:
                 hint=T("Open the URL yourself; it may have expired."),
             )
         raise SaveError(
-            T(
-                "The image was generated but its download failed {attempt} time{value}: {words}.",
-                attempt=attempt,
-                value="s" if attempt != 1 else "",
+            P(
+                "The image was generated but its download failed {count} time: {words}.",
+                "The image was generated but its download failed {count} times: {words}.",
+                attempt,
                 words=words,
             ),
             urls=[url],

@@ -344,12 +344,9 @@ def status_error(answer: ErrorAnswer, party: Party) -> DmxError:
     if status == 429 or status >= 500:
         busy = status in (429, 503)
         return NetworkError(
-            T(
-                "{name} {value} ({text}).",
-                name=party.name,
-                value="is busy" if busy else "failed",
-                text=answer.text,
-            ),
+            T("{name} is busy ({text}).", name=party.name, text=answer.text)
+            if busy
+            else T("{name} failed ({text}).", name=party.name, text=answer.text),
             hint=T("Try again later."),
             **info,
         )

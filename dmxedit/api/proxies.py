@@ -194,9 +194,9 @@ def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
         if lower and upper and lower != upper:
             found.append(
                 T(
-                    "{key}_proxy and {key2}_PROXY differ; {key}_proxy is used",
+                    "{key}_proxy and {upper}_PROXY differ; {key}_proxy is used",
                     key=key,
-                    key2=key.upper(),
+                    upper=key.upper(),
                 )
             )
     return found

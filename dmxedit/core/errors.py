@@ -21,7 +21,7 @@ def counted(number: int, noun: str, plural: str | None = None) -> Text:
     if known is not None:
         return known(number)
     many = plural or noun + "s"
-    return P("{count:,} " + noun, "{count:,} " + many, number)
+    return Text("{count:,} {noun}", count=number, noun=noun if number == 1 else many)
 
 
 #: The nouns messages count, each a catalog entry of its own.

@@ -41,9 +41,9 @@ def _check_type(display: str, head: bytes, size: int) -> str:
     if size >= MAX_IMAGE_BYTES:
         raise InputError(
             T(
-                "Image {display!r} is {value:.1f} MiB; the API takes images under 50 MiB.",
+                "Image {display!r} is {mib:.1f} MiB; the API takes images under 50 MiB.",
                 display=display,
-                value=size / 1024 / 1024,
+                mib=size / 1024 / 1024,
             ),
             hint=T("Shrink or recompress it first."),
         )
@@ -176,13 +176,13 @@ def load_mask(arg: str, first: InputImage | None) -> InputImage:
         raise InputError(
             T(
                 "--mask {arg!r} is {width}x{height}; it must be the size of "
-                "the first image, {display!r} ({width2}x{height2}).",
+                "the first image, {display!r} ({first_width}x{first_height}).",
                 arg=arg,
                 width=mask.width,
                 height=mask.height,
                 display=first.display,
-                width2=first.width,
-                height2=first.height,
+                first_width=first.width,
+                first_height=first.height,
             )
         )
     return mask
@@ -243,8 +243,8 @@ def load_images(
     if len(args) > MAX_IMAGES:
         raise InputError(
             T(
-                "{n_args} images given; the API takes at most {max_images}.",
-                n_args=len(args),
+                "{count} images given; the API takes at most {max_images}.",
+                count=len(args),
                 max_images=MAX_IMAGES,
             ),
             hint=T("Split the work into several edits."),

@@ -243,10 +243,10 @@ def _unreadable(exc: Exception, image: Any, display: str, source: str, size: int
     if size >= MAX_IMAGE_BYTES:
         return InputError(
             T(
-                "Image {display!r} is {value:.1f} MiB; the API takes images "
+                "Image {display!r} is {mib:.1f} MiB; the API takes images "
                 "under 50 MiB, and it cannot be read to re-encode it ({why}).",
                 display=display,
-                value=size / 1024 / 1024,
+                mib=size / 1024 / 1024,
                 why=_why(exc),
             ),
             hint=T("Shrink or recompress it first."),
@@ -288,9 +288,9 @@ def _refusal(
     if oversize:
         return Refusal(
             T(
-                "Image {display!r} is {value:.1f} MiB; the API takes images under 50 MiB.",
+                "Image {display!r} is {mib:.1f} MiB; the API takes images under 50 MiB.",
                 display=display,
-                value=size / 1024 / 1024,
+                mib=size / 1024 / 1024,
             ),
             T(
                 "Shrink or recompress it first, or {install} and dmxedit re-encodes it to fit.",
@@ -307,11 +307,11 @@ def _refusal(
         )
     return Refusal(
         T(
-            "{display} has EXIF orientation {orientation} ({get}); it is "
+            "{display} has EXIF orientation {orientation} ({words}); it is "
             "sent as it is, and the model may see it the wrong way round.",
             display=display,
             orientation=orientation,
-            get=ORIENT_WORDS.get(orientation, "transformed"),
+            words=ORIENT_WORDS.get(orientation, T("transformed")),
         ),
         T(
             "{install} and dmxedit rotates it before upload (or rotate it yourself).",
@@ -534,13 +534,13 @@ def prepare_images(
             out.append(sent)
             events.note(
                 T(
-                    "{display}: {changes}; sending {width}x{height}, {mib} (was {mib2})",
+                    "{display}: {changes}; sending {width}x{height}, {mib} (was {was})",
                     display=img.display,
                     changes=", ".join(sent.prepared.changes),
                     width=sent.width,
                     height=sent.height,
                     mib=_mib(sent.size),
-                    mib2=_mib(sent.prepared.source_bytes),
+                    was=_mib(sent.prepared.source_bytes),
                 )
             )
     except BaseException:
