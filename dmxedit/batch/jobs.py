@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from dmxedit.api.request import ImageRequest, build_request
 from dmxedit.core.errors import InputError, all_problems
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import P, T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.media.images import load_images, load_mask
@@ -141,11 +141,12 @@ def _check_fields(obj: Any) -> dict[str, Any]:
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            T(
-                "unknown {value} {unknown}; known: {sorted}",
-                value="key" if len(unknown) == 1 else "keys",
+            P(
+                "unknown key {unknown}; known: {known}",
+                "unknown keys {unknown}; known: {known}",
+                len(unknown),
                 unknown=", ".join(unknown),
-                sorted=", ".join(sorted(JOB_KEYS)),
+                known=", ".join(sorted(JOB_KEYS)),
             )
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
