@@ -10,6 +10,9 @@ the key never in it (downloads, :mod:`dmxedit.api.downloads`, never carry it).
 the request has gone out; ``download_timeout`` bounds each result download. An answer
 cut off after the request went out, by the deadline or the network, may have been
 billed: its error says so and carries every result URL parsed before it broke off.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
     """Proxy variables set in both cases with different values (the lower-case one wins,
     which surprises whoever changed the other)."""
     set_ = env.proxies(env.given(environ))
-    found = []
+    found: list[str] = []
     for key in ("https", "http", "all", "no"):
         lower, upper = (set_.get(name) for name in env.proxy_names(key))
         if lower and upper and lower != upper:

@@ -62,7 +62,7 @@ class JobRecord(Delivery):
             self.on_urls(self.job, self.urls)
 
     def trouble(self, step: str, exc: BaseException) -> str:
-        values = {"path": self.log.path, "id": self.job.id, "step": step}
+        values: dict[str, object] = {"path": self.log.path, "id": self.job.id, "step": step}
         values.update(kind=type(exc).__name__, exc=exc)
         message = T(
             "the results file {path} could not record that job {id} was {step} ({kind}: {exc})",

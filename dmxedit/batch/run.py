@@ -221,7 +221,7 @@ def _not_all_done(
     ledger: bool,
 ) -> BatchError:
     """The error of a run that did not do every job: how many, why, what a re-run does."""
-    what = []
+    what: list[str] = []
     if summary.failed or summary.unknown:
         what.append(
             T(

@@ -1,7 +1,11 @@
 """The workers of one batch run: a :class:`Runner` takes the checked jobs and runs
 them on threads under the concurrency limit, each through
 :func:`dmxedit.engine.pipeline.execute` (or, for a job paid for last time, a download
-again), and writes each job's lines in the results file as it goes."""
+again), and writes each job's lines in the results file as it goes.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
+"""
 
 from __future__ import annotations
 
@@ -154,7 +158,7 @@ class Runner:
         shown: str = ", ".join(not_run[:10])
         if len(not_run) > 10:
             shown = T("{listed} and {more:,} more", listed=shown, more=len(not_run) - 10)
-        parts = [
+        parts: list[str] = [
             T(
                 "The batch stopped early: {reasons}.",
                 reasons=joined(reasons or [T("a worker stopped")], "; "),

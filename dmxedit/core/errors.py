@@ -14,7 +14,7 @@ from typing import Any
 from dmxedit.core.i18n import N_, P, T, Text, joined
 
 
-def counted(number: int, noun: str, plural: str | None = None) -> Text:
+def counted(number: int, noun: str, plural: str | None = None) -> str:
     """ "1 job", "3 jobs": a count with its noun, for messages a person reads (a
     :class:`Text` whose catalog entry is the noun's, e.g. ``"{count} job"``)."""
     known = _COUNTED.get(noun)

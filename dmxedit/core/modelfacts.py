@@ -92,7 +92,7 @@ def ratio_rows(model: Model, tiers: list[str]) -> list[tuple[str, list[str | Non
 
 def extra_sizes(model: Model) -> list[str]:
     """What ``--size`` takes besides the ratio table (pixel models), in words."""
-    words = []
+    words: list[str] = []
     if model.auto:
         words.append(T("--size auto (the default: the model picks the shape)"))
     if model.bare_tier:

@@ -2,6 +2,9 @@
 the base URL, the output folder and the ledger, none of which sends anything; and the
 :class:`Check` every check returns. The checks that reach the network, and the order
 they run in, are in :mod:`dmxedit.engine.doctor`.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             ),
             valid,
         )
-    found = [
+    found: list[str] = [
         P(
             "{path}{named} parses ({count} setting)",
             "{path}{named} parses ({count} settings)",

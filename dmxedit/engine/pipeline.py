@@ -7,6 +7,9 @@ that a durable record of the request (a batch results file, the ledger) is writt
 before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request: the
 library and the CLI use them alike (:func:`prepare` and :class:`Prepared` live in
 :mod:`dmxedit.engine.prepared`, the library's entry points in :mod:`dmxedit.engine.library`).
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ Two stages, so that validation stays cheap and nothing is converted before it is
   interrupt removes it), which is what the multipart body then streams.
 
 Pillow is imported only inside the functions that need it, never by this module.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations

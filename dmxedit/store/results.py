@@ -5,6 +5,9 @@ name in the output folder and linked into place under a name nobody has taken; a
 interrupted or failed run leaves no partial image. When the output folder cannot take
 a decoded (b64_json) image, it is kept in the user cache folder instead, so a paid
 result is never lost.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -384,7 +387,7 @@ class Saver:
         bytes of another format than the name says."""
         if self.exact is None or image.path is None:
             return []
-        out = []
+        out: list[str] = []
         if image.path.name != self.exact.name and self._count > 1:
             out.append(
                 T(
