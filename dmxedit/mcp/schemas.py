@@ -16,6 +16,7 @@ import types
 import typing
 from typing import Any
 
+from dmxedit.batch.concurrency import MAX_FIXED
 from dmxedit.core.modelspec import Choice
 from dmxedit.core.modeltable import DOOR_OPTIONS, MODELS, OPTIONS, takers
 from dmxedit.core.options import ImageOptions
@@ -180,7 +181,14 @@ def schemas() -> dict[str, dict[str, Any]]:
         "start_batch": _obj(
             {
                 "jobs": _str("A JSON Lines jobs file under the roots (see `dmxedit batch`)."),
-                "concurrency": _int("Jobs at once (1-64) [default: 4]."),
+                "concurrency": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1, "maximum": MAX_FIXED},
+                        {"type": "string", "enum": ["auto"]},
+                    ],
+                    "description": f"Jobs at once (1-{MAX_FIXED}), or auto (starts at 2 and "
+                    "adapts to the API's 429 answers) [default: 4].",
+                },
                 "resend_unknown": {
                     "type": "boolean",
                     "description": "Send again jobs cut off after they went out (may bill twice).",

@@ -212,9 +212,10 @@ async def _wait(
                 await ctx.session.report_progress(value, TOTAL, message)
                 last_sent, last_phase = now, progress.phase
     except anyio.get_cancelled_exc_class():
+        progress.cancelled.set()  # nothing new goes out; a request already out goes on
         log.warning(
-            "%s was cancelled: it goes on in the background, and a paid answer is recorded "
-            "in the ledger and saved when it arrives",
+            "%s was cancelled: nothing more is sent; a request already out goes on in the "
+            "background, and its paid answer is recorded in the ledger and saved",
             name,
         )
         raise

@@ -22,7 +22,7 @@ from typing import Any
 from dmxedit.api import account
 from dmxedit.api.client import Client
 from dmxedit.api.request import Kind
-from dmxedit.api.retry import Policy
+from dmxedit.api.retry import Policy, not_sent
 from dmxedit.batch.plan import estimate_cost
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.events import Events
@@ -37,6 +37,7 @@ from dmxedit.engine.recover import recover as recover_all
 from dmxedit.engine.result import ImageResult
 from dmxedit.mcp import schemas
 from dmxedit.mcp.confine import Confinement
+from dmxedit.mcp.progress import Progress
 from dmxedit.report.thumbs import thumbnails
 
 #: The long side of the thumbnail a result carries as image content (SPEC 14).
@@ -218,9 +219,12 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             raise InputError("A prompt is needed.")
         prepared = _checked(session, kind, args, roots, allowed)
         tokens = prepared.request.tokens()
+        stop = events.stopped if isinstance(events, Progress) else None
+        if stop is not None and stop():
+            raise not_sent(1)
         session.reserve(tokens, prepared.request.model)
         try:
-            result = pipeline.run(prepared, events=events)
+            result = pipeline.run(prepared, events=events, stop=stop)
         except DmxError as error:
             if not error.may_be_billed:
                 session.refund(tokens)
