@@ -201,6 +201,12 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
     return blocks
 
 
+def _warnings(result: ImageResult, events: Events) -> list[str]:
+    """The result's warnings and the engine's (said through the call's events), once each."""
+    said = events.warnings if isinstance(events, Progress) else []
+    return list(dict.fromkeys([*result.warnings, *said]))
+
+
 def make_image(kind: Kind, *, continued: bool = False) -> Tool:
     """The tool of an edit, a generation, or (``continued``) a conversation's next turn."""
     if continued:
@@ -244,7 +250,7 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             "tokens": tokens,
             "tokens_left": session.left(),
             "elapsed_s": result.elapsed_s,
-            "warnings": result.warnings,
+            "warnings": _warnings(result, events),
         }
         text = (
             f"Saved {len(result.files)} image{'s' if len(result.files) != 1 else ''}: "
@@ -254,6 +260,7 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             text += f" (ledger entry {result.ledger_id})"
         if result.mismatch:
             text += ". Not as asked: " + "; ".join(result.mismatch)
+        text += "".join(f"\nWarning: {w}" for w in structured["warnings"])
         return Output([Block("text", text=text), *_links(result, session)], structured)
 
     return run

@@ -1,8 +1,7 @@
-"""Review of issue #25 (dmxedit mcp): cases that show a gap against SPEC 14.
-
-Each test states what SPEC 14 / the issue asks; a failing test is a gap.
-Run: pytest -n 0 -q tests/mcp/test_mcp_review25.py
-"""
+"""dmxedit mcp against SPEC 14, the gaps a review of issue #25 found: a batch's masks
+confined, the session's cap kept across batches, nothing sent after a cancel, DNS-rebinding
+protection on every loopback address, arguments checked against the schemas, start_batch's
+concurrency, warnings in the results, secrets kept out of the log, the checked jobs run."""
 
 from __future__ import annotations
 
@@ -52,8 +51,9 @@ def image_posts(server: FakeDMX) -> list[Any]:
 # -- 3. confinement: a jobs file's mask ---------------------------------------------------
 
 
+@pytest.mark.parametrize("relative", [False, True])
 def test_start_batch_refuses_a_mask_outside_the_roots(
-    session: Session, server: FakeDMX, tmp_path: Path
+    session: Session, server: FakeDMX, tmp_path: Path, relative: bool
 ) -> None:
     """SPEC 14: input images only from under the roots; a path outside is a tool error
     and nothing is sent. A job's ``mask`` is an input file read and uploaded too."""
@@ -66,7 +66,12 @@ def test_start_batch_refuses_a_mask_outside_the_roots(
     Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(secret)
     (root / "jobs.jsonl").write_text(
         json.dumps(
-            {"images": ["photo.png"], "prompt": "p", "model": "gpt-image-1.5", "mask": str(secret)}
+            {
+                "images": ["photo.png"],
+                "prompt": "p",
+                "model": "gpt-image-1.5",
+                "mask": "../secret.png" if relative else str(secret),
+            }
         )
         + "\n"
     )
@@ -206,29 +211,6 @@ def test_http_on_any_loopback_keeps_dns_rebinding_protection(
     assert status in (403, 421), answer
 
 
-# -- 1. every CLI image option of `dmxedit edit` in edit_image ------------------------------
-
-
-def test_every_option_of_the_edit_command_is_in_edit_image_or_excused() -> None:
-    """Issue 25.1: 'a test fails if a CLI image option is missing from the tool schema'.
-    The existing test compares with cli.options.SHARED only; the edit command itself
-    also has --variants (N candidates: an image option), which edit_image lacks and
-    nothing excuses."""
-    import typer
-
-    from dmxedit.cli.app import app
-    from dmxedit.mcp import schemas
-
-    command = typer.main.get_command(app).commands["edit"]  # type: ignore[attr-defined]
-    given = {p.name for p in command.params}
-    properties = set(schemas.edit_image()["properties"])
-    # Not image options (the command's output mode, the prompt's source, batch flags):
-    not_image = {"prompt_file", "dry_run", "json_out", "quiet", "verbose"}
-    not_image |= {"concurrency", "results", "resend_unknown", "each"}
-    missing = given - properties - set(schemas.NOT_FOR_AGENTS) - not_image
-    assert missing == set()
-
-
 # -- 3. errors: a wrong argument type is the caller's error, not a bug ----------------------
 
 
@@ -262,3 +244,139 @@ def test_start_batch_concurrency_is_checked_like_the_cli(
         handle = result.structured_content["handle"]
         wait_until(lambda: session.batches[handle].state in ("done", "failed"))
     assert result.is_error, text(result)
+
+
+def test_start_batch_concurrency_has_the_clis_range_in_its_schema(
+    session: Session, server: FakeDMX, tmp_path: Path
+) -> None:
+    from dmxedit.mcp import schemas
+
+    given = schemas.schemas()["start_batch"]["properties"]["concurrency"]["anyOf"]
+    assert given[0] == {"type": "integer", "minimum": 1, "maximum": 64}
+    assert given[1]["enum"] == ["auto"]
+    (tmp_path / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    for wrong in (0, "8", "fast"):
+        result = call(session, "start_batch", {"jobs": "jobs.jsonl", "concurrency": wrong})
+        assert result.is_error and "concurrency" in text(result), wrong
+    result = call(session, "start_batch", {"jobs": "jobs.jsonl", "concurrency": "auto"})
+    handle = result.structured_content["handle"]
+    wait_until(lambda: session.batches[handle].state in ("done", "failed"))
+    assert session.batches[handle].state == "done"
+    assert session.batches[handle].planned["concurrency"] == "auto"
+
+
+def test_a_wrong_argument_is_named_in_a_usage_error(session: Session, server: FakeDMX) -> None:
+    result = call(session, "estimate", {"images": ["photo.png"], "count": "3"})
+    assert result.structured_content["error"]["exit_code_name"] == "USAGE"
+    assert "count: '3' is not of type 'integer'" in text(result)
+    result = call(session, "edit_image", {"images": ["photo.png"], "prompt": "x", "api": "door"})
+    assert "api: 'door' is not one of ['gemini', 'images']" in text(result)
+    assert image_posts(server) == []
+
+
+def test_a_batch_reserves_its_tokens_and_gets_back_what_was_not_spent(
+    session: Session, server: FakeDMX, tmp_path: Path
+) -> None:
+    """Refused by the API (400: not billed): the reserved tokens go back to the session."""
+    session.max_tokens = 3000
+    server.script(EDITS, Reply(status=400, json={"error": {"message": "no"}}))
+    (tmp_path / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    started = call(session, "start_batch", {"jobs": "jobs.jsonl"})
+    assert started.structured_content["tokens_reserved"] == 1210
+    handle = started.structured_content["handle"]
+    wait_until(lambda: session.batches[handle].state in ("done", "failed"))
+    assert session.batches[handle].state == "failed"
+    wait_until(lambda: session.spent == 0)
+    # and a batch over what is left is refused whole, saying what is left
+    session.spent = 2000
+    refused = call(session, "start_batch", {"jobs": "jobs.jsonl"})
+    assert refused.is_error and "1,000 of its 3,000 left" in text(refused)
+
+
+def test_a_batch_of_unknown_tokens_under_a_cap_is_refused(
+    session: Session, server: FakeDMX, tmp_path: Path
+) -> None:
+    session.max_tokens = 100_000
+    job = {"images": ["photo.png"], "prompt": "p", "model": "gpt-image-1.5"}
+    (tmp_path / "jobs.jsonl").write_text(json.dumps(job) + "\n")
+    result = call(session, "start_batch", {"jobs": "jobs.jsonl"})
+    assert result.is_error and "does not document" in text(result)
+    assert session.batches == {}
+    assert image_posts(server) == []
+
+
+def test_start_batch_runs_the_lines_it_checked(
+    session: Session, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs file changed after its check (to name a file outside the roots): the batch
+    runs the lines that were checked, from its private copy."""
+    from dmxedit.mcp import batches
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "photo.png").write_bytes(make_png(40, 30))
+    (tmp_path / "secret.png").write_bytes(make_png(40, 30))
+    jobs = root / "jobs.jsonl"
+    jobs.write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    session.confinement = Confinement.of([str(root)], None, tmp_path)
+    real_run = batches.run_batch
+
+    def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        jobs.write_text(json.dumps({"images": ["../secret.png"], "prompt": "p"}) + "\n")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(batches, "run_batch", changed_meanwhile)
+    result = call(session, "start_batch", {"jobs": "jobs.jsonl"})
+    handle = result.structured_content["handle"]
+    wait_until(lambda: session.batches[handle].state in ("done", "failed"))
+    sent = [p.filename for r in image_posts(server) for p in r.parts if p.filename]
+    assert sent == ["photo.png"]
+    line = json.loads(Path(session.batches[handle].results).read_text().splitlines()[-1])
+    assert line["jobs_file"] == str(jobs.resolve())  # the file given, not the copy
+
+
+def test_engine_warnings_are_in_the_result(session: Session, server: FakeDMX) -> None:
+    """nano-banana-2 documents 16 inputs, one page of the docs 14: 15 images are warned of."""
+    result = call(session, "edit_image", {"images": ["photo.png"] * 15, "prompt": "x"})
+    assert not result.is_error, text(result)
+    said = result.structured_content["warnings"]
+    assert any("one page of the provider's documentation says 14" in w for w in said)
+    assert "Warning: 15 images" in text(result)
+
+
+def test_batch_warnings_are_shown_by_batch_status(session: Session) -> None:
+    from dmxedit.mcp import batches
+
+    run = batches.Background("batch-x", "jobs.jsonl", "jobs.results.jsonl", state="done")
+    batches._Events(run, {}).warn("2 jobs went out last time without a result")
+    session.batches[run.handle] = run
+    result = call(session, "batch_status", {})
+    assert "warning: 2 jobs went out" in text(result)
+    assert result.structured_content["batches"][0]["warnings"] == [
+        "2 jobs went out last time without a result"
+    ]
+
+
+def test_the_log_never_shows_the_key(
+    session: Session, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError(f"a bug that says {KEY}")
+
+    monkeypatch.setitem(mcp_server.TOOLS, "balance", ("broken", broken))
+    result = call(session, "balance", {})
+    assert result.structured_content["error"]["exit_code_name"] == "INTERNAL"
+    assert "a bug that says [hidden]" in caplog.text and "RuntimeError" in caplog.text
+    assert KEY not in caplog.text and KEY not in text(result)
+
+
+def test_http_allows_its_own_host_only() -> None:
+    from mcp.server.transport_security import TransportSecurityMiddleware
+
+    guard = TransportSecurityMiddleware(mcp_server.guarded("127.0.0.2", 8765))
+    assert guard._validate_host("127.0.0.2:8765")
+    assert guard._validate_origin("http://127.0.0.2:8765")
+    for host in ("evil.example:8765", "127.0.0.2:8766", "127.0.0.1:8765"):
+        assert not guard._validate_host(host)
+    six = TransportSecurityMiddleware(mcp_server.guarded("::1", 9000))
+    assert six._validate_host("[::1]:9000") and not six._validate_host("localhost:9000")
