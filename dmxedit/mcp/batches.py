@@ -117,7 +117,9 @@ def _planned(
     try:
         plan = validate(source, defaults, previous, resend_unknown, ids=ids)
         try:
-            tokens = {job.id: job.request.tokens() or 0 for job, todo in plan.spool if todo == "send"}
+            tokens = {
+                job.id: job.request.tokens() or 0 for job, todo in plan.spool if todo == "send"
+            }
         finally:
             plan.spool.close()
     finally:

@@ -48,6 +48,10 @@ def image_posts(server: FakeDMX) -> list[Any]:
     return server.posts(EDITS) + server.posts(GENERATIONS)
 
 
+def one_job(folder: Path) -> None:
+    (folder / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+
+
 # -- 3. confinement: a jobs file's mask ---------------------------------------------------
 
 
@@ -97,9 +101,8 @@ def test_two_batches_cannot_pass_the_session_cap(
     its plan is made (after every line is checked): a second start_batch in between
     gets the whole budget again. The check of a long jobs file (its images read) takes
     a moment; the wrapper below makes that moment certain."""
+    from dmxedit.batch.run import run_batch as real_run
     from dmxedit.mcp import batches
-
-    real_run = batches.run_batch
 
     def slow_check(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.5)  # checking a long jobs file
@@ -114,15 +117,18 @@ def test_two_batches_cannot_pass_the_session_cap(
                 for i in range(2)
             )
         )
+
     async def both() -> list[Any]:
         async with Client(mcp_server.build(session)) as client:
             # one after the other: start_batch returns at once, as SPEC 14 asks
-            return [await client.call_tool("start_batch", {"jobs": j}) for j in ("a.jsonl", "b.jsonl")]
+            return [
+                await client.call_tool("start_batch", {"jobs": j}) for j in ("a.jsonl", "b.jsonl")
+            ]
 
     for started in anyio.run(both):
         if not started.is_error:
             handle = started.structured_content["handle"]
-            wait_until(lambda h=handle: session.batches[h].state in ("done", "failed"))
+            wait_until(lambda h=handle: session.batches[h].state in ("done", "failed"))  # type: ignore[misc]
     assert len(image_posts(server)) <= 2, (len(image_posts(server)), session.spent)
 
 
@@ -200,8 +206,7 @@ def test_http_on_any_loopback_keeps_dns_rebinding_protection(
                 b"Origin: http://evil.example:%d\r\n"
                 b"Content-Type: application/json\r\n"
                 b"Accept: application/json, text/event-stream\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (port, port, len(body))
-                + body
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (port, port, len(body)) + body
             )
             answer = s.recv(200).decode(errors="replace")
     finally:
@@ -238,7 +243,9 @@ def test_start_batch_concurrency_is_checked_like_the_cli(
     session: Session, server: FakeDMX, tmp_path: Path
 ) -> None:
     """`dmxedit batch --concurrency` takes 1-64; start_batch passes any integer on."""
-    (tmp_path / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    (tmp_path / "jobs.jsonl").write_text(
+        json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n"
+    )
     result = call(session, "start_batch", {"jobs": "jobs.jsonl", "concurrency": 5000})
     if not result.is_error:
         handle = result.structured_content["handle"]
@@ -254,7 +261,9 @@ def test_start_batch_concurrency_has_the_clis_range_in_its_schema(
     given = schemas.schemas()["start_batch"]["properties"]["concurrency"]["anyOf"]
     assert given[0] == {"type": "integer", "minimum": 1, "maximum": 64}
     assert given[1]["enum"] == ["auto"]
-    (tmp_path / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    (tmp_path / "jobs.jsonl").write_text(
+        json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n"
+    )
     for wrong in (0, "8", "fast"):
         result = call(session, "start_batch", {"jobs": "jobs.jsonl", "concurrency": wrong})
         assert result.is_error and "concurrency" in text(result), wrong
@@ -280,7 +289,9 @@ def test_a_batch_reserves_its_tokens_and_gets_back_what_was_not_spent(
     """Refused by the API (400: not billed): the reserved tokens go back to the session."""
     session.max_tokens = 3000
     server.script(EDITS, Reply(status=400, json={"error": {"message": "no"}}))
-    (tmp_path / "jobs.jsonl").write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
+    (tmp_path / "jobs.jsonl").write_text(
+        json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n"
+    )
     started = call(session, "start_batch", {"jobs": "jobs.jsonl"})
     assert started.structured_content["tokens_reserved"] == 1210
     handle = started.structured_content["handle"]
@@ -319,7 +330,7 @@ def test_start_batch_runs_the_lines_it_checked(
     jobs = root / "jobs.jsonl"
     jobs.write_text(json.dumps({"images": ["photo.png"], "prompt": "p"}) + "\n")
     session.confinement = Confinement.of([str(root)], None, tmp_path)
-    real_run = batches.run_batch
+    from dmxedit.batch.run import run_batch as real_run
 
     def changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
         jobs.write_text(json.dumps({"images": ["../secret.png"], "prompt": "p"}) + "\n")

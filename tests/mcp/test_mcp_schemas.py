@@ -31,7 +31,9 @@ NOT_IMAGE_OPTIONS = {"prompt_file", "dry_run", "json_out", "quiet", "verbose"}
 NOT_IMAGE_OPTIONS |= {"concurrency", "results", "resend_unknown"}
 
 
-@pytest.mark.parametrize(("command", "tool"), [("edit", "edit_image"), ("generate", "generate_image")])
+@pytest.mark.parametrize(
+    ("command", "tool"), [("edit", "edit_image"), ("generate", "generate_image")]
+)
 def test_every_option_of_the_command_is_in_its_tool_or_excused(command: str, tool: str) -> None:
     """The commands' own options too (--variants, --each, --continue), not only SHARED."""
     import typer
