@@ -202,6 +202,7 @@ def _result(
         usage=storable(answer.usage),
         text=[storable(words) for words in answer.text],
         turn=list(answer.turn),
+        sent_files=[str(i.path) if i.prepared and i.path else None for i in request.images],
         request_id=answer.request_id,
         created=storable(answer.created),
         attempts=answer.attempts,

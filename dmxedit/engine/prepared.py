@@ -74,6 +74,7 @@ def prepare(
     read_stdin: Callable[[], bytes] | None = None,
     settings: Settings | None = None,
     continue_ref: str | None = None,
+    unset: tuple[str, ...] = (),
 ) -> Prepared:
     """Resolve the settings, check the images and options; nothing is sent. With
     ``continue_ref`` (``@last``/``@N``, SPEC 13) the request carries that entry's thread."""
@@ -83,7 +84,7 @@ def prepare(
     thread = None
     if continue_ref is not None:
         thread = _thread(continue_ref, settings)
-        settings, options = _parent_defaults(thread, settings, options)
+        settings, options = _parent_defaults(thread, settings, options, unset)
     images = resolve_refs(images, settings)
     checked = _checked_images(kind, images, read_stdin, options, problems, thread is not None)
     mask = _checked_mask(options.mask, checked, problems)
@@ -133,12 +134,19 @@ def _thread(ref: str, settings: Settings) -> Thread:
 
 
 def _parent_defaults(
-    thread: Thread, settings: Settings, options: ImageOptions
+    thread: Thread, settings: Settings, options: ImageOptions, unset: tuple[str, ...] = ()
 ) -> tuple[Settings, ImageOptions]:
-    """The parent's model, ratio, size and --search where this turn gives none (SPEC 13)."""
+    """The parent's model, ratio, size and --search where this turn gives none (SPEC 13);
+    ``unset`` names those the user cleared (chat's ``/ratio none``): not the parent's."""
     defaults = thread.defaults()
     given = {"model": options.model, "ratio": options.ratio, "size": options.size}
-    values = {k: v for k, v in defaults.items() if k in given and given[k] is None}
+    values = {
+        k: v for k, v in defaults.items() if k in given and given[k] is None and k not in unset
+    }
+    if "ratio" in unset:
+        settings = replace(settings, ratio=None)
+    if "size" in unset:
+        settings = replace(settings, size=None)
     settings = settings.overridden(values, f"ledger entry {thread.parent.id}")
     if defaults.get("search") and not options.search:
         options = replace(options, search=True)
