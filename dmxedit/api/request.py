@@ -45,6 +45,18 @@ RESERVED = {
     "response_format": "use --format",
     "mask": "use --mask",
 }
+#: The gemini door's body structure, built by dmxedit (SPEC 12): never a --param.
+GEMINI_RESERVED = {
+    "contents": "give the prompt with -p and images as arguments",
+    "generationConfig": "use -r/--ratio and -s/--size",
+    "generation_config": "use -r/--ratio and -s/--size",
+}
+#: Fields dmxedit sets on a model taking its inputs as ``data:`` URIs (Seedream).
+SERIES_RESERVED = {
+    "sequential_image_generation": "use --count",
+    "sequential_image_generation_options": "use --count",
+    "watermark": "dmxedit always sends watermark false (SPEC 12)",
+}
 
 
 def check_text(what: str, text: str) -> str:
@@ -122,25 +134,59 @@ def check_size(value: str | None, known: bool = True) -> str | None:
         return check_text("size", value.strip())
     if size is None:
         raise InputError(
-            f"Size {value!r} is not 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
+            f"Size {value!r} is not a size: 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
             hint="Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
         )
     return size
 
 
-def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
-    """``KEY=VALUE`` strings -> pairs; fields dmxedit sets itself are refused."""
+def reserved_fields(door: Door, spec: Model | None) -> dict[str, str]:
+    """The body fields dmxedit sets itself on ``door`` for ``spec`` (field -> what to use
+    instead): the common ones, the door's structure, and the field of every option the
+    model takes (one it does not take stays free for --param, SPEC 12)."""
+    out = dict(RESERVED)
+    if door == "gemini":
+        out.update(GEMINI_RESERVED)
+    for name, info in OPTIONS.items():
+        if _choice_for(spec, door, name) is not None:
+            out.setdefault(info.field, f"use {info.flag}")
+    if spec is not None and spec.inputs_as == "data_uri":
+        out.update(SERIES_RESERVED)
+    return out
+
+
+def param_problems(
+    raw: Sequence[str], door: Door = "images", spec: Model | None = None
+) -> tuple[list[tuple[str, str]], list[InputError]]:
+    """``KEY=VALUE`` strings -> (pairs, problems); a field dmxedit sets itself (on this
+    door, for this model) is a problem."""
+    reserved = reserved_fields(door, spec)
     pairs: list[tuple[str, str]] = []
+    problems: list[InputError] = []
     for item in raw:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(
-                f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param quality=high"
+            problems.append(
+                InputError(f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param style=vivid")
             )
-        if key in RESERVED:
-            raise InputError(f"--param {key} is set by dmxedit: {RESERVED[key]}.")
-        pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
+        elif key in reserved:
+            problems.append(InputError(f"--param {key} is set by dmxedit: {reserved[key]}."))
+        else:
+            try:
+                pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
+            except InputError as exc:
+                problems.append(exc)
+    return pairs, problems
+
+
+def check_params(
+    raw: Sequence[str], door: Door = "images", spec: Model | None = None
+) -> list[tuple[str, str]]:
+    """``KEY=VALUE`` strings -> pairs; raises naming every problem."""
+    pairs, problems = param_problems(raw, door, spec)
+    if problems:
+        raise all_problems(problems)
     return pairs
 
 
@@ -372,6 +418,18 @@ def check_choices(
     return tuple(p for p in pairs if p[0] != "mask"), problems
 
 
+def made_ratios(spec: Model | None, size: str | None) -> list[str]:
+    """The ratios ``--ratio auto`` picks from: those the model makes at the tier in use
+    (the size given, or the one --ratio alone stands for); all when none is made there."""
+    if spec is None:
+        return list(BANANA)
+    tier = size if size in spec.tiers else None
+    if tier is None and spec.size_field == "pixels" and spec.tiers:
+        tier = spec.ratio_tier or spec.tiers[0]
+    made = [r for r in spec.ratios if tier is None or spec.pixels(r, tier) is not None]
+    return made or list(spec.ratios)
+
+
 def _fit(spec: Model | None, ratio: str | None, size: str | None) -> Fit:
     if spec is None:  # not in the table: sent as given
         return Fit(ratio, size, ratio, size, None, size if size in ("1K", "2K", "4K") else None)
@@ -431,9 +489,9 @@ def build_request(
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
-    ratios = list(spec.ratios) if spec is not None else list(BANANA)
-    asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     asked_size = checked(lambda: check_size(settings.size, spec is not None))
+    ratios = made_ratios(spec, asked_size)
+    asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
     choices, wrong = check_choices(kind, model, spec, door, options.choices())
     problems += wrong
@@ -442,8 +500,10 @@ def build_request(
     fields = {
         "prompt": checked(lambda: check_prompt(prompt)),
         "response_format": checked(lambda: check_format(settings.response_format)),
-        "params": checked(lambda: tuple(check_params(params))),
     }
+    pairs, wrong_params = param_problems(params, door, spec)
+    problems += wrong_params
+    fields["params"] = tuple(pairs)
     if problems:
         raise all_problems(problems)
     if spec is not None and not spec.takes_format:
