@@ -117,6 +117,21 @@ def facts(model: Model) -> dict[str, Any]:
     }
 
 
+def option_help(name: str, what: str) -> str:
+    """An option's help, its values and the models that take it read from the table (no
+    model named in code: a new entry shows up by itself)."""
+    models = [m for m in MODELS if m.takes(name)]
+    choices = [m.options[name] for m in models]
+    values = list(dict.fromkeys(v for c in choices for v in c.values))
+    ranges = [c for c in choices if c.low is not None and c.high is not None]
+    if values:
+        what += ": " + ", ".join(values)
+    elif ranges:
+        what += f": {min(c.low or 0 for c in ranges)}-{max(c.high or 0 for c in ranges)}"
+    taken = ", ".join(m.id for m in models) or "none of the known models"
+    return f"{what} (models that take it: {taken})."
+
+
 def short_sizes(model: Model) -> str:
     """Its sizes in a few characters: ``1K/2K/4K``, ``auto/1K/WxH``, ``WxH``."""
     words = (["auto"] if model.auto else []) + list(model.tiers)
@@ -206,6 +221,7 @@ __all__ = [
     "known_row",
     "listing",
     "option_flag",
+    "option_help",
     "options_words",
     "ratio_rows",
     "short_sizes",

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from dmxedit.core.errors import InputError
 
@@ -151,6 +151,9 @@ class Model:
     takes_format: bool = True  # ``response_format`` (url/b64_json) is sent
     answers: str = "url or b64_json"  # what its answers carry (for `dmxedit models`)
     aliases: tuple[str, ...] = ()
+    #: The Google Search tool as this model takes it with --search (gemini door); None:
+    #: the bare ``{"google_search": {}}`` of Pro's page.
+    search_tool: Mapping[str, Any] | None = None
 
     def pixels(self, ratio: str, tier: str) -> Pixels | None:
         """The delivered pixels for a table ratio at a tier (None: not in the table)."""

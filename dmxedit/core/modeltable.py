@@ -128,6 +128,8 @@ MODELS: Final[tuple[Model, ...]] = (
         takes_format=False,
         answers="inline base64",
         aliases=("gemini-3.1-flash-image-preview",),
+        # web and image search (DMXAPI's Nano Banana 2 page)
+        search_tool={"google_search": {"search_types": {"web_search": {}, "image_search": {}}}},
     ),
     Model(
         id="gemini-3-pro-image",
