@@ -1,5 +1,7 @@
-"""Review of issue 23 (SPEC 12): cases that fail on main. Each test states what the
-contract asks; they are expected to FAIL until the gaps are fixed."""
+"""Gaps of SPEC 12 found in review of issue 23: --param cannot overwrite the body a door
+builds, any size for a model not in the table, --ratio auto within the tier, data: URIs in
+any case and inside a text part's words, doctor's warning, `dmxedit models` facts, and a
+new model being one entry of the table."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import fakegemini
 import pytest
+from fakeserver import GENERATIONS
 from fakemodels import png_of
 from fakeserver import FakeDMX, Reply
 from helpers import Cli
@@ -43,7 +46,22 @@ def test_param_cannot_duplicate_an_option_field(cli: Cli, server: FakeDMX, tmp_p
 def test_param_cannot_turn_seedream_watermark_on(cli: Cli, server: FakeDMX) -> None:
     run = cli("generate", "-p", "x", "-m", "doubao-seedream-4-5-251128",
               "--param", "watermark=true", "--dry-run")
-    assert run.code == 2 or '"watermark": false' in run.stdout, run.output
+    assert run.code == 2 and "watermark false" in run.stderr, run.output
+
+
+def test_param_problems_are_named_all_at_once(cli: Cli, server: FakeDMX) -> None:
+    run = cli("generate", "-p", "x", "-m", "gpt-image-2", "--param", "quality=low",
+              "--param", "output_format=png", "--param", "oops", "--dry-run")
+    assert run.code == 2, run.output
+    for said in ("3 problems", "use --quality", "use --image-format", "'oops' is not KEY=VALUE"):
+        assert said in run.stderr, run.output
+
+
+def test_param_stays_free_for_a_field_the_model_does_not_take(cli: Cli, server: FakeDMX) -> None:
+    # nano-banana-2 takes no --quality: --param is how a field the table lacks is sent
+    run = cli("generate", "-p", "x", "--param", "quality=high", "--dry-run")
+    assert run.code == 0, run.output
+    assert '"quality": "high"' in run.stdout
 
 
 # 2. SPEC 1: a model not in the table gets any size sent as given
@@ -53,6 +71,18 @@ def test_an_unknown_model_takes_any_size(cli: Cli, server: FakeDMX, tmp_path: Pa
               "--size", "512", "--dry-run")
     assert run.code == 0, run.output  # main: exit 2 "--size '512' is not a size"
     assert '"imageSize": "512"' in run.stdout
+
+
+def test_a_known_model_refuses_a_size_it_does_not_take(cli: Cli, server: FakeDMX,
+                                                       tmp_path: Path) -> None:
+    src = _image(tmp_path, 64, 64)
+    run = cli("edit", str(src), "-p", "x", "-m", "gemini-3.1-flash-image", "--size", "512",
+              "--dry-run")
+    assert run.code == 2 and "is not a size" in run.stderr, run.output
+    set_it = cli("config", "set", "size", "512")
+    assert set_it.code == 0, set_it.output  # kept as given: the model's table decides
+    bad = cli("config", "set", "size", "2K\x1b[31m")
+    assert bad.code == 2 and "is not a size" in bad.stderr, bad.output
 
 
 # 3. --ratio auto picks a ratio the model makes at the size in use
@@ -89,6 +119,46 @@ def test_a_markdown_data_uri_in_a_text_part_is_saved(cli: Cli, server: FakeDMX,
     server.script(fakegemini.path(PRO), Reply(json=answer))
     run = cli("generate", "-p", "x", "-m", PRO, "-o", str(tmp_path / "o"), "--json")
     assert run.code == 0, run.output  # main: exit 4 "no image", base64 echoed in the message
+    result = json.loads(run.stdout)
+    (saved,) = result["files"]
+    assert Path(saved).read_bytes() == png_of(32, 32)
+    assert "Here you go" in json.dumps(result) and data[:40] not in run.stdout + run.stderr
+
+
+def test_two_data_uris_in_one_text_part_are_two_images(cli: Cli, server: FakeDMX,
+                                                       tmp_path: Path) -> None:
+    one, two = png_of(32, 32), png_of(16, 8)
+    text = ("first ![a](data:image/png;base64," + base64.b64encode(one).decode() + ") then"
+            " ![b](DATA:image/png;base64," + base64.b64encode(two).decode() + ")\nend")
+    answer = {"candidates": [{"content": {"parts": [{"text": text}]}, "finishReason": "STOP"}]}
+    server.script(fakegemini.path(PRO), Reply(json=answer))
+    run = cli("generate", "-p", "x", "-m", PRO, "-o", str(tmp_path / "o"), "--json")
+    assert run.code == 0, run.output
+    files = json.loads(run.stdout)["files"]
+    assert [Path(f).read_bytes() for f in files] == [one, two]
+
+
+def test_words_that_mention_data_image_stay_words(cli: Cli, server: FakeDMX,
+                                                  tmp_path: Path) -> None:
+    data = base64.b64encode(png_of(32, 32)).decode()
+    parts = [{"text": "a data:image/ URI, or data:image/png;charset=x is words"},
+             {"inlineData": {"mimeType": "image/png", "data": data}}]
+    answer = {"candidates": [{"content": {"parts": parts}, "finishReason": "STOP"}]}
+    server.script(fakegemini.path(PRO), Reply(json=answer))
+    run = cli("generate", "-p", "x", "-m", PRO, "-o", str(tmp_path / "o"), "--json")
+    assert run.code == 0, run.output
+    assert "charset=x is words" in run.stdout
+
+
+def test_an_upper_case_data_uri_in_a_url_is_saved(cli: Cli, server: FakeDMX,
+                                                  tmp_path: Path) -> None:
+    data = base64.b64encode(png_of(32, 32)).decode()
+    server.script(GENERATIONS, Reply(json={"data": [{"url": "DATA:IMAGE/PNG;BASE64," + data}]}))
+    run = cli("generate", "-p", "x", "-m", "doubao-seedream-4-0-250828", "-o",
+              str(tmp_path / "o"), "--json")
+    assert run.code == 0, run.output
+    (saved,) = json.loads(run.stdout)["files"]
+    assert Path(saved).read_bytes() == png_of(32, 32)
 
 
 # 6. doctor warns (not fails) about a model the key's list lacks (issue 23 point 5)
@@ -104,3 +174,32 @@ def test_models_json_says_known_and_door(cli: Cli, server: FakeDMX) -> None:
     assert run.code == 0, run.output
     rows = {m["id"]: m for m in json.loads(run.stdout)}
     assert "known" in rows["nano-banana-2"], rows["nano-banana-2"]  # main: only with --long
+
+
+# 8. Adding a model that goes through a known door is one entry of the table
+def test_a_new_model_entry_is_checked_and_sent_with_no_other_change(
+    cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dmxedit.core import modeltable
+    from dmxedit.core.modelspec import Choice, Model
+
+    new = Model(id="gemini-9-image", name="Test", door="gemini", pick="a test", inputs=2,
+                inputs_as="inline_data", tiers=("1K",), ratios={"1:1": ((1024, 1024),)},
+                options={"search": Choice()}, takes_format=False,
+                search_tool={"google_search": {"mine": {}}})
+    monkeypatch.setattr(modeltable, "MODELS", (*modeltable.MODELS, new))
+    monkeypatch.setitem(modeltable._BY_ID, new.id, new)
+    srcs = [str(_image(tmp_path, 64, 64, f"{i}.png")) for i in range(3)]
+    wrong = cli("edit", *srcs, "-p", "x", "-m", new.id, "--ratio", "16:9", "--quality", "high",
+                "--dry-run")
+    assert wrong.code == 2, wrong.output
+    for said in ("3 images: gemini-9-image takes at most 2", "Ratio 16:9", "--quality"):
+        assert said in wrong.stderr, wrong.output
+    run = cli("edit", srcs[0], "-p", "x", "-m", new.id, "--ratio", "1:1", "--size", "1K",
+              "--search", "--dry-run", "--json")
+    assert run.code == 0, run.output
+    sent = json.loads(run.stdout)
+    shown = json.dumps(sent)
+    assert "/v1beta/models/gemini-9-image:generateContent" in shown
+    assert '"imageConfig": {"aspectRatio": "1:1", "imageSize": "1K"}' in shown
+    assert '"tools": [{"google_search": {"mine": {}}}]' in shown
