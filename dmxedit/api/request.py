@@ -28,7 +28,7 @@ from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
 from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
-from dmxedit.core.settings import Settings
+from dmxedit.core.settings import FLAG, Settings
 from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.receipt import Expected, expect
@@ -252,6 +252,17 @@ class ImageRequest:
     count: int = 1  # images asked of the one request
     history: tuple[Turn, ...] = ()  # the conversation before this turn (gemini door)
     parent: int | None = None  # the ledger entry this turn continues
+    format_given: str | None = None  # --format as given on the command line
+
+    def format_note(self) -> str | None:
+        """A line saying --format does not apply, when it was given for a model that
+        always answers inline (gpt-image, the gemini door)."""
+        if self.format_given != "url" or self.sends_format:
+            return None
+        return (
+            f"--format url does not apply to {self.model}: it always answers with the "
+            "image inline (base64)."
+        )
 
     @property
     def prefix(self) -> str:
@@ -361,19 +372,34 @@ def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -
             )
         )
     for img in images:
-        mib = spec.input_bytes // (1024 * 1024)
-        planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
-        if img.size > spec.input_bytes and not planned:
-            out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
-        side = max(img.width or 0, img.height or 0)
-        if spec.input_side is not None and side > spec.input_side:
-            out.append(
-                InputError(
-                    f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
-                    f"side ({img.width}x{img.height} given).",
-                    hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
-                )
+        out += _side_problems(spec, img)
+    return out
+
+
+def _side_problems(spec: Model, img: InputImage) -> list[InputError]:
+    """One input against the model's bytes and pixels a side."""
+    out: list[InputError] = []
+    mib = spec.input_bytes // (1024 * 1024)
+    planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
+    if img.size > spec.input_bytes and not planned:
+        out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
+    side = max(img.width or 0, img.height or 0)
+    if spec.input_side is not None and side > spec.input_side:
+        out.append(
+            InputError(
+                f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
+                f"side ({img.width}x{img.height} given).",
+                hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
             )
+        )
+    low = spec.input_min_side
+    if low is not None and img.width and img.height and min(img.width, img.height) < low:
+        out.append(
+            InputError(
+                f"{img.display}: {spec.id} takes images at least {low} pixels a side "
+                f"({img.width}x{img.height} given)."
+            )
+        )
     return out
 
 
@@ -521,6 +547,7 @@ def build_request(
         choices=choices,
         mask=mask,
         count=count,
+        format_given=settings.response_format if settings.sources.get("format") == FLAG else None,
         **fields,
     )
 

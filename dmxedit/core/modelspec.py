@@ -131,6 +131,7 @@ class Model:
     warn_inputs: int | None = None  # a warning above this many
     input_bytes: int = 50 * 1024 * 1024
     input_side: int | None = None  # each input's long side at most this (pixels)
+    input_min_side: int | None = None  # each input's short side at least this (pixels)
     #: How inputs travel: multipart parts, ``data:`` URIs in a JSON ``image`` list, or
     #: the gemini door's ``inline_data`` parts.
     inputs_as: Literal["multipart", "data_uri", "inline_data"] = "multipart"

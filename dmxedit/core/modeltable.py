@@ -91,6 +91,7 @@ def _seedream(
         inputs=14,
         input_bytes=30 * MiB,
         input_side=6000,
+        input_min_side=15,  # DMXAPI: each side > 14 px
         inputs_as="data_uri",
         edit_path="/images/generations",
         tiers=tiers,

@@ -203,3 +203,36 @@ def test_a_new_model_entry_is_checked_and_sent_with_no_other_change(
     assert "/v1beta/models/gemini-9-image:generateContent" in shown
     assert '"imageConfig": {"aspectRatio": "1:1", "imageSize": "1K"}' in shown
     assert '"tools": [{"google_search": {"mine": {}}}]' in shown
+
+
+# Smaller ones: --mask with a downscaled image, Seedream's smallest input, --format url
+def test_a_mask_with_a_downscaled_image_is_refused_clearly(cli: Cli, server: FakeDMX,
+                                                           tmp_path: Path) -> None:
+    src = _image(tmp_path, 128, 96)
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(png_of(128, 96, alpha=True))
+    run = cli("edit", str(src), "-p", "x", "-m", "gpt-image-2", "--mask", str(mask),
+              "--max-side", "64", "--dry-run")
+    assert run.code == 2 and "--mask cannot go with" in run.stderr, run.output
+    assert "128x96 to 64x48" in run.stderr and "must be the size" not in run.stderr
+
+
+def test_seedream_refuses_an_input_of_14_pixels_a_side(cli: Cli, server: FakeDMX,
+                                                       tmp_path: Path) -> None:
+    small = _image(tmp_path, 14, 300, "small.png")
+    run = cli("edit", str(small), "-p", "x", "-m", "doubao-seedream-4-0-250828", "--dry-run")
+    assert run.code == 2 and "at least 15 pixels a side (14x300 given)" in run.stderr, run.output
+    ok = cli("edit", str(_image(tmp_path, 15, 15)), "-p", "x", "-m", "doubao-seedream-4-0-250828",
+             "--dry-run")
+    assert ok.code == 0, ok.output
+
+
+def test_format_url_given_for_an_inline_model_says_it_does_not_apply(cli: Cli,
+                                                                      server: FakeDMX) -> None:
+    run = cli("generate", "-p", "x", "-m", "gpt-image-2", "--format", "url", "--dry-run")
+    assert run.code == 0 and "--format url does not apply to gpt-image-2" in run.stderr
+    assert cli("config", "set", "format", "url").code == 0
+    quiet = cli("generate", "-p", "x", "-m", PRO, "--dry-run")
+    assert quiet.code == 0 and "does not apply" not in quiet.stderr, quiet.output
+    said = cli("generate", "-p", "x", "-m", PRO, "--format", "url", "--dry-run")
+    assert "--format url does not apply to gemini-3-pro-image" in said.stderr
