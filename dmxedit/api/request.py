@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dmxedit.api.params import check_text, param_problems
 from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
@@ -29,45 +30,11 @@ from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit
 from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import FLAG, Settings
-from dmxedit.core.text import undecodable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.receipt import Expected, expect
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}
-RESERVED = {
-    "image": "give images as arguments",
-    "prompt": "use -p/--prompt",
-    "n": "use --count where the model takes it (dmxedit asks for one image otherwise)",
-    "model": "use -m/--model",
-    "aspect_ratio": "use -r/--ratio",
-    "size": "use -s/--size",
-    "response_format": "use --format",
-    "mask": "use --mask",
-}
-#: The gemini door's body structure, built by dmxedit (SPEC 12): never a --param.
-GEMINI_RESERVED = {
-    "contents": "give the prompt with -p and images as arguments",
-    "generationConfig": "use -r/--ratio and -s/--size",
-    "generation_config": "use -r/--ratio and -s/--size",
-}
-#: Fields dmxedit sets on a model taking its inputs as ``data:`` URIs (Seedream).
-SERIES_RESERVED = {
-    "sequential_image_generation": "use --count",
-    "sequential_image_generation_options": "use --count",
-    "watermark": "dmxedit always sends watermark false (SPEC 12)",
-}
-
-
-def check_text(what: str, text: str) -> str:
-    """A text that goes to the API as it is: it must be text (bytes that are not UTF-8,
-    from a command line or a file name in another encoding, cannot be sent)."""
-    if undecodable(text):
-        raise InputError(
-            f"The {what} holds bytes that are not UTF-8 text; it cannot be sent.",
-            hint="Give it as UTF-8 text (a file in another encoding: convert it first).",
-        )
-    return text
 
 
 def check_prompt(text: str | None) -> str:
@@ -138,56 +105,6 @@ def check_size(value: str | None, known: bool = True) -> str | None:
             hint="Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
         )
     return size
-
-
-def reserved_fields(door: Door, spec: Model | None) -> dict[str, str]:
-    """The body fields dmxedit sets itself on ``door`` for ``spec`` (field -> what to use
-    instead): the common ones, the door's structure, and the field of every option the
-    model takes (one it does not take stays free for --param, SPEC 12)."""
-    out = dict(RESERVED)
-    if door == "gemini":
-        out.update(GEMINI_RESERVED)
-    for name, info in OPTIONS.items():
-        if _choice_for(spec, door, name) is not None:
-            out.setdefault(info.field, f"use {info.flag}")
-    if spec is not None and spec.inputs_as == "data_uri":
-        out.update(SERIES_RESERVED)
-    return out
-
-
-def param_problems(
-    raw: Sequence[str], door: Door = "images", spec: Model | None = None
-) -> tuple[list[tuple[str, str]], list[InputError]]:
-    """``KEY=VALUE`` strings -> (pairs, problems); a field dmxedit sets itself (on this
-    door, for this model) is a problem."""
-    reserved = reserved_fields(door, spec)
-    pairs: list[tuple[str, str]] = []
-    problems: list[InputError] = []
-    for item in raw:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            problems.append(
-                InputError(f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param style=vivid")
-            )
-        elif key in reserved:
-            problems.append(InputError(f"--param {key} is set by dmxedit: {reserved[key]}."))
-        else:
-            try:
-                pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
-            except InputError as exc:
-                problems.append(exc)
-    return pairs, problems
-
-
-def check_params(
-    raw: Sequence[str], door: Door = "images", spec: Model | None = None
-) -> list[tuple[str, str]]:
-    """``KEY=VALUE`` strings -> pairs; raises naming every problem."""
-    pairs, problems = param_problems(raw, door, spec)
-    if problems:
-        raise all_problems(problems)
-    return pairs
 
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -527,7 +444,7 @@ def build_request(
         "prompt": checked(lambda: check_prompt(prompt)),
         "response_format": checked(lambda: check_format(settings.response_format)),
     }
-    pairs, wrong_params = param_problems(params, door, spec)
+    pairs, wrong_params = param_problems(params, door, spec, set(options.choices()))
     problems += wrong_params
     fields["params"] = tuple(pairs)
     if problems:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from dmxedit.core.modelspec import Model, sizes_words, wxh
+from dmxedit.core.modelspec import Choice, Model, sizes_words, wxh
 from dmxedit.core.modeltable import MODELS, OPTIONS, model_for, nearest
 
 #: The two doors, in words.
@@ -121,15 +121,19 @@ def option_help(name: str, what: str) -> str:
     """An option's help, its values and the models that take it read from the table (no
     model named in code: a new entry shows up by itself)."""
     models = [m for m in MODELS if m.takes(name)]
-    choices = [m.options[name] for m in models]
-    values = list(dict.fromkeys(v for c in choices for v in c.values))
-    ranges = [c for c in choices if c.low is not None and c.high is not None]
-    if values:
-        what += ": " + ", ".join(values)
-    elif ranges:
-        what += f": {min(c.low or 0 for c in ranges)}-{max(c.high or 0 for c in ranges)}"
+    values = _values_of([m.options[name] for m in models])
     taken = ", ".join(m.id for m in models) or "none of the known models"
-    return f"{what} (models that take it: {taken})."
+    return f"{what}{': ' + values if values else ''} (models that take it: {taken})."
+
+
+def _values_of(choices: list[Choice]) -> str:
+    """The values of an option over the models taking it: words, or the widest range."""
+    words = list(dict.fromkeys(v for c in choices for v in c.values))
+    if words:
+        return ", ".join(words)
+    lows = [c.low for c in choices if c.low is not None]
+    highs = [c.high for c in choices if c.high is not None]
+    return f"{min(lows)}-{max(highs)}" if lows and highs else ""
 
 
 def short_sizes(model: Model) -> str:
