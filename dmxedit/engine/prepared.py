@@ -39,6 +39,9 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
     out = [img.warning for img in request.images if img.warning]
+    note = request.format_note()
+    if note is not None:
+        out.append(note)
     earlier = len(history_images(request.history))
     if request.spec is not None and earlier and earlier + len(request.images) > request.spec.inputs:
         out.append(
@@ -200,8 +203,20 @@ def _checked_mask(
     """--mask FILE: a PNG with an alpha channel, the first image's size; problems appended."""
     if mask is None:
         return None
+    first = images[0] if images else None
+    if first is not None and first.plan is not None and first.plan.resized:
+        plan = first.plan
+        problems.append(
+            InputError(
+                f"--mask cannot go with {first.display} being downscaled "
+                f"({plan.width}x{plan.height} to {plan.sent_width}x{plan.sent_height}): the "
+                "mask would no longer match the image sent.",
+                hint="Downscale the image and the mask alike yourself, or leave out --max-side.",
+            )
+        )
+        return None
     try:
-        return load_mask(mask, images[0] if images else None)
+        return load_mask(mask, first)
     except InputError as exc:
         problems.append(exc)
         return None
