@@ -136,12 +136,13 @@ class RunContext:
 
     # -- data on standard output -------------------------------------------------------
 
-    def emit_json(self, data: Any) -> None:
+    def emit_json(self, data: Any, *, compact: bool = False) -> None:
         """One JSON document: every value exact (control characters and a file name's
-        undecodable bytes as ``\\u`` escapes, which JSON readers turn back)."""
+        undecodable bytes as ``\\u`` escapes, which JSON readers turn back); ``compact``:
+        on one line (JSON Lines, a stream of them)."""
         from dmxedit.core.text import dumps
 
-        self.stdout.write(dumps(data, indent=2) + "\n")
+        self.stdout.write(dumps(data, indent=None if compact else 2) + "\n")
         self.stdout.flush()
 
     def emit_lines(self, lines: list[str], *, multiline: bool = False) -> None:

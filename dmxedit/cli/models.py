@@ -11,7 +11,15 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import BaseUrl, ConnectTimeout, Retries, command
 from dmxedit.core.errors import ConfigError
-from dmxedit.core.modelfacts import UNKNOWN_WORDS, facts, facts_lines, listing, unknown_hint
+from dmxedit.core.modelfacts import (
+    UNKNOWN_WORDS,
+    facts,
+    facts_lines,
+    known_row,
+    listing,
+    summary,
+    unknown_hint,
+)
 from dmxedit.core.modeltable import MODELS, model_for
 from dmxedit.core.options import ImageOptions
 
@@ -105,15 +113,27 @@ def _fetch(
 def _render(ctx: RunContext, shown: list[dict[str, Any]], long: bool) -> None:
     if not long:
         if ctx.json:
-            ctx.emit_json(shown)
+            ctx.emit_json([known_row(m) for m in shown])
         else:
-            ctx.emit_lines([str(m["id"]) for m in shown])
+            ctx.emit_lines(_lines(shown))
         return
     rows = listing(shown)
     if ctx.json:
         ctx.emit_json(rows)
     else:
         ctx.emit_lines([line for row in rows for line in _block(row)])
+
+
+def _lines(shown: list[dict[str, Any]]) -> list[str]:
+    """One model a line: its id, and whether dmxedit knows it, its door and a few facts
+    (SPEC 12); the id first, so ``awk '{print $1}'`` still gives the ids."""
+    width = max((len(str(m["id"])) for m in shown), default=0)
+    out = []
+    for row in shown:
+        spec = model_for(str(row["id"]))
+        said = summary(spec) if spec is not None else "unknown to dmxedit (--api picks the door)"
+        out.append(f"{str(row['id']).ljust(width)}  {said}")
+    return out
 
 
 def _known(ctx: RunContext) -> None:
@@ -153,7 +173,7 @@ def _summary(ctx: RunContext, every: bool, long: bool, found: int, shown: int, u
             f"{shown} image model{'s' if shown != 1 else ''} of the {found} your "
             "key can use (--all lists every one"
             + (
-                "; --long adds what dmxedit knows of each)."
+                "; --long adds the details of each)."
                 if not long
                 else f"; dmxedit knows {len(MODELS)} models)."
             ),

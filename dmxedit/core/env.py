@@ -28,6 +28,9 @@ DEBUG = "DMXEDIT_DEBUG"  #: set (not "0") shows tracebacks
 JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"  #: Kubernetes Indexed Jobs' index (zero-based)
 NO_COLOR = "NO_COLOR"  #: https://no-color.org
 PYTHONIOENCODING = "PYTHONIOENCODING"  #: the user chose the streams' encoding
+LANG_OVERRIDE = "DMXEDIT_LANG"  #: the language of messages (zh_CN, en), over the locale
+#: The locale variables that name the language of messages, in the order gettext reads them.
+LOCALE_NAMES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 #: The proxy variables requests reads (``http_proxy``, ``HTTPS_PROXY``, ``NO_PROXY``, ...;
 #: either case), by scheme.
 PROXY_SCHEMES = ("http", "https", "all", "no")
@@ -52,6 +55,16 @@ def _flag(env: Env, name: str) -> bool:
 
 
 # -- the readings ----------------------------------------------------------------------
+
+
+def language_override(env: Env) -> str | None:
+    """``$DMXEDIT_LANG`` when it is set and not empty."""
+    return env.get(LANG_OVERRIDE) or None
+
+
+def locale_names(env: Env) -> list[str | None]:
+    """``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``, in that order (None: unset)."""
+    return [env.get(name) or None for name in LOCALE_NAMES]
 
 
 def config_file(env: Env) -> str | None:

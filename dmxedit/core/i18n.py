@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dmxedit.core import env as environment
+
 DOMAIN = "dmxedit"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 #: The languages dmxedit has catalogs for (besides English, its own).
@@ -126,14 +128,7 @@ def normalize(value: str | None) -> str | None:
 def choose(env: Mapping[str, str], setting: str | None = None) -> str:
     """The language to speak: ``DMXEDIT_LANG``, the ``language`` setting, then the usual
     locale variables (the first set one decides); English when none names a catalog."""
-    for value in (
-        env.get("DMXEDIT_LANG"),
-        setting,
-        env.get("LANGUAGE"),
-        env.get("LC_ALL"),
-        env.get("LC_MESSAGES"),
-        env.get("LANG"),
-    ):
+    for value in (environment.language_override(env), setting, *environment.locale_names(env)):
         language = normalize(value)
         if language is not None:
             return language if language in LANGUAGES else ENGLISH
