@@ -31,6 +31,7 @@ from dmxedit.api.answers import (
 )
 from dmxedit.api.http import one_line
 from dmxedit.core.errors import ApiError
+from dmxedit.core.i18n import T
 
 #: The model's words kept per text part, and in all (a chatty answer stays small).
 MAX_TEXT = 64 * 1024
@@ -253,7 +254,13 @@ class GeminiReader(AnswerReader[S]):
     def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
-            raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
+            raise ApiError(
+                T(
+                    "The API answered {status} with a body that is not an object.",
+                    status=status,
+                ),
+                **info,
+            )
         if body.get("error"):
             error_in_body(body, status, model, info, self.redact)
         items, thoughts, words, turn = self._parts(body)
@@ -341,7 +348,9 @@ class GeminiReader(AnswerReader[S]):
         return ApiError(
             f"The API answered {status} but sent {what}"
             + (f" ({said})." if said else " and gave no reason."),
-            hint="The prompt or the images may have been refused; try rewording it.",
+            hint=T(
+                "The prompt or the images may have been refused; try rewording it.",
+            ),
             details=self.redact(details),
             **info,
         )

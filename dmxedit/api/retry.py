@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from dmxedit.core import env
 from dmxedit.core.errors import DmxError, Interrupted
+from dmxedit.core.i18n import T
 
 R = TypeVar("R")
 
@@ -239,8 +240,11 @@ def not_sent(attempt: int) -> Interrupted:
     """The error of a call cancelled before its attempt number ``attempt`` went out."""
     earlier = " (an earlier attempt was refused, not billed)" if attempt > 1 else ""
     return Interrupted(
-        f"The call was cancelled before its request went out{earlier}; nothing was sent "
-        "and nothing was billed.",
+        T(
+            "The call was cancelled before its request went out{earlier}; "
+            "nothing was sent and nothing was billed.",
+            earlier=earlier,
+        ),
         may_be_billed=False,
     )
 

@@ -24,6 +24,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.modelfacts import UNKNOWN_WORDS, door_words, unknown_hint
 from dmxedit.core.modelspec import Model
 from dmxedit.core.modeltable import model_for, nearest
@@ -80,18 +81,25 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
             return Check(
                 name,
                 WARN,
-                f"{detail} But result images are downloaded from other hosts, through a "
-                f"proxy that cannot be used: {downloads.problem} Each download would fail "
-                "after the image is paid for "
-                "(exit 6; `dmxedit recover` fetches it once this is fixed).",
-                f"{downloads.hint} Or add the result hosts to NO_PROXY, or use --format "
-                "b64_json (no download).",
+                T(
+                    "{detail} But result images are downloaded from other hosts, "
+                    "through a proxy that cannot be used: {problem} Each download "
+                    "would fail after the image is paid for (exit 6; `dmxedit "
+                    "recover` fetches it once this is fixed).",
+                    detail=detail,
+                    problem=downloads.problem,
+                ),
+                T(
+                    "{hint} Or add the result hosts to NO_PROXY, or use --format "
+                    "b64_json (no download).",
+                    hint=downloads.hint,
+                ),
             )
         detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
             f"{downloads.source})."
         )
     if conflicts:
-        return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", "Set one of them.")
+        return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", T("Set one of them."))
     return Check(name, OK, detail)
 
 
@@ -112,9 +120,11 @@ def check_site(url: str, connect_timeout: float) -> Check:
     if reached.status == 407:
         return fail(
             name,
-            f"The proxy between you and {parts.netloc} asks for a user name and password "
-            "(HTTP 407).",
-            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
+            T(
+                "The proxy between you and {netloc} asks for a user name and password (HTTP 407).",
+                netloc=parts.netloc,
+            ),
+            T("Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT."),
             ExitCode.AUTH,
         )
     took = f"{reached.seconds * 1000:.0f} ms"
@@ -122,11 +132,25 @@ def check_site(url: str, connect_timeout: float) -> Check:
         return Check(
             name,
             WARN,
-            f"{parts.netloc} answered HTTP {reached.status} {how} in {took}: it may be having "
-            "trouble.",
-            "If edits fail with 5xx, try again later.",
+            T(
+                "{netloc} answered HTTP {status} {how} in {took}: it may be having trouble.",
+                netloc=parts.netloc,
+                status=reached.status,
+                how=how,
+                took=took,
+            ),
+            T("If edits fail with 5xx, try again later."),
         )
-    return Check(name, OK, f"{parts.netloc} answered {how} in {took}.")
+    return Check(
+        name,
+        OK,
+        T(
+            "{netloc} answered {how} in {took}.",
+            netloc=parts.netloc,
+            how=how,
+            took=took,
+        ),
+    )
 
 
 # -- 6. the key accepted, 7. the model --------------------------------------------------------
@@ -157,8 +181,8 @@ def check_auth(
             Check(
                 name,
                 WARN,
-                "The key is accepted, but its model list is empty.",
-                "Check the key's group and model limits on your DMXAPI site.",
+                T("The key is accepted, but its model list is empty."),
+                T("Check the key's group and model limits on your DMXAPI site."),
             ),
             models,
         )
@@ -166,8 +190,13 @@ def check_auth(
         Check(
             name,
             OK,
-            f"The key is accepted: it can use {len(models)} model{'s' if len(models) != 1 else ''}"
-            f", {images} of them for images.",
+            T(
+                "The key is accepted: it can use {n_models} model{value}, "
+                "{images} of them for images.",
+                n_models=len(models),
+                value="s" if len(models) != 1 else "",
+                images=images,
+            ),
         ),
         models,
     )
@@ -187,9 +216,15 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is not in dmxedit's model table: {UNKNOWN_WORDS}; "
-            f"its sizes and options are not checked before sending (the key's list was not "
-            f"read: {blocked}).",
+            T(
+                "{model} (from {source}) is not in dmxedit's model table: "
+                "{unknown_words}; its sizes and options are not checked before "
+                "sending (the key's list was not read: {blocked}).",
+                model=model,
+                source=source,
+                unknown_words=UNKNOWN_WORDS,
+                blocked=blocked,
+            ),
             unknown_hint(model),
         )
     ids = [m.id for m in models]
@@ -201,21 +236,38 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is in the key's list but not in dmxedit's model table: "
-            f"{UNKNOWN_WORDS}; its sizes and options are not checked before sending.{odd}",
+            T(
+                "{model} (from {source}) is in the key's list but not in "
+                "dmxedit's model table: {unknown_words}; its sizes and options "
+                "are not checked before sending.{odd}",
+                model=model,
+                source=source,
+                unknown_words=UNKNOWN_WORDS,
+                odd=odd,
+            ),
             unknown_hint(model),
         )
     if not info.image:
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is in the key's list but does not look like an image model.",
-            "See `dmxedit models` for the image models.",
+            T(
+                "{model} (from {source}) is in the key's list but does not "
+                "look like an image model.",
+                model=model,
+                source=source,
+            ),
+            T("See `dmxedit models` for the image models."),
         )
     return Check(
         name,
         OK,
-        f"{model} (from {source}) is one the key can use; dmxedit knows it ({door_words(spec)}).",
+        T(
+            "{model} (from {source}) is one the key can use; dmxedit knows it ({door_words}).",
+            model=model,
+            source=source,
+            door_words=door_words(spec),
+        ),
     )
 
 
@@ -234,9 +286,19 @@ def _not_listed(model: str, source: str, ids: list[str], spec: Model | None) -> 
     return Check(
         "model",
         WARN,
-        f"The key may not be able to use the model {model} (from {source}): it is not "
-        f'among its {len(ids)} models, so an edit may get 503 "no available channel".{table}',
-        f"{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
+        T(
+            "The key may not be able to use the model {model} (from "
+            "{source}): it is not among its {n_ids} models, so an edit may "
+            'get 503 "no available channel".{table}',
+            model=model,
+            source=source,
+            n_ids=len(ids),
+            table=table,
+        ),
+        T(
+            "{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
+            guess=guess,
+        ),
     )
 
 
@@ -261,15 +323,21 @@ def check_balance(settings: Settings, events: Events | None = None) -> Check:
     if cny <= 0:
         return fail(
             name,
-            f"The balance is {cny:.2f} CNY: DMXAPI will refuse paid requests.",
-            "Top up on your DMXAPI site.",
+            T(
+                "The balance is {cny:.2f} CNY: DMXAPI will refuse paid requests.",
+                cny=cny,
+            ),
+            T("Top up on your DMXAPI site."),
             ExitCode.AUTH,
         )
     if cny < LOW_BALANCE:
         return Check(
-            name, WARN, f"The balance is {cny:.2f} CNY.", "Top up soon on your DMXAPI site."
+            name,
+            WARN,
+            T("The balance is {cny:.2f} CNY.", cny=cny),
+            T("Top up soon on your DMXAPI site."),
         )
-    return Check(name, OK, f"The balance is {cny:.2f} CNY.")
+    return Check(name, OK, T("The balance is {cny:.2f} CNY.", cny=cny))
 
 
 # -- all of them ---------------------------------------------------------------------------

@@ -226,10 +226,19 @@ def _checked_mask(
         plan = first.plan
         problems.append(
             InputError(
-                f"--mask cannot go with {first.display} being downscaled "
-                f"({plan.width}x{plan.height} to {plan.sent_width}x{plan.sent_height}): the "
-                "mask would no longer match the image sent.",
-                hint="Downscale the image and the mask alike yourself, or leave out --max-side.",
+                T(
+                    "--mask cannot go with {display} being downscaled "
+                    "({width}x{height} to {sent_width}x{sent_height}): the mask "
+                    "would no longer match the image sent.",
+                    display=first.display,
+                    width=plan.width,
+                    height=plan.height,
+                    sent_width=plan.sent_width,
+                    sent_height=plan.sent_height,
+                ),
+                hint=T(
+                    "Downscale the image and the mask alike yourself, or leave out --max-side.",
+                ),
             )
         )
         return None

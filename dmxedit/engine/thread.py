@@ -125,10 +125,17 @@ def _converted(item: dict[str, Any], sent: SentInputs, entry: Entry) -> InputIma
     kept = sent.path(sha) if isinstance(sha, str) and len(sha) == 64 else None
     if kept is None or not kept.is_file():
         raise InputError(
-            f"The input {item.get('path')} of ledger entry {entry.id} was converted before "
-            "it was sent, and the copy of what was sent is gone; the thread cannot be sent "
-            "as it was.",
-            hint=f"Start a new thread with the result as an input: dmxedit edit @{entry.id} -p ...",
+            T(
+                "The input {get} of ledger entry {id} was converted before it "
+                "was sent, and the copy of what was sent is gone; the thread "
+                "cannot be sent as it was.",
+                get=item.get("path"),
+                id=entry.id,
+            ),
+            hint=T(
+                "Start a new thread with the result as an input: dmxedit edit @{id} -p ...",
+                id=entry.id,
+            ),
         )
     return _checked_file(str(kept), sha, "The converted input", entry)
 
@@ -209,23 +216,41 @@ def _no_turn(entry: Entry) -> InputError:
     door = options.get("api") or (known.door if known is not None else "images")
     if entry.status == "saved" and door != "gemini":
         return InputError(
-            f"Ledger entry {entry.id} was made by {entry.model} through the images door, "
-            "which keeps no conversation; such models take the result as an input image "
-            "instead.",
-            hint=f"dmxedit edit @{entry.id} -p ...",
+            T(
+                "Ledger entry {id} was made by {model} through the images "
+                "door, which keeps no conversation; such models take the "
+                "result as an input image instead.",
+                id=entry.id,
+                model=entry.model,
+            ),
+            hint=T("dmxedit edit @{id} -p ...", id=entry.id),
         )
     if entry.status != "saved":
         back = f" Continue the turn before it: --continue @{entry.parent}." if entry.parent else ""
         return InputError(
-            f"Ledger entry {entry.id} saved no result ({entry.status}); there is no model "
-            f"turn to continue from it.{back}",
-            hint="`dmxedit history` lists the entries; `dmxedit recover` fetches a paid "
-            "result that was not saved.",
+            T(
+                "Ledger entry {id} saved no result ({status}); there is no "
+                "model turn to continue from it.{back}",
+                id=entry.id,
+                status=entry.status,
+                back=back,
+            ),
+            hint=T(
+                "`dmxedit history` lists the entries; `dmxedit recover` "
+                "fetches a paid result that was not saved.",
+            ),
         )
     return InputError(
-        f"Ledger entry {entry.id} holds no model turn to continue (its image went to standard "
-        "output, or it was made before dmxedit kept conversations).",
-        hint=f"Give its result as an input image instead: dmxedit edit @{entry.id} -p ...",
+        T(
+            "Ledger entry {id} holds no model turn to continue (its image "
+            "went to standard output, or it was made before dmxedit kept "
+            "conversations).",
+            id=entry.id,
+        ),
+        hint=T(
+            "Give its result as an input image instead: dmxedit edit @{id} -p ...",
+            id=entry.id,
+        ),
     )
 
 
