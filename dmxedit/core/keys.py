@@ -307,29 +307,44 @@ def header_problem(key: str, bearer: str) -> str | None:
     carry."""
     lowered = key.lower()
     if lowered.startswith("authorization:"):
-        return "it starts with 'Authorization:', the header's name: remove it, keep the key only"
+        return T(
+            "it starts with 'Authorization:', the header's name: remove it, keep the key only",
+        )
     if lowered.startswith("bearer ") or lowered == "bearer":
-        return f"it starts with 'Bearer ', {bearer}: remove it"
+        return T("it starts with 'Bearer ', {bearer}: remove it", bearer=bearer)
     first, last = key[:1], key[-1:]
     if first in _QUOTES and last in _QUOTES and len(key) > 1:
-        return (
-            f"it is wrapped in quotes ({_char_name(first)} ... {_char_name(last)}), which "
-            "would be sent as part of it: remove them"
+        return T(
+            "it is wrapped in quotes ({first} ... {last}), which "
+            "would be sent as part of it: remove them",
+            first=_char_name(first),
+            last=_char_name(last),
         )
     if first and first in _QUOTES:
-        return f"it starts with a quote ({_char_name(first)}): remove it"
+        return T(
+            "it starts with a quote ({char_name}): remove it",
+            char_name=_char_name(first),
+        )
     if last and last in _QUOTES:
-        return f"it ends with a quote ({_char_name(last)}): remove it"
+        return T(
+            "it ends with a quote ({char_name}): remove it",
+            char_name=_char_name(last),
+        )
     for position, char in enumerate(key, start=1):
         if char.isspace():
-            return (
-                f"character {position} is whitespace ({_char_name(char)}), which no key has: "
-                "remove it (a key is one word)"
+            return T(
+                "character {position} is whitespace ({char_name}), which no "
+                "key has: remove it (a key is one word)",
+                position=position,
+                char_name=_char_name(char),
             )
         if not (33 <= ord(char) <= 126):
-            return (
-                f"character {position} is {_char_name(char)}, which a header cannot carry: "
-                "remove it (retype the key if it was copied from a formatted page)"
+            return T(
+                "character {position} is {char_name}, which a header cannot "
+                "carry: remove it (retype the key if it was copied from a "
+                "formatted page)",
+                position=position,
+                char_name=_char_name(char),
             )
     return None
 

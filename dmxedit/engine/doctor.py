@@ -24,7 +24,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import P, T
 from dmxedit.core.modelfacts import UNKNOWN_WORDS, door_words, unknown_hint
 from dmxedit.core.modelspec import Model
 from dmxedit.core.modeltable import model_for, nearest
@@ -190,11 +190,10 @@ def check_auth(
         Check(
             name,
             OK,
-            T(
-                "The key is accepted: it can use {n_models} model{value}, "
-                "{images} of them for images.",
-                n_models=len(models),
-                value="s" if len(models) != 1 else "",
+            P(
+                "The key is accepted: it can use {count} model, {images} of them for images.",
+                "The key is accepted: it can use {count} models, {images} of them for images.",
+                len(models),
                 images=images,
             ),
         ),

@@ -126,10 +126,10 @@ def _converted(item: dict[str, Any], sent: SentInputs, entry: Entry) -> InputIma
     if kept is None or not kept.is_file():
         raise InputError(
             T(
-                "The input {get} of ledger entry {id} was converted before it "
+                "The input {path} of ledger entry {id} was converted before it "
                 "was sent, and the copy of what was sent is gone; the thread "
                 "cannot be sent as it was.",
-                get=item.get("path"),
+                path=item.get("path"),
                 id=entry.id,
             ),
             hint=T(
