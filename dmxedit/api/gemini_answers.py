@@ -344,10 +344,20 @@ class GeminiReader(AnswerReader[S]):
             details["text"] = words
             reasons.append("the model said: " + one_line(" ".join(words), 300))
         said = self.redact("; ".join(dict.fromkeys(reasons)))
-        what = "no image" if body.get("candidates") else "no candidates"
+        what = T("no image") if body.get("candidates") else T("no candidates")
         return ApiError(
-            f"The API answered {status} but sent {what}"
-            + (f" ({said})." if said else " and gave no reason."),
+            T(
+                "The API answered {status} but sent {what} ({reason}).",
+                status=status,
+                what=what,
+                reason=said,
+            )
+            if said
+            else T(
+                "The API answered {status} but sent {what} and gave no reason.",
+                status=status,
+                what=what,
+            ),
             hint=T(
                 "The prompt or the images may have been refused; try rewording it.",
             ),

@@ -5,6 +5,9 @@ the model table (:mod:`dmxedit.core.modeltable`): its door, inputs, ratios, size
 options, every problem named at once. The result describes exactly what will be sent;
 the door's module (:mod:`dmxedit.api.images`, :mod:`dmxedit.api.gemini`, chosen by
 :mod:`dmxedit.api.doors`) turns it into a body, and shows it for ``--dry-run``.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations

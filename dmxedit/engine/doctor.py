@@ -24,7 +24,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import P, T
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.modelfacts import UNKNOWN_WORDS, door_words, unknown_hint
 from dmxedit.core.modelspec import Model
 from dmxedit.core.modeltable import model_for, nearest
@@ -69,11 +69,15 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
     if proxy is not None and proxy.problem is not None:
         return fail(name, proxy.problem, proxy.hint, ExitCode.AUTH)
     if proxy is not None:
-        detail = f"Through {proxy.url} (from {proxy.source})."
+        detail = T("Through {url} (from {source}).", url=proxy.url, source=proxy.source)
     elif (set_for := configured(url)) is not None:
-        detail = f"{set_for.source} is set, but NO_PROXY excludes {host}: direct connection."
+        detail = T(
+            "{source} is set, but NO_PROXY excludes {host}: direct connection.",
+            source=set_for.source,
+            host=host,
+        )
     else:
-        detail = "No proxy is set for it: dmxedit connects directly."
+        detail = T("No proxy is set for it: dmxedit connects directly.")
     downloads = proxy_for_downloads()
     if downloads is not None and downloads != proxy:
         if downloads.problem is not None:
@@ -95,11 +99,19 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
                     hint=downloads.hint,
                 ),
             )
-        detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
-            f"{downloads.source})."
+        detail = T(
+            "{detail} Result downloads from other hosts go through {url} (from {source}).",
+            detail=detail,
+            url=downloads.url,
+            source=downloads.source,
         )
     if conflicts:
-        return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", T("Set one of them."))
+        return Check(
+            name,
+            WARN,
+            T("{detail} {conflicts}.", detail=detail, conflicts=joined(conflicts, "; ")),
+            T("Set one of them."),
+        )
     return Check(name, OK, detail)
 
 
@@ -231,7 +243,7 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return _not_listed(model, source, ids, spec)
     info = next(m for m in models if m.id == model)
     if spec is None:
-        odd = "" if info.image else " It does not look like an image model either."
+        odd = "" if info.image else T(" It does not look like an image model either.")
         return Check(
             name,
             WARN,
@@ -273,14 +285,20 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
 def _not_listed(model: str, source: str, ids: list[str], spec: Model | None) -> Check:
     close = [m for m in ids if m.casefold() == model.casefold()]
     close += [m for m in difflib.get_close_matches(model, ids, n=3, cutoff=0.6) if m not in close]
-    guess = f"Did you mean {' or '.join(close[:3])}? " if close else ""
+    guess = T("Did you mean {names}? ", names=" or ".join(close[:3])) if close else ""
     known = nearest(model)
     if spec is not None:
-        table = f" dmxedit knows it ({door_words(spec)}), but the key's list lacks it."
+        table = T(
+            " dmxedit knows it ({door_words}), but the key's list lacks it.",
+            door_words=door_words(spec),
+        )
     elif known is not None:
-        table = f" Nor is it in dmxedit's model table: the nearest known model is {known}."
+        table = T(
+            " Nor is it in dmxedit's model table: the nearest known model is {known}.",
+            known=known,
+        )
     else:
-        table = " Nor is it in dmxedit's model table."
+        table = T(" Nor is it in dmxedit's model table.")
     # A warning (SPEC 12): the key's list can lag behind what DMXAPI serves it.
     return Check(
         "model",
@@ -359,19 +377,19 @@ def _reach(
 ) -> str | None:
     """The proxy and site checks; why the site cannot be used (None: it can)."""
     url = settings.base_url
-    blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
+    blocked: str | None = T("the base URL is not usable") if "base-url" in invalid else None
     wrong = invalid.get("base-url")
     if wrong is not None and wrong.details.get("fixed"):
         url = str(wrong.details["base_url"])  # only its path is wrong: its site can be checked
         blocked = None
     proxy = done.add(check_proxy(url, env) if blocked is None else skip("proxy", blocked))
     if proxy.status == FAIL:
-        blocked = "the proxy cannot be used"
+        blocked = T("the proxy cannot be used")
     site = done.add(
         check_site(url, settings.connect_timeout) if blocked is None else skip("site", blocked)
     )
     if site.status == FAIL:
-        blocked = "the site cannot be reached"
+        blocked = T("the site cannot be reached")
     return blocked
 
 
@@ -384,7 +402,7 @@ def _auth_and_model(
     if blocked is None:
         auth, models = check_auth(settings, settings.api_key or "", events)
         done.add(auth)
-        blocked = "the key was not accepted" if models is None else None
+        blocked = T("the key was not accepted") if models is None else None
     else:
         done.add(skip("auth", blocked))
     done.add(check_model(settings, models, str(blocked)))
@@ -415,9 +433,9 @@ def run(
     unreachable = _reach(done, settings, invalid, env)
     blocked = unreachable  # the account API is on the same site
     if blocked is None and base.status == FAIL:
-        blocked = "the base URL is wrong"  # its host answers; its path would not
+        blocked = T("the base URL is wrong")  # its host answers; its path would not
     if blocked is None and key.status == FAIL:
-        blocked = "there is no key that can be sent"
+        blocked = T("there is no key that can be sent")
     _auth_and_model(done, settings, blocked, events)
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))
