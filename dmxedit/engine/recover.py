@@ -270,3 +270,17 @@ def _adopt(saver: Saver, kept: Path) -> SavedImage:
     saved = saver.finish(blob)
     kept.unlink()
     return saved
+
+
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = (
+        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
+        "-o DIR saves it elsewhere)."
+    )
+    error.hint = f"{fix} {error.hint}" if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)
