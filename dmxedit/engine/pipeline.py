@@ -39,6 +39,7 @@ from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.prepared import Prepared, warnings_for
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
+from dmxedit.engine.recover import recover_hint
 from dmxedit.engine.result import ImageResult
 from dmxedit.engine.thread import history_images, with_images
 from dmxedit.media.digests import Cache as DigestCache
@@ -378,21 +379,6 @@ def _metadata(
         "attempts": answer.attempts,
         "timings": result.timings,
     }
-
-
-def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
-    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
-    aside): the error's hint names that fix first, before "open the URL yourself"."""
-    entry = book.get(entry_id) if entry_id is not None else None
-    if entry is None or not (entry.unsaved_urls or entry.data_paths):
-        return
-    fix = T(
-        "Run `dmxedit recover` to download it again (ledger entry {id}; "
-        "-o DIR saves it elsewhere).",
-        id=entry.id,
-    )
-    error.hint = T("{fix} {hint}", fix=fix, hint=error.hint) if error.hint else fix
-    error.details.setdefault("ledger_id", entry.id)
 
 
 def run(

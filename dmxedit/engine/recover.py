@@ -277,3 +277,18 @@ def _adopt(saver: Saver, kept: Path) -> SavedImage:
     saved = saver.finish(blob)
     kept.unlink()
     return saved
+
+
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = T(
+        "Run `dmxedit recover` to download it again (ledger entry {id}; "
+        "-o DIR saves it elsewhere).",
+        id=entry.id,
+    )
+    error.hint = T("{fix} {hint}", fix=fix, hint=error.hint) if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)
