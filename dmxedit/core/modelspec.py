@@ -18,6 +18,7 @@ from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
 
 Door = Literal["images", "gemini"]
+Kind = Literal["edit", "generate"]
 DOORS: Final[tuple[Door, ...]] = ("images", "gemini")
 Pixels = tuple[int, int]
 TIERS: Final = ("1K", "2K", "4K")
