@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dmxedit.api.request import Kind
 from dmxedit.core.errors import InputError
+from dmxedit.core.modelspec import Kind
 from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
