@@ -128,3 +128,16 @@ def pil() -> Any:
 @pytest.fixture
 def no_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
     block_pillow(monkeypatch)
+
+
+@pytest.fixture
+def session(server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The MCP server's session (tests/mcp): the fake DMXAPI as its site and the test's
+    folder as its one root, a photo.png in it (the SDK is imported only by those tests)."""
+    from dmxedit.mcp.confine import Confinement
+    from dmxedit.mcp.tools import Session
+
+    monkeypatch.setenv("DMXAPI_BASE_URL", server.base_url)
+    monkeypatch.setenv("DMXAPI_API_KEY", KEY)
+    (tmp_path / "photo.png").write_bytes(make_png(40, 30))
+    return Session(Confinement.of([], None, tmp_path), dict(os.environ))
