@@ -52,6 +52,12 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     from dmxedit.core.errors import DmxError, ExitCode
 
     ctx = context or RunContext.from_process()
+    from dmxedit.cli.context import language
+    from dmxedit.core import i18n
+
+    # Chosen when the first message is shown: --help and a run that says nothing never
+    # read the config file for it, nor load a catalog.
+    i18n.defer(lambda: language(ctx.env))
     import typer
 
     from dmxedit.cli.tree import help_first

@@ -50,6 +50,24 @@ def portable_streams(env: Mapping[str, str] | None = None) -> None:
                 reconfigure(encoding="utf-8", errors=errors)
 
 
+def language(env: Mapping[str, str]) -> str:
+    """The language of this run's messages (core/i18n.choose): ``DMXEDIT_LANG``, the
+    config file's ``language``, the locale's variables. A config file that cannot be read
+    says so in its own error later; here it only means no setting."""
+    from dmxedit.core import i18n
+    from dmxedit.core.errors import DmxError
+    from dmxedit.core.settings import config_path, read_config
+
+    setting = None
+    if environment.language_names(env)[0] is None:  # DMXEDIT_LANG decides without the file
+        try:
+            value = read_config(config_path(env)).get("language")
+        except DmxError:
+            value = None
+        setting = value if isinstance(value, str) else None
+    return i18n.choose(env, setting)
+
+
 @dataclass
 class RunContext:
     """Everything a command may touch of the world outside it."""
