@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, T
 from dmxedit.core.temporaries import Temporaries
 
 if TYPE_CHECKING:
@@ -188,11 +189,15 @@ class RunContext:
         """Standard input for ``what`` (an image, the prompt, the jobs); once per run."""
         if self.stdin_used_by is not None:
             raise InputError(
-                f"Standard input is already used for the {self.stdin_used_by}; "
-                f"it cannot also give the {what}."
+                T(
+                    "Standard input is already used for the {used}; it cannot also give the "
+                    "{what}.",
+                    used=T(self.stdin_used_by),
+                    what=T(what),
+                )
             )
         if self.stdin is None:
-            raise InputError(f"Standard input is closed; it cannot give the {what}.")
+            raise InputError(T("Standard input is closed; it cannot give the {what}.", what=T(what)))
         self.stdin_used_by = what
         return self.stdin
 
@@ -201,12 +206,14 @@ class RunContext:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            raise InputError(f"The {what} on standard input is not UTF-8 text.") from None
+            raise InputError(
+                T("The {what} on standard input is not UTF-8 text.", what=T(what))
+            ) from None
 
     def read_stdin_image(self) -> bytes:
         from dmxedit.media.images import read_limited
 
-        return read_limited(self.claim_stdin("image"), "standard input")
+        return read_limited(self.claim_stdin(N_("image")), "standard input")
 
 
 __all__ = ["RunContext"]
