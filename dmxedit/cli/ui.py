@@ -66,6 +66,20 @@ def words(message: str) -> str:
     return i18n.shown(message)
 
 
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes (a Chinese character takes two)."""
+    if text.isascii():  # the common case: no need to import rich
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    return text + " " * max(0, width - columns(text))
+
+
 def field(value: object) -> str:
     """One value (a URL, a request id, a path) for the terminal, on one line: every
     control character, a newline too, shown as an escape."""
