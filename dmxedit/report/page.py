@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from dmxedit._version import __version__
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import dumps
 from dmxedit.report.read import Report, ReportJob, read_history, read_results, tokens_of
 from dmxedit.report.thumbs import THUMBNAIL_SIDE, require_pillow, thumbnails
@@ -81,8 +82,8 @@ def write_page(text: str, path: Path, *, force: bool = False) -> None:
     (or with ``force``)."""
     if path.exists() and not force and not is_report(path):
         raise InputError(
-            f"{path} exists and is not a dmxedit report; it was left as it is.",
-            hint="Choose another name with -o, or pass --force to replace it.",
+            T("{path} exists and is not a dmxedit report; it was left as it is.", path=path),
+            hint=T("Choose another name with -o, or pass --force to replace it."),
         )
     import tempfile
 
@@ -100,7 +101,8 @@ def write_page(text: str, path: Path, *, force: bool = False) -> None:
                 os.unlink(temp)
             raise
     except OSError as exc:
-        raise InputError(f"Cannot write the report {path}: {exc.strerror or exc}.") from None
+        why = exc.strerror or str(exc)
+        raise InputError(T("Cannot write the report {path}: {why}.", path=path, why=why)) from None
 
 
 def _umask() -> int:
