@@ -31,9 +31,7 @@ def check_arguments(paths: Sequence[Path], *, history: bool, since: str | None) 
     if not paths and not history:
         raise InputError(
             T("Name the results files to report on, or pass --history for the ledger."),
-            hint=T(
-                "dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)"
-            ),
+            hint=T("dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)"),
         )
     if since is not None and not history:
         raise InputError(T("--since goes with --history (a results file is reported whole)."))
