@@ -93,27 +93,35 @@ def job_html(
         + (f' <span class="badge mismatch">{mismatch}</span>' if job.mismatch else "")
         + "</h2>",
         f'<label class="redo"><input type="checkbox" class="redo-box" data-index="{index}"> '
-        f"{said(T('Redo'))}</label>",
+        + said(T("Redo"))
+        + "</label>",
         "</header>",
     ]
     if job.prompt:
         parts.append(f'<p class="prompt">{escape(job.prompt)}</p>')
     else:
-        parts.append(f'<p class="prompt none">{said(T("(no prompt recorded)"))}</p>')
+        parts.append('<p class="prompt none">' + said(T("(no prompt recorded)")) + "</p>")
     parts.append('<div class="pair">')
     parts.append(
-        f'<section class="side inputs" aria-label="{said(T("Inputs"))}"><h3>{said(T("Input"))}</h3>'
+        '<section class="side inputs" aria-label="'
+        + said(T("Inputs"))
+        + '"><h3>'
+        + said(T("Input"))
+        + "</h3>"
     )
     parts.append('<div class="figs">')
     for n, path in enumerate(job.inputs, 1):
         alt = T("Input {n} of job {id}: {name}", n=n, id=job.id, name=Path(path).name)
         parts.append(_figure(path, alt, T("input {n}", n=n), folder, pictures))
     if not job.inputs:
-        parts.append(f'<p class="none">{said(T("None: generated from the prompt."))}</p>')
+        parts.append('<p class="none">' + said(T("None: generated from the prompt.")) + "</p>")
     parts.append("</div></section>")
     parts.append(
-        f'<section class="side outputs" aria-label="{said(T("Outputs"))}"><h3>'
-        f"{said(T('Output'))}</h3>"
+        '<section class="side outputs" aria-label="'
+        + said(T("Outputs"))
+        + '"><h3>'
+        + said(T("Output"))
+        + "</h3>"
     )
     parts.append('<div class="figs">')
     for n, path in enumerate(job.outputs, 1):
@@ -121,7 +129,7 @@ def job_html(
         alt = T("Output {n} of job {id}: {what}", n=n, id=job.id, what=what)
         parts.append(_figure(path, alt, T("output {n}", n=n), folder, pictures))
     if not job.outputs:
-        parts.append(f'<p class="none">{said(T("No image saved."))}</p>')
+        parts.append('<p class="none">' + said(T("No image saved.")) + "</p>")
     for url in job.urls if not job.outputs else []:
         if web_url(url):
             link = f'<a href="{escape(url)}" rel="noreferrer">{escape(url)}</a>'
@@ -149,7 +157,8 @@ def _figure(
         )
         return (
             f'<figure class="missing"><div class="hole" role="img" aria-label="{hole}">'
-            f"{said(T('missing'))}</div><figcaption>{caption}</figcaption></figure>"
+            + said(T("missing"))
+            + f"</div><figcaption>{caption}</figcaption></figure>"
         )
     if pictures is not None:
         source = pictures.get(path)
@@ -157,7 +166,8 @@ def _figure(
             hole = said(T("{alt} (unreadable)", alt=alt))
             return (
                 f'<figure class="missing"><div class="hole" role="img" aria-label="{hole}">'
-                f"{said(T('cannot be read'))}</div><figcaption>{label}: <code>{name}"
+                + said(T("cannot be read"))
+                + f"</div><figcaption>{label}: <code>{name}"
                 "</code></figcaption></figure>"
             )
         return (

@@ -210,12 +210,12 @@ def render(
         f"<style>{css}</style>",
         "</head>",
         "<body>",
-        f'<a class="skip" href="#jobs">{_t(T("Skip to the jobs"))}</a>',
+        '<a class="skip" href="#jobs">' + _t(T("Skip to the jobs")) + "</a>",
         '<header class="top">',
         f"<h1>{_e(title)}</h1>",
         _summary(report, counts, now),
-        f'<nav class="controls" aria-label="{_t(T("Filters and redo"))}">',
-        f'<div class="filters" role="group" aria-label="{_t(T("Show"))}">',
+        '<nav class="controls" aria-label="' + _t(T("Filters and redo")) + '">',
+        '<div class="filters" role="group" aria-label="' + _t(T("Show")) + '">',
         _filter_button("all", T("All"), counts["jobs"], pressed=True),
         _filter_button("failed", T("Failed"), counts["failed"]),
         _filter_button("mismatch", T("Mismatch"), counts["mismatch"]),
@@ -225,14 +225,14 @@ def render(
         '<button type="button" id="export" disabled>'
         + _t(T("Export redo jobs ({count})", count=_m("n")), n='<span id="redo-count">0</span>')
         + "</button>",
-        f'<button type="button" id="clear" disabled>{_t(T("Clear marks"))}</button>',
+        '<button type="button" id="clear" disabled>' + _t(T("Clear marks")) + "</button>",
         "</div>",
         "</nav>",
         '<p class="keys" id="keys">' + _keys() + "</p>",
         '<p class="status-line" id="announce" role="status" aria-live="polite"></p>',
         "</header>",
         '<main id="jobs" tabindex="-1">',
-        f'<p class="empty" id="empty" hidden>{_t(T("No job matches this filter."))}</p>',
+        '<p class="empty" id="empty" hidden>' + _t(T("No job matches this filter.")) + "</p>",
     ]
     for index, job in enumerate(jobs):
         out.append(job_html(index, job, folder, pictures if embed else None))
