@@ -38,17 +38,22 @@ def portable_streams(env: Mapping[str, str] | None = None) -> None:
     (cp1252, cp936 on Windows, unless UTF-8 mode is on), in which a Chinese prompt in
     ``--json`` or an emoji in a file name cannot be written. Data then goes out as UTF-8
     (as JSON must); messages on standard error never fail over a character. A terminal
-    is left alone (Windows writes to its console in UTF-16), and so is an encoding the
-    user chose with PYTHONIOENCODING.
+    keeps its encoding (Windows writes to its console in UTF-16; a GBK terminal shows
+    GBK), but what it cannot show is replaced (``?``) instead of failing the run: a
+    Chinese message shows, an emoji in a prompt does not crash it (issue #26). An
+    encoding the user chose with PYTHONIOENCODING is left alone.
     """
     if environment.io_encoding_chosen(environment.given(env)):
         return
     for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
         encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
-        if encoding not in ("utf8", "utf_8") and not _isatty(stream):
-            reconfigure = getattr(stream, "reconfigure", None)
-            if reconfigure is not None:
-                reconfigure(encoding="utf-8", errors=errors)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding in ("utf8", "utf_8") or reconfigure is None:
+            continue
+        if not _isatty(stream):
+            reconfigure(encoding="utf-8", errors=errors)
+        elif getattr(stream, "errors", "strict") == "strict":
+            reconfigure(errors="replace")
 
 
 def language(env: Mapping[str, str]) -> str:

@@ -40,8 +40,7 @@ TITLES = (
     N_("Interrupted"),
 )
 BUG = N_(
-    "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, "
-    "and report it."
+    "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, and report it."
 )
 
 
@@ -134,7 +133,15 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
         Panel(
             body,
             title=escape(
-                field(shown(T("{title} (exit {code})", title=error.title, code=error.exit_code)))
+                field(
+                    shown(
+                        T(
+                            "{title} (exit {code})",
+                            title=i18n.shown(error.title),
+                            code=int(error.exit_code),
+                        )
+                    )
+                )
             ),
             title_align="left",
             border_style="red",
