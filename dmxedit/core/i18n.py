@@ -153,6 +153,11 @@ def active() -> str:
     return str(_state["language"])
 
 
+def loaded() -> bool:
+    """Whether a catalog has been read (start-up tests: --help and --version read none)."""
+    return _state["catalog"] is not None
+
+
 def _catalog() -> Any:
     """The active language's catalog (None for English), loaded on first use."""
     if active() == ENGLISH:
@@ -179,6 +184,7 @@ __all__ = [
     "active",
     "choose",
     "defer",
+    "loaded",
     "normalize",
     "shown",
 ]
