@@ -171,7 +171,7 @@ def missing(language: str) -> list[str]:
             out += [f"msgid {_quoted(message.id[0])}", f"msgid_plural {_quoted(message.id[1])}"]
             out += ['msgstr[0] ""', ""]
         else:
-            out += [f"msgid {_quoted(message.id)}", 'msgstr ""', ""]
+            out += [f"msgid {_quoted(str(message.id))}", 'msgstr ""', ""]
     return out
 
 

@@ -158,8 +158,7 @@ class PlainBatchEvents(BatchEvents):
                 self.last_status = now
                 self._say(
                     T(
-                        "done {done}, failed {failed}, running {running}, total {total}, ETA "
-                        "{eta}",
+                        "done {done}, failed {failed}, running {running}, total {total}, ETA {eta}",
                         done=self.done,
                         failed=self.failed,
                         running=self.running,

@@ -22,10 +22,7 @@ def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
 
     if flags.dry_run or flags.resend_unknown or flags.max_tokens is not None:
         raise InputError(
-            T(
-                "--status only reports; --dry-run, --resend-unknown and --max-tokens go with a "
-                "run."
-            )
+            T("--status only reports; --dry-run, --resend-unknown and --max-tokens go with a run.")
         )
     if str(flags.concurrency) != "4":
         raise InputError(T("--status only reports; --concurrency goes with a run."))

@@ -30,7 +30,9 @@ def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) ->
         except FileNotFoundError:
             raise InputError(T("Prompt file {path!r} does not exist.", path=prompt_file)) from None
         except UnicodeDecodeError:
-            raise InputError(T("Prompt file {path!r} is not UTF-8 text.", path=prompt_file)) from None
+            raise InputError(
+                T("Prompt file {path!r} is not UTF-8 text.", path=prompt_file)
+            ) from None
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise InputError(
@@ -88,7 +90,11 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
             images.append(replace(img, path=target))
     except OSError as exc:
         raise InputError(
-            T("The converted input could not be kept in {folder}: {error}.", folder=folder, error=exc)
+            T(
+                "The converted input could not be kept in {folder}: {error}.",
+                folder=folder,
+                error=exc,
+            )
         ) from None
     finally:
         for name in made:  # any not moved (an error above)

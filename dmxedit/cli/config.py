@@ -93,7 +93,9 @@ def set_(
     stored = set_value(path, key, value)
     from dmxedit.cli import ui
 
-    ui.note(ctx, T("{key} = {value} (saved to {path})", key=key, value=_show(key, stored), path=path))
+    ui.note(
+        ctx, T("{key} = {value} (saved to {path})", key=key, value=_show(key, stored), path=path)
+    )
 
 
 @app.command("get")

@@ -202,7 +202,9 @@ class RunContext:
                 )
             )
         if self.stdin is None:
-            raise InputError(T("Standard input is closed; it cannot give the {what}.", what=T(what)))
+            raise InputError(
+                T("Standard input is closed; it cannot give the {what}.", what=T(what))
+            )
         self.stdin_used_by = what
         return self.stdin
 

@@ -163,9 +163,7 @@ def _many(
             )
         return False
     if options.output == "-" and variants > 1:
-        raise InputError(
-            T("--variants {n} saves {n} files; -o - writes one image.", n=variants)
-        )
+        raise InputError(T("--variants {n} saves {n} files; -o - writes one image.", n=variants))
     from dmxedit.cli.batch_run import BatchFlags, run_each
 
     if variants > 1 and not given:

@@ -242,7 +242,9 @@ def recover(
         for item in done.recovered:
             for url in item.dead_urls:
                 gone = T(
-                    "entry {id}: the result URL no longer works: {url}", id=item.id, url=ui.field(url)
+                    "entry {id}: the result URL no longer works: {url}",
+                    id=item.id,
+                    url=ui.field(url),
                 )
                 ui.warn(ctx, gone)
             for kept in item.lost:

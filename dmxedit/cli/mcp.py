@@ -17,9 +17,7 @@ from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
 
-EXTRA_HINT = T(
-    "Install the extra: pip install 'dmxedit[mcp]' (pipx: pipx install 'dmxedit[mcp]')."
-)
+EXTRA_HINT = T("Install the extra: pip install 'dmxedit[mcp]' (pipx: pipx install 'dmxedit[mcp]').")
 
 
 def parse_http(given: str) -> tuple[str, int]:

@@ -90,7 +90,9 @@ def _fetch(
     except ConfigError as exc:
         if settings.api_key:
             raise
-        raise ConfigError(exc.message, hint=T("{hint} {known}", hint=exc.hint, known=KNOWN_HINT)) from None
+        raise ConfigError(
+            exc.message, hint=T("{hint} {known}", hint=exc.hint, known=KNOWN_HINT)
+        ) from None
     client = Client(
         api_key=key,
         timeout=min(settings.timeout, READ_TIMEOUT),
@@ -187,7 +189,7 @@ def _warn_model(ctx: RunContext, model: str, ids: set[str]) -> None:
             T(
                 "the model dmxedit uses, {model}, is not in this list: an edit with it would "
                 'get 503 "no available channel". Set another with `dmxedit config set model '
-                'NAME`.',
+                "NAME`.",
                 model=model,
             ),
         )

@@ -158,10 +158,12 @@ def _table(model: Model, tiers: Sequence[str], near: str | None) -> list[str]:
 def _notes(model: Model) -> list[str]:
     """What the table alone does not say: sizes by rule, auto, no ratio at all."""
     sizes = extra_sizes(model)
+    notes: list[str]
     if not model.ratios:
-        return [T("{model} takes no --ratio.", model=model.id)] + [
-            T("It takes {sizes}.", sizes=w) for w in sizes
-        ]
-    return [T("{model} also takes {sizes}.", model=model.id, sizes=w) for w in sizes if "--ratio" not in w] + [
+        notes = [T("{model} takes no --ratio.", model=model.id)]
+        return notes + [T("It takes {sizes}.", sizes=w) for w in sizes]
+    notes = [T("{model} also takes {sizes}.", model=model.id, sizes=w) for w in sizes]
+    notes = [n for n, w in zip(notes, sizes, strict=True) if "--ratio" not in w]
+    return notes + [
         T("For {model}, {rule}.", model=model.id, rule=w) for w in sizes if "--ratio" in w
     ]

@@ -219,7 +219,10 @@ def _render(
     ]
     tables = [
         (shown(title), [shown(c) for c in cols], rows)
-        for title, cols, rows in ((N_("per model"), _MODEL_COLS, models), (N_("per day"), _DAY_COLS, days))
+        for title, cols, rows in (
+            (N_("per model"), _MODEL_COLS, models),
+            (N_("per day"), _DAY_COLS, days),
+        )
         if rows
     ]
     if ctx.stdout_isatty:

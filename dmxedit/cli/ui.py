@@ -155,7 +155,7 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
 
 def internal_panel(ctx: RunContext, exc: BaseException) -> None:
     if not ctx.stderr_isatty:
-        what = "{}: {}".format(type(exc).__name__, exc)
+        what = f"{type(exc).__name__}: {exc}"
         plain_error(ctx, T("internal error: {error}", error=what), [], BUG)
         return
     from rich.panel import Panel
