@@ -95,9 +95,10 @@ def make_png(width: int = 8, height: int = 8, *, filler: int = 0) -> bytes:
     )
 
 
-def make_big_png(size: int) -> bytes:
-    """A valid PNG of about ``size`` bytes: a tiny image padded with a ``teXt`` chunk."""
-    small = make_png(4, 4)
+def make_big_png(size: int, side: int = 4) -> bytes:
+    """A valid PNG of about ``size`` bytes: a tiny image (``side`` pixels square) padded
+    with a ``teXt`` chunk."""
+    small = make_png(side, side)
     head, rest = small[:33], small[33:]  # signature + IHDR, then IDAT + IEND
     pad = max(0, size - len(small) - 12 - 4)
     # Random padding, like compressed pixels: a run of one byte is a worst case for

@@ -112,8 +112,12 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         limit: int = MAX_RESULT_BYTES,
         download_timeout: float = DOWNLOAD_TIMEOUT,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self._auth = _KeyAuth(api_key)
+        #: Asked before each attempt of a request goes out (an MCP call's cancel flag):
+        #: once it says yes, nothing new is sent (downloads of paid results go on).
+        self.stop = stop
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.download_timeout = download_timeout
@@ -160,7 +164,7 @@ class Client:
 
     def _retrying(self, once: Callable[[], T]) -> tuple[T, int]:
         """Call ``once`` until it succeeds or the retry policy says stop; (result, attempts)."""
-        return retrying(once, self.policy, self.pacer, self.events.retry)
+        return retrying(once, self.policy, self.pacer, self.events.retry, self.stop)
 
     def _attempt(
         self,

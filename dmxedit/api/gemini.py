@@ -18,14 +18,9 @@ from dmxedit.core.settings import mask as mask_key
 
 NAME = "gemini"
 AUTH_HEADER = "x-goog-api-key"
-#: Google Search grounding as a model takes it: bare (Pro's page, and any model dmxedit
-#: does not know), or web and image search (DMXAPI's Nano Banana 2 page).
+#: Google Search grounding as Pro's page gives it, and as any model dmxedit does not
+#: know gets it; a model entry's ``search_tool`` says its own (SPEC 12).
 SEARCH_TOOL: dict[str, Any] = {"google_search": {}}
-SEARCH_TOOLS: dict[str, dict[str, Any]] = {
-    "gemini-3.1-flash-image": {
-        "google_search": {"search_types": {"web_search": {}, "image_search": {}}}
-    },
-}
 
 
 def auth_value(key: str) -> str:
@@ -81,8 +76,8 @@ def document(request: ImageRequest, marks: Placeholders) -> dict[str, Any]:
         config["imageConfig"] = image_config
     out: dict[str, Any] = {"contents": _turns(request, marks), "generationConfig": config}
     if request.choice("search"):
-        model = request.spec.id if request.spec is not None else request.model
-        out["tools"] = [SEARCH_TOOLS.get(model, SEARCH_TOOL)]
+        own = request.spec.search_tool if request.spec is not None else None
+        out["tools"] = [dict(own) if own is not None else SEARCH_TOOL]
     for key, value in request.params:
         out[key] = json_param(value)
     return out

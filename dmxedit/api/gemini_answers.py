@@ -14,6 +14,7 @@ reason and the model's words. Same interface as :class:`dmxedit.api.answers.Answ
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -92,43 +93,91 @@ class Words:
     cut: int = 0
 
 
+#: ``data:image/<type>;base64,`` (any case), the start of an image inside a text part.
+_DATA_URI = re.compile(rb"data:image/[a-z0-9.+-]{1,40};base64,", re.IGNORECASE)
+_PREFIX_MAX = 64  # longer than any ``data:image/<type>;base64,``
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=_-]")
+_NOT_BASE64_LINES = re.compile(rb"[^A-Za-z0-9+/=_\r\n-]")  # a text that is only a URI
+
+
+@dataclass
+class TextImages(Generic[S]):
+    """A text part that held ``data:image/...;base64,`` URIs (Pro, and relays that wrap
+    them in markdown): the images, and the words around them without the base64."""
+
+    images: list[Decoded[S]]
+    words: Words
+
+
 class TextPart(Generic[S]):
-    """A ``text`` value: the model's words, or a ``data:image/`` URI decoded as it comes."""
+    """A ``text`` value: the model's words, with any ``data:image/...;base64,`` URI in
+    them (anywhere: bare, or in markdown ``![image](data:...)``) decoded as it comes into
+    its own sink, from the URI's start to the first character that is not base64 (the
+    closing ``)``, a space, the end). Memory stays bounded: the words are kept up to
+    :data:`MAX_TEXT`, the base64 never."""
 
     def __init__(self, reader: AnswerReader[S]) -> None:
         self.reader = reader
         self.raw = bytearray()
         self.cut = 0
+        self.held = b""  # text not yet known not to begin a data: URI
         self.image: ImageData[S] | None = None
-        self.decided = False
+        self.images: list[Decoded[S]] = []
+        self.lines = False  # the URI began the text: its base64 may be wrapped in lines
 
     def write(self, data: bytes) -> None:
-        if self.image is not None:
-            self.image.write(data)
-            return
-        if not self.decided:
-            self.raw += data
-            head = bytes(self.raw).lstrip()
-            if len(head) < len(DATA_IMAGE):
-                return
-            self.decided = True
-            if head[: len(DATA_IMAGE)].lower() == DATA_IMAGE:
-                self.image = ImageData(self.reader)
-                self.image.write(head)
-                self.raw = bytearray()
-            return
+        while data:
+            data = self._image(data) if self.image is not None else self._scan(data)
+
+    def _words(self, data: bytes) -> None:
         room = MAX_TEXT - len(self.raw)
         if room > 0:
             self.raw += data[:room]
         self.cut += max(0, len(data) - max(room, 0))
 
-    def finish(self) -> Words | Decoded[S]:
+    def _scan(self, data: bytes) -> bytes:
+        """Text: up to a data: URI's base64 (returned, the image begun) or all of it."""
+        text = self.held + data
+        found = _DATA_URI.search(text)
+        if found is not None:
+            self._words(text[: found.start()])
+            self.lines = not self.raw.strip() and not self.images
+            self.held = b""
+            self.image = ImageData(self.reader)
+            return text[found.end() :]
+        start = text.lower().rfind(b"data:", max(0, len(text) - _PREFIX_MAX))
+        keep = start if start != -1 else max(len(text) - 4, 0)  # "data" may be cut
+        self._words(text[:keep])
+        self.held = text[keep:]
+        return b""
+
+    def _image(self, data: bytes) -> bytes:
+        """Base64: into the image up to its end (the rest returned, as text)."""
+        assert self.image is not None
+        end = (_NOT_BASE64_LINES if self.lines else _NOT_BASE64).search(data)
+        if end is None:
+            self.image.write(data)
+            return b""
+        self.image.write(data[: end.start()])
+        self._close_image()
+        return data[end.start() :]
+
+    def _close_image(self) -> None:
+        assert self.image is not None
+        found = self.image.finish()
+        self.image = None
+        if found.size == 0:  # an empty image: nothing to save
+            found.sink.discard()
+        else:
+            self.images.append(found)
+
+    def finish(self) -> Words | TextImages[S]:
         if self.image is not None:
-            return self.image.finish()
-        if len(self.raw) > MAX_TEXT:
-            self.cut += len(self.raw) - MAX_TEXT
-            del self.raw[MAX_TEXT:]
-        return Words(_text(bytes(self.raw)), self.cut)
+            self._close_image()
+        self._words(self.held)
+        self.held = b""
+        words = Words(_text(bytes(self.raw)), self.cut)
+        return TextImages(self.images, words) if self.images else words
 
 
 @dataclass
@@ -239,43 +288,45 @@ class GeminiReader(AnswerReader[S]):
         turn: list[dict[str, Any]] = []
         size = 0
         for part in _all_parts(body):
-            item, said = self._part(part)
+            found, said = self._part(part)
             thought = part.get("thought") is True
-            if item is not None:
-                (thoughts if thought else items).append(item)
+            (thoughts if thought else items).extend(found)
             if not thought:
-                turn += _turn_part(part, item, said, len(items) - 1)
+                turn += _turn_part(part, found, said, len(items) - len(found))
             if said is not None and said.text.strip() and not thought and size < MAX_TEXTS:
                 text = said.text if not said.cut else said.text + f" [… {said.cut} bytes cut]"
                 size += len(text)
                 words.append(self.redact(text))
         return items, thoughts, words, turn
 
-    def _part(self, part: Mapping[str, Any]) -> tuple[AnswerItem[S] | None, Words | None]:
-        """One part: its image (decoded bytes, a data: URI text, a file URI), its words."""
+    def _part(self, part: Mapping[str, Any]) -> tuple[list[AnswerItem[S]], Words | None]:
+        """One part: its images (decoded bytes, data: URIs in its text, a file URI; the
+        first carries the part's signature) and its words."""
         signature = _first(part, SIGNATURE_KEYS)
         sig = signature.text if isinstance(signature, Signature) else None
         if isinstance(signature, str):  # not streamed (cannot happen): kept all the same
             sig = signature
         inline = _first(part, IMAGE_KEYS)
         text = part.get("text")
-        found: Decoded[S] | None = None
         if isinstance(inline, Mapping) and isinstance(inline.get("data"), Decoded):
-            found = inline["data"]
-        elif isinstance(text, Decoded):
-            found = text
-        if found is not None:
+            found: Decoded[S] = inline["data"]
             if found.size == 0:  # an empty image: nothing to save
                 found.sink.discard()
-                return None, None
-            return AnswerItem(sink=found.sink, signature=sig), None
+                return [], None
+            return [AnswerItem(sink=found.sink, signature=sig)], None
+        if isinstance(text, TextImages):
+            sigs = [sig] + [None] * (len(text.images) - 1)
+            got = [
+                AnswerItem(sink=d.sink, signature=g) for d, g in zip(text.images, sigs, strict=True)
+            ]
+            return got, text.words
         file = _first(part, FILE_KEYS)
         uri = _first(file, URI_KEYS) if isinstance(file, Mapping) else None
         if isinstance(uri, DataUrl):
-            return AnswerItem(sink=uri.sink, signature=sig), None
+            return [AnswerItem(sink=uri.sink, signature=sig)], None
         if isinstance(uri, str) and uri.strip():
-            return AnswerItem(url=self.redact(uri.strip()), signature=sig), None
-        return None, text if isinstance(text, Words) else None
+            return [AnswerItem(url=self.redact(uri.strip()), signature=sig)], None
+        return [], text if isinstance(text, Words) else None
 
     def _no_image(
         self, body: Mapping[str, Any], status: int, words: list[str], info: dict[str, Any]
@@ -322,14 +373,17 @@ def why_no_image(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
 
 
 def _turn_part(
-    part: Mapping[str, Any], item: AnswerItem[Any] | None, said: Words | None, index: int
+    part: Mapping[str, Any], found: list[AnswerItem[Any]], said: Words | None, first: int
 ) -> list[dict[str, Any]]:
-    """One part of the model's turn as the next turn sends it back (none: nothing to send)."""
+    """One part of the model's turn as the next turn sends it back (none: nothing to send):
+    its images (``first`` is the first one's index), or its words."""
     signature = _first(part, SIGNATURE_KEYS)
     sig = signature.text if isinstance(signature, Signature) else signature
     sig = sig if isinstance(sig, str) else None
-    if item is not None:
-        return [{"image": index, "signature": sig}]
+    if found:
+        return [
+            {"image": first + i, "signature": sig if i == 0 else None} for i in range(len(found))
+        ]
     if said is not None:
         return [{"text": said.text, "signature": sig}]
     return []

@@ -240,9 +240,9 @@ class Base64Decoder:
         if not self._started:
             self._prefix += text
             head = self._prefix.lstrip()
-            if len(head) < 5 and b"data:".startswith(head):
-                return  # could still be a data: URL
-            if head.startswith(b"data:"):
+            if len(head) < 5 and b"data:".startswith(head.lower()):
+                return  # could still be a data: URL (any case: DATA: is one too)
+            if head[:5].lower() == b"data:":
                 comma = head.find(b",")
                 if comma == -1:
                     if len(head) > 512:
@@ -269,7 +269,7 @@ class Base64Decoder:
     def close(self) -> None:
         if not self._started:
             head = self._prefix.lstrip()
-            if head.startswith(b"data:"):
+            if head[:5].lower() == b"data:":
                 raise JSONStreamError("b64_json holds a data: URL with no data")
             self._prefix = b""
             self._started = True

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dmxedit.api.params import check_text, param_problems
 from dmxedit.core.catalog import (
     DEFAULT_MODEL,
     FORMATS,
@@ -28,34 +29,12 @@ from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
 from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
-from dmxedit.core.settings import Settings
-from dmxedit.core.text import undecodable
+from dmxedit.core.settings import FLAG, Settings
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.receipt import Expected, expect
 
 Kind = Literal["edit", "generate"]
 ENDPOINTS: dict[Kind, str] = {"edit": "/images/edits", "generate": "/images/generations"}
-RESERVED = {
-    "image": "give images as arguments",
-    "prompt": "use -p/--prompt",
-    "n": "use --count where the model takes it (dmxedit asks for one image otherwise)",
-    "model": "use -m/--model",
-    "aspect_ratio": "use -r/--ratio",
-    "size": "use -s/--size",
-    "response_format": "use --format",
-    "mask": "use --mask",
-}
-
-
-def check_text(what: str, text: str) -> str:
-    """A text that goes to the API as it is: it must be text (bytes that are not UTF-8,
-    from a command line or a file name in another encoding, cannot be sent)."""
-    if undecodable(text):
-        raise InputError(
-            f"The {what} holds bytes that are not UTF-8 text; it cannot be sent.",
-            hint="Give it as UTF-8 text (a file in another encoding: convert it first).",
-        )
-    return text
 
 
 def check_prompt(text: str | None) -> str:
@@ -122,26 +101,10 @@ def check_size(value: str | None, known: bool = True) -> str | None:
         return check_text("size", value.strip())
     if size is None:
         raise InputError(
-            f"Size {value!r} is not 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
+            f"Size {value!r} is not a size: 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
             hint="Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
         )
     return size
-
-
-def check_params(raw: Sequence[str]) -> list[tuple[str, str]]:
-    """``KEY=VALUE`` strings -> pairs; fields dmxedit sets itself are refused."""
-    pairs: list[tuple[str, str]] = []
-    for item in raw:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(
-                f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param quality=high"
-            )
-        if key in RESERVED:
-            raise InputError(f"--param {key} is set by dmxedit: {RESERVED[key]}.")
-        pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
-    return pairs
 
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -206,6 +169,17 @@ class ImageRequest:
     count: int = 1  # images asked of the one request
     history: tuple[Turn, ...] = ()  # the conversation before this turn (gemini door)
     parent: int | None = None  # the ledger entry this turn continues
+    format_given: str | None = None  # --format as given on the command line
+
+    def format_note(self) -> str | None:
+        """A line saying --format does not apply, when it was given for a model that
+        always answers inline (gpt-image, the gemini door)."""
+        if self.format_given != "url" or self.sends_format:
+            return None
+        return (
+            f"--format url does not apply to {self.model}: it always answers with the "
+            "image inline (base64)."
+        )
 
     @property
     def prefix(self) -> str:
@@ -315,19 +289,34 @@ def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -
             )
         )
     for img in images:
-        mib = spec.input_bytes // (1024 * 1024)
-        planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
-        if img.size > spec.input_bytes and not planned:
-            out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
-        side = max(img.width or 0, img.height or 0)
-        if spec.input_side is not None and side > spec.input_side:
-            out.append(
-                InputError(
-                    f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
-                    f"side ({img.width}x{img.height} given).",
-                    hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
-                )
+        out += _side_problems(spec, img)
+    return out
+
+
+def _side_problems(spec: Model, img: InputImage) -> list[InputError]:
+    """One input against the model's bytes and pixels a side."""
+    out: list[InputError] = []
+    mib = spec.input_bytes // (1024 * 1024)
+    planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
+    if img.size > spec.input_bytes and not planned:
+        out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
+    side = max(img.width or 0, img.height or 0)
+    if spec.input_side is not None and side > spec.input_side:
+        out.append(
+            InputError(
+                f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
+                f"side ({img.width}x{img.height} given).",
+                hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
             )
+        )
+    low = spec.input_min_side
+    if low is not None and img.width and img.height and min(img.width, img.height) < low:
+        out.append(
+            InputError(
+                f"{img.display}: {spec.id} takes images at least {low} pixels a side "
+                f"({img.width}x{img.height} given)."
+            )
+        )
     return out
 
 
@@ -370,6 +359,18 @@ def check_choices(
             InputError("--compression goes with --image-format jpeg or webp (PNG is lossless).")
         )
     return tuple(p for p in pairs if p[0] != "mask"), problems
+
+
+def made_ratios(spec: Model | None, size: str | None) -> list[str]:
+    """The ratios ``--ratio auto`` picks from: those the model makes at the tier in use
+    (the size given, or the one --ratio alone stands for); all when none is made there."""
+    if spec is None:
+        return list(BANANA)
+    tier = size if size in spec.tiers else None
+    if tier is None and spec.size_field == "pixels" and spec.tiers:
+        tier = spec.ratio_tier or spec.tiers[0]
+    made = [r for r in spec.ratios if tier is None or spec.pixels(r, tier) is not None]
+    return made or list(spec.ratios)
 
 
 def _fit(spec: Model | None, ratio: str | None, size: str | None) -> Fit:
@@ -431,9 +432,9 @@ def build_request(
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)
-    ratios = list(spec.ratios) if spec is not None else list(BANANA)
-    asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     asked_size = checked(lambda: check_size(settings.size, spec is not None))
+    ratios = made_ratios(spec, asked_size)
+    asked_ratio = checked(lambda: check_ratio(ratio, ratios, images))
     shape = checked(lambda: _fit(spec, asked_ratio, asked_size))
     choices, wrong = check_choices(kind, model, spec, door, options.choices())
     problems += wrong
@@ -442,8 +443,10 @@ def build_request(
     fields = {
         "prompt": checked(lambda: check_prompt(prompt)),
         "response_format": checked(lambda: check_format(settings.response_format)),
-        "params": checked(lambda: tuple(check_params(params))),
     }
+    pairs, wrong_params = param_problems(params, door, spec, set(options.choices()))
+    problems += wrong_params
+    fields["params"] = tuple(pairs)
     if problems:
         raise all_problems(problems)
     if spec is not None and not spec.takes_format:
@@ -461,6 +464,7 @@ def build_request(
         choices=choices,
         mask=mask,
         count=count,
+        format_given=settings.response_format if settings.sources.get("format") == FLAG else None,
         **fields,
     )
 

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TypeVar
 
 from dmxedit.core import env
-from dmxedit.core.errors import DmxError
+from dmxedit.core.errors import DmxError, Interrupted
 
 T = TypeVar("T")
 
@@ -235,19 +235,34 @@ class Failed(Exception):
         self.build = build
 
 
+def not_sent(attempt: int) -> Interrupted:
+    """The error of a call cancelled before its attempt number ``attempt`` went out."""
+    earlier = " (an earlier attempt was refused, not billed)" if attempt > 1 else ""
+    return Interrupted(
+        f"The call was cancelled before its request went out{earlier}; nothing was sent "
+        "and nothing was billed.",
+        may_be_billed=False,
+    )
+
+
 def retrying(
     once: Callable[[], T],
     policy: Policy,
     pacer: Pacer,
     on_retry: Callable[[int, float, str], None],
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[T, int]:
     """Call ``once`` until it succeeds or ``policy`` says stop (raising the error of the
     last :class:`Failed`); the result and the number of attempts. ``on_retry`` hears of
-    each resend (attempt, wait, reason)."""
+    each resend (attempt, wait, reason). ``stop`` (an MCP call's cancel flag) is asked
+    before each attempt goes out: once it says yes, nothing new is sent (an attempt
+    already out is never cut) and :func:`not_sent`'s error is raised."""
     attempt = 0
     while True:
         attempt += 1
         pacer.wait()
+        if stop is not None and stop():
+            raise not_sent(attempt)
         pacer.begin()
         try:
             result = once()

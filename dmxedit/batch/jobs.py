@@ -368,13 +368,16 @@ class JobSource:
     base: Path = field(default_factory=Path.cwd)
     variants: int = 1  # --variants N: each job N times, saved as N files
     stdin: bool = False  # the jobs file is a copy of standard input
+    #: the jobs file ``path`` is a private copy of (``dmxedit mcp`` runs the content it
+    #: checked): results lines name this one
+    named: Path | None = None
 
     @property
     def jobs_file(self) -> str | None:
         """The jobs file's absolute path, for results lines (None: stdin, --each)."""
         if self.path is None or self.stdin:
             return None
-        return str(self.path.resolve())
+        return str((self.named or self.path).resolve())
 
     def entries(self) -> Iterator[tuple[int, Any, int]]:
         """(line number, parsed object or an InputError, variant) for every job: each

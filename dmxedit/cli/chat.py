@@ -61,6 +61,8 @@ class Chat:
     ctx: RunContext
     options: ImageOptions
     pending: list[str] = field(default_factory=list)  # the next turn's input images
+    start: list[str] = field(default_factory=list)  # the first turn's images (/undo to it)
+    cleared: set[str] = field(default_factory=set)  # /ratio none, /size none: not the parent's
     last: int | None = None  # the ledger entry the next turn continues
     turns: list[tuple[int, str, list[str]]] = field(default_factory=list)  # id, prompt, files
     parents: dict[int, int | None] = field(default_factory=dict)
@@ -98,18 +100,33 @@ class Chat:
         if not path:
             self.say(T("/image needs a path: /image photo.png"))
             return
+        from dmxedit.media.images import load_image
+
+        try:
+            load_image(path)
+        except DmxError as error:
+            self.say(T("Not added: {why}", why=error.message))
+            return
         self.pending.append(path)
         self.say(T("{path} goes with the next turn.", path=path))
 
     def set_ratio(self, value: str) -> None:
         ratio = None if value.lower() in ("", "none") else value
         self.options = replace(self.options, ratio=ratio)
+        self._clear("ratio", ratio)
         self.say(T("ratio: {ratio}", ratio=ratio or T("the model decides")))
 
     def set_size(self, value: str) -> None:
         size = None if value.lower() in ("", "none") else value
         self.options = replace(self.options, size=size)
+        self._clear("size", size)
         self.say(T("size: {size}", size=size or T("the model decides")))
+
+    def _clear(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.cleared.add(name)
+        else:
+            self.cleared.discard(name)
 
     def undo(self) -> None:
         if not self.turns:
@@ -117,6 +134,8 @@ class Chat:
             return
         entry, prompt, _ = self.turns.pop()
         self.last = self.parents.get(entry)
+        if self.last is None and not self.turns:  # back at the start: its images again
+            self.pending = [*self.start, *[p for p in self.pending if p not in self.start]]
         self.say(
             T(
                 "Dropped turn {entry} ({prompt!r}) from the conversation; the ledger keeps it.",
@@ -138,7 +157,14 @@ class Chat:
 
         ref = f"@{self.last}" if self.last is not None else None
         kind: Kind = "edit" if self.pending or ref else "generate"
-        return prepare(kind, list(self.pending), prompt, self.options, continue_ref=ref)
+        return prepare(
+            kind,
+            list(self.pending),
+            prompt,
+            self.options,
+            continue_ref=ref,
+            unset=tuple(self.cleared),
+        )
 
     def turn(self, prompt: str) -> ImageResult:
         """Send one turn; its saved paths printed as they arrive (stdout off a terminal)."""
@@ -219,10 +245,7 @@ def _model(ctx: RunContext, options: ImageOptions) -> ImageOptions:
 def _lines(ctx: RunContext) -> Callable[[], str | None]:
     """The next line typed (None at the end): ``input`` with readline on a terminal."""
     if ctx.stdin_isatty and ctx.stdin is not None:
-        try:
-            import readline  # noqa: F401 - line editing and history for input()
-        except ImportError:  # Windows: input() still works, without editing
-            pass
+        _typed_history(ctx)
 
         def typed() -> str | None:
             try:
@@ -240,9 +263,40 @@ def _lines(ctx: RunContext) -> Callable[[], str | None]:
     return piped
 
 
+def _typed_history(ctx: RunContext) -> None:
+    """Line editing and the prompts typed before (this chat's and earlier ones'), with
+    the standard library's readline where Python has it (not on Windows: input() still
+    works, without editing). The history file lives in the data folder, mode 0600."""
+    try:
+        import readline
+    except ImportError:
+        return
+    import atexit
+    import os
+
+    from dmxedit.store.ledger import data_folder
+
+    path = data_folder(ctx.env) / "chat_history"
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass  # none yet
+    readline.set_history_length(1000)
+
+    def save() -> None:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            readline.write_history_file(path)
+            os.chmod(path, 0o600)
+        except OSError:
+            pass  # a history that cannot be kept is no reason to fail
+
+    atexit.register(save)
+
+
 def _deliver(ctx: RunContext, result: ImageResult) -> None:
-    if ctx.json:
-        ctx.emit_json(result.to_dict())
+    if ctx.json:  # JSON Lines: one object a turn, read line by line
+        ctx.emit_json(result.to_dict(), compact=True)
     elif not ctx.stdin_isatty:
         ctx.emit_lines([str(p) for p in result.files])
 
@@ -312,7 +366,8 @@ def chat(
     Example: dmxedit chat photo.png -m gemini-3.1-flash-image
     """
     _check_ledger()
-    state = Chat(ctx, _model(ctx, options), pending=list(images or []))
+    chosen = options if continue_ref is not None else _model(ctx, options)  # the parent's
+    state = Chat(ctx, chosen, pending=list(images or []), start=list(images or []))
     if continue_ref is not None:
         state.last = _entry_number(continue_ref)
     if ctx.stdin_isatty:

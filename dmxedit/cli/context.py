@@ -65,7 +65,7 @@ def language(env: Mapping[str, str]) -> str:
     from dmxedit.core.settings import config_path, read_config
 
     setting = None
-    if environment.language_names(env)[0] is None:  # DMXEDIT_LANG decides without the file
+    if environment.language_override(env) is None:  # DMXEDIT_LANG decides without the file
         try:
             value = read_config(config_path(env)).get("language")
         except DmxError:
@@ -160,12 +160,13 @@ class RunContext:
 
     # -- data on standard output -------------------------------------------------------
 
-    def emit_json(self, data: Any) -> None:
+    def emit_json(self, data: Any, *, compact: bool = False) -> None:
         """One JSON document: every value exact (control characters and a file name's
-        undecodable bytes as ``\\u`` escapes, which JSON readers turn back)."""
+        undecodable bytes as ``\\u`` escapes, which JSON readers turn back); ``compact``:
+        on one line (JSON Lines, a stream of them)."""
         from dmxedit.core.text import dumps
 
-        self.stdout.write(dumps(data, indent=2) + "\n")
+        self.stdout.write(dumps(data, indent=None if compact else 2) + "\n")
         self.stdout.flush()
 
     def emit_lines(self, lines: list[str], *, multiline: bool = False) -> None:

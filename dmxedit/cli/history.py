@@ -83,7 +83,7 @@ def history(
             return
         started = parse_since(since) if since else None
         if grep is not None:
-            from dmxedit.api.request import check_text
+            from dmxedit.api.params import check_text
 
             check_text("--grep text", grep)  # prompts are UTF-8 text; bytes match none
         entries = book.query(limit=limit, failed=failed, since=started, grep=grep) if book else []

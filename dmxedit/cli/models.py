@@ -13,7 +13,15 @@ from dmxedit.cli.options import BaseUrl, ConnectTimeout, Retries, command
 from dmxedit.core.errors import ConfigError
 from dmxedit.core.i18n import P, T
 from dmxedit.core.i18n import shown as said
-from dmxedit.core.modelfacts import UNKNOWN_WORDS, facts, facts_lines, listing, unknown_hint
+from dmxedit.core.modelfacts import (
+    UNKNOWN_WORDS,
+    facts,
+    facts_lines,
+    known_row,
+    listing,
+    summary,
+    unknown_hint,
+)
 from dmxedit.core.modeltable import MODELS, model_for
 from dmxedit.core.options import ImageOptions
 
@@ -109,15 +117,30 @@ def _fetch(
 def _render(ctx: RunContext, shown: list[dict[str, Any]], long: bool) -> None:
     if not long:
         if ctx.json:
-            ctx.emit_json(shown)
+            ctx.emit_json([known_row(m) for m in shown])
         else:
-            ctx.emit_lines([str(m["id"]) for m in shown])
+            ctx.emit_lines(_lines(shown))
         return
     rows = listing(shown)
     if ctx.json:
         ctx.emit_json(rows)
     else:
         ctx.emit_lines([line for row in rows for line in _block(row)])
+
+
+def _lines(shown: list[dict[str, Any]]) -> list[str]:
+    """One model a line: its id, and whether dmxedit knows it, its door and a few facts
+    (SPEC 12); the id first, so ``awk '{print $1}'`` still gives the ids."""
+    width = max((len(str(m["id"])) for m in shown), default=0)
+    out = []
+    for row in shown:
+        spec = model_for(str(row["id"]))
+        if spec is not None:
+            facts_said = said(summary(spec))
+        else:
+            facts_said = said(T("unknown to dmxedit (--api picks the door)"))
+        out.append(f"{str(row['id']).ljust(width)}  {facts_said}")
+    return out
 
 
 def _known(ctx: RunContext) -> None:
@@ -158,9 +181,9 @@ def _summary(ctx: RunContext, every: bool, long: bool, found: int, shown: int, u
             ctx,
             P(
                 "{count} image model of the {found} your key can use (--all lists every one; "
-                "--long adds what dmxedit knows of each).",
+                "--long adds the details of each).",
                 "{count} image models of the {found} your key can use (--all lists every one; "
-                "--long adds what dmxedit knows of each).",
+                "--long adds the details of each).",
                 shown,
                 found=found,
             ),

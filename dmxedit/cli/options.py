@@ -17,8 +17,10 @@ from typing import Annotated, Any
 import typer
 
 from dmxedit.cli.context import RunContext
+from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
+from dmxedit.core.modelfacts import option_help
 from dmxedit.core.options import ImageOptions
 
 Prompt = Annotated[
@@ -48,7 +50,7 @@ Size = Annotated[
 ]
 Model = Annotated[
     str | None,
-    typer.Option("-m", "--model", help="Model [default: nano-banana-2].", metavar="NAME"),
+    typer.Option("-m", "--model", help=f"Model [default: {DEFAULT_MODEL}].", metavar="NAME"),
 ]
 Format = Annotated[
     str | None,
@@ -139,7 +141,7 @@ Quality = Annotated[
     str | None,
     typer.Option(
         "--quality",
-        help="Rendering quality: low, medium, high or auto (gpt-image models).",
+        help=option_help("quality", "Rendering quality"),
         metavar="LEVEL",
     ),
 ]
@@ -147,7 +149,7 @@ Background = Annotated[
     str | None,
     typer.Option(
         "--background",
-        help="auto, opaque, or transparent (gpt-image-1.5; PNG/WebP).",
+        help=option_help("background", "Background (transparent: PNG/WebP)"),
         metavar="KIND",
     ),
 ]
@@ -155,7 +157,7 @@ ImageFormat = Annotated[
     str | None,
     typer.Option(
         "--image-format",
-        help="File format the model makes: png, jpeg or webp (gpt-image models).",
+        help=option_help("image_format", "File format the model makes"),
         metavar="FORMAT",
     ),
 ]
@@ -163,21 +165,23 @@ Compression = Annotated[
     int | None,
     typer.Option(
         "--compression",
-        help="JPEG/WebP compression 0-100 (gpt-image models, with --image-format jpeg|webp).",
+        help=option_help("compression", "JPEG/WebP compression, with --image-format jpeg|webp"),
         metavar="N",
     ),
 ]
 Moderation = Annotated[
     str | None,
     typer.Option(
-        "--moderation", help="Content moderation: auto or low (gpt-image models).", metavar="LEVEL"
+        "--moderation", help=option_help("moderation", "Content moderation"), metavar="LEVEL"
     ),
 ]
 Mask = Annotated[
     str | None,
     typer.Option(
         "--mask",
-        help="PNG mask, the first image's size: its transparent areas are edited (gpt-image).",
+        help=option_help(
+            "mask", "PNG mask, the first image's size: its transparent areas are edited"
+        ),
         metavar="PNG",
     ),
 ]
@@ -186,15 +190,13 @@ Count = Annotated[
     typer.Option(
         "-n",
         "--count",
-        help="Images one request makes (gpt-image 1-10, Seedream 1-15): one request, N files.",
+        help=option_help("count", "Images one request makes (one request, N files)"),
         metavar="N",
     ),
 ]
 Search = Annotated[
     bool,
-    typer.Option(
-        "--search", help="Ground the image in Google Search (gemini-3.1-flash-image, -3-pro)."
-    ),
+    typer.Option("--search", help=option_help("search", "Ground the image in Google Search")),
 ]
 Api = Annotated[
     str | None,

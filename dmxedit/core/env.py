@@ -28,10 +28,9 @@ DEBUG = "DMXEDIT_DEBUG"  #: set (not "0") shows tracebacks
 JOB_COMPLETION_INDEX = "JOB_COMPLETION_INDEX"  #: Kubernetes Indexed Jobs' index (zero-based)
 NO_COLOR = "NO_COLOR"  #: https://no-color.org
 PYTHONIOENCODING = "PYTHONIOENCODING"  #: the user chose the streams' encoding
-LANG = "DMXEDIT_LANG"  #: the language of messages (zh_CN, en, auto): before the locale's
-#: The locale's variables that name the language of messages, the first set one deciding
-#: (gettext's order); C, POSIX or none of them means English.
-LOCALE_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+LANG_OVERRIDE = "DMXEDIT_LANG"  #: the language of messages (zh_CN, en), over the locale
+#: The locale variables that name the language of messages, in the order gettext reads them.
+LOCALE_NAMES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 #: The proxy variables requests reads (``http_proxy``, ``HTTPS_PROXY``, ``NO_PROXY``, ...;
 #: either case), by scheme.
 PROXY_SCHEMES = ("http", "https", "all", "no")
@@ -56,6 +55,16 @@ def _flag(env: Env, name: str) -> bool:
 
 
 # -- the readings ----------------------------------------------------------------------
+
+
+def language_override(env: Env) -> str | None:
+    """``$DMXEDIT_LANG`` when it is set and not empty."""
+    return env.get(LANG_OVERRIDE) or None
+
+
+def locale_names(env: Env) -> list[str | None]:
+    """``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``, in that order (None: unset)."""
+    return [env.get(name) or None for name in LOCALE_NAMES]
 
 
 def config_file(env: Env) -> str | None:
@@ -99,11 +108,6 @@ def job_index(env: Env) -> str | None:
     return env.get(JOB_COMPLETION_INDEX)
 
 
-def language_names(env: Env) -> list[str | None]:
-    """What names the language, in order: ``$DMXEDIT_LANG``, then the locale's variables."""
-    return [env.get(LANG), *(env.get(name) for name in LOCALE_VARS)]
-
-
 def setting(env: Env, name: str | None) -> str | None:
     """The value of a setting's variable (``DMXAPI_API_KEY``, ...) when set and not empty."""
     return (env.get(name) or None) if name else None
@@ -126,8 +130,6 @@ __all__ = [
     "DATA_DIR",
     "DEBUG",
     "JOB_COMPLETION_INDEX",
-    "LANG",
-    "LOCALE_VARS",
     "NO_COLOR",
     "NO_HISTORY",
     "PROXY_SCHEMES",
@@ -144,7 +146,6 @@ __all__ = [
     "has_key",
     "io_encoding_chosen",
     "job_index",
-    "language_names",
     "no_color",
     "no_history",
     "proxies",

@@ -119,8 +119,7 @@ def normalize(value: str | None) -> str | None:
 def choose(env: Mapping[str, str], setting: str | None = None) -> str:
     """The language to speak: ``DMXEDIT_LANG``, the ``language`` setting, then the usual
     locale variables (the first set one decides); English when none names a catalog."""
-    first, *others = environment.language_names(env)
-    for value in (first, setting, *others):
+    for value in (environment.language_override(env), setting, *environment.locale_names(env)):
         if value is not None and value.strip().lower() == "auto":  # follow what comes next
             continue
         language = normalize(value)

@@ -109,14 +109,16 @@ def v1_fix(url: str) -> str | None:
 
 
 def _size(key: str, raw: Any) -> str:
-    # a tier, WxH or auto; checked against the model's table once the model is known
-    size = normalize_any_size(str(raw)) if isinstance(raw, str) else None
-    if size is None:
+    """A tier, WxH or auto written as dmxedit writes them; any other text is kept as
+    given (a model not in the table gets it as is, SPEC 1) and the model's table refuses
+    it once the model is known."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text or any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise InputError(
             f"{key} {raw!r} is not a size: {', '.join(TIERS)}, WxH (e.g. 1536x1024) or auto.",
             hint="`dmxedit ratios --model MODEL` lists a model's sizes.",
         )
-    return size
+    return normalize_any_size(text) or text
 
 
 def _format(key: str, raw: Any) -> str:

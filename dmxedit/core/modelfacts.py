@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from dmxedit.core.modelspec import Model, sizes_words, wxh
+from dmxedit.core.modelspec import Choice, Model, sizes_words, wxh
 from dmxedit.core.modeltable import MODELS, OPTIONS, model_for, nearest
 
 #: The two doors, in words.
@@ -117,6 +117,54 @@ def facts(model: Model) -> dict[str, Any]:
     }
 
 
+def option_help(name: str, what: str) -> str:
+    """An option's help, its values and the models that take it read from the table (no
+    model named in code: a new entry shows up by itself)."""
+    models = [m for m in MODELS if m.takes(name)]
+    values = _values_of([m.options[name] for m in models])
+    taken = ", ".join(m.id for m in models) or "none of the known models"
+    return f"{what}{': ' + values if values else ''} (models that take it: {taken})."
+
+
+def _values_of(choices: list[Choice]) -> str:
+    """The values of an option over the models taking it: words, or the widest range."""
+    words = list(dict.fromkeys(v for c in choices for v in c.values))
+    if words:
+        return ", ".join(words)
+    lows = [c.low for c in choices if c.low is not None]
+    highs = [c.high for c in choices if c.high is not None]
+    return f"{min(lows)}-{max(highs)}" if lows and highs else ""
+
+
+def short_sizes(model: Model) -> str:
+    """Its sizes in a few characters: ``1K/2K/4K``, ``auto/1K/WxH``, ``WxH``."""
+    words = (["auto"] if model.auto else []) + list(model.tiers)
+    if model.free is not None or model.fixed:
+        words.append("WxH")
+    return "/".join(words) or "no --size"
+
+
+def summary(model: Model) -> str:
+    """One line of facts: ``gemini door  0-14 inputs; 14 ratios; 1K/2K/4K; --search``."""
+    inputs = inputs_words(model)
+    ratios = f"{len(model.ratios)} ratios" if model.ratios else "no --ratio"
+    flags = " ".join(option_flag(name) for name in model.options) or "no options"
+    noun = "input" if inputs == "1" else "inputs"
+    return f"{model.door} door  {inputs} {noun}; {ratios}; {short_sizes(model)}; {flags}"
+
+
+def known_row(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A model of the key's list (a mapping with an ``id``) with what dmxedit knows of it:
+    ``known``, ``door`` (None when unknown) and the table's ``table`` facts (None)."""
+    spec = model_for(str(info["id"]))
+    return {
+        **info,
+        "known": spec is not None,
+        "door": spec.door if spec is not None else None,
+        "table": facts(spec) if spec is not None else None,
+    }
+
+
 def facts_lines(model: Model) -> list[str]:
     """The same facts in words, one a line (indented under the model's id)."""
     return [
@@ -174,10 +222,14 @@ __all__ = [
     "facts",
     "facts_lines",
     "inputs_words",
+    "known_row",
     "listing",
     "option_flag",
+    "option_help",
     "options_words",
     "ratio_rows",
+    "short_sizes",
+    "summary",
     "tokens_words",
     "unknown_hint",
 ]

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from dmxedit.core.errors import InputError
 
@@ -131,6 +131,7 @@ class Model:
     warn_inputs: int | None = None  # a warning above this many
     input_bytes: int = 50 * 1024 * 1024
     input_side: int | None = None  # each input's long side at most this (pixels)
+    input_min_side: int | None = None  # each input's short side at least this (pixels)
     #: How inputs travel: multipart parts, ``data:`` URIs in a JSON ``image`` list, or
     #: the gemini door's ``inline_data`` parts.
     inputs_as: Literal["multipart", "data_uri", "inline_data"] = "multipart"
@@ -151,6 +152,9 @@ class Model:
     takes_format: bool = True  # ``response_format`` (url/b64_json) is sent
     answers: str = "url or b64_json"  # what its answers carry (for `dmxedit models`)
     aliases: tuple[str, ...] = ()
+    #: The Google Search tool as this model takes it with --search (gemini door); None:
+    #: the bare ``{"google_search": {}}`` of Pro's page.
+    search_tool: Mapping[str, Any] | None = None
 
     def pixels(self, ratio: str, tier: str) -> Pixels | None:
         """The delivered pixels for a table ratio at a tier (None: not in the table)."""

@@ -91,6 +91,7 @@ def _seedream(
         inputs=14,
         input_bytes=30 * MiB,
         input_side=6000,
+        input_min_side=15,  # DMXAPI: each side > 14 px
         inputs_as="data_uri",
         edit_path="/images/generations",
         tiers=tiers,
@@ -128,6 +129,8 @@ MODELS: Final[tuple[Model, ...]] = (
         takes_format=False,
         answers="inline base64",
         aliases=("gemini-3.1-flash-image-preview",),
+        # web and image search (DMXAPI's Nano Banana 2 page)
+        search_tool={"google_search": {"search_types": {"web_search": {}, "image_search": {}}}},
     ),
     Model(
         id="gemini-3-pro-image",

@@ -230,12 +230,13 @@ def _not_listed(model: str, source: str, ids: list[str], spec: Model | None) -> 
         table = f" Nor is it in dmxedit's model table: the nearest known model is {known}."
     else:
         table = " Nor is it in dmxedit's model table."
-    return fail(
+    # A warning (SPEC 12): the key's list can lag behind what DMXAPI serves it.
+    return Check(
         "model",
-        f"The key cannot use the model {model} (from {source}): it is not among its "
-        f'{len(ids)} models, so an edit gets 503 "no available channel".{table}',
+        WARN,
+        f"The key may not be able to use the model {model} (from {source}): it is not "
+        f'among its {len(ids)} models, so an edit may get 503 "no available channel".{table}',
         f"{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
-        ExitCode.USAGE,
     )
 
 

@@ -12,6 +12,7 @@ library and the CLI use them alike (:func:`prepare` and :class:`Prepared` live i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -60,9 +61,10 @@ def make_client(
     *,
     events: Events | None = None,
     pacer: Pacer | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Client:
-    """A client configured from resolved settings (imports the HTTP machinery)."""
-
+    """A client configured from resolved settings (imports the HTTP machinery); ``stop``
+    is asked before each attempt goes out (:func:`dmxedit.api.retry.retrying`)."""
     api_key = settings.require_key()
     check_proxy(settings.base_url)  # a SOCKS proxy without PySocks: said before sending
     return Client(
@@ -73,6 +75,7 @@ def make_client(
         policy=Policy(settings.retries, options.retry_server_errors),
         events=events,
         pacer=pacer,
+        stop=stop,
     )
 
 
@@ -199,6 +202,7 @@ def _result(
         usage=storable(answer.usage),
         text=[storable(words) for words in answer.text],
         turn=list(answer.turn),
+        sent_files=[str(i.path) if i.prepared and i.path else None for i in request.images],
         request_id=answer.request_id,
         created=storable(answer.created),
         attempts=answer.attempts,
@@ -380,16 +384,17 @@ def run(
     record: Record | None = None,
     clock: Clock = time.time,
     sleep: Sleep = time.sleep,
+    stop: Callable[[], bool] | None = None,
 ) -> ImageResult:
     """Send a prepared request and save its results into the output folder (or
     ``stream``): the client and saver made, used and closed. ``clock`` and ``sleep`` are
-    the billing check's (the run's own: tests pass fakes)."""
+    the billing check's (the run's own: tests pass fakes); ``stop``: :func:`make_client`'s."""
     events = events or Events()
     for message in prepared.settings.warnings:
         events.warn(message)
     request, settings = prepared.request, prepared.settings
     saver, folder = _saver(prepared, stream, temporaries)
-    client = make_client(settings, prepared.options, events=events)
+    client = make_client(settings, prepared.options, events=events, stop=stop)
     saver.prepare()  # after the key check: a missing key creates no folder
 
     book = ledger.open_ledger(settings.history)

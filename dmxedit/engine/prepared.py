@@ -39,6 +39,9 @@ def resolve_refs(images: Sequence[str], settings: Settings) -> list[str]:
 def warnings_for(request: ImageRequest) -> list[str]:
     """What the user should know about a request before it is sent."""
     out = [img.warning for img in request.images if img.warning]
+    note = request.format_note()
+    if note is not None:
+        out.append(note)
     earlier = len(history_images(request.history))
     if request.spec is not None and earlier and earlier + len(request.images) > request.spec.inputs:
         out.append(
@@ -74,6 +77,7 @@ def prepare(
     read_stdin: Callable[[], bytes] | None = None,
     settings: Settings | None = None,
     continue_ref: str | None = None,
+    unset: tuple[str, ...] = (),
 ) -> Prepared:
     """Resolve the settings, check the images and options; nothing is sent. With
     ``continue_ref`` (``@last``/``@N``, SPEC 13) the request carries that entry's thread."""
@@ -83,7 +87,7 @@ def prepare(
     thread = None
     if continue_ref is not None:
         thread = _thread(continue_ref, settings)
-        settings, options = _parent_defaults(thread, settings, options)
+        settings, options = _parent_defaults(thread, settings, options, unset)
     images = resolve_refs(images, settings)
     checked = _checked_images(kind, images, read_stdin, options, problems, thread is not None)
     mask = _checked_mask(options.mask, checked, problems)
@@ -133,12 +137,19 @@ def _thread(ref: str, settings: Settings) -> Thread:
 
 
 def _parent_defaults(
-    thread: Thread, settings: Settings, options: ImageOptions
+    thread: Thread, settings: Settings, options: ImageOptions, unset: tuple[str, ...] = ()
 ) -> tuple[Settings, ImageOptions]:
-    """The parent's model, ratio, size and --search where this turn gives none (SPEC 13)."""
+    """The parent's model, ratio, size and --search where this turn gives none (SPEC 13);
+    ``unset`` names those the user cleared (chat's ``/ratio none``): not the parent's."""
     defaults = thread.defaults()
     given = {"model": options.model, "ratio": options.ratio, "size": options.size}
-    values = {k: v for k, v in defaults.items() if k in given and given[k] is None}
+    values = {
+        k: v for k, v in defaults.items() if k in given and given[k] is None and k not in unset
+    }
+    if "ratio" in unset:
+        settings = replace(settings, ratio=None)
+    if "size" in unset:
+        settings = replace(settings, size=None)
     settings = settings.overridden(values, f"ledger entry {thread.parent.id}")
     if defaults.get("search") and not options.search:
         options = replace(options, search=True)
@@ -192,8 +203,20 @@ def _checked_mask(
     """--mask FILE: a PNG with an alpha channel, the first image's size; problems appended."""
     if mask is None:
         return None
+    first = images[0] if images else None
+    if first is not None and first.plan is not None and first.plan.resized:
+        plan = first.plan
+        problems.append(
+            InputError(
+                f"--mask cannot go with {first.display} being downscaled "
+                f"({plan.width}x{plan.height} to {plan.sent_width}x{plan.sent_height}): the "
+                "mask would no longer match the image sent.",
+                hint="Downscale the image and the mask alike yourself, or leave out --max-side.",
+            )
+        )
+        return None
     try:
-        return load_mask(mask, images[0] if images else None)
+        return load_mask(mask, first)
     except InputError as exc:
         problems.append(exc)
         return None

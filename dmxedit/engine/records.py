@@ -5,6 +5,7 @@ as the request goes, the :class:`Tracker` of what is known so far, and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.request import ImageRequest
@@ -16,7 +17,7 @@ from dmxedit.media.formats import printable
 from dmxedit.media.inputs import InputImage
 from dmxedit.media.prepare import input_record
 from dmxedit.store.ledger import Ledger, file_items
-from dmxedit.store.signatures import Signatures
+from dmxedit.store.signatures import SentInputs, Signatures
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer
@@ -271,6 +272,10 @@ class LedgerRecord(Tracker):
         file (they can be a megabyte), named by its SHA-256."""
         if not result.turn:
             return None
+        sent = SentInputs(self.ledger.path.parent)
+        for path in result.sent_files:  # a converted input: the bytes the model saw
+            if path is not None:
+                sent.put_file(Path(path))
         signatures = Signatures(self.ledger.path.parent)
         kept = []
         for part in result.turn:

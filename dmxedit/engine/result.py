@@ -40,6 +40,9 @@ class ImageResult:
     parent: int | None = None  # the entry it continues (a conversation, SPEC 13)
     #: The model's turn (gemini door) as a conversation sends it back (SPEC 13).
     turn: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: Per input, the file actually sent when dmxedit converted it (a temporary file,
+    #: gone after the request; a conversation keeps a copy): None when sent as it was.
+    sent_files: list[str | None] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The object ``--json`` prints."""

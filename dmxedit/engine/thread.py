@@ -17,10 +17,11 @@ from typing import Any
 
 from dmxedit.api.request import Part, Turn
 from dmxedit.core.errors import InputError
+from dmxedit.core.modeltable import model_for
 from dmxedit.media.images import load_image
 from dmxedit.media.inputs import InputImage
 from dmxedit.store.ledger import Entry, Ledger, sha256_of
-from dmxedit.store.signatures import Signatures
+from dmxedit.store.signatures import SentInputs, Signatures
 
 MAX_TURNS = 1000  # a parent chain longer than this is a broken ledger, not a thread
 
@@ -80,10 +81,13 @@ def _checked_file(path: str, sha256: str | None, what: str, entry: Entry) -> Inp
     return load_image(path)
 
 
-def _user_turn(entry: Entry) -> Turn:
+def _user_turn(entry: Entry, sent: SentInputs) -> Turn:
     parts = [Part(text=entry.prompt or "")]
     for item in entry.inputs or []:
         path = item.get("path")
+        if item.get("changes"):  # converted before it was sent: those bytes, kept
+            parts.append(Part(image=_converted(item, sent, entry)))
+            continue
         if path in (None, "-"):
             raise InputError(
                 f"An input of ledger entry {entry.id} was read from standard input; the "
@@ -92,6 +96,20 @@ def _user_turn(entry: Entry) -> Turn:
         image = _checked_file(str(path), item.get("sha256"), "The input", entry)
         parts.append(Part(image=image))
     return Turn("user", tuple(parts))
+
+
+def _converted(item: dict[str, Any], sent: SentInputs, entry: Entry) -> InputImage:
+    """An input dmxedit converted before sending: the copy of what was sent."""
+    sha = item.get("sent_sha256")
+    kept = sent.path(sha) if isinstance(sha, str) and len(sha) == 64 else None
+    if kept is None or not kept.is_file():
+        raise InputError(
+            f"The input {item.get('path')} of ledger entry {entry.id} was converted before "
+            "it was sent, and the copy of what was sent is gone; the thread cannot be sent "
+            "as it was.",
+            hint=f"Start a new thread with the result as an input: dmxedit edit @{entry.id} -p ...",
+        )
+    return _checked_file(str(kept), sha, "The converted input", entry)
 
 
 def _signature(sha: str | None, signatures: Signatures, entry: Entry) -> tuple[Path | None, int]:
@@ -153,20 +171,44 @@ def with_images(turns: tuple[Turn, ...], images: list[InputImage]) -> tuple[Turn
     )
 
 
+def _no_turn(entry: Entry) -> InputError:
+    """Why an entry cannot be continued, and what to do instead."""
+    options = entry.options or {}
+    known = model_for(entry.model or "")
+    door = options.get("api") or (known.door if known is not None else "images")
+    if entry.status == "saved" and door != "gemini":
+        return InputError(
+            f"Ledger entry {entry.id} was made by {entry.model} through the images door, "
+            "which keeps no conversation; such models take the result as an input image "
+            "instead.",
+            hint=f"dmxedit edit @{entry.id} -p ...",
+        )
+    if entry.status != "saved":
+        back = f" Continue the turn before it: --continue @{entry.parent}." if entry.parent else ""
+        return InputError(
+            f"Ledger entry {entry.id} saved no result ({entry.status}); there is no model "
+            f"turn to continue from it.{back}",
+            hint="`dmxedit history` lists the entries; `dmxedit recover` fetches a paid "
+            "result that was not saved.",
+        )
+    return InputError(
+        f"Ledger entry {entry.id} holds no model turn to continue (its image went to standard "
+        "output, or it was made before dmxedit kept conversations).",
+        hint=f"Give its result as an input image instead: dmxedit edit @{entry.id} -p ...",
+    )
+
+
 def load_thread(book: Ledger, entry: Entry, base_url: str) -> Thread:
     """The thread ending at ``entry``, every file checked; InputError (exit 2) otherwise."""
     signatures = Signatures(book.path.parent)
+    sent = SentInputs(book.path.parent)
     entries = chain(book, entry)
     turns: list[Turn] = []
     for each in entries:
         if each.status != "saved" or not each.turn:
-            raise InputError(
-                f"Ledger entry {each.id} holds no model turn to continue ({each.status}).",
-                hint="Only a saved result of a gemini-door model starts a thread "
-                "(see `dmxedit history`).",
-            )
+            raise _no_turn(each)
         _same_site(each, base_url)
-        turns += [_user_turn(each), _model_turn(each, signatures)]
+        turns += [_user_turn(each, sent), _model_turn(each, signatures)]
     return Thread(entry, tuple(entries), tuple(turns))
 
 

@@ -33,6 +33,12 @@ class Progress(Events):
         self._since = clock()
         self._last = 0.0
         self.warnings: list[str] = []
+        #: Set when the client cancels the call: nothing new is sent from then on.
+        self.cancelled = threading.Event()
+
+    def stopped(self) -> bool:
+        """Whether the call was cancelled (the engine asks before it sends anything)."""
+        return self.cancelled.is_set()
 
     def _set(self, phase: str, total: int | None = None) -> None:
         with self._lock:

@@ -16,12 +16,20 @@ import types
 import typing
 from typing import Any
 
+from dmxedit.batch.concurrency import MAX_FIXED
+from dmxedit.core.catalog import FORMATS
 from dmxedit.core.modelspec import Choice
 from dmxedit.core.modeltable import DOOR_OPTIONS, MODELS, OPTIONS, takers
 from dmxedit.core.options import ImageOptions
 
-#: ImageOptions fields no tool takes, and why.
+#: ImageOptions fields (and image options of the ``edit``/``generate`` commands) no image
+#: tool takes, and why.
 NOT_FOR_AGENTS: dict[str, str] = {
+    "variants": "N candidates are N paid calls: an agent calls edit_image or generate_image "
+    "N times (each result is its own ledger entry), or asks for count where the model takes "
+    "it, or runs a jobs file with start_batch",
+    "each": "one edit per image is a batch: start_batch with a jobs file of one line each",
+    "continue_ref": "a conversation's next turn is its own tool, continue_edit",
     "output": "outputs are confined to the server's --output folder",
     "base_url": "where the key is sent is the server's setting, never an agent's",
     "api_key": "the key is the server's; a tool never takes or shows it",
@@ -44,6 +52,9 @@ WORDS: dict[str, str] = {
     "name": "File name template: {stem} {ts} {i} {id} {variant} {ratio} {size} {model}.",
     "api": "The door of a model not in dmxedit's table: images or gemini.",
 }
+
+#: The values the options that are not model options take (the command line's choices).
+ENUMS: dict[str, list[str]] = {"api": sorted(DOOR_OPTIONS), "response_format": list(FORMATS)}
 
 #: The options of an edit that a generation does not take (no input images).
 EDIT_ONLY = ("max_side", "mask")
@@ -96,6 +107,8 @@ def option_properties(kind: str = "edit") -> dict[str, dict[str, Any]]:
             schema = _model_option(f.name, schema)
         else:
             schema["description"] = WORDS.get(f.name, f.name.replace("_", " "))
+        if f.name in ENUMS:
+            schema["enum"] = ENUMS[f.name]
         out[f.name] = schema
     return out
 
@@ -180,7 +193,14 @@ def schemas() -> dict[str, dict[str, Any]]:
         "start_batch": _obj(
             {
                 "jobs": _str("A JSON Lines jobs file under the roots (see `dmxedit batch`)."),
-                "concurrency": _int("Jobs at once (1-64) [default: 4]."),
+                "concurrency": {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1, "maximum": MAX_FIXED},
+                        {"type": "string", "enum": ["auto"]},
+                    ],
+                    "description": f"Jobs at once (1-{MAX_FIXED}), or auto (starts at 2 and "
+                    "adapts to the API's 429 answers) [default: 4].",
+                },
                 "resend_unknown": {
                     "type": "boolean",
                     "description": "Send again jobs cut off after they went out (may bill twice).",

@@ -18,6 +18,7 @@ import logging
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
@@ -29,7 +30,7 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 
 from dmxedit._version import __version__
-from dmxedit.core.errors import DmxError, ExitCode
+from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.mcp import batches, schemas, tools
 from dmxedit.mcp.progress import TICK, TOTAL, Progress
 from dmxedit.mcp.tools import Output, Session
@@ -114,6 +115,23 @@ def error_output(exc: BaseException) -> Output:
     return Output([tools.Block("text", text=text)], {"error": body}, is_error=True)
 
 
+def argument_errors(name: str, args: dict[str, Any], validator: Any) -> InputError | None:
+    """The arguments checked against the tool's input schema (the SDK's low-level server
+    does not check them): a USAGE error naming each wrong argument, or None."""
+    found = sorted(validator.iter_errors(args), key=lambda e: [str(p) for p in e.absolute_path])
+    if not found:
+        return None
+    said = [
+        f"{'.'.join(str(p) for p in e.absolute_path) or 'arguments'}: {e.message}"
+        for e in found[:10]
+    ]
+    return InputError(
+        f"{name}: {'; '.join(said)}. Nothing was sent.",
+        hint=f"The tool's input schema (tools/list) says what {name} takes.",
+        details={"invalid": said},
+    )
+
+
 def _content(block: tools.Block) -> types.ContentBlock:
     if block.kind == "image":
         return types.ImageContent(data=block.data, mime_type=block.mime)
@@ -140,7 +158,8 @@ def _run(
         return TOOLS[name][1](session, args, events, roots)
     except Exception as exc:  # noqa: BLE001 - every failure is a tool result
         if not isinstance(exc, DmxError):
-            log.exception("tool %s failed", name)
+            trace = "".join(traceback.format_exception(exc))
+            log.error("tool %s failed:\n%s", name, scrub(trace, session.secrets()))
         return error_output(exc)
 
 
@@ -167,7 +186,7 @@ ASK_ROOTS = "roots"
 
 
 async def _client_roots(
-    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, secrets: Sequence[str]
 ) -> list[str] | None | types.InputRequiredResult:
     """The client's roots (file URIs) when it declares the capability; None when it does
     not; on a connection without server-to-client requests, the result that asks for them."""
@@ -186,7 +205,7 @@ async def _client_roots(
             warnings.simplefilter("ignore")  # roots: deprecated by the 2026-07-28 protocol
             found = await ctx.session.list_roots()
     except Exception as exc:  # noqa: BLE001 - a client that cannot answer: the server's roots
-        log.warning("the client's roots could not be read: %s", exc)
+        log.warning("the client's roots could not be read: %s", scrub(str(exc), secrets))
         return None
     return [str(r.uri) for r in found.roots]
 
@@ -212,9 +231,10 @@ async def _wait(
                 await ctx.session.report_progress(value, TOTAL, message)
                 last_sent, last_phase = now, progress.phase
     except anyio.get_cancelled_exc_class():
+        progress.cancelled.set()  # nothing new goes out; a request already out goes on
         log.warning(
-            "%s was cancelled: it goes on in the background, and a paid answer is recorded "
-            "in the ledger and saved when it arrives",
+            "%s was cancelled: nothing more is sent; a request already out goes on in the "
+            "background, and its paid answer is recorded in the ledger and saved",
             name,
         )
         raise
@@ -224,7 +244,10 @@ async def _wait(
 
 def build(session: Session) -> Server[Any]:
     """The low-level server with the tools of ``session``."""
+    from jsonschema import Draft202012Validator
+
     every = schemas.schemas()
+    validators = {name: Draft202012Validator(schema) for name, schema in every.items()}
 
     async def list_tools(ctx: ServerRequestContext[Any], params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(
@@ -248,7 +271,10 @@ def build(session: Session) -> Server[Any]:
         name, args = params.name, dict(params.arguments or {})
         if name not in TOOLS:
             return to_result(error_output(DmxError(f"No tool {name!r}.")), [])
-        theirs = await _client_roots(ctx, params)
+        wrong = argument_errors(name, args, validators[name])
+        if wrong is not None:
+            return to_result(error_output(wrong), session.secrets())
+        theirs = await _client_roots(ctx, params, session.secrets())
         if isinstance(theirs, types.InputRequiredResult):
             return theirs
         progress = Progress()
@@ -293,10 +319,27 @@ def serve_stdio(session: Session) -> None:
         _finish()
 
 
+def guarded(host: str, port: int) -> Any:
+    """The SDK's DNS-rebinding protection with only ``host:port`` allowed (the SDK turns it
+    on by itself for 127.0.0.1, localhost and ::1 alone, on any port; every loopback
+    address needs it: a page whose name resolves to 127.0.0.2 must not drive the server)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = {host}
+    if host == "localhost":  # what a client may write for it
+        names |= {"127.0.0.1", "::1"}
+    hosts = sorted(f"[{n}]:{port}" if ":" in n else f"{n}:{port}" for n in names)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
+    )
+
+
 def serve_http(session: Session, host: str, port: int) -> None:
     import uvicorn
 
-    app = build(session).streamable_http_app(host=host)
+    app = build(session).streamable_http_app(host=host, transport_security=guarded(host, port))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     print(f"dmxedit mcp: serving http://{host}:{port}/mcp", file=sys.stderr, flush=True)
     try:

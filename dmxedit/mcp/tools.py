@@ -22,7 +22,7 @@ from typing import Any
 from dmxedit.api import account
 from dmxedit.api.client import Client
 from dmxedit.api.request import Kind
-from dmxedit.api.retry import Policy
+from dmxedit.api.retry import Policy, not_sent
 from dmxedit.batch.plan import estimate_cost
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.events import Events
@@ -37,6 +37,7 @@ from dmxedit.engine.recover import recover as recover_all
 from dmxedit.engine.result import ImageResult
 from dmxedit.mcp import schemas
 from dmxedit.mcp.confine import Confinement
+from dmxedit.mcp.progress import Progress
 from dmxedit.report.thumbs import thumbnails
 
 #: The long side of the thumbnail a result carries as image content (SPEC 14).
@@ -200,6 +201,12 @@ def _links(result: ImageResult, session: Session) -> list[Block]:
     return blocks
 
 
+def _warnings(result: ImageResult, events: Events) -> list[str]:
+    """The result's warnings and the engine's (said through the call's events), once each."""
+    said = events.warnings if isinstance(events, Progress) else []
+    return list(dict.fromkeys([*result.warnings, *said]))
+
+
 def make_image(kind: Kind, *, continued: bool = False) -> Tool:
     """The tool of an edit, a generation, or (``continued``) a conversation's next turn."""
     if continued:
@@ -218,9 +225,12 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             raise InputError("A prompt is needed.")
         prepared = _checked(session, kind, args, roots, allowed)
         tokens = prepared.request.tokens()
+        stop = events.stopped if isinstance(events, Progress) else None
+        if stop is not None and stop():
+            raise not_sent(1)
         session.reserve(tokens, prepared.request.model)
         try:
-            result = pipeline.run(prepared, events=events)
+            result = pipeline.run(prepared, events=events, stop=stop)
         except DmxError as error:
             if not error.may_be_billed:
                 session.refund(tokens)
@@ -240,7 +250,7 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             "tokens": tokens,
             "tokens_left": session.left(),
             "elapsed_s": result.elapsed_s,
-            "warnings": result.warnings,
+            "warnings": _warnings(result, events),
         }
         text = (
             f"Saved {len(result.files)} image{'s' if len(result.files) != 1 else ''}: "
@@ -250,6 +260,7 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
             text += f" (ledger entry {result.ledger_id})"
         if result.mismatch:
             text += ". Not as asked: " + "; ".join(result.mismatch)
+        text += "".join(f"\nWarning: {w}" for w in structured["warnings"])
         return Output([Block("text", text=text), *_links(result, session)], structured)
 
     return run

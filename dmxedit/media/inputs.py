@@ -47,6 +47,12 @@ class Plan:
     oversize: bool = False  # 50 MiB or more
 
     @property
+    def resized(self) -> bool:
+        """Whether preparing it changes its pixel size (--max-side, or to fit 50 MiB)."""
+        oriented = oriented_size(self.width, self.height, self.orientation)
+        return (self.sent_width, self.sent_height) != oriented
+
+    @property
     def changes(self) -> list[str]:
         """The changes in words, in the order they are made (recorded as they are)."""
         out: list[str] = []

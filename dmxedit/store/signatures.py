@@ -77,4 +77,42 @@ class Signatures:
         return path
 
 
-__all__ = ["FOLDER", "Signatures", "digest"]
+class SentInputs:
+    """Inputs of a conversation that dmxedit converted before sending (SPEC 9: a HEIC,
+    a downscale): the bytes the model saw, kept under the data folder (``sent/<sha256>``,
+    mode 0600), so that a later turn sends them again exactly, not a new conversion."""
+
+    def __init__(self, data_folder: Path) -> None:
+        self.folder = data_folder / "sent"
+
+    def path(self, sha256: str) -> Path:
+        Signatures(self.folder.parent).path(sha256)  # the same check of the name
+        return self.folder / sha256
+
+    def put_file(self, source: Path) -> str:
+        """Keep a copy of ``source``; its SHA-256 (the copy's name)."""
+        digest_of = hashlib.sha256()
+        with open(source, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest_of.update(block)
+        sha = digest_of.hexdigest()
+        target = self.path(sha)
+        if target.exists():
+            return sha
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".sent-", dir=self.folder)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        return sha
+
+
+__all__ = ["FOLDER", "SentInputs", "Signatures", "digest"]

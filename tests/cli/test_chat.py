@@ -94,6 +94,8 @@ def test_json_prints_one_object_per_turn(cli: Cli, server: FakeDMX, png: Path) -
         objects.append(obj)
         text = text[end:].strip()
     assert len(objects) == 2 and objects[1]["parent"] == objects[0]["ledger_id"]
+    lines = run.stdout.splitlines()
+    assert [json.loads(line)["ledger_id"] for line in lines] == [o["ledger_id"] for o in objects]
 
 
 def test_a_failed_turn_from_a_pipe_ends_the_run_with_its_exit_code(
@@ -117,3 +119,39 @@ def test_chat_continue_resumes_a_thread(
     run = cli("chat", "--continue", "@last", input=b"second\n")
     assert run.code == 0, run.output
     assert _prompts(_contents(server, 1)) == ["first", "second"]
+
+
+def test_chat_continue_keeps_the_parents_model(cli: Cli, server: FakeDMX, png: Path) -> None:
+    assert cli("edit", str(png), "-p", "a", "-m", "gemini-3-pro-image").code == 0
+    run = cli("chat", "--continue", "@last", input=b"b\n")
+    assert run.code == 0, run.output
+    assert server.posts()[-1].path.endswith("/gemini-3-pro-image:generateContent")
+
+
+def test_undo_of_the_first_turn_edits_the_chats_images_again(
+    cli: Cli, server: FakeDMX, png: Path, tmp_path: Path
+) -> None:
+    run = cli("chat", str(png), "-m", FLASH, input=b"add a hat\n/undo\nmake it night\n")
+    assert run.code == 0, run.output
+    rows = ledger_rows(tmp_path)
+    assert rows[1]["kind"] == "edit" and rows[1]["parent"] is None
+    assert png.name in rows[1]["inputs"]
+
+
+def test_a_missing_image_is_refused_when_it_is_added(cli: Cli, server: FakeDMX, png: Path) -> None:
+    run = cli("chat", str(png), "-m", FLASH, input=b"/image nope.png\nadd a hat\n")
+    assert run.code == 0, run.output
+    assert "Not added" in run.stderr and "nope.png" in run.stderr
+    assert len(server.posts()) == 1
+
+
+def test_ratio_none_leaves_the_shape_to_the_model_even_after_a_turn(
+    cli: Cli, server: FakeDMX, png: Path
+) -> None:
+    lines = b"a\n/ratio none\n/size none\nb\n"
+    run = cli("chat", str(png), "-m", FLASH, "--ratio", "4:1", "--size", "2K", input=lines)
+    assert run.code == 0, run.output
+    first = server.posts()[0].gemini["generationConfig"]  # type: ignore[attr-defined]
+    second = server.posts()[1].gemini["generationConfig"]  # type: ignore[attr-defined]
+    assert first["imageConfig"] == {"aspectRatio": "4:1", "imageSize": "2K"}
+    assert "imageConfig" not in second

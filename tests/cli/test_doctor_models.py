@@ -46,19 +46,20 @@ def test_a_listed_typo_of_a_known_model_suggests_it(cli: Cli, server: FakeDMX) -
     assert status == "warn" and "Did you mean gpt-image-2?" in rest
 
 
-def test_a_known_model_the_key_lacks_fails_saying_dmxedit_knows_it(
+def test_a_known_model_the_key_lacks_is_warned_saying_dmxedit_knows_it(
     cli: Cli, server: FakeDMX
 ) -> None:
-    status, rest = model_line(expect(cli("doctor", "-m", "gpt-image-2"), 2))
-    assert status == "fail" and "cannot use the model gpt-image-2" in rest
+    # SPEC 12: doctor warns (the key's list may lag behind the service)
+    status, rest = model_line(expect(cli("doctor", "-m", "gpt-image-2")))
+    assert status == "warn" and "may not be able to use the model gpt-image-2" in rest
     assert "dmxedit knows it (images door" in rest and "the key's list lacks it" in rest
 
 
 def test_a_model_neither_listed_nor_known_names_the_nearest_known(
     cli: Cli, server: FakeDMX
 ) -> None:
-    status, rest = model_line(expect(cli("doctor", "-m", "gpt-image-3"), 2))
-    assert status == "fail" and "the nearest known model is gpt-image-2" in rest
+    status, rest = model_line(expect(cli("doctor", "-m", "gpt-image-3")))
+    assert status == "warn" and "the nearest known model is gpt-image-2" in rest
 
 
 def test_without_the_keys_list_an_unknown_model_is_still_warned(cli: Cli, server: FakeDMX) -> None:

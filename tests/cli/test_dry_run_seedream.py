@@ -23,7 +23,7 @@ def test_seedream_edit_dry_run_curl_sends_the_same_json(
     first = tmp_path / "it's a photo.png"
     first.write_bytes(make_png(64, 48))
     second = tmp_path / "b.png"
-    second.write_bytes(make_big_png(90_000))  # base64 wraps lines: tr removes them
+    second.write_bytes(make_big_png(90_000, 16))  # base64 wraps lines: tr removes them
     args = ("edit", str(first), str(second), "-p", 'it\'s "snow" 雪', "-m", SD45)
     run = expect(cli(*args, "-r", "16:9", "-n", "2", "--dry-run"), 0)
     assert server.requests == []

@@ -29,9 +29,14 @@ NO_CHANNEL_EN = "No available channel for model nano-banana-3 under group defaul
 # -- dmxedit models ------------------------------------------------------------------------
 
 
+def ids(stdout: str) -> list[str]:
+    """The ids of the default listing (each line begins with one)."""
+    return [line.split()[0] for line in stdout.splitlines()]
+
+
 def test_models_lists_the_image_models_the_key_can_use(cli: Cli, server: FakeDMX) -> None:
     run = expect(cli("models"), 0, "5 image models of the 7 your key can use")
-    assert run.stdout.splitlines() == IMAGE_IDS
+    assert ids(run.stdout) == IMAGE_IDS
     assert server.posts() == []
     (listing,) = server.requests
     assert (listing.method, listing.path) == ("GET", MODELS)
@@ -40,20 +45,25 @@ def test_models_lists_the_image_models_the_key_can_use(cli: Cli, server: FakeDMX
 
 def test_models_all_lists_every_model(cli: Cli, server: FakeDMX) -> None:
     run = expect(cli("models", "--all"), 0, "7 models at")
-    assert "gpt-4o" in run.stdout.splitlines() and "deepseek-chat" in run.stdout.splitlines()
-    assert run.stdout.splitlines() == sorted(run.stdout.splitlines(), key=str.casefold)
+    assert "gpt-4o" in ids(run.stdout) and "deepseek-chat" in ids(run.stdout)
+    assert ids(run.stdout) == sorted(ids(run.stdout), key=str.casefold)
 
 
 def test_models_json(cli: Cli, server: FakeDMX) -> None:
     run = expect(cli("models", "--json", "--all"))
     models = {m["id"]: m for m in json.loads(run.stdout)}
-    assert models["nano-banana-2"] == {
+    banana = models["nano-banana-2"]
+    assert {k: banana[k] for k in ("id", "owned_by", "supported_endpoint_types", "image")} == {
         "id": "nano-banana-2",
         "owned_by": "vertex-ai",
         "supported_endpoint_types": ["image-generation"],
         "image": True,
     }
+    # SPEC 12: what dmxedit knows of each (additive keys)
+    assert banana["known"] is True and banana["door"] == "images"
+    assert banana["table"]["ratios"][0] == "1:1" and banana["table"]["tiers"] == ["1K", "2K", "4K"]
     assert models["gpt-4o"]["image"] is False
+    assert models["gpt-4o"]["known"] is False and models["gpt-4o"]["door"] is None
 
 
 def test_models_warns_when_the_configured_model_is_not_listed(
@@ -105,7 +115,7 @@ def test_a_busy_listing_is_retried_and_a_500_too_it_is_never_billed(
         Reply(status=500, json={"error": {"message": "oops"}}),
     )
     run = expect(cli("models", "--retries", "2"))
-    assert run.stdout.splitlines() == IMAGE_IDS
+    assert ids(run.stdout) == IMAGE_IDS
     assert len(server.requests) == 3
     assert "billed" not in run.stderr
 

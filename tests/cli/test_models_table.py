@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeDMX
+from fakeserver import FakeDMX, model_entry
 from helpers import Cli, expect
 
 from dmxedit.core.modelfacts import facts, inputs_words, listing, options_words
@@ -29,9 +29,17 @@ def _blocks(stdout: str) -> dict[str, list[str]]:
     return blocks
 
 
-def test_models_without_long_is_still_one_id_a_line(cli: Cli, server: FakeDMX) -> None:
-    run = expect(cli("models"), 0, "--long adds what dmxedit knows")
-    assert all(" " not in line for line in run.stdout.splitlines())
+def test_models_without_long_is_one_model_a_line_with_its_door(cli: Cli, server: FakeDMX) -> None:
+    # SPEC 12: whether dmxedit knows each model, its door, inputs, ratios, sizes, options
+    server.models.append(model_entry("gemini-3.1-flash-image", "google", "image-generation"))
+    server.models.append(model_entry("my-image-model", "x", "image-generation"))
+    run = expect(cli("models"), 0, "--long adds the details of each")
+    rows = {line.split()[0]: line for line in run.stdout.splitlines()}
+    assert rows["gemini-3.1-flash-image"].split(None, 1)[1] == (
+        "gemini door  0-14 inputs; 14 ratios; 1K/2K/4K; --search"
+    )
+    assert "images door  0-16 (warn > 14) inputs; 10 ratios; 1K/2K/4K" in rows["nano-banana-2"]
+    assert "unknown to dmxedit" in rows["my-image-model"]
 
 
 def test_long_shows_the_table_beside_the_keys_list(cli: Cli, server: FakeDMX) -> None:

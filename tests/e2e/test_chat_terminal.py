@@ -82,6 +82,8 @@ def test_chat_on_a_terminal_survives_ctrl_c_mid_turn(
     assert "nterrupt" in said and "billed" in said  # what became of the turn, then the prompt
     term.type(b"/quit\n")
     assert term.wait() == 0
+    typed = tmp_path / "data" / "chat_history"  # readline's history, kept for next time
+    assert "add a hat" in typed.read_text() and oct(typed.stat().st_mode & 0o777) == "0o600"
     rows = ledger_rows(tmp_path)
     assert [r["status"] for r in rows] == ["saved", "interrupted"]
     assert rows[1]["may_be_billed"] == 1 and rows[1]["parent"] == rows[0]["id"]

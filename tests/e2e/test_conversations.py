@@ -173,7 +173,7 @@ def test_continue_with_an_images_door_model_says_to_give_the_result_as_an_input(
     # an entry made through the images door starts no thread
     assert cli("edit", str(png), "-p", "x", "-m", "nano-banana-2").code == 0
     run = cli("edit", "--continue", "@last", "-p", "y")
-    assert run.code == 2 and "no model turn" in run.stderr
+    assert run.code == 2 and "images door" in run.stderr and "input image" in run.stderr
     assert len(server.posts()) == 4
 
 
@@ -191,3 +191,29 @@ def test_the_new_turns_images_count_against_the_models_limit_and_the_thread_warn
     assert "thread holds 13 images" in run.stderr
     run = cli("edit", "--continue", "@last", "-p", "c", *many, many[0])
     assert run.code == 2 and "at most 11" in run.stderr
+
+
+def test_a_converted_input_is_sent_again_as_the_model_saw_it(
+    cli: Cli, server: FakeDMX, tmp_path: Path, pil: object
+) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(make_png(400, 300))
+    assert cli("edit", str(big), "-p", "a", "-m", FLASH, "--max-side", "100").code == 0
+    kept = list((tmp_path / "data" / "sent").iterdir())
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    assert cli("edit", "--continue", "@last", "-p", "b").code == 0
+    first, again = server.posts()[0].parts[0], server.posts()[-1].parts[0]
+    assert (again.size, again.crc32) == (first.size, first.crc32)  # not the 400x300 original
+    kept[0].unlink()
+    run = cli("edit", "--continue", "@last", "-p", "c")
+    assert run.code == 2 and "converted before it was sent" in run.stderr, run.output
+
+
+def test_a_failed_entry_says_to_continue_the_turn_before_it(
+    cli: Cli, server: FakeDMX, png: Path, tmp_path: Path
+) -> None:
+    assert cli("edit", str(png), "-p", "a", "-m", FLASH).code == 0
+    server.script(fakegemini.path(FLASH), fakegemini.google_error(400, "no"))
+    assert cli("edit", "--continue", "@1", "-p", "b").code == 4
+    run = cli("edit", "--continue", "@2", "-p", "c")
+    assert run.code == 2 and "--continue @1" in run.stderr, run.output

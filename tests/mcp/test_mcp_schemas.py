@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dmxedit.cli.options import SHARED
 from dmxedit.core.modeltable import OPTIONS
 from dmxedit.mcp import schemas
@@ -21,6 +23,36 @@ def test_every_cli_image_option_is_in_edit_image() -> None:
     assert missing == []
     assert not set(NOT_FOR_AGENTS) & set(properties)
     assert set(NOT_FOR_AGENTS) <= set(schemas.NOT_FOR_AGENTS)
+
+
+#: Options of the ``edit``/``generate`` commands that are no image options: the command's
+#: output mode, the prompt's source, the batch flags of --each/--variants.
+NOT_IMAGE_OPTIONS = {"prompt_file", "dry_run", "json_out", "quiet", "verbose"}
+NOT_IMAGE_OPTIONS |= {"concurrency", "results", "resend_unknown"}
+
+
+@pytest.mark.parametrize(
+    ("command", "tool"), [("edit", "edit_image"), ("generate", "generate_image")]
+)
+def test_every_option_of_the_command_is_in_its_tool_or_excused(command: str, tool: str) -> None:
+    """The commands' own options too (--variants, --each, --continue), not only SHARED."""
+    import typer
+
+    from dmxedit.cli.app import app
+
+    group = typer.main.get_command(app)
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    given = {p.name for p in params if p.name not in ("images", "prompt")}
+    properties = set(schemas.schemas()[tool]["properties"])
+    assert given - properties - set(schemas.NOT_FOR_AGENTS) - NOT_IMAGE_OPTIONS == set()
+    assert {"variants", "each", "continue_ref"} <= set(schemas.NOT_FOR_AGENTS)
+    assert not set(schemas.NOT_FOR_AGENTS) & properties
+
+
+def test_api_and_response_format_are_enums() -> None:
+    properties = schemas.edit_image()["properties"]
+    assert properties["api"]["enum"] == ["gemini", "images"]
+    assert properties["response_format"]["enum"] == ["url", "b64_json"]
 
 
 def test_model_options_carry_the_tables_values() -> None:
