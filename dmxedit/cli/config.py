@@ -26,6 +26,10 @@ KeyArg = Annotated[
 
 #: What the prompts call the secrets.
 SECRETS = {"api-key": N_("API key"), "system-token": N_("system token")}
+ASKED = {
+    "api-key": N_("API key (input hidden): "),
+    "system-token": N_("System token (input hidden): "),
+}
 IN_HISTORY = {
     "api-key": N_(
         "an API key on the command line can end up in your shell history; "
@@ -82,7 +86,7 @@ def set_(
             )
         import getpass
 
-        value = getpass.getpass(shown(T("{what} (input hidden): ", what=T(what)))).strip()
+        value = getpass.getpass(shown(ASKED.get(key, key))).strip()
         if not value:
             raise InputError(T("No {what} entered.", what=T(what)))
     elif spec.secret:
