@@ -124,6 +124,17 @@ def job_html(
         + "</h3>"
     )
     parts.append('<div class="figs">')
+    parts += _outputs(job, folder, pictures)
+    parts.append("</div></section>")
+    parts.append("</div>")
+    parts.append(facts(job))
+    parts.append("</article>")
+    return "\n".join(parts)
+
+
+def _outputs(job: ReportJob, folder: Path, pictures: Mapping[str, str | None] | None) -> list[str]:
+    """The job's output images, or what became of them (not saved: the URL)."""
+    parts = []
     for n, path in enumerate(job.outputs, 1):
         what = short(job.prompt) if job.prompt else T("no prompt recorded")
         alt = T("Output {n} of job {id}: {what}", n=n, id=job.id, what=what)
@@ -137,11 +148,7 @@ def job_html(
             link = f"<code>{escape(url)}</code>"
         text = said(T("Not saved; its URL: {url}", url=marker("u")), u=link)
         parts.append(f'<p class="url">{text}</p>')
-    parts.append("</div></section>")
-    parts.append("</div>")
-    parts.append(facts(job))
-    parts.append("</article>")
-    return "\n".join(parts)
+    return parts
 
 
 def _figure(
