@@ -42,6 +42,7 @@ from dmxedit.api.quota import (
 )
 from dmxedit.core.errors import ApiError, AuthError, NetworkError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import Settings
 
 PAGE_SIZE = 100  # items asked per log page (DMXAPI's pages are bounded)
@@ -125,33 +126,61 @@ class Account:
                     body = response.raw.read(1 << 24, decode_content=True) or b""
                     return body, response
             except requests.exceptions.RequestException as exc:
-                words = "no answer came in time" if deadline.expired else network_words(exc)
+                words = T("no answer came in time") if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API at {self.root} could not be reached: {words}.",
-                    hint="Check your network and the base URL (dmxedit config get base-url).",
+                    T(
+                        "The account API at {root} could not be reached: {words}.",
+                        root=self.root,
+                        words=words,
+                    ),
+                    hint=T(
+                        "Check your network and the base URL (dmxedit config get base-url).",
+                    ),
                 ) from None
             except BODY_ERRORS as exc:
-                words = "it did not all come in time" if deadline.expired else network_words(exc)
+                words = T("it did not all come in time") if deadline.expired else network_words(exc)
                 raise NetworkError(
-                    f"The account API's answer could not be read: {words}.",
-                    hint="Try again later.",
+                    T("The account API's answer could not be read: {words}.", words=words),
+                    hint=T("Try again later."),
                 ) from None
 
     def _heard(self, response: Any, started: float) -> None:
         rid = self._redact(request_id(response.headers))
-        self.events.info(
-            f"GET {response.url} -> HTTP {response.status_code} in "
-            f"{time.monotonic() - started:.2f} s" + (f", request id {rid}" if rid else "")
-        )
+        took = time.monotonic() - started
+        if rid:
+            self.events.info(
+                T(
+                    "GET {url} -> HTTP {status} in {seconds:.2f} s, request id {rid}",
+                    url=response.url,
+                    status=response.status_code,
+                    seconds=took,
+                    rid=rid,
+                )
+            )
+        else:
+            self.events.info(
+                T(
+                    "GET {url} -> HTTP {status} in {seconds:.2f} s",
+                    url=response.url,
+                    status=response.status_code,
+                    seconds=took,
+                )
+            )
 
     def _party(self) -> Party:
         return Party(
-            name="The account API",
-            credential="the system token",
+            name=T("The account API"),
+            credential=T("the system token"),
             auth_hint=_AUTH_HINT,
-            refused_hint=f"The account API answers on the site of the base URL ({self.root}, "
-            "the base URL without /v1); check it with `dmxedit config get base-url`.",
-            redirect_hint="Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
+            refused_hint=T(
+                "The account API answers on the site of the base URL ({root}, "
+                "the base URL without /v1); check it with `dmxedit config get "
+                "base-url`.",
+                root=self.root,
+            ),
+            redirect_hint=T(
+                "Set the base URL to your DMXAPI site (dmxedit config set base-url URL).",
+            ),
         )
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
@@ -166,19 +195,30 @@ class Account:
         except ValueError:
             said = api_message(body, response.headers.get("Content-Type", ""))
             raise ApiError(
-                f"The account API answered {status} with a body that is not JSON"
-                + (f" ({self._redact(one_line(said, 120))})" if said else "")
-                + ".",
-                hint="The account API answers on the site of the base URL; check the base URL.",
+                T(
+                    "The account API answered {status} with a body that is not JSON ({said}).",
+                    status=status,
+                    said=self._redact(one_line(said, 120)),
+                )
+                if said
+                else T(
+                    "The account API answered {status} with a body that is not JSON.",
+                    status=status,
+                ),
+                hint=T(
+                    "The account API answers on the site of the base URL; check the base URL.",
+                ),
                 **info,
             ) from None
         if not isinstance(answer, dict):
-            raise ApiError("The account API answered with a body that is not an object.", **info)
+            raise ApiError(T("The account API answered with a body that is not an object."), **info)
         if answer.get("success") is not True:
             message = answer.get("message")
-            text = self._redact(one_line(str(message))) if message else "no message"
+            text = self._redact(one_line(str(message))) if message else T("no message")
             raise AuthError(
-                f"The account API refused the request: {text}.", hint=_AUTH_HINT, **info
+                T("The account API refused the request: {text}.", text=text),
+                hint=_AUTH_HINT,
+                **info,
             )
         return answer.get("data"), _skew(response.headers.get("Date"))
 
@@ -186,7 +226,7 @@ class Account:
         """The balance (``quota / 500000`` CNY)."""
         data, _skew_s = self._get("/api/user/self")
         if not isinstance(data, dict) or "quota" not in data:
-            raise ApiError("The account API's answer has no quota.")
+            raise ApiError(T("The account API's answer has no quota."))
         used = data.get("used_quota")
         count = data.get("request_count")
         name = data.get("username")
@@ -219,7 +259,7 @@ class Account:
             data, read.skew = self._get("/api/log/self", params)
             read.pages = page
             if not isinstance(data, dict):
-                raise ApiError("The account API's log answer has no data.")
+                raise ApiError(T("The account API's log answer has no data."))
             items = data.get("items") or []
             read.total = as_int(data.get("total"))
             if not isinstance(items, list) or not items:
@@ -300,10 +340,11 @@ def _wanted(
     )
 
 
-_AUTH_HINT = (
-    "Check the system token and the user id (dmxedit config set system-token; dmxedit config "
-    "set user-id NUMBER): both come from the DMXAPI console of the site the base URL names "
-    "(工作台 → 个人设置; 更多选项 → 系统令牌)."
+_AUTH_HINT = T(
+    "Check the system token and the user id (dmxedit config set "
+    "system-token; dmxedit config set user-id NUMBER): both come "
+    "from the DMXAPI console of the site the base URL names (工作台 → "
+    "个人设置; 更多选项 → 系统令牌).",
 )
 
 

@@ -17,6 +17,7 @@ from dmxedit.api.http import BOM, api_message, one_line
 from dmxedit.api.jsonstream import Base64Decoder, JSONStreamError, parse
 from dmxedit.api.models import MODELS_ADVICE, model_unusable
 from dmxedit.core.errors import ApiError
+from dmxedit.core.i18n import T
 
 MAX_URL = 64 * 1024
 
@@ -123,7 +124,7 @@ class UrlSink(Generic[S]):
             self.inner.write(self.text.lstrip())
             self.text = b""
         elif len(self.text) > MAX_URL:
-            raise JSONStreamError("a url value is too long")
+            raise JSONStreamError(T("a url value is too long"))
 
     def finish(self) -> str | DataUrl[S]:
         if self.inner is not None:
@@ -221,7 +222,13 @@ class AnswerReader(Generic[S]):
         """The answer ``body`` stands for; ApiError when it holds no image."""
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
-            raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
+            raise ApiError(
+                T(
+                    "The API answered {status} with a body that is not an object.",
+                    status=status,
+                ),
+                **info,
+            )
         if body.get("error"):
             error_in_body(body, status, model, info, self.redact)
         data = body.get("data")
@@ -233,11 +240,23 @@ class AnswerReader(Generic[S]):
                     items.append(item)
         if not items:
             reason = empty_reason(body)
-            what = "no image" if isinstance(data, list) else "no data list"
+            what = T("no image") if isinstance(data, list) else T("no data list")
             raise ApiError(
-                f"The API answered {status} but sent {what}"
-                + (f" ({self.redact(reason)})." if reason else " and gave no reason."),
-                hint="The prompt or the images may have been refused; try rewording it.",
+                T(
+                    "The API answered {status} but sent {what} ({reason}).",
+                    status=status,
+                    what=what,
+                    reason=self.redact(reason),
+                )
+                if reason
+                else T(
+                    "The API answered {status} but sent {what} and gave no reason.",
+                    status=status,
+                    what=what,
+                ),
+                hint=T(
+                    "The prompt or the images may have been refused; try rewording it.",
+                ),
                 **info,
             )
         return Answer(
@@ -283,12 +302,27 @@ def error_in_body(
     said = redact(api_message(encoded) or "no message")
     if model_unusable(encoded, said) is not None:
         raise ApiError(
-            f"The API answered {status} with an error about the model {model!r}: "
-            f"{said} {MODELS_ADVICE}",
-            hint="Choose another with --model NAME or `dmxedit config set model NAME`.",
+            T(
+                "The API answered {status} with an error about the model "
+                "{model!r}: {said} {models_advice}",
+                status=status,
+                model=model,
+                said=said,
+                models_advice=MODELS_ADVICE,
+            ),
+            hint=T(
+                "Choose another with --model NAME or `dmxedit config set model NAME`.",
+            ),
             **info,
         )
-    raise ApiError(f"The API answered {status} with an error: {said}", **info)
+    raise ApiError(
+        T(
+            "The API answered {status} with an error: {said}",
+            status=status,
+            said=said,
+        ),
+        **info,
+    )
 
 
 def kept(urls: list[str]) -> list[str] | None:
@@ -300,7 +334,7 @@ def kept_words(urls: list[str]) -> str:
     """The same, in words for an error's message."""
     if not urls:
         return ""
-    return " The result URLs that had arrived: " + " ".join(urls) + "."
+    return T(" The result URLs that had arrived: {urls}.", urls=" ".join(urls))
 
 
 __all__ = [

@@ -10,6 +10,9 @@ the key never in it (downloads, :mod:`dmxedit.api.downloads`, never carry it).
 the request has gone out; ``download_timeout`` bounds each result download. An answer
 cut off after the request went out, by the deadline or the network, may have been
 billed: its error says so and carries every result URL parsed before it broke off.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ from dmxedit.api.statuses import refused
 from dmxedit.core.catalog import MAX_RESULT_BYTES
 from dmxedit.core.errors import ApiError, NetworkError, SaveError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 
-MAY_BE_BILLED = (
+MAY_BE_BILLED = T(
     "The API may have done the work (and billed it); dmxedit does not send it again on its "
     "own. Check your DMXAPI usage log before running it again, or pass "
     "--retry-server-errors to resend automatically."
@@ -78,7 +82,7 @@ S = TypeVar("S", bound=Sink)
 
 #: How each door's answer is read (its request side is :mod:`dmxedit.api.doors`').
 READERS: dict[str, Callable[..., Any]] = {"images": AnswerReader, "gemini": GeminiReader}
-T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _KeyAuth(AuthBase):
@@ -132,11 +136,11 @@ class Client:
             self._downloads.close()
             self._downloads = None
 
-    def _redact(self, value: T) -> T:
+    def _redact(self, value: R) -> R:
         """An API that echoes the key back does not get it shown or stored: every text
         of an answer (message, header, URL, request id, revised prompt) goes through
         this before it leaves the client."""
-        redacted: T = redact(value, self._auth.key)
+        redacted: R = redact(value, self._auth.key)
         return redacted
 
     def _rid(self, headers: Mapping[str, str]) -> str | None:
@@ -162,7 +166,7 @@ class Client:
         answer.attempts = attempts
         return answer
 
-    def _retrying(self, once: Callable[[], T]) -> tuple[T, int]:
+    def _retrying(self, once: Callable[[], R]) -> tuple[R, int]:
         """Call ``once`` until it succeeds or the retry policy says stop; (result, attempts)."""
         return retrying(once, self.policy, self.pacer, self.events.retry, self.stop)
 
@@ -230,12 +234,12 @@ class Client:
             return ""
         if self.policy.retry_server_errors:
             if decision.attempt > 1:
-                return (
+                return T(
                     " It was sent again because of --retry-server-errors; every attempt may "
                     "have been billed."
                 )
-            return " It may have been billed."
-        return " " + MAY_BE_BILLED
+            return T(" It may have been billed.")
+        return T(" {may_be_billed}", may_be_billed=MAY_BE_BILLED)
 
     def _transport_failure(
         self,
@@ -252,44 +256,73 @@ class Client:
             check_proxy(url)
         if isinstance(exc, requests.exceptions.SSLError):
             raise NetworkError(
-                f"A secure connection to {host} could not be made.",
-                hint="Check the base URL and any proxy or certificate settings.",
+                T("A secure connection to {host} could not be made.", host=host),
+                hint=T("Check the base URL and any proxy or certificate settings."),
             ) from None
         if isinstance(exc, requests.exceptions.ConnectionError) and could_not_connect(exc):
             raise Failed(
                 Outcome(Fault.NO_CONNECTION),
                 lambda d: NetworkError(
-                    f"Could not connect to {host}.",
-                    hint="Check your network and the base URL (dmxedit config get base-url).",
+                    T("Could not connect to {host}.", host=host),
+                    hint=T(
+                        "Check your network and the base URL (dmxedit config get base-url).",
+                    ),
                 ),
             )
         if isinstance(exc, requests.exceptions.ReadTimeout):
             raise self._timed_out([], {})
         if isinstance(exc, requests.exceptions.ConnectionError) and sent < total:
             raise NetworkError(
-                f"The connection to {host} broke during the upload ({sent} of {total} bytes "
-                "sent). The API cannot have received the whole request, so it was not billed.",
-                hint="Run the command again.",
+                T(
+                    "The connection to {host} broke during the upload ({sent} of "
+                    "{total} bytes sent). The API cannot have received the whole "
+                    "request, so it was not billed.",
+                    host=host,
+                    sent=sent,
+                    total=total,
+                ),
+                hint=T("Run the command again."),
             ) from None
         if isinstance(exc, requests.exceptions.ConnectionError):
             raise Failed(
                 Outcome(Fault.DROPPED),
                 lambda d: NetworkError(
-                    f"The connection to {host} was dropped after the upload, before an "
-                    f"answer.{self._billing(d)}",
+                    T(
+                        "The connection to {host} was dropped after the upload, before "
+                        "an answer.{billing}",
+                        host=host,
+                        billing=self._billing(d),
+                    ),
                     may_be_billed=True,
                 ),
             )
-        raise NetworkError(f"The request to {host} failed: {network_words(exc)}.") from None
+        raise NetworkError(
+            T(
+                "The request to {host} failed: {network_words}.",
+                host=host,
+                network_words=network_words(exc),
+            )
+        ) from None
 
     def _timed_out(self, urls: list[str], info: dict[str, Any]) -> Failed:
         """The answer did not all come within ``timeout``: it may have been billed."""
-        what = "'s answer did not all arrive" if info else " did not answer"
         return Failed(
             Outcome(Fault.TIMEOUT),
             lambda d: NetworkError(
-                f"The API{what} within {self.timeout:g} s.{kept_words(urls)}{self._billing(d)}",
-                hint="A 4K edit of many images can take minutes: raise --timeout.",
+                T(
+                    "The API's answer did not all arrive within {timeout:g} s.{kept}{billing}",
+                    timeout=self.timeout,
+                    kept=kept_words(urls),
+                    billing=self._billing(d),
+                )
+                if info
+                else T(
+                    "The API did not answer within {timeout:g} s.{kept}{billing}",
+                    timeout=self.timeout,
+                    kept=kept_words(urls),
+                    billing=self._billing(d),
+                ),
+                hint=T("A 4K edit of many images can take minutes: raise --timeout."),
                 may_be_billed=True,
                 urls=kept(urls),
                 **info,
@@ -355,7 +388,10 @@ class Client:
                     problem, hint = connection_problem(
                         late, host, self.connect_timeout, self.timeout
                     )
-                    error = NetworkError(f"The model list could not be read: {problem}.", hint=hint)
+                    error = NetworkError(
+                        T("The model list could not be read: {problem}.", problem=problem),
+                        hint=hint,
+                    )
                     if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
                         exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)
                     ):
@@ -369,7 +405,14 @@ class Client:
     def _model_list(self, response: requests.Response, base_url: str) -> list[ModelInfo]:
         status = response.status_code
         rid = self._rid(response.headers)
-        self.events.info(f"GET {response.url} -> HTTP {status}, request id {rid or '-'}")
+        self.events.info(
+            T(
+                "GET {url} -> HTTP {status}, request id {rid}",
+                url=response.url,
+                status=status,
+                rid=rid or "-",
+            )
+        )
         if not 200 <= status < 300:
             self._refused(response, base_url)
         try:
@@ -378,7 +421,7 @@ class Client:
             raise Failed(
                 Outcome(Fault.NO_CONNECTION),
                 lambda d: NetworkError(
-                    "The model list was cut off while it was being received.",
+                    T("The model list was cut off while it was being received."),
                     status=status,
                     request_id=rid,
                 ),
@@ -411,18 +454,24 @@ class Client:
                 body = reader.read(answer_chunks(body_chunks(response), progress))
             except TooLarge:
                 raise SaveError(
-                    f"The image was generated but it is over the {mib(self.limit)} dmxedit "
-                    "accepts; it was refused.",
+                    T(
+                        "The image was generated but it is over the {mib} dmxedit "
+                        "accepts; it was refused.",
+                        mib=mib(self.limit),
+                    ),
                     urls=reader.urls,
                 ) from None
             except (JSONStreamError, *BODY_ERRORS) as exc:
                 raise self._broken(exc, reader.urls, info, deadline) from None
             except OSError as exc:  # the disk: the network's are BODY_ERRORS
                 raise SaveError(
-                    "The image was generated but could not be written to disk, not even to the "
-                    f"rescue folder ({exc.strerror or exc}).",
+                    T(
+                        "The image was generated but could not be written to disk, not "
+                        "even to the rescue folder ({strerror}).",
+                        strerror=exc.strerror or exc,
+                    ),
                     urls=reader.urls,
-                    hint="Free some disk space or choose another folder with -o.",
+                    hint=T("Free some disk space or choose another folder with -o."),
                 ) from None
             if big:
                 self.events.download_done()
@@ -442,15 +491,23 @@ class Client:
         if isinstance(exc, JSONStreamError):
             status = info["status"]
             return ApiError(
-                f"The API answered {status} with a malformed body ({exc}).{kept_words(urls)}",
+                T(
+                    "The API answered {status} with a malformed body ({exc}).{kept_words}",
+                    status=status,
+                    exc=exc,
+                    kept_words=kept_words(urls),
+                ),
                 urls=kept(urls),
                 **info,
             )
         return Failed(
             Outcome(Fault.DROPPED),
             lambda d: NetworkError(
-                "The answer was cut off while it was being received."
-                f"{kept_words(urls)}{self._billing(d)}",
+                T(
+                    "The answer was cut off while it was being received.{kept_words}{billing}",
+                    kept_words=kept_words(urls),
+                    billing=self._billing(d),
+                ),
                 may_be_billed=True,
                 urls=kept(urls),
                 **info,

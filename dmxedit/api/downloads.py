@@ -19,6 +19,7 @@ from dmxedit.api.proxies import proxy_for
 from dmxedit.api.retry import download_decision
 from dmxedit.core.errors import SaveError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import P, T
 
 DOWNLOAD_READ_TIMEOUT = 120.0  # no byte of a download for this long: the try failed
 DOWNLOAD_TIMEOUT = 300.0  # the default wall-clock limit of one result download
@@ -54,12 +55,21 @@ class Downloader:
         """GET a result URL into a new sink; retried on its own, never re-generates."""
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise SaveError(f"The result URL is not http(s): {one_line(url, 200)}", urls=[url])
+            raise SaveError(
+                T(
+                    "The result URL is not http(s): {one_line}",
+                    one_line=one_line(url, 200),
+                ),
+                urls=[url],
+            )
 
         proxy = proxy_for(url)
         if proxy is not None and proxy.problem is not None:
             raise SaveError(
-                f"The image was generated but cannot be downloaded. {proxy.problem}",
+                T(
+                    "The image was generated but cannot be downloaded. {problem}",
+                    problem=proxy.problem,
+                ),
                 urls=[url],
                 hint=proxy.hint,
             )
@@ -81,19 +91,28 @@ class Downloader:
             decision = download_decision(status, attempt)
             if not decision.resend:
                 break
-            self.events.retry(attempt, decision.wait, f"the download failed: {words}")
+            self.events.retry(
+                attempt, decision.wait, T("the download failed: {words}", words=words)
+            )
             self.sleep(decision.wait)
         if status is not None and status < 500 and status not in (408, 425, 429):
             raise SaveError(
-                f"The image was generated but its download was refused (HTTP {status}).",
+                T(
+                    "The image was generated but its download was refused (HTTP {status}).",
+                    status=status,
+                ),
                 urls=[url],
-                hint="Open the URL yourself; it may have expired.",
+                hint=T("Open the URL yourself; it may have expired."),
             )
         raise SaveError(
-            f"The image was generated but its download failed {attempt} "
-            f"time{'s' if attempt != 1 else ''}: {words}.",
+            P(
+                "The image was generated but its download failed {count} time: {words}.",
+                "The image was generated but its download failed {count} times: {words}.",
+                attempt,
+                words=words,
+            ),
             urls=[url],
-            hint="Download it from the URL yourself before it expires.",
+            hint=T("Download it from the URL yourself before it expires."),
         )
 
     def _download_once(self, url: str, sink: Sink) -> tuple[int | None, str] | None:
@@ -106,10 +125,13 @@ class Downloader:
                 return self._fetch(url, sink)
         except TooLarge:
             raise SaveError(
-                f"The image was generated but it is over the {mib(self.limit)} dmxedit "
-                "accepts; it was not downloaded.",
+                T(
+                    "The image was generated but it is over the {mib} dmxedit "
+                    "accepts; it was not downloaded.",
+                    mib=mib(self.limit),
+                ),
                 urls=[url],
-                hint="Download it from the URL yourself if you want it.",
+                hint=T("Download it from the URL yourself if you want it."),
             ) from None
         except (
             requests.exceptions.InvalidSchema,
@@ -117,23 +139,33 @@ class Downloader:
             requests.exceptions.TooManyRedirects,
             requests.exceptions.MissingSchema,
         ):
-            raise SaveError("The result URL cannot be fetched.", urls=[url]) from None
+            raise SaveError(T("The result URL cannot be fetched."), urls=[url]) from None
         except BODY_ERRORS as exc:
             if deadline.expired:
                 raise SaveError(
-                    "The image was generated but its download did not finish within "
-                    f"{self.download_timeout:g} s.",
+                    T(
+                        "The image was generated but its download did not finish "
+                        "within {download_timeout:g} s.",
+                        download_timeout=self.download_timeout,
+                    ),
                     urls=[url],
-                    hint="Download it from the URL yourself before it expires, or allow "
-                    "longer: dmxedit config set download-timeout SECONDS.",
+                    hint=T(
+                        "Download it from the URL yourself before it expires, or allow "
+                        "longer: dmxedit config set download-timeout SECONDS.",
+                    ),
                 ) from None
             return None, network_words(exc)
         except OSError as exc:  # the disk, not the network: another GET would not help
             raise SaveError(
-                f"The image was generated but could not be written ({exc.strerror or exc}).",
+                T(
+                    "The image was generated but could not be written ({strerror}).",
+                    strerror=exc.strerror or exc,
+                ),
                 urls=[url],
-                hint="Free some disk space or choose another folder with -o, or download it "
-                "from the URL yourself before it expires.",
+                hint=T(
+                    "Free some disk space or choose another folder with -o, or "
+                    "download it from the URL yourself before it expires.",
+                ),
             ) from None
 
     def _fetch(self, url: str, sink: Sink) -> tuple[int | None, str] | None:

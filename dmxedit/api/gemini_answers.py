@@ -31,6 +31,7 @@ from dmxedit.api.answers import (
 )
 from dmxedit.api.http import one_line
 from dmxedit.core.errors import ApiError
+from dmxedit.core.i18n import T
 
 #: The model's words kept per text part, and in all (a chatty answer stays small).
 MAX_TEXT = 64 * 1024
@@ -253,7 +254,13 @@ class GeminiReader(AnswerReader[S]):
     def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
-            raise ApiError(f"The API answered {status} with a body that is not an object.", **info)
+            raise ApiError(
+                T(
+                    "The API answered {status} with a body that is not an object.",
+                    status=status,
+                ),
+                **info,
+            )
         if body.get("error"):
             error_in_body(body, status, model, info, self.redact)
         items, thoughts, words, turn = self._parts(body)
@@ -337,11 +344,23 @@ class GeminiReader(AnswerReader[S]):
             details["text"] = words
             reasons.append("the model said: " + one_line(" ".join(words), 300))
         said = self.redact("; ".join(dict.fromkeys(reasons)))
-        what = "no image" if body.get("candidates") else "no candidates"
+        what = T("no image") if body.get("candidates") else T("no candidates")
         return ApiError(
-            f"The API answered {status} but sent {what}"
-            + (f" ({said})." if said else " and gave no reason."),
-            hint="The prompt or the images may have been refused; try rewording it.",
+            T(
+                "The API answered {status} but sent {what} ({reason}).",
+                status=status,
+                what=what,
+                reason=said,
+            )
+            if said
+            else T(
+                "The API answered {status} but sent {what} and gave no reason.",
+                status=status,
+                what=what,
+            ),
+            hint=T(
+                "The prompt or the images may have been refused; try rewording it.",
+            ),
             details=self.redact(details),
             **info,
         )

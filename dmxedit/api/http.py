@@ -29,6 +29,7 @@ import urllib3.exceptions
 from dmxedit._version import __version__
 from dmxedit.core import interrupts
 from dmxedit.core.errors import ApiError, AuthError, ConfigError, DmxError, NetworkError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import redact
 
 USER_AGENT = f"dmxedit/{__version__} python-requests/{requests.__version__}"
@@ -263,8 +264,10 @@ class ErrorAnswer:
     def text(self) -> str:
         """``HTTP 503: what the API said`` (or ``HTTP 503`` when it said nothing)."""
         if not self.readable:
-            return f"HTTP {self.status}; its body could not be read"
-        return f"HTTP {self.status}" + (f": {self.said}" if self.said else "")
+            return T("HTTP {status}; its body could not be read", status=self.status)
+        if self.said:
+            return T("HTTP {status}: {said}", status=self.status, said=self.said)
+        return T("HTTP {status}", status=self.status)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -303,7 +306,9 @@ class Party:
     credential: str  # "the key"
     auth_hint: str
     refused_hint: str | None = None
-    redirect_hint: str = "Set the base URL to the right address (dmxedit config set base-url URL)."
+    redirect_hint: str = T(
+        "Set the base URL to the right address (dmxedit config set base-url URL).",
+    )
 
 
 def status_error(answer: ErrorAnswer, party: Party) -> DmxError:
@@ -314,26 +319,45 @@ def status_error(answer: ErrorAnswer, party: Party) -> DmxError:
     if 300 <= status < 400:
         where = answer.location
         return ConfigError(
-            f"{party.name} answered {status} with a redirect to {where}; dmxedit does not "
-            f"follow redirects with {party.credential}.",
+            T(
+                "{name} answered {status} with a redirect to {where}; dmxedit "
+                "does not follow redirects with {credential}.",
+                name=party.name,
+                status=status,
+                where=where,
+                credential=party.credential,
+            ),
             hint=party.redirect_hint,
             **info,
         )
     if status in (401, 403):
         return AuthError(
-            f"{party.name} refused {party.credential} ({answer.text}).",
+            T(
+                "{name} refused {credential} ({text}).",
+                name=party.name,
+                credential=party.credential,
+                text=answer.text,
+            ),
             hint=party.auth_hint,
             **info,
         )
     if status == 429 or status >= 500:
         busy = status in (429, 503)
         return NetworkError(
-            f"{party.name} {'is busy' if busy else 'failed'} ({answer.text}).",
-            hint="Try again later.",
+            T("{name} is busy ({text}).", name=party.name, text=answer.text)
+            if busy
+            else T("{name} failed ({text}).", name=party.name, text=answer.text),
+            hint=T("Try again later."),
             **info,
         )
     return ApiError(
-        f"{party.name} refused the request ({answer.text}).", hint=party.refused_hint, **info
+        T(
+            "{name} refused the request ({text}).",
+            name=party.name,
+            text=answer.text,
+        ),
+        hint=party.refused_hint,
+        **info,
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dmxedit.core import interrupts
+from dmxedit.core.i18n import T
 from dmxedit.media.inputs import InputImage
 
 
@@ -134,7 +135,12 @@ class JSONBody:
         self.pieces = list(pieces)
         for piece in self.pieces:
             if isinstance(piece, Encoded) and piece.image.plan is not None:
-                raise ValueError(f"{piece.image.display} must be prepared before sending")
+                raise ValueError(
+                    T(
+                        "{display} must be prepared before sending",
+                        display=piece.image.display,
+                    )
+                )
         self.chunk_size = chunk_size - chunk_size % 3 or 3
         self.on_progress = on_progress
         self.sent = 0
@@ -181,7 +187,7 @@ class JSONBody:
             while remaining > 0:
                 data = fh.read(min(self.chunk_size, remaining))
                 if not data:
-                    raise OSError(f"{piece.path} shrank while it was being sent")
+                    raise OSError(T("{path} shrank while it was being sent", path=piece.path))
                 remaining -= len(data)
                 yield data
 
@@ -191,16 +197,20 @@ class JSONBody:
             while remaining > 0:
                 data = fh.read(min(self.chunk_size, remaining))
                 if not data:
-                    raise OSError(f"{image.display} shrank while it was being sent")
+                    raise OSError(
+                        T("{display} shrank while it was being sent", display=image.display)
+                    )
                 while len(data) % 3 and len(data) < remaining:  # whole 3-byte groups
                     more = fh.read(3 - len(data) % 3)
                     if not more:
-                        raise OSError(f"{image.display} shrank while it was being sent")
+                        raise OSError(
+                            T("{display} shrank while it was being sent", display=image.display)
+                        )
                     data += more
                 remaining -= len(data)
                 yield b64encode(data)
             if fh.read(1):
-                raise OSError(f"{image.display} grew while it was being sent")
+                raise OSError(T("{display} grew while it was being sent", display=image.display))
 
 
 def shell_pieces(pieces: Sequence[Piece], quote: Callable[[str], str]) -> str:

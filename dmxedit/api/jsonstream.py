@@ -15,6 +15,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+from dmxedit.core.i18n import T
+
 Path = tuple[str | int, ...]
 
 
@@ -66,7 +68,7 @@ class _Reader:
     def take(self) -> int:
         c = self.peek()
         if c == -1:
-            raise JSONStreamError("the body ended too early")
+            raise JSONStreamError(T("the body ended too early"))
         self.pos += 1
         return c
 
@@ -81,14 +83,16 @@ class _Reader:
         c = self.skip_ws()
         if c != char[0]:
             got = "the end" if c == -1 else repr(chr(c))
-            raise JSONStreamError(f"expected {char.decode()!r}, found {got}")
+            raise JSONStreamError(
+                T("expected {decode!r}, found {got}", decode=char.decode(), got=got)
+            )
         self.pos += 1
 
     def string_pieces(self) -> Iterator[tuple[bytes, bool]]:
         """The raw pieces of a string (after its opening quote): (bytes, is_escape)."""
         while True:
             if self.pos >= len(self.buf) and not self.fill():
-                raise JSONStreamError("a string was not closed")
+                raise JSONStreamError(T("a string was not closed"))
             buf, pos = self.buf, self.pos
             quote = buf.find(b'"', pos)
             slash = buf.find(b"\\", pos, None if quote == -1 else quote)
@@ -118,11 +122,11 @@ def _unescape(escape: bytes) -> bytes:
         try:
             return chr(int(escape[2:6], 16)).encode("utf-8", "surrogatepass")
         except ValueError:
-            raise JSONStreamError(f"bad escape {escape!r}") from None
+            raise JSONStreamError(T("bad escape {escape!r}", escape=escape)) from None
     try:
         return _ESCAPES[escape[1]]
     except KeyError:
-        raise JSONStreamError(f"bad escape {escape!r}") from None
+        raise JSONStreamError(T("bad escape {escape!r}", escape=escape)) from None
 
 
 class _Parser:
@@ -133,7 +137,12 @@ class _Parser:
     def value(self, path: Path) -> Any:
         c = self.r.skip_ws()
         if c in (ord("{"), ord("[")) and len(path) >= MAX_DEPTH:
-            raise JSONStreamError(f"the body is nested more than {MAX_DEPTH} levels deep")
+            raise JSONStreamError(
+                T(
+                    "the body is nested more than {max_depth} levels deep",
+                    max_depth=MAX_DEPTH,
+                )
+            )
         if c == ord("{"):
             return self.object(path)
         if c == ord("["):
@@ -147,7 +156,7 @@ class _Parser:
                 sink.write(_unescape(piece) if escaped else piece)
             return sink.finish()
         if c == -1:
-            raise JSONStreamError("the body is empty or ended too early")
+            raise JSONStreamError(T("the body is empty or ended too early"))
         return self.scalar()
 
     def object(self, path: Path) -> dict[str, Any]:
@@ -166,7 +175,7 @@ class _Parser:
             if c == ord("}"):
                 return obj
             if c != ord(","):
-                raise JSONStreamError("expected ',' or '}' in an object")
+                raise JSONStreamError(T("expected ',' or '}}' in an object"))
 
     def array(self, path: Path) -> list[Any]:
         self.r.pos += 1
@@ -181,7 +190,7 @@ class _Parser:
             if c == ord("]"):
                 return items
             if c != ord(","):
-                raise JSONStreamError("expected ',' or ']' in an array")
+                raise JSONStreamError(T("expected ',' or ']' in an array"))
 
     def small_string(self) -> str:
         pieces: list[bytes] = []
@@ -190,11 +199,11 @@ class _Parser:
             pieces.append(piece)
             size += len(piece)
             if size > MAX_SMALL:
-                raise JSONStreamError("a text value is too long")
+                raise JSONStreamError(T("a text value is too long"))
         try:
             value = json.loads(b'"' + b"".join(pieces) + b'"')
         except ValueError as exc:
-            raise JSONStreamError(f"bad text value: {exc}") from None
+            raise JSONStreamError(T("bad text value: {exc}", exc=exc)) from None
         assert isinstance(value, str)
         return value
 
@@ -207,11 +216,11 @@ class _Parser:
             token.append(c)
             self.r.pos += 1
             if len(token) > 400:
-                raise JSONStreamError("a number or literal is too long")
+                raise JSONStreamError(T("a number or literal is too long"))
         try:
             return json.loads(bytes(token))
         except ValueError:
-            raise JSONStreamError(f"unexpected {bytes(token[:20])!r}") from None
+            raise JSONStreamError(T("unexpected {bytes!r}", bytes=bytes(token[:20]))) from None
 
 
 def parse(chunks: Iterable[bytes], open_sink: Callable[[Path], Sink | None]) -> Any:
@@ -246,7 +255,7 @@ class Base64Decoder:
                 comma = head.find(b",")
                 if comma == -1:
                     if len(head) > 512:
-                        raise JSONStreamError("b64_json holds a data: URL with no data")
+                        raise JSONStreamError(T("b64_json holds a data: URL with no data"))
                     return
                 head = head[comma + 1 :]
             self._prefix = b""
@@ -262,7 +271,7 @@ class Base64Decoder:
         try:
             data = base64.b64decode(block, validate=True)
         except (binascii.Error, ValueError):
-            raise JSONStreamError("b64_json is not valid base64") from None
+            raise JSONStreamError(T("b64_json is not valid base64")) from None
         self.decoded += len(data)
         self._write(data)
 
@@ -270,13 +279,13 @@ class Base64Decoder:
         if not self._started:
             head = self._prefix.lstrip()
             if head[:5].lower() == b"data:":
-                raise JSONStreamError("b64_json holds a data: URL with no data")
+                raise JSONStreamError(T("b64_json holds a data: URL with no data"))
             self._prefix = b""
             self._started = True
             self.feed(head)
         if self._carry:
             if len(self._carry) % 4 == 1:
-                raise JSONStreamError("b64_json is truncated")
+                raise JSONStreamError(T("b64_json is truncated"))
             self._decode(self._carry + b"=" * (-len(self._carry) % 4))
             self._carry = b""
 

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from dmxedit.api.http import ERROR_BODY_LIMIT, api_message, decode_text, loads
 from dmxedit.core.catalog import SITES, is_image_model, other_sites
 from dmxedit.core.errors import ApiError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import redact
 
-MODELS_ADVICE = "Run `dmxedit models` to see the models your key can use."
+MODELS_ADVICE = T("Run `dmxedit models` to see the models your key can use.")
 MODELS_LIMIT = 16 * 1024 * 1024  # a model list is far smaller; refuse a runaway body
 # What relays of the new-api / one-api family say when no channel serves the model name
 # ("当前分组 default 下对于模型 x 无可用渠道", "No available channel for model x under group
@@ -49,26 +50,29 @@ def model_unusable(body: bytes, said: str | None = None) -> str | None:
 def site_hint(base_url: str) -> str:
     """What a 401 from ``base_url`` should make the user check: the key's site."""
     host = (urlsplit(base_url).hostname or "").lower()
-    hint = (
-        "A key works only on the DMXAPI site that issued it: check that the base URL "
-        f"({base_url}) matches the key's site."
-    )
     if host in SITES:
-        others = other_sites(host)
-        hint += (
-            f" A key made on another site needs its base URL: {' or '.join(others)} "
-            "(dmxedit config set base-url URL)."
+        return T(
+            "A key works only on the DMXAPI site that issued it: check that the base URL "
+            "({base_url}) matches the key's site. A key made on another site needs its "
+            "base URL: {others} (dmxedit config set base-url URL).",
+            base_url=base_url,
+            others=" or ".join(other_sites(host)),
         )
-    return hint
+    return T(
+        "A key works only on the DMXAPI site that issued it: check that the base URL "
+        "({base_url}) matches the key's site.",
+        base_url=base_url,
+    )
 
 
 def v1_hint(base_url: str) -> str | None:
     """What to say when the base URL does not end in /v1 (None when it does)."""
     if base_url.rstrip("/").endswith("/v1"):
         return None
-    return (
-        f"The base URL {base_url} does not end in /v1: DMXAPI's is like "
-        "https://www.dmxapi.cn/v1 (dmxedit config set base-url URL)."
+    return T(
+        "The base URL {base_url} does not end in /v1: DMXAPI's is like "
+        "https://www.dmxapi.cn/v1 (dmxedit config set base-url URL).",
+        base_url=base_url,
     )
 
 
@@ -121,7 +125,13 @@ def _model_list_body(
     """The entries of a model list answer; ApiError when it is not one."""
     status = info["status"]
     if len(raw) > MODELS_LIMIT:
-        raise ApiError(f"The model list is over {mib(MODELS_LIMIT)}; it was refused.", **info)
+        raise ApiError(
+            T(
+                "The model list is over {mib}; it was refused.",
+                mib=mib(MODELS_LIMIT),
+            ),
+            **info,
+        )
     text = redact(decode_text(raw, content_type).strip(), *secrets)
     try:
         body = loads(text)
@@ -130,19 +140,31 @@ def _model_list_body(
             ("<!doctype", "<html")
         )
         raise ApiError(
-            f"The API answered {status} with "
-            + ("a web page" if page else "something that is not JSON")
-            + ", not a model list.",
-            hint=v1_hint(base_url) or "Check the base URL (dmxedit config get base-url).",
+            T(
+                "The API answered {status} with {what}, not a model list.",
+                status=status,
+                what=T("a web page") if page else T("something that is not JSON"),
+            ),
+            hint=v1_hint(base_url) or T("Check the base URL (dmxedit config get base-url)."),
             **info,
         ) from None
     if isinstance(body, dict) and (body.get("success") is False or body.get("error")):
-        said = redact(api_message(raw, content_type) or "no message", *secrets)
-        raise ApiError(f"The API answered {status} with an error: {said}", **info)
+        said = redact(api_message(raw, content_type) or T("no message"), *secrets)
+        raise ApiError(
+            T(
+                "The API answered {status} with an error: {said}",
+                status=status,
+                said=said,
+            ),
+            **info,
+        )
     entries = body.get("data") if isinstance(body, dict) else body
     if not isinstance(entries, list):
         raise ApiError(
-            f"The API answered {status} with a body that is not a model list.",
+            T(
+                "The API answered {status} with a body that is not a model list.",
+                status=status,
+            ),
             hint=v1_hint(base_url),
             **info,
         )

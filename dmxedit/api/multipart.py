@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 
 from dmxedit.core import interrupts
+from dmxedit.core.i18n import T
 from dmxedit.media.inputs import InputImage
 
 CHUNK = 1 << 20  # 1 MiB: large sends keep the upload near curl's speed
@@ -46,7 +47,12 @@ class MultipartBody:
         self._parts = [("image", img) for img in self.images] + list(files)
         for _, img in self._parts:
             if img.plan is not None:  # its bytes are not what the part would announce
-                raise ValueError(f"{img.display} must be prepared (prepare.py) before sending")
+                raise ValueError(
+                    T(
+                        "{display} must be prepared (prepare.py) before sending",
+                        display=img.display,
+                    )
+                )
         self.chunk_size = chunk_size
         self.on_progress = on_progress
         self.sent = 0
@@ -108,11 +114,15 @@ class MultipartBody:
                         continue
                     data = fh.read(min(room, remaining))
                     if not data:
-                        raise OSError(f"{image.display} shrank while it was being sent")
+                        raise OSError(
+                            T("{display} shrank while it was being sent", display=image.display)
+                        )
                     remaining -= len(data)
                     pending = data if not pending else pending + data
                 if fh.read(1):
-                    raise OSError(f"{image.display} grew while it was being sent")
+                    raise OSError(
+                        T("{display} grew while it was being sent", display=image.display)
+                    )
             pending += b"\r\n"
             if len(pending) >= self.chunk_size:
                 yield self._emit(pending)

@@ -15,6 +15,7 @@ import urllib3.exceptions
 from dmxedit.api.http import Deadline, new_session
 from dmxedit.api.proxies import SOCKS_INSTALL
 from dmxedit.core.errors import NetworkError
+from dmxedit.core.i18n import T
 
 
 def _reason(exc: BaseException) -> BaseException | None:
@@ -38,39 +39,46 @@ def could_not_connect(exc: requests.exceptions.ConnectionError) -> bool:
 def network_words(exc: BaseException) -> str:
     """What a network exception means, in words (never the library's repr)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "the connection could not be made in time"
+        return T("the connection could not be made in time")
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "no data arrived in time"
+        return T("no data arrived in time")
     if isinstance(exc, requests.exceptions.SSLError):
-        return "the secure connection failed"
+        return T("the secure connection failed")
     if isinstance(exc, requests.exceptions.ConnectionError) and could_not_connect(exc):
-        return "the connection could not be made"
+        return T("the connection could not be made")
     if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError)):
-        return "the connection broke before all the data arrived"
+        return T("the connection broke before all the data arrived")
     if isinstance(exc, requests.exceptions.ContentDecodingError):
-        return "the data arrived damaged (it could not be decompressed)"
+        return T("the data arrived damaged (it could not be decompressed)")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return "the connection broke"
-    return "the transfer failed"
+        return T("the connection broke")
+    return T("the transfer failed")
 
 
 def _proxy_problem(exc: BaseException) -> tuple[str, str] | None:
 
     if isinstance(exc, requests.exceptions.InvalidSchema) and "socks" in str(exc).lower():
         return (
-            "the proxy is a SOCKS proxy, and SOCKS support (PySocks) is not installed",
-            f"Install it: {SOCKS_INSTALL} (or use an http:// proxy).",
+            T(
+                "the proxy is a SOCKS proxy, and SOCKS support (PySocks) is not installed",
+            ),
+            T(
+                "Install it: {socks_install} (or use an http:// proxy).",
+                socks_install=SOCKS_INSTALL,
+            ),
         )
     if isinstance(exc, requests.exceptions.ProxyError) and "407" in str(exc):
         return (
-            "the proxy asks for a user name and password (HTTP 407)",
-            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
+            T("the proxy asks for a user name and password (HTTP 407)"),
+            T("Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT."),
         )
     if isinstance(exc, requests.exceptions.ProxyError):
         return (
-            "the proxy could not be used",
-            "Check the proxy variables (HTTPS_PROXY, ALL_PROXY) and that the proxy runs; "
-            "NO_PROXY lists hosts that bypass it.",
+            T("the proxy could not be used"),
+            T(
+                "Check the proxy variables (HTTPS_PROXY, ALL_PROXY) and that "
+                "the proxy runs; NO_PROXY lists hosts that bypass it.",
+            ),
         )
     return None
 
@@ -80,13 +88,17 @@ def _tls_problem(exc: BaseException, host: str) -> tuple[str, str] | None:
         return None
     if "CERTIFICATE_VERIFY_FAILED" in str(exc):
         return (
-            f"the certificate of {host} could not be verified",
-            "A proxy or firewall that inspects HTTPS needs its own CA certificate: "
-            "point REQUESTS_CA_BUNDLE at it.",
+            T("the certificate of {host} could not be verified", host=host),
+            T(
+                "A proxy or firewall that inspects HTTPS needs its own CA "
+                "certificate: point REQUESTS_CA_BUNDLE at it.",
+            ),
         )
     return (
-        f"the secure connection (TLS) to {host} failed",
-        "Check the base URL (https for DMXAPI) and any proxy between you and the site.",
+        T("the secure connection (TLS) to {host} failed", host=host),
+        T(
+            "Check the base URL (https for DMXAPI) and any proxy between you and the site.",
+        ),
     )
 
 
@@ -100,29 +112,46 @@ def connection_problem(
         return known
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return (
-            f"no connection to {host} within {timeout:g} s",
-            "Check your network, firewall or proxy; --connect-timeout waits longer.",
+            T(
+                "no connection to {host} within {timeout:g} s",
+                host=host,
+                timeout=timeout,
+            ),
+            T(
+                "Check your network, firewall or proxy; --connect-timeout waits longer.",
+            ),
         )
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return (
-            f"{host} accepted the connection but did not answer within "
-            f"{read_timeout or timeout:g} s",
-            "The site or a proxy in between may be overloaded; try again later.",
+            T(
+                "{host} accepted the connection but did not answer within {read_timeout:g} s",
+                host=host,
+                read_timeout=read_timeout or timeout,
+            ),
+            T(
+                "The site or a proxy in between may be overloaded; try again later.",
+            ),
         )
     reason = _reason(exc)
     cause = (reason.__cause__ or reason.__context__) if reason is not None else None
     resolution = getattr(urllib3.exceptions, "NameResolutionError", ())
     if (resolution and isinstance(reason, resolution)) or "resolve" in str(reason).lower():
         return (
-            f"the name {urlsplit('//' + host).hostname or host} could not be resolved (DNS)",
-            "Check the base URL's host name and your network's DNS.",
+            T(
+                "the name {hostname} could not be resolved (DNS)",
+                hostname=urlsplit("//" + host).hostname or host,
+            ),
+            T("Check the base URL's host name and your network's DNS."),
         )
     if isinstance(cause, ConnectionRefusedError) or "refused" in str(reason).lower():
         return (
-            f"the connection to {host} was refused (nothing answers on that port)",
-            "Check the base URL's host and port.",
+            T(
+                "the connection to {host} was refused (nothing answers on that port)",
+                host=host,
+            ),
+            T("Check the base URL's host and port."),
         )
-    return network_words(exc), "Check your network and the base URL."
+    return network_words(exc), T("Check your network and the base URL.")
 
 
 @dataclass(frozen=True)
@@ -151,7 +180,9 @@ def reach(url: str, timeout: float) -> Reached:
     except requests.exceptions.RequestException as exc:
         late = requests.exceptions.ReadTimeout() if deadline.expired else exc
         problem, hint = connection_problem(late, host, timeout)
-        raise NetworkError(f"{host} cannot be reached: {problem}.", hint=hint) from None
+        raise NetworkError(
+            T("{host} cannot be reached: {problem}.", host=host, problem=problem), hint=hint
+        ) from None
     finally:
         session.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Door, Model
 from dmxedit.core.modeltable import OPTIONS
 from dmxedit.core.text import undecodable
@@ -39,8 +40,13 @@ def check_text(what: str, text: str) -> str:
     from a command line or a file name in another encoding, cannot be sent)."""
     if undecodable(text):
         raise InputError(
-            f"The {what} holds bytes that are not UTF-8 text; it cannot be sent.",
-            hint="Give it as UTF-8 text (a file in another encoding: convert it first).",
+            T(
+                "The {what} holds bytes that are not UTF-8 text; it cannot be sent.",
+                what=what,
+            ),
+            hint=T(
+                "Give it as UTF-8 text (a file in another encoding: convert it first).",
+            ),
         )
     return text
 
@@ -78,13 +84,29 @@ def param_problems(
         key = key.strip()
         if not sep or not key:
             problems.append(
-                InputError(f"--param {item!r} is not KEY=VALUE.", hint="e.g. --param style=vivid")
+                InputError(
+                    T("--param {item!r} is not KEY=VALUE.", item=item),
+                    hint=T("e.g. --param style=vivid"),
+                )
             )
         elif key in reserved:
-            problems.append(InputError(f"--param {key} is set by dmxedit: {reserved[key]}."))
+            problems.append(
+                InputError(
+                    T(
+                        "--param {key} is set by dmxedit: {reserved}.",
+                        key=key,
+                        reserved=reserved[key],
+                    )
+                )
+            )
         else:
             try:
-                pairs.append((check_text("--param key", key), check_text(f"--param {key}", value)))
+                pairs.append(
+                    (
+                        check_text(T("--param key"), key),
+                        check_text(T("--param {key}", key=key), value),
+                    )
+                )
             except InputError as exc:
                 problems.append(exc)
     return pairs, problems

@@ -19,10 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
+from dmxedit.core.i18n import T
 
 SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
 SOCKS_INSTALL = "pip install 'requests[socks]'"
-SYSTEM_SETTINGS = "the system's proxy settings"
+SYSTEM_SETTINGS = T("the system's proxy settings")
 
 
 @dataclass(frozen=True)
@@ -92,24 +93,38 @@ def proxy_for(url: str) -> Proxy | None:
     full = chosen if "://" in chosen else f"http://{chosen}"  # requests' own default
     parts = urlsplit(full)
     scheme = parts.scheme.lower()
-    unset = f"unset {source}" if source != SYSTEM_SETTINGS else "change them"
+    unset = T("unset {source}", source=source) if source != SYSTEM_SETTINGS else T("change them")
     if scheme in SOCKS_SCHEMES:
         if _socks_installed():
             return Proxy(shown, source)
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} is a SOCKS proxy, and SOCKS support is not installed.",
-            hint=f"Install it with {SOCKS_INSTALL} (for pipx: pipx inject dmxedit "
-            f"'requests[socks]'), or {unset} to connect without it.",
+            problem=T(
+                "The proxy in {where} is a SOCKS proxy, and SOCKS support is not installed.",
+                where=where,
+            ),
+            hint=T(
+                "Install it with {socks_install} (for pipx: pipx inject "
+                "dmxedit 'requests[socks]'), or {unset} to connect without it.",
+                socks_install=SOCKS_INSTALL,
+                unset=unset,
+            ),
         )
     if scheme not in ("http", "https"):
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} has the scheme {scheme}://, which cannot be "
-            "used (http://, https:// and socks5:// can).",
-            hint=f"Fix the proxy's address, or {unset} to connect without it.",
+            problem=T(
+                "The proxy in {where} has the scheme {scheme}://, which cannot "
+                "be used (http://, https:// and socks5:// can).",
+                where=where,
+                scheme=scheme,
+            ),
+            hint=T(
+                "Fix the proxy's address, or {unset} to connect without it.",
+                unset=unset,
+            ),
         )
     try:
         host = parts.hostname
@@ -120,8 +135,11 @@ def proxy_for(url: str) -> Proxy | None:
         return Proxy(
             shown,
             source,
-            problem=f"The proxy in {where} is not a valid address (no host, or a bad port).",
-            hint=f"Write it like http://proxy.example:8080, or {unset}.",
+            problem=T(
+                "The proxy in {where} is not a valid address (no host, or a bad port).",
+                where=where,
+            ),
+            hint=T("Write it like http://proxy.example:8080, or {unset}.", unset=unset),
         )
     return Proxy(shown, source)
 
@@ -170,11 +188,17 @@ def case_conflicts(environ: Mapping[str, str] | None = None) -> list[str]:
     """Proxy variables set in both cases with different values (the lower-case one wins,
     which surprises whoever changed the other)."""
     set_ = env.proxies(env.given(environ))
-    found = []
+    found: list[str] = []
     for key in ("https", "http", "all", "no"):
         lower, upper = (set_.get(name) for name in env.proxy_names(key))
         if lower and upper and lower != upper:
-            found.append(f"{key}_proxy and {key.upper()}_PROXY differ; {key}_proxy is used")
+            found.append(
+                T(
+                    "{key}_proxy and {upper}_PROXY differ; {key}_proxy is used",
+                    key=key,
+                    upper=key.upper(),
+                )
+            )
     return found
 
 

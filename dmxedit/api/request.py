@@ -5,6 +5,9 @@ the model table (:mod:`dmxedit.core.modeltable`): its door, inputs, ratios, size
 options, every problem named at once. The result describes exactly what will be sent;
 the door's module (:mod:`dmxedit.api.images`, :mod:`dmxedit.api.gemini`, chosen by
 :mod:`dmxedit.api.doors`) turns it into a body, and shows it for ``--dry-run``.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dmxedit.core.catalog import (
     parse_ratio,
 )
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import DOORS, Choice, Door, Fit, Model, closest, fit, normalize_size
 from dmxedit.core.modeltable import BANANA, DOOR_OPTIONS, OPTIONS, model_for, nearest, takers
 from dmxedit.core.options import ImageOptions
@@ -41,14 +45,20 @@ def check_prompt(text: str | None) -> str:
     """The prompt with surrounding whitespace removed; 1-32000 characters."""
     if text is None:
         raise InputError(
-            "No prompt given.", hint="Use -p TEXT, -p - (standard input) or --prompt-file."
+            T("No prompt given."), hint=T("Use -p TEXT, -p - (standard input) or --prompt-file.")
         )
     stripped = text.strip()
     if not stripped:
-        raise InputError("The prompt is empty.", hint="Say what to change, e.g. -p 'make it snow'.")
+        raise InputError(
+            T("The prompt is empty."), hint=T("Say what to change, e.g. -p 'make it snow'.")
+        )
     if len(stripped) > MAX_PROMPT_CHARS:
         raise InputError(
-            f"The prompt has {len(stripped)} characters; the API takes at most {MAX_PROMPT_CHARS}."
+            T(
+                "The prompt has {n_stripped} characters; the API takes at most {max_prompt_chars}.",
+                n_stripped=len(stripped),
+                max_prompt_chars=MAX_PROMPT_CHARS,
+            )
         )
     return check_text("prompt", stripped)
 
@@ -56,7 +66,13 @@ def check_prompt(text: str | None) -> str:
 def check_format(value: str | None) -> str:
     value = value or "url"
     if value not in FORMATS:
-        raise InputError(f"Format {value!r} is not one of {', '.join(FORMATS)}.")
+        raise InputError(
+            T(
+                "Format {value!r} is not one of {formats}.",
+                value=value,
+                formats=", ".join(FORMATS),
+            )
+        )
     return value
 
 
@@ -73,20 +89,24 @@ def check_ratio(
     if value.lower() == "auto":
         if not images:
             raise InputError(
-                "--ratio auto needs an input image to take the shape from.",
-                hint=f"Give a ratio such as 1:1 or 16:9 ({' '.join(known)}).",
+                T("--ratio auto needs an input image to take the shape from."),
+                hint=T("Give a ratio such as 1:1 or 16:9 ({known}).", known=" ".join(known)),
             )
         first = images[0]
         if first.width is None or first.height is None:
             raise InputError(
-                f"Cannot read the width and height of {first.display!r} for --ratio auto.",
-                hint="Give the ratio yourself, e.g. --ratio 4:3.",
+                T(
+                    "Cannot read the width and height of {display!r} for --ratio auto.",
+                    display=first.display,
+                ),
+                hint=T("Give the ratio yourself, e.g. --ratio 4:3."),
             )
         return closest(known, first.width, first.height)
     shape = parse_ratio(value)
     if shape is None:
         raise InputError(
-            f"Ratio {value!r} is not W:H (e.g. 5:4).", hint=f"Known: {' '.join(known)}."
+            T("Ratio {value!r} is not W:H (e.g. 5:4).", value=value),
+            hint=T("Known: {known}.", known=" ".join(known)),
         )
     return f"{shape[0]}:{shape[1]}"
 
@@ -101,8 +121,13 @@ def check_size(value: str | None, known: bool = True) -> str | None:
         return check_text("size", value.strip())
     if size is None:
         raise InputError(
-            f"Size {value!r} is not a size: 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
-            hint="Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
+            T(
+                "Size {value!r} is not a size: 1K, 2K, 4K, WxH (e.g. 1536x1024) or auto.",
+                value=value,
+            ),
+            hint=T(
+                "Any case works: 4k. `dmxedit ratios --model MODEL` lists a model's sizes.",
+            ),
         )
     return size
 
@@ -253,12 +278,21 @@ def check_door(model: str, spec: Model | None, api: str | None) -> Door:
         return spec.door if spec is not None else "images"
     door = next((d for d in DOORS if d == api.strip().lower()), None)
     if door is None:
-        raise InputError(f"--api {api!r} is not one of {', '.join(DOORS)}.")
+        raise InputError(
+            T(
+                "--api {api!r} is not one of {doors}.",
+                api=api,
+                doors=", ".join(DOORS),
+            )
+        )
     if spec is not None and spec.door != door:
         raise InputError(
-            f"{model} goes through the {spec.door} door; --api is for models not in "
-            "dmxedit's table.",
-            hint="Leave out --api (see `dmxedit models`).",
+            T(
+                "{model} goes through the {door} door; --api is for models not in dmxedit's table.",
+                model=model,
+                door=spec.door,
+            ),
+            hint=T("Leave out --api (see `dmxedit models`)."),
         )
     return door
 
@@ -268,10 +302,13 @@ def check_kind(kind: Kind, model: str, spec: Model | None) -> None:
         return
     if kind == "generate":
         raise InputError(
-            f"{model} only edits: give it an input image, or generate with another model.",
-            hint="`dmxedit models` shows what each model does.",
+            T(
+                "{model} only edits: give it an input image, or generate with another model.",
+                model=model,
+            ),
+            hint=T("`dmxedit models` shows what each model does."),
         )
-    raise InputError(f"{model} only generates: it takes no input images.")
+    raise InputError(T("{model} only generates: it takes no input images.", model=model))
 
 
 def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -> list[InputError]:
@@ -280,12 +317,26 @@ def check_inputs(kind: Kind, spec: Model | None, images: Sequence[InputImage]) -
         return []
     out: list[InputError] = []
     if spec.exact_inputs and len(images) != spec.inputs:
-        out.append(InputError(f"{spec.id} edits exactly {spec.inputs} image; {len(images)} given."))
+        out.append(
+            InputError(
+                T(
+                    "{id} edits exactly {inputs} image; {n_images} given.",
+                    id=spec.id,
+                    inputs=spec.inputs,
+                    n_images=len(images),
+                )
+            )
+        )
     elif len(images) > spec.inputs:
         out.append(
             InputError(
-                f"{len(images)} images: {spec.id} takes at most {spec.inputs}.",
-                hint="`dmxedit models` shows each model's inputs.",
+                T(
+                    "{n_images} images: {id} takes at most {inputs}.",
+                    n_images=len(images),
+                    id=spec.id,
+                    inputs=spec.inputs,
+                ),
+                hint=T("`dmxedit models` shows each model's inputs."),
             )
         )
     for img in images:
@@ -299,22 +350,48 @@ def _side_problems(spec: Model, img: InputImage) -> list[InputError]:
     mib = spec.input_bytes // (1024 * 1024)
     planned = img.plan is not None and spec.input_bytes >= MAX_IMAGE_BYTES  # re-encoded to fit
     if img.size > spec.input_bytes and not planned:
-        out.append(InputError(f"{img.display}: {spec.id} takes images up to {mib} MiB."))
+        out.append(
+            InputError(
+                T(
+                    "{display}: {id} takes images up to {mib} MiB.",
+                    display=img.display,
+                    id=spec.id,
+                    mib=mib,
+                )
+            )
+        )
     side = max(img.width or 0, img.height or 0)
     if spec.input_side is not None and side > spec.input_side:
         out.append(
             InputError(
-                f"{img.display}: {spec.id} takes images up to {spec.input_side} pixels a "
-                f"side ({img.width}x{img.height} given).",
-                hint=f"--max-side {spec.input_side} downscales it (needs dmxedit[images]).",
+                T(
+                    "{display}: {id} takes images up to {input_side} pixels a side "
+                    "({width}x{height} given).",
+                    display=img.display,
+                    id=spec.id,
+                    input_side=spec.input_side,
+                    width=img.width,
+                    height=img.height,
+                ),
+                hint=T(
+                    "--max-side {input_side} downscales it (needs dmxedit[images]).",
+                    input_side=spec.input_side,
+                ),
             )
         )
     low = spec.input_min_side
     if low is not None and img.width and img.height and min(img.width, img.height) < low:
         out.append(
             InputError(
-                f"{img.display}: {spec.id} takes images at least {low} pixels a side "
-                f"({img.width}x{img.height} given)."
+                T(
+                    "{display}: {id} takes images at least {low} pixels a side "
+                    "({width}x{height} given).",
+                    display=img.display,
+                    id=spec.id,
+                    low=low,
+                    width=img.width,
+                    height=img.height,
+                )
             )
         )
     return out
@@ -340,23 +417,42 @@ def check_choices(
             where = model if spec is not None else f"the {door} door"
             problems.append(
                 InputError(
-                    f"{where} takes no {info.flag}; models that do: {who}.",
-                    hint="--param KEY=VALUE sends a field dmxedit does not know.",
+                    T(
+                        "{where} takes no {flag}; models that do: {who}.",
+                        where=where,
+                        flag=info.flag,
+                        who=who,
+                    ),
+                    hint=T("--param KEY=VALUE sends a field dmxedit does not know."),
                 )
             )
             continue
         if name == "mask" and kind != "edit":
-            problems.append(InputError("--mask goes with edit: it marks what to change."))
+            problems.append(InputError(T("--mask goes with edit: it marks what to change.")))
             continue
         wrong = choice.problem(value)
         if wrong is not None:
-            problems.append(InputError(f"{info.flag} {value!r} is not {wrong} for {model}."))
+            problems.append(
+                InputError(
+                    T(
+                        "{flag} {value!r} is not {wrong} for {model}.",
+                        flag=info.flag,
+                        value=value,
+                        wrong=wrong,
+                        model=model,
+                    )
+                )
+            )
             continue
         pairs.append((name, value))
     chosen = dict(pairs)
     if "compression" in chosen and chosen.get("image_format") not in ("jpeg", "webp"):
         problems.append(
-            InputError("--compression goes with --image-format jpeg or webp (PNG is lossless).")
+            InputError(
+                T(
+                    "--compression goes with --image-format jpeg or webp (PNG is lossless).",
+                )
+            )
         )
     return tuple(p for p in pairs if p[0] != "mask"), problems
 
@@ -388,8 +484,15 @@ def _count_problems(
     if spec.inputs_as == "data_uri" and len(images) + count > high:
         return [
             InputError(
-                f"{spec.id} makes at most {high} images with its inputs: {len(images)} "
-                f"inputs + --count {count} is {len(images) + count}."
+                T(
+                    "{id} makes at most {high} images with its inputs: {n_images} "
+                    "inputs + --count {count} is {value}.",
+                    id=spec.id,
+                    high=high,
+                    n_images=len(images),
+                    count=count,
+                    value=len(images) + count,
+                )
             )
         ]
     return []
@@ -423,12 +526,12 @@ def build_request(
     if kind == "generate" and ratio is not None and ratio.strip().lower() == "auto":
         problems.append(
             InputError(
-                "--ratio auto needs an input image; generate has none.",
-                hint="Give a ratio such as 1:1 or 16:9 (see `dmxedit ratios`).",
+                T("--ratio auto needs an input image; generate has none."),
+                hint=T("Give a ratio such as 1:1 or 16:9 (see `dmxedit ratios`)."),
             )
         )
         ratio = None
-    checked(lambda: check_text("model name", model))
+    checked(lambda: check_text(T("model name"), model))
     door: Door = checked(lambda: check_door(model, spec, options.api)) or "images"
     checked(lambda: check_kind(kind, model, spec))
     problems += check_inputs(kind, spec, images)

@@ -23,8 +23,9 @@ from typing import TypeVar
 
 from dmxedit.core import env
 from dmxedit.core.errors import DmxError, Interrupted
+from dmxedit.core.i18n import T
 
-T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_RETRY_AFTER = 120.0  # seconds: a longer wait ends the run (SPEC section 4)
 MAX_BACKOFF = 30.0
@@ -239,19 +240,22 @@ def not_sent(attempt: int) -> Interrupted:
     """The error of a call cancelled before its attempt number ``attempt`` went out."""
     earlier = " (an earlier attempt was refused, not billed)" if attempt > 1 else ""
     return Interrupted(
-        f"The call was cancelled before its request went out{earlier}; nothing was sent "
-        "and nothing was billed.",
+        T(
+            "The call was cancelled before its request went out{earlier}; "
+            "nothing was sent and nothing was billed.",
+            earlier=earlier,
+        ),
         may_be_billed=False,
     )
 
 
 def retrying(
-    once: Callable[[], T],
+    once: Callable[[], R],
     policy: Policy,
     pacer: Pacer,
     on_retry: Callable[[int, float, str], None],
     stop: Callable[[], bool] | None = None,
-) -> tuple[T, int]:
+) -> tuple[R, int]:
     """Call ``once`` until it succeeds or ``policy`` says stop (raising the error of the
     last :class:`Failed`); the result and the number of attempts. ``on_retry`` hears of
     each resend (attempt, wait, reason). ``stop`` (an MCP call's cancel flag) is asked

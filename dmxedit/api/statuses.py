@@ -12,16 +12,17 @@ from dmxedit.api.http import ErrorAnswer, Party, status_error
 from dmxedit.api.models import MODELS_ADVICE, model_unusable, site_hint, v1_hint
 from dmxedit.api.retry import Decision, Failed, Fault, Outcome, classify_status
 from dmxedit.core.errors import ApiError, AuthError, DmxError, NetworkError
+from dmxedit.core.i18n import T, joined
 
-MODEL_HINT = "Choose another with --model NAME or `dmxedit config set model NAME`."
+MODEL_HINT = T("Choose another with --model NAME or `dmxedit config set model NAME`.")
 
 
 def party(base_url: str, status: int = 0) -> Party:
     """The image API, in the words of its errors."""
     return Party(
-        name="The API",
-        credential="the key",
-        auth_hint=site_hint(base_url) + " Check also that the key is valid.",
+        name=T("The API"),
+        credential=T("the key"),
+        auth_hint=T("{site_hint} Check also that the key is valid.", site_hint=site_hint(base_url)),
         refused_hint=v1_hint(base_url) if status == 404 else None,
     )
 
@@ -39,17 +40,29 @@ def refused(
     unusable = model_unusable(answer.body, answer.said) if model else None
     if status in (401, 403) and unusable == "forbidden":
         raise AuthError(
-            f"The key may not use the model {model!r} ({answer.text}). {MODELS_ADVICE}",
-            hint="A key's settings on your DMXAPI site can limit its models: allow this "
-            "one there, or choose another with --model.",
+            T(
+                "The key may not use the model {model!r} ({text}). {models_advice}",
+                model=model,
+                text=answer.text,
+                models_advice=MODELS_ADVICE,
+            ),
+            hint=T(
+                "A key's settings on your DMXAPI site can limit its models: "
+                "allow this one there, or choose another with --model.",
+            ),
             **answer.info,
         )
     if unusable is not None and status not in (401, 403) and status >= 400:
         # A statement about the model name, not about load: resending cannot help.
         error: type[DmxError] = NetworkError if status >= 500 else ApiError
         raise error(
-            f"The API has no channel for the model {model!r} ({answer.text}): the name "
-            f"may be mistyped, or your key cannot use it. {MODELS_ADVICE}",
+            T(
+                "The API has no channel for the model {model!r} ({text}): the name "
+                "may be mistyped, or your key cannot use it. {advice}",
+                model=model,
+                text=answer.text,
+                advice=MODELS_ADVICE,
+            ),
             hint=MODEL_HINT,
             **answer.info,
         )
@@ -69,21 +82,24 @@ def failed_error(
     answer: ErrorAnswer, fault: Fault, decision: Decision, billing: Callable[[Decision], str]
 ) -> DmxError:
     """The error of a 429 or a 5xx, once the retry policy has decided."""
-    message = status_error(answer, party("", answer.status)).message
+    parts = [status_error(answer, party("", answer.status)).message]
     if fault is not Fault.BUSY:
-        message += billing(decision)
+        parts.append(billing(decision))
     details: dict[str, Any] = {}
     hint = None
     if decision.wait_too_long is not None:
         wait = decision.wait_too_long
-        message += (
-            f" It asks to wait {wait:.0f} s before trying again, longer than the "
-            "120 s dmxedit waits on its own."
+        parts.append(
+            T(
+                " It asks to wait {wait:.0f} s before trying again, longer than the "
+                "120 s dmxedit waits on its own.",
+                wait=wait,
+            )
         )
-        hint = f"Try again in {max(1, round(wait / 60))} min or later."
+        hint = T("Try again in {minutes} min or later.", minutes=max(1, round(wait / 60)))
         details["retry_after_s"] = round(wait, 3)
     return NetworkError(
-        message,
+        joined(parts, ""),
         hint=hint,
         details=details,
         may_be_billed=True if decision.may_be_billed else None,

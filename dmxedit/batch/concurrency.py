@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 Concurrency = int | Literal["auto"]
 MAX_FIXED = 64
@@ -34,8 +35,12 @@ def parse_concurrency(value: object) -> Concurrency:
     if text.isdigit() and 1 <= int(text) <= MAX_FIXED:
         return int(text)
     raise InputError(
-        f"--concurrency {value!r} is not a number from 1 to {MAX_FIXED}, or auto.",
-        hint="auto starts at 2 and adapts to the API's 429 answers.",
+        T(
+            "--concurrency {value!r} is not a number from 1 to {max_fixed}, or auto.",
+            value=value,
+            max_fixed=MAX_FIXED,
+        ),
+        hint=T("auto starts at 2 and adapts to the API's 429 answers."),
     )
 
 
@@ -123,10 +128,10 @@ class AdaptiveLimit(Limit):
             return  # grow only a limit in full use: else it would race ahead of the jobs
         self.streak += 1
         if self.ceiling is None or self.limit < self.ceiling:
-            self._set(self.limit + 1, "answers without a 429")
+            self._set(self.limit + 1, T("answers without a 429"))
         elif self.streak >= self.limit and self.clock() >= self._probe_at:
             self.ceiling = self.limit  # a whole window worked at this limit
-            self._set(self.limit + 1, "probing above the last limit that worked")
+            self._set(self.limit + 1, T("probing above the last limit that worked"))
             self._probe_at = self.clock() + self.probe_every
 
     def _throttled(self, in_flight: int | None) -> None:
@@ -144,7 +149,7 @@ class AdaptiveLimit(Limit):
         out = in_flight if in_flight is not None else min(self.limit, self.running) - 1
         self.ceiling = max(1, out)
         self._probe_at = self.clock() + self.probe_every
-        self._set(max(1, self.limit // 2), "the API answered 429")
+        self._set(max(1, self.limit // 2), T("the API answered 429"))
 
     def _set(self, limit: int, why: str) -> None:
         old, self.limit, self.streak = self.limit, limit, 0

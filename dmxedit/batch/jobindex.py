@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmxedit.batch.jobs import entry_id
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 if TYPE_CHECKING:
     from dmxedit.batch.jobs import JobSource
@@ -212,7 +213,13 @@ class PreviousResults(Mapping[str, dict[str, Any]]):
                     offsets[at] = (start + 1) | (OK_BIT if record["status"] == "ok" else 0)
                 self._end = offset
         except OSError as exc:
-            raise InputError(f"Cannot read the results file {self.path}: {exc.strerror}.") from None
+            raise InputError(
+                T(
+                    "Cannot read the results file {path}: {strerror}.",
+                    path=self.path,
+                    strerror=exc.strerror,
+                )
+            ) from None
 
     def _at(self, offset: int) -> dict[str, Any] | None:
         """The record on the line that starts at ``offset``."""

@@ -12,6 +12,7 @@ from dmxedit.batch.jobs import Job
 from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.batch.summary import BatchEvents
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.engine.delivery import Delivery
 from dmxedit.engine.records import LedgerRecord
 
@@ -61,13 +62,19 @@ class JobRecord(Delivery):
             self.on_urls(self.job, self.urls)
 
     def trouble(self, step: str, exc: BaseException) -> str:
-        message = (
-            f"the results file {self.log.path} could not record that job {self.job.id} was "
-            f"{step} ({type(exc).__name__}: {exc})"
+        values: dict[str, object] = {"path": self.log.path, "id": self.job.id, "step": step}
+        values.update(kind=type(exc).__name__, exc=exc)
+        message = T(
+            "the results file {path} could not record that job {id} was {step} ({kind}: {exc})",
+            **values,
         )
         if self.on_trouble is not None:
             self.on_trouble(message)
-        return message[0].upper() + message[1:] + "; no new job starts."
+        return T(
+            "The results file {path} could not record that job {id} was {step} ({kind}: "
+            "{exc}); no new job starts.",
+            **values,
+        )
 
 
 class JobEvents(Events):
@@ -78,7 +85,21 @@ class JobEvents(Events):
         self.job = job
 
     def warn(self, message: str) -> None:
-        self.events.warn(f"job {self.job.id} (line {self.job.line}): {message}")
+        self.events.warn(
+            T(
+                "job {id} (line {line}): {message}",
+                id=self.job.id,
+                line=self.job.line,
+                message=message,
+            )
+        )
 
     def note(self, message: str) -> None:
-        self.events.note(f"job {self.job.id} (line {self.job.line}): {message}")
+        self.events.note(
+            T(
+                "job {id} (line {line}): {message}",
+                id=self.job.id,
+                line=self.job.line,
+                message=message,
+            )
+        )

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from dmxedit.api.request import ImageRequest, build_request
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import P, T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.media.images import load_images, load_mask
@@ -136,15 +137,20 @@ def job_report(job: Job) -> dict[str, Any]:
 
 def _check_fields(obj: Any) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise InputError("a job must be a JSON object")
+        raise InputError(T("a job must be a JSON object"))
     unknown = sorted(set(obj) - JOB_KEYS)
     if unknown:
         raise InputError(
-            f"unknown {'key' if len(unknown) == 1 else 'keys'} {', '.join(unknown)}; known: "
-            f"{', '.join(sorted(JOB_KEYS))}"
+            P(
+                "unknown key {unknown}; known: {known}",
+                "unknown keys {unknown}; known: {known}",
+                len(unknown),
+                unknown=", ".join(unknown),
+                known=", ".join(sorted(JOB_KEYS)),
+            )
         )
     if "id" in obj and not isinstance(obj["id"], (str, int)) or obj.get("id") == "":
-        raise InputError("id must be a non-empty text or a number")
+        raise InputError(T("id must be a non-empty text or a number"))
     _check_types(obj)
     return obj
 
@@ -153,24 +159,24 @@ def _check_types(obj: dict[str, Any]) -> None:
     """The job's values are of the types their keys take."""
     for key in ("prompt", "ratio", "size", "model", "format", "output", "name"):
         if key in obj and not isinstance(obj[key], str):
-            raise InputError(f"{key} must be a text")
+            raise InputError(T("{key} must be a text", key=key))
     _check_option_types(obj)
     images = obj.get("images")
     if images is not None and (
         not isinstance(images, list) or not all(isinstance(i, str) for i in images)
     ):
-        raise InputError("images must be a list of paths")
+        raise InputError(T("images must be a list of paths"))
     params = obj.get("params")
     if params is not None and (
         not isinstance(params, dict)
         or not all(isinstance(v, (str, int, float, bool)) for v in params.values())
     ):
-        raise InputError("params must be an object of texts, numbers or booleans")
+        raise InputError(T("params must be an object of texts, numbers or booleans"))
 
 
 def _check_option_types(obj: dict[str, Any]) -> None:
     """The model options' values are of their types (null: not for this job)."""
-    words = {str: "a text", int: "a whole number", bool: "true or false"}
+    words = {str: T("a text"), int: T("a whole number"), bool: T("true or false")}
     for key, kinds in OPTION_KEYS.items():
         value = obj.get(key)
         if value is None:
@@ -178,7 +184,7 @@ def _check_option_types(obj: dict[str, Any]) -> None:
         # a JSON true is a Python int too: a whole number must not be a boolean
         wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
         if wrong:
-            raise InputError(f"{key} must be {words[kinds[0]]}")
+            raise InputError(T("{key} must be {words}", key=key, words=words[kinds[0]]))
 
 
 def _param_text(value: Any) -> str:
@@ -223,9 +229,9 @@ def _job_images(
         str(base / p) if not os.path.isabs(p) and p != "-" else p for p in obj.get("images") or []
     ]
     if "-" in image_args:
-        raise InputError("a job's image cannot be '-' (standard input)")
+        raise InputError(T("a job's image cannot be '-' (standard input)"))
     if obj.get("images") == []:
-        raise InputError("images is empty; leave it out for a generate job")
+        raise InputError(T("images is empty; leave it out for a generate job"))
     max_side = check_max_side(obj["max_side"]) if "max_side" in obj else defaults.max_side
     if not image_args:
         return []
@@ -247,12 +253,19 @@ def _job_output(
         return output, None
     if variants > 1:
         raise InputError(
-            f"output {obj['output']!r} names one file, and --variants {variants} "
-            "saves several; give a folder"
+            T(
+                "output {output!r} names one file, and --variants {variants} "
+                "saves several; give a folder",
+                output=obj["output"],
+                variants=variants,
+            )
         )
     if "name" in obj:
         raise InputError(
-            f"output {obj['output']!r} names the file already; name goes with a folder"
+            T(
+                "output {output!r} names the file already; name goes with a folder",
+                output=obj["output"],
+            )
         )
     return output.parent, output
 
@@ -399,14 +412,19 @@ class JobSource:
                 try:
                     raw = data.decode("utf-8")
                 except UnicodeDecodeError:
-                    yield number, InputError("not UTF-8 text (save the jobs file as UTF-8)")
+                    yield number, InputError(T("not UTF-8 text (save the jobs file as UTF-8)"))
                     continue
                 if not raw.strip():
                     continue
                 try:
                     yield number, json.loads(raw)
                 except ValueError as exc:
-                    yield number, InputError(f"not valid JSON ({exc.args[0] if exc.args else exc})")
+                    yield (
+                        number,
+                        InputError(
+                            T("not valid JSON ({value})", value=exc.args[0] if exc.args else exc)
+                        ),
+                    )
 
 
 def spool_stdin(stream: IO[bytes]) -> Path:

@@ -31,12 +31,13 @@ from dmxedit.batch.jobs import (
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.batch.shards import Shard
 from dmxedit.core.errors import DmxError, InputError
+from dmxedit.core.i18n import T, joined
 from dmxedit.core.settings import Settings
 from dmxedit.engine import billing
 from dmxedit.store import ledger
 
 #: What a jobs file's line holds, for the message that lists invalid lines.
-LINE_HINT = (
+LINE_HINT = T(
     "Each line is a JSON object: images (list), prompt, and optionally id, ratio, "
     "size, model, format, output, params, name, and the model's options (quality, "
     "background, image_format, compression, moderation, mask, count, search, api)."
@@ -154,7 +155,7 @@ class _Problems:
         variants of the line say the same)."""
         if variant == 1:
             for message in error.details.get("problems") or [error.message]:
-                self.add(f"{where}: {message}")
+                self.add(T("{where}: {message}", where=where, message=message))
 
     def __bool__(self) -> bool:
         return bool(self.kept)
@@ -162,12 +163,18 @@ class _Problems:
     def error(self, each: bool) -> InputError:
         """The one error that lists them (``each``: the jobs are ``--each``'s images)."""
         shown = self.kept[:MAX_REPORTED]
-        more = f"\n... and {self.count - MAX_REPORTED} more" if self.count > MAX_REPORTED else ""
+        more = (
+            T("\n... and {count} more", count=self.count - MAX_REPORTED)
+            if self.count > MAX_REPORTED
+            else ""
+        )
         return InputError(
-            ("Some images cannot be edited" if each else "The jobs are invalid")
-            + "; nothing was sent.\n"
-            + "\n".join(shown)
-            + more,
+            T(
+                "{what}; nothing was sent.\n{problems}{more}",
+                what=T("Some images cannot be edited") if each else T("The jobs are invalid"),
+                problems=joined(shown),
+                more=more,
+            ),
             hint=None if each else LINE_HINT,
             details={"invalid": self.kept},
         )
@@ -179,8 +186,17 @@ def _duplicate(job: Job, obj: Any, line: int, ids: IdTable) -> str | None:
     if first is None or first == line:
         return None
     if isinstance(obj, dict) and "id" in obj:
-        return f"line {line}: id {job.id!r} is already used on line {first}"
-    return f"line {line}: the same job as line {first} (give each an id to run both)"
+        return T(
+            "line {line}: id {id!r} is already used on line {first}",
+            line=line,
+            id=job.id,
+            first=first,
+        )
+    return T(
+        "line {line}: the same job as line {first} (give each an id to run both)",
+        line=line,
+        first=first,
+    )
 
 
 def _no_cap(job: Job, todo: str, max_tokens: int | None) -> str | None:
@@ -188,9 +204,11 @@ def _no_cap(job: Job, todo: str, max_tokens: int | None) -> str | None:
     it can)."""
     if max_tokens is None or todo != "send" or job.request.tokens() is not None:
         return None
-    return (
-        f"DMXAPI documents no tokens for {job.request.model}, so --max-tokens cannot keep "
-        "a cap on its cost (leave out --max-tokens, or run this job in a batch of its own)"
+    return T(
+        "DMXAPI documents no tokens for {model}, so --max-tokens "
+        "cannot keep a cap on its cost (leave out --max-tokens, or run "
+        "this job in a batch of its own)",
+        model=job.request.model,
     )
 
 
@@ -203,9 +221,16 @@ def _exact_problem(job: Job, todo: str, line: int, files: dict[Path, int]) -> st
     taken = files.setdefault(job.exact.absolute(), line)
     named = (job.obj or {}).get("output", str(job.exact))
     if taken != line:
-        return f"output {named!r} is line {taken}'s output too"
+        return T(
+            "output {named!r} is line {taken}'s output too",
+            named=named,
+            taken=taken,
+        )
     if todo == "send" and (job.exact.exists() or job.exact.is_symlink()):
-        return f"output {named!r} exists, and dmxedit never replaces a file"
+        return T(
+            "output {named!r} exists, and dmxedit never replaces a file",
+            named=named,
+        )
     return None
 
 
@@ -255,7 +280,9 @@ def validate(
     files: dict[Path, int] = {}  # a job's own output file -> its line (two cannot share)
     for line, obj, variant in source.entries():
         plan.total += 1
-        where = f"line {line}" if source.objects is None else f"image {line}"
+        where = (
+            T("line {line}", line=line) if source.objects is None else T("image {line}", line=line)
+        )
         try:
             job = _job(source, defaults, obj, line, variant, jobs_file, checks)
         except InputError as exc:
@@ -274,7 +301,9 @@ def validate(
             continue
         problem = problem or _exact_problem(job, todo, line, files)
         if problem is not None:
-            problems.add_once(f"{where}: {problem}")  # once for the N variants of a line
+            problems.add_once(
+                T("{where}: {problem}", where=where, problem=problem)
+            )  # once for the N variants of a line
             continue
         plan.take(job, todo, previous.get(job.id), spool=spool and not problems)
     return _checked(plan, problems, each=source.objects is not None)
@@ -283,7 +312,7 @@ def validate(
 def _checked(plan: Plan, problems: _Problems, *, each: bool) -> Plan:
     """The plan, or the one error that lists every problem found (nothing is sent)."""
     if plan.total == 0:
-        problems.add("no jobs (the file is empty)")
+        problems.add(T("no jobs (the file is empty)"))
     if problems:
         plan.spool.close()
         raise problems.error(each=each)

@@ -14,6 +14,7 @@ from dmxedit.api.account import Account
 from dmxedit.batch.jobs import job_id
 from dmxedit.batch.resultsfile import ResultsLog, what_to_do
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.engine.billing import (
     UPLOAD_BEFORE,
     Clock,
@@ -127,8 +128,11 @@ def _check_job(
         return Verdict(
             None,
             "unavailable",
-            "dmxedit has no record of when it was sent (no ledger entry, and the results "
-            "file's line has no time), so the log cannot be searched for it.",
+            T(
+                "dmxedit has no record of when it was sent (no ledger entry, "
+                "and the results file's line has no time), so the log cannot "
+                "be searched for it.",
+            ),
             [],
             clock(),
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmxedit.core.errors import ExitCode, InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import dumps
 
 if TYPE_CHECKING:
@@ -125,13 +126,21 @@ class ResultsLog:
             acquired = lock.acquire()
         except OSError as exc:  # its folder is a file, cannot be made, is read-only...
             raise InputError(
-                f"Cannot write the results file {self.path}: {exc.strerror or exc}.",
-                hint="Choose another --results file (its folder must be a folder you can write).",
+                T(
+                    "Cannot write the results file {path}: {strerror}.",
+                    path=self.path,
+                    strerror=exc.strerror or exc,
+                ),
+                hint=T(
+                    "Choose another --results file (its folder must be a folder you can write).",
+                ),
             ) from None
         if not acquired:
             raise InputError(
-                f"Another dmxedit batch is writing {self.path} right now.",
-                hint="Wait for it to finish, or give this run its own --results file.",
+                T("Another dmxedit batch is writing {path} right now.", path=self.path),
+                hint=T(
+                    "Wait for it to finish, or give this run its own --results file.",
+                ),
             )
         self._file_lock = lock
 
@@ -153,7 +162,13 @@ class ResultsLog:
                         if previous is None or previous.get("status") != "ok":
                             last[str(record["id"])] = record
         except OSError as exc:
-            raise InputError(f"Cannot read the results file {self.path}: {exc.strerror}.") from None
+            raise InputError(
+                T(
+                    "Cannot read the results file {path}: {strerror}.",
+                    path=self.path,
+                    strerror=exc.strerror,
+                )
+            ) from None
         return last
 
     def open(self) -> None:
@@ -165,7 +180,11 @@ class ResultsLog:
             self._cut_torn_tail()
         except OSError as exc:
             raise InputError(
-                f"Cannot write the results file {self.path}: {exc.strerror or exc}."
+                T(
+                    "Cannot write the results file {path}: {strerror}.",
+                    path=self.path,
+                    strerror=exc.strerror or exc,
+                )
             ) from None
 
     def _cut_torn_tail(self) -> None:

@@ -36,6 +36,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T, joined
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine import pipeline
@@ -78,7 +79,7 @@ def run_batch(
     events = events or BatchEvents()
     temporaries = Temporaries() if temporaries is None else temporaries
     if max_tokens is not None and max_tokens < 0:
-        raise InputError(f"--max-tokens {max_tokens} is below 0.")
+        raise InputError(T("--max-tokens {max_tokens} is below 0.", max_tokens=max_tokens))
     log = ResultsLog(results)
     if not dry_run:
         log.lock()
@@ -165,12 +166,18 @@ def _tell_plan(
     """The plan shown (with its cost when the account can tell), and the jobs held back."""
     if plan.unknown:
         check = (
-            "`--reconcile` checks DMXAPI's billing log for them, " if settings.has_account else ""
+            T("`--reconcile` checks DMXAPI's billing log for them, ")
+            if settings.has_account
+            else ""
         )
         events.warn(
-            f"{counted(plan.unknown, 'job')} went out last time without a result and may "
-            f"have been billed; they are not sent again ({check}use --resend-unknown to "
-            "send them)."
+            T(
+                "{counted} went out last time without a result and may have "
+                "been billed; they are not sent again ({check}use "
+                "--resend-unknown to send them).",
+                counted=counted(plan.unknown, "job"),
+                check=check,
+            )
         )
     if plan.shapes and settings.has_account:
         summary.estimated_cny = _estimate(settings, plan.shapes, clock=clock)
@@ -214,29 +221,34 @@ def _not_all_done(
     ledger: bool,
 ) -> BatchError:
     """The error of a run that did not do every job: how many, why, what a re-run does."""
-    what = []
+    what: list[str] = []
     if summary.failed or summary.unknown:
         what.append(
-            f"{summary.failed + summary.unknown:,} of {counted(summary.total, 'job')} did "
-            "not succeed."
+            T(
+                "{failed:,} of {jobs} did not succeed.",
+                failed=summary.failed + summary.unknown,
+                jobs=counted(summary.total, "job"),
+            )
         )
     if summary.over_budget:
         what.append(
-            f"{summary.over_budget:,} of {counted(summary.total, 'job')} were not started: "
-            f"they would pass --max-tokens {max_tokens:,} (the jobs sent were estimated at "
-            f"{summary.estimated_tokens:,} tokens). Nothing was billed for them, and the "
-            "results file has no line for them."
+            T(
+                "{over:,} of {jobs} were not started: they would pass --max-tokens "
+                "{max_tokens:,} (the jobs sent were estimated at {tokens:,} tokens). Nothing "
+                "was billed for them, and the results file has no line for them.",
+                over=summary.over_budget,
+                jobs=counted(summary.total, "job"),
+                max_tokens=max_tokens,
+                tokens=summary.estimated_tokens,
+            )
         )
+    what.append(
+        summary.next_run() if log.path is not None else summary.next_run_unrecorded(ledger=ledger)
+    )
+    message = joined(what, " ")
+    if results and (summary.failed or summary.unknown):
+        message = T("{message} Reasons are in {results}.", message=message, results=results)
     return BatchError(
-        " ".join(what)
-        + " "
-        + (
-            summary.next_run()
-            if log.path is not None
-            else summary.next_run_unrecorded(ledger=ledger)
-        )
-        + (
-            f" Reasons are in {results}." if results and (summary.failed or summary.unknown) else ""
-        ),
+        message,
         details={"summary": summary.to_dict()},
     )

@@ -1,7 +1,11 @@
 """The workers of one batch run: a :class:`Runner` takes the checked jobs and runs
 them on threads under the concurrency limit, each through
 :func:`dmxedit.engine.pipeline.execute` (or, for a job paid for last time, a download
-again), and writes each job's lines in the results file as it goes."""
+again), and writes each job's lines in the results file as it goes.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from dmxedit.core.errors import (
     counted,
 )
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -123,10 +128,13 @@ class Runner:
         with self.lock:
             running = self.running
         self.events.warn(
-            f"Stopping: {counted(running, 'running job')} will finish and save "
-            + ("(it is paid for)" if running == 1 else "(they are paid for)")
-            + "; no new job starts. Press Ctrl-C again to abandon "
-            + ("it." if running == 1 else "them.")
+            P(
+                "Stopping: {count:,} running job will finish and save (it is paid for); no "
+                "new job starts. Press Ctrl-C again to abandon it.",
+                "Stopping: {count:,} running jobs will finish and save (they are paid for); "
+                "no new job starts. Press Ctrl-C again to abandon them.",
+                running,
+            )
         )
         try:
             self.join(threads)
@@ -147,19 +155,32 @@ class Runner:
         if not_run:
             summary.retry += len(not_run)
         reasons = [f"{type(c).__name__}: {c}" for c in self.crashes] + self.problems
-        shown = ", ".join(not_run[:10])
+        shown: str = ", ".join(not_run[:10])
         if len(not_run) > 10:
-            shown += f" and {len(not_run) - 10:,} more"
-        message = "The batch stopped early: " + "; ".join(reasons or ["a worker stopped"]) + "."
+            shown = T("{listed} and {more:,} more", listed=shown, more=len(not_run) - 10)
+        parts: list[str] = [
+            T(
+                "The batch stopped early: {reasons}.",
+                reasons=joined(reasons or [T("a worker stopped")], "; "),
+            )
+        ]
         if not_run:
-            message += f" {counted(len(not_run), 'job')} did not run: {shown}."
-        message += " " + (
+            parts.append(
+                P(
+                    "{count:,} job did not run: {shown}.",
+                    "{count:,} jobs did not run: {shown}.",
+                    len(not_run),
+                    shown=shown,
+                )
+            )
+        parts.append(
             summary.next_run() if self.log.path is not None else summary.next_run_unrecorded()
         )
+        message = joined(parts, " ")
         details = {"summary": summary.to_dict(), "not_run": not_run}
         if self.crashes and not self.problems:
             return InternalError(
-                message, hint="This is a bug in dmxedit: please report it.", details=details
+                message, hint=T("This is a bug in dmxedit: please report it."), details=details
             )
         return BatchError(message, details=details)
 
@@ -171,12 +192,14 @@ class Runner:
         self.next_run_after_interrupt()
         printed: list[str] | None = None
         if abandoned:
-            what = f"Interrupted twice: {counted(running, 'running job')} abandoned."
+            what: str = T(
+                "Interrupted twice: {jobs} abandoned.", jobs=counted(running, "running job")
+            )
             kept = [
                 where
                 for where, there in (
-                    ("the results file", self.log.path is not None),
-                    ("the ledger", self.book is not None),
+                    (T("the results file"), self.log.path is not None),
+                    (T("the ledger"), self.book is not None),
                 )
                 if there
             ]
@@ -184,21 +207,33 @@ class Runner:
                 # Paid results not saved: their URLs go to standard output, as a single
                 # edit's do, so a script keeps them even without a results file.
                 printed = urls
-                what += (
-                    f" The {counted(len(urls), 'result URL')} they had received "
-                    + ("is" if len(urls) == 1 else "are")
-                    + " printed"
-                    + (f" and kept in {' and '.join(kept)}" if kept else "")
-                    + "."
+                if len(kept) == 2:
+                    places: str = T(" and kept in {one} and {other}", one=kept[0], other=kept[1])
+                else:
+                    places = T(" and kept in {one}", one=kept[0]) if kept else ""
+                what = T(
+                    "{what}{printed}",
+                    what=what,
+                    printed=P(
+                        " The {count:,} result URL they had received is printed{places}.",
+                        " The {count:,} result URLs they had received are printed{places}.",
+                        len(urls),
+                        places=places,
+                    ),
                 )
         else:
-            what = "Interrupted: the running jobs finished and were saved."
+            what = T("Interrupted: the running jobs finished and were saved.")
         return Interrupted(
-            f"{what} {counted(summary.ok, 'job')} done, {summary.failed:,} failed. "
-            + (
-                summary.next_run()
-                if self.log.path is not None
-                else summary.next_run_unrecorded(ledger=self.book is not None)
+            T(
+                "{what} {jobs} done, {failed:,} failed. {next_run}",
+                what=what,
+                jobs=counted(summary.ok, "job"),
+                failed=summary.failed,
+                next_run=(
+                    summary.next_run()
+                    if self.log.path is not None
+                    else summary.next_run_unrecorded(ledger=self.book is not None)
+                ),
             ),
             details={"summary": summary.to_dict()},
             urls=printed,
@@ -344,8 +379,13 @@ class Runner:
             self.log.append(absolute_files(record))
         except Exception as exc:  # noqa: BLE001 - the job's result stands; the batch stops
             self.trouble(
-                f"the results file {self.log.path} could not record job {job.id} "
-                f"({type(exc).__name__}: {exc})"
+                T(
+                    "the results file {path} could not record job {id} ({name}: {exc})",
+                    path=self.log.path,
+                    id=job.id,
+                    name=type(exc).__name__,
+                    exc=exc,
+                )
             )
         with self.lock:
             self.answered.pop(job.id, None)
@@ -356,7 +396,14 @@ class Runner:
         try:
             self.events.job_finished(record)
         except Exception as exc:  # noqa: BLE001 - e.g. standard output gone
-            self.trouble(f"job {job.id}'s outcome could not be shown ({type(exc).__name__}: {exc})")
+            self.trouble(
+                T(
+                    "job {id}'s outcome could not be shown ({name}: {exc})",
+                    id=job.id,
+                    name=type(exc).__name__,
+                    exc=exc,
+                )
+            )
         return bool(record["status"] == "ok")
 
     def fetch(self, job: Job, client: Client, record: dict[str, Any], state: JobRecord) -> None:
@@ -368,13 +415,17 @@ class Runner:
             saved.append(fetch_again(client, saver, url))
             state.kept(saved[-1])
         for note in (n for image in saved for n in saver.notes(image)):
-            self.events.warn(f"job {job.id} (line {job.line}): {note}")
+            self.events.warn(
+                T("job {id} (line {line}): {note}", id=job.id, line=job.line, note=note)
+            )
         files = [str(image.path) for image in saved]
         request = job.request
         delivered, found = receipt(
             request.expected(),
             saved,
-            lambda text: self.events.warn(f"job {job.id} (line {job.line}): {text}"),
+            lambda text: self.events.warn(
+                T("job {id} (line {line}): {text}", id=job.id, line=job.line, text=text)
+            ),
         )
         record.update(
             status="ok",
@@ -396,8 +447,14 @@ class Runner:
                 )
             except Exception as exc:  # noqa: BLE001 - saved: the ledger only lags behind
                 self.events.warn(
-                    f"job {job.id} (line {job.line}): the ledger could not record the saved "
-                    f"files ({type(exc).__name__}: {exc})."
+                    T(
+                        "job {id} (line {line}): the ledger could not record the saved "
+                        "files ({name}: {exc}).",
+                        id=job.id,
+                        line=job.line,
+                        name=type(exc).__name__,
+                        exc=exc,
+                    )
                 )
 
     def saver(self, job: Job) -> Saver:
@@ -465,7 +522,7 @@ class Runner:
             try:
                 self.check_billing(error, job, state, state.kept_record, record)
             except Exception as exc:  # noqa: BLE001 - the check is extra; the verdict stands
-                self.events.warn(f"job {job.id}: the billing check failed: {exc}")
+                self.events.warn(T("job {id}: the billing check failed: {exc}", id=job.id, exc=exc))
         if isinstance(error, InternalError):  # a bug, before anything was sent: stop
             with self.lock:
                 self.crashes.append(error)

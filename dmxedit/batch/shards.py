@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 #: The environment variable Kubernetes Indexed Jobs set (zero-based).
 INDEX_ENV = environment.JOB_COMPLETION_INDEX
@@ -44,30 +45,55 @@ def shard_of(job_id: str, n: int) -> int:
 def parse_shard(text: str, environ: Mapping[str, str] | None = None) -> Shard:
     """``K/N`` (1 <= K <= N), or ``auto/N`` with K from JOB_COMPLETION_INDEX + 1."""
     env = environment.given(environ)
-    hint = "Give --shard K/N with 1 <= K <= N, e.g. --shard 2/4, or --shard auto/N."
+    hint = T(
+        "Give --shard K/N with 1 <= K <= N, e.g. --shard 2/4, or --shard auto/N.",
+    )
     k_text, slash, n_text = text.strip().partition("/")
     if not slash or not n_text.strip().isdigit() or not 1 <= int(n_text) <= MAX_SHARDS:
-        raise InputError(f"--shard {text!r} is not K/N.", hint=hint)
+        raise InputError(T("--shard {text!r} is not K/N.", text=text), hint=hint)
     n = int(n_text)
     k_text = k_text.strip()
     if k_text.lower() == "auto":
         index = environment.job_index(env)
         if index is None or not index.strip().isdigit():
             raise InputError(
-                f"--shard auto/{n} takes the shard from {INDEX_ENV}, which is "
-                + ("not set." if index is None else f"{index!r}, not a number."),
-                hint="Kubernetes sets it in Indexed Jobs (completionMode: Indexed); "
-                "elsewhere give --shard K/N.",
+                T(
+                    "--shard auto/{n} takes the shard from {env}, which is not set.",
+                    n=n,
+                    env=INDEX_ENV,
+                )
+                if index is None
+                else T(
+                    "--shard auto/{n} takes the shard from {env}, which is {index!r}, not a "
+                    "number.",
+                    n=n,
+                    env=INDEX_ENV,
+                    index=index,
+                ),
+                hint=T(
+                    "Kubernetes sets it in Indexed Jobs (completionMode: Indexed); "
+                    "elsewhere give --shard K/N.",
+                ),
             )
         k = int(index) + 1
         if k > n:
             raise InputError(
-                f"{INDEX_ENV} is {index}, so this is shard {k}, but there are only {n}.",
-                hint=f"Set completions to {n} in the Indexed Job, or --shard auto/{k} or more.",
+                T(
+                    "{index_env} is {index}, so this is shard {k}, but there are only {n}.",
+                    index_env=INDEX_ENV,
+                    index=index,
+                    k=k,
+                    n=n,
+                ),
+                hint=T(
+                    "Set completions to {n} in the Indexed Job, or --shard auto/{k} or more.",
+                    n=n,
+                    k=k,
+                ),
             )
         return Shard(k, n)
     if not k_text.isdigit() or not 1 <= int(k_text) <= n:
-        raise InputError(f"--shard {text!r}: K must be from 1 to {n}.", hint=hint)
+        raise InputError(T("--shard {text!r}: K must be from 1 to {n}.", text=text, n=n), hint=hint)
     return Shard(int(k_text), n)
 
 

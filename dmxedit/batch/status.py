@@ -20,6 +20,7 @@ from dmxedit.batch.jobs import JobSource
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.batch.shards import Shard, results_file, shard_files, shard_of
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import P, T, joined
 
 NONE, DONE, FAILED, REFETCH, HELD = range(5)
 _CATEGORY = {"skip": DONE, "send": FAILED, "fetch": REFETCH, "unknown": HELD}
@@ -58,17 +59,21 @@ class Counts:
         }
 
     def describe(self) -> str:
-        parts = [f"{self.done:,} done"]
+        parts = [T("{count:,} done", count=self.done)]
         for count, what in (
-            (self.failed, "failed"),
-            (self.refetch, "to download again"),
-            (self.held_back, "held back"),
-            (self.not_started, "not started"),
+            (self.failed, T("{count:,} failed", count=self.failed)),
+            (self.refetch, T("{count:,} to download again", count=self.refetch)),
+            (self.held_back, T("{count:,} held back", count=self.held_back)),
+            (self.not_started, T("{count:,} not started", count=self.not_started)),
         ):
             if count:
-                parts.append(f"{count:,} {what}")
-        jobs = "job" if self.total == 1 else "jobs"
-        return f"{self.total:,} {jobs}: " + ", ".join(parts)
+                parts.append(what)
+        return P(
+            "{count:,} job: {parts}",
+            "{count:,} jobs: {parts}",
+            self.total,
+            parts=joined(parts, ", "),
+        )
 
 
 @dataclass
@@ -126,7 +131,13 @@ def _read_states(ids: IdTable, files: list[Path]) -> tuple[array[int], list[str]
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise InputError(f"Cannot read the results file {path}: {exc.strerror}.") from None
+            raise InputError(
+                T(
+                    "Cannot read the results file {path}: {strerror}.",
+                    path=path,
+                    strerror=exc.strerror,
+                )
+            ) from None
         read.append(str(path))
     return state, read
 

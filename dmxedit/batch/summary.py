@@ -10,6 +10,7 @@ from typing import Any
 from dmxedit.batch.concurrency import Concurrency
 from dmxedit.batch.resultsfile import what_to_do
 from dmxedit.core.errors import counted
+from dmxedit.core.i18n import P, T, joined
 
 
 @dataclass
@@ -94,49 +95,70 @@ class BatchSummary:
         held = self.unknown + self.held_back
         parts = []
         if self.retry:
-            parts.append(f"send {counted(self.retry, 'job')} that failed or did not start")
+            parts.append(
+                P(
+                    "send {count:,} job that failed or did not start",
+                    "send {count:,} jobs that failed or did not start",
+                    self.retry,
+                )
+            )
         if self.over_budget:
             parts.append(
-                f"send the {counted(self.over_budget, 'job')} left out by --max-tokens (a new "
-                "budget for each run)"
+                P(
+                    "send the {count:,} job left out by --max-tokens (a new budget for each run)",
+                    "send the {count:,} jobs left out by --max-tokens (a new budget for each run)",
+                    self.over_budget,
+                )
             )
         if self.refetch:
             parts.append(
-                f"download {counted(self.refetch, 'paid result')} without generating "
-                + ("it" if self.refetch == 1 else "them")
-                + " again"
+                P(
+                    "download {count:,} paid result without generating it again",
+                    "download {count:,} paid results without generating them again",
+                    self.refetch,
+                )
             )
         if held:
             parts.append(
-                f"hold back {counted(held, 'job')} that may have been billed (--resend-unknown "
-                "sends them)"
+                P(
+                    "hold back {count:,} job that may have been billed (--resend-unknown "
+                    "sends them)",
+                    "hold back {count:,} jobs that may have been billed (--resend-unknown "
+                    "sends them)",
+                    held,
+                )
             )
         if not parts:
-            return "A re-run will skip every finished job."
-        return "A re-run skips finished jobs and will " + ", ".join(parts) + "."
+            return T("A re-run will skip every finished job.")
+        return T("A re-run skips finished jobs and will {parts}.", parts=joined(parts, ", "))
 
     def next_run_unrecorded(self, ledger: bool = True) -> str:
         """What running the same command again will do when no results file was kept
         (`edit --each` or `--variants` without --results): everything again. ``ledger``:
         the ledger kept the paid results not saved (`dmxedit recover` fetches them)."""
-        said = (
+        if self.refetch and ledger:
+            return T(
+                "No results file was kept, so running the same command again sends every job "
+                "again, the finished ones too (--results FILE makes it resumable). `dmxedit "
+                "recover` downloads the paid results that were not saved."
+            )
+        return T(
             "No results file was kept, so running the same command again sends every job "
             "again, the finished ones too (--results FILE makes it resumable)."
         )
-        if self.refetch and ledger:
-            said += " `dmxedit recover` downloads the paid results that were not saved."
-        return said
 
 
 def estimate_words(tokens: int, unknown: int) -> str:
     """``tokens`` documented, plus ``unknown`` jobs (or requests) whose tokens DMXAPI
     does not document, in words."""
     if not unknown:
-        return f"about {tokens:,} tokens"
+        return T("about {tokens:,} tokens", tokens=tokens)
     jobs = counted(unknown, "job")
     if not tokens:
-        return f"tokens unknown ({jobs} of models whose tokens DMXAPI does not document)"
-    return f"about {tokens:,} tokens, plus {jobs} of unknown tokens"
+        return T(
+            "tokens unknown ({jobs} of models whose tokens DMXAPI does not document)", jobs=jobs
+        )
+    return T("about {tokens:,} tokens, plus {jobs} of unknown tokens", tokens=tokens, jobs=jobs)
 
 
 class BatchEvents:

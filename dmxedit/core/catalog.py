@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from dmxedit.core.i18n import N_
+
 DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
 FORMATS: Final = ("url", "b64_json")
@@ -33,9 +35,9 @@ def parse_ratio(value: str) -> tuple[int, int] | None:
 
 #: DMXAPI's sites (host -> what it is). A key works only on the site that issued it.
 SITES: Final[dict[str, str]] = {
-    "www.dmxapi.cn": "DMXAPI's China site, prices in CNY",
-    "www.dmxapi.com": "DMXAPI's international site, prices in USD",
-    "ssvip.dmxapi.com": "DMXAPI's SSVIP site, prices in USD",
+    "www.dmxapi.cn": N_("DMXAPI's China site, prices in CNY"),
+    "www.dmxapi.com": N_("DMXAPI's international site, prices in USD"),
+    "ssvip.dmxapi.com": N_("DMXAPI's SSVIP site, prices in USD"),
 }
 
 #: The endpoints' paths under the base URL: a base URL ending in one is an endpoint's URL

@@ -7,13 +7,34 @@ do next. Anything else escaping the core is a bug (exit 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Any
 
+from dmxedit.core.i18n import N_, P, T, Text, joined
+
 
 def counted(number: int, noun: str, plural: str | None = None) -> str:
-    """ "1 job", "3 jobs": a count with its noun, for messages a person reads."""
-    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+    """ "1 job", "3 jobs": a count with its noun, for messages a person reads (a
+    :class:`Text` whose catalog entry is the noun's, e.g. ``"{count} job"``)."""
+    known = _COUNTED.get(noun)
+    if known is not None:
+        return known(number)
+    many = plural or noun + "s"
+    return Text("{count:,} {noun}", count=number, noun=noun if number == 1 else many)
+
+
+#: The nouns messages count, each a catalog entry of its own.
+_COUNTED: dict[str, Callable[[int], Text]] = {
+    "job": lambda n: P("{count:,} job", "{count:,} jobs", n),
+    "running job": lambda n: P("{count:,} running job", "{count:,} running jobs", n),
+    "charge": lambda n: P("{count:,} charge", "{count:,} charges", n),
+    "earlier turn": lambda n: P("{count:,} earlier turn", "{count:,} earlier turns", n),
+    "image": lambda n: P("{count:,} image", "{count:,} images", n),
+    "request": lambda n: P("{count:,} request", "{count:,} requests", n),
+    "result URL": lambda n: P("{count:,} result URL", "{count:,} result URLs", n),
+    "paid result": lambda n: P("{count:,} paid result", "{count:,} paid results", n),
+}
 
 
 #: The typed facts of an error (attributes, not ``details`` keys).
@@ -38,7 +59,7 @@ class DmxError(Exception):
     """Base of every error dmxedit raises on purpose."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
-    title: str = "Error"
+    title: str = N_("Error")
     #: The command already printed this error inside its own --json object.
     json_printed: bool = False
 
@@ -126,23 +147,23 @@ class InternalError(DmxError):
     of the step it stopped (see ``engine.delivery.verdict``)."""
 
     exit_code = ExitCode.INTERNAL
-    title = "Internal error (a bug in dmxedit)"
+    title = N_("Internal error (a bug in dmxedit)")
 
 
 class InputError(DmxError):
     """Invalid usage or input: a bad option, file, prompt, ratio, size or config value."""
 
     exit_code = ExitCode.USAGE
-    title = "Invalid input"
+    title = N_("Invalid input")
 
 
 def all_problems(problems: list[InputError]) -> InputError:
     """One InputError for every problem found, so a user fixes them all in one go."""
     if len(problems) == 1:
         return problems[0]
-    listed = "\n".join(f"- {p.message}" for p in problems)
+    listed = joined(T("- {problem}", problem=p.message) for p in problems)
     return InputError(
-        f"{len(problems)} problems; nothing was sent:\n{listed}",
+        T("{count} problems; nothing was sent:\n{listed}", count=len(problems), listed=listed),
         hint=next((p.hint for p in problems if p.hint), None),
         details={"problems": [p.message for p in problems]},
     )
@@ -152,34 +173,34 @@ class ConfigError(DmxError):
     """Authentication or configuration: no key, an unreadable config file."""
 
     exit_code = ExitCode.AUTH
-    title = "Configuration problem"
+    title = N_("Configuration problem")
 
 
 class AuthError(ConfigError):
     """The API refused the key (HTTP 401/403)."""
 
-    title = "Authentication failed"
+    title = N_("Authentication failed")
 
 
 class ApiError(DmxError):
     """The API refused the request: another 4xx, or a malformed or empty success body."""
 
     exit_code = ExitCode.API
-    title = "The API refused the request"
+    title = N_("The API refused the request")
 
 
 class NetworkError(DmxError):
     """The API or the network failed after retries: 5xx, 429, timeouts, connections."""
 
     exit_code = ExitCode.NETWORK
-    title = "The API or the network failed"
+    title = N_("The API or the network failed")
 
 
 class SaveError(DmxError):
     """The image was generated but could not be saved; ``urls`` keeps it reachable."""
 
     exit_code = ExitCode.NOT_SAVED
-    title = "The image was generated but not saved"
+    title = N_("The image was generated but not saved")
 
     def __init__(
         self,
@@ -209,14 +230,14 @@ class OutputError(DmxError):
     reading standard output knows it missed them."""
 
     exit_code = ExitCode.NOT_SAVED
-    title = "Standard output could not be written"
+    title = N_("Standard output could not be written")
 
 
 class BatchError(DmxError):
     """Some jobs of a batch failed."""
 
     exit_code = ExitCode.BATCH_FAILED
-    title = "Some jobs failed"
+    title = N_("Some jobs failed")
 
 
 class Interrupted(DmxError):
@@ -224,4 +245,4 @@ class Interrupted(DmxError):
     known, and ``may_be_billed`` whether the request had gone out."""
 
     exit_code = ExitCode.INTERRUPTED
-    title = "Interrupted"
+    title = N_("Interrupted")

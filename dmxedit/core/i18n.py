@@ -19,7 +19,7 @@ loaded on the first translation only, so start-up does not pay for it; the libra
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,15 @@ def P(singular: str, plural: str, count: int, /, **values: Any) -> Text:  # noqa
     made = Text(singular if count == 1 else plural, **values)
     made.template, made.plural, made.number = singular, plural, count
     return made
+
+
+def joined(items: Iterable[str], sep: str = "\n") -> Text:
+    """``sep.join(items)`` as a :class:`Text`: each item that is a Text is shown in the
+    active language, the rest (the server's words, paths) as they are."""
+    parts = list(items) or [""]
+    values = {f"item{i}": part for i, part in enumerate(parts)}
+    glue = sep.replace("{", "{{").replace("}", "}}")
+    return Text(glue.join("{" + name + "}" for name in values), **values)
 
 
 def N_(text: str) -> str:  # noqa: N802
@@ -183,6 +192,7 @@ __all__ = [
     "active",
     "choose",
     "defer",
+    "joined",
     "loaded",
     "normalize",
     "shown",

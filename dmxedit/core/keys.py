@@ -32,7 +32,7 @@ ENV_USER_ID = environment.USER_ID
 
 def _text(key: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise InputError(f"{key} must be a non-empty text, not {raw!r}.")
+        raise InputError(T("{key} must be a non-empty text, not {raw!r}.", key=key, raw=raw))
     return raw.strip()
 
 
@@ -42,13 +42,25 @@ def _base_url(key: str, raw: Any) -> str:
     parts, problem = _url_problem(value)
     if problem is not None:
         hint = f"Use a URL like {DEFAULT_BASE_URL} (it includes /v1)."
-        raise InputError(f"{key} {raw!r} is not usable: {problem}.", hint=hint)
+        raise InputError(
+            T(
+                "{key} {raw!r} is not usable: {problem}.",
+                key=key,
+                raw=raw,
+                problem=problem,
+            ),
+            hint=hint,
+        )
     assert parts is not None
     fixed = v1_fix(value)
     if fixed is not None and is_dmxapi_host(parts.hostname or ""):
         # Refused before anything is sent: DMXAPI answers 404 to every request on it.
         raise InputError(
-            f"{key} {raw!r} is not usable: it does not end in /v1, so DMXAPI answers 404.",
+            T(
+                "{key} {raw!r} is not usable: it does not end in /v1, so DMXAPI answers 404.",
+                key=key,
+                raw=raw,
+            ),
             hint=_v1_hint(key, fixed),
             details={"base_url": value, "fixed": fixed},
         )
@@ -115,15 +127,27 @@ def _size(key: str, raw: Any) -> str:
     text = raw.strip() if isinstance(raw, str) else ""
     if not text or any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise InputError(
-            f"{key} {raw!r} is not a size: {', '.join(TIERS)}, WxH (e.g. 1536x1024) or auto.",
-            hint="`dmxedit ratios --model MODEL` lists a model's sizes.",
+            T(
+                "{key} {raw!r} is not a size: {tiers}, WxH (e.g. 1536x1024) or auto.",
+                key=key,
+                raw=raw,
+                tiers=", ".join(TIERS),
+            ),
+            hint=T("`dmxedit ratios --model MODEL` lists a model's sizes."),
         )
     return normalize_any_size(text) or text
 
 
 def _format(key: str, raw: Any) -> str:
     if raw not in FORMATS:
-        raise InputError(f"{key} {raw!r} is not one of {', '.join(FORMATS)}.")
+        raise InputError(
+            T(
+                "{key} {raw!r} is not one of {formats}.",
+                key=key,
+                raw=raw,
+                formats=", ".join(FORMATS),
+            )
+        )
     return str(raw)
 
 
@@ -133,7 +157,13 @@ def _positive_float(key: str, raw: Any) -> float:
     except (TypeError, ValueError):
         value = -1.0
     if isinstance(raw, bool) or not value > 0 or value != value or value == float("inf"):
-        raise InputError(f"{key} {raw!r} is not a positive number of seconds.")
+        raise InputError(
+            T(
+                "{key} {raw!r} is not a positive number of seconds.",
+                key=key,
+                raw=raw,
+            )
+        )
     return value
 
 
@@ -143,7 +173,7 @@ def _count(key: str, raw: Any) -> int:
     except ValueError:
         value = -1
     if isinstance(raw, bool) or isinstance(raw, float) or not 0 <= value <= 20:
-        raise InputError(f"{key} {raw!r} is not a whole number from 0 to 20.")
+        raise InputError(T("{key} {raw!r} is not a whole number from 0 to 20.", key=key, raw=raw))
     return value
 
 
@@ -156,8 +186,12 @@ def _ratio(key: str, raw: Any) -> str:
     shape = parse_ratio(text)
     if shape is None:
         raise InputError(
-            f"{key} {raw!r} is not a ratio W:H (e.g. 5:4) or auto.",
-            hint="See `dmxedit ratios` for the ones nano-banana-2 makes.",
+            T(
+                "{key} {raw!r} is not a ratio W:H (e.g. 5:4) or auto.",
+                key=key,
+                raw=raw,
+            ),
+            hint=T("See `dmxedit ratios` for the ones nano-banana-2 makes."),
         )
     return f"{shape[0]}:{shape[1]}"
 
@@ -170,18 +204,20 @@ def _onoff(key: str, raw: Any) -> bool:
         return True
     if text in ("off", "false", "no", "0"):
         return False
-    raise InputError(f"{key} {raw!r} is not on or off.")
+    raise InputError(T("{key} {raw!r} is not on or off.", key=key, raw=raw))
 
 
 def _system_token(key: str, raw: Any) -> str:
     """The account API's token: sent alone in Authorization, so header-safe and bare."""
     value = _text(key, raw)
-    problem = header_problem(value, "the account API takes the token alone")
+    problem = header_problem(value, T("the account API takes the token alone"))
     if problem is not None:
         raise InputError(
-            f"{key} cannot be sent: {problem}.",
-            hint="Copy the system token again from the DMXAPI console (工作台 → 个人设置 → "
-            "更多选项 → 系统令牌).",
+            T("{key} cannot be sent: {problem}.", key=key, problem=problem),
+            hint=T(
+                "Copy the system token again from the DMXAPI console (工作台 → "
+                "个人设置 → 更多选项 → 系统令牌).",
+            ),
         )
     return value
 
@@ -190,8 +226,12 @@ def _user_id(key: str, raw: Any) -> str:
     text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
     if not text.isascii() or not text.isdigit():
         raise InputError(
-            f"{key} {raw!r} is not a user id (a number, e.g. 12345).",
-            hint="It is shown in the DMXAPI console under 工作台 → 个人设置.",
+            T(
+                "{key} {raw!r} is not a user id (a number, e.g. 12345).",
+                key=key,
+                raw=raw,
+            ),
+            hint=T("It is shown in the DMXAPI console under 工作台 → 个人设置."),
         )
     return text
 
@@ -273,7 +313,7 @@ def key_problem(key: str) -> str | None:
     """What keeps a pasted key from being sent, in words saying what to remove (never
     the key itself). The one check of a key, from any source: option, environment,
     config file, standard input."""
-    return header_problem(key, "which dmxedit adds itself")
+    return header_problem(key, T("which dmxedit adds itself"))
 
 
 # Quotes a shell, a .env file or a chat window wraps a pasted secret in: straight, curly,
@@ -294,29 +334,44 @@ def header_problem(key: str, bearer: str) -> str | None:
     carry."""
     lowered = key.lower()
     if lowered.startswith("authorization:"):
-        return "it starts with 'Authorization:', the header's name: remove it, keep the key only"
+        return T(
+            "it starts with 'Authorization:', the header's name: remove it, keep the key only",
+        )
     if lowered.startswith("bearer ") or lowered == "bearer":
-        return f"it starts with 'Bearer ', {bearer}: remove it"
+        return T("it starts with 'Bearer ', {bearer}: remove it", bearer=bearer)
     first, last = key[:1], key[-1:]
     if first in _QUOTES and last in _QUOTES and len(key) > 1:
-        return (
-            f"it is wrapped in quotes ({_char_name(first)} ... {_char_name(last)}), which "
-            "would be sent as part of it: remove them"
+        return T(
+            "it is wrapped in quotes ({first} ... {last}), which "
+            "would be sent as part of it: remove them",
+            first=_char_name(first),
+            last=_char_name(last),
         )
     if first and first in _QUOTES:
-        return f"it starts with a quote ({_char_name(first)}): remove it"
+        return T(
+            "it starts with a quote ({char_name}): remove it",
+            char_name=_char_name(first),
+        )
     if last and last in _QUOTES:
-        return f"it ends with a quote ({_char_name(last)}): remove it"
+        return T(
+            "it ends with a quote ({char_name}): remove it",
+            char_name=_char_name(last),
+        )
     for position, char in enumerate(key, start=1):
         if char.isspace():
-            return (
-                f"character {position} is whitespace ({_char_name(char)}), which no key has: "
-                "remove it (a key is one word)"
+            return T(
+                "character {position} is whitespace ({char_name}), which no "
+                "key has: remove it (a key is one word)",
+                position=position,
+                char_name=_char_name(char),
             )
         if not (33 <= ord(char) <= 126):
-            return (
-                f"character {position} is {_char_name(char)}, which a header cannot carry: "
-                "remove it (retype the key if it was copied from a formatted page)"
+            return T(
+                "character {position} is {char_name}, which a header cannot "
+                "carry: remove it (retype the key if it was copied from a "
+                "formatted page)",
+                position=position,
+                char_name=_char_name(char),
             )
     return None
 
@@ -326,8 +381,14 @@ def check_api_key(where: str, key: str) -> str:
     problem = key_problem(key)
     if problem is not None:
         raise InputError(
-            f"The API key {where} cannot be used: {problem}.",
-            hint="Copy the key again from your DMXAPI site's token page (sk-...), alone.",
+            T(
+                "The API key {where} cannot be used: {problem}.",
+                where=where,
+                problem=problem,
+            ),
+            hint=T(
+                "Copy the key again from your DMXAPI site's token page (sk-...), alone.",
+            ),
         )
     return key
 
@@ -359,7 +420,8 @@ def known_key(name: str) -> Key:
         return KEYS[name]
     except KeyError:
         raise InputError(
-            f"Unknown setting {name!r}.", hint=f"Known settings: {', '.join(KEYS)}."
+            T("Unknown setting {name!r}.", name=name),
+            hint=T("Known settings: {keys}.", keys=", ".join(KEYS)),
         ) from None
 
 

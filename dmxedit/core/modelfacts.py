@@ -10,18 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Choice, Model, sizes_words, wxh
 from dmxedit.core.modeltable import MODELS, OPTIONS, model_for, nearest
 
 #: The two doors, in words.
 DOOR_WORDS: Final = {
-    "images": "images door: /v1/images/edits (multipart) and /v1/images/generations (JSON)",
-    "gemini": "gemini door: /v1beta/models/MODEL:generateContent (x-goog-api-key)",
+    "images": T(
+        "images door: /v1/images/edits (multipart) and /v1/images/generations (JSON)",
+    ),
+    "gemini": T(
+        "gemini door: /v1beta/models/MODEL:generateContent (x-goog-api-key)",
+    ),
 }
 #: What a model outside the table gets, in words.
-UNKNOWN_WORDS: Final = (
-    "not in dmxedit's table: sent through the images door (--api gemini for the other), "
-    "its ratio and size as given, its own fields with --param"
+UNKNOWN_WORDS: Final = T(
+    "not in dmxedit's table: sent through the images door (--api "
+    "gemini for the other), its ratio and size as given, its own "
+    "fields with --param",
 )
 
 
@@ -30,23 +36,29 @@ def door_words(model: Model) -> str:
     if model.door == "gemini":
         return DOOR_WORDS["gemini"]
     if model.inputs_as == "data_uri":
-        return "images door: /v1/images/generations (JSON; inputs as data: URIs)"
+        return T(
+            "images door: /v1/images/generations (JSON; inputs as data: URIs)",
+        )
     if "generate" not in model.kinds:
-        return "images door: /v1/images/edits (multipart)"
+        return T("images door: /v1/images/edits (multipart)")
     return DOOR_WORDS["images"]
 
 
 def inputs_words(model: Model) -> str:
     """How many input images it takes: ``0-16 (warn > 14)``, ``1``, ``none``."""
     if "edit" not in model.kinds:
-        return "none (generations only)"
+        return T("none (generations only)")
     if model.exact_inputs:
         return str(model.inputs)
     low = 0 if "generate" in model.kinds else 1
-    words = f"{low}-{model.inputs}"
     if model.warn_inputs is not None:
-        words += f" (warn > {model.warn_inputs})"
-    return words
+        return T(
+            "{low}-{inputs} (warn > {warn_inputs})",
+            low=low,
+            inputs=model.inputs,
+            warn_inputs=model.warn_inputs,
+        )
+    return f"{low}-{model.inputs}"
 
 
 def option_flag(name: str) -> str:
@@ -60,13 +72,13 @@ def options_words(model: Model) -> str:
     for name, choice in model.options.items():
         values = choice.describe()
         parts.append(option_flag(name) if values == "on/off" else f"{option_flag(name)} {values}")
-    return ", ".join(parts) or "none besides the prompt"
+    return ", ".join(parts) or T("none besides the prompt")
 
 
 def tokens_words(model: Model) -> str:
     """Its documented tokens per image at each tier, or ``unknown``."""
     if model.tokens is None:
-        return "unknown (DMXAPI documents none)"
+        return T("unknown (DMXAPI documents none)")
     return ", ".join(f"{n} ({tier})" for tier, n in model.tokens.items())
 
 
@@ -80,18 +92,23 @@ def ratio_rows(model: Model, tiers: list[str]) -> list[tuple[str, list[str | Non
 
 def extra_sizes(model: Model) -> list[str]:
     """What ``--size`` takes besides the ratio table (pixel models), in words."""
-    words = []
+    words: list[str] = []
     if model.auto:
-        words.append("--size auto (the default: the model picks the shape)")
+        words.append(T("--size auto (the default: the model picks the shape)"))
     if model.bare_tier:
-        words.append(f"--size {'/'.join(model.tiers)} alone (sent as the tier)")
+        words.append(
+            T(
+                "--size {tiers} alone (sent as the tier)",
+                tiers="/".join(model.tiers),
+            )
+        )
     if model.fixed:
-        words.append("--size " + ", ".join(model.fixed))
+        words.append(T("--size {fixed}", fixed=", ".join(model.fixed)))
     if model.free is not None:
-        words.append(f"--size {model.free.describe()}")
+        words.append(T("--size {describe}", describe=model.free.describe()))
     if model.size_field == "pixels" and model.ratios:
         tier = model.ratio_tier or (model.tiers[0] if model.tiers else "")
-        words.append(f"--ratio alone means {tier}")
+        words.append(T("--ratio alone means {tier}", tier=tier))
     return words
 
 
@@ -168,15 +185,18 @@ def known_row(info: Mapping[str, Any]) -> dict[str, Any]:
 def facts_lines(model: Model) -> list[str]:
     """The same facts in words, one a line (indented under the model's id)."""
     return [
-        f"  name     {model.name}",
-        f"  pick     {model.pick}",
-        f"  door     {door_words(model)}",
-        f"  makes    {', '.join(model.kinds)}",
-        f"  inputs   {inputs_words(model)}",
-        f"  ratios   {' '.join(model.ratios) or 'none (takes no --ratio)'}",
-        f"  sizes    {sizes_words(model)}",
-        f"  options  {options_words(model)}",
-        f"  tokens   {tokens_words(model)}",
+        T("  name     {name}", name=model.name),
+        T("  pick     {pick}", pick=T(model.pick)),
+        T("  door     {door_words}", door_words=door_words(model)),
+        T("  makes    {kinds}", kinds=", ".join(model.kinds)),
+        T("  inputs   {inputs_words}", inputs_words=inputs_words(model)),
+        T(
+            "  ratios   {ratios}",
+            ratios=" ".join(model.ratios) or T("none (takes no --ratio)"),
+        ),
+        T("  sizes    {sizes_words}", sizes_words=sizes_words(model)),
+        T("  options  {options_words}", options_words=options_words(model)),
+        T("  tokens   {tokens_words}", tokens_words=tokens_words(model)),
     ]
 
 
@@ -210,8 +230,12 @@ def listing(listed: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def unknown_hint(model_id: str) -> str:
     """What to do with a model id the table does not know."""
     close = nearest(model_id)
-    near = f"Did you mean {close}? " if close else ""
-    return f"{near}`dmxedit models --known` lists the models dmxedit knows."
+    if close:
+        return T(
+            "Did you mean {close}? `dmxedit models --known` lists the models dmxedit knows.",
+            close=close,
+        )
+    return T("`dmxedit models --known` lists the models dmxedit knows.")
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 Door = Literal["images", "gemini"]
 DOORS: Final[tuple[Door, ...]] = ("images", "gemini")
@@ -236,26 +237,34 @@ def fit(model: Model, ratio: str | None, size: str | None) -> Fit:
     """Check a canonical ratio (W:H, not auto) and size against ``model``; raises
     InputError naming what the model takes."""
     if not model.ratios and ratio is not None:
-        raise InputError(f"{model.id} takes no --ratio.", hint=_size_hint(model))
+        raise InputError(T("{id} takes no --ratio.", id=model.id), hint=_size_hint(model))
     if ratio is not None and ratio not in model.ratios:
         raise InputError(
-            f"Ratio {ratio} is not one that {model.id} makes.",
-            hint=f"Use one of {' '.join(model.ratios)} (see `dmxedit ratios --model {model.id}`).",
+            T("Ratio {ratio} is not one that {id} makes.", ratio=ratio, id=model.id),
+            hint=T(
+                "Use one of {ratios} (see `dmxedit ratios --model {id}`).",
+                ratios=" ".join(model.ratios),
+                id=model.id,
+            ),
         )
     if size is None or size in model.tiers:
         return _tier_fit(model, ratio, size)
     if size == "auto":
         if not model.auto:
-            raise InputError(f"{model.id} takes no --size auto.", hint=_size_hint(model))
+            raise InputError(T("{id} takes no --size auto.", id=model.id), hint=_size_hint(model))
         if ratio is not None:
             raise InputError(
-                "--size auto leaves the shape to the model; it goes without --ratio.",
+                T(
+                    "--size auto leaves the shape to the model; it goes without --ratio.",
+                ),
                 hint=_size_hint(model),
             )
         return Fit(size="auto", send_size="auto")
     shape = parse_pixels(size)
     if shape is None or size in TIERS:
-        raise InputError(f"{model.id} takes no --size {size}.", hint=_size_hint(model))
+        raise InputError(
+            T("{id} takes no --size {size}.", id=model.id, size=size), hint=_size_hint(model)
+        )
     return _pixel_fit(model, ratio, size, shape)
 
 
@@ -268,7 +277,9 @@ def _size_hint(model: Model) -> str:
 
 def _tier_fit(model: Model, ratio: str | None, tier: str | None) -> Fit:
     if tier is not None and tier not in model.tiers:
-        raise InputError(f"{model.id} takes no --size {tier}.", hint=_size_hint(model))
+        raise InputError(
+            T("{id} takes no --size {tier}.", id=model.id, tier=tier), hint=_size_hint(model)
+        )
     if model.size_field == "tier":
         shown = model.pixels(ratio, tier) if ratio and tier else None
         return Fit(ratio, tier, ratio, tier, shown, tier)
@@ -279,14 +290,24 @@ def _tier_fit(model: Model, ratio: str | None, tier: str | None) -> Fit:
         if model.bare_tier:
             return Fit(size=tier, send_size=tier, tier=tier)
         raise InputError(
-            f"--size {tier} needs a --ratio for {model.id} (it takes pixel sizes).",
+            T(
+                "--size {tier} needs a --ratio for {id} (it takes pixel sizes).",
+                tier=tier,
+                id=model.id,
+            ),
             hint=_size_hint(model),
         )
     at = tier or model.ratio_tier or model.tiers[0]
     shape = model.pixels(ratio, at)
     if shape is None:
         raise InputError(
-            f"{model.id} has no documented size for {ratio} {at}.", hint=_size_hint(model)
+            T(
+                "{id} has no documented size for {ratio} {at}.",
+                id=model.id,
+                ratio=ratio,
+                at=at,
+            ),
+            hint=_size_hint(model),
         )
     return Fit(ratio, tier, None, wxh(shape), shape, at)
 
@@ -294,17 +315,28 @@ def _tier_fit(model: Model, ratio: str | None, tier: str | None) -> Fit:
 def _pixel_fit(model: Model, ratio: str | None, size: str, shape: Pixels) -> Fit:
     if ratio is not None:
         raise InputError(
-            f"--size {size} already gives the shape; it goes without --ratio.",
-            hint="Give --ratio with a tier (1K/2K/4K), or WxH alone.",
+            T(
+                "--size {size} already gives the shape; it goes without --ratio.",
+                size=size,
+            ),
+            hint=T("Give --ratio with a tier (1K/2K/4K), or WxH alone."),
         )
     if size in model.fixed:
         return Fit(size=size, send_size=size, pixels=shape)
     if model.free is None:
-        raise InputError(f"{model.id} takes no --size {size}.", hint=_size_hint(model))
+        raise InputError(
+            T("{id} takes no --size {size}.", id=model.id, size=size), hint=_size_hint(model)
+        )
     problem = model.free.problem(shape)
     if problem is not None:
         raise InputError(
-            f"--size {size} does not suit {model.id}: {problem}.", hint=_size_hint(model)
+            T(
+                "--size {size} does not suit {id}: {problem}.",
+                size=size,
+                id=model.id,
+                problem=problem,
+            ),
+            hint=_size_hint(model),
         )
     return Fit(size=size, send_size=size, pixels=shape)
 

@@ -13,6 +13,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Final
 
+from dmxedit.core.i18n import N_
 from dmxedit.core.modelspec import Choice, Model, PixelRule, Pixels
 
 MiB: Final = 1024 * 1024
@@ -110,7 +111,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="nano-banana-2",
         name="Nano Banana 2 (OpenAI-style endpoint)",
         door="images",
-        pick="the default: edits and generations up to 4K, 10 ratios",
+        pick=N_("the default: edits and generations up to 4K, 10 ratios"),
         inputs=16,
         warn_inputs=14,
         ratios=BANANA,
@@ -120,7 +121,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="gemini-3.1-flash-image",
         name="Nano Banana 2",
         door="gemini",
-        pick="Nano Banana 2 on Google's own endpoint: 14 ratios up to 8:1, Google Search",
+        pick=N_("Nano Banana 2 on Google's own endpoint: 14 ratios up to 8:1, Google Search"),
         inputs=14,
         inputs_as="inline_data",
         ratios={**BANANA, **FLASH_EXTRA},
@@ -136,7 +137,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="gemini-3-pro-image",
         name="Nano Banana Pro",
         door="gemini",
-        pick="the most careful edits and text in images; JPEG answers",
+        pick=N_("the most careful edits and text in images; JPEG answers"),
         inputs=11,
         inputs_as="inline_data",
         ratios=BANANA,
@@ -150,7 +151,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="gemini-3.1-flash-lite-image",
         name="Nano Banana 2 Lite",
         door="gemini",
-        pick="quick, cheap drafts at 1K",
+        pick=N_("quick, cheap drafts at 1K"),
         inputs=14,
         inputs_as="inline_data",
         tiers=("1K",),
@@ -164,7 +165,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="gpt-image-2",
         name="GPT Image 2",
         door="images",
-        pick="any WxH up to 3840, quality levels, masks, JPEG/WebP, several images at once",
+        pick=N_("any WxH up to 3840, quality levels, masks, JPEG/WebP, several images at once"),
         ratios=GPT_IMAGE_2,
         size_field="pixels",
         free=PixelRule(
@@ -181,7 +182,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="gpt-image-1.5",
         name="GPT Image 1.5",
         door="images",
-        pick="transparent backgrounds (PNG/WebP), three sizes",
+        pick=N_("transparent backgrounds (PNG/WebP), three sizes"),
         tiers=("1K",),
         ratios=GPT_IMAGE_15,
         size_field="pixels",
@@ -195,7 +196,7 @@ MODELS: Final[tuple[Model, ...]] = (
     _seedream(
         "doubao-seedream-4-5-251128",
         "Seedream 4.5",
-        "2K/4K, fusing up to 14 references, series of up to 15 images",
+        N_("2K/4K, fusing up to 14 references, series of up to 15 images"),
         {r: row[1:] for r, row in SEEDREAM.items()},
         ("2K", "4K"),
         3_686_400,
@@ -203,7 +204,7 @@ MODELS: Final[tuple[Model, ...]] = (
     _seedream(
         "doubao-seedream-4-0-250828",
         "Seedream 4.0",
-        "as Seedream 4.5, also at 1K",
+        N_("as Seedream 4.5, also at 1K"),
         SEEDREAM,
         ("1K", "2K", "4K"),
         921_600,
@@ -212,7 +213,7 @@ MODELS: Final[tuple[Model, ...]] = (
         id="qwen-image-edit",
         name="Qwen Image Edit",
         door="images",
-        pick="edits of one image that keep its shape",
+        pick=N_("edits of one image that keep its shape"),
         kinds=("edit",),
         inputs=1,
         exact_inputs=True,
@@ -247,14 +248,14 @@ class OptionInfo:
 
 
 OPTIONS: Final[dict[str, OptionInfo]] = {
-    "quality": OptionInfo("--quality", "quality", "Rendering quality"),
-    "background": OptionInfo("--background", "background", "Background: transparent or not"),
-    "image_format": OptionInfo("--image-format", "output_format", "File format of the result"),
-    "compression": OptionInfo("--compression", "output_compression", "JPEG/WebP compression"),
-    "moderation": OptionInfo("--moderation", "moderation", "Content moderation level"),
-    "mask": OptionInfo("--mask", "mask", "PNG mask: transparent areas are edited"),
-    "count": OptionInfo("--count", "n", "Images made by one request"),
-    "search": OptionInfo("--search", "tools", "Ground the image in Google Search"),
+    "quality": OptionInfo("--quality", "quality", N_("Rendering quality")),
+    "background": OptionInfo("--background", "background", N_("Background: transparent or not")),
+    "image_format": OptionInfo("--image-format", "output_format", N_("File format of the result")),
+    "compression": OptionInfo("--compression", "output_compression", N_("JPEG/WebP compression")),
+    "moderation": OptionInfo("--moderation", "moderation", N_("Content moderation level")),
+    "mask": OptionInfo("--mask", "mask", N_("PNG mask: transparent areas are edited")),
+    "count": OptionInfo("--count", "n", N_("Images made by one request")),
+    "search": OptionInfo("--search", "tools", N_("Ground the image in Google Search")),
 }
 
 

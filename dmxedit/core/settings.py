@@ -17,6 +17,7 @@ from dmxedit.core.catalog import (
     DEFAULT_MODEL,
 )
 from dmxedit.core.errors import ConfigError, InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.keys import KEYS as KEYS
 from dmxedit.core.keys import Key as Key
 from dmxedit.core.keys import check_api_key as check_api_key
@@ -60,30 +61,48 @@ def read_config(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except IsADirectoryError:
-        raise ConfigError(f"The config file {path} is a folder.") from None
+        raise ConfigError(T("The config file {path} is a folder.", path=path)) from None
     except OSError as exc:
         raise ConfigError(
-            f"The config file {path} cannot be read: {exc.strerror or exc}.",
-            hint=f"Fix its permissions, or point {ENV_CONFIG} at another file.",
+            T(
+                "The config file {path} cannot be read: {strerror}.",
+                path=path,
+                strerror=exc.strerror or exc,
+            ),
+            hint=T(
+                "Fix its permissions, or point {env_config} at another file.",
+                env_config=ENV_CONFIG,
+            ),
         ) from None
     tomllib = _tomllib()
     if raw.startswith(b"\xef\xbb\xbf"):
         raise ConfigError(
-            f"The config file {path} starts with a byte order mark (BOM), which TOML forbids.",
-            hint="Save it as UTF-8 without a BOM (or remove it and use `dmxedit config set`).",
+            T(
+                "The config file {path} starts with a byte order mark (BOM), which TOML forbids.",
+                path=path,
+            ),
+            hint=T(
+                "Save it as UTF-8 without a BOM (or remove it and use `dmxedit config set`).",
+            ),
         )
     try:
         data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(
-            f"The config file {path} cannot be parsed: {exc}.",
-            hint="Fix or remove it; dmxedit never overwrites a file it cannot read.",
+            T("The config file {path} cannot be parsed: {exc}.", path=path, exc=exc),
+            hint=T(
+                "Fix or remove it; dmxedit never overwrites a file it cannot read.",
+            ),
         ) from None
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise ConfigError(
-            f"The config file {path} has unknown keys: {', '.join(unknown)}.",
-            hint=f"Known keys: {', '.join(KEYS)}.",
+            T(
+                "The config file {path} has unknown keys: {unknown}.",
+                path=path,
+                unknown=", ".join(unknown),
+            ),
+            hint=T("Known keys: {keys}.", keys=", ".join(KEYS)),
         )
     return data
 
@@ -122,9 +141,19 @@ def _check_trusted_posix(path: Path) -> None:
     if problem is not None:
         fix = f"chmod go-w {path}" if problem.startswith("writable") else None
         raise ConfigError(
-            f"The config file {path} is {problem}: dmxedit does not use it, because "
-            "whoever can change it can point base-url elsewhere and receive your API key.",
-            hint=f"Run: {fix}" if fix else f"Use a config file of your own (see {ENV_CONFIG}).",
+            T(
+                "The config file {path} is {problem}: dmxedit does not use it, "
+                "because whoever can change it can point base-url elsewhere "
+                "and receive your API key.",
+                path=path,
+                problem=problem,
+            ),
+            hint=T("Run: {fix}", fix=fix)
+            if fix
+            else T(
+                "Use a config file of your own (see {env_config}).",
+                env_config=ENV_CONFIG,
+            ),
         )
     own = default_config_path().parent
     folders = dict.fromkeys([path.parent, Path(os.path.realpath(path)).parent])
@@ -140,22 +169,26 @@ def _check_trusted_posix(path: Path) -> None:
         if problem is not None:
             fix = f"chmod {'700' if mine else 'go-w'} {folder}"
             raise ConfigError(
-                f"The folder of the config file {path} is {problem}: dmxedit does not use "
-                "the file, because whoever can replace it can point base-url elsewhere and "
-                "receive your API key.",
-                hint=f"Run: {fix}" if problem.startswith("writable") else None,
+                T(
+                    "The folder of the config file {path} is {problem}: dmxedit "
+                    "does not use the file, because whoever can replace it can "
+                    "point base-url elsewhere and receive your API key.",
+                    path=path,
+                    problem=problem,
+                ),
+                hint=T("Run: {fix}", fix=fix) if problem.startswith("writable") else None,
             )
 
 
 def _untrusted(info: os.stat_result, me: int) -> str | None:
     """Why a file or folder with this stat is not the user's alone, or None."""
     if info.st_uid not in (me, 0):
-        return f"owned by another user (uid {info.st_uid})"
+        return T("owned by another user (uid {st_uid})", st_uid=info.st_uid)
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        who = "group and others" if info.st_mode & stat.S_IWOTH else "its group"
+        who = T("group and others") if info.st_mode & stat.S_IWOTH else T("its group")
         if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_IWGRP:
-            who = "others"
-        return f"writable by {who} (mode {_mode(info.st_mode)})"
+            who = T("others")
+        return T("writable by {who} (mode {mode})", who=who, mode=_mode(info.st_mode))
     return None
 
 
@@ -190,7 +223,13 @@ def write_config(path: Path, data: Mapping[str, Any]) -> None:
                 os.chmod(folder, 0o700)
         fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise ConfigError(f"Cannot write the config file {path}: {exc.strerror or exc}.") from None
+        raise ConfigError(
+            T(
+                "Cannot write the config file {path}: {strerror}.",
+                path=path,
+                strerror=exc.strerror or exc,
+            )
+        ) from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
@@ -254,18 +293,26 @@ class Settings:
         """The key, checked to be sendable in an HTTP header (ConfigError, exit 3)."""
         if not self.api_key:
             raise ConfigError(
-                "No API key is set.",
-                hint=f"Run `dmxedit config set api-key` (it asks without echo), or set "
-                f"{ENV_KEY}. Keys are made on your DMXAPI site's token page.",
+                T("No API key is set."),
+                hint=T(
+                    "Run `dmxedit config set api-key` (it asks without echo), or "
+                    "set {env_key}. Keys are made on your DMXAPI site's token page.",
+                    env_key=ENV_KEY,
+                ),
             )
         problem = key_problem(self.api_key)
         if problem is not None:
             where = self.sources.get("api-key", "")
-            source = {ENV: ENV_KEY, FILE: f"the config file {self.path}"}.get(where, "it")
+            source = {ENV: ENV_KEY, FILE: T("the config file {path}", path=self.path)}.get(
+                where, T("it")
+            )
             raise ConfigError(
-                f"The API key cannot be sent: {problem}.",
-                hint=f"Set it again without it (from {source}): "
-                "`dmxedit config set api-key` asks for it without echo.",
+                T("The API key cannot be sent: {problem}.", problem=problem),
+                hint=T(
+                    "Set it again without it (from {source}): `dmxedit config set "
+                    "api-key` asks for it without echo.",
+                    source=source,
+                ),
             )
         return self.api_key
 
@@ -276,19 +323,25 @@ class Settings:
 
     def require_account(self) -> tuple[str, str]:
         """The system token and the user id (ConfigError, exit 3, saying how to set them)."""
-        missing = [
-            what
-            for what, value in (("system token", self.system_token), ("user id", self.user_id))
-            if not value
-        ]
-        if missing:
+        if not self.system_token or not self.user_id:
+            if not self.system_token and not self.user_id:
+                missing = T("system token and no user id")
+            else:
+                missing = T("system token") if not self.system_token else T("user id")
             raise ConfigError(
-                f"No DMXAPI {' and no '.join(missing)} is set; the account API needs both "
-                "(the API key does not open it).",
-                hint="Run `dmxedit config set system-token` (it asks without echo) and "
-                f"`dmxedit config set user-id NUMBER`, or set {ENV_SYSTEM_TOKEN} and "
-                f"{ENV_USER_ID}. Both are in the DMXAPI console: 工作台 → 个人设置 (user id) "
-                "→ 更多选项 → 系统令牌 (system token).",
+                T(
+                    "No DMXAPI {missing} is set; the account API needs both (the "
+                    "API key does not open it).",
+                    missing=missing,
+                ),
+                hint=T(
+                    "Run `dmxedit config set system-token` (it asks without echo) "
+                    "and `dmxedit config set user-id NUMBER`, or set "
+                    "{env_system_token} and {env_user_id}. Both are in the DMXAPI "
+                    "console: 工作台 → 个人设置 (user id) → 更多选项 → 系统令牌 (system token).",
+                    env_system_token=ENV_SYSTEM_TOKEN,
+                    env_user_id=ENV_USER_ID,
+                ),
             )
         assert self.system_token is not None and self.user_id is not None
         return self.system_token, self.user_id
@@ -345,17 +398,25 @@ def resolve(
             invalid[name] = exc
     warnings: list[str] = []
     if insecure_permissions(path, data):
-        held = "API key" if "api-key" in data else "system token"
+        held = T("API key") if "api-key" in data else T("system token")
         warnings.append(
-            f"The config file {path} holds your {held} and is readable by others; "
-            f"run: chmod 600 {path}",
+            T(
+                "The config file {path} holds your {held} and is readable by "
+                "others; run: chmod 600 {path}",
+                path=path,
+                held=held,
+            ),
         )
     base_url = values.get("base_url", DEFAULT_BASE_URL)
     fixed = v1_fix(base_url)
     if fixed is not None:  # not DMXAPI (refused above): maybe a relay with other paths
         warnings.append(
-            f"The base URL {base_url} does not end in /v1, as OpenAI-style base URLs do; "
-            f"if requests get 404, use {fixed}."
+            T(
+                "The base URL {base_url} does not end in /v1, as OpenAI-style "
+                "base URLs do; if requests get 404, use {fixed}.",
+                base_url=base_url,
+                fixed=fixed,
+            )
         )
     unencrypted = plain_http(values.get("base_url", DEFAULT_BASE_URL))
     if unencrypted is not None:
@@ -381,10 +442,12 @@ def plain_http(base_url: str) -> str | None:
             return None
     except ValueError:
         pass
-    return (
-        f"The base URL {base_url} is plain http:// to {host}: your API key (and system "
-        "token) would cross the network unencrypted, readable by anyone on the way. "
-        "Use https://."
+    return T(
+        "The base URL {base_url} is plain http:// to {host}: your API "
+        "key (and system token) would cross the network unencrypted, "
+        "readable by anyone on the way. Use https://.",
+        base_url=base_url,
+        host=host,
     )
 
 

@@ -29,6 +29,7 @@ from dmxedit.api.account import Account, LogItem, LogRead, cny
 from dmxedit.api.client import MAY_BE_BILLED
 from dmxedit.core.errors import DmxError, counted
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T, Text
 from dmxedit.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -97,8 +98,14 @@ def _when(stamp: float) -> str:
 
 
 def _charge(item: LogItem) -> str:
-    rid = f", request id {item.request_id}" if item.request_id else ""
-    return f"{item.cost_cny:.4f} CNY at {_when(item.created_at)}{rid}"
+    if item.request_id:
+        return T(
+            "{cost:.4f} CNY at {when}, request id {rid}",
+            cost=item.cost_cny,
+            when=_when(item.created_at),
+            rid=item.request_id,
+        )
+    return T("{cost:.4f} CNY at {when}", cost=item.cost_cny, when=_when(item.created_at))
 
 
 def check(
@@ -127,7 +134,7 @@ def _look(account: Account, target: Target, now: float) -> Verdict:
         skew = found
     read, (start, end), skew = _read_window(account, target, skew)
     others = _others(read.items, target, skew)
-    span = f"between {_when(start - skew)} and {_when(end - skew)}"
+    span = T("between {start} and {end}", start=_when(start - skew), end=_when(end - skew))
     if target.request_id:
         return _no_charge_under_id(target, others, span, skew, now)
     return _by_window(target, others, span, now + skew, end, now)
@@ -148,10 +155,12 @@ def _by_request_id(account: Account, target: Target, now: float) -> Verdict | fl
     )
     charged = [i for i in read.items if i.charged]
     if charged:
-        note = f"DMXAPI billed it: {_charge(charged[0])}."
+        note = T("DMXAPI billed it: {charge}.", charge=_charge(charged[0]))
         return Verdict(True, "request_id", note, charged, now)
     if read.items:
-        note = f"DMXAPI's log lists request id {rid} without a charge: it was not billed."
+        note = T(
+            "DMXAPI's log lists request id {rid} without a charge: it was not billed.", rid=rid
+        )
         return Verdict(False, "request_id", note, [], now)
     return _skew(read)
 
@@ -200,15 +209,18 @@ def _no_charge_under_id(
     and no charge without an id could be it."""
     rid = target.request_id
     if others and not all(i.request_id for i in others):
-        note = (
-            f"No charge under request id {rid}, but {counted(len(others), 'charge')} of "
-            f"{target.model} {span} carry no request id to tell them apart; dmxedit "
-            "cannot tell whether it was billed."
+        note = T(
+            "No charge under request id {rid}, but {charges} of {model} {span} carry no "
+            "request id to tell them apart; dmxedit cannot tell whether it was billed.",
+            rid=rid,
+            charges=counted(len(others), "charge"),
+            model=target.model,
+            span=span,
         )
         return Verdict(None, "ambiguous", note, others, now)
     if now + skew < target.failed_at + skew + LOG_LAG:
         return Verdict(None, "pending", _PENDING, [], now)
-    note = f"DMXAPI's log has no charge under its request id {rid}: it was not billed."
+    note = T("DMXAPI's log has no charge under its request id {rid}: it was not billed.", rid=rid)
     return Verdict(False, "request_id", note, [], now)
 
 
@@ -218,19 +230,27 @@ def _by_window(
     """Without a request id: a charge of the model in the window reads as billed; none is
     conclusive once the window has closed."""
     if others:
-        note = (
-            f"DMXAPI's log has {counted(len(others), 'charge')} of {target.model} {span}, the "
-            f"nearest {_charge(others[0])}. Found by model and time (the request had no "
-            "request id), so it may be another request of the same model made at the same time."
+        note = T(
+            "DMXAPI's log has {charges} of {model} {span}, the nearest {charge}. Found by "
+            "model and time (the request had no request id), so it may be another request "
+            "of the same model made at the same time.",
+            charges=counted(len(others), "charge"),
+            model=target.model,
+            span=span,
+            charge=_charge(others[0]),
         )
         return Verdict(True, "window", note, others, now)
     if server_now < end + LOG_LAG:
         return Verdict(None, "pending", _PENDING, [], now)
-    note = f"DMXAPI's log has no charge of {target.model} {span}: it was not billed."
+    note = T(
+        "DMXAPI's log has no charge of {model} {span}: it was not billed.",
+        model=target.model,
+        span=span,
+    )
     return Verdict(False, "window", note, [], now)
 
 
-_PENDING = (
+_PENDING = T(
     "No charge found in DMXAPI's log yet, but the API may still bill it (a request cut off "
     "may still be running there)."
 )
@@ -248,7 +268,7 @@ def safe_check(
     try:
         return check(account, target, delays=delays, clock=clock, sleep=sleep)
     except DmxError as error:
-        note = f"The billing check could not be made: {error.message}"
+        note = T("The billing check could not be made: {message}", message=error.message)
         return Verdict(None, "unavailable", note, [], clock())
 
 
@@ -269,20 +289,36 @@ def record(book: Ledger | None, entry_id: int | None, verdict: Verdict) -> None:
         book.update(entry_id, touch=False, billed=verdict.billed, billing=verdict.to_dict())
 
 
+def _replaced(message: str, old: str, new: str) -> str:
+    """``message.replace(old, new)``, keeping a :class:`Text` translatable when ``old``
+    is one of its values (or of theirs)."""
+    plain = message.replace(old, new)
+    if message == old:
+        return new
+    if not isinstance(message, Text) or message.plural is not None:
+        return plain
+    values = {
+        k: _replaced(v, old, new) if isinstance(v, str) and old in v else v
+        for k, v in message.values.items()
+    }
+    made = Text(message.template, **values)
+    return made if made == plain else plain
+
+
 def explain(error: DmxError, verdict: Verdict, settle_hint: str) -> None:
     """Put the verdict into an error: its message, hint and details (``billed``)."""
 
     error.billed = verdict.billed
     error.details["billing"] = verdict.to_dict()
-    said = f"Billing check: {verdict.note}"
+    said = T("Billing check: {note}", note=verdict.note)
     if verdict.billed is not None and MAY_BE_BILLED in error.message:
-        error.message = error.message.replace(MAY_BE_BILLED, said)
+        error.message = _replaced(error.message, MAY_BE_BILLED, said)
     else:
-        error.message = f"{error.message} {said}"
+        error.message = T("{message} {said}", message=error.message, said=said)
     if verdict.billed is False:
-        error.hint = "Running it again is safe: it will be billed once."
+        error.hint = T("Running it again is safe: it will be billed once.")
     elif verdict.billed is True:
-        error.hint = "It was billed without a result to save; running it again bills it again."
+        error.hint = T("It was billed without a result to save; running it again bills it again.")
     elif verdict.billed is None and verdict.how in ("pending", "unavailable"):
         error.hint = settle_hint
 
@@ -297,7 +333,7 @@ def after_failure(
     entry_id: int | None = None,
     events: Events | None = None,
     account: Account | None = None,
-    settle_hint: str = "Run `dmxedit recover --check` in a minute to settle it.",
+    settle_hint: str = T("Run `dmxedit recover --check` in a minute to settle it."),
     clock: Clock = time.time,
     sleep: Sleep = time.sleep,
 ) -> Verdict | None:
@@ -311,12 +347,18 @@ def after_failure(
     target = Target(model, sent_at if sent_at is not None else failed_at, failed_at, rid)
     target = claimed_ids(book, target, entry_id)
     if events is not None:
-        events.note("Checking DMXAPI's billing log for the request (a few seconds)...")
+        events.note(
+            T(
+                "Checking DMXAPI's billing log for the request (a few seconds)...",
+            )
+        )
     own = account is None
     try:
         account = account or Account(settings, read_timeout=15.0)
     except DmxError as exc:
-        verdict = Verdict(None, "unavailable", f"The billing check could not be made: {exc}")
+        verdict = Verdict(
+            None, "unavailable", T("The billing check could not be made: {exc}", exc=exc)
+        )
     else:
         try:
             verdict = safe_check(account, target, clock=clock, sleep=sleep)

@@ -2,6 +2,9 @@
 the base URL, the output folder and the ledger, none of which sends anything; and the
 :class:`Check` every check returns. The checks that reach the network, and the order
 they run in, are in :mod:`dmxedit.engine.doctor`.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import ENDPOINTS, MAX_RESULT_BYTES, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.settings import (
     DEFAULT,
     ENV,
@@ -65,7 +69,7 @@ def fail(name: str, detail: str, hint: str | None, code: ExitCode) -> Check:
 
 
 def skip(name: str, why: str) -> Check:
-    return Check(name, SKIP, f"Not checked: {why}.")
+    return Check(name, SKIP, T("Not checked: {why}.", why=why))
 
 
 def _mode(mode: int) -> str:
@@ -77,12 +81,12 @@ def source_of(settings: Settings, name: str) -> str:
     where = settings.sources.get(name, DEFAULT)
     key = KEYS[name]
     if where == FLAG:
-        return f"--{name}" if not key.secret else "the options"
+        return T("--{name}", name=name) if not key.secret else T("the options")
     if where == ENV:
-        return key.env or "the environment"
+        return key.env or T("the environment")
     if where == FILE:
-        return "the config file"
-    return "the default"
+        return T("the config file")
+    return T("the default")
 
 
 # -- 1. the config file ------------------------------------------------------------------
@@ -92,14 +96,18 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
     """The config file parses, its values are valid, it and its folder are private.
     Returns the check and the file's valid settings (for the checks that follow)."""
     name = "config"
-    named = f" (from {environment.CONFIG})" if environment.config_file(env) else ""
+    named = T(" (from {config})", config=environment.CONFIG) if environment.config_file(env) else ""
     if not path.exists() and not path.is_symlink():
         return (
             Check(
                 name,
                 OK,
-                f"No config file at {path}{named}: settings come from the environment and "
-                "the defaults.",
+                T(
+                    "No config file at {path}{named}: settings come from the "
+                    "environment and the defaults.",
+                    path=path,
+                    named=named,
+                ),
             ),
             {},
         )
@@ -113,20 +121,33 @@ def check_config(path: Path, env: Mapping[str, str]) -> tuple[Check, dict[str, A
             fail(
                 name,
                 " ".join(problems),
-                "Set it again with `dmxedit config set KEY VALUE`, or remove it with "
-                "`dmxedit config unset KEY`.",
+                T(
+                    "Set it again with `dmxedit config set KEY VALUE`, or remove "
+                    "it with `dmxedit config unset KEY`.",
+                ),
                 ExitCode.USAGE,
             ),
             valid,
         )
-    found = [f"{path}{named} parses ({len(data)} setting{'s' if len(data) != 1 else ''})"]
+    found: list[str] = [
+        P(
+            "{path}{named} parses ({count} setting)",
+            "{path}{named} parses ({count} settings)",
+            len(data),
+            path=path,
+            named=named,
+        )
+    ]
     modes, warnings, fixes = _config_permissions(path, data)
     found += modes
     if warnings:
         return Check(
-            name, WARN, "; ".join([found[0], *warnings]) + ".", "Run: " + "; ".join(fixes)
+            name,
+            WARN,
+            T("{found}; {warnings}.", found=found[0], warnings=joined(warnings, "; ")),
+            T("Run: {fixes}", fixes="; ".join(fixes)),
         ), valid
-    return Check(name, OK, ", ".join(found) + "."), valid
+    return Check(name, OK, T("{found}.", found=joined(found, ", "))), valid
 
 
 def _valid_settings(path: Path, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -158,13 +179,19 @@ def _config_permissions(
     fixes: list[str] = []
     # A file or folder others can write was refused when it was read.
     if insecure_permissions(path, data):
-        warnings.append(f"it holds your API key and others can read it ({_mode(mode)})")
+        warnings.append(
+            T(
+                "it holds your API key and others can read it ({mode})",
+                mode=_mode(mode),
+            )
+        )
         fixes.append(f"chmod 600 {path}")
     own = path.parent == default_config_path().parent
     if own and folder_mode & 0o077:
-        warnings.append(f"its folder is {_mode(folder_mode)}, not 0700")
+        warnings.append(T("its folder is {mode}, not 0700", mode=_mode(folder_mode)))
         fixes.append(f"chmod 700 {path.parent}")
-    return [f"mode {_mode(mode)}, folder {_mode(folder_mode)}"], warnings, fixes
+    modes = T("mode {mode}, folder {folder_mode}", mode=_mode(mode), folder_mode=_mode(folder_mode))
+    return [modes], warnings, fixes
 
 
 # -- 2. the key ----------------------------------------------------------------------------
@@ -176,40 +203,72 @@ def check_key(
     """The key is set, can go into a header, has no pasted ``Bearer `` or quotes."""
     name = "key"
     if "api-key" in invalid:
-        return fail(name, invalid["api-key"].message, f"Set {ENV_KEY} to your key.", ExitCode.AUTH)
+        return fail(
+            name,
+            invalid["api-key"].message,
+            T("Set {env_key} to your key.", env_key=ENV_KEY),
+            ExitCode.AUTH,
+        )
     key = settings.api_key
     if not key:
         return fail(
             name,
-            "No API key is set.",
-            f"Run `dmxedit config set api-key` (it asks without echo), or set {ENV_KEY}. "
-            "Keys are made on your DMXAPI site's token page.",
+            T("No API key is set."),
+            T(
+                "Run `dmxedit config set api-key` (it asks without echo), or "
+                "set {env_key}. Keys are made on your DMXAPI site's token page.",
+                env_key=ENV_KEY,
+            ),
             ExitCode.AUTH,
         )
     source = source_of(settings, "api-key")
-    fix = f"Set it again (in {source}): `dmxedit config set api-key` asks for it without echo."
+    fix = T(
+        "Set it again (in {source}): `dmxedit config set api-key` asks for it without echo.",
+        source=source,
+    )
     if source == ENV_KEY:
-        fix = f"Set {ENV_KEY} again without it (or unset it and use `dmxedit config set api-key`)."
+        fix = T(
+            "Set {env_key} again without it (or unset it and use `dmxedit config set api-key`).",
+            env_key=ENV_KEY,
+        )
     problem = key_problem(key)
     if problem is not None:
-        return fail(name, f"The key from {source} cannot be sent: {problem}.", fix, ExitCode.AUTH)
+        return fail(
+            name,
+            T(
+                "The key from {source} cannot be sent: {problem}.",
+                source=source,
+                problem=problem,
+            ),
+            fix,
+            ExitCode.AUTH,
+        )
     shown = f"{mask(key)} from {source}"
     stored = file_data.get("api-key")
     if settings.sources.get("api-key") == ENV and isinstance(stored, str) and stored != key:
         return Check(
             name,
             WARN,
-            f"{shown}; it overrides the config file's other key ({mask(stored)}).",
-            f"Unset {ENV_KEY} to use the stored key, or `dmxedit config unset api-key`.",
+            T(
+                "{shown}; it overrides the config file's other key ({mask}).",
+                shown=shown,
+                mask=mask(stored),
+            ),
+            T(
+                "Unset {env_key} to use the stored key, or `dmxedit config unset api-key`.",
+                env_key=ENV_KEY,
+            ),
         )
     if not key.startswith("sk-"):
         return Check(
             name,
             WARN,
-            f"{shown} does not start with sk-, as DMXAPI keys do.",
-            "Use a key from your site's token page (the system token is another thing).",
+            T("{shown} does not start with sk-, as DMXAPI keys do.", shown=shown),
+            T(
+                "Use a key from your site's token page (the system token is another thing).",
+            ),
         )
-    return Check(name, OK, f"{shown}.")
+    return Check(name, OK, T("{shown}.", shown=shown))
 
 
 # -- 3. the base URL -----------------------------------------------------------------------
@@ -235,27 +294,60 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
             base = origin + path[: -len(end)]
             return fail(
                 name,
-                f"{url} (from {source}) is an endpoint's URL, not the base URL.",
-                f"Use the part before {end}: dmxedit config set base-url {base}",
+                T(
+                    "{url} (from {source}) is an endpoint's URL, not the base URL.",
+                    url=url,
+                    source=source,
+                ),
+                T(
+                    "Use the part before {end}: dmxedit config set base-url {base}",
+                    end=end,
+                    base=base,
+                ),
                 ExitCode.USAGE,
             )
     if not path.endswith("/v1"):  # a DMXAPI site without /v1 is invalid (settings)
-        warnings.append("it does not end in /v1, as OpenAI-style base URLs do")
-        hints.append(f"If requests get 404: dmxedit config set base-url {origin}{path}/v1")
+        warnings.append(T("it does not end in /v1, as OpenAI-style base URLs do"))
+        hints.append(
+            T(
+                "If requests get 404: dmxedit config set base-url {origin}{path}/v1",
+                origin=origin,
+                path=path,
+            )
+        )
     if plain_http(url) is not None:
-        warnings.append("it is plain http, so the key travels unencrypted")
-        hints.append("Use https://.")
+        warnings.append(T("it is plain http, so the key travels unencrypted"))
+        hints.append(T("Use https://."))
     if host in SITES:
         notes.append(SITES[host])
     elif is_dmxapi_host(host):
-        warnings.append(f"{host} is not one of DMXAPI's sites ({', '.join(SITES)})")
-        hints.append("Use the site that issued your key, e.g. https://www.dmxapi.cn/v1.")
+        warnings.append(
+            T(
+                "{host} is not one of DMXAPI's sites ({sites})",
+                host=host,
+                sites=", ".join(SITES),
+            )
+        )
+        hints.append(
+            T(
+                "Use the site that issued your key, e.g. https://www.dmxapi.cn/v1.",
+            )
+        )
     else:
-        notes.append("not a DMXAPI site")
-    detail = f"{url} (from {source}; {', '.join(notes)})" if notes else f"{url} (from {source})"
+        notes.append(T("not a DMXAPI site"))
+    detail = (
+        T("{url} (from {source}; {notes})", url=url, source=source, notes=joined(notes, ", "))
+        if notes
+        else T("{url} (from {source})", url=url, source=source)
+    )
     if warnings:
-        return Check(name, WARN, detail + ": " + "; ".join(warnings) + ".", " ".join(hints))
-    return Check(name, OK, detail + ".")
+        return Check(
+            name,
+            WARN,
+            T("{detail}: {warnings}.", detail=detail, warnings=joined(warnings, "; ")),
+            joined(hints, " "),
+        )
+    return Check(name, OK, T("{detail}.", detail=detail))
 
 
 # -- 8. the output folder, 9. the ledger ------------------------------------------------------
@@ -281,11 +373,15 @@ def _creatable(path: Path) -> str | None:
     """Why the missing folder ``path`` could not be created, or None."""
     base = _nearest(path)
     if not base.is_dir():
-        return f"{base} is not a folder"
+        return T("{base} is not a folder", base=base)
     try:
         _probe(base)
     except OSError as exc:
-        return f"{base} cannot be written ({exc.strerror or exc})"
+        return T(
+            "{base} cannot be written ({strerror})",
+            base=base,
+            strerror=exc.strerror or exc,
+        )
     return None
 
 
@@ -297,24 +393,52 @@ def check_output(settings: Settings) -> Check:
     folder = Path(settings.output).expanduser()
     shown = str(folder.absolute())
     source = source_of(settings, "output")
-    fix = "Choose another with -o DIR or `dmxedit config set output DIR`."
+    fix = T("Choose another with -o DIR or `dmxedit config set output DIR`.")
     if not folder.exists():
         why = _creatable(folder)
         if why is not None:
             return fail(
-                name, f"{shown} (from {source}) cannot be created: {why}.", fix, ExitCode.USAGE
+                name,
+                T(
+                    "{shown} (from {source}) cannot be created: {why}.",
+                    shown=shown,
+                    source=source,
+                    why=why,
+                ),
+                fix,
+                ExitCode.USAGE,
             )
-        return Check(name, OK, f"{shown} (from {source}) does not exist yet; it will be created.")
+        return Check(
+            name,
+            OK,
+            T(
+                "{shown} (from {source}) does not exist yet; it will be created.",
+                shown=shown,
+                source=source,
+            ),
+        )
     if not folder.is_dir():
         return fail(
-            name, f"{shown} (from {source}) exists and is not a folder.", fix, ExitCode.USAGE
+            name,
+            T(
+                "{shown} (from {source}) exists and is not a folder.",
+                shown=shown,
+                source=source,
+            ),
+            fix,
+            ExitCode.USAGE,
         )
     try:
         _probe(folder)
     except OSError as exc:
         return fail(
             name,
-            f"{shown} (from {source}) cannot be written: {exc.strerror or exc}.",
+            T(
+                "{shown} (from {source}) cannot be written: {strerror}.",
+                shown=shown,
+                source=source,
+                strerror=exc.strerror or exc,
+            ),
             fix,
             ExitCode.USAGE,
         )
@@ -326,10 +450,17 @@ def check_output(settings: Settings) -> Check:
         return Check(
             name,
             WARN,
-            f"{shown} (from {source}) is writable, but only {free / 2**20:.0f} MiB are free.",
-            "A 4K result can take tens of MiB: free some space or choose another folder.",
+            T(
+                "{shown} (from {source}) is writable, but only {value:.0f} MiB are free.",
+                shown=shown,
+                source=source,
+                value=free / 2**20,
+            ),
+            T(
+                "A 4K result can take tens of MiB: free some space or choose another folder.",
+            ),
         )
-    return Check(name, OK, f"{shown} (from {source}) is writable.")
+    return Check(name, OK, T("{shown} (from {source}) is writable.", shown=shown, source=source))
 
 
 def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
@@ -338,43 +469,70 @@ def check_ledger(settings: Settings, env: Mapping[str, str]) -> Check:
 
     name = "ledger"
     if not enabled(settings.history, env):
-        off = f"{environment.NO_HISTORY} is set" if settings.history else "history is off"
-        return Check(name, OK, f"Turned off ({off}): paid requests are not recorded.")
+        off = (
+            T("{no_history} is set", no_history=environment.NO_HISTORY)
+            if settings.history
+            else T("history is off")
+        )
+        return Check(name, OK, T("Turned off ({off}): paid requests are not recorded.", off=off))
     path = ledger_path(env)
-    fix = (
-        f"Fix its folder's permissions, point {environment.DATA_DIR} elsewhere, or turn it "
-        f"off with `dmxedit config set history off` ({environment.NO_HISTORY}=1)."
+    fix = T(
+        "Fix its folder's permissions, point {data_dir} elsewhere, or "
+        "turn it off with `dmxedit config set history off` "
+        "({no_history}=1).",
+        data_dir=environment.DATA_DIR,
+        no_history=environment.NO_HISTORY,
     )
     if not path.exists():
         blocked = _creatable(path.parent)
         if blocked is not None:
-            return fail(name, f"{path} cannot be created: {blocked}.", fix, ExitCode.AUTH)
-        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+            return fail(
+                name,
+                T("{path} cannot be created: {blocked}.", path=path, blocked=blocked),
+                fix,
+                ExitCode.AUTH,
+            )
+        return Check(
+            name, OK, T("No ledger yet; the first paid request creates {path}.", path=path)
+        )
     try:
         book = open_ledger(settings.history, env, create=False)
     except DmxError as exc:
         return fail(name, exc.message, exc.hint, exc.exit_code)
     if book is None:  # removed meanwhile
-        return Check(name, OK, f"No ledger yet; the first paid request creates {path}.")
+        return Check(
+            name, OK, T("No ledger yet; the first paid request creates {path}.", path=path)
+        )
     try:
         count = book.check_writable()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc).lower():
-            return Check(name, OK, f"{path} is in use by another dmxedit run right now.")
-        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+            return Check(
+                name, OK, T("{path} is in use by another dmxedit run right now.", path=path)
+            )
+        return fail(
+            name, T("{path} cannot be written: {exc}.", path=path, exc=exc), fix, ExitCode.AUTH
+        )
     except sqlite3.Error as exc:
-        return fail(name, f"{path} cannot be written: {exc}.", fix, ExitCode.AUTH)
+        return fail(
+            name, T("{path} cannot be written: {exc}.", path=path, exc=exc), fix, ExitCode.AUTH
+        )
     finally:
         book.close()
-    detail = f"{path}: {count} entr{'ies' if count != 1 else 'y'}, writable"
+    detail = P(
+        "{path}: {count} entry, writable", "{path}: {count} entries, writable", count, path=path
+    )
     if os.name == "posix":
         mode = path.stat().st_mode
         if mode & 0o077:
             return Check(
                 name,
                 WARN,
-                f"{detail}; others can read it ({_mode(mode)}): it holds your prompts and "
-                "result URLs.",
-                f"Run: chmod 600 {path}",
+                T(
+                    "{detail}; others can read it ({mode}): it holds your prompts and result URLs.",
+                    detail=detail,
+                    mode=_mode(mode),
+                ),
+                T("Run: chmod 600 {path}", path=path),
             )
-    return Check(name, OK, detail + ".")
+    return Check(name, OK, T("{detail}.", detail=detail))

@@ -17,17 +17,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dmxedit.core.errors import ApiError, DmxError, InternalError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.engine.records import Tracker
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Answer
     from dmxedit.store.results import Blob, SavedImage
 
-MAY_BE_BILLED = (
+MAY_BE_BILLED = T(
     "The API may have done the work (and billed it); dmxedit does not send it again on its "
     "own. Check your DMXAPI usage log before running it again."
 )
-BUG = "This is a bug in dmxedit: please report it (dmxedit --debug shows where)."
+BUG = T("This is a bug in dmxedit: please report it (dmxedit --debug shows where).")
 
 
 class Delivery(Tracker):
@@ -84,26 +85,42 @@ def verdict(exc: BaseException, state: Delivery) -> DmxError | None:
         error = exc
     elif not state.was_sent:
         error = InternalError(
-            f"Internal error before the request was completely sent ({describe(exc)}); "
-            "nothing was billed.",
+            T(
+                "Internal error before the request was completely sent "
+                "({describe}); nothing was billed.",
+                describe=describe(exc),
+            ),
             hint=BUG,
         )
     elif state.answer is None and not state.urls:
         error = ApiError(
-            f"The API's answer could not be read ({describe(exc)}). {MAY_BE_BILLED}",
-            hint="`dmxedit history` keeps the request; " + BUG,
+            T(
+                "The API's answer could not be read ({describe}). {may_be_billed}",
+                describe=describe(exc),
+                may_be_billed=MAY_BE_BILLED,
+            ),
+            hint=T("`dmxedit history` keeps the request; {bug}", bug=BUG),
             may_be_billed=True,
         )
     else:
         error = SaveError(
-            "The image was generated (and billed) but an unexpected error stopped it from "
-            f"being saved ({describe(exc)}); its URL is printed so it is not lost.",
-            hint="`dmxedit recover` downloads it again. " + BUG,
+            T(
+                "The image was generated (and billed) but an unexpected error "
+                "stopped it from being saved ({describe}); its URL is printed "
+                "so it is not lost.",
+                describe=describe(exc),
+            ),
+            hint=T("`dmxedit recover` downloads it again. {bug}", bug=BUG),
         )
     if state.was_sent and not error.may_be_billed and billable(error):
         error.may_be_billed = True
         if "billed" not in error.message:
-            error.message = f"{error.message.rstrip()} {MAY_BE_BILLED}"
+            said = error.message
+            error.message = T(
+                "{message} {may_be_billed}",
+                message=said if said == said.rstrip() else said.rstrip(),
+                may_be_billed=MAY_BE_BILLED,
+            )
             error.args = (error.message,)
     unsaved = state.unsaved_urls()
     if unsaved:

@@ -24,6 +24,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import env as environment
 from dmxedit.core.errors import DmxError, ExitCode, InputError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import P, T, joined
 from dmxedit.core.modelfacts import UNKNOWN_WORDS, door_words, unknown_hint
 from dmxedit.core.modelspec import Model
 from dmxedit.core.modeltable import model_for, nearest
@@ -68,11 +69,15 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
     if proxy is not None and proxy.problem is not None:
         return fail(name, proxy.problem, proxy.hint, ExitCode.AUTH)
     if proxy is not None:
-        detail = f"Through {proxy.url} (from {proxy.source})."
+        detail = T("Through {url} (from {source}).", url=proxy.url, source=proxy.source)
     elif (set_for := configured(url)) is not None:
-        detail = f"{set_for.source} is set, but NO_PROXY excludes {host}: direct connection."
+        detail = T(
+            "{source} is set, but NO_PROXY excludes {host}: direct connection.",
+            source=set_for.source,
+            host=host,
+        )
     else:
-        detail = "No proxy is set for it: dmxedit connects directly."
+        detail = T("No proxy is set for it: dmxedit connects directly.")
     downloads = proxy_for_downloads()
     if downloads is not None and downloads != proxy:
         if downloads.problem is not None:
@@ -80,18 +85,33 @@ def check_proxy(url: str, env: Mapping[str, str] | None = None) -> Check:
             return Check(
                 name,
                 WARN,
-                f"{detail} But result images are downloaded from other hosts, through a "
-                f"proxy that cannot be used: {downloads.problem} Each download would fail "
-                "after the image is paid for "
-                "(exit 6; `dmxedit recover` fetches it once this is fixed).",
-                f"{downloads.hint} Or add the result hosts to NO_PROXY, or use --format "
-                "b64_json (no download).",
+                T(
+                    "{detail} But result images are downloaded from other hosts, "
+                    "through a proxy that cannot be used: {problem} Each download "
+                    "would fail after the image is paid for (exit 6; `dmxedit "
+                    "recover` fetches it once this is fixed).",
+                    detail=detail,
+                    problem=downloads.problem,
+                ),
+                T(
+                    "{hint} Or add the result hosts to NO_PROXY, or use --format "
+                    "b64_json (no download).",
+                    hint=downloads.hint,
+                ),
             )
-        detail += f" Result downloads from other hosts go through {downloads.url} (from " + (
-            f"{downloads.source})."
+        detail = T(
+            "{detail} Result downloads from other hosts go through {url} (from {source}).",
+            detail=detail,
+            url=downloads.url,
+            source=downloads.source,
         )
     if conflicts:
-        return Check(name, WARN, detail + " " + "; ".join(conflicts) + ".", "Set one of them.")
+        return Check(
+            name,
+            WARN,
+            T("{detail} {conflicts}.", detail=detail, conflicts=joined(conflicts, "; ")),
+            T("Set one of them."),
+        )
     return Check(name, OK, detail)
 
 
@@ -112,9 +132,11 @@ def check_site(url: str, connect_timeout: float) -> Check:
     if reached.status == 407:
         return fail(
             name,
-            f"The proxy between you and {parts.netloc} asks for a user name and password "
-            "(HTTP 407).",
-            "Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT.",
+            T(
+                "The proxy between you and {netloc} asks for a user name and password (HTTP 407).",
+                netloc=parts.netloc,
+            ),
+            T("Put them in the proxy URL: http://USER:PASSWORD@HOST:PORT."),
             ExitCode.AUTH,
         )
     took = f"{reached.seconds * 1000:.0f} ms"
@@ -122,11 +144,25 @@ def check_site(url: str, connect_timeout: float) -> Check:
         return Check(
             name,
             WARN,
-            f"{parts.netloc} answered HTTP {reached.status} {how} in {took}: it may be having "
-            "trouble.",
-            "If edits fail with 5xx, try again later.",
+            T(
+                "{netloc} answered HTTP {status} {how} in {took}: it may be having trouble.",
+                netloc=parts.netloc,
+                status=reached.status,
+                how=how,
+                took=took,
+            ),
+            T("If edits fail with 5xx, try again later."),
         )
-    return Check(name, OK, f"{parts.netloc} answered {how} in {took}.")
+    return Check(
+        name,
+        OK,
+        T(
+            "{netloc} answered {how} in {took}.",
+            netloc=parts.netloc,
+            how=how,
+            took=took,
+        ),
+    )
 
 
 # -- 6. the key accepted, 7. the model --------------------------------------------------------
@@ -157,8 +193,8 @@ def check_auth(
             Check(
                 name,
                 WARN,
-                "The key is accepted, but its model list is empty.",
-                "Check the key's group and model limits on your DMXAPI site.",
+                T("The key is accepted, but its model list is empty."),
+                T("Check the key's group and model limits on your DMXAPI site."),
             ),
             models,
         )
@@ -166,8 +202,12 @@ def check_auth(
         Check(
             name,
             OK,
-            f"The key is accepted: it can use {len(models)} model{'s' if len(models) != 1 else ''}"
-            f", {images} of them for images.",
+            P(
+                "The key is accepted: it can use {count} model, {images} of them for images.",
+                "The key is accepted: it can use {count} models, {images} of them for images.",
+                len(models),
+                images=images,
+            ),
         ),
         models,
     )
@@ -187,9 +227,15 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is not in dmxedit's model table: {UNKNOWN_WORDS}; "
-            f"its sizes and options are not checked before sending (the key's list was not "
-            f"read: {blocked}).",
+            T(
+                "{model} (from {source}) is not in dmxedit's model table: "
+                "{unknown_words}; its sizes and options are not checked before "
+                "sending (the key's list was not read: {blocked}).",
+                model=model,
+                source=source,
+                unknown_words=UNKNOWN_WORDS,
+                blocked=blocked,
+            ),
             unknown_hint(model),
         )
     ids = [m.id for m in models]
@@ -197,46 +243,79 @@ def check_model(settings: Settings, models: list[ModelInfo] | None, blocked: str
         return _not_listed(model, source, ids, spec)
     info = next(m for m in models if m.id == model)
     if spec is None:
-        odd = "" if info.image else " It does not look like an image model either."
+        odd = "" if info.image else T(" It does not look like an image model either.")
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is in the key's list but not in dmxedit's model table: "
-            f"{UNKNOWN_WORDS}; its sizes and options are not checked before sending.{odd}",
+            T(
+                "{model} (from {source}) is in the key's list but not in "
+                "dmxedit's model table: {unknown_words}; its sizes and options "
+                "are not checked before sending.{odd}",
+                model=model,
+                source=source,
+                unknown_words=UNKNOWN_WORDS,
+                odd=odd,
+            ),
             unknown_hint(model),
         )
     if not info.image:
         return Check(
             name,
             WARN,
-            f"{model} (from {source}) is in the key's list but does not look like an image model.",
-            "See `dmxedit models` for the image models.",
+            T(
+                "{model} (from {source}) is in the key's list but does not "
+                "look like an image model.",
+                model=model,
+                source=source,
+            ),
+            T("See `dmxedit models` for the image models."),
         )
     return Check(
         name,
         OK,
-        f"{model} (from {source}) is one the key can use; dmxedit knows it ({door_words(spec)}).",
+        T(
+            "{model} (from {source}) is one the key can use; dmxedit knows it ({door_words}).",
+            model=model,
+            source=source,
+            door_words=door_words(spec),
+        ),
     )
 
 
 def _not_listed(model: str, source: str, ids: list[str], spec: Model | None) -> Check:
     close = [m for m in ids if m.casefold() == model.casefold()]
     close += [m for m in difflib.get_close_matches(model, ids, n=3, cutoff=0.6) if m not in close]
-    guess = f"Did you mean {' or '.join(close[:3])}? " if close else ""
+    guess = T("Did you mean {names}? ", names=" or ".join(close[:3])) if close else ""
     known = nearest(model)
     if spec is not None:
-        table = f" dmxedit knows it ({door_words(spec)}), but the key's list lacks it."
+        table = T(
+            " dmxedit knows it ({door_words}), but the key's list lacks it.",
+            door_words=door_words(spec),
+        )
     elif known is not None:
-        table = f" Nor is it in dmxedit's model table: the nearest known model is {known}."
+        table = T(
+            " Nor is it in dmxedit's model table: the nearest known model is {known}.",
+            known=known,
+        )
     else:
-        table = " Nor is it in dmxedit's model table."
+        table = T(" Nor is it in dmxedit's model table.")
     # A warning (SPEC 12): the key's list can lag behind what DMXAPI serves it.
     return Check(
         "model",
         WARN,
-        f"The key may not be able to use the model {model} (from {source}): it is not "
-        f'among its {len(ids)} models, so an edit may get 503 "no available channel".{table}',
-        f"{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
+        T(
+            "The key may not be able to use the model {model} (from "
+            "{source}): it is not among its {n_ids} models, so an edit may "
+            'get 503 "no available channel".{table}',
+            model=model,
+            source=source,
+            n_ids=len(ids),
+            table=table,
+        ),
+        T(
+            "{guess}`dmxedit models` lists them; then `dmxedit config set model NAME`.",
+            guess=guess,
+        ),
     )
 
 
@@ -261,15 +340,21 @@ def check_balance(settings: Settings, events: Events | None = None) -> Check:
     if cny <= 0:
         return fail(
             name,
-            f"The balance is {cny:.2f} CNY: DMXAPI will refuse paid requests.",
-            "Top up on your DMXAPI site.",
+            T(
+                "The balance is {cny:.2f} CNY: DMXAPI will refuse paid requests.",
+                cny=cny,
+            ),
+            T("Top up on your DMXAPI site."),
             ExitCode.AUTH,
         )
     if cny < LOW_BALANCE:
         return Check(
-            name, WARN, f"The balance is {cny:.2f} CNY.", "Top up soon on your DMXAPI site."
+            name,
+            WARN,
+            T("The balance is {cny:.2f} CNY.", cny=cny),
+            T("Top up soon on your DMXAPI site."),
         )
-    return Check(name, OK, f"The balance is {cny:.2f} CNY.")
+    return Check(name, OK, T("The balance is {cny:.2f} CNY.", cny=cny))
 
 
 # -- all of them ---------------------------------------------------------------------------
@@ -292,19 +377,19 @@ def _reach(
 ) -> str | None:
     """The proxy and site checks; why the site cannot be used (None: it can)."""
     url = settings.base_url
-    blocked: str | None = "the base URL is not usable" if "base-url" in invalid else None
+    blocked: str | None = T("the base URL is not usable") if "base-url" in invalid else None
     wrong = invalid.get("base-url")
     if wrong is not None and wrong.details.get("fixed"):
         url = str(wrong.details["base_url"])  # only its path is wrong: its site can be checked
         blocked = None
     proxy = done.add(check_proxy(url, env) if blocked is None else skip("proxy", blocked))
     if proxy.status == FAIL:
-        blocked = "the proxy cannot be used"
+        blocked = T("the proxy cannot be used")
     site = done.add(
         check_site(url, settings.connect_timeout) if blocked is None else skip("site", blocked)
     )
     if site.status == FAIL:
-        blocked = "the site cannot be reached"
+        blocked = T("the site cannot be reached")
     return blocked
 
 
@@ -317,7 +402,7 @@ def _auth_and_model(
     if blocked is None:
         auth, models = check_auth(settings, settings.api_key or "", events)
         done.add(auth)
-        blocked = "the key was not accepted" if models is None else None
+        blocked = T("the key was not accepted") if models is None else None
     else:
         done.add(skip("auth", blocked))
     done.add(check_model(settings, models, str(blocked)))
@@ -348,9 +433,9 @@ def run(
     unreachable = _reach(done, settings, invalid, env)
     blocked = unreachable  # the account API is on the same site
     if blocked is None and base.status == FAIL:
-        blocked = "the base URL is wrong"  # its host answers; its path would not
+        blocked = T("the base URL is wrong")  # its host answers; its path would not
     if blocked is None and key.status == FAIL:
-        blocked = "there is no key that can be sent"
+        blocked = T("there is no key that can be sent")
     _auth_and_model(done, settings, blocked, events)
     done.add(check_output(settings))
     done.add(check_ledger(settings, env))

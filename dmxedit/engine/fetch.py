@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dmxedit.core import interrupts
 from dmxedit.core.errors import SaveError
+from dmxedit.core.i18n import T
 
 if TYPE_CHECKING:
     from dmxedit.api.client import Client
@@ -26,10 +27,13 @@ def fetch_again(client: Client, saver: Saver, url: str) -> SavedImage:
         raise
     except BaseException as exc:  # noqa: BLE001 - whatever it was, the URL is kept
         raise SaveError(
-            f"The result could not be downloaded ({_describe(exc)}); its URL is printed so "
-            "it is not lost.",
+            T(
+                "The result could not be downloaded ({describe}); its URL is "
+                "printed so it is not lost.",
+                describe=_describe(exc),
+            ),
             urls=[url],
-            hint="`dmxedit recover` tries again while the URL works.",
+            hint=T("`dmxedit recover` tries again while the URL works."),
         ) from exc
     try:
         with interrupts.deferred():  # downloaded and paid for: a Ctrl-C waits for the move

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import resolve
 from dmxedit.store.ledger import Ledger, enabled, ledger_path
 
@@ -31,9 +32,11 @@ def reading(env: Mapping[str, str] | None = None) -> Iterator[Ledger | None]:
     path = ledger_path(env)
     if not enabled(settings.history, env):
         raise InputError(
-            "The ledger is turned off, so there is no history.",
-            hint="Turn it on with `dmxedit config set history on` "
-            f"(and unset {environment.NO_HISTORY}).",
+            T("The ledger is turned off, so there is no history."),
+            hint=T(
+                "Turn it on with `dmxedit config set history on` (and unset {no_history}).",
+                no_history=environment.NO_HISTORY,
+            ),
         )
     if not path.exists():
         yield None
@@ -55,8 +58,8 @@ def parse_since(text: str, clock: Callable[[], float] = time.time) -> float:
         return datetime.fromisoformat(text.strip()).timestamp()
     except ValueError:
         raise InputError(
-            f"--since {text!r} is not a date.",
-            hint="Use 2026-11-30, 2026-11-30T08:00, or 3d / 12h / 30m ago.",
+            T("--since {text!r} is not a date.", text=text),
+            hint=T("Use 2026-11-30, 2026-11-30T08:00, or 3d / 12h / 30m ago."),
         ) from None
 
 

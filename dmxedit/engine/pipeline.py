@@ -7,6 +7,9 @@ that a durable record of the request (a batch results file, the ledger) is writt
 before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request: the
 library and the CLI use them alike (:func:`prepare` and :class:`Prepared` live in
 :mod:`dmxedit.engine.prepared`, the library's entry points in :mod:`dmxedit.engine.library`).
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import interrupts
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import N_, T, joined
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
@@ -35,6 +39,7 @@ from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
 from dmxedit.engine.prepared import Prepared, warnings_for
 from dmxedit.engine.records import LedgerRecord, Record, Records, Tracker
+from dmxedit.engine.recover import recover_hint
 from dmxedit.engine.result import ImageResult
 from dmxedit.engine.thread import history_images, with_images
 from dmxedit.media.digests import Cache as DigestCache
@@ -165,7 +170,11 @@ def _execute(
         try:
             step(request, answer, saved, result, events, saver, save_metadata)
         except Exception as exc:  # noqa: BLE001 - the images are saved; say what failed
-            message = f"{step.__doc__ or step.__name__} failed: {describe(exc)}"
+            message = T(
+                "{step} failed: {problem}",
+                step=T(step.__doc__) if step.__doc__ else step.__name__,
+                problem=describe(exc),
+            )
             records.warnings.append(message)
             events.warn(message)
     records.saved(result)
@@ -232,7 +241,7 @@ def _metadata_files(
         meta = _metadata(request, answer, result, image, item.url)
         written = write_metadata(image.path, meta, saver.temporaries)
         if written is None:
-            events.warn(f"{image.path}.json already exists; metadata not written.")
+            events.warn(T("{path}.json already exists; metadata not written.", path=image.path))
         else:
             result.metadata_files.append(written)
 
@@ -250,6 +259,13 @@ def _receipt(
     delivered, found = receipt(request.expected(), saved, events.warn)
     result.delivered.extend(delivered)
     result.mismatch.extend(found)
+
+
+#: The steps' docstrings, which name them in a warning: marked for the catalog.
+STEP_WORDS = (
+    N_("Writing the metadata sidecars"),
+    N_("Checking what was delivered against what was asked"),
+)
 
 
 def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
@@ -320,7 +336,11 @@ def _save_failure(failures: list[SaveError], saved: list[SavedImage]) -> SaveErr
     message = (
         first.message
         if len(failures) == 1
-        else f"{len(failures)} images could not be saved. " + " ".join(f.message for f in failures)
+        else T(
+            "{count} images could not be saved. {messages}",
+            count=len(failures),
+            messages=joined((f.message for f in failures), " "),
+        )
     )
     return SaveError(
         message,
@@ -359,20 +379,6 @@ def _metadata(
         "attempts": answer.attempts,
         "timings": result.timings,
     }
-
-
-def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
-    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
-    aside): the error's hint names that fix first, before "open the URL yourself"."""
-    entry = book.get(entry_id) if entry_id is not None else None
-    if entry is None or not (entry.unsaved_urls or entry.data_paths):
-        return
-    fix = (
-        f"Run `dmxedit recover` to download it again (ledger entry {entry.id}; "
-        "-o DIR saves it elsewhere)."
-    )
-    error.hint = f"{fix} {error.hint}" if error.hint else fix
-    error.details.setdefault("ledger_id", entry.id)
 
 
 def run(
@@ -498,4 +504,4 @@ def _billing_check(
             sleep=clocks[1],
         )
     except Exception as exc:  # noqa: BLE001 - the check is extra; the error stands
-        events.warn(f"The billing check failed: {describe(exc)}")
+        events.warn(T("The billing check failed: {describe}", describe=describe(exc)))

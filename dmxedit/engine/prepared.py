@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dmxedit.api.request import ImageRequest, Kind, build_request
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
 from dmxedit.engine.thread import Thread, history_images, load_thread
@@ -45,14 +46,24 @@ def warnings_for(request: ImageRequest) -> list[str]:
     earlier = len(history_images(request.history))
     if request.spec is not None and earlier and earlier + len(request.images) > request.spec.inputs:
         out.append(
-            f"The thread holds {earlier + len(request.images)} images in all; "
-            f"{request.model} documents {request.spec.inputs} inputs a request."
+            T(
+                "The thread holds {total} images in all; {model} documents "
+                "{inputs} inputs a request.",
+                total=earlier + len(request.images),
+                model=request.model,
+                inputs=request.spec.inputs,
+            )
         )
     spec = request.spec
     if spec is not None and spec.warn_inputs is not None and len(request.images) > spec.warn_inputs:
         out.append(
-            f"{len(request.images)} images: the endpoint documents {spec.inputs}, but one page "
-            f"of the provider's documentation says {spec.warn_inputs}."
+            T(
+                "{count} images: the endpoint documents {inputs}, but one "
+                "page of the provider's documentation says {warn_inputs}.",
+                count=len(request.images),
+                inputs=spec.inputs,
+                warn_inputs=spec.warn_inputs,
+            )
         )
     return out
 
@@ -161,9 +172,16 @@ def _continued(request: ImageRequest, thread: Thread) -> ImageRequest:
     parent = thread.parent
     if request.door != "gemini":
         raise InputError(
-            f"{request.model} goes through the images door, which keeps no conversation; "
-            "--continue needs a gemini-door model (see `dmxedit models`).",
-            hint=f"Give the result as an input image instead: dmxedit edit @{parent.id} -p ...",
+            T(
+                "{model} goes through the images door, which keeps no "
+                "conversation; --continue needs a gemini-door model (see "
+                "`dmxedit models`).",
+                model=request.model,
+            ),
+            hint=T(
+                "Give the result as an input image instead: dmxedit edit @{id} -p ...",
+                id=parent.id,
+            ),
         )
     return replace(request, history=thread.turns, parent=parent.id)
 
@@ -208,10 +226,19 @@ def _checked_mask(
         plan = first.plan
         problems.append(
             InputError(
-                f"--mask cannot go with {first.display} being downscaled "
-                f"({plan.width}x{plan.height} to {plan.sent_width}x{plan.sent_height}): the "
-                "mask would no longer match the image sent.",
-                hint="Downscale the image and the mask alike yourself, or leave out --max-side.",
+                T(
+                    "--mask cannot go with {display} being downscaled "
+                    "({width}x{height} to {sent_width}x{sent_height}): the mask "
+                    "would no longer match the image sent.",
+                    display=first.display,
+                    width=plan.width,
+                    height=plan.height,
+                    sent_width=plan.sent_width,
+                    sent_height=plan.sent_height,
+                ),
+                hint=T(
+                    "Downscale the image and the mask alike yourself, or leave out --max-side.",
+                ),
             )
         )
         return None
@@ -233,7 +260,12 @@ def _checked_target(options: ImageOptions, problems: list[InputError]) -> Path |
         problems.append(exc)
     if options.name is not None:
         problems.append(
-            InputError(f"-o {options.output!r} names the file already; --name goes with a folder.")
+            InputError(
+                T(
+                    "-o {output!r} names the file already; --name goes with a folder.",
+                    output=options.output,
+                )
+            )
         )
     return target
 
@@ -246,12 +278,23 @@ def _count_target(options: ImageOptions, target: Path | None) -> list[InputError
     if target is not None:
         return [
             InputError(
-                f"-o {options.output!r} names one file, and --count {count} makes "
-                "several; give a folder."
+                T(
+                    "-o {output!r} names one file, and --count {count} makes "
+                    "several; give a folder.",
+                    output=options.output,
+                    count=count,
+                )
             )
         ]
     if options.output == "-":
-        return [InputError(f"--count {count} makes {count} files; -o - writes one image.")]
+        return [
+            InputError(
+                T(
+                    "--count {count} makes {count} files; -o - writes one image.",
+                    count=count,
+                )
+            )
+        ]
     return []
 
 

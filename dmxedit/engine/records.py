@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dmxedit.api.request import ImageRequest
 from dmxedit.core.errors import ConfigError, DmxError, Interrupted
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.text import storable
 from dmxedit.engine.result import ImageResult
 from dmxedit.media.formats import printable
@@ -49,7 +50,13 @@ class Record:
 
     def trouble(self, step: str, exc: BaseException) -> str:
         """The warning said when this record could not record ``step``."""
-        return f"{type(self).__name__} could not record {step!r}: {type(exc).__name__}: {exc}"
+        return T(
+            "{record} could not record {step!r}: {kind}: {exc}",
+            record=type(self).__name__,
+            step=step,
+            kind=type(exc).__name__,
+            exc=exc,
+        )
 
 
 class Records(Record):
@@ -119,17 +126,23 @@ class Tracker(Record):
     def interruption(self) -> Interrupted:
         """The error an interrupt of this request ends with."""
         if not self.was_sent:
-            message = "Interrupted before the request was completely sent; nothing was billed."
+            message = T(
+                "Interrupted before the request was completely sent; nothing was billed.",
+            )
         elif self.urls:
-            message = (
-                "Interrupted while the result was being saved. The image was generated (and "
-                "billed); its URL is printed so it is not lost."
+            message = T(
+                "Interrupted while the result was being saved. The image was "
+                "generated (and billed); its URL is printed so it is not lost.",
             )
         else:
-            message = "Interrupted after the request was sent: it may have been billed."
+            message = T(
+                "Interrupted after the request was sent: it may have been billed.",
+            )
         hint = None
         if self.was_sent:
-            hint = "`dmxedit recover` fetches results that arrived but were not saved."
+            hint = T(
+                "`dmxedit recover` fetches results that arrived but were not saved.",
+            )
         return Interrupted(
             message,
             hint=hint,
@@ -174,18 +187,35 @@ class LedgerRecord(Tracker):
         super().__init__()  # was_sent and urls, as the pipeline's Tracker keeps them
 
     def trouble(self, step: str, exc: BaseException) -> str:
-        entry = f"entry {self.entry_id}" if self.entry_id is not None else "its entry"
+        entry = (
+            T("entry {entry_id}", entry_id=self.entry_id)
+            if self.entry_id is not None
+            else T("its entry")
+        )
         what = {
-            "sent": "that the request went out (it may be billed)",
-            "answered": "the answer",
-            "saved": "the saved files",
-            "failed": "how the request ended",
-            "interrupted": "the interruption",
+            "sent": T("that the request went out (it may be billed)"),
+            "answered": T("the answer"),
+            "saved": T("the saved files"),
+            "failed": T("how the request ended"),
+            "interrupted": T("the interruption"),
         }.get(step, step)
-        said = f"The ledger could not record {what} in {entry} ({type(exc).__name__}: {exc})"
         if step in ("answered", "failed", "interrupted") and self.urls:
-            said += "; the result URL(s): " + " ".join(self.urls)
-        return said + "."
+            return T(
+                "The ledger could not record {what} in {entry} ({kind}: {exc}); the result "
+                "URL(s): {urls}.",
+                what=what,
+                entry=entry,
+                kind=type(exc).__name__,
+                exc=exc,
+                urls=" ".join(self.urls),
+            )
+        return T(
+            "The ledger could not record {what} in {entry} ({kind}: {exc}).",
+            what=what,
+            entry=entry,
+            kind=type(exc).__name__,
+            exc=exc,
+        )
 
     def begin(self, request: ImageRequest) -> None:
         try:
@@ -194,10 +224,16 @@ class LedgerRecord(Tracker):
             raise
         except Exception as exc:
             raise ConfigError(
-                f"The ledger {self.ledger.path} cannot be written ({type(exc).__name__}: "
-                f"{exc}); nothing was sent.",
-                hint="Try again, or turn the ledger off with `dmxedit config set history off` "
-                "(DMXEDIT_NO_HISTORY=1).",
+                T(
+                    "The ledger {path} cannot be written ({name}: {exc}); nothing was sent.",
+                    path=self.ledger.path,
+                    name=type(exc).__name__,
+                    exc=exc,
+                ),
+                hint=T(
+                    "Try again, or turn the ledger off with `dmxedit config set "
+                    "history off` (DMXEDIT_NO_HISTORY=1).",
+                ),
             ) from exc
 
     def _begin(self, request: ImageRequest) -> None:

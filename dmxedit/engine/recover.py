@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dmxedit.api.client import Client
 from dmxedit.core.errors import ExitCode, InputError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.engine.billing import check_entries
 from dmxedit.engine.fetch import fetch_again
@@ -86,10 +87,10 @@ def unanswered_note(entry: Entry, verdict: Verdict | None) -> str:
     if verdict is not None:
         return verdict.note
     if entry.billed is not None:
-        return "checked before: " + (
-            "DMXAPI billed it." if entry.billed else "DMXAPI did not bill it."
-        )
-    return "it may have been billed, and there is nothing to download."
+        if entry.billed:
+            return T("checked before: DMXAPI billed it.")
+        return T("checked before: DMXAPI did not bill it.")
+    return T("it may have been billed, and there is nothing to download.")
 
 
 def recover(
@@ -203,7 +204,13 @@ def _record(
             exit_code=0 if ok else ExitCode.NOT_SAVED,
         )
     except Exception as exc:  # noqa: BLE001 - the files are saved; the ledger lags behind
-        warn(f"entry {entry.id}: the ledger could not record the saved files ({exc}).")
+        warn(
+            T(
+                "entry {id}: the ledger could not record the saved files ({exc}).",
+                id=entry.id,
+                exc=exc,
+            )
+        )
 
 
 def naming_of(entry: Entry) -> Any:
@@ -254,7 +261,7 @@ def _receipt(
     delivered, found = receipt(
         expected,
         saved,
-        lambda text: warn(f"entry {entry.id}: {text}"),
+        lambda text: warn(T("entry {id}: {text}", id=entry.id, text=text)),
     )
     for item, got in zip(items, delivered, strict=False):
         item["delivered"] = got
@@ -270,3 +277,18 @@ def _adopt(saver: Saver, kept: Path) -> SavedImage:
     saved = saver.finish(blob)
     kept.unlink()
     return saved
+
+
+def recover_hint(error: SaveError, book: Any, entry_id: int | None) -> None:
+    """A paid result the ledger kept for `dmxedit recover` (a URL, or b64 data set
+    aside): the error's hint names that fix first, before "open the URL yourself"."""
+    entry = book.get(entry_id) if entry_id is not None else None
+    if entry is None or not (entry.unsaved_urls or entry.data_paths):
+        return
+    fix = T(
+        "Run `dmxedit recover` to download it again (ledger entry {id}; "
+        "-o DIR saves it elsewhere).",
+        id=entry.id,
+    )
+    error.hint = T("{fix} {hint}", fix=fix, hint=error.hint) if error.hint else fix
+    error.details.setdefault("ledger_id", entry.id)

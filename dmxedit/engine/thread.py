@@ -17,6 +17,7 @@ from typing import Any
 
 from dmxedit.api.request import Part, Turn
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.modeltable import model_for
 from dmxedit.media.images import load_image
 from dmxedit.media.inputs import InputImage
@@ -57,8 +58,12 @@ def chain(book: Ledger, entry: Entry) -> list[Entry]:
         parent = book.get(out[-1].parent)
         if parent is None or parent.id in seen or len(out) >= MAX_TURNS:
             raise InputError(
-                f"Ledger entry {out[-1].id} continues entry {out[-1].parent}, which the "
-                "ledger no longer holds; the thread cannot be sent.",
+                T(
+                    "Ledger entry {id} continues entry {parent}, which the ledger "
+                    "no longer holds; the thread cannot be sent.",
+                    id=out[-1].id,
+                    parent=out[-1].parent,
+                ),
             )
         seen.add(parent.id)
         out.append(parent)
@@ -69,14 +74,27 @@ def _checked_file(path: str, sha256: str | None, what: str, entry: Entry) -> Inp
     """A file a thread sends again, checked against the SHA-256 the ledger recorded."""
     if not Path(path).is_file():
         raise InputError(
-            f"{what} {path} of ledger entry {entry.id} is missing; the thread cannot be sent.",
-            hint=f"Put it back, or start again from it: dmxedit edit @{entry.id} -p ...",
+            T(
+                "{what} {path} of ledger entry {id} is missing; the thread cannot be sent.",
+                what=what,
+                path=path,
+                id=entry.id,
+            ),
+            hint=T(
+                "Put it back, or start again from it: dmxedit edit @{id} -p ...",
+                id=entry.id,
+            ),
         )
     if sha256 is not None and sha256_of(Path(path)) != sha256:
         raise InputError(
-            f"{what} {path} of ledger entry {entry.id} has changed since it was sent; the "
-            "thread cannot be sent as it was.",
-            hint="Restore the file, or start a new thread with it as an input.",
+            T(
+                "{what} {path} of ledger entry {id} has changed since it was "
+                "sent; the thread cannot be sent as it was.",
+                what=what,
+                path=path,
+                id=entry.id,
+            ),
+            hint=T("Restore the file, or start a new thread with it as an input."),
         )
     return load_image(path)
 
@@ -90,10 +108,13 @@ def _user_turn(entry: Entry, sent: SentInputs) -> Turn:
             continue
         if path in (None, "-"):
             raise InputError(
-                f"An input of ledger entry {entry.id} was read from standard input; the "
-                "thread cannot send it again.",
+                T(
+                    "An input of ledger entry {id} was read from standard input; "
+                    "the thread cannot send it again.",
+                    id=entry.id,
+                ),
             )
-        image = _checked_file(str(path), item.get("sha256"), "The input", entry)
+        image = _checked_file(str(path), item.get("sha256"), T("The input"), entry)
         parts.append(Part(image=image))
     return Turn("user", tuple(parts))
 
@@ -104,10 +125,17 @@ def _converted(item: dict[str, Any], sent: SentInputs, entry: Entry) -> InputIma
     kept = sent.path(sha) if isinstance(sha, str) and len(sha) == 64 else None
     if kept is None or not kept.is_file():
         raise InputError(
-            f"The input {item.get('path')} of ledger entry {entry.id} was converted before "
-            "it was sent, and the copy of what was sent is gone; the thread cannot be sent "
-            "as it was.",
-            hint=f"Start a new thread with the result as an input: dmxedit edit @{entry.id} -p ...",
+            T(
+                "The input {path} of ledger entry {id} was converted before it "
+                "was sent, and the copy of what was sent is gone; the thread "
+                "cannot be sent as it was.",
+                path=item.get("path"),
+                id=entry.id,
+            ),
+            hint=T(
+                "Start a new thread with the result as an input: dmxedit edit @{id} -p ...",
+                id=entry.id,
+            ),
         )
     return _checked_file(str(kept), sha, "The converted input", entry)
 
@@ -119,8 +147,11 @@ def _signature(sha: str | None, signatures: Signatures, entry: Entry) -> tuple[P
     data = path.read_bytes()
     if any(b < 0x20 or b > 0x7E or b in b'"\\' for b in data):
         raise InputError(
-            f"The signature of ledger entry {entry.id} holds characters dmxedit does not send "
-            "verbatim; the thread cannot be continued.",
+            T(
+                "The signature of ledger entry {id} holds characters dmxedit "
+                "does not send verbatim; the thread cannot be continued.",
+                id=entry.id,
+            ),
         )
     return path, len(data)
 
@@ -133,9 +164,9 @@ def _model_turn(entry: Entry, signatures: Signatures) -> Turn:
         if "image" in part:
             index = int(part["image"])
             if index >= len(files):
-                raise InputError(f"Ledger entry {entry.id} lost the image of its answer.")
+                raise InputError(T("Ledger entry {id} lost the image of its answer.", id=entry.id))
             saved = files[index]
-            image = _checked_file(saved["path"], saved.get("sha256"), "The image", entry)
+            image = _checked_file(saved["path"], saved.get("sha256"), T("The image"), entry)
             parts.append(Part(image=image, signature=signature, signature_size=size))
         else:
             parts.append(
@@ -148,9 +179,16 @@ def _same_site(entry: Entry, base_url: str) -> None:
     answered = (entry.options or {}).get("base_url")
     if answered is None or answered.rstrip("/") != base_url.rstrip("/"):
         raise InputError(
-            f"Ledger entry {entry.id} was answered by {answered or 'an unrecorded site'}; its "
-            f"thread is never sent to another ({base_url}).",
-            hint=f"Continue it with --base-url {answered}." if answered else None,
+            T(
+                "Ledger entry {id} was answered by {answered}; its thread is "
+                "never sent to another ({base_url}).",
+                id=entry.id,
+                answered=answered or T("an unrecorded site"),
+                base_url=base_url,
+            ),
+            hint=T("Continue it with --base-url {answered}.", answered=answered)
+            if answered
+            else None,
         )
 
 
@@ -178,23 +216,41 @@ def _no_turn(entry: Entry) -> InputError:
     door = options.get("api") or (known.door if known is not None else "images")
     if entry.status == "saved" and door != "gemini":
         return InputError(
-            f"Ledger entry {entry.id} was made by {entry.model} through the images door, "
-            "which keeps no conversation; such models take the result as an input image "
-            "instead.",
-            hint=f"dmxedit edit @{entry.id} -p ...",
+            T(
+                "Ledger entry {id} was made by {model} through the images "
+                "door, which keeps no conversation; such models take the "
+                "result as an input image instead.",
+                id=entry.id,
+                model=entry.model,
+            ),
+            hint=T("dmxedit edit @{id} -p ...", id=entry.id),
         )
     if entry.status != "saved":
         back = f" Continue the turn before it: --continue @{entry.parent}." if entry.parent else ""
         return InputError(
-            f"Ledger entry {entry.id} saved no result ({entry.status}); there is no model "
-            f"turn to continue from it.{back}",
-            hint="`dmxedit history` lists the entries; `dmxedit recover` fetches a paid "
-            "result that was not saved.",
+            T(
+                "Ledger entry {id} saved no result ({status}); there is no "
+                "model turn to continue from it.{back}",
+                id=entry.id,
+                status=entry.status,
+                back=back,
+            ),
+            hint=T(
+                "`dmxedit history` lists the entries; `dmxedit recover` "
+                "fetches a paid result that was not saved.",
+            ),
         )
     return InputError(
-        f"Ledger entry {entry.id} holds no model turn to continue (its image went to standard "
-        "output, or it was made before dmxedit kept conversations).",
-        hint=f"Give its result as an input image instead: dmxedit edit @{entry.id} -p ...",
+        T(
+            "Ledger entry {id} holds no model turn to continue (its image "
+            "went to standard output, or it was made before dmxedit kept "
+            "conversations).",
+            id=entry.id,
+        ),
+        hint=T(
+            "Give its result as an input image instead: dmxedit edit @{id} -p ...",
+            id=entry.id,
+        ),
     )
 
 

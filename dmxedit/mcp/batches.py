@@ -26,6 +26,7 @@ from dmxedit.batch.run import run_batch
 from dmxedit.batch.summary import BatchEvents, BatchSummary
 from dmxedit.core.errors import DmxError, InputError, counted
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import T
 from dmxedit.core.settings import resolve
 from dmxedit.mcp import schemas
 from dmxedit.mcp.tools import Block, Output, Session, options_of
@@ -96,8 +97,12 @@ def _confined_jobs(session: Session, source: JobSource, roots: Sequence[Path]) -
             continue  # the batch's own check reports it, with every other problem
         if "output" in obj:
             raise InputError(
-                f"line {number}: a job's own output is not taken here; jobs save into "
-                f"the server's output folder ({session.confinement.output})."
+                T(
+                    "line {number}: a job's own output is not taken here; jobs "
+                    "save into the server's output folder ({output}).",
+                    number=number,
+                    output=session.confinement.output,
+                )
             )
         images = obj.get("images") or []
         named = [(i, "image") for i in (images if isinstance(images, list) else [])]
@@ -131,11 +136,19 @@ def _reserve(session: Session, plan: Plan) -> None:
     """The batch's estimated tokens counted against the session's cap before it starts."""
     if session.max_tokens is not None and plan.unknown_tokens:
         raise InputError(
-            f"{counted(plan.unknown_tokens, 'job')} of this batch use models whose tokens "
-            f"DMXAPI does not document, and this server caps the session at "
-            f"{session.max_tokens:,} tokens, so the batch was refused; nothing was sent.",
-            hint="Run those jobs with a model whose tokens are known (see list_models and "
-            "ratios), or start `dmxedit mcp` without --max-tokens.",
+            T(
+                "{counted} of this batch use models whose tokens DMXAPI does "
+                "not document, and this server caps the session at "
+                "{max_tokens:,} tokens, so the batch was refused; nothing was "
+                "sent.",
+                counted=counted(plan.unknown_tokens, "job"),
+                max_tokens=session.max_tokens,
+            ),
+            hint=T(
+                "Run those jobs with a model whose tokens are known (see "
+                "list_models and ratios), or start `dmxedit mcp` without "
+                "--max-tokens.",
+            ),
         )
     session.reserve(plan.tokens, "this batch")
 
@@ -151,7 +164,12 @@ def _concurrency(value: Any) -> Concurrency:
     if value is None:
         return 4
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise InputError(f"concurrency {value!r} is not a number from 1 to 64, or auto.")
+        raise InputError(
+            T(
+                "concurrency {value!r} is not a number from 1 to 64, or auto.",
+                value=value,
+            )
+        )
     return parse_concurrency(value)
 
 
@@ -159,10 +177,10 @@ def start(session: Session, args: dict[str, Any], events: Events, roots: Sequenc
     allowed = schemas.schemas()["start_batch"]["properties"]
     jobs = args.get("jobs")
     if not isinstance(jobs, str) or not jobs:
-        raise InputError("start_batch needs jobs: the path of a JSON Lines jobs file.")
+        raise InputError(T("start_batch needs jobs: the path of a JSON Lines jobs file."))
     path = Path(session.confinement.image(jobs, roots, "jobs file"))
     if not path.is_file():
-        raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+        raise InputError(T("Jobs file {jobs!r} does not exist or is not a file.", jobs=jobs))
     concurrency = _concurrency(args.get("concurrency"))
     rest = {k: v for k, v in args.items() if k not in ("jobs", "concurrency", "resend_unknown")}
     options = options_of(session, rest, allowed)
@@ -228,7 +246,13 @@ def _register(session: Session, path: Path, results: Path, plan: Plan) -> Backgr
             session.batches[run.handle] = run
     if busy:
         session.refund(plan.tokens)
-        raise InputError(f"A batch on {results} is already running ({busy[0]}); one at a time.")
+        raise InputError(
+            T(
+                "A batch on {results} is already running ({busy}); one at a time.",
+                results=results,
+                busy=busy[0],
+            )
+        )
     return run
 
 
@@ -239,7 +263,7 @@ def status(session: Session, args: dict[str, Any], events: Events, roots: Sequen
     if handle is not None:
         runs = [r for r in runs if r.handle == handle]
         if not runs:
-            raise InputError(f"No batch {handle!r} in this session.")
+            raise InputError(T("No batch {handle!r} in this session.", handle=handle))
     listed = [r.to_dict() for r in runs]
     lines = []
     for r in listed:

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 
 def real(path: str | os.PathLike[str]) -> Path:
@@ -46,7 +47,7 @@ class Confinement:
         found = tuple(real(cwd / r) for r in roots) or (real(cwd),)
         for given, root in zip(roots, found, strict=False):
             if not root.is_dir():
-                raise InputError(f"--root {given!r} is not a folder.")
+                raise InputError(T("--root {given!r} is not a folder.", given=given))
         out = real(found[0] / output) if output is not None else found[0] / "output"
         return cls(found, out)
 
@@ -70,7 +71,12 @@ class Confinement:
         """An input path checked to be under ``roots``; relative paths resolve against
         the server's first root. Standard input is the protocol: never an image."""
         if given == "-":
-            raise InputError(f"The {what} '-' (standard input) is the MCP protocol's here.")
+            raise InputError(
+                T(
+                    "The {what} '-' (standard input) is the MCP protocol's here.",
+                    what=what,
+                )
+            )
         path = Path(given).expanduser()
         if not path.is_absolute():
             path = self.roots[0] / path
@@ -78,8 +84,15 @@ class Confinement:
         if not any(under(found, root) for root in roots):
             shown = ", ".join(str(r) for r in roots) or "none (the client's roots leave none)"
             raise InputError(
-                f"The {what} {given!r} is outside the server's roots; nothing was sent.",
-                hint=f"Roots: {shown}. Another folder needs `dmxedit mcp --root DIR`.",
+                T(
+                    "The {what} {given!r} is outside the server's roots; nothing was sent.",
+                    what=what,
+                    given=given,
+                ),
+                hint=T(
+                    "Roots: {shown}. Another folder needs `dmxedit mcp --root DIR`.",
+                    shown=shown,
+                ),
             )
         return str(found)
 
@@ -91,6 +104,10 @@ class Confinement:
         found = real(path)
         if not under(found, real(self.output)):
             raise InputError(
-                f"{given!r} is outside the output folder {self.output}; nothing was sent."
+                T(
+                    "{given!r} is outside the output folder {output}; nothing was sent.",
+                    given=given,
+                    output=self.output,
+                )
             )
         return found

@@ -31,6 +31,7 @@ from mcp.server import Server, ServerRequestContext
 
 from dmxedit._version import __version__
 from dmxedit.core.errors import DmxError, ExitCode, InputError
+from dmxedit.core.i18n import T
 from dmxedit.mcp import batches, schemas, tools
 from dmxedit.mcp.progress import TICK, TOTAL, Progress
 from dmxedit.mcp.tools import Output, Session
@@ -126,8 +127,11 @@ def argument_errors(name: str, args: dict[str, Any], validator: Any) -> InputErr
         for e in found[:10]
     ]
     return InputError(
-        f"{name}: {'; '.join(said)}. Nothing was sent.",
-        hint=f"The tool's input schema (tools/list) says what {name} takes.",
+        T("{name}: {said}. Nothing was sent.", name=name, said="; ".join(said)),
+        hint=T(
+            "The tool's input schema (tools/list) says what {name} takes.",
+            name=name,
+        ),
         details={"invalid": said},
     )
 
@@ -270,7 +274,7 @@ def build(session: Session) -> Server[Any]:
     ) -> types.CallToolResult | types.InputRequiredResult:
         name, args = params.name, dict(params.arguments or {})
         if name not in TOOLS:
-            return to_result(error_output(DmxError(f"No tool {name!r}.")), [])
+            return to_result(error_output(DmxError(T("No tool {name!r}.", name=name))), [])
         wrong = argument_errors(name, args, validators[name])
         if wrong is not None:
             return to_result(error_output(wrong), session.secrets())

@@ -26,6 +26,7 @@ from dmxedit.api.retry import Policy, not_sent
 from dmxedit.batch.plan import estimate_cost
 from dmxedit.core.errors import DmxError, InputError
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import P, T
 from dmxedit.core.modeltable import model_for, nearest
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings, resolve
@@ -89,17 +90,30 @@ class Session:
             left = self.max_tokens - self.spent
             if tokens is None:
                 raise InputError(
-                    f"DMXAPI documents no token count for {model}, and this server caps the "
-                    f"session at {self.max_tokens:,} tokens ({left:,} left), so the call was "
-                    "refused; nothing was sent.",
-                    hint="Pick a model whose tokens are known (see list_models and ratios), or "
-                    "start `dmxedit mcp` without --max-tokens.",
+                    T(
+                        "DMXAPI documents no token count for {model}, and this server "
+                        "caps the session at {max_tokens:,} tokens ({left:,} left), so "
+                        "the call was refused; nothing was sent.",
+                        model=model,
+                        max_tokens=self.max_tokens,
+                        left=left,
+                    ),
+                    hint=T(
+                        "Pick a model whose tokens are known (see list_models and "
+                        "ratios), or start `dmxedit mcp` without --max-tokens.",
+                    ),
                 )
             if tokens > left:
                 raise InputError(
-                    f"This call would use about {tokens:,} tokens and the session has "
-                    f"{left:,} of its {self.max_tokens:,} left (--max-tokens); nothing was sent.",
-                    hint="A smaller size costs fewer tokens (see the ratios tool).",
+                    T(
+                        "This call would use about {tokens:,} tokens and the session "
+                        "has {left:,} of its {max_tokens:,} left (--max-tokens); "
+                        "nothing was sent.",
+                        tokens=tokens,
+                        left=left,
+                        max_tokens=self.max_tokens,
+                    ),
+                    hint=T("A smaller size costs fewer tokens (see the ratios tool)."),
                 )
             self.spent += tokens
 
@@ -125,14 +139,19 @@ def options_of(
     unknown = sorted(set(args) - set(allowed))
     if unknown:
         raise InputError(
-            f"Unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"this tool takes {', '.join(sorted(allowed))}."
+            P(
+                "Unknown argument {unknown}; this tool takes {known}.",
+                "Unknown arguments {unknown}; this tool takes {known}.",
+                len(unknown),
+                unknown=", ".join(unknown),
+                known=", ".join(sorted(allowed)),
+            )
         )
     given = {k: v for k, v in args.items() if k in schemas.option_properties("edit")}
     try:
         options = ImageOptions.of(**given)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"Bad arguments: {exc}") from None
+        raise InputError(T("Bad arguments: {exc}", exc=exc)) from None
     return options.merged(output=str(session.confinement.output))
 
 
@@ -146,10 +165,10 @@ def _checked(
     """The call's request checked, every path confined, before anything is sent."""
     images = list(args.get("images") or [])
     if not isinstance(args.get("images", []), list) or not all(isinstance(i, str) for i in images):
-        raise InputError("images must be a list of file paths.")
+        raise InputError(T("images must be a list of file paths."))
     prompt = args.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
-        raise InputError("prompt must be text.")
+        raise InputError(T("prompt must be text."))
     options = options_of(
         session, {k: v for k, v in args.items() if k not in ("images", "prompt")}, allowed
     )
@@ -173,7 +192,7 @@ def _thread_ref(value: Any) -> str | None:
         return f"@{value}"
     if isinstance(value, str) and (value == "@last" or value.lstrip("@").isdigit()):
         return value if value.startswith("@") else f"@{value}"
-    raise InputError("continue is a ledger id (a number), @N or @last.")
+    raise InputError(T("continue is a ledger id (a number), @N or @last."))
 
 
 def _links(result: ImageResult, session: Session) -> list[Block]:
@@ -220,9 +239,13 @@ def make_image(kind: Kind, *, continued: bool = False) -> Tool:
         session: Session, args: dict[str, Any], events: Events, roots: Sequence[Path]
     ) -> Output:
         if kind == "edit" and not args.get("images") and args.get("continue") is None:
-            raise InputError("edit_image needs images (1-16 paths); generate_image takes none.")
+            raise InputError(
+                T(
+                    "edit_image needs images (1-16 paths); generate_image takes none.",
+                )
+            )
         if not args.get("prompt"):
-            raise InputError("A prompt is needed.")
+            raise InputError(T("A prompt is needed."))
         prepared = _checked(session, kind, args, roots, allowed)
         tokens = prepared.request.tokens()
         stop = events.stopped if isinstance(events, Progress) else None
@@ -305,13 +328,23 @@ def ratios(session: Session, args: dict[str, Any], events: Events, roots: Sequen
     if spec is None:
         near = nearest(settings.model)
         raise InputError(
-            f"{settings.model} is not in dmxedit's model table, so its ratios are unknown.",
-            hint=f"Did you mean {near}?" if near else "See list_models.",
+            T(
+                "{model} is not in dmxedit's model table, so its ratios are unknown.",
+                model=settings.model,
+            ),
+            hint=T("Did you mean {near}?", near=near) if near else T("See list_models."),
         )
     size = args.get("size")
     tiers = [t for t in spec.tiers if size is None or t.lower() == str(size).lower()]
     if size is not None and not tiers:
-        raise InputError(f"{spec.id} has no size {size!r}; it has {', '.join(spec.tiers)}.")
+        raise InputError(
+            T(
+                "{id} has no size {size!r}; it has {tiers}.",
+                id=spec.id,
+                size=size,
+                tiers=", ".join(spec.tiers),
+            )
+        )
     rows: list[dict[str, Any]] = []
     for ratio in spec.ratios:
         sizes: dict[str, dict[str, Any]] = {}
@@ -374,7 +407,7 @@ def history(
         if args.get("id") is not None:
             entry = book.get(int(args["id"])) if book is not None else None
             if entry is None:
-                raise InputError(f"There is no ledger entry {args['id']}.")
+                raise InputError(T("There is no ledger entry {id}.", id=args["id"]))
             entries = [entry]
         else:
             since = parse_since(str(args["since"])) if args.get("since") else None

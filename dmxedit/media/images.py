@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dmxedit.core.catalog import MAX_IMAGE_BYTES, MAX_IMAGES
 from dmxedit.core.errors import InputError, all_problems
+from dmxedit.core.i18n import T
 from dmxedit.media import prepare
 from dmxedit.media.formats import (
     EXTENSIONS,
@@ -29,25 +30,33 @@ if TYPE_CHECKING:
 
 def _check_bytes(display: str, head: bytes, size: int) -> str:
     if size == 0:
-        raise InputError(f"Image {display!r} is empty.", hint="Give a PNG, JPEG or WebP file.")
+        raise InputError(
+            T("Image {display!r} is empty.", display=display),
+            hint=T("Give a PNG, JPEG or WebP file."),
+        )
     return _check_type(display, head, size)
 
 
 def _check_type(display: str, head: bytes, size: int) -> str:
     if size >= MAX_IMAGE_BYTES:
         raise InputError(
-            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; "
-            "the API takes images under 50 MiB.",
-            hint="Shrink or recompress it first.",
+            T(
+                "Image {display!r} is {mib:.1f} MiB; the API takes images under 50 MiB.",
+                display=display,
+                mib=size / 1024 / 1024,
+            ),
+            hint=T("Shrink or recompress it first."),
         )
     content_type = sniff(head)
     if content_type is None:
         other = describe_other(head)
-        what = f"a {other} file" if other else "not a PNG, JPEG or WebP image"
+        what = T("a {other} file", other=other) if other else T("not a PNG, JPEG or WebP image")
         raise InputError(
-            f"Image {display!r} is {what}.",
-            hint="The API takes PNG, JPEG and WebP; convert it first "
-            "(the type is read from the file's bytes, not its name).",
+            T("Image {display!r} is {what}.", display=display, what=what),
+            hint=T(
+                "The API takes PNG, JPEG and WebP; convert it first (the type "
+                "is read from the file's bytes, not its name).",
+            ),
         )
     return content_type
 
@@ -106,7 +115,7 @@ def load_image(
     (``--max-side``) plans a downscale of a larger image."""
     if arg == "-":
         if read_stdin is None:
-            raise InputError("Image '-' (standard input) is not available here.")
+            raise InputError(T("Image '-' (standard input) is not available here."))
         return _from_stdin(read_stdin(), max_side)
     path = Path(arg).expanduser()
     info = _regular_file(arg, path)
@@ -128,33 +137,53 @@ def load_image(
         )
         return _planned(image, head, max_side, lambda: open(path, "rb"))
     except OSError as exc:
-        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+        raise InputError(
+            T(
+                "Image {arg!r} cannot be read: {strerror}.",
+                arg=arg,
+                strerror=exc.strerror or exc,
+            )
+        ) from None
 
 
 def load_mask(arg: str, first: InputImage | None) -> InputImage:
     """``--mask FILE`` checked (SPEC 12): a PNG with an alpha channel (transparent where
     the image is to change), the same pixel size as the first image, under the limit."""
     if arg == "-":
-        raise InputError("--mask cannot be '-' (standard input); give a PNG file.")
+        raise InputError(T("--mask cannot be '-' (standard input); give a PNG file."))
     mask = load_image(arg)
     if mask.content_type != "image/png" or mask.plan is not None:
         raise InputError(
-            f"--mask {arg!r} is not a PNG; a mask is a PNG whose transparent areas mark "
-            "what to change."
+            T(
+                "--mask {arg!r} is not a PNG; a mask is a PNG whose "
+                "transparent areas mark what to change.",
+                arg=arg,
+            )
         )
     with mask.open() as fh:
         alpha = png_alpha(fh)
     if not alpha:
         raise InputError(
-            f"--mask {arg!r} has no alpha channel; its transparent areas mark what to change.",
-            hint="Save it as a PNG with transparency (RGBA).",
+            T(
+                "--mask {arg!r} has no alpha channel; its transparent areas mark what to change.",
+                arg=arg,
+            ),
+            hint=T("Save it as a PNG with transparency (RGBA)."),
         )
     if first is None:
-        raise InputError("--mask needs an image to edit.")
+        raise InputError(T("--mask needs an image to edit."))
     if (mask.width, mask.height) != (first.width, first.height):
         raise InputError(
-            f"--mask {arg!r} is {mask.width}x{mask.height}; it must be the size of the first "
-            f"image, {first.display!r} ({first.width}x{first.height})."
+            T(
+                "--mask {arg!r} is {width}x{height}; it must be the size of "
+                "the first image, {display!r} ({first_width}x{first_height}).",
+                arg=arg,
+                width=mask.width,
+                height=mask.height,
+                display=first.display,
+                first_width=first.width,
+                first_height=first.height,
+            )
         )
     return mask
 
@@ -182,13 +211,23 @@ def _regular_file(arg: str, path: Path) -> os.stat_result:
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise InputError(f"Image {arg!r} does not exist.", hint="Check the path.") from None
+        raise InputError(
+            T("Image {arg!r} does not exist.", arg=arg), hint=T("Check the path.")
+        ) from None
     except OSError as exc:
-        raise InputError(f"Image {arg!r} cannot be read: {exc.strerror or exc}.") from None
+        raise InputError(
+            T(
+                "Image {arg!r} cannot be read: {strerror}.",
+                arg=arg,
+                strerror=exc.strerror or exc,
+            )
+        ) from None
     if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"Image {arg!r} is a folder, not a file.")
+        raise InputError(T("Image {arg!r} is a folder, not a file.", arg=arg))
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"Image {arg!r} is not a regular file.", hint="Use '-' for a pipe.")
+        raise InputError(
+            T("Image {arg!r} is not a regular file.", arg=arg), hint=T("Use '-' for a pipe.")
+        )
     return info
 
 
@@ -200,14 +239,18 @@ def load_images(
 ) -> list[InputImage]:
     """Check 1-16 image arguments, in order; at most one may be ``-``."""
     if not args:
-        raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
+        raise InputError(T("No image given."), hint=T("Name 1 to 16 PNG, JPEG or WebP files."))
     if len(args) > MAX_IMAGES:
         raise InputError(
-            f"{len(args)} images given; the API takes at most {MAX_IMAGES}.",
-            hint="Split the work into several edits.",
+            T(
+                "{count} images given; the API takes at most {max_images}.",
+                count=len(args),
+                max_images=MAX_IMAGES,
+            ),
+            hint=T("Split the work into several edits."),
         )
     if args.count("-") > 1:
-        raise InputError("Standard input ('-') can be given only once.")
+        raise InputError(T("Standard input ('-') can be given only once."))
     loaded: list[InputImage] = []
     problems: list[InputError] = []
     for arg in args:  # every bad image is named, not only the first
@@ -246,11 +289,21 @@ def read_limited(stream: BinaryIO, what: str) -> bytes:
         limit = f"{cap // (1024 * 1024)} MiB"
         if can_prepare:
             raise InputError(
-                f"The image on {what} is {limit} or more; dmxedit re-encodes images up to "
-                f"{limit} to fit the API's 50 MiB."
+                T(
+                    "The image on {what} is {limit} or more; dmxedit re-encodes "
+                    "images up to {limit} to fit the API's 50 MiB.",
+                    what=what,
+                    limit=limit,
+                )
             )
         raise InputError(
-            f"The image on {what} is {limit} or more; the API takes less.",
-            hint="pip install 'dmxedit[images]' re-encodes a larger image to fit.",
+            T(
+                "The image on {what} is {limit} or more; the API takes less.",
+                what=what,
+                limit=limit,
+            ),
+            hint=T(
+                "pip install 'dmxedit[images]' re-encodes a larger image to fit.",
+            ),
         )
     return data

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dmxedit.core.catalog import MAX_IMAGE_BYTES
+from dmxedit.core.i18n import T, joined
 from dmxedit.media.formats import EXTENSIONS
 
 SOURCE_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
@@ -19,12 +20,12 @@ SOURCE_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
 PNG_ROOM = 1 << 20
 ORIENT_WORDS = {
     2: "mirrored",
-    3: "rotated 180°",
+    3: T("rotated 180°"),
     4: "flipped",
-    5: "mirrored and rotated 90° counter-clockwise",
-    6: "rotated 90° clockwise",
-    7: "mirrored and rotated 90° clockwise",
-    8: "rotated 90° counter-clockwise",
+    5: T("mirrored and rotated 90° counter-clockwise"),
+    6: T("rotated 90° clockwise"),
+    7: T("mirrored and rotated 90° clockwise"),
+    8: T("rotated 90° counter-clockwise"),
 }
 
 
@@ -58,13 +59,16 @@ class Plan:
         out: list[str] = []
         target = SOURCE_NAMES[self.target]
         if self.convert:
-            out.append(f"converted {self.source} to {target}")
+            out.append(T("converted {source} to {target}", source=self.source, target=target))
         if self.frames > 1:
-            out.append(f"kept the first of {self.frames} frames")
+            out.append(T("kept the first of {frames} frames", frames=self.frames))
         if self.orientation != 1:
             out.append(
-                f"applied EXIF orientation {self.orientation} "
-                f"({ORIENT_WORDS.get(self.orientation, 'transformed')})"
+                T(
+                    "applied EXIF orientation {orientation} ({words})",
+                    orientation=self.orientation,
+                    words=ORIENT_WORDS.get(self.orientation, T("transformed")),
+                )
             )
         oriented = oriented_size(self.width, self.height, self.orientation)
         if (self.sent_width, self.sent_height) != oriented:
@@ -72,14 +76,22 @@ class Plan:
             if self.max_side and max(oriented) > self.max_side:
                 why.append(f"--max-side {self.max_side}")
             if self.fit_scale() < 1:
-                why.append("to fit under 50 MiB")
+                why.append(T("to fit under 50 MiB"))
             out.append(
-                f"downscaled {oriented[0]}x{oriented[1]} to "
-                f"{self.sent_width}x{self.sent_height} ({', '.join(why)})"
+                T(
+                    "downscaled {width}x{height} to {sent_width}x{sent_height} ({why})",
+                    width=oriented[0],
+                    height=oriented[1],
+                    sent_width=self.sent_width,
+                    sent_height=self.sent_height,
+                    why=joined(why, ", "),
+                )
             )
         if not self.convert:
-            reason = " to fit under 50 MiB" if self.oversize else ""
-            out.append(f"re-encoded as {target}{reason}")
+            if self.oversize:
+                out.append(T("re-encoded as {target} to fit under 50 MiB", target=target))
+            else:
+                out.append(T("re-encoded as {target}", target=target))
         return out
 
     def fit_scale(self) -> float:

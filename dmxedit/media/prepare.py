@@ -17,6 +17,9 @@ Two stages, so that validation stays cheap and nothing is converted before it is
   interrupt removes it), which is what the multipart body then streams.
 
 Pillow is imported only inside the functions that need it, never by this module.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dmxedit.core.catalog import MAX_IMAGE_BYTES
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.media.formats import EXTENSIONS, describe_other, exif_orientation, heif_kind
 from dmxedit.media.inputs import (
     ORIENT_WORDS,
@@ -80,8 +84,14 @@ def check_max_side(value: Any) -> int | None:
         number = -1
     if isinstance(value, (bool, float)) or number < MIN_MAX_SIDE:
         raise InputError(
-            f"--max-side {value!r} is not a whole number of pixels of at least {MIN_MAX_SIDE}.",
-            hint="e.g. --max-side 2048 downscales inputs whose long side is over 2048 pixels.",
+            T(
+                "--max-side {value!r} is not a whole number of pixels of at least {min_max_side}.",
+                value=value,
+                min_max_side=MIN_MAX_SIDE,
+            ),
+            hint=T(
+                "e.g. --max-side 2048 downscales inputs whose long side is over 2048 pixels.",
+            ),
         )
     return number
 
@@ -226,19 +236,32 @@ def _unreadable(exc: Exception, image: Any, display: str, source: str, size: int
     """The error for an input Pillow could not read."""
     if isinstance(exc, image.DecompressionBombError):
         return InputError(
-            f"Image {display!r} has too many pixels to decode safely (more than "
-            f"{2 * (image.MAX_IMAGE_PIXELS or 0):,}).",
-            hint="Downscale it first with an image editor.",
+            T(
+                "Image {display!r} has too many pixels to decode safely (more than {value:,}).",
+                display=display,
+                value=2 * (image.MAX_IMAGE_PIXELS or 0),
+            ),
+            hint=T("Downscale it first with an image editor."),
         )
     if size >= MAX_IMAGE_BYTES:
         return InputError(
-            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; the API takes images "
-            f"under 50 MiB, and it cannot be read to re-encode it ({_why(exc)}).",
-            hint="Shrink or recompress it first.",
+            T(
+                "Image {display!r} is {mib:.1f} MiB; the API takes images "
+                "under 50 MiB, and it cannot be read to re-encode it ({why}).",
+                display=display,
+                mib=size / 1024 / 1024,
+                why=_why(exc),
+            ),
+            hint=T("Shrink or recompress it first."),
         )
     return InputError(
-        f"Image {display!r} looks like a {source} file but cannot be read: {_why(exc)}.",
-        hint="Check that the file is complete; open it in an image viewer.",
+        T(
+            "Image {display!r} looks like a {source} file but cannot be read: {why}.",
+            display=display,
+            source=source,
+            why=_why(exc),
+        ),
+        hint=T("Check that the file is complete; open it in an image viewer."),
     )
 
 
@@ -253,26 +276,50 @@ def _refusal(
 ) -> Refusal:
     if content_type is None:
         return Refusal(
-            f"Image {display!r} is a {source} file; the API takes PNG, JPEG and WebP.",
-            f"dmxedit converts it before upload with the optional extra: {INSTALL} "
-            "(or convert it yourself; the type is read from the file's bytes, not its name).",
+            T(
+                "Image {display!r} is a {source} file; the API takes PNG, JPEG and WebP.",
+                display=display,
+                source=source,
+            ),
+            T(
+                "dmxedit converts it before upload with the optional extra: "
+                "{install} (or convert it yourself; the type is read from the "
+                "file's bytes, not its name).",
+                install=INSTALL,
+            ),
         )
     if oversize:
         return Refusal(
-            f"Image {display!r} is {size / 1024 / 1024:.1f} MiB; "
-            "the API takes images under 50 MiB.",
-            f"Shrink or recompress it first, or {INSTALL} and dmxedit re-encodes it to fit.",
+            T(
+                "Image {display!r} is {mib:.1f} MiB; the API takes images under 50 MiB.",
+                display=display,
+                mib=size / 1024 / 1024,
+            ),
+            T(
+                "Shrink or recompress it first, or {install} and dmxedit re-encodes it to fit.",
+                install=INSTALL,
+            ),
         )
     if too_big:
         return Refusal(
-            f"--max-side needs the optional extra to downscale {display!r}.",
-            f"{INSTALL}, or leave --max-side out.",
+            T(
+                "--max-side needs the optional extra to downscale {display!r}.",
+                display=display,
+            ),
+            T("{install}, or leave --max-side out.", install=INSTALL),
         )
     return Refusal(
-        f"{display} has EXIF orientation {orientation} "
-        f"({ORIENT_WORDS.get(orientation, 'transformed')}); it is sent as it is, and the "
-        "model may see it the wrong way round.",
-        f"{INSTALL} and dmxedit rotates it before upload (or rotate it yourself).",
+        T(
+            "{display} has EXIF orientation {orientation} ({words}); it is "
+            "sent as it is, and the model may see it the wrong way round.",
+            display=display,
+            orientation=orientation,
+            words=ORIENT_WORDS.get(orientation, T("transformed")),
+        ),
+        T(
+            "{install} and dmxedit rotates it before upload (or rotate it yourself).",
+            install=INSTALL,
+        ),
         warn_only=True,
     )
 
@@ -322,7 +369,7 @@ def _why(exc: BaseException) -> str:
     """Pillow's reason, as words for the message: never the repr of a Python object."""
     text = str(exc).strip().rstrip(".")
     if not text or text.startswith("cannot identify image file") or "<_io." in text:
-        return "Pillow does not recognise its data"
+        return T("Pillow does not recognise its data")
     return text
 
 
@@ -368,7 +415,13 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
     assert isinstance(planned, Plan)
     image_mod = _pillow(heif=planned.source in ("HEIC", "HEIF"))
     if image_mod is None:  # the extra went away since the plan was made
-        raise InputError(f"Preparing {img.display!r} needs the optional extra: {INSTALL}.")
+        raise InputError(
+            T(
+                "Preparing {display!r} needs the optional extra: {install}.",
+                display=img.display,
+                install=INSTALL,
+            )
+        )
     with img.open() as fh:
         source_sha256 = _sha256(fh)
     orientation = planned.orientation
@@ -387,8 +440,13 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
         raise
     except Exception as exc:  # corrupt data past the header, an unsupported variant
         raise InputError(
-            f"Image {img.display!r} ({planned.source}) could not be decoded: {_why(exc)}.",
-            hint="Check that the file is complete; open it in an image viewer.",
+            T(
+                "Image {display!r} ({source}) could not be decoded: {why}.",
+                display=img.display,
+                source=planned.source,
+                why=_why(exc),
+            ),
+            hint=T("Check that the file is complete; open it in an image viewer."),
         ) from None
     changes = planned.changes
     ext = EXTENSIONS[planned.target]
@@ -403,9 +461,21 @@ def prepare_image(img: InputImage, temporaries: Temporaries) -> InputImage:
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 size = _encode(im, planned.target, fd, icc)
-                changes = [*changes, f"downscaled to {im.size[0]}x{im.size[1]} to fit under 50 MiB"]
+                changes = [
+                    *changes,
+                    T(
+                        "downscaled to {width}x{height} to fit under 50 MiB",
+                        width=im.size[0],
+                        height=im.size[1],
+                    ),
+                ]
             if size >= MAX_IMAGE_BYTES:
-                raise InputError(f"Image {img.display!r} could not be made to fit under 50 MiB.")
+                raise InputError(
+                    T(
+                        "Image {display!r} could not be made to fit under 50 MiB.",
+                        display=img.display,
+                    )
+                )
         finally:
             os.close(fd)
         with open(name, "rb") as fh:
@@ -466,9 +536,15 @@ def prepare_images(
             made.append(str(sent.path))
             out.append(sent)
             events.note(
-                f"{img.display}: {', '.join(sent.prepared.changes)}; sending "
-                f"{sent.width}x{sent.height}, {_mib(sent.size)} "
-                f"(was {_mib(sent.prepared.source_bytes)})"
+                T(
+                    "{display}: {changes}; sending {width}x{height}, {mib} (was {was})",
+                    display=img.display,
+                    changes=", ".join(sent.prepared.changes),
+                    width=sent.width,
+                    height=sent.height,
+                    mib=_mib(sent.size),
+                    was=_mib(sent.prepared.source_bytes),
+                )
             )
     except BaseException:
         for name in made:

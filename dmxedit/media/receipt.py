@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Fit, Pixels, fit, wxh
 from dmxedit.core.modeltable import model_for
 from dmxedit.media.formats import dimensions
@@ -100,12 +101,25 @@ def mismatches(expected: Expected, got: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     wanted = expected.format
     if wanted and got.get("format") != wanted:
-        out.append(f"asked for {wanted.upper()}, got {str(got.get('format')).upper()}")
+        out.append(
+            T(
+                "asked for {wanted}, got {got}",
+                wanted=wanted.upper(),
+                got=str(got.get("format")).upper(),
+            )
+        )
     width, height = got.get("width"), got.get("height")
     if not width or not height:
         return out
     if _shape_fits(width, height, expected) is False:
-        out.append(f"asked {asked(expected)}, got {width}x{height}")
+        out.append(
+            T(
+                "asked {asked}, got {width}x{height}",
+                asked=asked(expected),
+                width=width,
+                height=height,
+            )
+        )
     return out
 
 
@@ -151,8 +165,18 @@ def receipt(
     found: list[str] = []
     for image in saved:
         delivered.append(dict(image.delivered))
-        where = str(image.path) if image.path is not None else "the image"
+        where = str(image.path) if image.path is not None else T("the image")
         for problem in mismatches(expected, image.delivered):
-            found.append(problem if len(saved) == 1 else f"{where}: {problem}")
-            warn(f"{where}: {problem}. It was saved as delivered (and billed).")
+            found.append(
+                problem
+                if len(saved) == 1
+                else T("{where}: {problem}", where=where, problem=problem)
+            )
+            warn(
+                T(
+                    "{where}: {problem}. It was saved as delivered (and billed).",
+                    where=where,
+                    problem=problem,
+                )
+            )
     return delivered, found

@@ -29,13 +29,14 @@ from typing import Any, TypeVar
 
 from dmxedit.core import env
 from dmxedit.core.errors import ConfigError
+from dmxedit.core.i18n import T
 from dmxedit.core.text import dumps, undecodable
 from dmxedit.media.digests import FileKey
 from dmxedit.store.migrations import migrate
 
 ENV_DATA_DIR = env.DATA_DIR
 ENV_NO_HISTORY = env.NO_HISTORY
-T = TypeVar("T")
+R = TypeVar("R")
 JSON_FIELDS = (
     "options",
     "inputs",
@@ -61,7 +62,7 @@ def _busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
 
-def retrying(action: Callable[[], T], *, patience: float | None = None) -> T:
+def retrying(action: Callable[[], R], *, patience: float | None = None) -> R:
     """Run ``action``, again while another process holds the ledger's lock (SQLite
     gives up at once in a few cases its busy timeout does not cover)."""
     deadline = time.monotonic() + (RETRY_FOR_S if patience is None else patience)
@@ -165,9 +166,14 @@ class Ledger:
             self._db = self._open(path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
-                f"The ledger {path} cannot be opened: {exc}.",
-                hint=f"Fix its folder's permissions, point {ENV_DATA_DIR} elsewhere, or turn "
-                f"it off with `dmxedit config set history off` ({ENV_NO_HISTORY}=1).",
+                T("The ledger {path} cannot be opened: {exc}.", path=path, exc=exc),
+                hint=T(
+                    "Fix its folder's permissions, point {env_data_dir} elsewhere, "
+                    "or turn it off with `dmxedit config set history off` "
+                    "({env_no_history}=1).",
+                    env_data_dir=ENV_DATA_DIR,
+                    env_no_history=ENV_NO_HISTORY,
+                ),
             ) from None
 
     @staticmethod

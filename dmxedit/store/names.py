@@ -18,6 +18,7 @@ from pathlib import PurePath
 from typing import Any
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 FIELDS = ("stem", "ts", "i", "id", "variant", "ratio", "size", "model")
 _NUMBERS = ("i", "variant")  # formatted as numbers: {i:03d} works
@@ -96,8 +97,11 @@ class Naming:
             used = {name for _, name, _, _ in string.Formatter().parse(self.template) if name}
             if "id" in used and not self.values.get("id"):
                 raise InputError(
-                    f"--name {self.template!r} uses {{id}}, which only batch jobs have.",
-                    hint="Use {stem}, {ts} or {i} for a single edit.",
+                    T(
+                        "--name {template!r} uses {{id}}, which only batch jobs have.",
+                        template=self.template,
+                    ),
+                    hint=T("Use {{stem}}, {{ts}} or {{i}} for a single edit."),
                 )
             self.stem(_SAMPLE_TS, 1)
 
@@ -126,8 +130,14 @@ def check_template(template: str) -> None:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
         raise InputError(
-            f"The name template {template!r} is not valid: a brace is without its pair.",
-            hint="Fields go in braces, e.g. --name '{stem}_{ratio}_{i}'; write {{ for a brace.",
+            T(
+                "The name template {template!r} is not valid: a brace is without its pair.",
+                template=template,
+            ),
+            hint=T(
+                "Fields go in braces, e.g. --name '{{stem}}_{{ratio}}_{{i}}'; "
+                "write {{{{ for a brace.",
+            ),
         ) from None
     unknown = sorted(
         {
@@ -139,15 +149,29 @@ def check_template(template: str) -> None:
     if unknown:
         shown = ", ".join("{" + n + "}" if n else "{}" for n in unknown)
         raise InputError(
-            f"The name template {template!r} uses {shown}, which is not a name field.",
-            hint="Fields: " + ", ".join("{" + f + "}" for f in FIELDS) + ".",
+            T(
+                "The name template {template!r} uses {shown}, which is not a name field.",
+                template=template,
+                shown=shown,
+            ),
+            hint=T("Fields: {fields}.", fields=", ".join("{" + f + "}" for f in FIELDS)),
         )
     if any(name and ("." in name or "[" in name) for _, name, _, _ in parsed):
-        raise InputError(f"The name template {template!r}: fields take no attributes or indexes.")
+        raise InputError(
+            T(
+                "The name template {template!r}: fields take no attributes or indexes.",
+                template=template,
+            )
+        )
     if any(conversion for _, _, _, conversion in parsed):
         raise InputError(
-            f"The name template {template!r}: fields take no conversions (!r, !s, !a).",
-            hint="Write the field alone, e.g. {stem}, or with a format, e.g. {i:03d}.",
+            T(
+                "The name template {template!r}: fields take no conversions (!r, !s, !a).",
+                template=template,
+            ),
+            hint=T(
+                "Write the field alone, e.g. {{stem}}, or with a format, e.g. {{i:03d}}.",
+            ),
         )
 
 
@@ -160,33 +184,45 @@ def render(template: str, values: Mapping[str, Any]) -> str:
         )
     except (ValueError, TypeError, KeyError):
         raise InputError(
-            f"The name template {template!r} cannot be filled in: a format after ':' does not "
-            "suit its field.",
-            hint="{i} and {variant} are numbers (e.g. {i:03d}); the other fields are text "
-            "(e.g. {stem:.20} keeps 20 characters).",
+            T(
+                "The name template {template!r} cannot be filled in: a format "
+                "after ':' does not suit its field.",
+                template=template,
+            ),
+            hint=T(
+                "{{i}} and {{variant}} are numbers (e.g. {{i:03d}}); the other "
+                "fields are text (e.g. {{stem:.20}} keeps 20 characters).",
+            ),
         ) from None
     problem = _problem(name)
     if problem:
         raise InputError(
-            f"The name template {template!r} gives {name!r}, {problem}.",
-            hint="A name is one file name in the output folder; choose the folder with -o.",
+            T(
+                "The name template {template!r} gives {name!r}, {problem}.",
+                template=template,
+                name=name,
+                problem=problem,
+            ),
+            hint=T(
+                "A name is one file name in the output folder; choose the folder with -o.",
+            ),
         )
     return name
 
 
 def _problem(name: str) -> str | None:
     if not name.strip():
-        return "an empty name"
+        return T("an empty name")
     if ".." in name:
-        return "which holds '..'"
+        return T("which holds '..'")
     if "/" in name or "\\" in name:
-        return "which holds a path separator"
+        return T("which holds a path separator")
     if name == ".":
-        return "which names the folder itself"
+        return T("which names the folder itself")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "which holds a control character"
+        return T("which holds a control character")
     if len(name.encode("utf-8", "surrogateescape")) > _MAX_BYTES:
-        return f"longer than {_MAX_BYTES} bytes"
+        return T("longer than {max_bytes} bytes", max_bytes=_MAX_BYTES)
     return _windows_problem(name) if _WINDOWS else None
 
 
@@ -194,9 +230,14 @@ def _windows_problem(name: str) -> str | None:
     """What Windows would not take in a file name (besides what no system takes)."""
     bad = next((c for c in name if c in _WINDOWS_CHARS), None)
     if bad is not None:
-        return f"which holds {bad!r}, a character Windows does not allow in a file name"
+        return T(
+            "which holds {bad!r}, a character Windows does not allow in a file name",
+            bad=bad,
+        )
     if name[-1] in ". ":
-        return "which ends in a dot or a space, which Windows drops from a file name"
+        return T(
+            "which ends in a dot or a space, which Windows drops from a file name",
+        )
     if name.split(".")[0].strip().upper() in _WINDOWS_DEVICES:
-        return "which is a device name on Windows, not a file name"
+        return T("which is a device name on Windows, not a file name")
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.store.ledger import Entry, Ledger, enabled
 
 
@@ -16,8 +17,12 @@ def resolve_image_ref(ref: str, ledger: Ledger | None, history: bool = True) -> 
         if Path(path).is_file():
             return path
     raise InputError(
-        f"{ref}: ledger entry {entry.id} has no saved image that still exists.",
-        hint=f"See `dmxedit history show {entry.id}`.",
+        T(
+            "{ref}: ledger entry {id} has no saved image that still exists.",
+            ref=ref,
+            id=entry.id,
+        ),
+        hint=T("See `dmxedit history show {id}`.", id=entry.id),
     )
 
 
@@ -26,22 +31,29 @@ def resolve_entry_ref(ref: str, ledger: Ledger | None, history: bool = True) -> 
     if ledger is None:
         if not enabled(history):
             raise InputError(
-                f"{ref} needs the ledger, which is turned off.",
-                hint="Turn it on with `dmxedit config set history on`.",
+                T("{ref} needs the ledger, which is turned off.", ref=ref),
+                hint=T("Turn it on with `dmxedit config set history on`."),
             )
-        raise InputError(f"{ref}: dmxedit has saved no result yet (the ledger is empty).")
+        raise InputError(
+            T(
+                "{ref}: dmxedit has saved no result yet (the ledger is empty).",
+                ref=ref,
+            )
+        )
     if ref == "@last":
         entry = ledger.newest_saved()
         if entry is None:
-            raise InputError("@last: no saved result in the ledger still exists.")
+            raise InputError(T("@last: no saved result in the ledger still exists."))
     else:
         try:
             number = int(ref[1:])
         except ValueError:
-            raise InputError(f"{ref!r} is not @last or @N (a ledger entry number).") from None
+            raise InputError(
+                T("{ref!r} is not @last or @N (a ledger entry number).", ref=ref)
+            ) from None
         found = ledger.get(number)
         if found is None:
-            raise InputError(f"{ref}: there is no ledger entry {number}.")
+            raise InputError(T("{ref}: there is no ledger entry {number}.", ref=ref, number=number))
         entry = found
     return entry
 

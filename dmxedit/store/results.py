@@ -5,6 +5,9 @@ name in the output folder and linked into place under a name nobody has taken; a
 interrupted or failed run leaves no partial image. When the output folder cannot take
 a decoded (b64_json) image, it is kept in the user cache folder instead, so a paid
 result is never lost.
+
+Over 500 lines because its messages are gettext templates (issue #26): each
+``T(...)`` names its fields on lines of their own, so a translator sees them.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, BinaryIO
 
 from dmxedit.core import env
 from dmxedit.core.errors import InputError, SaveError
+from dmxedit.core.i18n import T
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.core.text import dumps
 from dmxedit.media.formats import EXTENSIONS, sniff
@@ -98,8 +102,14 @@ def check_file_target(path: Path, option: str = "-o") -> None:
     """An existing file is never replaced: refused before anything is sent (exit 2)."""
     if path.exists() or path.is_symlink():
         raise InputError(
-            f"{option} {str(path)!r}: that file exists, and dmxedit never replaces a file.",
-            hint="Choose another name (or remove the file first), or give a folder.",
+            T(
+                "{option} {path!r}: that file exists, and dmxedit never replaces a file.",
+                option=option,
+                path=str(path),
+            ),
+            hint=T(
+                "Choose another name (or remove the file first), or give a folder.",
+            ),
         )
 
 
@@ -252,7 +262,7 @@ def _link_new(blob: Blob, folder: Path, stem: str, ext: str) -> Path:
         if _claim(blob.path, target):
             blob.claimed()
             return target
-    raise OSError(errno.EEXIST, f"no free name for {stem} in {folder}")
+    raise OSError(errno.EEXIST, T("no free name for {stem} in {folder}", stem=stem, folder=folder))
 
 
 @dataclass
@@ -287,17 +297,30 @@ class Saver:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise InputError(f"Output {str(self.folder)!r} exists and is not a folder.") from None
+            raise InputError(
+                T(
+                    "Output {folder!r} exists and is not a folder.",
+                    folder=str(self.folder),
+                )
+            ) from None
         except OSError as exc:
             raise InputError(
-                f"Cannot create the output folder {str(self.folder)!r}: {exc.strerror or exc}."
+                T(
+                    "Cannot create the output folder {folder!r}: {strerror}.",
+                    folder=str(self.folder),
+                    strerror=exc.strerror or exc,
+                )
             ) from None
         try:
             probe = tempfile.TemporaryFile(prefix=_TEMP_PREFIX, dir=self.folder)
         except OSError as exc:
             raise InputError(
-                f"Cannot write to the output folder {str(self.folder)!r}: {exc.strerror or exc}.",
-                hint="Choose another folder with -o.",
+                T(
+                    "Cannot write to the output folder {folder!r}: {strerror}.",
+                    folder=str(self.folder),
+                    strerror=exc.strerror or exc,
+                ),
+                hint=T("Choose another folder with -o."),
             ) from None
         probe.close()
         remove_stale(self.folder)
@@ -324,9 +347,9 @@ class Saver:
         if content_type is None:
             blob.discard()
             raise SaveError(
-                "The result is not a PNG, JPEG or WebP image.",
+                T("The result is not a PNG, JPEG or WebP image."),
                 urls=[url] if url else [],
-                hint="Open the URL to see what the API sent." if url else None,
+                hint=T("Open the URL to see what the API sent.") if url else None,
             )
 
         naming = self.naming or Naming(self.prefix)
@@ -345,11 +368,15 @@ class Saver:
             return self._rescue(blob, stem, ext, url, exc)
         if blob.rescued:
             raise SaveError(
-                f"The image could not be written to {self.folder}; it was kept at {path}.",
+                T(
+                    "The image could not be written to {folder}; it was kept at {path}.",
+                    folder=self.folder,
+                    path=path,
+                ),
                 files=[str(path)],
                 urls=[url] if url else [],
                 rescued=[url] if url else [],
-                hint="Move it where you want it; nothing was lost.",
+                hint=T("Move it where you want it; nothing was lost."),
             )
         return SavedImage(
             path=path, content_type=content_type, size=blob.size, url=url, delivered=got
@@ -360,20 +387,33 @@ class Saver:
         bytes of another format than the name says."""
         if self.exact is None or image.path is None:
             return []
-        out = []
+        out: list[str] = []
         if image.path.name != self.exact.name and self._count > 1:
-            out.append(f"the answer held several images; this one was saved as {image.path}.")
+            out.append(
+                T(
+                    "the answer held several images; this one was saved as {path}.",
+                    path=image.path,
+                )
+            )
         elif image.path.name != self.exact.name:
             out.append(
-                f"{self.exact} appeared while the image was being made; it was saved as "
-                f"{image.path} instead (dmxedit never replaces a file)."
+                T(
+                    "{exact} appeared while the image was being made; it was saved "
+                    "as {path} instead (dmxedit never replaces a file).",
+                    exact=self.exact,
+                    path=image.path,
+                )
             )
         wanted = _FORMAT_OF_SUFFIX.get(self.exact.suffix.lower())
         got = EXTENSIONS.get(image.content_type)
         if wanted is not None and got is not None and got != wanted:
             out.append(
-                f"the image is {got.upper().replace('JPG', 'JPEG')}, not what the name "
-                f"{self.exact.name} says; it was saved under that name as asked."
+                T(
+                    "the image is {format}, not what the name {name} says; it was "
+                    "saved under that name as asked.",
+                    format=got.upper().replace("JPG", "JPEG"),
+                    name=self.exact.name,
+                )
             )
         return out
 
@@ -406,7 +446,7 @@ class Saver:
         return SavedImage(path=None, content_type=content_type, size=blob.size, url=url)
 
     def _rescue(self, blob: Blob, stem: str, ext: str, url: str | None, exc: OSError) -> SavedImage:
-        where = "standard output" if self.stream is not None else str(self.folder)
+        where = T("standard output") if self.stream is not None else str(self.folder)
         reason = exc.strerror or str(exc)
         try:
             folder = rescue_folder()
@@ -422,16 +462,25 @@ class Saver:
         except OSError:
             blob.discard()
             raise SaveError(
-                f"The image could not be saved to {where} ({reason}).",
+                T(
+                    "The image could not be saved to {where} ({reason}).",
+                    where=where,
+                    reason=reason,
+                ),
                 urls=[url] if url else [],
-                hint="Download it from the URL before it expires." if url else None,
+                hint=T("Download it from the URL before it expires.") if url else None,
             ) from None
         raise SaveError(
-            f"The image could not be saved to {where} ({reason}); it was kept at {path}.",
+            T(
+                "The image could not be saved to {where} ({reason}); it was kept at {path}.",
+                where=where,
+                reason=reason,
+                path=path,
+            ),
             files=[str(path)],
             urls=[url] if url else [],
             rescued=[url] if url else [],
-            hint="Move it where you want it; nothing was lost.",
+            hint=T("Move it where you want it; nothing was lost."),
         )
 
 

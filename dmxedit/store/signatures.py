@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 FOLDER = "signatures"
 
@@ -63,16 +64,30 @@ class Signatures:
             data = path.read_bytes()
         except OSError:
             raise InputError(
-                f"The signature of ledger entry {entry_id} is missing ({path}); the thread "
-                "cannot be continued.",
-                hint="Start a new thread: give the image as an input instead "
-                f"(dmxedit edit @{entry_id} -p ...).",
+                T(
+                    "The signature of ledger entry {entry_id} is missing ({path}); "
+                    "the thread cannot be continued.",
+                    entry_id=entry_id,
+                    path=path,
+                ),
+                hint=T(
+                    "Start a new thread: give the image as an input instead "
+                    "(dmxedit edit @{entry_id} -p ...).",
+                    entry_id=entry_id,
+                ),
             ) from None
         if hashlib.sha256(data).hexdigest() != sha256:
             raise InputError(
-                f"The signature of ledger entry {entry_id} ({path}) has changed; the thread "
-                "cannot be continued.",
-                hint=f"Start a new thread: dmxedit edit @{entry_id} -p ...",
+                T(
+                    "The signature of ledger entry {entry_id} ({path}) has "
+                    "changed; the thread cannot be continued.",
+                    entry_id=entry_id,
+                    path=path,
+                ),
+                hint=T(
+                    "Start a new thread: dmxedit edit @{entry_id} -p ...",
+                    entry_id=entry_id,
+                ),
             )
         return path
 

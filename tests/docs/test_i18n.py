@@ -199,9 +199,6 @@ def test_every_message_of_the_command_line_is_marked(area: str) -> None:
     assert unmarked_messages(PACKAGE / area) == []
 
 
-# Part B of #26 marks the core's, media's, api's, store's, engine's, batch's and mcp's
-# messages; until its branch is on main this one is expected to fail (not strictly).
-@pytest.mark.xfail(strict=False, reason="#26 part B marks the raise sites below cli/")
 def test_every_message_in_dmxedit_is_marked() -> None:
     assert unmarked_messages(PACKAGE) == []
 
