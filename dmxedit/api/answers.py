@@ -218,19 +218,22 @@ class AnswerReader(Generic[S]):
         for sink in self.opened:
             sink.discard()
 
-    def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
-        """The answer ``body`` stands for; ApiError when it holds no image."""
+    def checked(self, body: Any, status: int, rid: str | None, model: str) -> dict[str, Any]:
+        """The answer's facts for its errors; ApiError when ``body`` is not an object or
+        is an error (a 2xx carrying one)."""
         info: dict[str, Any] = {"status": status, "request_id": rid}
         if not isinstance(body, dict):
             raise ApiError(
-                T(
-                    "The API answered {status} with a body that is not an object.",
-                    status=status,
-                ),
+                T("The API answered {status} with a body that is not an object.", status=status),
                 **info,
             )
         if body.get("error"):
             error_in_body(body, status, model, info, self.redact)
+        return info
+
+    def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
+        """The answer ``body`` stands for; ApiError when it holds no image."""
+        info = self.checked(body, status, rid, model)
         data = body.get("data")
         items: list[AnswerItem[S]] = []
         for entry in data if isinstance(data, list) else ():
@@ -239,26 +242,8 @@ class AnswerReader(Generic[S]):
                 if item.url or item.sink is not None:
                     items.append(item)
         if not items:
-            reason = empty_reason(body)
             what = T("no image") if isinstance(data, list) else T("no data list")
-            raise ApiError(
-                T(
-                    "The API answered {status} but sent {what} ({reason}).",
-                    status=status,
-                    what=what,
-                    reason=self.redact(reason),
-                )
-                if reason
-                else T(
-                    "The API answered {status} but sent {what} and gave no reason.",
-                    status=status,
-                    what=what,
-                ),
-                hint=T(
-                    "The prompt or the images may have been refused; try rewording it.",
-                ),
-                **info,
-            )
+            raise no_image(status, what, self.redact(empty_reason(body)), info)
         return Answer(
             items=items,
             status=status,
@@ -325,6 +310,28 @@ def error_in_body(
     )
 
 
+def no_image(
+    status: int, what: str, reason: str | None, info: dict[str, Any], **details: Any
+) -> ApiError:
+    """The error of a successful answer without an image: why, when it says (exit 4)."""
+    message = (
+        T(
+            "The API answered {status} but sent {what} ({reason}).",
+            status=status,
+            what=what,
+            reason=reason,
+        )
+        if reason
+        else T(
+            "The API answered {status} but sent {what} and gave no reason.",
+            status=status,
+            what=what,
+        )
+    )
+    hint = T("The prompt or the images may have been refused; try rewording it.")
+    return ApiError(message, hint=hint, **details, **info)
+
+
 def kept(urls: list[str]) -> list[str] | None:
     """The URLs of an error after the answer began: those that had come (None: none)."""
     return list(urls) or None
@@ -349,6 +356,7 @@ __all__ = [
     "answer_chunks",
     "UrlSink",
     "empty_reason",
+    "no_image",
     "error_in_body",
     "kept",
     "kept_words",

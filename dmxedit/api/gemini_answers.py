@@ -27,7 +27,7 @@ from dmxedit.api.answers import (
     DataUrl,
     S,
     UrlSink,
-    error_in_body,
+    no_image,
 )
 from dmxedit.api.http import one_line
 from dmxedit.core.errors import ApiError
@@ -252,17 +252,7 @@ class GeminiReader(AnswerReader[S]):
         return None
 
     def answer(self, body: Any, status: int, rid: str | None, model: str) -> Answer[S]:
-        info: dict[str, Any] = {"status": status, "request_id": rid}
-        if not isinstance(body, dict):
-            raise ApiError(
-                T(
-                    "The API answered {status} with a body that is not an object.",
-                    status=status,
-                ),
-                **info,
-            )
-        if body.get("error"):
-            error_in_body(body, status, model, info, self.redact)
+        info = self.checked(body, status, rid, model)
         items, thoughts, words, turn = self._parts(body)
         if items:
             for item in thoughts:  # interim images of the model's thinking: not results
@@ -345,25 +335,7 @@ class GeminiReader(AnswerReader[S]):
             reasons.append("the model said: " + one_line(" ".join(words), 300))
         said = self.redact("; ".join(dict.fromkeys(reasons)))
         what = T("no image") if body.get("candidates") else T("no candidates")
-        return ApiError(
-            T(
-                "The API answered {status} but sent {what} ({reason}).",
-                status=status,
-                what=what,
-                reason=said,
-            )
-            if said
-            else T(
-                "The API answered {status} but sent {what} and gave no reason.",
-                status=status,
-                what=what,
-            ),
-            hint=T(
-                "The prompt or the images may have been refused; try rewording it.",
-            ),
-            details=self.redact(details),
-            **info,
-        )
+        return no_image(status, what, said or None, info, details=self.redact(details))
 
 
 def why_no_image(body: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:

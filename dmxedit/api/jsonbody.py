@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dmxedit.core import interrupts
+from dmxedit.api.multipart import StreamedBody
 from dmxedit.core.i18n import T
 from dmxedit.media.inputs import InputImage
 
@@ -117,7 +117,7 @@ class Placeholders:
 Piece = bytes | Encoded | Verbatim
 
 
-class JSONBody:
+class JSONBody(StreamedBody):
     """A JSON body produced piece by piece, images base64-encoded as they are read.
 
     ``on_progress`` gets the bytes counted so far *before* each chunk goes out, so the
@@ -142,24 +142,12 @@ class JSONBody:
                     )
                 )
         self.chunk_size = chunk_size - chunk_size % 3 or 3
-        self.on_progress = on_progress
-        self.sent = 0
-        self.iterations = 0
+        super().__init__(on_progress)
         self._length = sum(len(p) for p in self.pieces)
 
     @property
     def images(self) -> list[InputImage]:
         return [p.image for p in self.pieces if isinstance(p, Encoded)]
-
-    def __len__(self) -> int:
-        return self._length
-
-    def _emit(self, chunk: bytes) -> bytes:
-        interrupts.check()  # a Ctrl-C the garbage collector swallowed still stops the upload
-        self.sent += len(chunk)
-        if self.on_progress is not None:
-            self.on_progress(self.sent)
-        return chunk
 
     def __iter__(self) -> Iterator[bytes]:
         self.iterations += 1

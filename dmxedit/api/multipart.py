@@ -22,7 +22,30 @@ def _quote(value: str) -> str:
     return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
-class MultipartBody:
+class StreamedBody:
+    """What every streamed request body shares: its length (so requests sends
+    Content-Length, not chunked), the bytes counted out, and ``on_progress``, told the
+    count *before* each chunk goes out (it reaches the total just before the last one)."""
+
+    _length = 0
+
+    def __init__(self, on_progress: Callable[[int], None] | None = None) -> None:
+        self.on_progress = on_progress
+        self.sent = 0
+        self.iterations = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _emit(self, chunk: bytes) -> bytes:
+        interrupts.check()  # a Ctrl-C the garbage collector swallowed still stops the upload
+        self.sent += len(chunk)
+        if self.on_progress is not None:
+            self.on_progress(self.sent)
+        return chunk
+
+
+class MultipartBody(StreamedBody):
     """A ``multipart/form-data`` body produced piece by piece.
 
     It has a length (so requests sends Content-Length, not chunked) and an iterator
@@ -54,9 +77,7 @@ class MultipartBody:
                     )
                 )
         self.chunk_size = chunk_size
-        self.on_progress = on_progress
-        self.sent = 0
-        self.iterations = 0
+        super().__init__(on_progress)
         self._fields_blob = b"".join(
             self._head(name) + b"\r\n" + value.encode("utf-8") + b"\r\n" for name, value in fields
         )
@@ -87,16 +108,6 @@ class MultipartBody:
     @property
     def content_type(self) -> str:
         return f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self) -> int:
-        return self._length
-
-    def _emit(self, chunk: bytes) -> bytes:
-        interrupts.check()  # a Ctrl-C the garbage collector swallowed still stops the upload
-        self.sent += len(chunk)
-        if self.on_progress is not None:
-            self.on_progress(self.sent)
-        return chunk
 
     def __iter__(self) -> Iterator[bytes]:
         self.iterations += 1

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dmxedit.api.request import ImageRequest
 from dmxedit.cli.context import RunContext
 from dmxedit.core.env import has_key
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import N_, T
+
+if TYPE_CHECKING:
+    from dmxedit.api.request import ImageRequest  # the request module is not light
 
 
 def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) -> str | None:

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dmxedit.api.request import Kind
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
+from dmxedit.core.modelspec import Kind
 from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:

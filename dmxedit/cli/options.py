@@ -20,7 +20,6 @@ from dmxedit.cli.context import RunContext
 from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
-from dmxedit.core.modelfacts import option_help
 from dmxedit.core.options import ImageOptions
 
 Prompt = Annotated[
@@ -137,75 +136,6 @@ Name = Annotated[
         metavar="TEMPLATE",
     ),
 ]
-Quality = Annotated[
-    str | None,
-    typer.Option(
-        "--quality",
-        help=option_help("quality", "Rendering quality"),
-        metavar="LEVEL",
-    ),
-]
-Background = Annotated[
-    str | None,
-    typer.Option(
-        "--background",
-        help=option_help("background", "Background (transparent: PNG/WebP)"),
-        metavar="KIND",
-    ),
-]
-ImageFormat = Annotated[
-    str | None,
-    typer.Option(
-        "--image-format",
-        help=option_help("image_format", "File format the model makes"),
-        metavar="FORMAT",
-    ),
-]
-Compression = Annotated[
-    int | None,
-    typer.Option(
-        "--compression",
-        help=option_help("compression", "JPEG/WebP compression, with --image-format jpeg|webp"),
-        metavar="N",
-    ),
-]
-Moderation = Annotated[
-    str | None,
-    typer.Option(
-        "--moderation", help=option_help("moderation", "Content moderation"), metavar="LEVEL"
-    ),
-]
-Mask = Annotated[
-    str | None,
-    typer.Option(
-        "--mask",
-        help=option_help(
-            "mask", "PNG mask, the first image's size: its transparent areas are edited"
-        ),
-        metavar="PNG",
-    ),
-]
-Count = Annotated[
-    int | None,
-    typer.Option(
-        "-n",
-        "--count",
-        help=option_help("count", "Images one request makes (one request, N files)"),
-        metavar="N",
-    ),
-]
-Search = Annotated[
-    bool,
-    typer.Option("--search", help=option_help("search", "Ground the image in Google Search")),
-]
-Api = Annotated[
-    str | None,
-    typer.Option(
-        "--api",
-        help="The door of a model not in dmxedit's table: images or gemini (see `dmxedit models`).",
-        metavar="images|gemini",
-    ),
-]
 Continue = Annotated[
     str | None,
     typer.Option(
@@ -279,16 +209,18 @@ SHARED: dict[str, tuple[Any, Any]] = {
     "params": (Param, None),
     "max_side": (MaxSide, None),
     "name": (Name, None),
-    "quality": (Quality, None),
-    "background": (Background, None),
-    "image_format": (ImageFormat, None),
-    "compression": (Compression, None),
-    "moderation": (Moderation, None),
-    "mask": (Mask, None),
-    "count": (Count, None),
-    "search": (Search, False),
-    "api": (Api, None),
 }
+
+
+def shared() -> dict[str, tuple[Any, Any]]:
+    """Every shared image option: :data:`SHARED` and the model options of SPEC 12
+    (:mod:`dmxedit.cli.modeloptions`, whose help is read from the model table: imported
+    only by the commands that take them, so `config` and `ratios` start light)."""
+    from dmxedit.cli.modeloptions import MODEL_OPTIONS
+
+    return {**SHARED, **MODEL_OPTIONS}
+
+
 #: What edit, generate and batch take besides the image options, passed through as is.
 PROMPT: dict[str, tuple[Any, Any]] = {
     "prompt": (Prompt, None),
@@ -335,7 +267,7 @@ def command(
         added: dict[str, tuple[Any, Any]] = {}
         if image_options:
             added.update(PROMPT)
-            added.update(SHARED)
+            added.update(shared())
         if json:
             added["json_out"] = FLAGS["json_out"]
         if quiet:
@@ -379,7 +311,7 @@ def command(
                     T("-q/--quiet and -v/--verbose contradict each other; choose one.")
                 )
             if image_options:
-                given = {name: kwargs.pop(name) for name in SHARED if name in added}
+                given = {name: kwargs.pop(name) for name in shared() if name in added}
                 given["params"] = tuple(given.get("params") or ())
                 kwargs["options"] = ImageOptions(**given)
             func(ctx=ctx, **kwargs)

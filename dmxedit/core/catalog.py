@@ -67,3 +67,35 @@ def is_image_model(model_id: str, endpoint_types: tuple[str, ...] | list[str] = 
     if any(word in lowered for word in IMAGE_MODEL_WORDS):
         return True
     return any("image" in str(kind).lower() for kind in endpoint_types)
+
+
+#: The size tiers, and sizes as dmxedit writes them (the model table checks them per
+#: model: :mod:`dmxedit.core.modelspec`). Here so that reading a setting stays light.
+Pixels = tuple[int, int]
+TIERS: Final = ("1K", "2K", "4K")
+_WXH: Final = re.compile(r"\s*([0-9]{1,6})\s*[xX×*]\s*([0-9]{1,6})\s*")
+
+
+def parse_pixels(value: str) -> Pixels | None:
+    """``1024x768`` (also ``X``, ``×``, ``*``) -> (1024, 768); None when it is not WxH."""
+    match = _WXH.fullmatch(value)
+    if match is None:
+        return None
+    w, h = int(match.group(1)), int(match.group(2))
+    return (w, h) if w > 0 and h > 0 else None
+
+
+def normalize_size(value: str) -> str | None:
+    """A size as dmxedit writes it: ``4k`` -> ``4K``, ``1024X768`` -> ``1024x768``,
+    ``AUTO`` -> ``auto``; None when it is none of a tier, WxH or auto."""
+    text = value.strip()
+    if text.upper() in TIERS:
+        return text.upper()
+    if text.lower() == "auto":
+        return "auto"
+    shape = parse_pixels(text)
+    return f"{shape[0]}x{shape[1]}" if shape else None
+
+
+def wxh(shape: Pixels) -> str:
+    return f"{shape[0]}x{shape[1]}"

@@ -13,13 +13,13 @@ from dmxedit.core.catalog import (
     DEFAULT_BASE_URL,
     ENDPOINTS,
     FORMATS,
+    TIERS,
     is_dmxapi_host,
     parse_ratio,
 )
+from dmxedit.core.catalog import normalize_size as normalize_any_size
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import LANGUAGES, T, normalize
-from dmxedit.core.modelspec import TIERS
-from dmxedit.core.modelspec import normalize_size as normalize_any_size
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult

@@ -9,44 +9,21 @@ entry there (and a test).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from dmxedit.core.catalog import TIERS as TIERS
+from dmxedit.core.catalog import Pixels as Pixels
+from dmxedit.core.catalog import normalize_size as normalize_size
+from dmxedit.core.catalog import parse_pixels as parse_pixels
+from dmxedit.core.catalog import wxh as wxh
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
 
 Door = Literal["images", "gemini"]
+Kind = Literal["edit", "generate"]
 DOORS: Final[tuple[Door, ...]] = ("images", "gemini")
-Pixels = tuple[int, int]
-TIERS: Final = ("1K", "2K", "4K")
-_WXH: Final = re.compile(r"\s*([0-9]{1,6})\s*[xX×*]\s*([0-9]{1,6})\s*")
-
-
-def parse_pixels(value: str) -> Pixels | None:
-    """``1024x768`` (also ``X``, ``×``, ``*``) -> (1024, 768); None when it is not WxH."""
-    match = _WXH.fullmatch(value)
-    if match is None:
-        return None
-    w, h = int(match.group(1)), int(match.group(2))
-    return (w, h) if w > 0 and h > 0 else None
-
-
-def normalize_size(value: str) -> str | None:
-    """A size as dmxedit writes it: ``4k`` -> ``4K``, ``1024X768`` -> ``1024x768``,
-    ``AUTO`` -> ``auto``; None when it is none of a tier, WxH or auto."""
-    text = value.strip()
-    if text.upper() in TIERS:
-        return text.upper()
-    if text.lower() == "auto":
-        return "auto"
-    shape = parse_pixels(text)
-    return f"{shape[0]}x{shape[1]}" if shape else None
-
-
-def wxh(shape: Pixels) -> str:
-    return f"{shape[0]}x{shape[1]}"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ given (not None) it wins over the environment, the config file and the default
 (``settings.resolve`` reads it by that name, the one mapping of options to settings).
 
 Adding a shared option: a field here; a :class:`dmxedit.core.settings.Key` when it is also a
-setting; its Typer declaration in ``dmxedit/cli/options.py`` (``SHARED``); and the code
+setting; its Typer declaration in ``dmxedit/cli/options.py`` (``SHARED``; a model option's in
+``dmxedit/cli/modeloptions.py``); and the code
 that uses it. Then regenerate the completions (``scripts/gen_completions.py``) and
 document it in the README. See docs/ARCHITECTURE.md.
 """

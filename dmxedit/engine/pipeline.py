@@ -8,8 +8,8 @@ before the tool goes on. :func:`prepare` and :func:`run` wrap it for one request
 library and the CLI use them alike (:func:`prepare` and :class:`Prepared` live in
 :mod:`dmxedit.engine.prepared`, the library's entry points in :mod:`dmxedit.engine.library`).
 
-Over 500 lines because its messages are gettext templates (issue #26): each
-``T(...)`` names its fields on lines of their own, so a translator sees them.
+What follows the saving (the receipt, the metadata sidecars) is
+:mod:`dmxedit.engine.aftersave`'s.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from dmxedit._version import __version__
 from dmxedit.api.client import Client
 from dmxedit.api.proxies import check_proxy
 from dmxedit.api.request import ImageRequest
@@ -29,11 +27,12 @@ from dmxedit.api.retry import Policy
 from dmxedit.core import interrupts
 from dmxedit.core.errors import DmxError, SaveError
 from dmxedit.core.events import Events
-from dmxedit.core.i18n import N_, T, joined
+from dmxedit.core.i18n import T, joined
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import Settings
 from dmxedit.core.temporaries import Temporaries
 from dmxedit.core.text import storable
+from dmxedit.engine.aftersave import check_receipt, metadata_files
 from dmxedit.engine.billing import Clock, Sleep, after_failure
 from dmxedit.engine.delivery import Delivery, describe, verdict
 from dmxedit.engine.fetch import fetch_again
@@ -45,14 +44,12 @@ from dmxedit.engine.thread import history_images, with_images
 from dmxedit.media.digests import Cache as DigestCache
 from dmxedit.media.digests import Digests
 from dmxedit.media.prepare import discard, input_record, prepare_images
-from dmxedit.media.receipt import mismatches, receipt
 from dmxedit.store import ledger
 from dmxedit.store.names import literal_template
 from dmxedit.store.results import (
     Blob,
     SavedImage,
     Saver,
-    write_metadata,
 )
 
 if TYPE_CHECKING:
@@ -166,7 +163,7 @@ def _execute(
             raise
         raise error from exc
     # Every image is saved: what follows can only add warnings, never lose the result.
-    for step in (_receipt, _metadata_files):
+    for step in (check_receipt, metadata_files):
         try:
             step(request, answer, saved, result, events, saver, save_metadata)
         except Exception as exc:  # noqa: BLE001 - the images are saved; say what failed
@@ -221,55 +218,6 @@ def _result(
             for i, img in enumerate(request.images)
         ],
     )
-
-
-def _metadata_files(
-    request: ImageRequest,
-    answer: Answer[Blob],
-    saved: list[SavedImage],
-    result: ImageResult,
-    events: Events,
-    saver: Saver,
-    save_metadata: bool,
-) -> None:
-    """Writing the metadata sidecars"""
-    if not save_metadata:
-        return
-    for image, item in zip(saved, answer.items, strict=False):
-        if image.path is None:
-            continue
-        meta = _metadata(request, answer, result, image, item.url)
-        written = write_metadata(image.path, meta, saver.temporaries)
-        if written is None:
-            events.warn(T("{path}.json already exists; metadata not written.", path=image.path))
-        else:
-            result.metadata_files.append(written)
-
-
-def _receipt(
-    request: ImageRequest,
-    answer: Answer[Blob],
-    saved: list[SavedImage],
-    result: ImageResult,
-    events: Events,
-    saver: Saver,
-    save_metadata: bool,
-) -> None:
-    """Checking what was delivered against what was asked"""
-    delivered, found = receipt(request.expected(), saved, events.warn)
-    result.delivered.extend(delivered)
-    result.mismatch.extend(found)
-
-
-#: The steps' docstrings, which name them in a warning: marked for the catalog.
-STEP_WORDS = (
-    N_("Writing the metadata sidecars"),
-    N_("Checking what was delivered against what was asked"),
-)
-
-
-def _mismatch_of(request: ImageRequest, image: SavedImage) -> list[str]:
-    return mismatches(request.expected(), image.delivered)
 
 
 def _save_all(
@@ -349,36 +297,6 @@ def _save_failure(failures: list[SaveError], saved: list[SavedImage]) -> SaveErr
         hint=first.hint,
         rescued=[u for f in failures for u in f.rescued],
     )
-
-
-def _metadata(
-    request: ImageRequest,
-    answer: Answer[Blob],
-    result: ImageResult,
-    image: SavedImage,
-    url: str | None,
-) -> dict[str, Any]:
-    inputs = [{"name": item["path"], **item} for item in result.inputs]
-    return {
-        "tool": f"dmxedit {__version__}",
-        "kind": request.kind,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "file": image.path.name if image.path else None,
-        "content_type": image.content_type,
-        "bytes": image.size,
-        "delivered": image.delivered,
-        "mismatch": _mismatch_of(request, image),
-        **request.options(),
-        "inputs": inputs,
-        "url": url,
-        "revised_prompt": result.revised_prompt,
-        "text": result.text or None,
-        "usage": answer.usage,
-        "request_id": answer.request_id,
-        "created": answer.created,
-        "attempts": answer.attempts,
-        "timings": result.timings,
-    }
 
 
 def run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
@@ -23,6 +24,24 @@ FOLDER = "signatures"
 def digest(text: str) -> str:
     """The SHA-256 of a signature's text (UTF-8), hex."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _keep(target: Path, blocks: Iterable[bytes]) -> None:
+    """Write ``target`` whole or not at all (a temporary file moved into place), mode 0600
+    in a 0700 folder: what is kept here is private (prompts' context, the model's state)."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".part-", dir=target.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for block in blocks:
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
 
 
 class Signatures:
@@ -42,18 +61,7 @@ class Signatures:
         target = self.path(sha)
         if target.exists():
             return sha
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".sig-", dir=self.folder)  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(text.encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        _keep(target, [text.encode("utf-8")])
         return sha
 
     def checked(self, sha256: str, entry_id: int) -> Path:
@@ -114,19 +122,8 @@ class SentInputs:
         target = self.path(sha)
         if target.exists():
             return sha
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".sent-", dir=self.folder)  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        with open(source, "rb") as fh:
+            _keep(target, iter(lambda: fh.read(1 << 20), b""))
         return sha
 
 

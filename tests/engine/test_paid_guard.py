@@ -15,7 +15,7 @@ from helpers import Cli, expect, jobs_file, last_lines, ledger_rows, partial_fil
 
 import dmxedit.api.answers as answers_module
 import dmxedit.api.client as client_module
-import dmxedit.engine.pipeline as pipeline_module
+import dmxedit.engine.aftersave as aftersave_module
 from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.cli.context import RunContext
 from dmxedit.store.ledger import Ledger
@@ -194,7 +194,7 @@ def test_a_results_file_that_fails_mid_job_stops_the_batch_and_keeps_the_result(
 def test_an_unforeseen_exception_in_the_receipt_is_a_warning(
     cli: Cli, server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline_module, "receipt", boom(ZeroDivisionError))
+    monkeypatch.setattr(aftersave_module, "receipt", boom(ZeroDivisionError))
     run = expect(cli("generate", "-p", "x"), 0, "ZeroDivisionError")
     assert Path(run.stdout.strip()).is_file()
     assert ledger_rows(tmp_path)[0]["status"] == "saved"

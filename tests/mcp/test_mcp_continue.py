@@ -4,7 +4,6 @@ confined to the roots and the output folder."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,9 @@ from helpers import KEY
 from mcp import Client
 
 from dmxedit.mcp import server as mcp_server
-from dmxedit.mcp.confine import Confinement
 from dmxedit.mcp.tools import Session
 
 FLASH = "gemini-3.1-flash-image"
-
-
-@pytest.fixture
-def session(server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Session:
-    monkeypatch.setenv("DMXAPI_BASE_URL", server.base_url)
-    monkeypatch.setenv("DMXAPI_API_KEY", KEY)
-    (tmp_path / "photo.png").write_bytes(make_png(40, 30))
-    return Session(Confinement.of([], None, tmp_path), dict(os.environ))
 
 
 def call(session: Session, name: str, args: dict[str, Any]) -> Any:

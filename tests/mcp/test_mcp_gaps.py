@@ -24,14 +24,6 @@ from dmxedit.mcp.confine import Confinement
 from dmxedit.mcp.tools import Session
 
 
-@pytest.fixture
-def session(server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Session:
-    monkeypatch.setenv("DMXAPI_BASE_URL", server.base_url)
-    monkeypatch.setenv("DMXAPI_API_KEY", KEY)
-    (tmp_path / "photo.png").write_bytes(make_png(40, 30))
-    return Session(Confinement.of([], None, tmp_path), dict(os.environ))
-
-
 def call(session: Session, name: str, args: dict[str, Any]) -> Any:
     async def main() -> Any:
         async with Client(mcp_server.build(session)) as client:

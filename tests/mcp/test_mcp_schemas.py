@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmxedit.cli.options import SHARED
+from dmxedit.cli.options import shared
 from dmxedit.core.modeltable import OPTIONS
 from dmxedit.mcp import schemas
 
@@ -19,7 +19,7 @@ NOT_FOR_AGENTS = {
 
 def test_every_cli_image_option_is_in_edit_image() -> None:
     properties = schemas.edit_image()["properties"]
-    missing = [name for name in SHARED if name not in properties and name not in NOT_FOR_AGENTS]
+    missing = [name for name in shared() if name not in properties and name not in NOT_FOR_AGENTS]
     assert missing == []
     assert not set(NOT_FOR_AGENTS) & set(properties)
     assert set(NOT_FOR_AGENTS) <= set(schemas.NOT_FOR_AGENTS)

@@ -5,7 +5,6 @@ DMXAPI server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,6 @@ from dmxedit.mcp.confine import Confinement
 from dmxedit.mcp.tools import Session
 
 Run = Callable[[Client], Awaitable[Any]]
-
-
-@pytest.fixture
-def session(server: FakeDMX, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Session:
-    monkeypatch.setenv("DMXAPI_BASE_URL", server.base_url)
-    monkeypatch.setenv("DMXAPI_API_KEY", KEY)
-    (tmp_path / "photo.png").write_bytes(make_png(40, 30))
-    return Session(Confinement.of([], None, tmp_path), dict(os.environ))
 
 
 def with_client(session: Session, run: Run, **options: Any) -> Any:
