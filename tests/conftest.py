@@ -35,6 +35,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("DMXEDIT_RETRY_DELAY", "0")
     monkeypatch.setenv("NO_COLOR", "1")
+    # English messages (issue #26): whatever the developer's locale; the tests of
+    # Chinese set DMXEDIT_LANG or LANG themselves. C.UTF-8 keeps the streams UTF-8.
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("COLUMNS", "200")
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(proxy, raising=False)

@@ -52,6 +52,12 @@ def run(argv: Sequence[str] | None = None, context: RunContext | None = None) ->
     from dmxedit.core.errors import DmxError, ExitCode
 
     ctx = context or RunContext.from_process()
+    from dmxedit.cli.context import language
+    from dmxedit.core import i18n
+
+    # Chosen when the first message is shown: --help and a run that says nothing never
+    # read the config file for it, nor load a catalog.
+    i18n.defer(lambda: language(ctx.env))
     import typer
 
     from dmxedit.cli.tree import help_first
@@ -107,7 +113,11 @@ def _invoke(ctx: RunContext, args: list[str]) -> int:
     if code == ExitCode.INTERRUPTED:
         ctx.temporaries.remove_all()
         start = "\n" if ctx.stderr_isatty else ""  # past the ^C a terminal shows
-        print(f"{start}dmxedit: interrupted; no partial file left behind.", file=ctx.stderr)
+        from dmxedit.cli.ui import shown
+        from dmxedit.core.i18n import T
+
+        said = shown(T("interrupted; no partial file left behind."))
+        print(f"{start}dmxedit: {said}", file=ctx.stderr)
         return int(ExitCode.INTERRUPTED)
     return int(code) if isinstance(code, int) else 0
 
@@ -125,9 +135,11 @@ def _usage_error(ctx: RunContext, exc: Any) -> None:
     from dmxedit.cli import ui
 
     usage = getattr(exc, "ctx", None)
+    from dmxedit.core.i18n import T
+
     hint = None
     if usage is not None:
-        hint = f"See `{usage.command_path} --help`."
+        hint = T("See `{command} --help`.", command=usage.command_path)
     ui.plain_error(ctx, _sentence(exc.format_message()), [], hint)
 
 
@@ -138,8 +150,12 @@ def _sentence(message: str) -> str:
     found = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
     if found is None:
         return message
+    from dmxedit.core.i18n import T
+
     extra = found.group(1)
-    return f"Unexpected extra argument{'s' if ' ' in extra else ''}: {extra}."
+    if " " in extra:
+        return T("Unexpected extra arguments: {arguments}.", arguments=extra)
+    return T("Unexpected extra argument: {arguments}.", arguments=extra)
 
 
 def _traceback(ctx: RunContext) -> None:

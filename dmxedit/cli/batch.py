@@ -9,6 +9,7 @@ import typer
 from dmxedit.cli import options as o
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 
 
@@ -74,7 +75,7 @@ def batch(
     if reconcile:
         if dry_run or resend_unknown:
             raise InputError(
-                "--reconcile sends nothing; it goes without --dry-run and --resend-unknown."
+                T("--reconcile sends nothing; it goes without --dry-run and --resend-unknown.")
             )
         from dmxedit.cli.spend import reconcile as reconcile_jobs
 

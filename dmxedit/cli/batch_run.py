@@ -18,7 +18,8 @@ from dmxedit.batch.shards import Shard
 from dmxedit.batch.summary import BatchEvents, BatchSummary
 from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
-from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted, counted
+from dmxedit.core.errors import BatchError, ExitCode, InputError, Interrupted
+from dmxedit.core.i18n import N_, P, T, shown
 from dmxedit.core.options import ImageOptions
 
 
@@ -35,21 +36,40 @@ def _data_lines(record: Mapping[str, Any]) -> list[str]:
 def _closing(summary: BatchSummary) -> str:
     """What a batch in which every job succeeded says last."""
     if summary.ok:
-        text = f"{counted(summary.ok, 'job')} done in {summary.elapsed_s:.1f} s"
+        done = P(
+            "{count:,} job done in {seconds:.1f} s",
+            "{count:,} jobs done in {seconds:.1f} s",
+            summary.ok,
+            seconds=summary.elapsed_s,
+        )
+        text = shown(done)
         if summary.skipped:
-            text += f" ({summary.skipped:,} done before)"
+            text += shown(T(" ({count:,} done before)", count=summary.skipped))
     else:
-        text = f"Nothing to do: {counted(summary.skipped, 'job')} done before"
+        text = shown(
+            P(
+                "Nothing to do: {count:,} job done before",
+                "Nothing to do: {count:,} jobs done before",
+                summary.skipped,
+            )
+        )
     if summary.results:
-        text += f"; results in {summary.results}"
-    return text + "."
+        text += shown(T("; results in {path}", path=summary.results))
+    return text + shown(T("."))
 
 
 def _failure(record: Mapping[str, Any]) -> str:
-    text = f"job {record['id']} (line {record['line']}) failed: {record['error']}"
+    text = shown(
+        T(
+            "job {id} (line {line}) failed: {error}",
+            id=record["id"],
+            line=record["line"],
+            error=shown(record["error"]),
+        )
+    )
     urls = record.get("urls") or []
     if record.get("exit_code") == ExitCode.NOT_SAVED and urls:
-        text += " Result URL: " + " ".join(urls)
+        text += " " + shown(T("Result URL: {url}", url=" ".join(urls)))
     return text
 
 
@@ -104,35 +124,11 @@ class PlainBatchEvents(BatchEvents):
 
     def _say(self, message: str) -> None:
         if not self.quiet:
-            self._line(f"dmxedit: {message}")
+            self._line("dmxedit: " + shown(message))
 
     def plan(self, summary: BatchSummary) -> None:
         self.total = summary.to_send + summary.to_fetch
-        extra = []
-        if summary.skipped:
-            extra.append(f"{summary.skipped} already done")
-        if summary.unknown:
-            extra.append(f"{summary.unknown} not resent")
-        note = f" ({', '.join(extra)})" if extra else ""
-        fetching = f", downloading {summary.to_fetch} already paid" if summary.to_fetch else ""
-        if summary.over_budget:
-            extra.append(f"{summary.over_budget:,} left out by --max-tokens")
-            note = f" ({', '.join(extra)})"
-        head = counted(summary.total, "job")
-        if summary.shard:
-            k, n = summary.shard.split("/")
-            head = f"shard {k} of {n}: {summary.total:,} of the {summary.jobs_in_file:,} jobs"
-        budget = f" (budget {summary.max_tokens:,})" if summary.max_tokens is not None else ""
-        cost = (
-            f", about {summary.estimated_cny:.2f} CNY (prices of your recent DMXAPI charges)"
-            if summary.estimated_cny is not None
-            else ""
-        )
-        self._say(
-            f"{head}{note}; sending {summary.to_send}{fetching}, "
-            f"{summary.tokens_text()}{cost}{budget}"
-            + (", concurrency auto" if summary.concurrency == "auto" else "")
-        )
+        self._say(_plan_line(summary))
 
     def job_started(self, job_id: str) -> None:
         with self.lock:
@@ -155,28 +151,34 @@ class PlainBatchEvents(BatchEvents):
             position = self.done + self.failed
             self.data(record)
             if record["status"] != "ok":
-                self._line(f"dmxedit: {_failure(record)}")
+                self._line("dmxedit: " + _failure(record))
             now = time.monotonic()
             step = max(1, self.total // 10)  # every 10 % of the jobs, or every 10 s
             if now - self.last_status >= 10 or position == self.total or position % step == 0:
                 self.last_status = now
                 self._say(
-                    f"done {self.done}, failed {self.failed}, running {self.running}, "
-                    f"total {self.total}, ETA {self.eta()}"
+                    T(
+                        "done {done}, failed {failed}, running {running}, total {total}, ETA {eta}",
+                        done=self.done,
+                        failed=self.failed,
+                        running=self.running,
+                        total=self.total,
+                        eta=self.eta(),
+                    )
                 )
 
     def warn(self, message: str) -> None:
-        self._line(f"dmxedit: warning: {message}")
+        self._line("dmxedit: warning: " + shown(message))  # the English prefix: see ui.warn
 
     def note(self, message: str) -> None:
         self._say(message)
 
     def concurrency_changed(self, old: int, new: int, why: str) -> None:
         if self.verbose or (new < old and not self.quiet):
-            self._note(f"concurrency {old} -> {new} ({why})")
+            self._note(T("concurrency {old} -> {new} ({why})", old=old, new=new, why=why))
 
     def _note(self, message: str) -> None:
-        self._line(f"dmxedit: {message}")
+        self._line("dmxedit: " + shown(message))
 
     def finished(self, summary: BatchSummary) -> None:
         """The closing line of a batch in which every job succeeded."""
@@ -204,7 +206,7 @@ class LiveBatchEvents(PlainBatchEvents):
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self.task = self.progress.add_task("Batch", total=None, counts="")
+        self.task = self.progress.add_task(shown(T("Batch")), total=None, counts="")
 
     def plan(self, summary: BatchSummary) -> None:
         super().plan(summary)
@@ -213,7 +215,14 @@ class LiveBatchEvents(PlainBatchEvents):
             self.progress.start()
 
     def _counts(self) -> str:
-        return f"done {self.done}  failed {self.failed}  running {self.running}  total {self.total}"
+        counts = T(
+            "done {done}  failed {failed}  running {running}  total {total}",
+            done=self.done,
+            failed=self.failed,
+            running=self.running,
+            total=self.total,
+        )
+        return shown(counts)
 
     def job_started(self, job_id: str) -> None:
         super().job_started(job_id)
@@ -233,7 +242,7 @@ class LiveBatchEvents(PlainBatchEvents):
             deliver(self.ctx, lambda: self.ctx.emit_lines(lines), lines)
 
     def job_finished(self, record: Mapping[str, Any]) -> None:
-        from dmxedit.cli.ui import shown
+        from dmxedit.cli import ui
 
         with self.lock:
             self.running -= 1
@@ -243,7 +252,7 @@ class LiveBatchEvents(PlainBatchEvents):
             else:
                 self.failed += 1
                 self.progress.console.print(
-                    shown(_failure(record)), style="red", highlight=False, markup=False
+                    ui.shown(_failure(record)), style="red", highlight=False, markup=False
                 )
             self.progress.update(
                 self.task, completed=self.done + self.failed, counts=self._counts()
@@ -255,9 +264,9 @@ class LiveBatchEvents(PlainBatchEvents):
         ui.warn(self.ctx, message)
 
     def _note(self, message: str) -> None:
-        from dmxedit.cli.ui import shown
+        from dmxedit.cli import ui
 
-        self.progress.console.print(f"dmxedit: {shown(message)}", highlight=False, markup=False)
+        self.progress.console.print("dmxedit: " + ui.shown(message), highlight=False, markup=False)
 
     def finished(self, summary: BatchSummary) -> None:
         # After the live line: it stays as the last state of the bar, with this below it.
@@ -265,9 +274,9 @@ class LiveBatchEvents(PlainBatchEvents):
         if not self.quiet:
             from rich.text import Text
 
-            from dmxedit.cli.ui import shown
+            from dmxedit.cli import ui
 
-            self.ctx.console().print(Text(shown(_closing(summary)), style="green"))
+            self.ctx.console().print(Text(ui.shown(_closing(summary)), style="green"))
 
     def close(self) -> None:
         self.progress.stop()
@@ -336,32 +345,87 @@ def _execute(
         ctx.emit_lines([_dry_run_line(summary)])
 
 
+def _plan_line(summary: BatchSummary) -> str:
+    """The first line of a batch: what it will do, the tokens and the estimated cost."""
+    extra = []
+    if summary.skipped:
+        extra.append(shown(T("{n} already done", n=summary.skipped)))
+    if summary.unknown:
+        extra.append(shown(T("{n} not resent", n=summary.unknown)))
+    if summary.over_budget:
+        extra.append(shown(T("{n:,} left out by --max-tokens", n=summary.over_budget)))
+    head = shown(P("{count:,} job", "{count:,} jobs", summary.total))
+    if summary.shard:
+        k, n = summary.shard.split("/")
+        head = shown(
+            T(
+                "shard {k} of {n}: {total:,} of the {jobs:,} jobs",
+                k=k,
+                n=n,
+                total=summary.total,
+                jobs=summary.jobs_in_file,
+            )
+        )
+    if extra:
+        head += " (" + SEP.join(extra) + ")"
+    text = head + shown(T("; sending {n}", n=summary.to_send))
+    if summary.to_fetch:
+        text += shown(T(", downloading {n} already paid", n=summary.to_fetch))
+    text += ", " + shown(summary.tokens_text())
+    if summary.estimated_cny is not None:
+        cost = T(
+            ", about {cny:.2f} CNY (prices of your recent DMXAPI charges)",
+            cny=summary.estimated_cny,
+        )
+        text += shown(cost)
+    if summary.max_tokens is not None:
+        text += shown(T(" (budget {n:,})", n=summary.max_tokens))
+    if summary.concurrency == "auto":
+        text += shown(T(", concurrency auto"))
+    return text
+
+
+#: Between the items of a list in a sentence.
+SEP = N_(", ")
+
+
 def _dry_run_line(summary: BatchSummary) -> str:
     """`batch --dry-run`'s one line: what a run would do, and its estimated cost."""
-    budget = f", {summary.over_budget} over --max-tokens" if summary.over_budget else ""
-    where = f"Shard {summary.shard}: " if summary.shard else ""
-    return (
-        f"{where}{counted(summary.total, 'job')}: {summary.to_send} to send, "
-        f"{summary.to_fetch} to download again, {summary.skipped} already done, "
-        f"{summary.unknown} held back{budget}; "
-        f"{summary.tokens_text()}"
-        + (f", about {summary.estimated_cny:.2f} CNY" if summary.estimated_cny is not None else "")
-        + ". Dry run: nothing sent."
+    where = shown(T("Shard {shard}: ", shard=summary.shard)) if summary.shard else ""
+    text = where + shown(
+        T(
+            "{jobs}: {send} to send, {fetch} to download again, {done} already done, "
+            "{held} held back",
+            jobs=P("{count:,} job", "{count:,} jobs", summary.total),
+            send=summary.to_send,
+            fetch=summary.to_fetch,
+            done=summary.skipped,
+            held=summary.unknown,
+        )
     )
+    if summary.over_budget:
+        text += shown(T(", {n} over --max-tokens", n=summary.over_budget))
+    text += "; " + shown(summary.tokens_text())
+    if summary.estimated_cny is not None:
+        text += shown(T(", about {cny:.2f} CNY", cny=summary.estimated_cny))
+    return text + shown(T(". Dry run: nothing sent."))
 
 
 def _defaults(ctx: RunContext, options: ImageOptions, prompt: str | None) -> Defaults:
     from dmxedit.core.settings import resolve
 
     if options.output == "-":
-        raise InputError("A batch cannot write images to standard output (-o -).")
+        raise InputError(T("A batch cannot write images to standard output (-o -)."))
     from dmxedit.store.results import file_target
 
     if file_target(options.output) is not None:  # -o NAME.png: one file, several results
         raise InputError(
-            f"-o {options.output!r} names one file, and this run saves several images "
-            "(a batch, --each, --variants).",
-            hint="Give -o a folder. In a jobs file, a job's output key may name its own file.",
+            T(
+                "-o {output!r} names one file, and this run saves several images (a batch, "
+                "--each, --variants).",
+                output=options.output,
+            ),
+            hint=T("Give -o a folder. In a jobs file, a job's output key may name its own file."),
         )
     settings = resolve(options, env=ctx.env)
     from dmxedit.cli import ui
@@ -384,13 +448,13 @@ def run_jobs_file(
     shard = parse_shard(flags.shard, ctx.env) if flags.shard is not None else None
     defaults = _defaults(ctx, options, prompt)
     if jobs == "-":
-        path = spool_stdin(ctx.claim_stdin("jobs"))
+        path = spool_stdin(ctx.claim_stdin(N_("jobs")))
         base = Path.cwd()
         default_results = results_file(Path("stdin.jsonl"), shard)
     else:
         path = Path(jobs).expanduser()
         if not path.is_file():
-            raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+            raise InputError(T("Jobs file {path!r} does not exist or is not a file.", path=jobs))
         base = path.parent
         default_results = results_file(path, shard)
     try:
@@ -416,7 +480,7 @@ def run_each(
     times), on the batch engine."""
     if "-" in images:
         what = "--each" if each else "--variants"
-        raise InputError(f"{what} takes image files, not standard input ('-').")
+        raise InputError(T("{option} takes image files, not standard input ('-').", option=what))
     defaults = _defaults(ctx, options, prompt)
     from dmxedit.engine.prepared import resolve_refs
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from dmxedit.cli.context import RunContext
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, P, T, shown
 
 if TYPE_CHECKING:
     from dmxedit.batch.status import BatchStatus
@@ -21,17 +22,17 @@ def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
 
     if flags.dry_run or flags.resend_unknown or flags.max_tokens is not None:
         raise InputError(
-            "--status only reports; --dry-run, --resend-unknown and --max-tokens go with a run."
+            T("--status only reports; --dry-run, --resend-unknown and --max-tokens go with a run.")
         )
     if str(flags.concurrency) != "4":
-        raise InputError("--status only reports; --concurrency goes with a run.")
+        raise InputError(T("--status only reports; --concurrency goes with a run."))
     asked = parse_shard(flags.shard, {INDEX_ENV: "0"}) if flags.shard is not None else None
     if jobs == "-":
-        path, naming = spool_stdin(ctx.claim_stdin("jobs")), Path("stdin.jsonl")
+        path, naming = spool_stdin(ctx.claim_stdin(N_("jobs"))), Path("stdin.jsonl")
     else:
         path = naming = Path(jobs).expanduser()
         if not path.is_file():
-            raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+            raise InputError(T("Jobs file {path!r} does not exist or is not a file.", path=jobs))
     results = Path(flags.results).expanduser() if flags.results else None
     try:
         status = status_of(path, naming, jobs, asked, results)
@@ -43,23 +44,37 @@ def show_status(ctx: RunContext, jobs: str, flags: BatchFlags) -> None:
         return
     ctx.emit_lines(_lines(jobs, status))
     if status.counts.held_back and not ctx.quiet:
-        print(
-            "dmxedit: held back: sent without a result, so may have been billed (or running "
-            "now); a re-run sends them only with --resend-unknown.",
-            file=ctx.stderr,
+        held = T(
+            "held back: sent without a result, so may have been billed (or running now); a "
+            "re-run sends them only with --resend-unknown."
         )
+        print(f"dmxedit: {shown(held)}", file=ctx.stderr)
 
 
 def _lines(jobs: str, status: BatchStatus) -> list[str]:
-    lines = [f"{jobs}: {status.counts.describe()}"]
+    lines = [f"{jobs}: {shown(status.counts.describe())}"]
     for each in status.shards:
-        where = f"({Path(each.results).name})" if each.results else "(no results file yet)"
-        lines.append(f"  shard {each.shard.k} of {each.shard.n}: {each.counts.describe()} {where}")
-    if status.not_jobs or status.duplicates:
-        lines.append(
-            f"  {status.not_jobs + status.duplicates:,} line(s) are not jobs or repeat an id: "
-            "the batch refuses the file until they are fixed (--dry-run names them)."
+        if each.results:
+            where = "(" + Path(each.results).name + ")"
+        else:
+            where = shown(T("(no results file yet)"))
+        shard = T(
+            "shard {k} of {n}: {counts} {where}",
+            k=each.shard.k,
+            n=each.shard.n,
+            counts=each.counts.describe(),
+            where=where,
         )
-    read = ", ".join(Path(p).name for p in status.results) or "none yet"
-    lines.append(f"  results files read: {read}")
+        lines.append("  " + shown(shard))
+    if status.not_jobs or status.duplicates:
+        bad = P(
+            "{count:,} line is not a job or repeats an id: the batch refuses the file until "
+            "it is fixed (--dry-run names it).",
+            "{count:,} lines are not jobs or repeat an id: the batch refuses the file until "
+            "they are fixed (--dry-run names them).",
+            status.not_jobs + status.duplicates,
+        )
+        lines.append("  " + shown(bad))
+    read = ", ".join(Path(p).name for p in status.results) or shown(T("none yet"))
+    lines.append("  " + shown(T("results files read: {files}", files=read)))
     return lines

@@ -19,7 +19,8 @@ import typer
 from dmxedit.cli import options as o
 from dmxedit.cli.context import RunContext
 from dmxedit.core import interrupts
-from dmxedit.core.errors import DmxError, InputError, counted
+from dmxedit.core.errors import DmxError, InputError
+from dmxedit.core.i18n import N_, P, T
 from dmxedit.core.options import ImageOptions
 
 if TYPE_CHECKING:
@@ -30,15 +31,16 @@ if TYPE_CHECKING:
 #: The model chat uses when neither -m nor the configured model goes through the gemini door.
 CHAT_MODEL = "gemini-3.1-flash-image"
 PROMPT = "dmxedit> "
-HELP = """\
-Type what to change; each line is a turn (the model sees the earlier ones).
-  /image PATH   add an input image to the next turn
-  /ratio R      the aspect ratio from now on (e.g. 16:9; 'none' to leave it to the model)
-  /size S       the size from now on (1K, 2K, 4K)
-  /undo         drop the last turn from the conversation (the ledger keeps it)
-  /history      the turns so far
-  /help         this help
-  /quit         leave (Ctrl-D too)"""
+HELP = N_(
+    "Type what to change; each line is a turn (the model sees the earlier ones).\n"
+    "  /image PATH   add an input image to the next turn\n"
+    "  /ratio R      the aspect ratio from now on (e.g. 16:9; 'none' to leave it to the model)\n"
+    "  /size S       the size from now on (1K, 2K, 4K)\n"
+    "  /undo         drop the last turn from the conversation (the ledger keeps it)\n"
+    "  /history      the turns so far\n"
+    "  /help         this help\n"
+    "  /quit         leave (Ctrl-D too)"
+)
 
 
 ChatModel = Annotated[
@@ -81,41 +83,44 @@ class Chat:
             "/exit": lambda _: self.quit(),
         }.get(name.lower())
         if action is None:
-            self.say(f"Unknown command {name}; /help lists them.")
+            self.say(T("Unknown command {name}; /help lists them.", name=name))
             return
         action(arg.strip())
 
     def say(self, text: str) -> None:
-        print(text, file=self.ctx.stderr, flush=True)
+        """A line for the person typing, in their language."""
+        from dmxedit.cli.ui import shown
+
+        print(shown(text), file=self.ctx.stderr, flush=True)
 
     def quit(self) -> None:
         self.done = True
 
     def add_image(self, path: str) -> None:
         if not path:
-            self.say("/image needs a path: /image photo.png")
+            self.say(T("/image needs a path: /image photo.png"))
             return
         from dmxedit.media.images import load_image
 
         try:
             load_image(path)
         except DmxError as error:
-            self.say(f"Not added: {error.message}")
+            self.say(T("Not added: {why}", why=error.message))
             return
         self.pending.append(path)
-        self.say(f"{path} goes with the next turn.")
+        self.say(T("{path} goes with the next turn.", path=path))
 
     def set_ratio(self, value: str) -> None:
         ratio = None if value.lower() in ("", "none") else value
         self.options = replace(self.options, ratio=ratio)
         self._clear("ratio", ratio)
-        self.say(f"ratio: {ratio or 'the model decides'}")
+        self.say(T("ratio: {ratio}", ratio=ratio or T("the model decides")))
 
     def set_size(self, value: str) -> None:
         size = None if value.lower() in ("", "none") else value
         self.options = replace(self.options, size=size)
         self._clear("size", size)
-        self.say(f"size: {size or 'the model decides'}")
+        self.say(T("size: {size}", size=size or T("the model decides")))
 
     def _clear(self, name: str, value: str | None) -> None:
         if value is None:
@@ -125,17 +130,23 @@ class Chat:
 
     def undo(self) -> None:
         if not self.turns:
-            self.say("Nothing to undo.")
+            self.say(T("Nothing to undo."))
             return
         entry, prompt, _ = self.turns.pop()
         self.last = self.parents.get(entry)
         if self.last is None and not self.turns:  # back at the start: its images again
             self.pending = [*self.start, *[p for p in self.pending if p not in self.start]]
-        self.say(f"Dropped turn {entry} ({prompt!r}) from the conversation; the ledger keeps it.")
+        self.say(
+            T(
+                "Dropped turn {entry} ({prompt!r}) from the conversation; the ledger keeps it.",
+                entry=entry,
+                prompt=prompt,
+            )
+        )
 
     def history(self) -> None:
         if not self.turns:
-            self.say("No turn yet.")
+            self.say(T("No turn yet."))
         for number, (entry, prompt, files) in enumerate(self.turns, 1):
             self.say(f"{number}. [{entry}] {prompt} -> {', '.join(files) or '-'}")
 
@@ -189,11 +200,17 @@ class Chat:
         request = prepared.request
         images = sum(len(t.images) for t in request.history) + len(request.images)
         tokens = request.tokens()
-        made = f"about {tokens:,} tokens for the image" if tokens else "tokens unknown"
+        made = T("about {n:,} tokens for the image", n=tokens) if tokens else T("tokens unknown")
         context = len(request.history) // 2
         self.say(
-            f"turn {context + 1} with {request.model}: {counted(context, 'earlier turn')} "
-            f"and {counted(images, 'image')} sent as context; {made}."
+            T(
+                "turn {number} with {model}: {turns} and {images} sent as context; {tokens}.",
+                number=context + 1,
+                model=request.model,
+                turns=P("{count:,} earlier turn", "{count:,} earlier turns", context),
+                images=P("{count:,} image", "{count:,} images", images),
+                tokens=made,
+            )
         )
 
 
@@ -207,10 +224,16 @@ def _model(ctx: RunContext, options: ImageOptions) -> ImageOptions:
         door = options.api or (known.door if known is not None else "images")
         if door != "gemini":
             raise InputError(
-                f"{options.model} goes through the images door, which keeps no conversation; "
-                "chat needs a gemini-door model.",
-                hint=f"Use -m {CHAT_MODEL} (see `dmxedit models --known`), or edit with "
-                "`dmxedit edit` and give @last as an input.",
+                T(
+                    "{model} goes through the images door, which keeps no conversation; chat "
+                    "needs a gemini-door model.",
+                    model=options.model,
+                ),
+                hint=T(
+                    "Use -m {model} (see `dmxedit models --known`), or edit with `dmxedit "
+                    "edit` and give @last as an input.",
+                    model=CHAT_MODEL,
+                ),
             )
         return options
     configured = model_for(resolve(options).model)
@@ -231,7 +254,7 @@ def _lines(ctx: RunContext) -> Callable[[], str | None]:
                 return None
 
         return typed
-    stream = ctx.claim_stdin("chat's turns")
+    stream = ctx.claim_stdin(N_("chat's turns"))
 
     def piped() -> str | None:
         raw = stream.readline()
@@ -295,7 +318,7 @@ def _one(chat: Chat, line: str) -> None:
             raise
         interrupts.forget()  # handled: the next turn's upload must not stop on it
         if isinstance(error, KeyboardInterrupt):  # before the request began: nothing sent
-            chat.say("Interrupted; nothing was sent.")
+            chat.say(T("Interrupted; nothing was sent."))
         else:
             ui.error_panel(chat.ctx, error)
 
@@ -309,7 +332,8 @@ def _loop(chat: Chat, read: Callable[[], str | None]) -> None:
             if interrupted:
                 return
             interrupted = True
-            chat.say("\n(Ctrl-C again, /quit or Ctrl-D to leave)")
+            chat.say("")  # past the ^C the terminal shows
+            chat.say(T("(Ctrl-C again, /quit or Ctrl-D to leave)"))
             continue
         interrupted = False
         if line is None:
@@ -347,7 +371,8 @@ def chat(
     if continue_ref is not None:
         state.last = _entry_number(continue_ref)
     if ctx.stdin_isatty:
-        state.say(f"Chatting with {state.options.model or CHAT_MODEL}; /help for commands.")
+        model = state.options.model or CHAT_MODEL
+        state.say(T("Chatting with {model}; /help for commands.", model=model))
     _loop(state, _lines(ctx))
 
 
@@ -357,8 +382,10 @@ def _check_ledger() -> None:
 
     if not enabled(resolve(ImageOptions()).history):
         raise InputError(
-            "chat keeps its conversation in the ledger, which is turned off.",
-            hint="Turn it on with `dmxedit config set history on` (or unset DMXEDIT_NO_HISTORY).",
+            T("chat keeps its conversation in the ledger, which is turned off."),
+            hint=T(
+                "Turn it on with `dmxedit config set history on` (or unset DMXEDIT_NO_HISTORY)."
+            ),
         )
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from dmxedit.cli.context import RunContext
 from dmxedit.core.env import has_key
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, T
 
 if TYPE_CHECKING:
     from dmxedit.api.request import ImageRequest  # the request module is not light
@@ -18,23 +19,26 @@ if TYPE_CHECKING:
 def read_prompt(ctx: RunContext, prompt: str | None, prompt_file: str | None) -> str | None:
     """The prompt from -p TEXT, -p - or --prompt-file (exactly one of them)."""
     if prompt is not None and prompt_file is not None:
-        raise InputError("Give the prompt with -p or --prompt-file, not both.")
+        raise InputError(T("Give the prompt with -p or --prompt-file, not both."))
     if prompt == "-" or prompt_file == "-":
         if ctx.stdin_isatty and ctx.stdin_used_by is None:
             from dmxedit.cli import ui
 
-            ui.note(ctx, "Reading the prompt from standard input (end it with Ctrl-D)...")
-        return ctx.read_stdin_text("prompt")
+            ui.note(ctx, T("Reading the prompt from standard input (end it with Ctrl-D)..."))
+        return ctx.read_stdin_text(N_("prompt"))
     if prompt_file is not None:
         try:
             return Path(prompt_file).expanduser().read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise InputError(f"Prompt file {prompt_file!r} does not exist.") from None
+            raise InputError(T("Prompt file {path!r} does not exist.", path=prompt_file)) from None
         except UnicodeDecodeError:
-            raise InputError(f"Prompt file {prompt_file!r} is not UTF-8 text.") from None
-        except OSError as exc:
             raise InputError(
-                f"Prompt file {prompt_file!r} cannot be read: {exc.strerror or exc}."
+                T("Prompt file {path!r} is not UTF-8 text.", path=prompt_file)
+            ) from None
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise InputError(
+                T("Prompt file {path!r} cannot be read: {why}.", path=prompt_file, why=why)
             ) from None
     return prompt
 
@@ -44,11 +48,11 @@ def stdout_target(ctx: RunContext, output: str | None) -> BinaryIO | None:
     if output != "-":
         return None
     if ctx.json:
-        raise InputError("-o - and --json both want standard output; choose one.")
+        raise InputError(T("-o - and --json both want standard output; choose one."))
     if ctx.stdout_isatty:
         raise InputError(
-            "-o - writes image bytes to standard output, which is a terminal here.",
-            hint="Redirect it (-o - > out.png) or pipe it to another program.",
+            T("-o - writes image bytes to standard output, which is a terminal here."),
+            hint=T("Redirect it (-o - > out.png) or pipe it to another program."),
         )
     return ctx.stdout_bytes
 
@@ -87,7 +91,13 @@ def converted_for_curl(ctx: RunContext, request: ImageRequest) -> tuple[ImageReq
             kept.append(str(target))
             images.append(replace(img, path=target))
     except OSError as exc:
-        raise InputError(f"The converted input could not be kept in {folder}: {exc}.") from None
+        raise InputError(
+            T(
+                "The converted input could not be kept in {folder}: {error}.",
+                folder=folder,
+                error=exc,
+            )
+        ) from None
     finally:
         for name in made:  # any not moved (an error above)
             if os.path.exists(name):
@@ -99,6 +109,7 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
     """Print the request that would be sent (key masked) and an equivalent curl command:
     an input dmxedit converts before upload is converted now, so that curl sends it too."""
     from dmxedit.api import doors  # the bodies: only a dry run needs them here
+    from dmxedit.cli import ui
 
     described = doors.describe(request, api_key)
     converted, kept = converted_for_curl(ctx, request)
@@ -128,23 +139,27 @@ def dry_run(ctx: RunContext, request: ImageRequest, api_key: str | None) -> None
         lines.append(json.dumps(described["json"], ensure_ascii=False, indent=2))
     lines += [
         "",
-        "# the same request with curl (reads the key from $DMXAPI_API_KEY):",
+        ui.words(T("# the same request with curl (reads the key from $DMXAPI_API_KEY):")),
         doors.curl(converted),
     ]
     for img, path in zip((i for i in converted.images if i.prepared), kept, strict=True):
         lines.append(
-            f"# {img.display} was converted for this command as dmxedit converts it before "
-            f"upload; curl sends {path} (delete it when done)"
+            ui.words(
+                T(
+                    "# {image} was converted for this command as dmxedit converts it before "
+                    "upload; curl sends {path} (delete it when done)",
+                    image=img.display,
+                    path=path,
+                )
+            )
         )
     if api_key and not has_key(ctx.env):
         lines += [
-            "# your key is in the config file; to run it, first:",
+            ui.words(T("# your key is in the config file; to run it, first:")),
             '#   export DMXAPI_API_KEY="$(dmxedit config get api-key --reveal)"',
         ]
     if not api_key:
-        from dmxedit.cli import ui
-
-        ui.warn(ctx, "no API key is set; a real run would stop here (exit 3).")
+        ui.warn(ctx, T("no API key is set; a real run would stop here (exit 3)."))
     ctx.emit_lines(lines, multiline=True)
 
 
@@ -157,16 +172,22 @@ def deliver(ctx: RunContext, write: Callable[[], None], lines: list[str]) -> Non
     except Exception as exc:  # noqa: BLE001 - whatever stdout did, the paths go to stderr
         for line in lines:
             try:
-                print(f"dmxedit: result: {line}", file=ctx.stderr, flush=True)
+                print(f"dmxedit: result: {line}", file=ctx.stderr, flush=True)  # for scripts
             except Exception:  # noqa: BLE001, S110 - both streams gone: the ledger has them
                 pass
         from dmxedit.core.errors import OutputError
 
-        raise OutputError(
-            f"Standard output could not be written ({type(exc).__name__}: {exc}); "
-            + (
-                "the saved paths are on standard error above."
-                if lines
-                else "nothing that was saved is missing."
-            ),
-        ) from None
+        what = type(exc).__name__ + ": " + str(exc)
+        if lines:
+            message = T(
+                "Standard output could not be written ({error}); the saved paths are on "
+                "standard error above.",
+                error=what,
+            )
+        else:
+            message = T(
+                "Standard output could not be written ({error}); nothing that was saved is "
+                "missing.",
+                error=what,
+            )
+        raise OutputError(message) from None

@@ -14,6 +14,7 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 #: The shells, and each one's script in dmxedit/completions/.
 SCRIPTS = {"bash": "dmxedit.bash", "zsh": "_dmxedit", "fish": "dmxedit.fish"}
@@ -37,7 +38,10 @@ def completion(
     name = SCRIPTS.get(shell.strip().lower())
     if name is None:
         raise InputError(
-            f"No completion script for {shell!r}: dmxedit has them for bash, zsh and fish."
+            T(
+                "No completion script for {shell!r}: dmxedit has them for bash, zsh and fish.",
+                shell=shell,
+            )
         )
     from importlib import resources
 

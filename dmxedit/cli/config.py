@@ -9,6 +9,7 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, T, shown
 from dmxedit.core.settings import KEYS
 
 app = typer.Typer(
@@ -21,6 +22,24 @@ KeyArg = Annotated[
     str,
     typer.Argument(help=f"One of: {', '.join(KEYS)}.", metavar="KEY", show_default=False),
 ]
+
+
+#: What the prompts call the secrets.
+SECRETS = {"api-key": N_("API key"), "system-token": N_("system token")}
+ASKED = {
+    "api-key": N_("API key (input hidden): "),
+    "system-token": N_("System token (input hidden): "),
+}
+IN_HISTORY = {
+    "api-key": N_(
+        "an API key on the command line can end up in your shell history; "
+        "`dmxedit config set {key}` asks for it without echo."
+    ),
+    "system-token": N_(
+        "a system token on the command line can end up in your shell history; "
+        "`dmxedit config set {key}` asks for it without echo."
+    ),
+}
 
 
 def _show(name: str, value: object) -> str:
@@ -48,39 +67,39 @@ def set_(
     from dmxedit.core.settings import config_path, known_key, set_value
 
     spec = known_key(key)
-    what = "API key" if key == "api-key" else key.replace("-", " ")
+    what = SECRETS.get(key, key)
     if value == "-":
         # All of it: a key split over two lines is refused, never stored half.
         value = ctx.claim_stdin(key).read(64 * 1024).decode("utf-8", "replace").strip()
         if not value:
-            raise InputError(f"No value for {key} on standard input.")
+            raise InputError(T("No value for {key} on standard input.", key=key))
     elif value is None:
         if not spec.secret:
-            raise InputError(f"Give a value for {key}.", hint=f"dmxedit config set {key} VALUE")
+            raise InputError(
+                T("Give a value for {key}.", key=key),
+                hint=T("dmxedit config set {key} VALUE", key=key),
+            )
         if not ctx.stdin_isatty:
             raise InputError(
-                f"No {what} given and standard input is not a terminal.",
-                hint=f'Pipe it in: printf %s "$SECRET" | dmxedit config set {key} -',
+                T("No {what} given and standard input is not a terminal.", what=T(what)),
+                hint=T('Pipe it in: printf %s "$SECRET" | dmxedit config set {key} -', key=key),
             )
         import getpass
 
-        value = getpass.getpass(f"{what[0].upper()}{what[1:]} (input hidden): ").strip()
+        value = getpass.getpass(shown(ASKED.get(key, key))).strip()
         if not value:
-            raise InputError(f"No {what} entered.")
+            raise InputError(T("No {what} entered.", what=T(what)))
     elif spec.secret:
         from dmxedit.cli import ui
 
-        ui.warn(
-            ctx,
-            f"{'an' if what[:1].lower() in 'aeiou' else 'a'} {what} on the command line can "
-            "end up in your shell history; "
-            f"`dmxedit config set {key}` asks for it without echo.",
-        )
+        ui.warn(ctx, T(IN_HISTORY[key], key=key))
     path = config_path(ctx.env)
     stored = set_value(path, key, value)
     from dmxedit.cli import ui
 
-    ui.note(ctx, f"{key} = {_show(key, stored)} (saved to {path})")
+    ui.note(
+        ctx, T("{key} = {value} (saved to {path})", key=key, value=_show(key, stored), path=path)
+    )
 
 
 @app.command("get")
@@ -108,12 +127,15 @@ def get(
         settings.require_key()  # says how to set it (exit 3)
     if reveal and not spec.secret:
         raise InputError(
-            "--reveal is for the secrets (api-key, system-token); other settings are never masked."
+            T(
+                "--reveal is for the secrets (api-key, system-token); other settings are never "
+                "masked."
+            )
         )
     if value is None:
         from dmxedit.cli import ui
 
-        ui.note(ctx, f"{key} is not set (the API's default applies).")
+        ui.note(ctx, T("{key} is not set (the API's default applies).", key=key))
     ctx.emit_lines([str(value) if reveal else _show(key, value)])
 
 
@@ -126,9 +148,9 @@ def unset(ctx: RunContext, key: KeyArg) -> None:
 
     path = config_path(ctx.env)
     if unset_value(path, key):
-        ui.note(ctx, f"{key} removed from {path}")
+        ui.note(ctx, T("{key} removed from {path}", key=key, path=path))
     else:
-        ui.note(ctx, f"{key} was not set in {path}")
+        ui.note(ctx, T("{key} was not set in {path}", key=key, path=path))
 
 
 @app.command("list")
@@ -183,11 +205,14 @@ def _rows(
 
     rows = []
     for name, spec in KEYS.items():
-        shown = _show(name, settings.value(name))
         if name in invalid:
             raw = setting(ctx.env, spec.env) or ""
-            shown = f"{mask(raw) if spec.secret else raw} (invalid: {invalid[name].message})"
-        rows.append((name, shown, settings.sources[name]))
+            given = mask(raw) if spec.secret else raw
+            value = T("{value} (invalid: {why})", value=given, why=invalid[name].message)
+            shown_value = shown(value)
+            rows.append((name, shown_value, settings.sources[name]))
+            continue
+        rows.append((name, _show(name, settings.value(name)), settings.sources[name]))
     return rows
 
 

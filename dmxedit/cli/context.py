@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from dmxedit.core import env as environment
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, T
 from dmxedit.core.temporaries import Temporaries
 
 if TYPE_CHECKING:
@@ -37,17 +38,40 @@ def portable_streams(env: Mapping[str, str] | None = None) -> None:
     (cp1252, cp936 on Windows, unless UTF-8 mode is on), in which a Chinese prompt in
     ``--json`` or an emoji in a file name cannot be written. Data then goes out as UTF-8
     (as JSON must); messages on standard error never fail over a character. A terminal
-    is left alone (Windows writes to its console in UTF-16), and so is an encoding the
-    user chose with PYTHONIOENCODING.
+    keeps its encoding (Windows writes to its console in UTF-16; a GBK terminal shows
+    GBK), but what it cannot show is replaced (``?``) instead of failing the run: a
+    Chinese message shows, an emoji in a prompt does not crash it (issue #26). An
+    encoding the user chose with PYTHONIOENCODING is left alone.
     """
     if environment.io_encoding_chosen(environment.given(env)):
         return
     for stream, errors in ((sys.stdout, "strict"), (sys.stderr, "backslashreplace")):
         encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
-        if encoding not in ("utf8", "utf_8") and not _isatty(stream):
-            reconfigure = getattr(stream, "reconfigure", None)
-            if reconfigure is not None:
-                reconfigure(encoding="utf-8", errors=errors)
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding in ("utf8", "utf_8") or reconfigure is None:
+            continue
+        if not _isatty(stream):
+            reconfigure(encoding="utf-8", errors=errors)
+        elif getattr(stream, "errors", "strict") == "strict":
+            reconfigure(errors="replace")
+
+
+def language(env: Mapping[str, str]) -> str:
+    """The language of this run's messages (core/i18n.choose): ``DMXEDIT_LANG``, the
+    config file's ``language``, the locale's variables. A config file that cannot be read
+    says so in its own error later; here it only means no setting."""
+    from dmxedit.core import i18n
+    from dmxedit.core.errors import DmxError
+    from dmxedit.core.settings import config_path, read_config
+
+    setting = None
+    if environment.language_override(env) is None:  # DMXEDIT_LANG decides without the file
+        try:
+            value = read_config(config_path(env)).get("language")
+        except DmxError:
+            value = None
+        setting = value if isinstance(value, str) else None
+    return i18n.choose(env, setting)
 
 
 @dataclass
@@ -171,11 +195,17 @@ class RunContext:
         """Standard input for ``what`` (an image, the prompt, the jobs); once per run."""
         if self.stdin_used_by is not None:
             raise InputError(
-                f"Standard input is already used for the {self.stdin_used_by}; "
-                f"it cannot also give the {what}."
+                T(
+                    "Standard input is already used for the {used}; it cannot also give the "
+                    "{what}.",
+                    used=T(self.stdin_used_by),
+                    what=T(what),
+                )
             )
         if self.stdin is None:
-            raise InputError(f"Standard input is closed; it cannot give the {what}.")
+            raise InputError(
+                T("Standard input is closed; it cannot give the {what}.", what=T(what))
+            )
         self.stdin_used_by = what
         return self.stdin
 
@@ -184,12 +214,14 @@ class RunContext:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            raise InputError(f"The {what} on standard input is not UTF-8 text.") from None
+            raise InputError(
+                T("The {what} on standard input is not UTF-8 text.", what=T(what))
+            ) from None
 
     def read_stdin_image(self) -> bytes:
         from dmxedit.media.images import read_limited
 
-        return read_limited(self.claim_stdin("image"), "standard input")
+        return read_limited(self.claim_stdin(N_("image")), "standard input")
 
 
 __all__ = ["RunContext"]

@@ -8,16 +8,22 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import BaseUrl, ConnectTimeout, FolderOnly, Model, command
+from dmxedit.core.i18n import N_, P, T, shown
 from dmxedit.core.options import ImageOptions
+
+#: The checks' verdicts as a person reads them (the JSON keeps ok, warn, fail, skip).
+STATUS = {"ok": N_("ok"), "warn": N_("warn"), "fail": N_("fail"), "skip": N_("skip")}
 
 
 def _line(check: object) -> str:
+    from dmxedit.cli.ui import pad
     from dmxedit.engine.doctor import OK, Check
 
     assert isinstance(check, Check)
-    line = f"{check.status:<4}  {check.name:<8}  {check.detail}"
+    status = shown(STATUS.get(check.status, check.status))
+    line = f"{pad(status, 4)}  {check.name:<8}  {shown(check.detail)}"
     if check.hint and check.status != OK:
-        line += f"  -> {check.hint}"
+        line += f"  -> {shown(check.hint)}"
     return line
 
 
@@ -54,12 +60,14 @@ def doctor(
     if not ctx.quiet:
         failed = sum(1 for c in checks if c.status == core.FAIL)
         warned = sum(1 for c in checks if c.status == core.WARN)
-        counts = [f"{failed} failed"] if failed else []
-        counts += [f"{warned} warning{'s' if warned != 1 else ''}"] if warned else []
+        counts = [shown(T("{n} failed", n=failed))] if failed else []
+        if warned:
+            counts.append(shown(P("{count} warning", "{count} warnings", warned)))
         if not counts:
-            summary = "Everything dmxedit needs is in order."
+            summary = shown(T("Everything dmxedit needs is in order."))
         else:
-            summary = f"{', '.join(counts)}" + (f" (exit {code})." if code else ".")
+            end = T(" (exit {code}).", code=code) if code else T(".")
+            summary = shown(N_(", ")).join(counts) + shown(end)
         print(f"dmxedit doctor: {summary}", file=ctx.stderr, flush=True)
     if code:
         raise typer.Exit(code)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Kind
 from dmxedit.core.options import ImageOptions
 
@@ -33,7 +34,7 @@ def _single(
     from dmxedit.engine.prepared import prepare, warnings_for  # no HTTP: --dry-run stays light
 
     if "-" in images and ctx.stdin_isatty:
-        ui.note(ctx, "Reading the image from standard input (end it with Ctrl-D)...")
+        ui.note(ctx, T("Reading the image from standard input (end it with Ctrl-D)..."))
     # The image claims standard input first, so `-p -` then says it is taken.
     stdin_image = ctx.read_stdin_image() if "-" in images else None
     text = read_prompt(ctx, prompt, prompt_file)
@@ -65,9 +66,9 @@ def _to_stdout(options: ImageOptions) -> ImageOptions:
     """The options of a run whose image goes to standard output (``-o -``)."""
     options = options.merged(output=None)
     if options.save_metadata:
-        raise InputError("--save-metadata needs an output folder, not -o -.")
+        raise InputError(T("--save-metadata needs an output folder, not -o -."))
     if options.name is not None:
-        raise InputError("--name names files in a folder; -o - writes to standard output.")
+        raise InputError(T("--name names files in a folder; -o - writes to standard output."))
     return options
 
 
@@ -155,12 +156,14 @@ def _many(
     if not each and variants == 1:
         if results is not None or resend_unknown or given:
             raise InputError(
-                "--results, --resend-unknown and --concurrency go with --each or --variants "
-                "(or `dmxedit batch`)."
+                T(
+                    "--results, --resend-unknown and --concurrency go with --each or "
+                    "--variants (or `dmxedit batch`)."
+                )
             )
         return False
     if options.output == "-" and variants > 1:
-        raise InputError(f"--variants {variants} saves {variants} files; -o - writes one image.")
+        raise InputError(T("--variants {n} saves {n} files; -o - writes one image.", n=variants))
     from dmxedit.cli.batch_run import BatchFlags, run_each
 
     if variants > 1 and not given:
@@ -203,12 +206,12 @@ def edit(
     if continue_ref is not None:
         if each or variants > 1:
             raise InputError(
-                "--continue adds one turn to a thread; it goes without --each/--variants."
+                T("--continue adds one turn to a thread; it goes without --each/--variants.")
             )
         _single(ctx, "edit", images, options, prompt, prompt_file, dry_run, continue_ref)
         return
     if not images:
-        raise InputError("No image given.", hint="Name 1 to 16 PNG, JPEG or WebP files.")
+        raise InputError(T("No image given."), hint=T("Name 1 to 16 PNG, JPEG or WebP files."))
     batch = (concurrency, results, resend_unknown)
     if _many(
         ctx, typer_ctx, "edit", images, options, prompt, prompt_file, dry_run, batch, each, variants

@@ -12,6 +12,7 @@ from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, T, shown
 from dmxedit.engine.history import parse_since, reading
 
 app = typer.Typer(
@@ -74,10 +75,10 @@ def history(
         if file is not None:
             path = Path(file).expanduser()
             if not path.is_file():
-                raise InputError(f"{file!r} is not a file.")
+                raise InputError(T("{path!r} is not a file.", path=file))
             entry = book.by_file(path) if book is not None else None
             if entry is None:
-                raise InputError(f"No ledger entry made {file!r}.")
+                raise InputError(T("No ledger entry made {path!r}.", path=file))
             _show(ctx, entry)
             return
         started = parse_since(since) if since else None
@@ -98,11 +99,19 @@ def history(
 
 def _nothing(failed: bool, since: str | None, grep: str | None) -> str:
     """What `history` says when no entry is shown, naming the filters that left none."""
-    what = "failed or interrupted request" if failed else "request"
-    where = [f"since {since}"] if since else []
+    if failed:
+        text = shown(T("No failed or interrupted request in the ledger"))
+    else:
+        text = shown(T("No request in the ledger"))
+    where = [shown(T("since {date}", date=since))] if since else []
     if grep:
-        where.append(f"with {grep!r} in the prompt")
-    return f"No {what} in the ledger" + (" " + " and ".join(where) if where else "") + "."
+        where.append(shown(T("with {text!r} in the prompt", text=grep)))
+    if where:
+        text += shown(T(" {filters}", filters=shown(AND).join(where)))
+    return text + shown(T("."))
+
+
+AND = N_(" and ")
 
 
 def _show(ctx: RunContext, entry: Any) -> None:
@@ -134,7 +143,7 @@ def show(
     with reading(ctx.env) as book:
         entry = book.get(entry_id) if book is not None else None
         if entry is None:
-            raise InputError(f"There is no ledger entry {entry_id}.")
+            raise InputError(T("There is no ledger entry {id}.", id=entry_id))
         thread = _thread_of(book, entry)
         if ctx.json:
             data = entry.to_dict()
@@ -144,7 +153,8 @@ def show(
             return
         _show(ctx, entry)
         if thread:
-            ctx.emit_lines(["", "thread (oldest first):", *_thread_lines(thread, entry.id)])
+            head = shown(T("thread (oldest first):"))
+            ctx.emit_lines(["", head, *_thread_lines(thread, entry.id)])
 
 
 def _thread_of(book: Any, entry: Any) -> list[Any]:
@@ -166,14 +176,15 @@ def _turn_dict(entry: Any) -> dict[str, Any]:
 
 def _thread_lines(thread: list[Any], current: int) -> list[str]:
     lines = []
+    you, model, image = shown(T("you: ")), shown(T("model: ")), shown(T("image: "))
     for number, each in enumerate(thread, 1):
         mark = "*" if each.id == current else " "
-        lines.append(f"{mark}{number:>3}. [{each.id}] you: {each.prompt}")
+        lines.append(f"{mark}{number:>3}. [{each.id}] {you}{each.prompt}")
         for part in each.turn or []:
             if "text" in part:
-                lines.append(f"        model: {part['text']}")
+                lines.append(f"        {model}{part['text']}")
         for path in each.saved_files:
-            lines.append(f"        image: {path}")
+            lines.append(f"        {image}{path}")
     return lines
 
 
@@ -230,18 +241,32 @@ def recover(
                 close()
         for item in done.recovered:
             for url in item.dead_urls:
-                ui.warn(ctx, f"entry {item.id}: the result URL no longer works: {ui.field(url)}")
+                gone = T(
+                    "entry {id}: the result URL no longer works: {url}",
+                    id=item.id,
+                    url=ui.field(url),
+                )
+                ui.warn(ctx, gone)
             for kept in item.lost:
                 ui.warn(
                     ctx,
-                    f"entry {item.id}: its b64 result was not kept ({kept} is gone); "
-                    "there is nothing to download.",
+                    T(
+                        "entry {id}: its b64 result was not kept ({path} is gone); there is "
+                        "nothing to download.",
+                        id=item.id,
+                        path=kept,
+                    ),
                 )
         for entry in done.unanswered:
             ui.note(
                 ctx,
-                f"entry {entry.id} ({_when(entry.created)}, {_short(entry.prompt, 30)}): sent "
-                f"without an answer; {unanswered_note(entry, done.verdicts.get(entry.id))}",
+                T(
+                    "entry {id} ({when}, {prompt}): sent without an answer; {note}",
+                    id=entry.id,
+                    when=_when(entry.created),
+                    prompt=_short(entry.prompt, 30),
+                    note=unanswered_note(entry, done.verdicts.get(entry.id)),
+                ),
             )
         lines = [f for item in done.recovered for f in item.files] + [
             u for item in done.recovered for u in item.dead_urls
@@ -251,6 +276,6 @@ def recover(
         else:
             deliver(ctx, lambda: ctx.emit_lines(lines), lines)
         if not done.recovered and not done.unanswered:
-            ui.note(ctx, "Nothing to recover: every answered request was saved.")
+            ui.note(ctx, T("Nothing to recover: every answered request was saved."))
         if done.exit_code:
             raise typer.Exit(done.exit_code)

@@ -15,8 +15,9 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
-EXTRA_HINT = "Install the extra: pip install 'dmxedit[mcp]' (pipx: pipx install 'dmxedit[mcp]')."
+EXTRA_HINT = T("Install the extra: pip install 'dmxedit[mcp]' (pipx: pipx install 'dmxedit[mcp]').")
 
 
 def parse_http(given: str) -> tuple[str, int]:
@@ -24,7 +25,7 @@ def parse_http(given: str) -> tuple[str, int]:
     host, sep, port = given.rpartition(":")
     host = host.strip("[]")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"--http {given!r}: give HOST:PORT, e.g. 127.0.0.1:8765.")
+        raise InputError(T("--http {given!r}: give HOST:PORT, e.g. 127.0.0.1:8765.", given=given))
     loopback = host == "localhost"
     if not loopback:
         try:
@@ -33,8 +34,11 @@ def parse_http(given: str) -> tuple[str, int]:
             loopback = False
     if not loopback:
         raise InputError(
-            f"--http {given!r}: the MCP server listens on loopback only (127.0.0.1, ::1, "
-            "localhost): it spends your DMXAPI key for whoever connects.",
+            T(
+                "--http {given!r}: the MCP server listens on loopback only (127.0.0.1, ::1, "
+                "localhost): it spends your DMXAPI key for whoever connects.",
+                given=given,
+            )
         )
     return host, int(port)
 
@@ -90,7 +94,7 @@ def mcp(
     try:
         import mcp as sdk  # noqa: F401 - the extra's check, before anything else
     except ImportError:
-        raise InputError("`dmxedit mcp` needs the MCP SDK.", hint=EXTRA_HINT) from None
+        raise InputError(T("`dmxedit mcp` needs the MCP SDK."), hint=EXTRA_HINT) from None
     from dmxedit.mcp.confine import Confinement
     from dmxedit.mcp.server import serve_http, serve_stdio
     from dmxedit.mcp.tools import Session

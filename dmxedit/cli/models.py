@@ -11,6 +11,8 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import BaseUrl, ConnectTimeout, Retries, command
 from dmxedit.core.errors import ConfigError
+from dmxedit.core.i18n import P, T
+from dmxedit.core.i18n import shown as said
 from dmxedit.core.modelfacts import (
     UNKNOWN_WORDS,
     facts,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 #: How long to wait for the list once connected (the model list is small).
 READ_TIMEOUT = 60.0
-KNOWN_HINT = "`dmxedit models --known` shows the models dmxedit knows without a key."
+KNOWN_HINT = T("`dmxedit models --known` shows the models dmxedit knows without a key.")
 
 JsonList = Annotated[
     bool, typer.Option("--json", help="Print the models as a JSON list on standard output.")
@@ -96,7 +98,9 @@ def _fetch(
     except ConfigError as exc:
         if settings.api_key:
             raise
-        raise ConfigError(exc.message, hint=f"{exc.hint} {KNOWN_HINT}") from None
+        raise ConfigError(
+            exc.message, hint=T("{hint} {known}", hint=exc.hint, known=KNOWN_HINT)
+        ) from None
     client = Client(
         api_key=key,
         timeout=min(settings.timeout, READ_TIMEOUT),
@@ -131,8 +135,11 @@ def _lines(shown: list[dict[str, Any]]) -> list[str]:
     out = []
     for row in shown:
         spec = model_for(str(row["id"]))
-        said = summary(spec) if spec is not None else "unknown to dmxedit (--api picks the door)"
-        out.append(f"{str(row['id']).ljust(width)}  {said}")
+        if spec is not None:
+            facts_said = said(summary(spec))
+        else:
+            facts_said = said(T("unknown to dmxedit (--api picks the door)"))
+        out.append(f"{str(row['id']).ljust(width)}  {facts_said}")
     return out
 
 
@@ -143,7 +150,7 @@ def _known(ctx: RunContext) -> None:
         return
     lines: list[str] = []
     for model in MODELS:
-        lines += [model.id, *facts_lines(model)]
+        lines += [model.id, *(said(line) for line in facts_lines(model))]
     ctx.emit_lines(lines)
 
 
@@ -152,30 +159,46 @@ def _block(row: Mapping[str, Any]) -> list[str]:
     model_id = str(row["id"])
     spec = model_for(model_id)
     if spec is None:
-        return [f"{model_id}  (in your key's list) {UNKNOWN_WORDS}"]
-    where = (
-        "in your key's list"
-        if row["listed"]
-        else 'NOT in your key\'s list: an edit with it would get 503 "no available channel"'
-    )
-    alias = f"; known as {spec.id}" if spec.id != model_id else ""
-    return [f"{model_id}  ({where}{alias})", *facts_lines(spec)]
+        listed = said(T("in your key's list"))
+        return [f"{model_id}  ({listed}) {said(UNKNOWN_WORDS)}"]
+    if row["listed"]:
+        where = said(T("in your key's list"))
+    else:
+        where = said(
+            T('NOT in your key\'s list: an edit with it would get 503 "no available channel"')
+        )
+    alias = said(T("; known as {model}", model=spec.id)) if spec.id != model_id else ""
+    return [f"{model_id}  ({where}{alias})", *(said(line) for line in facts_lines(spec))]
 
 
 def _summary(ctx: RunContext, every: bool, long: bool, found: int, shown: int, url: str) -> None:
     from dmxedit.cli import ui
 
     if every:
-        ui.note(ctx, f"{found} model{'s' if found != 1 else ''} at {url}.")
+        ui.note(ctx, P("{count} model at {url}.", "{count} models at {url}.", found, url=url))
+    elif not long:
+        ui.note(
+            ctx,
+            P(
+                "{count} image model of the {found} your key can use (--all lists every one; "
+                "--long adds the details of each).",
+                "{count} image models of the {found} your key can use (--all lists every one; "
+                "--long adds the details of each).",
+                shown,
+                found=found,
+            ),
+        )
     else:
         ui.note(
             ctx,
-            f"{shown} image model{'s' if shown != 1 else ''} of the {found} your "
-            "key can use (--all lists every one"
-            + (
-                "; --long adds the details of each)."
-                if not long
-                else f"; dmxedit knows {len(MODELS)} models)."
+            P(
+                "{count} image model of the {found} your key can use (--all lists every one; "
+                "dmxedit knows {known} models).",
+                "{count} image models of the {found} your key can use (--all lists every one; "
+                "dmxedit knows {known} models).",
+                shown,
+                found=found,
+                known=len(MODELS),
             ),
         )
 
@@ -186,13 +209,20 @@ def _warn_model(ctx: RunContext, model: str, ids: set[str]) -> None:
     if model not in ids:
         ui.warn(
             ctx,
-            f"the model dmxedit uses, {model}, is not in this list: an edit with it "
-            'would get 503 "no available channel". Set another with `dmxedit config set '
-            "model NAME`.",
+            T(
+                "the model dmxedit uses, {model}, is not in this list: an edit with it would "
+                'get 503 "no available channel". Set another with `dmxedit config set model '
+                "NAME`.",
+                model=model,
+            ),
         )
     if model_for(model) is None:
         ui.warn(
             ctx,
-            f"the model dmxedit uses, {model}, is not in dmxedit's table: its sizes and "
-            f"options are not checked before sending. {unknown_hint(model)}",
+            T(
+                "the model dmxedit uses, {model}, is not in dmxedit's table: its sizes and "
+                "options are not checked before sending. {hint}",
+                model=model,
+                hint=unknown_hint(model),
+            ),
         )

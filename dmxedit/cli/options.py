@@ -19,6 +19,7 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.options import ImageOptions
 
 Prompt = Annotated[
@@ -306,7 +307,9 @@ def command(
             ctx.quiet = kwargs.pop("quiet", False)
             ctx.verbose = kwargs.pop("verbose", False)
             if ctx.quiet and ctx.verbose:
-                raise InputError("-q/--quiet and -v/--verbose contradict each other; choose one.")
+                raise InputError(
+                    T("-q/--quiet and -v/--verbose contradict each other; choose one.")
+                )
             if image_options:
                 given = {name: kwargs.pop(name) for name in shared() if name in added}
                 given["params"] = tuple(given.get("params") or ())

@@ -11,6 +11,7 @@ from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T, shown
 from dmxedit.core.modelfacts import extra_sizes, ratio_rows, unknown_hint
 from dmxedit.core.modelspec import TIERS, Model, closest, normalize_size, parse_pixels
 from dmxedit.core.modeltable import model_for
@@ -49,9 +50,15 @@ def ratios(
         ctx.emit_json(_as_json(model, tiers, near, shape, for_image))
         return
     lines = _table(model, tiers, near) if model.ratios else []
-    lines += _notes(model)
+    lines += [shown(note) for note in _notes(model)]
     if near and shape:
-        lines.append(f"* closest to {for_image} ({shape[0]}x{shape[1]})")
+        closest_to = T(
+            "* closest to {image} ({width}x{height})",
+            image=for_image,
+            width=shape[0],
+            height=shape[1],
+        )
+        lines.append(shown(closest_to))
     ctx.emit_lines(lines)
 
 
@@ -59,7 +66,8 @@ def _model(model_id: str) -> Model:
     model = model_for(model_id)
     if model is None:
         raise InputError(
-            f"dmxedit has no table for the model {model_id!r}.", hint=unknown_hint(model_id)
+            T("dmxedit has no table for the model {model!r}.", model=model_id),
+            hint=unknown_hint(model_id),
         )
     return model
 
@@ -70,11 +78,15 @@ def _tiers(model: Model, size: str | None) -> list[str]:
     tier = normalize_size(size)
     if tier not in TIERS:
         raise InputError(
-            f"Size {size!r} is not one of {', '.join(TIERS)}.", hint="Any case works: 4k."
+            T("Size {size!r} is not one of {tiers}.", size=size, tiers=", ".join(TIERS)),
+            hint=T("Any case works: 4k."),
         )
     if tier not in model.tiers:
-        takes = ", ".join(model.tiers) or "no size tier"
-        raise InputError(f"{model.id} has no {tier} size.", hint=f"It takes {takes}.")
+        takes = ", ".join(model.tiers) or T("no size tier")
+        raise InputError(
+            T("{model} has no {tier} size.", model=model.id, tier=tier),
+            hint=T("It takes {sizes}.", sizes=takes),
+        )
     return [tier]
 
 
@@ -84,7 +96,7 @@ def _shape(path: str) -> tuple[int, int]:
 
     image = load_image(path)
     if image.width is None or image.height is None:
-        raise InputError(f"Cannot read the width and height of {path!r}.")
+        raise InputError(T("Cannot read the width and height of {path!r}.", path=path))
     return image.width, image.height
 
 
@@ -126,24 +138,32 @@ def _as_json(
 def _table(model: Model, tiers: Sequence[str], near: str | None) -> list[str]:
     def head(tier: str) -> str:
         tokens = _tokens(model, tier)
-        return f"{tier} (tokens {tokens if tokens is not None else 'unknown'})"
+        count = tokens if tokens is not None else shown(T("unknown"))
+        return shown(T("{tier} (tokens {tokens})", tier=tier, tokens=count))
 
-    header = ["ratio"] + [head(t) for t in tiers]
+    header = [shown(T("ratio"))] + [head(t) for t in tiers]
     table = [header] + [
         [ratio + (" *" if ratio == near else "")] + [cell or "-" for cell in cells]
         for ratio, cells in ratio_rows(model, list(tiers))
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    from dmxedit.cli.ui import columns, pad  # a Chinese header: two columns a character
+
+    widths = [max(columns(row[i]) for row in table) for i in range(len(header))]
     return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        "  ".join(pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in table
     ]
 
 
 def _notes(model: Model) -> list[str]:
     """What the table alone does not say: sizes by rule, auto, no ratio at all."""
+    sizes = extra_sizes(model)
+    notes: list[str]
     if not model.ratios:
-        return [f"{model.id} takes no --ratio."] + [f"It takes {w}." for w in extra_sizes(model)]
-    return [f"{model.id} also takes {w}." for w in extra_sizes(model) if "--ratio" not in w] + [
-        f"For {model.id}, {w}." for w in extra_sizes(model) if "--ratio" in w
+        notes = [T("{model} takes no --ratio.", model=model.id)]
+        return notes + [T("It takes {sizes}.", sizes=w) for w in sizes]
+    notes = [T("{model} also takes {sizes}.", model=model.id, sizes=w) for w in sizes]
+    notes = [n for n, w in zip(notes, sizes, strict=True) if "--ratio" not in w]
+    return notes + [
+        T("For {model}, {rule}.", model=model.id, rule=w) for w in sizes if "--ratio" in w
     ]

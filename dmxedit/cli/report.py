@@ -9,7 +9,8 @@ import typer
 
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
-from dmxedit.core.errors import InputError, counted
+from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import P, T
 
 
 @command(json=True, quiet=True)
@@ -75,8 +76,11 @@ def report(
     check_arguments(paths, history=history, since=since)
     if ctx.json and output == "-":
         raise InputError(
-            "--json prints an object on standard output, where -o - writes the page; choose one.",
-            hint="dmxedit report RESULTS --json -o report.html",
+            T(
+                "--json prints an object on standard output, where -o - writes the page; "
+                "choose one."
+            ),
+            hint=T("dmxedit report RESULTS --json -o report.html"),
         )
     made = make_report(
         paths,
@@ -101,6 +105,12 @@ def report(
     if not ctx.quiet:
         ui.note(
             ctx,
-            f"{counted(counts['jobs'], 'job')}: {counts['ok']} ok, {counts['failed']} failed, "
-            f"{counts['mismatch']} with a size mismatch. Open {made.path.absolute().as_uri()}",
+            T(
+                "{jobs}: {ok} ok, {failed} failed, {mismatch} with a size mismatch. Open {url}",
+                jobs=P("{count:,} job", "{count:,} jobs", counts["jobs"]),
+                ok=counts["ok"],
+                failed=counts["failed"],
+                mismatch=counts["mismatch"],
+                url=made.path.absolute().as_uri(),
+            ),
         )

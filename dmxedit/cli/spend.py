@@ -13,7 +13,8 @@ import typer
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.env import no_color
-from dmxedit.core.errors import InputError, counted
+from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import N_, P, T, shown
 from dmxedit.core.options import ImageOptions
 
 
@@ -38,15 +39,18 @@ def balance(ctx: RunContext) -> None:
     if ctx.json:
         ctx.emit_json(found.to_dict())
         return
-    lines = [f"balance  {found.cny:.4f} CNY"]
+    rows = [(shown(T("balance")), shown(T("{cny:.4f} CNY", cny=found.cny)))]
     if found.used_quota is not None:
-        count = ""
+        used = shown(T("{cny:.4f} CNY", cny=account.cny(found.used_quota)))
         if found.request_count is not None:
-            plural = "" if found.request_count == 1 else "s"
-            count = f" ({found.request_count:,} request{plural})"
-        lines.append(f"used     {account.cny(found.used_quota):.4f} CNY{count}")
-    lines.append(f"site     {found.site}")
-    ctx.emit_lines(lines)
+            count = P("{count:,} request", "{count:,} requests", found.request_count)
+            used += shown(T(" ({requests})", requests=count))
+        rows.append((shown(T("used")), used))
+    rows.append((shown(T("site")), str(found.site)))
+    from dmxedit.cli.ui import columns, pad
+
+    width = max(columns(label) for label, _ in rows)
+    ctx.emit_lines([f"{pad(label, width)}  {value}" for label, value in rows])
 
 
 def _day(stamp: float) -> datetime:
@@ -61,21 +65,27 @@ def period(
     if since:
         chosen.append("--since")
     if len(chosen) > 1:
-        raise InputError(f"{' and '.join(chosen)} contradict each other; choose one period.")
+        raise InputError(
+            T("{options} contradict each other; choose one period.", options=" and ".join(chosen))
+        )
     now = time.time()
     if until and not since:
         raise InputError(
-            "--until goes with --since.", hint="e.g. --since 2026-11-01 --until 2026-11-30"
+            T("--until goes with --since."), hint=T("e.g. --since 2026-11-01 --until 2026-11-30")
         )
-    if since:
+    words: str
+    if since and until:
         start, end = _since_until(since, until, now)
-        words = f"since {since}" + (f" until {until}" if until else "")
+        words = T("since {since} until {until}", since=since, until=until)
+    elif since:
+        start, end = _since_until(since, until, now)
+        words = T("since {since}", since=since)
     elif week or month:
         days = 7 if week else 30
         start = (_day(now) - timedelta(days=days - 1)).timestamp()
-        end, words = now, f"the last {days} days"
+        end, words = now, T("the last {days} days", days=days)
     else:
-        start, end, words = _day(now).timestamp(), now, "today"
+        start, end, words = _day(now).timestamp(), now, T("today")
     return int(start), int(end), words
 
 
@@ -89,17 +99,20 @@ def _since_until(since: str, until: str | None, now: float) -> tuple[float, floa
         try:
             end = parse_since(until.strip())
         except InputError as exc:
-            raise InputError(exc.message.replace("--since", "--until"), hint=exc.hint) from None
+            message = shown(exc.message).replace("--since", "--until")
+            raise InputError(message, hint=exc.hint) from None
         if len(until.strip()) == 10:  # a bare date: up to the end of that day
             end = (_day(end) + timedelta(days=1)).timestamp() - 1
     if end < start:
-        raise InputError(f"--until {until!r} is before --since {since!r}.")
+        raise InputError(
+            T("--until {until!r} is before --since {since!r}.", until=until, since=since)
+        )
     return start, end
 
 
 def _zone() -> str:
     offset = datetime.now().astimezone().strftime("%z")
-    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "local"
+    return f"UTC{offset[:3]}:{offset[3:]}" if offset else "local"  # JSON: stays English
 
 
 @command(json=True, quiet=True)
@@ -141,8 +154,13 @@ def usage(
     if not summary.complete:
         ui.warn(
             ctx,
-            f"the log has {read.total:,} items; dmxedit read the newest {summary.items:,} "
-            f"({read.pages} pages). Ask for a shorter period to see all of it.",
+            T(
+                "the log has {total:,} items; dmxedit read the newest {items:,} ({pages} "
+                "pages). Ask for a shorter period to see all of it.",
+                total=read.total,
+                items=summary.items,
+                pages=read.pages,
+            ),
         )
     if ctx.json:
         ctx.emit_json(
@@ -169,8 +187,8 @@ def ledger_counts_empty() -> dict[str, int]:
     )
 
 
-_MODEL_COLS = ["model", "requests", "cost (CNY)", "tokens in", "tokens out"]
-_DAY_COLS = ["day", "requests", "cost (CNY)", "tokens"]
+_MODEL_COLS = [N_("model"), N_("requests"), N_("cost (CNY)"), N_("tokens in"), N_("tokens out")]
+_DAY_COLS = [N_("day"), N_("requests"), N_("cost (CNY)"), N_("tokens")]
 
 
 def _render(
@@ -199,7 +217,14 @@ def _render(
         ]
         for day, t in summary.days.items()
     ]
-    tables = [t for t in (("per model", _MODEL_COLS, models), ("per day", _DAY_COLS, days)) if t[2]]
+    tables = [
+        (shown(title), [shown(c) for c in cols], rows)
+        for title, cols, rows in (
+            (N_("per model"), _MODEL_COLS, models),
+            (N_("per day"), _DAY_COLS, days),
+        )
+        if rows
+    ]
     if ctx.stdout_isatty:
         _rich_tables(ctx, head, tables, ours)
     else:
@@ -211,26 +236,47 @@ def _head(summary: Any, words: str, model: str | None) -> list[str]:
         return datetime.fromtimestamp(stamp).strftime("%Y-%m-%d %H:%M")
 
     total = summary.total
-    return [
-        f"DMXAPI usage, {words}: {when(summary.start)} to {when(summary.end)} "
-        f"(local time, {_zone()})" + (f", model {model}" if model else ""),
-        f"billed {counted(total.requests, 'request')}, {total.quota / 500000:.4f} CNY, "
-        f"{total.prompt_tokens + total.completion_tokens:,} tokens "
-        f"({total.prompt_tokens:,} in, {total.completion_tokens:,} out)",
-    ]
+    first = T(
+        "DMXAPI usage, {period}: {start} to {end} (local time, {zone})",
+        period=words,
+        start=when(summary.start),
+        end=when(summary.end),
+        zone=_zone(),
+    )
+    line = shown(first) + (shown(T(", model {model}", model=model)) if model else "")
+    billed = T(
+        "billed {requests}, {cny:.4f} CNY, {tokens:,} tokens ({tokens_in:,} in, {tokens_out:,} "
+        "out)",
+        requests=P("{count:,} request", "{count:,} requests", total.requests),
+        cny=total.quota / 500000,
+        tokens=total.prompt_tokens + total.completion_tokens,
+        tokens_in=total.prompt_tokens,
+        tokens_out=total.completion_tokens,
+    )
+    return [line, shown(billed)]
 
 
 def _ours(counts: dict[str, int] | None) -> str:
     """The ledger's own counts for the period, in a line."""
     if counts is None:
-        return "dmxedit's ledger is off: no counts of its own."
-    ours = (
-        f"dmxedit's ledger, same period: sent {counts['sent']:,}, saved {counts['saved']:,}, "
-        f"failed {counts['failed']:,}, may have been billed {counts['may_be_billed']:,}"
+        return shown(T("dmxedit's ledger is off: no counts of its own."))
+    ours = T(
+        "dmxedit's ledger, same period: sent {sent:,}, saved {saved:,}, failed {failed:,}, "
+        "may have been billed {unknown:,}",
+        sent=counts["sent"],
+        saved=counts["saved"],
+        failed=counts["failed"],
+        unknown=counts["may_be_billed"],
     )
+    text = shown(ours)
     if counts["billed"] or counts["not_billed"]:
-        ours += f" (checked: {counts['billed']} billed, {counts['not_billed']} not billed)"
-    return ours
+        checked = T(
+            " (checked: {billed} billed, {not_billed} not billed)",
+            billed=counts["billed"],
+            not_billed=counts["not_billed"],
+        )
+        text += shown(checked)
+    return text
 
 
 _Table = tuple[str, list[str], list[list[str]]]
@@ -262,11 +308,13 @@ def _rich_tables(ctx: RunContext, head: list[str], tables: list[_Table], ours: s
 def _plain_tables(head: list[str], tables: list[_Table], ours: str) -> list[str]:
     lines = list(head)
     for title, cols, rows in tables:
-        widths = [max(len(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
-        lines += ["", f"{title}:"]
+        from dmxedit.cli.ui import columns, pad
+
+        widths = [max(columns(str(r[i])) for r in [cols, *rows]) for i in range(len(cols))]
+        lines += ["", shown(T("{title}:", title=title))]
         for row in [cols, *rows]:
             cells = [
-                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                pad(str(c), w) if i == 0 else " " * (w - columns(str(c))) + str(c)
                 for i, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
@@ -281,18 +329,18 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
 
     settings = _settings(ctx, options)
     if jobs == "-":
-        path = spool_stdin(ctx.claim_stdin("jobs"))
+        path = spool_stdin(ctx.claim_stdin(N_("jobs")))
         base, default = Path.cwd(), Path("stdin.results.jsonl")
     else:
         path = Path(jobs).expanduser()
         if not path.is_file():
-            raise InputError(f"Jobs file {jobs!r} does not exist or is not a file.")
+            raise InputError(T("Jobs file {path!r} does not exist or is not a file.", path=jobs))
         name = path.name[: -len(".jsonl")] if path.name.endswith(".jsonl") else path.name
         base, default = path.parent, path.with_name(f"{name}.results.jsonl")
     target = Path(results).expanduser() if results else default
     try:
         if not target.is_file():
-            raise InputError(f"There is no results file {target} to reconcile.")
+            raise InputError(T("There is no results file {path} to reconcile.", path=target))
         found = run(
             JobSource(path=path, base=base),
             Defaults(settings, options),
@@ -307,13 +355,24 @@ def reconcile(ctx: RunContext, jobs: str, options: ImageOptions, results: str | 
         ctx.emit_json(found.to_dict())
     else:
         for job in found.checked:
-            ui.note(ctx, f"job {job['id']} (line {job['line']}): {job['note']}")
+            line = T(
+                "job {id} (line {line}): {note}", id=job["id"], line=job["line"], note=job["note"]
+            )
+            ui.note(ctx, line)
     if not found.checked:
-        ui.note(ctx, f"Nothing to reconcile: no job in {target} is held back unchecked.")
+        ui.note(
+            ctx, T("Nothing to reconcile: no job in {path} is held back unchecked.", path=target)
+        )
         return
     ui.note(
         ctx,
-        f"{found.count(True)} billed, {found.count(False)} not billed, {found.count(None)} "
-        f"still unknown; recorded in {target}. A re-run sends the jobs found not billed "
-        "and still holds back the others (--resend-unknown sends them).",
+        T(
+            "{billed} billed, {not_billed} not billed, {unknown} still unknown; recorded in "
+            "{path}. A re-run sends the jobs found not billed and still holds back the others "
+            "(--resend-unknown sends them).",
+            billed=found.count(True),
+            not_billed=found.count(False),
+            unknown=found.count(None),
+            path=target,
+        ),
     )

@@ -1,9 +1,11 @@
 """What the user sees on standard error: progress, messages, error panels (rich).
 
 Only the CLI imports this module; the core reports through :class:`dmxedit.core.events.Events`.
-Every text goes out through :func:`shown` (a message, which may have lines of its own) or
-:func:`field` (one value: a URL, a request id, a path): control characters from a server
-or a file name are shown as escapes, never sent to the terminal raw.
+Every text goes out through :func:`shown` (a message, which may have lines of its own,
+in the user's language: ``core.i18n``) or :func:`field` (one value: a URL, a request id, a
+path): control characters from a server or a file name are shown as escapes, never sent
+to the terminal raw. The first words of a plain error line (``dmxedit: error:``,
+``hint:``, ``dmxedit: warning:``) stay English whatever the language, for scripts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from dmxedit.core import i18n
 from dmxedit.core.events import Events
+from dmxedit.core.i18n import N_, P, T
 from dmxedit.core.text import escaped
 
 if TYPE_CHECKING:
@@ -21,18 +25,61 @@ if TYPE_CHECKING:
     from dmxedit.core.errors import DmxError
 
 
+#: The errors' titles (core/errors.py), translated where a panel shows them.
+TITLES = (
+    N_("Error"),
+    N_("Internal error (a bug in dmxedit)"),
+    N_("Invalid input"),
+    N_("Configuration problem"),
+    N_("Authentication failed"),
+    N_("The API refused the request"),
+    N_("The API or the network failed"),
+    N_("The image was generated but not saved"),
+    N_("Standard output could not be written"),
+    N_("Some jobs failed"),
+    N_("Interrupted"),
+)
+BUG = N_(
+    "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, and report it."
+)
+
+
 def _mib(n: int | None) -> str:
     if n is None:
-        return "unknown size"
+        return i18n.shown(T("unknown size"))
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
     return f"{n / 1024 / 1024:.1f} MiB"
 
 
 def shown(message: str) -> str:
-    """A message for the terminal: its own line breaks kept, every other control
-    character (from a server's words or a file name) shown as an escape."""
-    return escaped(message, keep_newlines=True)
+    """A message for the terminal, in the user's language: its own line breaks kept,
+    every other control character (from a server's words or a file name) shown as an
+    escape."""
+    return escaped(i18n.shown(message), keep_newlines=True)
+
+
+def words(message: str) -> str:
+    """A message (or a table's label) in the user's language, not escaped: for rich's
+    tables and text, which the caller escapes as it builds them."""
+    return i18n.shown(message)
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes (a Chinese character takes two)."""
+    if text.isascii():  # the common case
+        return len(text)
+    import unicodedata  # (rich.cells says the same, and takes 10x as long to import)
+
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    return text + " " * max(0, width - columns(text))
 
 
 def field(value: object) -> str:
@@ -42,28 +89,31 @@ def field(value: object) -> str:
 
 
 def _details(error: DmxError) -> list[str]:
+    """The error's facts, one a line, in the user's language."""
     extra: list[str] = []
     if error.status is not None:
-        extra.append(f"HTTP status: {error.status}")
+        extra.append(T("HTTP status: {status}", status=error.status))
     if error.request_id:
-        extra.append(f"Request id: {field(error.request_id)}")
+        extra.append(T("Request id: {id}", id=field(error.request_id)))
     for url in error.url_list:
-        extra.append(f"Result URL: {field(url)}")
+        extra.append(T("Result URL: {url}", url=field(url)))
     for path in error.file_list:
-        extra.append(f"Saved file: {field(path)}")
+        extra.append(T("Saved file: {path}", path=field(path)))
     for warning in error.warnings:
-        extra.append(f"Not recorded: {field(warning)}")
-    return extra
+        extra.append(T("Not recorded: {warning}", warning=field(i18n.shown(warning))))
+    return [i18n.shown(line) for line in extra]
 
 
 def plain_error(ctx: RunContext, message: str, details: list[str], hint: str | None) -> None:
-    """An error for logs and CI: ``dmxedit: error: ...`` and indented details, no boxes."""
-    lines = message.split("\n")
+    """An error for logs and CI: ``dmxedit: error: ...`` and indented details, no boxes.
+    The message, details and hint in the user's language; ``dmxedit: error:`` and
+    ``hint:`` in English, for scripts that look for them."""
+    lines = i18n.shown(message).split("\n")
     out = [f"dmxedit: error: {lines[0]}", *(f"  {line}" for line in lines[1:])]
-    out += [f"  {line}" for line in details]
+    out += [f"  {i18n.shown(line)}" for line in details]
     if hint:
-        out += [f"  hint: {line}" for line in hint.split("\n")]
-    print(shown("\n".join(out)), file=ctx.stderr, flush=True)
+        out += [f"  hint: {line}" for line in i18n.shown(hint).split("\n")]
+    print(escaped("\n".join(out), keep_newlines=True), file=ctx.stderr, flush=True)
 
 
 def error_panel(ctx: RunContext, error: DmxError) -> None:
@@ -85,7 +135,17 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
     ctx.console().print(
         Panel(
             body,
-            title=f"{escape(field(error.title))} (exit {int(error.exit_code)})",
+            title=escape(
+                field(
+                    shown(
+                        T(
+                            "{title} (exit {code})",
+                            title=i18n.shown(error.title),
+                            code=int(error.exit_code),
+                        )
+                    )
+                )
+            ),
             title_align="left",
             border_style="red",
             expand=False,
@@ -95,24 +155,16 @@ def error_panel(ctx: RunContext, error: DmxError) -> None:
 
 def internal_panel(ctx: RunContext, exc: BaseException) -> None:
     if not ctx.stderr_isatty:
-        plain_error(
-            ctx,
-            f"internal error: {type(exc).__name__}: {exc}",
-            [],
-            "This is a bug in dmxedit. Run again with DMXEDIT_DEBUG=1 to see the traceback, "
-            "and report it.",
-        )
+        what = f"{type(exc).__name__}: {exc}"
+        plain_error(ctx, T("internal error: {error}", error=what), [], BUG)
         return
     from rich.panel import Panel
     from rich.text import Text
 
     ctx.console().print(
         Panel(
-            Text(
-                f"{type(exc).__name__}: {field(exc)}\n\nThis is a bug in dmxedit. Run again with "
-                "DMXEDIT_DEBUG=1 to see the traceback, and report it."
-            ),
-            title="Internal error (exit 1)",
+            Text(f"{type(exc).__name__}: {field(exc)}\n\n{shown(BUG)}"),
+            title=shown(T("{title} (exit {code})", title=TITLES[1], code=1)),
             title_align="left",
             border_style="red",
             expand=False,
@@ -128,7 +180,8 @@ def warn(ctx: RunContext, message: str) -> None:
         return
     from rich.text import Text
 
-    ctx.console().print(Text("warning: ", style="yellow bold") + Text(shown(message)))
+    label = shown(T("warning: "))
+    ctx.console().print(Text(label, style="yellow bold") + Text(shown(message)))
 
 
 def note(ctx: RunContext, message: str) -> None:
@@ -167,6 +220,15 @@ def byte_columns() -> list[Any]:
     ]
 
 
+def retrying(attempt: int, delay: float, reason: str) -> str:
+    return T(
+        "attempt {attempt} failed ({reason}); trying again in {delay:.1f} s",
+        attempt=attempt,
+        reason=reason,
+        delay=delay,
+    )
+
+
 class PlainEvents(Events):
     """One plain line per stage: for logs, CI and anything that is not a terminal."""
 
@@ -175,34 +237,42 @@ class PlainEvents(Events):
         self.verbose = ctx.verbose
         self._lock = threading.Lock()
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, prefix: str = "dmxedit: ") -> None:
         with self._lock:
-            print(f"dmxedit: {shown(message)}", file=self.ctx.stderr, flush=True)
+            print(f"{prefix}{shown(message)}", file=self.ctx.stderr, flush=True)
 
     def upload_start(self, total: int, parts: int) -> None:
-        what = f"{parts} image{'s' if parts != 1 else ''}, " if parts else ""
-        self._say(f"sending the request ({what}{_mib(total)})")
+        if parts:
+            what = P(
+                "sending the request ({count} image, {size})",
+                "sending the request ({count} images, {size})",
+                parts,
+                size=_mib(total),
+            )
+        else:
+            what = T("sending the request ({size})", size=_mib(total))
+        self._say(what)
 
     def waiting(self) -> None:
-        self._say("sent; waiting for the model")
+        self._say(T("sent; waiting for the model"))
 
     def answered(self, status: int) -> None:
-        self._say(f"answered: HTTP {status}")
+        self._say(T("answered: HTTP {status}", status=status))
 
     def download_start(self, total: int | None, what: str) -> None:
-        self._say(f"receiving the image ({_mib(total)})")
+        self._say(T("receiving the image ({size})", size=_mib(total)))
 
     def saved(self, path: str) -> None:
-        self._say(f"saved {field(path)}")
+        self._say(T("saved {path}", path=field(path)))
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
-        self._say(f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+        self._say(retrying(attempt, delay, reason))
 
     def warn(self, message: str) -> None:
-        self._say(f"warning: {message}")
+        self._say(message, prefix="dmxedit: warning: ")  # the English prefix: see warn()
 
     def model_text(self, text: str) -> None:
-        self._say(f"the model says: {text}")
+        self._say(T("the model says: {text}", text=text))
 
     def info(self, message: str) -> None:
         if self.verbose:
@@ -267,22 +337,25 @@ class TerminalEvents(Events):
             self._task = None
 
     def upload_start(self, total: int, parts: int) -> None:
-        what = f"Uploading {parts} image{'s' if parts != 1 else ''}" if parts else "Sending"
-        self._start("bytes", what, total)
+        if parts:
+            what = P("Uploading {count} image", "Uploading {count} images", parts)
+        else:
+            what = T("Sending")
+        self._start("bytes", shown(what), total)
 
     def upload_progress(self, sent: int) -> None:
         self._update(sent)
 
     def waiting(self) -> None:
-        self._start("spinner", "Waiting for the model", None)
+        self._start("spinner", shown(T("Waiting for the model")), None)
 
     def answered(self, status: int) -> None:
         self._stop()
         if self.verbose:
-            note(self.ctx, f"Answer: HTTP {status}")
+            note(self.ctx, T("Answer: HTTP {status}", status=status))
 
     def download_start(self, total: int | None, what: str) -> None:
-        self._start("bytes", "Receiving the image", total)
+        self._start("bytes", shown(T("Receiving the image")), total)
 
     def download_progress(self, received: int) -> None:
         self._update(received)
@@ -294,11 +367,11 @@ class TerminalEvents(Events):
         from rich.text import Text
 
         self._stop()
-        self.ctx.console().print(Text("Saved ", style="green") + Text(field(path)))
+        self.ctx.console().print(Text(shown(T("Saved ")), style="green") + Text(field(path)))
 
     def retry(self, attempt: int, delay: float, reason: str) -> None:
         self._stop()
-        warn(self.ctx, f"attempt {attempt} failed ({reason}); trying again in {delay:.1f} s")
+        warn(self.ctx, retrying(attempt, delay, reason))
 
     def warn(self, message: str) -> None:
         self._stop()
@@ -310,7 +383,7 @@ class TerminalEvents(Events):
 
     def model_text(self, text: str) -> None:
         self._stop()
-        note(self.ctx, f"the model says: {text}")
+        note(self.ctx, T("the model says: {text}", text=text))
 
     def info(self, message: str) -> None:
         from rich.text import Text

@@ -19,7 +19,7 @@ loaded on the first translation only, so start-up does not pay for it; the libra
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LANGUAGES = ("zh_CN",)
 ENGLISH = "en"
 
-_state: dict[str, Any] = {"language": ENGLISH, "catalog": None}
+_state: dict[str, Any] = {"language": ENGLISH, "catalog": None, "chooser": None}
 
 
 class Text(str):
@@ -129,6 +129,8 @@ def choose(env: Mapping[str, str], setting: str | None = None) -> str:
     """The language to speak: ``DMXEDIT_LANG``, the ``language`` setting, then the usual
     locale variables (the first set one decides); English when none names a catalog."""
     for value in (environment.language_override(env), setting, *environment.locale_names(env)):
+        if value is not None and value.strip().lower() == "auto":  # follow what comes next
+            continue
         language = normalize(value)
         if language is not None:
             return language if language in LANGUAGES else ENGLISH
@@ -139,15 +141,34 @@ def activate(language: str) -> None:
     """Speak ``language`` from now on (its catalog is loaded when first needed)."""
     _state["language"] = language if language in LANGUAGES else ENGLISH
     _state["catalog"] = None
+    _state["chooser"] = None
+
+
+def defer(chooser: Callable[[], str]) -> None:
+    """Speak the language ``chooser`` names, asked when a message is first translated
+    (the command line's choice may read the config file: a run that shows no message,
+    ``--version`` or ``--help``, does not pay for it)."""
+    activate(ENGLISH)
+    _state["chooser"] = chooser
 
 
 def active() -> str:
+    """The language spoken (a deferred choice is made now)."""
+    chooser = _state["chooser"]
+    if chooser is not None:
+        _state["chooser"] = None
+        activate(chooser())
     return str(_state["language"])
+
+
+def loaded() -> bool:
+    """Whether a catalog has been read (start-up tests: --help and --version read none)."""
+    return _state["catalog"] is not None
 
 
 def _catalog() -> Any:
     """The active language's catalog (None for English), loaded on first use."""
-    if _state["language"] == ENGLISH:
+    if active() == ENGLISH:
         return None
     if _state["catalog"] is None:
         import gettext
@@ -170,7 +191,9 @@ __all__ = [
     "activate",
     "active",
     "choose",
+    "defer",
     "joined",
+    "loaded",
     "normalize",
     "shown",
 ]

@@ -19,7 +19,7 @@ from dmxedit.core.catalog import (
 )
 from dmxedit.core.catalog import normalize_size as normalize_any_size
 from dmxedit.core.errors import InputError
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import LANGUAGES, T, normalize
 
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
@@ -236,6 +236,25 @@ def _user_id(key: str, raw: Any) -> str:
     return text
 
 
+def _language(key: str, raw: Any) -> str:
+    """The language of messages: a catalog's (``zh_CN``; ``zh``, ``zh_CN.UTF-8`` too),
+    ``en``, or ``auto`` (the environment's: LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
+    text = _text(key, raw)
+    if text.lower() == "auto":
+        return "auto"
+    language = normalize(text)
+    if language == "en" or language in LANGUAGES:
+        return str(language)
+    raise InputError(
+        T(
+            "{key} {raw!r} is not a language dmxedit speaks: {languages} or auto.",
+            key=key,
+            raw=raw,
+            languages=", ".join(["en", *LANGUAGES]),
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Key:
     """One setting: its name in the config file and on the command line, the
@@ -278,6 +297,14 @@ KEYS: dict[str, Key] = {
             secret=True,
         ),
         Key("user-id", "user_id", _user_id, "your DMXAPI user id (a number)", ENV_USER_ID),
+        Key(
+            "language",
+            "language",
+            _language,
+            # DMXEDIT_LANG is read by core/i18n.choose (before this setting), not here:
+            # a language dmxedit does not speak there falls back to English, never fails.
+            "the language of messages: zh_CN, en or auto (the locale's)",
+        ),
     )
 }
 

@@ -267,6 +267,7 @@ class Settings:
     history: bool = True
     system_token: str | None = field(default=None, repr=False)
     user_id: str | None = None
+    language: str = "auto"
     sources: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     warnings: tuple[str, ...] = ()

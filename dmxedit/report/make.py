@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.engine.history import parse_since, reading
 from dmxedit.report import page as core
 
@@ -29,11 +30,11 @@ def check_arguments(paths: Sequence[Path], *, history: bool, since: str | None) 
     """The combinations of arguments `report` refuses (exit 2)."""
     if not paths and not history:
         raise InputError(
-            "Name the results files to report on, or pass --history for the ledger.",
-            hint="dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)",
+            T("Name the results files to report on, or pass --history for the ledger."),
+            hint=T("dmxedit report jobs.results.jsonl (the file `dmxedit batch jobs.jsonl` wrote)"),
         )
     if since is not None and not history:
-        raise InputError("--since goes with --history (a results file is reported whole).")
+        raise InputError(T("--since goes with --history (a results file is reported whole)."))
 
 
 def make_report(
@@ -60,7 +61,7 @@ def make_report(
     if history:
         found, more = _read_ledger(since, limit, env)
         if more and warn is not None:
-            warn(f"Showing the newest {limit} ledger entries; --limit N shows more.")
+            warn(T("Showing the newest {limit} ledger entries; --limit N shows more.", limit=limit))
         parts.append(found)
     whole = core.Report(
         jobs=[j for part in parts for j in part.jobs],
@@ -90,13 +91,14 @@ def _read_ledger(
     started = parse_since(since) if since else None
     with reading(env) as book:
         if book is None:
-            raise InputError("The ledger is empty: dmxedit has sent no request yet.")
+            raise InputError(T("The ledger is empty: dmxedit has sent no request yet."))
         found, more = core.read_history(book, since=started, limit=limit)
     if not found.jobs:
-        raise InputError(
-            "No ledger entry" + (f" since {since}." if since else "."),
-            hint="Try an earlier --since." if since else None,
-        )
+        if since:
+            raise InputError(
+                T("No ledger entry since {date}.", date=since), hint=T("Try an earlier --since.")
+            )
+        raise InputError(T("No ledger entry."))
     return found, more
 
 

@@ -20,20 +20,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import html
 import os
-import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from dmxedit._version import __version__
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import P, T, active, shown
 from dmxedit.core.text import dumps
+from dmxedit.report.card import escape as _e
+from dmxedit.report.card import href, job_html, web_url
+from dmxedit.report.card import marker as _m
+from dmxedit.report.card import said as _t
 from dmxedit.report.read import Report, ReportJob, read_history, read_results, tokens_of
 from dmxedit.report.thumbs import THUMBNAIL_SIDE, require_pillow, thumbnails
 
@@ -81,8 +83,8 @@ def write_page(text: str, path: Path, *, force: bool = False) -> None:
     (or with ``force``)."""
     if path.exists() and not force and not is_report(path):
         raise InputError(
-            f"{path} exists and is not a dmxedit report; it was left as it is.",
-            hint="Choose another name with -o, or pass --force to replace it.",
+            T("{path} exists and is not a dmxedit report; it was left as it is.", path=path),
+            hint=T("Choose another name with -o, or pass --force to replace it."),
         )
     import tempfile
 
@@ -100,7 +102,8 @@ def write_page(text: str, path: Path, *, force: bool = False) -> None:
                 os.unlink(temp)
             raise
     except OSError as exc:
-        raise InputError(f"Cannot write the report {path}: {exc.strerror or exc}.") from None
+        why = exc.strerror or str(exc)
+        raise InputError(T("Cannot write the report {path}: {why}.", path=path, why=why)) from None
 
 
 def _umask() -> int:
@@ -136,36 +139,18 @@ def script_json(data: Any) -> str:
     return text
 
 
-def href(path: str, folder: Path) -> str:
-    """A URL for ``path`` relative to the page's folder, percent-escaped (a ``file:`` URL
-    where no relative path exists, e.g. another drive on Windows)."""
-    try:
-        relative = os.path.relpath(path, folder)
-    except ValueError:
-        return Path(path).absolute().as_uri()
-    parts = Path(relative).parts
-    # The bytes the file system names each part by (a name that is not UTF-8 too).
-    return "/".join(quote(os.fsencode(part), safe="") for part in parts) or "."
-
-
-_UNDECODABLE = re.compile("[\ud800-\udfff]")
-_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f-\x9f]+", re.I)
-
-
-def web_url(url: str) -> bool:
-    """An http(s) URL, the only kind the page links to: a results file may hold anything
-    (``javascript:``, ``data:``, a scheme hidden behind spaces or control characters)."""
-    return _WEB_URL.fullmatch(url) is not None
-
-
-def _e(value: object) -> str:
-    """Text for the page: HTML-escaped, a file name's undecodable bytes as U+FFFD."""
-    return html.escape(_UNDECODABLE.sub("\ufffd", str(value)), quote=True)
-
-
-def _short(text: str, width: int = 160) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+def script_labels() -> dict[str, str]:
+    """The page script's sentences (report.js fills in the ``{name}`` fields)."""
+    return {
+        "showing": shown(T("Showing {shown} of {total} jobs.")),
+        "choose": shown(T("Choose a job first (j / k).")),
+        "marked": shown(T("Marked job {id}; {count} marked for redo.")),
+        "unmarked": shown(T("Unmarked job {id}; {count} marked for redo.")),
+        "exported": shown(
+            T("Exported {count} job(s) as {file}; run it with: dmxedit batch {file}")
+        ),
+        "cleared": shown(T("No job is marked for redo.")),
+    }
 
 
 def unique_redo_ids(jobs: Sequence[ReportJob]) -> None:
@@ -197,7 +182,8 @@ def render(
     if embed:
         pictures = thumbnails(p for j in jobs for p in (*j.inputs, *j.outputs))
     counts = report.counts()
-    title = title or "dmxedit report: " + ", ".join(Path(s).name for s in report.sources)
+    names = ", ".join(Path(s).name for s in report.sources)
+    title = title or shown(T("dmxedit report: {names}", names=names))
     css = _asset("report.css")
     js = _asset("report.js")
     policy = (
@@ -208,10 +194,11 @@ def render(
     data = {
         "export_name": export_name,
         "jobs": [{"id": j.id, "redo": j.redo} for j in jobs],
+        "labels": script_labels(),
     }
     out: list[str] = [
         "<!doctype html>",
-        '<html lang="en">',
+        f'<html lang="{active().replace("_", "-")}">',
         "<head>",
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_e(policy)}">',
@@ -223,42 +210,53 @@ def render(
         f"<style>{css}</style>",
         "</head>",
         "<body>",
-        '<a class="skip" href="#jobs">Skip to the jobs</a>',
+        '<a class="skip" href="#jobs">' + _t(T("Skip to the jobs")) + "</a>",
         '<header class="top">',
         f"<h1>{_e(title)}</h1>",
         _summary(report, counts, now),
-        '<nav class="controls" aria-label="Filters and redo">',
-        '<div class="filters" role="group" aria-label="Show">',
-        _filter_button("all", "All", counts["jobs"], pressed=True),
-        _filter_button("failed", "Failed", counts["failed"]),
-        _filter_button("mismatch", "Mismatch", counts["mismatch"]),
-        _filter_button("redo", "Marked for redo", 0),
+        '<nav class="controls" aria-label="' + _t(T("Filters and redo")) + '">',
+        '<div class="filters" role="group" aria-label="' + _t(T("Show")) + '">',
+        _filter_button("all", T("All"), counts["jobs"], pressed=True),
+        _filter_button("failed", T("Failed"), counts["failed"]),
+        _filter_button("mismatch", T("Mismatch"), counts["mismatch"]),
+        _filter_button("redo", T("Marked for redo"), 0),
         "</div>",
         '<div class="actions">',
-        '<button type="button" id="export" disabled>Export redo jobs (<span id="redo-count">0'
-        "</span>)</button>",
-        '<button type="button" id="clear" disabled>Clear marks</button>',
+        '<button type="button" id="export" disabled>'
+        + _t(T("Export redo jobs ({count})", count=_m("n")), n='<span id="redo-count">0</span>')
+        + "</button>",
+        '<button type="button" id="clear" disabled>' + _t(T("Clear marks")) + "</button>",
         "</div>",
         "</nav>",
-        '<p class="keys" id="keys">Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous job, '
-        "<kbd>r</kbd> mark or unmark for redo, <kbd>a</kbd> all, <kbd>f</kbd> failed, "
-        "<kbd>m</kbd> mismatch, <kbd>d</kbd> marked, <kbd>e</kbd> export.</p>",
+        '<p class="keys" id="keys">' + _keys() + "</p>",
         '<p class="status-line" id="announce" role="status" aria-live="polite"></p>',
         "</header>",
         '<main id="jobs" tabindex="-1">',
-        '<p class="empty" id="empty" hidden>No job matches this filter.</p>',
+        '<p class="empty" id="empty" hidden>' + _t(T("No job matches this filter.")) + "</p>",
     ]
     for index, job in enumerate(jobs):
-        out.append(_job_html(index, job, folder, pictures if embed else None))
+        out.append(job_html(index, job, folder, pictures if embed else None))
     out += [
         "</main>",
         '<footer class="bottom">',
-        '<details id="redo-text-box"><summary>The redo jobs as text (JSON Lines)</summary>',
-        '<label for="redo-text">Copy these lines into a file and run <code>dmxedit batch '
-        "FILE</code>; the paths are absolute, so it runs from any folder.</label>",
+        '<details id="redo-text-box"><summary>'
+        + _t(T("The redo jobs as text (JSON Lines)"))
+        + "</summary>",
+        '<label for="redo-text">'
+        + _t(
+            T(
+                "Copy these lines into a file and run {command}; the paths are absolute, so it "
+                "runs from any folder.",
+                command=_m("c"),
+            ),
+            c="<code>dmxedit batch FILE</code>",
+        )
+        + "</label>",
         '<textarea id="redo-text" readonly rows="6" spellcheck="false"></textarea>',
         "</details>",
-        f"<p>Made by dmxedit {_e(__version__)}. This page uses no network.</p>",
+        "<p>"
+        + _t(T("Made by dmxedit {version}. This page uses no network.", version=__version__))
+        + "</p>",
         "</footer>",
         f'<script type="application/json" id="dmxedit-data">{script_json(data)}</script>',
         f"<script>{js}</script>",
@@ -275,181 +273,43 @@ def _summary(report: Report, counts: Mapping[str, int], now: float | None) -> st
     tokens = sum(t for t in counted_tokens if t is not None)
     guessed = any(j.tokens is None and t for j, t in zip(report.jobs, counted_tokens, strict=True))
     stamp = datetime.fromtimestamp(time.time() if now is None else now).strftime("%Y-%m-%d %H:%M")
-    return (
-        '<p class="summary">'
-        f"{counts['jobs']} job{'s' if counts['jobs'] != 1 else ''}: "
-        f"{counts['ok']} ok, {counts['failed']} failed, {counts['mismatch']} "
-        f"with a size mismatch"
-        f"{f'; {tokens} tokens' if tokens else ''}{' (some estimated)' if guessed else ''}. "
-        f"Written {_e(stamp)} from {', '.join(f'<code>{_e(s)}</code>' for s in report.sources)}."
-        "</p>"
+    text = _t(
+        T(
+            "{jobs}: {ok} ok, {failed} failed, {mismatch} with a size mismatch",
+            jobs=P("{count} job", "{count} jobs", counts["jobs"]),
+            ok=counts["ok"],
+            failed=counts["failed"],
+            mismatch=counts["mismatch"],
+        )
+    )
+    if tokens:
+        text += _t(T("; {tokens} tokens", tokens=tokens))
+    if guessed:
+        text += _t(T(" (some estimated)"))
+    sources = ", ".join(f"<code>{_e(s)}</code>" for s in report.sources)
+    text += _t(T(". Written {when} from {sources}.", when=stamp, sources=_m("s")), s=sources)
+    return f'<p class="summary">{text}</p>'
+
+
+def _keys() -> str:
+    """The keyboard's keys, each in a <kbd>."""
+    keys = {k: f"<kbd>{k}</kbd>" for k in "jkrafmde"}
+    return _t(
+        T(
+            "Keys: {j}/{k} next/previous job, {r} mark or unmark for redo, {a} all, {f} failed, "
+            "{m} mismatch, {d} marked, {e} export.",
+            **{k: _m(k) for k in keys},
+        ),
+        **keys,
     )
 
 
 def _filter_button(name: str, label: str, count: int, *, pressed: bool = False) -> str:
     return (
         f'<button type="button" class="filter" data-filter="{name}" '
-        f'aria-pressed="{"true" if pressed else "false"}">{_e(label)} '
+        f'aria-pressed="{"true" if pressed else "false"}">{_t(label)} '
         f'(<span class="count">{count}</span>)</button>'
     )
-
-
-def _job_html(
-    index: int, job: ReportJob, folder: Path, pictures: Mapping[str, str | None] | None
-) -> str:
-    anchor = f"job-{index + 1}"
-    unknown = job.status in ("sent", "answered")  # cut off: may have been billed
-    status_class = "ok" if job.ok else ("unknown" if unknown else "failed")
-    parts = [
-        f'<article class="job {status_class}" id="{anchor}" data-index="{index}" '
-        f'data-status="{_e(job.status)}" data-failed="{"0" if job.ok else "1"}" '
-        f'data-mismatch="{"1" if job.mismatch else "0"}" tabindex="-1" '
-        f'aria-labelledby="{anchor}-title">',
-        '<header class="job-head">',
-        f'<h2 id="{anchor}-title"><a href="#{anchor}">Job <code>{_e(job.id)}</code></a> '
-        f'<span class="badge {status_class}">{_e(job.status)}</span>'
-        + (' <span class="badge mismatch">size mismatch</span>' if job.mismatch else "")
-        + "</h2>",
-        f'<label class="redo"><input type="checkbox" class="redo-box" data-index="{index}"> '
-        "Redo</label>",
-        "</header>",
-    ]
-    if job.prompt:
-        parts.append(f'<p class="prompt">{_e(job.prompt)}</p>')
-    else:
-        parts.append('<p class="prompt none">(no prompt recorded)</p>')
-    parts.append('<div class="pair">')
-    parts.append('<section class="side inputs" aria-label="Inputs"><h3>Input</h3>')
-    parts.append('<div class="figs">')
-    if job.inputs:
-        for n, path in enumerate(job.inputs, 1):
-            alt = f"Input {n} of job {job.id}: {Path(path).name}"
-            parts.append(_figure(path, alt, f"input {n}", folder, pictures))
-    else:
-        parts.append('<p class="none">None: generated from the prompt.</p>')
-    parts.append("</div></section>")
-    parts.append('<section class="side outputs" aria-label="Outputs"><h3>Output</h3>')
-    parts.append('<div class="figs">')
-    if job.outputs:
-        for n, path in enumerate(job.outputs, 1):
-            what = _short(job.prompt) if job.prompt else "no prompt recorded"
-            alt = f"Output {n} of job {job.id}: {what}"
-            parts.append(_figure(path, alt, f"output {n}", folder, pictures))
-    else:
-        parts.append('<p class="none">No image saved.</p>')
-    for url in job.urls if not job.outputs else []:
-        if web_url(url):
-            shown = f'<a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
-        else:  # javascript:, data:, file:... from a results file: text, never a link
-            shown = f"<code>{_e(url)}</code>"
-        parts.append(f'<p class="url">Not saved; its URL: {shown}</p>')
-    parts.append("</div></section>")
-    parts.append("</div>")
-    parts.append(_facts(job))
-    parts.append("</article>")
-    return "\n".join(parts)
-
-
-def _figure(
-    path: str, alt: str, label: str, folder: Path, pictures: Mapping[str, str | None] | None
-) -> str:
-    name = _e(Path(path).name)
-    exists = os.path.isfile(path)
-    if not exists:
-        return (
-            f'<figure class="missing"><div class="hole" role="img" aria-label="{_e(alt)} '
-            f'(missing)">missing</div><figcaption>{_e(label)}: <code>{_e(path)}</code> '
-            "is missing</figcaption></figure>"
-        )
-    if pictures is not None:
-        source = pictures.get(path)
-        if source is None:
-            return (
-                f'<figure class="missing"><div class="hole" role="img" aria-label="{_e(alt)} '
-                f'(unreadable)">cannot be read</div><figcaption>{_e(label)}: <code>{name}'
-                "</code></figcaption></figure>"
-            )
-        return (
-            f'<figure><img src="{_e(source)}" alt="{_e(alt)}" loading="lazy" decoding="async">'
-            f"<figcaption>{_e(label)}: <code>{name}</code></figcaption></figure>"
-        )
-    link = _e(href(path, folder))
-    return (
-        f'<figure><a href="{link}"><img src="{link}" alt="{_e(alt)}" loading="lazy" '
-        f'decoding="async"></a><figcaption>{_e(label)}: <code>{name}</code></figcaption>'
-        "</figure>"
-    )
-
-
-def _billing_text(job: ReportJob) -> str | None:
-    """The billing verdict in words: billed (with the cost when the check found it), not
-    billed, or may have been billed (unchecked)."""
-    details = job.billing or {}
-    if job.billed is True:
-        cost = details.get("cost_cny")
-        at = details.get("charged_at")
-        said = "billed"
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            said += f": {cost:.4f} CNY"
-            if isinstance(at, (int, float)) and not isinstance(at, bool):
-                said += f" at {datetime.fromtimestamp(at).strftime('%Y-%m-%d %H:%M')}"
-        return said + " (DMXAPI's billing log)"
-    if job.billed is False:
-        return "not billed (no charge in DMXAPI's billing log)"
-    if job.paid is None:
-        return "may have been billed (not checked; `batch --reconcile` or `recover --check`)"
-    if job.ok:
-        return "billed"
-    return "not billed" if job.paid is False else "billed (the image was made)"
-
-
-def _facts(job: ReportJob) -> str:
-    rows: list[tuple[str, str]] = [("Status", _e(job.status))]
-    if job.error:
-        rows.append(("Error", f'<span class="error">{_e(job.error)}</span>'))
-    billing = _billing_text(job)
-    if billing:
-        rows.append(("Billing", _e(billing)))
-    rows.append(("Requested", _requested(job)))
-    if job.delivered is not None:
-        rows.append(("Delivered", _delivered(job.delivered)))
-    if job.mismatch:
-        items = "".join(f"<li>{_e(m)}</li>" for m in job.mismatch)
-        rows.append(("Mismatch", f'<ul class="mismatch">{items}</ul>'))
-    rows += _details(job)
-    where = _e(job.source) + (f", line {job.line}" if job.line is not None else "")
-    where += f", variant {job.variant}" if job.variant is not None else ""
-    rows.append(("From", where))
-    body = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
-    return f'<dl class="facts">{body}</dl>'
-
-
-def _requested(job: ReportJob) -> str:
-    requested = job.requested()
-    if requested:
-        return _e(requested)
-    return "no ratio or size set (the model's default)" if job.settings_known else "not recorded"
-
-
-def _delivered(delivered: list[dict[str, Any]]) -> str:
-    shown = ", ".join(
-        f"{d.get('width', '?')}x{d.get('height', '?')}"
-        + (f" {str(d['format']).upper()}" if d.get("format") else "")
-        for d in delivered
-    )
-    return _e(shown) if shown else "nothing"
-
-
-def _details(job: ReportJob) -> list[tuple[str, str]]:
-    """The tokens, model, time taken and date of a job, those known."""
-    rows: list[tuple[str, str]] = [("Tokens", _e(job.token_text()[1]))]
-    if job.model:
-        rows.append(("Model", _e(job.model)))
-    if job.elapsed_s is not None:
-        rows.append(("Time", f"{job.elapsed_s:.1f} s"))
-    if job.created is not None:
-        rows.append(("When", _e(datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M"))))
-    return rows
 
 
 __all__ = [
@@ -469,5 +329,6 @@ __all__ = [
     "thumbnails",
     "tokens_of",
     "unique_redo_ids",
+    "web_url",
     "write_page",
 ]

@@ -16,6 +16,7 @@ from dmxedit.batch.jobs import OPTION_KEYS, JobSource, job_id
 from dmxedit.batch.resultsfile import ResultsLog
 from dmxedit.core.catalog import DEFAULT_MODEL
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Model
 from dmxedit.core.modeltable import model_for
 
@@ -246,19 +247,21 @@ def _records(path: Path) -> list[dict[str, Any]]:
 
     if not path.is_file():
         raise InputError(
-            f"The results file {path} does not exist."
+            T("The results file {path} does not exist.", path=path)
             if not path.exists()
-            else f"{path} is not a file.",
-            hint="Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl "
-            "beside the jobs file, or its --results FILE).",
+            else T("{path} is not a file.", path=path),
+            hint=T(
+                "Name the JSON Lines file `dmxedit batch` wrote (JOBS.results.jsonl beside the "
+                "jobs file, or its --results FILE)."
+            ),
         )
     records = list(ResultsLog(path).previous().values())
     if not records:
         raise InputError(
-            f"{path} holds no batch results (no line with an id and a status).",
-            hint="Name the results file (JOBS.results.jsonl), not the jobs file."
+            T("{path} holds no batch results (no line with an id and a status).", path=path),
+            hint=T("Name the results file (JOBS.results.jsonl), not the jobs file.")
             if _looks_like_jobs(path)
-            else "Name the JSON Lines file `dmxedit batch` wrote.",
+            else T("Name the JSON Lines file `dmxedit batch` wrote."),
         )
     return records
 

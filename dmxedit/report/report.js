@@ -80,7 +80,7 @@
     });
     empty.hidden = shown !== 0;
     if (current >= 0 && jobs[current].hidden) { setCurrent(-1); }
-    if (!quiet) { say("Showing " + shown + " of " + jobs.length + " jobs."); }
+    if (!quiet) { say(label("showing", { shown: shown, total: jobs.length })); }
   }
 
   function setCurrent(index, scroll) {
@@ -109,12 +109,11 @@
   }
 
   function toggle(index) {
-    if (index < 0) { say("Choose a job first (j / k)."); return; }
+    if (index < 0) { say(label("choose", {})); return; }
     if (marked.has(index)) { marked.delete(index); } else { marked.add(index); }
     saveMarks();
     var id = data.jobs[index].id;
-    say((marked.has(index) ? "Marked job " : "Unmarked job ") + id + "; " + marked.size +
-      " marked for redo.");
+    say(label(marked.has(index) ? "marked" : "unmarked", { id: id, count: marked.size }));
     refresh();
   }
 
@@ -128,11 +127,18 @@
     link.click();
     link.remove();
     setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
-    say("Exported " + marked.size + " job(s) as " + data.export_name +
-      "; run it with: dmxedit batch " + data.export_name);
+    say(label("exported", { count: marked.size, file: data.export_name }));
   }
 
   function say(text) { announce.textContent = text; }
+
+  // A sentence of the page in the language it was made in (data.labels, written by
+  // report/page.py), its {name} fields filled in.
+  function label(name, values) {
+    return String(data.labels[name]).replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
 
   boxes.forEach(function (box) {
     box.addEventListener("change", function () {
@@ -147,7 +153,7 @@
   clearButton.addEventListener("click", function () {
     marked.clear();
     saveMarks();
-    say("No job is marked for redo.");
+    say(label("cleared", {}));
     refresh();
   });
   jobs.forEach(function (article, index) {

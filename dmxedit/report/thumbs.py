@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 
 from dmxedit.core.errors import InputError
+from dmxedit.core.i18n import T
 
 #: The longest side of an embedded thumbnail, in pixels.
 THUMBNAIL_SIDE = 512
@@ -21,9 +22,12 @@ def require_pillow() -> None:
         import PIL.Image  # noqa: F401
     except ImportError:
         raise InputError(
-            "--embed needs Pillow to make the thumbnails, and it is not installed.",
-            hint=f"Install the images extra: {IMAGES_HINT} (or leave out --embed: the page "
-            "then links the images beside it).",
+            T("--embed needs Pillow to make the thumbnails, and it is not installed."),
+            hint=T(
+                "Install the images extra: {command} (or leave out --embed: the page then links "
+                "the images beside it).",
+                command=IMAGES_HINT,
+            ),
         ) from None
 
 

@@ -154,7 +154,7 @@ def check_template(template: str) -> None:
                 template=template,
                 shown=shown,
             ),
-            hint="Fields: " + ", ".join("{" + f + "}" for f in FIELDS) + ".",
+            hint=T("Fields: {fields}.", fields=", ".join("{" + f + "}" for f in FIELDS)),
         )
     if any(name and ("." in name or "[" in name) for _, name, _, _ in parsed):
         raise InputError(

@@ -16,6 +16,7 @@ import pytest
 from fakeserver import SYSTEM_TOKEN, USER_ID, FakeDMX, Reply, make_png
 from helpers import Cli, expect
 
+from dmxedit.report import card
 from dmxedit.report import page as core
 
 EDITS = "/v1/images/edits"
@@ -118,7 +119,7 @@ def test_each_job_shows_its_billing_verdict_and_tokens(tmp_path: Path) -> None:
     report = core.read_results([results], cwd=tmp_path)
     text = core.render(report, folder=tmp_path)
     facts = {
-        job.id: core._facts(job)  # the job's fact list as the page has it
+        job.id: card.facts(job)  # the job's fact list as the page has it
         for job in report.jobs
     }
     assert "<dt>Tokens</dt><dd>2090</dd>" in facts["used"]

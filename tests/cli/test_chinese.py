@@ -1,0 +1,140 @@
+"""The command line in Chinese (issue #26, points 2 and 6): the main flows speak zh_CN
+when the locale or DMXEDIT_LANG asks for it, and what scripts read does not change:
+--json, the results file, the ledger, exit codes, ``dmxedit: error:`` and ``hint:``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fakeserver import FakeDMX
+from helpers import Cli, expect, jobs_file
+
+ZH = {"LANG": "zh_CN.UTF-8"}
+
+
+@pytest.fixture(autouse=True)
+def english_after() -> object:
+    yield None
+    from dmxedit.core import i18n
+
+    i18n.activate(i18n.ENGLISH)  # the process's language, for the tests that follow
+
+
+def test_a_plain_error_in_chinese_keeps_its_english_prefixes(cli: Cli) -> None:
+    run = cli("edit", env=ZH)
+    assert run.code == 2
+    assert run.stderr.splitlines() == [
+        "dmxedit: error: 没有给出图片。",
+        "  hint: 请给出 1 到 16 个 PNG、JPEG 或 WebP 文件。",
+    ]
+    english = cli("edit")
+    assert english.stderr.startswith("dmxedit: error: No image given.")
+
+
+def test_an_error_panel_on_a_terminal_in_chinese(cli: Cli) -> None:
+    run = cli("edit", env={"DMXEDIT_LANG": "zh_CN"}, stderr_isatty=True)
+    assert run.code == 2
+    assert "输入无效（退出码 2）" in run.stderr  # the panel's title
+    assert "没有给出图片。" in run.stderr and "请给出 1 到 16 个" in run.stderr
+
+
+def test_the_language_follows_the_environment_and_the_setting(cli: Cli) -> None:
+    assert "没有给出图片" in cli("edit", env={"LC_ALL": "zh_CN.UTF-8"}).stderr
+    assert "没有给出图片" in cli("edit", env={"LANGUAGE": "zh_CN:en"}).stderr
+    assert "No image given" in cli("edit", env={"LANG": "C"}).stderr
+    assert "No image given" in cli("edit", env={"LANG": "POSIX"}).stderr
+    assert "No image given" in cli("edit", env={"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}).stderr
+    # DMXEDIT_LANG first, then the setting, then the locale
+    assert "No image given" in cli("edit", env={"LANG": "zh_CN.UTF-8", "DMXEDIT_LANG": "en"}).stderr
+    expect(cli("config", "set", "language", "zh_CN"))
+    assert "没有给出图片" in cli("edit").stderr
+    assert "No image given" in cli("edit", env={"DMXEDIT_LANG": "en"}).stderr
+    expect(cli("config", "set", "language", "auto"))
+    assert "No image given" in cli("edit").stderr
+    assert "没有给出图片" in cli("edit", env=ZH).stderr
+
+
+def test_a_language_dmxedit_does_not_speak_is_refused_as_a_setting(cli: Cli) -> None:
+    run = cli("config", "set", "language", "klingon")
+    assert run.code == 2 and "is not a language dmxedit speaks" in run.stderr
+    assert "No image given" in cli("edit", env={"DMXEDIT_LANG": "fr_FR.UTF-8"}).stderr
+
+
+def test_a_batch_summary_in_chinese_and_its_data_in_english(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = jobs_file(tmp_path, 2)
+    run = expect(cli("batch", str(jobs), env=ZH))
+    lines = run.stderr.strip().splitlines()
+    assert lines[0].startswith("dmxedit: 2 个任务；发送 2 个"), run.output
+    assert lines[-1].startswith("dmxedit: 2 个任务完成，用时 ")
+    assert "结果在" in lines[-1]
+    results = jobs.with_name("jobs.results.jsonl").read_text(encoding="utf-8")
+    assert '"status": "ok"' in results or '"status":"ok"' in results
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in results)  # no Chinese in the data
+    again = cli("batch", str(jobs), "--json", env=ZH)
+    summary = json.loads(again.stdout)
+    english = json.loads(cli("batch", str(jobs), "--json").stdout)
+    assert summary.keys() == english.keys() and summary["skipped"] == english["skipped"] == 2
+
+
+def test_a_failed_batch_keeps_its_exit_code_and_json_in_chinese(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = tmp_path / "bad.jsonl"
+    jobs.write_text('{"id": "x", "images": ["missing.png"], "prompt": "p"}\n', encoding="utf-8")
+    zh = cli("batch", str(jobs), "--json", env=ZH)
+    en = cli("batch", str(jobs), "--json")
+    assert zh.code == en.code != 0
+    assert json.loads(zh.stdout)["error"] == json.loads(en.stdout)["error"]
+
+
+def test_doctor_in_chinese(cli: Cli, server: FakeDMX) -> None:
+    run = cli("doctor", env=ZH)
+    lines = run.stdout.splitlines()
+    assert lines and all(line.split()[0] in ("正常", "警告", "失败", "跳过") for line in lines)
+    assert "dmxedit doctor: " in run.stderr
+    english = cli("doctor", "--json")
+    chinese = cli("doctor", "--json", env=ZH)
+    assert english.code == chinese.code == run.code
+    assert [c["status"] for c in json.loads(chinese.stdout)] == [
+        c["status"] for c in json.loads(english.stdout)
+    ]
+
+
+def test_chat_help_in_chinese(cli: Cli, server: FakeDMX, png: Path) -> None:
+    run = cli("chat", str(png), "-m", "gemini-3.1-flash-image", input=b"/help\n/quit\n", env=ZH)
+    assert run.code == 0, run.output
+    assert "输入想要的修改；每一行是一轮" in run.stderr
+    assert "/image PATH   为下一轮添加一张输入图片" in run.stderr
+
+
+def test_an_edit_in_chinese_writes_the_same_json_and_ledger(
+    cli: Cli, server: FakeDMX, png: Path, tmp_path: Path
+) -> None:
+    zh = expect(cli("edit", str(png), "-p", "下雪", "--json", env=ZH))
+    en = expect(cli("edit", str(png), "-p", "下雪", "--json"))
+    assert json.loads(zh.stdout).keys() == json.loads(en.stdout).keys()
+    assert "已保存" not in zh.stdout
+    with sqlite3.connect(tmp_path / "data" / "ledger.db") as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM entries ORDER BY id")]
+    assert statuses[0] == statuses[1]
+    plain = expect(cli("edit", str(png), "-p", "x", env=ZH))
+    assert "dmxedit: 已保存 " in plain.stderr  # a progress line, translated
+    assert Path(plain.stdout.strip()).is_file()  # the saved path: data, as it was
+
+
+def test_the_report_page_speaks_the_language_of_the_run(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    jobs = jobs_file(tmp_path, 1)
+    expect(cli("batch", str(jobs)))
+    results = jobs.with_name("jobs.results.jsonl")
+    page = Path(expect(cli("report", str(results), env=ZH)).stdout.strip())
+    text = page.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in text and "标记为重做" in text and '"showing"' in text
+    english = Path(expect(cli("report", str(results), "-o", "en.html")).stdout.strip())
+    assert "Marked for redo" in english.read_text(encoding="utf-8")
