@@ -5,12 +5,11 @@ when the locale or DMXEDIT_LANG asks for it, and what scripts read does not chan
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from fakeserver import FakeDMX
-from helpers import Cli, expect, jobs_file
+from helpers import Cli, expect, jobs_file, ledger_rows
 
 ZH = {"LANG": "zh_CN.UTF-8"}
 
@@ -119,8 +118,7 @@ def test_an_edit_in_chinese_writes_the_same_json_and_ledger(
     en = expect(cli("edit", str(png), "-p", "下雪", "--json"))
     assert json.loads(zh.stdout).keys() == json.loads(en.stdout).keys()
     assert "已保存" not in zh.stdout
-    with sqlite3.connect(tmp_path / "data" / "ledger.db") as db:
-        statuses = [row[0] for row in db.execute("SELECT status FROM entries ORDER BY id")]
+    statuses = [row["status"] for row in ledger_rows(tmp_path)]
     assert statuses[0] == statuses[1]
     plain = expect(cli("edit", str(png), "-p", "x", env=ZH))
     assert "dmxedit: 已保存 " in plain.stderr  # a progress line, translated
