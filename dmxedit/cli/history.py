@@ -12,7 +12,7 @@ from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
-from dmxedit.core.i18n import N_, T, shown
+from dmxedit.core.i18n import ENGLISH, N_, T, active, shown
 from dmxedit.engine.history import parse_since, reading
 
 app = typer.Typer(
@@ -171,6 +171,7 @@ def _show(ctx: RunContext, entry: Any) -> None:
     from dmxedit.cli.ui import pad
 
     data = entry.to_dict()
+    english = active() == ENGLISH
     lines = []
     for key, value in data.items():
         if value in (None, [], {}):
@@ -181,11 +182,14 @@ def _show(ctx: RunContext, entry: Any) -> None:
             import json
 
             value = json.dumps(value, ensure_ascii=False)
+        elif english:  # the keys and values as the ledger has them
+            pass
         elif key == "status":
             value = status_word(str(value))
         elif isinstance(value, bool):
             value = shown(N_("yes") if value else N_("no"))
-        lines.append(f"{pad(shown(FIELDS.get(key, key)), 14)} {value}")
+        label = key if english else shown(FIELDS.get(key, key))
+        lines.append(f"{pad(label, 14)} {value}")
     ctx.emit_lines(lines)
 
 

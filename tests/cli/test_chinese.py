@@ -175,9 +175,7 @@ def test_doctor_says_which_dmxapi_site_in_chinese() -> None:
     assert "DMXAPI 中国站，以人民币计价" in i18n.shown(check.detail)
 
 
-def test_history_in_chinese_and_its_json_unchanged(
-    cli: Cli, server: FakeDMX, png: Path
-) -> None:
+def test_history_in_chinese_and_its_json_unchanged(cli: Cli, server: FakeDMX, png: Path) -> None:
     expect(cli("edit", str(png), "-p", "x"))
     run = expect(cli("history", env=ZH))
     assert "已保存" in run.stdout and "saved" not in run.stdout
