@@ -341,13 +341,16 @@ class Client:
         self.events.answered(status)
         headers = response.headers
         encoding = headers.get("Content-Encoding")
-        said = (
-            f"answer: HTTP {status}, request id {rid or '-'}, "
-            f"{headers.get('Content-Type') or 'no content type'}, "
-            f"{headers.get('Content-Length') or 'unknown'} bytes"
-            + (f", {encoding}" if encoding else "")
+        said = T(
+            "answer: HTTP {status}, request id {rid}, {content_type}, {length} bytes{encoding}",
+            status=status,
+            rid=one_line(rid or "-"),
+            content_type=self._redact(one_line(headers.get("Content-Type") or ""))
+            or T("no content type"),
+            length=self._redact(one_line(headers.get("Content-Length") or "")) or T("unknown"),
+            encoding=f", {self._redact(one_line(encoding))}" if encoding else "",
         )
-        self.events.info(self._redact(one_line(said)))
+        self.events.info(said)
         if 200 <= status < 300:
             return self._success(request, response, open_sink, rid, deadline)
         self._refused(response, request.base_url, model=request.model)

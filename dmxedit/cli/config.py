@@ -164,10 +164,16 @@ def list_(ctx: RunContext) -> None:
     if ctx.json:
         ctx.emit_json({"path": str(settings.path), "settings": _as_json(ctx, settings, invalid)})
         return
+    from dmxedit.cli.ui import columns, pad
+    from dmxedit.core.settings import SOURCE_WORDS
+
     rows = _rows(ctx, settings, invalid)
-    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    widths = [max(columns(r[i] or "-") for r in rows) for i in range(2)]
     ctx.emit_lines(
-        [f"{n.ljust(widths[0])}  {(v or '-').ljust(widths[1])}  ({s})" for n, v, s in rows]
+        [
+            f"{pad(n, widths[0])}  {pad(v or '-', widths[1])}  ({shown(SOURCE_WORDS.get(s, s))})"
+            for n, v, s in rows
+        ]
     )
     if settings.warnings:
         from dmxedit.cli import ui

@@ -13,6 +13,19 @@ from dmxedit.core.options import ImageOptions
 
 #: The checks' verdicts as a person reads them (the JSON keeps ok, warn, fail, skip).
 STATUS = {"ok": N_("ok"), "warn": N_("warn"), "fail": N_("fail"), "skip": N_("skip")}
+#: The checks' names as a person reads them (the JSON keeps config, key, base-url, ...).
+NAMES = {
+    "config": N_("config"),
+    "key": N_("key"),
+    "base-url": N_("base-url"),
+    "proxy": N_("proxy"),
+    "site": N_("site"),
+    "auth": N_("auth"),
+    "model": N_("model"),
+    "balance": N_("balance"),
+    "output": N_("output"),
+    "ledger": N_("ledger"),
+}
 
 
 def _line(check: object) -> str:
@@ -21,7 +34,8 @@ def _line(check: object) -> str:
 
     assert isinstance(check, Check)
     status = shown(STATUS.get(check.status, check.status))
-    line = f"{pad(status, 4)}  {check.name:<8}  {shown(check.detail)}"
+    name = shown(NAMES.get(check.name, check.name))
+    line = f"{pad(status, 4)}  {pad(name, 8)}  {shown(check.detail)}"
     if check.hint and check.status != OK:
         line += f"  -> {shown(check.hint)}"
     return line

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from dmxedit.core.errors import InputError
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import N_, T, Text, joined
 from dmxedit.core.modelspec import Kind
 from dmxedit.core.options import ImageOptions
 
@@ -18,6 +18,15 @@ from dmxedit.cli import options as o
 from dmxedit.cli.common import deliver, read_prompt, stdout_target
 from dmxedit.cli.common import dry_run as show_dry_run
 from dmxedit.cli.context import RunContext
+
+#: The stages of `-v`'s timings line as a person reads them.
+STAGES = {
+    "upload": N_("upload"),
+    "wait": N_("wait"),
+    "receive": N_("receive"),
+    "download": N_("download"),
+    "total": N_("total"),
+}
 
 
 def _single(
@@ -96,25 +105,35 @@ def _send(ctx: RunContext, prepared: prepared_t.Prepared, stream: Any) -> ImageR
         if close is not None:
             close()
     if ctx.verbose:
-        stages = ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in result.timings.items())
-        events.info(f"timings: {stages}")
+        stages = [
+            T("{stage} {seconds:.3f} s", stage=Text(STAGES.get(k[:-2], k[:-2])), seconds=v)
+            for k, v in result.timings.items()
+        ]
+        events.info(T("timings: {stages}", stages=joined(stages, ", ")))
     return result
 
 
 def _verbose_request(prepared: prepared_t.Prepared) -> list[str]:
     """What -v shows before sending: settings with their sources, the request (key masked)."""
-    from dmxedit.core.settings import KEYS, display
+    from dmxedit.core.settings import DEFAULT, KEYS, SOURCE_WORDS, display
 
     settings, request = prepared.settings, prepared.request
-    lines = []
+    lines: list[str] = []
     for name in KEYS:
-        shown = display(name, settings.value(name)) or "-"  # as `config list` shows it
-        lines.append(f"setting {name} = {shown} ({settings.sources.get(name, 'default')})")
+        value = display(name, settings.value(name)) or "-"  # as `config list` shows it
+        source = settings.sources.get(name, DEFAULT)
+        word = Text(SOURCE_WORDS[source]) if source in SOURCE_WORDS else source
+        lines.append(T("setting {name} = {value} ({source})", name=name, value=value, source=word))
     if (settings.ratio or "").lower() == "auto" and request.images:
         first = request.images[0]
         lines.append(
-            f"--ratio auto picked {request.ratio} for {first.display} "
-            f"({first.width}x{first.height})"
+            T(
+                "--ratio auto picked {ratio} for {image} ({width}x{height})",
+                ratio=request.ratio,
+                image=first.display,
+                width=first.width,
+                height=first.height,
+            )
         )
     from dmxedit.api import doors
 
@@ -122,11 +141,16 @@ def _verbose_request(prepared: prepared_t.Prepared) -> list[str]:
     lines.append(f"POST {described['url']}")
     lines += [f"  {k}: {v}" for k, v in described["headers"].items()]
     for field in described.get("fields", []):
-        lines.append(f"  field {field['name']} = {field['value']!r}")
+        lines.append(T("  field {name} = {value!r}", name=field["name"], value=field["value"]))
     for part in described.get("files", []):
         lines.append(
-            f"  part image: {part['path']} as {part['filename']!r}, {part['content_type']}, "
-            f"{part['bytes']} bytes"
+            T(
+                "  part image: {path} as {filename!r}, {content_type}, {bytes} bytes",
+                path=part["path"],
+                filename=part["filename"],
+                content_type=part["content_type"],
+                bytes=part["bytes"],
+            )
         )
     if "json" in described:
         import json

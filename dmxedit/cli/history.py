@@ -12,7 +12,7 @@ from dmxedit.cli.common import deliver
 from dmxedit.cli.context import RunContext
 from dmxedit.cli.options import command
 from dmxedit.core.errors import InputError
-from dmxedit.core.i18n import N_, T, shown
+from dmxedit.core.i18n import ENGLISH, N_, T, active, shown
 from dmxedit.engine.history import parse_since, reading
 
 app = typer.Typer(
@@ -21,6 +21,54 @@ app = typer.Typer(
     no_args_is_help=False,
     rich_markup_mode=None,
 )
+
+
+#: The ledger's statuses as a person reads them (--json and the ledger keep them as is).
+STATUSES = {
+    "created": N_("created"),
+    "sent": N_("sent"),
+    "answered": N_("answered"),
+    "saved": N_("saved"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+}
+#: `history show`'s field names as a person reads them (--json keeps the keys).
+FIELDS = {
+    "id": N_("id"),
+    "created": N_("created at"),
+    "updated": N_("updated at"),
+    "kind": N_("kind"),
+    "status": N_("status"),
+    "model": N_("model"),
+    "prompt": N_("prompt"),
+    "options": N_("options"),
+    "inputs": N_("inputs"),
+    "output": N_("output folder"),
+    "name": N_("file name"),
+    "results_file": N_("results file"),
+    "job_id": N_("job id"),
+    "urls": N_("result URLs"),
+    "data_paths": N_("data paths"),
+    "request_id": N_("request id"),
+    "usage": N_("usage"),
+    "revised_prompt": N_("revised prompt"),
+    "files": N_("files"),
+    "error": N_("error"),
+    "exit_code": N_("exit code"),
+    "may_be_billed": N_("may have been billed"),
+    "billed": N_("billed"),
+    "unsaved_urls": N_("unsaved URLs"),
+    "mismatch": N_("differences"),
+    "billing": N_("billing check"),
+    "text": N_("model's text"),
+    "parent": N_("continues"),
+    "turn": N_("turn"),
+}
+
+
+def status_word(status: str) -> str:
+    """A ledger status in the user's language."""
+    return shown(STATUSES[status]) if status in STATUSES else status
 
 
 def _when(stamp: float) -> str:
@@ -33,13 +81,15 @@ def _short(text: str | None, width: int = 40) -> str:
 
 
 def _line(entry: Any) -> str:
+    from dmxedit.cli.ui import pad
+
     options = entry.options or {}
     shape = "/".join(x for x in (options.get("aspect_ratio"), options.get("size")) if x) or "-"
     outputs = entry.saved_files or entry.urls or []
     out = outputs[0] + (f" (+{len(outputs) - 1})" if len(outputs) > 1 else "") if outputs else ""
     return (
         f"{entry.id:>5}  {_when(entry.created)}  {entry.kind:<8}  {entry.model or '-'}  "
-        f"{shape:<9}  {entry.status:<11}  {_short(entry.prompt)}  {out}".rstrip()
+        f"{shape:<9}  {pad(status_word(entry.status), 11)}  {_short(entry.prompt)}  {out}".rstrip()
     )
 
 
@@ -118,7 +168,10 @@ def _show(ctx: RunContext, entry: Any) -> None:
     if ctx.json:
         ctx.emit_json(entry.to_dict())
         return
+    from dmxedit.cli.ui import pad
+
     data = entry.to_dict()
+    english = active() == ENGLISH
     lines = []
     for key, value in data.items():
         if value in (None, [], {}):
@@ -129,7 +182,14 @@ def _show(ctx: RunContext, entry: Any) -> None:
             import json
 
             value = json.dumps(value, ensure_ascii=False)
-        lines.append(f"{key:<14} {value}")
+        elif english:  # the keys and values as the ledger has them
+            pass
+        elif key == "status":
+            value = status_word(str(value))
+        elif isinstance(value, bool):
+            value = shown(N_("yes") if value else N_("no"))
+        label = key if english else shown(FIELDS.get(key, key))
+        lines.append(f"{pad(label, 14)} {value}")
     ctx.emit_lines(lines)
 
 

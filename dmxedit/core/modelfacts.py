@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import N_, T, Text, joined
 from dmxedit.core.modelspec import Choice, Model, sizes_words, wxh
 from dmxedit.core.modeltable import MODELS, OPTIONS, model_for, nearest
 
@@ -29,6 +29,10 @@ UNKNOWN_WORDS: Final = T(
     "gemini for the other), its ratio and size as given, its own "
     "fields with --param",
 )
+
+
+#: What a model does, as a person reads it (--json keeps edit, generate).
+KINDS: Final = {"edit": N_("edit"), "generate": N_("generate")}
 
 
 def door_words(model: Model) -> str:
@@ -164,10 +168,13 @@ def short_sizes(model: Model) -> str:
 def summary(model: Model) -> str:
     """One line of facts: ``gemini door  0-14 inputs; 14 ratios; 1K/2K/4K; --search``."""
     inputs = inputs_words(model)
-    ratios = f"{len(model.ratios)} ratios" if model.ratios else "no --ratio"
-    flags = " ".join(option_flag(name) for name in model.options) or "no options"
-    noun = "input" if inputs == "1" else "inputs"
-    return f"{model.door} door  {inputs} {noun}; {ratios}; {short_sizes(model)}; {flags}"
+    ratios = T("{n} ratios", n=len(model.ratios)) if model.ratios else T("no --ratio")
+    flags = " ".join(option_flag(name) for name in model.options) or T("no options")
+    sizes = short_sizes(model)
+    values = {"door": model.door, "inputs": inputs, "ratios": ratios, "flags": flags}
+    if inputs == "1":
+        return T("{door} door  {inputs} input; {ratios}; {sizes}; {flags}", **values, sizes=sizes)
+    return T("{door} door  {inputs} inputs; {ratios}; {sizes}; {flags}", **values, sizes=sizes)
 
 
 def known_row(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,7 +195,7 @@ def facts_lines(model: Model) -> list[str]:
         T("  name     {name}", name=model.name),
         T("  pick     {pick}", pick=T(model.pick)),
         T("  door     {door_words}", door_words=door_words(model)),
-        T("  makes    {kinds}", kinds=", ".join(model.kinds)),
+        T("  makes    {kinds}", kinds=joined([Text(KINDS.get(k, k)) for k in model.kinds], ", ")),
         T("  inputs   {inputs_words}", inputs_words=inputs_words(model)),
         T(
             "  ratios   {ratios}",

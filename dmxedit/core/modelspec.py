@@ -19,7 +19,7 @@ from dmxedit.core.catalog import normalize_size as normalize_size
 from dmxedit.core.catalog import parse_pixels as parse_pixels
 from dmxedit.core.catalog import wxh as wxh
 from dmxedit.core.errors import InputError
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import T, joined
 
 Door = Literal["images", "gemini"]
 Kind = Literal["edit", "generate"]
@@ -40,33 +40,35 @@ class PixelRule:
     def problem(self, shape: Pixels) -> str | None:
         """Why ``shape`` breaks the rule, in words; None when it keeps it."""
         w, h = shape
-        broken = []
+        broken: list[str] = []
         if self.multiple > 1 and (w % self.multiple or h % self.multiple):
-            broken.append(f"both sides must be multiples of {self.multiple}")
+            broken.append(T("both sides must be multiples of {n}", n=self.multiple))
         if self.max_side is not None and max(w, h) > self.max_side:
-            broken.append(f"the long side must be at most {self.max_side}")
+            broken.append(T("the long side must be at most {n}", n=self.max_side))
         if self.min_side is not None and min(w, h) < self.min_side:
-            broken.append(f"the short side must be at least {self.min_side}")
+            broken.append(T("the short side must be at least {n}", n=self.min_side))
         if self.max_ratio is not None and max(w, h) / min(w, h) > self.max_ratio + 1e-9:
-            broken.append(f"the long side must be at most {self.max_ratio:g} times the short one")
+            broken.append(
+                T("the long side must be at most {n:g} times the short one", n=self.max_ratio)
+            )
         if self.min_pixels is not None and w * h < self.min_pixels:
-            broken.append(f"it must have at least {self.min_pixels:,} pixels")
+            broken.append(T("it must have at least {n:,} pixels", n=self.min_pixels))
         if self.max_pixels is not None and w * h > self.max_pixels:
-            broken.append(f"it must have at most {self.max_pixels:,} pixels")
-        return "; ".join(broken) or None
+            broken.append(T("it must have at most {n:,} pixels", n=self.max_pixels))
+        return joined(broken, "; ") if broken else None
 
     def describe(self) -> str:
         """The rule in words, for help and refusals."""
-        parts = []
+        parts: list[str] = []
         if self.multiple > 1:
-            parts.append(f"sides multiples of {self.multiple}")
+            parts.append(T("sides multiples of {n}", n=self.multiple))
         if self.max_side:
-            parts.append(f"long side <= {self.max_side}")
+            parts.append(T("long side <= {n}", n=self.max_side))
         if self.max_ratio:
-            parts.append(f"ratio <= {self.max_ratio:g}:1")
+            parts.append(T("ratio <= {n:g}:1", n=self.max_ratio))
         if self.min_pixels and self.max_pixels:
-            parts.append(f"{self.min_pixels:,}-{self.max_pixels:,} pixels")
-        return "WxH with " + ", ".join(parts) if parts else "any WxH"
+            parts.append(T("{low:,}-{high:,} pixels", low=self.min_pixels, high=self.max_pixels))
+        return T("WxH with {parts}", parts=joined(parts, ", ")) if parts else T("any WxH")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,11 @@ class Choice:
 
     def problem(self, value: object) -> str | None:
         if self.values:
-            return None if value in self.values else "one of " + ", ".join(self.values)
+            return (
+                None
+                if value in self.values
+                else T("one of {values}", values=", ".join(self.values))
+            )
         if self.low is not None and self.high is not None:
             ok = isinstance(value, int) and not isinstance(value, bool)
             inside = ok and self.low <= value <= self.high  # type: ignore[operator]
@@ -203,11 +209,11 @@ def sizes_words(model: Model) -> str:
     if model.size_field == "tier" or model.bare_tier:
         words += list(model.tiers)
     elif model.tiers and model.ratios:
-        words.append(f"{'/'.join(model.tiers)} with --ratio")
+        words.append(T("{tiers} with --ratio", tiers="/".join(model.tiers)))
     if model.free is not None:
         words.append(model.free.describe())
     words += list(model.fixed)
-    return ", ".join(words) or "no --size"
+    return joined(words, ", ") if words else T("no --size")
 
 
 def fit(model: Model, ratio: str | None, size: str | None) -> Fit:
@@ -247,9 +253,14 @@ def fit(model: Model, ratio: str | None, size: str | None) -> Fit:
 
 def _size_hint(model: Model) -> str:
     table = _table_words(model) if model.size_field == "pixels" else ""
-    return f"{model.id} takes --size {sizes_words(model)}" + (
-        f"; --ratio and --size map to {table}." if table else "."
-    )
+    if table:
+        return T(
+            "{id} takes --size {sizes}; --ratio and --size map to {table}.",
+            id=model.id,
+            sizes=sizes_words(model),
+            table=table,
+        )
+    return T("{id} takes --size {sizes}.", id=model.id, sizes=sizes_words(model))
 
 
 def _tier_fit(model: Model, ratio: str | None, tier: str | None) -> Fit:

@@ -17,7 +17,7 @@ from dmxedit.core.catalog import (
     DEFAULT_MODEL,
 )
 from dmxedit.core.errors import ConfigError, InputError
-from dmxedit.core.i18n import T
+from dmxedit.core.i18n import N_, T
 from dmxedit.core.keys import KEYS as KEYS
 from dmxedit.core.keys import Key as Key
 from dmxedit.core.keys import check_api_key as check_api_key
@@ -36,6 +36,8 @@ ENV_USER_ID = environment.USER_ID
 
 #: Sources, in the order they win.
 FLAG, ENV, FILE, DEFAULT = "flag", "env", "file", "default"
+#: The sources as a person reads them (`config list`, `-v`; --json keeps the names above).
+SOURCE_WORDS = {FLAG: N_("flag"), ENV: N_("env"), FILE: N_("file"), DEFAULT: N_("default")}
 
 
 def default_config_path() -> Path:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from dmxedit.core import env as environment
 from dmxedit.core.catalog import ENDPOINTS, MAX_RESULT_BYTES, SITES, is_dmxapi_host
 from dmxedit.core.errors import ConfigError, DmxError, ExitCode, InputError
-from dmxedit.core.i18n import P, T, joined
+from dmxedit.core.i18n import P, T, Text, joined
 from dmxedit.core.settings import (
     DEFAULT,
     ENV,
@@ -243,7 +243,7 @@ def check_key(
             fix,
             ExitCode.AUTH,
         )
-    shown = f"{mask(key)} from {source}"
+    shown = T("{key} from {source}", key=mask(key), source=source)
     stored = file_data.get("api-key")
     if settings.sources.get("api-key") == ENV and isinstance(stored, str) and stored != key:
         return Check(
@@ -319,7 +319,7 @@ def check_base_url(settings: Settings, invalid: Mapping[str, InputError]) -> Che
         warnings.append(T("it is plain http, so the key travels unencrypted"))
         hints.append(T("Use https://."))
     if host in SITES:
-        notes.append(SITES[host])
+        notes.append(Text(SITES[host]))  # marked in core/catalog with N_
     elif is_dmxapi_host(host):
         warnings.append(
             T(

@@ -128,7 +128,7 @@ def check_site(url: str, connect_timeout: float) -> Check:
         reached = reach(origin, connect_timeout)
     except DmxError as exc:
         return fail(name, exc.message, exc.hint, exc.exit_code)
-    how = "over HTTPS" if parts.scheme == "https" else "over plain HTTP"
+    how = T("over HTTPS") if parts.scheme == "https" else T("over plain HTTP")
     if reached.status == 407:
         return fail(
             name,

@@ -136,3 +136,95 @@ def test_the_report_page_speaks_the_language_of_the_run(
     assert '<html lang="zh-CN">' in text and "标记为重做" in text and '"showing"' in text
     english = Path(expect(cli("report", str(results), "-o", "en.html")).stdout.strip())
     assert "Marked for redo" in english.read_text(encoding="utf-8")
+
+
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_doctor_names_its_checks_in_chinese_and_its_json_keeps_them(
+    cli: Cli, server: FakeDMX
+) -> None:
+    run = cli("doctor", env=ZH)
+    names = [line.split("  ")[1].strip() for line in run.stdout.splitlines()]
+    assert names[:3] == ["配置", "令牌", "基础 URL"], run.stdout
+    assert "代理" in names and "站点" in names and "账本" in names
+    assert "sk-…abcd，来自 DMXAPI_API_KEY" in run.stdout
+    assert "通过明文 HTTP" in run.stdout and "over plain HTTP" not in run.stdout
+    zh, en = cli("doctor", "--json", env=ZH), cli("doctor", "--json")
+    checks = json.loads(zh.stdout)
+    assert [(c["name"], c["status"]) for c in checks] == [
+        (c["name"], c["status"]) for c in json.loads(en.stdout)
+    ]
+    assert [c["name"] for c in checks][:3] == ["config", "key", "base-url"]
+    assert not _chinese(zh.stdout)  # the data: English (a time in ms may differ)
+    assert "over plain HTTP" in zh.stdout
+
+
+def test_doctor_says_which_dmxapi_site_in_chinese() -> None:
+    from dmxedit.core import i18n
+    from dmxedit.core.settings import resolve
+    from dmxedit.engine.checks import check_base_url
+
+    settings = resolve(env={"DMXAPI_BASE_URL": "https://www.dmxapi.cn/v1"}, invalid={})
+    check = check_base_url(settings, {})
+    assert "DMXAPI's China site, prices in CNY" in check.detail  # the data: English
+    i18n.activate("zh_CN")
+    assert "DMXAPI 中国站，以人民币计价" in i18n.shown(check.detail)
+
+
+def test_history_in_chinese_and_its_json_unchanged(cli: Cli, server: FakeDMX, png: Path) -> None:
+    expect(cli("edit", str(png), "-p", "x"))
+    run = expect(cli("history", env=ZH))
+    assert "已保存" in run.stdout and "saved" not in run.stdout
+    shown = expect(cli("history", "show", "1", env=ZH)).stdout
+    assert "状态" in shown and "已保存" in shown and "提示词" in shown and "status" not in shown
+    zh, en = cli("history", "--json", env=ZH), cli("history", "--json")
+    assert json.loads(zh.stdout) == json.loads(en.stdout)
+    assert json.loads(zh.stdout)[0]["status"] == "saved"
+    one = json.loads(cli("history", "show", "1", "--json", env=ZH).stdout)
+    assert one["status"] == "saved" and "prompt" in one
+
+
+def test_config_list_sources_in_chinese_and_its_json_unchanged(cli: Cli) -> None:
+    run = expect(cli("config", "list", env=ZH))
+    assert "(环境变量)" in run.stdout and "(默认值)" in run.stdout
+    assert "(env)" not in run.stdout and "(default)" not in run.stdout
+    zh, en = cli("config", "list", "--json", env=ZH), cli("config", "list", "--json")
+    assert json.loads(zh.stdout) == json.loads(en.stdout)
+    assert json.loads(zh.stdout)["settings"]["model"]["source"] == "default"
+
+
+def test_verbose_request_dump_in_chinese(cli: Cli, server: FakeDMX, png: Path) -> None:
+    run = expect(cli("edit", "-v", str(png), "-p", "x", env=ZH))
+    err = run.stderr
+    assert "dmxedit: 设置 model = nano-banana-2（默认值）" in err
+    assert "dmxedit:   字段 prompt = 'x'" in err
+    assert "dmxedit:   图片部分：" in err and " 字节" in err
+    assert "dmxedit: 应答：HTTP 200，请求 ID " in err
+    assert "dmxedit: 用时：上传 " in err and "总计 " in err
+    for english in ("setting ", "field ", "part image", "timings:", "answer: HTTP"):
+        assert english not in err, english
+    assert "dmxedit: POST http" in err  # the method and URL: as they are
+
+
+def test_models_ratios_and_refusals_in_chinese(cli: Cli, server: FakeDMX, png: Path) -> None:
+    listed = expect(cli("models", env=ZH)).stdout
+    assert "images 接口  0-16 (warn > 14) 张输入图片；10 种比例" in listed or "张输入图片" in listed
+    assert " door " not in listed and "ratios;" not in listed
+    known = expect(cli("models", "--known", env=ZH)).stdout
+    assert "编辑, 生成" in known
+    assert json.loads(cli("models", "--known", "--json", env=ZH).stdout) == json.loads(
+        cli("models", "--known", "--json").stdout
+    )
+    ratios = expect(cli("ratios", "--model", "gpt-image-2", env=ZH)).stdout
+    assert "边长为 16 的倍数" in ratios and "sides multiples" not in ratios
+    zh = cli("ratios", "--model", "gpt-image-2", "--json", env=ZH).stdout
+    assert json.loads(zh) == json.loads(cli("ratios", "--model", "gpt-image-2", "--json").stdout)
+    assert "sides multiples of 16" in json.loads(zh)["rule"]
+    bad = cli("edit", str(png), "-p", "x", "-m", "gpt-image-2", "--size", "1000x1000", env=ZH)
+    assert bad.code == 2
+    assert "两边都必须是 16 的倍数" in bad.stderr and "gpt-image-2 接受 --size" in bad.stderr
+    quality = cli("edit", str(png), "-p", "x", "-m", "gpt-image-2", "--quality", "ultra", env=ZH)
+    assert quality.code == 2 and "不是 low, medium, high, auto 之一" in quality.stderr
+    assert not _chinese(cli("edit", str(png), "-p", "x", "--quality", "ultra").stderr)
