@@ -143,14 +143,40 @@ def _usage_error(ctx: RunContext, exc: Any) -> None:
     ui.plain_error(ctx, _sentence(exc.format_message()), [], hint)
 
 
+def _click_templates() -> tuple[tuple[str, str], ...]:
+    """Click's usage errors (its English, from its source) -> dmxedit's templates, so that
+    they are translated like every other message (imported only when one happens)."""
+    from dmxedit.core.i18n import N_
+
+    return (
+        (r"No such option: (?P<option>\S+) \(Possible options: (?P<options>.*)\)",
+         N_("No such option: {option} (Possible options: {options})")),
+        (r"No such option: (?P<option>\S+) Did you mean (?P<options>\S+)\?",
+         N_("No such option: {option}. Did you mean {options}?")),
+        (r"No such option: (?P<option>\S+)", N_("No such option: {option}")),
+        (r"No such command '(?P<command>.*)'\.", N_("No such command '{command}'.")),
+        (r"Missing argument '(?P<name>.*)'\.", N_("Missing argument '{name}'.")),
+        (r"Missing option '(?P<name>.*)'\.", N_("Missing option '{name}'.")),
+        (r"Option '(?P<option>.*)' requires an argument\.",
+         N_("Option '{option}' requires an argument.")),
+        (r"Invalid value for '(?P<name>[^']*)': (?P<reason>.*)",
+         N_("Invalid value for '{name}': {reason}")),
+    )  # fmt: skip
+
+
 def _sentence(message: str) -> str:
     """Click's "Got unexpected extra argument(s) (a b)" in words a person writes."""
     import re
 
+    from dmxedit.core.i18n import T
+
+    for pattern, template in _click_templates():  # Click's common errors, translatable
+        said = re.fullmatch(pattern, message, re.S)
+        if said is not None:
+            return T(template, **said.groupdict())
     found = re.fullmatch(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)", message)
     if found is None:
         return message
-    from dmxedit.core.i18n import T
 
     extra = found.group(1)
     if " " in extra:

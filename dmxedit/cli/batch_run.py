@@ -139,7 +139,7 @@ class PlainBatchEvents(BatchEvents):
         if not finished:
             return "?"
         per_job = (time.monotonic() - self.started) / finished
-        return f"{per_job * (self.total - finished):.0f} s"
+        return T("{seconds:.0f} s", seconds=per_job * (self.total - finished))
 
     def job_finished(self, record: Mapping[str, Any]) -> None:
         with self.lock:

@@ -18,6 +18,7 @@ loaded on the first translation only, so start-up does not pay for it; the libra
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -96,13 +97,22 @@ def N_(text: str) -> str:  # noqa: N802
     return text
 
 
+#: In Chinese a sentence ends without a space after it: the spaces English puts between
+#: joined sentences (and after a closing bracket) go after full-width punctuation.
+_CJK_SPACE = re.compile(r"(?<=[。！？；：，、）」』])[ ]+")
+
+
 def shown(text: str) -> str:
     """``text`` in the active language: a :class:`Text` translated, a plain string looked
     up as it is (a constant marked with :func:`N_`), anything else unchanged."""
     if isinstance(text, Text):
-        return text.translated()
-    catalog = _catalog()
-    return catalog.gettext(text) if catalog is not None and text else text
+        out = text.translated()
+    else:
+        catalog = _catalog()
+        out = catalog.gettext(text) if catalog is not None and text else text
+    if _state["language"] == "zh_CN":
+        out = _CJK_SPACE.sub("", out)
+    return out
 
 
 # -- the language ------------------------------------------------------------------------
@@ -127,8 +137,13 @@ def normalize(value: str | None) -> str | None:
 
 def choose(env: Mapping[str, str], setting: str | None = None) -> str:
     """The language to speak: ``DMXEDIT_LANG``, the ``language`` setting, then the usual
-    locale variables (the first set one decides); English when none names a catalog."""
-    for value in (environment.language_override(env), setting, *environment.locale_names(env)):
+    locale variables (the first set one decides; ``LANGUAGE`` is ignored when the locale
+    is ``C`` or ``POSIX``, as GNU gettext does); English when none names a catalog."""
+    names = environment.locale_names(env)  # LANGUAGE, LC_ALL, LC_MESSAGES, LANG
+    locale = next((v for v in names[1:] if v), None)
+    if locale is not None and locale.split(".")[0] in ("C", "POSIX"):
+        names = names[1:]  # as GNU gettext: LANGUAGE counts only when the locale is not C
+    for value in (environment.language_override(env), setting, *names):
         if value is not None and value.strip().lower() == "auto":  # follow what comes next
             continue
         language = normalize(value)

@@ -214,7 +214,8 @@ def _billing_text(job: ReportJob) -> str | None:
 
 
 def facts(job: ReportJob) -> str:
-    rows: list[tuple[str, str]] = [(T("Status"), escape(job.status))]
+    shown_status = said(STATUSES[job.status]) if job.status in STATUSES else escape(job.status)
+    rows: list[tuple[str, str]] = [(T("Status"), shown_status)]
     if job.error:
         rows.append((T("Error"), f'<span class="error">{escape(job.error)}</span>'))
     billing = _billing_text(job)

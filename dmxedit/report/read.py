@@ -82,19 +82,21 @@ class ReportJob:
             return self.tokens, str(self.tokens)
         paid = self.paid
         if paid is False:
-            return 0, "0 (not billed)"
+            return 0, T("0 (not billed)")
         if paid is None:
-            return None, "unknown (may have been billed)"
+            return None, T("unknown (may have been billed)")
         spec = self.spec
         one = None
         if spec is not None and (self.size is None or self.size in spec.tiers):
             one = spec.tokens_for(self.size)  # documented tokens only, never a guess
         if one is not None:
             estimate = one * max(1, len(self.outputs) or len(self.urls))
-            return estimate, f"{estimate} (estimated from the size; the API sent no usage)"
+            return estimate, T(
+                "{estimate} (estimated from the size; the API sent no usage)", estimate=estimate
+            )
         if spec is None or spec.tokens is None:
-            return None, "unknown (the API sent no usage; DMXAPI documents no tokens for it)"
-        return None, "not recorded (the API sent no usage)"
+            return None, T("unknown (the API sent no usage; DMXAPI documents no tokens for it)")
+        return None, T("not recorded (the API sent no usage)")
 
     @property
     def spec(self) -> Model | None:

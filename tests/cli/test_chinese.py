@@ -42,7 +42,8 @@ def test_an_error_panel_on_a_terminal_in_chinese(cli: Cli) -> None:
 
 def test_the_language_follows_the_environment_and_the_setting(cli: Cli) -> None:
     assert "没有给出图片" in cli("edit", env={"LC_ALL": "zh_CN.UTF-8"}).stderr
-    assert "没有给出图片" in cli("edit", env={"LANGUAGE": "zh_CN:en"}).stderr
+    assert "没有给出图片" in cli("edit", env={"LANGUAGE": "zh_CN:en", "LANG": "en_US.UTF-8"}).stderr
+    assert "No image given" in cli("edit", env={"LANGUAGE": "zh_CN", "LANG": "C.UTF-8"}).stderr
     assert "No image given" in cli("edit", env={"LANG": "C"}).stderr
     assert "No image given" in cli("edit", env={"LANG": "POSIX"}).stderr
     assert "No image given" in cli("edit", env={"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}).stderr
@@ -228,3 +229,46 @@ def test_models_ratios_and_refusals_in_chinese(cli: Cli, server: FakeDMX, png: P
     quality = cli("edit", str(png), "-p", "x", "-m", "gpt-image-2", "--quality", "ultra", env=ZH)
     assert quality.code == 2 and "不是 low, medium, high, auto 之一" in quality.stderr
     assert not _chinese(cli("edit", str(png), "-p", "x", "--quality", "ultra").stderr)
+
+
+def test_the_option_parsers_errors_speak_chinese_too(cli: Cli) -> None:
+    run = cli("edit", "--bogus", env=ZH)
+    assert run.code == 2
+    assert run.stderr.startswith("dmxedit: error: 没有这个选项：--bogus"), run.stderr
+    english = cli("edit", "--bogus")
+    assert english.stderr.startswith("dmxedit: error: No such option: --bogus")
+
+
+def test_language_is_ignored_when_the_locale_is_c_as_gettext_does() -> None:
+    from dmxedit.core.i18n import choose
+
+    assert choose({"LANG": "C", "LANGUAGE": "zh_CN"}) == "en"
+    assert choose({"LC_ALL": "POSIX", "LANGUAGE": "zh_CN:en"}) == "en"
+    assert choose({"LANG": "en_US.UTF-8", "LANGUAGE": "zh_CN"}) == "zh_CN"
+    assert choose({"LANG": "C", "LANGUAGE": "zh_CN", "DMXEDIT_LANG": "zh_CN"}) == "zh_CN"
+
+
+def test_chinese_sentences_are_joined_without_a_space() -> None:
+    from dmxedit.core import i18n
+    from dmxedit.core.i18n import T, joined
+
+    i18n.activate("zh_CN")
+    both = joined([T("No image given."), T("The prompt is empty.")], " ")
+    assert "。 " not in i18n.shown(both) and "。" in i18n.shown(both)
+    i18n.activate(i18n.ENGLISH)
+    assert i18n.shown(both) == "No image given. The prompt is empty."
+
+
+def test_the_report_pages_tokens_and_statuses_are_in_chinese(
+    cli: Cli, server: FakeDMX, tmp_path: Path
+) -> None:
+    from fakeserver import Reply
+
+    jobs = jobs_file(tmp_path, 1)
+    server.script("/v1/images/edits", Reply(status=400, json={"error": {"message": "bad"}}))
+    server.script("/v1/images/generations", Reply(status=400, json={"error": {"message": "bad"}}))
+    cli("batch", str(jobs))
+    results = jobs.with_name("jobs.results.jsonl")
+    page = Path(expect(cli("report", str(results), env=ZH)).stdout.strip())
+    text = page.read_text(encoding="utf-8")
+    assert "0（未计费）" in text and "0 (not billed)" not in text
