@@ -109,7 +109,7 @@ def _seedream(
 MODELS: Final[tuple[Model, ...]] = (
     Model(
         id="nano-banana-2",
-        name="Nano Banana 2 (OpenAI-style endpoint)",
+        name="Nano Banana 2",  # through the images door (its door line says so)
         door="images",
         pick=N_("the default: edits and generations up to 4K, 10 ratios"),
         inputs=16,

@@ -211,7 +211,7 @@ def test_verbose_request_dump_in_chinese(cli: Cli, server: FakeDMX, png: Path) -
 
 def test_models_ratios_and_refusals_in_chinese(cli: Cli, server: FakeDMX, png: Path) -> None:
     listed = expect(cli("models", env=ZH)).stdout
-    assert "images 接口  0-16 (warn > 14) 张输入图片；10 种比例" in listed or "张输入图片" in listed
+    assert "images 接口  输入图片 0-16（超过 14 张时警告）；10 种比例" in listed
     assert " door " not in listed and "ratios;" not in listed
     known = expect(cli("models", "--known", env=ZH)).stdout
     assert "编辑, 生成" in known
