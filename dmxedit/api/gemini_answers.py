@@ -43,7 +43,6 @@ IMAGE_KEYS = ("inlineData", "inline_data")
 FILE_KEYS = ("fileData", "file_data")
 URI_KEYS = ("fileUri", "file_uri")
 SIGNATURE_KEYS = ("thoughtSignature", "thought_signature")
-DATA_IMAGE = b"data:image/"
 #: usageMetadata's counts, as ``usage`` names them.
 USAGE_KEYS = {
     "promptTokenCount": "prompt_tokens",

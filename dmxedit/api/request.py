@@ -39,7 +39,7 @@ from dmxedit.core.errors import InputError, all_problems
 from dmxedit.core.i18n import T
 from dmxedit.core.modelspec import Door, Fit, Model, closest, normalize_size
 from dmxedit.core.modelspec import Kind as Kind
-from dmxedit.core.modeltable import BANANA, model_for, nearest
+from dmxedit.core.modeltable import BANANA, model_for
 from dmxedit.core.options import ImageOptions
 from dmxedit.core.settings import FLAG, Settings
 from dmxedit.media.inputs import InputImage
@@ -351,10 +351,3 @@ def build_request(
         format_given=settings.response_format if settings.sources.get("format") == FLAG else None,
         **fields,
     )
-
-
-def suggestion(model: str) -> str | None:
-    """A known model close to an unknown one (a typo's likely fix)."""
-    if model_for(model) is not None:
-        return None
-    return nearest(model)

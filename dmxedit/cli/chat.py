@@ -216,13 +216,11 @@ class Chat:
 
 def _model(ctx: RunContext, options: ImageOptions) -> ImageOptions:
     """-m, else the configured model when it is a gemini-door one, else CHAT_MODEL."""
-    from dmxedit.core.modeltable import model_for
+    from dmxedit.core.modeltable import door_of, model_for
     from dmxedit.core.settings import resolve
 
     if options.model is not None or options.api is not None:
-        known = model_for(options.model) if options.model is not None else None
-        door = options.api or (known.door if known is not None else "images")
-        if door != "gemini":
+        if door_of(options.model or "", options.api) != "gemini":
             raise InputError(
                 T(
                     "{model} goes through the images door, which keeps no conversation; chat "

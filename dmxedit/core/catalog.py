@@ -14,7 +14,6 @@ DEFAULT_MODEL: Final = "nano-banana-2"
 DEFAULT_BASE_URL: Final = "https://www.dmxapi.cn/v1"
 FORMATS: Final = ("url", "b64_json")
 MAX_IMAGES: Final = 16
-WARN_IMAGES: Final = 14
 MAX_IMAGE_BYTES: Final = 50 * 1024 * 1024
 MAX_RESULT_BYTES: Final = 200 * 1024 * 1024
 MAX_PROMPT_CHARS: Final = 32000

@@ -174,10 +174,6 @@ class Fit:
     tier: str | None = None  # the tier it is counted at (tokens)
 
 
-def ratio_key(shape: Pixels) -> str:
-    return f"{shape[0]}:{shape[1]}"
-
-
 def closest(ratios: list[str], width: int, height: int) -> str:
     """The ratio of ``ratios`` closest to a width x height shape (on a log scale)."""
     target = math.log(width / height)
@@ -341,7 +337,6 @@ __all__ = [
     "fit",
     "normalize_size",
     "parse_pixels",
-    "ratio_key",
     "sizes_words",
     "wxh",
 ]

@@ -264,6 +264,15 @@ def model_for(model_id: str) -> Model | None:
     return _BY_ID.get(model_id.strip())
 
 
+def door_of(model_id: str, api: str | None = None) -> str:
+    """The door a model goes through: ``--api`` when given (checked elsewhere), else the
+    table's, else the images door (a model not in the table, as before SPEC 12)."""
+    if api:
+        return api.strip().lower()
+    known = model_for(model_id)
+    return known.door if known is not None else "images"
+
+
 def takers(option: str) -> list[str]:
     """The ids of the models that take ``option``."""
     return [m.id for m in MODELS if m.takes(option)]

@@ -18,7 +18,7 @@ from typing import Any
 from dmxedit.api.request import Part, Turn
 from dmxedit.core.errors import InputError
 from dmxedit.core.i18n import T
-from dmxedit.core.modeltable import model_for
+from dmxedit.core.modeltable import door_of
 from dmxedit.media.images import load_image
 from dmxedit.media.inputs import InputImage
 from dmxedit.store.ledger import Entry, Ledger, sha256_of
@@ -212,8 +212,7 @@ def with_images(turns: tuple[Turn, ...], images: list[InputImage]) -> tuple[Turn
 def _no_turn(entry: Entry) -> InputError:
     """Why an entry cannot be continued, and what to do instead."""
     options = entry.options or {}
-    known = model_for(entry.model or "")
-    door = options.get("api") or (known.door if known is not None else "images")
+    door = door_of(entry.model or "", options.get("api"))
     if entry.status == "saved" and door != "gemini":
         return InputError(
             T(

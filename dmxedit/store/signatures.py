@@ -44,6 +44,13 @@ def _keep(target: Path, blocks: Iterable[bytes]) -> None:
         raise
 
 
+def _named(sha256: str) -> str:
+    """A file's name from the ledger, checked to be a SHA-256 (never a path)."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a SHA-256: {sha256!r}")
+    return sha256
+
+
 class Signatures:
     """The signature files under a data folder."""
 
@@ -51,9 +58,7 @@ class Signatures:
         self.folder = data_folder / FOLDER
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a SHA-256: {sha256!r}")
-        return self.folder / f"{sha256}.sig"
+        return self.folder / f"{_named(sha256)}.sig"
 
     def put(self, text: str) -> str:
         """Keep ``text``; its SHA-256 (the file's name). Writing it again is a no-op."""
@@ -109,8 +114,7 @@ class SentInputs:
         self.folder = data_folder / "sent"
 
     def path(self, sha256: str) -> Path:
-        Signatures(self.folder.parent).path(sha256)  # the same check of the name
-        return self.folder / sha256
+        return self.folder / _named(sha256)
 
     def put_file(self, source: Path) -> str:
         """Keep a copy of ``source``; its SHA-256 (the copy's name)."""
